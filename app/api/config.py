@@ -1,0 +1,41 @@
+"""All configuration, read from the environment in this one place.
+
+Every setting has a safe default for local use; the task definition (service.yml)
+sets the ones that differ in AWS. An invalid value stops the process at start-up
+with a message naming the variable, instead of failing on the first request.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True)
+
+    # --- the HTTP server (read by gunicorn.conf.py) ---
+    host: str = Field("0.0.0.0", description="Address to listen on; the container needs all interfaces.")
+    port: int = Field(8000, ge=1, le=65535, description="Container port; must match service.yml.")
+    web_concurrency: int = Field(1, ge=1, le=32, description="gunicorn worker processes.")
+    threads: int = Field(8, ge=1, le=128, description="Threads per worker (gthread).")
+    graceful_timeout: int = Field(20, ge=1, le=110, description="Seconds to drain on SIGTERM; below ECS stopTimeout.")
+    keepalive: int = Field(75, ge=1, le=600, description="Idle keep-alive seconds; above the upstream idle timeout.")
+
+    # --- the application ---
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_health_checks: bool = Field(False, description="Access-log health checks too (they dominate log volume).")
+    app_version: str = Field("dev", max_length=64, description="Reported by the health check; the image tag.")
+    max_body_bytes: int = Field(16 * 1024, ge=1024, le=10 * 1024 * 1024, description="Largest request body.")
+    trusted_proxy_hops: int = Field(1, ge=0, le=5, description="Proxies in front (API Gateway or the ALB).")
+
+    # --- AWS ---
+    notes_table: str = Field("notes", min_length=3, max_length=255, description="DynamoDB table name.")
+    aws_region: str = Field(
+        "us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="ECS sets AWS_REGION in every task.")
+    dynamodb_endpoint_url: str | None = Field(
+        None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
+        description="Local stand-in for DynamoDB (moto); unset in AWS.")
+    datastore_retry_after: int = Field(5, ge=1, le=3600, description="Retry-After seconds on a 503.")

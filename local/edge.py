@@ -1,0 +1,157 @@
+"""A local stand-in for CloudFront: one origin for the frontend and the API.
+
+It behaves as frontend.yml configures the distribution, so the browser sees in
+`make run` what it will see in AWS:
+- /api/* goes to the API origin, uncached, with every viewer header but Host;
+- everything else is a file from frontend/ (the S3 bucket), after the same
+  SPA rewrite as the CloudFront Function: a path whose last segment has no dot
+  is answered with /index.html, so deep links work; a missing file is a 404;
+- the response-headers policy adds the same security headers;
+- index.html is never cached, other files briefly.
+
+Standard library only, so compose.yaml can run it in a plain Python image.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import mimetypes
+import posixpath
+import sys
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+API_PREFIX = "/api/"
+# The headers frontend.yml's ResponseHeadersPolicy adds (HSTS only over HTTPS,
+# which CloudFront always is and this local server is not).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'",
+}
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+    "transfer-encoding", "upgrade", "host", "content-length",
+}
+STATIC_METHODS = {"GET", "HEAD"}
+
+
+def spa_rewrite(path: str) -> str:
+    """The CloudFront Function's rule (frontend.yml), in Python."""
+    last = path.rsplit("/", 1)[-1]
+    return "/index.html" if "." not in last else path
+
+
+def cache_control(key: str) -> str:
+    return "no-cache" if key.endswith(".html") else "public, max-age=300"
+
+
+class EdgeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "local-edge"
+    root: Path
+    api_host: str
+    api_port: int
+
+    def log_message(self, format, *args):  # the API logs its own requests
+        pass
+
+    def _dispatch(self) -> None:
+        if self.path == "/api" or self.path.startswith(API_PREFIX):
+            self._proxy()
+        elif self.command in STATIC_METHODS:
+            self._static()
+        else:
+            self._reply(403, "text/plain", b"This method is not allowed for static files.\n")
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch
+
+    def _reply(self, status: int, content_type: str, body: bytes, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in {**SECURITY_HEADERS, **(headers or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _static(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        key = spa_rewrite(posixpath.normpath(urllib.parse.unquote(path)))
+        file = (self.root / key.lstrip("/")).resolve()
+        if not file.is_relative_to(self.root) or not file.is_file():
+            self._reply(404, "application/xml", b"<Error><Code>NoSuchKey</Code></Error>")
+            return
+        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type in ("application/javascript", "text/javascript"):
+            content_type += "; charset=utf-8"
+        self._reply(200, content_type, file.read_bytes(), {"Cache-Control": cache_control(key)})
+
+    def _proxy(self) -> None:
+        length = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self._reply(411, "application/json", b'{"error":{"code":"length_required","message":"Send a Content-Length."}}')
+            return
+        body = self.rfile.read(int(length)) if length and length.isdigit() else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["X-Forwarded-For"] = self.client_address[0]
+        headers["X-Forwarded-Proto"] = "http"
+        conn = http.client.HTTPConnection(self.api_host, self.api_port, timeout=30)
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            upstream = conn.getresponse()
+            data = upstream.read()
+        except OSError:
+            self._reply(502, "application/json",
+                        b'{"error":{"code":"bad_gateway","message":"The API origin is not answering."}}')
+            return
+        finally:
+            conn.close()
+        self.send_response(upstream.status, upstream.reason)
+        for name, value in upstream.getheaders():
+            if name.lower() not in HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+
+def make_server(host: str, port: int, root: Path, api: str) -> ThreadingHTTPServer:
+    origin = urllib.parse.urlsplit(api)
+    handler = type("Handler", (EdgeHandler,), {
+        "root": root.resolve(), "api_host": origin.hostname, "api_port": origin.port or 80,
+    })
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent / "frontend")
+    parser.add_argument("--api", default="http://127.0.0.1:8000", help="API origin URL")
+    args = parser.parse_args(argv)
+    try:
+        server = make_server(args.host, args.port, args.root, args.api)
+    except OSError as exc:
+        print(f"edge: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(json.dumps({"message": "edge listening", "url": f"http://{args.host}:{args.port}/"}), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

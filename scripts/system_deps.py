@@ -1,0 +1,45 @@
+"""Make sure the Debian packages the tests drive are installed: Chromium for
+the browser test. Installs them with apt-get when it can (root on Debian, as
+on CI); otherwise says exactly what to install and exits non-zero.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+# command on PATH -> Debian package that provides it
+REQUIRED = {"chromium": "chromium"}
+
+
+def missing() -> dict[str, str]:
+    return {cmd: pkg for cmd, pkg in REQUIRED.items() if shutil.which(cmd) is None}
+
+
+def main() -> int:
+    absent = missing()
+    if not absent:
+        return 0
+    packages = sorted(set(absent.values()))
+    can_apt = shutil.which("apt-get") is not None and os.geteuid() == 0
+    if not can_apt:
+        print(f"missing: {', '.join(absent)}. Install with: sudo apt-get install -y {' '.join(packages)} "
+              "(on other systems, install Chromium and put `chromium` on PATH)", file=sys.stderr)
+        return 1
+    print(f"installing Debian packages: {' '.join(packages)}", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+        if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+            print(f"failed: {' '.join(cmd)}", file=sys.stderr)
+            return 1
+    still = missing()
+    if still:
+        print(f"still missing after install: {', '.join(still)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

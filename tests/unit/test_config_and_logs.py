@@ -1,0 +1,55 @@
+import json
+import logging
+
+import pytest
+from pydantic import ValidationError
+
+from api import create_app, logs
+from api.config import Settings
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PORT", "9001")
+    monkeypatch.setenv("NOTES_TABLE", "my-table")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5000")
+    monkeypatch.setenv("LOG_HEALTH_CHECKS", "true")
+    s = Settings()
+    assert (s.port, s.notes_table, s.dynamodb_endpoint_url, s.log_health_checks) == (
+        9001, "my-table", "http://127.0.0.1:5000", True)
+
+
+@pytest.mark.parametrize("name,value", [("PORT", "0"), ("PORT", "http"), ("LOG_LEVEL", "LOUD"),
+                                        ("MAX_BODY_BYTES", "10"), ("GRACEFUL_TIMEOUT", "500")])
+def test_invalid_settings_fail_at_start_naming_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name.lower()):
+        Settings()
+
+
+@pytest.fixture
+def log_lines(capsys):
+    """What the app's JSON handler writes to stdout (a fresh handler, bound to pytest's capture)."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers = [h for h in root.handlers if not isinstance(h, logs.JsonStdoutHandler)]
+    yield lambda: [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    root.handlers, root.level = saved[0], saved[1]
+
+
+def test_access_log_is_json_with_request_id_and_skips_health_checks(table, log_lines):
+    from tests.unit.conftest import make_settings
+    client = create_app(make_settings()).test_client()
+    client.get("/api/health-check")
+    client.get("/api/notes", headers={"X-Amzn-RequestId": "req-1"})
+    access = [line for line in log_lines() if line["logger"] == "api.access"]
+    assert len(access) == 1
+    (line,) = access
+    assert line["path"] == "/api/notes" and line["status"] == 200 and line["request_id"] == "req-1"
+    assert {"time", "level", "method", "duration_ms"} <= set(line)
+
+
+def test_health_checks_are_logged_when_asked(table, log_lines):
+    from tests.unit.conftest import make_settings
+    client = create_app(make_settings(log_health_checks=True)).test_client()
+    client.get("/api/health-check")
+    assert [line["path"] for line in log_lines() if line["logger"] == "api.access"] == ["/api/health-check"]

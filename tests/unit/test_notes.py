@@ -1,0 +1,127 @@
+import json
+
+import pytest
+from tests.unit.conftest import TABLE, assert_error, make_settings
+
+from api import create_app
+from api.schemas import MAX_NOTE_LENGTH
+from api.store import decode_cursor, encode_cursor, new_note_id
+
+
+def create(client, text="hello"):
+    response = client.post("/api/notes", json={"text": text})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response
+
+
+def test_create_get_delete_round_trip(client):
+    response = create(client, "  buy milk  ")
+    note = response.get_json()
+    assert note["text"] == "buy milk"  # trimmed
+    assert response.headers["Location"] == f"/api/notes/{note['id']}"
+    assert note["createdAt"].endswith("Z")
+
+    assert client.get(f"/api/notes/{note['id']}").get_json() == note
+    assert client.delete(f"/api/notes/{note['id']}").status_code == 204
+    assert_error(client.get(f"/api/notes/{note['id']}"), 404, "note_not_found")
+    assert_error(client.delete(f"/api/notes/{note['id']}"), 404, "note_not_found")
+
+
+def test_note_is_stored_in_the_table_the_template_defines(client, table):
+    note = create(client, "stored").get_json()
+    item = table.get_item(TableName=TABLE, Key={"pk": {"S": "NOTE"}, "sk": {"S": note["id"]}})["Item"]
+    assert item["text"]["S"] == "stored"
+
+
+def test_list_is_newest_first_and_paginates_with_an_opaque_cursor(client):
+    ids = [create(client, f"note {i}").get_json()["id"] for i in range(5)]
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(f"/api/notes{query}").get_json()
+        assert len(page["items"]) <= 2
+        seen += [n["id"] for n in page["items"]]
+        pages += 1
+        cursor = page["nextCursor"]
+        if not cursor:
+            break
+    assert seen == sorted(ids, reverse=True)
+    assert pages == 3
+
+
+def test_list_default_limit_and_empty_table(client):
+    assert client.get("/api/notes").get_json() == {"items": [], "nextCursor": None}
+
+
+@pytest.mark.parametrize("query,field", [
+    ("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"), ("cursor=", "cursor"),
+])
+def test_list_rejects_bad_query_naming_the_field(client, query, field):
+    error = assert_error(client.get(f"/api/notes?{query}"), 400, "validation_error")
+    assert error["field"] == field
+
+
+@pytest.mark.parametrize("cursor", ["not-base64!", "e30", encode_cursor({"sk": {"S": "x"}})[:-2] + "zz",
+                                    "eyJzayI6ICIuLi8uLi8ifQ"])
+def test_list_rejects_a_forged_cursor(client, cursor):
+    error = assert_error(client.get(f"/api/notes?cursor={cursor}"), 400, "invalid_cursor")
+    assert error["field"] == "cursor"
+
+
+def test_cursor_round_trip():
+    note_id = new_note_id()
+    key = {"pk": {"S": "NOTE"}, "sk": {"S": note_id}}
+    assert decode_cursor(encode_cursor(key)) == key
+
+
+def test_ids_sort_by_time():
+    assert new_note_id(1000) < new_note_id(1001) < new_note_id(2 ** 40)
+
+
+@pytest.mark.parametrize("body,field", [
+    ({}, "text"),
+    ({"text": ""}, "text"),
+    ({"text": "   "}, "text"),
+    ({"text": 42}, "text"),
+    ({"text": "x" * (MAX_NOTE_LENGTH + 1)}, "text"),
+    ({"text": "ok", "extra": 1}, "extra"),
+    ([], "body"),
+])
+def test_create_validation_names_the_field(client, body, field):
+    error = assert_error(client.post("/api/notes", json=body), 400, "validation_error")
+    assert error["field"] == field
+    assert error["details"][0]["field"] == field
+    assert client.get("/api/notes").get_json()["items"] == []  # nothing stored
+
+
+def test_create_accepts_the_maximum_length(client):
+    assert create(client, "x" * MAX_NOTE_LENGTH).get_json()["text"] == "x" * MAX_NOTE_LENGTH
+
+
+@pytest.mark.parametrize("raw", [b"{", b'{"text": "a",}', b"\xff\xfe", b"", b"[" * 5000 + b"]" * 5000])
+def test_create_malformed_json_is_400(client, raw):
+    response = client.post("/api/notes", data=raw, content_type="application/json")
+    assert_error(response, 400, "malformed_json")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_create_requires_json_content_type(client, content_type):
+    kwargs = {"content_type": content_type} if content_type else {}
+    response = client.post("/api/notes", data=json.dumps({"text": "x"}), **kwargs)
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_create_body_over_the_limit_is_413_and_stores_nothing(table):
+    client = create_app(make_settings(max_body_bytes=1024)).test_client()
+    response = client.post("/api/notes", data=json.dumps({"text": "x" * 2000}), content_type="application/json")
+    assert_error(response, 413, "payload_too_large")
+    assert client.get("/api/notes").get_json()["items"] == []
+
+
+@pytest.mark.parametrize("path,code", [
+    ("/api/notes/nope", "note_not_found"),
+    ("/api/notes/" + "a" * 28, "note_not_found"),
+    ("/api/notes/..%2F..%2Fetc%2Fpasswd", "not_found"),  # no route matches a path with slashes
+])
+def test_unknown_or_malformed_ids_are_404(client, path, code):
+    assert_error(client.get(path), 404, code)

@@ -1,0 +1,74 @@
+"""The OpenAPI document stays true: valid, complete, and matching real responses."""
+import pytest
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate as validate_spec
+from referencing import Registry, Resource
+
+from api.openapi import OPENAPI_PATH
+
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+@pytest.fixture
+def doc(client):
+    response = client.get(OPENAPI_PATH)
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def flask_path(rule: str) -> str:
+    return rule.replace("<", "{").replace(">", "}")
+
+
+def test_document_is_valid_openapi_3_1(doc):
+    validate_spec(doc)
+    assert doc["info"]["version"] == "1.2.3-test"
+
+
+def test_every_route_is_documented_and_nothing_else(app, doc):
+    routes = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        routes.setdefault(flask_path(rule.rule), set()).update(rule.methods - IGNORED_METHODS)
+    documented = {path: {m.upper() for m in ops if m != "parameters"} for path, ops in doc["paths"].items()}
+    assert routes == documented
+
+
+def check(doc, method: str, path: str, response) -> None:
+    """Validate a real response against the schema documented for its status."""
+    operation = doc["paths"][path][method.lower()]
+    status = str(response.status_code)
+    assert status in operation["responses"], f"{method} {path} -> {status} is not documented"
+    content = operation["responses"][status].get("content", {}).get("application/json")
+    if content is None or "schema" not in content:
+        return
+    registry = Registry().with_resource("urn:doc", Resource.opaque(doc))
+    schema = {"$ref": "urn:doc" + content["schema"]["$ref"]}
+    OAS31Validator(schema, registry=registry).validate(response.get_json())
+
+
+def test_real_responses_match_the_documented_schemas(client, doc):
+    check(doc, "GET", "/api/health-check", client.get("/api/health-check"))
+    check(doc, "GET", "/api/ready", client.get("/api/ready"))
+    created = client.post("/api/notes", json={"text": "hi"})
+    check(doc, "POST", "/api/notes", created)
+    check(doc, "POST", "/api/notes", client.post("/api/notes", json={"text": ""}))
+    check(doc, "POST", "/api/notes", client.post("/api/notes", data="x", content_type="text/plain"))
+    check(doc, "GET", "/api/notes", client.get("/api/notes?limit=1"))
+    check(doc, "GET", "/api/notes", client.get("/api/notes?limit=0"))
+    note_id = created.get_json()["id"]
+    check(doc, "GET", "/api/notes/{note_id}", client.get(f"/api/notes/{note_id}"))
+    check(doc, "DELETE", "/api/notes/{note_id}", client.delete(f"/api/notes/{note_id}"))
+    check(doc, "GET", "/api/notes/{note_id}", client.get(f"/api/notes/{note_id}"))
+
+
+def test_schema_check_catches_a_wrong_response(client, doc):
+    class Fake:
+        status_code = 200
+
+        @staticmethod
+        def get_json():
+            return {"status": "ok"}  # version and uptimeSeconds missing
+    with pytest.raises(Exception, match="required"):
+        check(doc, "GET", "/api/health-check", Fake)
