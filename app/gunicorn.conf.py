@@ -14,12 +14,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from api import server_errors  # noqa: E402
+from api import server  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.logs import logging_config  # noqa: E402
 
 settings = Settings()
-server_errors.install()  # JSON, not HTML, for errors gunicorn answers itself
+server.install_json_errors()  # JSON, not HTML, for errors gunicorn answers itself
 
 wsgi_app = "api.wsgi:app"
 bind = [f"{settings.host}:{settings.port}"]
@@ -27,7 +27,7 @@ bind = [f"{settings.host}:{settings.port}"]
 # One process with threads: on a quarter of a vCPU a second process only adds
 # memory and context switches, while threads overlap the waits on DynamoDB.
 # `make bench` measures the alternatives.
-worker_class = "gthread"
+worker_class = "api.server.DrainingThreadWorker"  # gthread that refuses, not queues, during a drain
 workers = settings.web_concurrency
 threads = settings.threads
 # Load the app once in the master: import errors stop the boot, and a worker

@@ -31,11 +31,27 @@ def _not_found(note_id: str) -> ApiError:
     return ApiError(404, "note_not_found", "No note with that id.", field="id")
 
 
+def _read_body() -> bytes:
+    """The request body, at most MAX_CONTENT_LENGTH bytes, else 413.
+
+    werkzeug refuses a Content-Length over the limit by itself; a chunked body
+    has no length, so try to read one byte past the limit to tell "exactly
+    the limit" from "more than the limit" instead of silently truncating.
+    """
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None:
+        return request.get_data(cache=False)
+    raw = request.stream.read(limit)
+    if request.stream.read(1):  # werkzeug's bounded stream raises 413 here, or we do
+        raise ApiError(413, "payload_too_large", f"The body is over {limit} bytes.")
+    return raw
+
+
 @bp.post("")
 def create_note():
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "Send the note as application/json.")
-    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = _read_body()
     try:
         note_in = NoteIn.model_validate_json(raw)
     except ValidationError as exc:

@@ -1,0 +1,121 @@
+"""Every error case over real HTTP, against the real gunicorn process."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import uuid
+
+import pytest
+import requests
+
+from local.stack import APP_DIR
+
+pytestmark = pytest.mark.server
+
+
+def assert_json_error(response: requests.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert "<html" not in response.text.lower() and "Traceback" not in response.text
+    body = response.json()
+    assert body["error"]["code"] == code and body["error"]["message"]
+    return body["error"]
+
+
+def raw_request(host: str, port: int, data: bytes) -> bytes:
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(data)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.fixture(params=["api", "edge"])
+def base(request, stack):
+    """Each case runs against gunicorn directly and through the edge."""
+    return stack.api_url if request.param == "api" else stack.url
+
+
+def test_health_check(base):
+    r = requests.get(f"{base}/api/health-check", timeout=5)
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    assert r.json()["version"].startswith("local")
+    assert r.headers["X-Request-Id"]
+
+
+def test_ready(base):
+    assert requests.get(f"{base}/api/ready", timeout=5).json() == {"status": "ready", "checks": {"datastore": "ok"}}
+
+
+def test_note_round_trip(base):
+    text = f"server test {uuid.uuid4()}"
+    created = requests.post(f"{base}/api/notes", json={"text": text}, timeout=5)
+    assert created.status_code == 201
+    note = created.json()
+    listed = requests.get(f"{base}/api/notes", params={"limit": 100}, timeout=5).json()["items"]
+    assert note in listed
+    assert requests.get(f"{base}/api/notes/{note['id']}", timeout=5).json() == note
+    assert requests.delete(f"{base}/api/notes/{note['id']}", timeout=5).status_code == 204
+
+
+@pytest.mark.parametrize("kwargs,status,code", [
+    ({"data": b"{", "headers": {"Content-Type": "application/json"}}, 400, "malformed_json"),
+    ({"data": b"\xff\xfe\xfd", "headers": {"Content-Type": "application/json"}}, 400, "malformed_json"),
+    ({"json": {"text": ""}}, 400, "validation_error"),
+    ({"json": {"nope": 1}}, 400, "validation_error"),
+    ({"data": b"text=hi", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415,
+     "unsupported_media_type"),
+    ({"data": json.dumps({"text": "x" * 20000}), "headers": {"Content-Type": "application/json"}}, 413,
+     "payload_too_large"),
+])
+def test_bad_posts(base, kwargs, status, code):
+    assert_json_error(requests.post(f"{base}/api/notes", timeout=5, **kwargs), status, code)
+
+
+def test_chunked_body_over_the_limit_is_413(stack):
+    def body():
+        for _ in range(40):
+            yield b"x" * 1024
+    r = requests.post(f"{stack.api_url}/api/notes", data=body(), headers={"Content-Type": "application/json"},
+                      timeout=5)
+    assert_json_error(r, 413, "payload_too_large")
+
+
+def test_not_found_and_method_not_allowed(base):
+    assert_json_error(requests.get(f"{base}/api/does-not-exist", timeout=5), 404, "not_found")
+    assert_json_error(requests.get(f"{base}/api/notes/{'0' * 28}", timeout=5), 404, "note_not_found")
+    r = requests.patch(f"{base}/api/notes", timeout=5)
+    assert_json_error(r, 405, "method_not_allowed")
+    assert "POST" in r.headers["Allow"]
+
+
+def test_a_request_line_over_gunicorns_limit_is_json_414(stack):
+    r = requests.get(f"{stack.api_url}/api/{'a' * 9000}", timeout=5)
+    assert_json_error(r, 414, "uri_too_long")
+
+
+def test_an_invalid_header_is_a_json_400(stack):
+    reply = raw_request(stack.host, stack.api_port,
+                        b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nBad Header\x00: y\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"application/json" in head
+    assert json.loads(body)["error"]["code"] == "bad_request"
+
+
+def test_gunicorn_accepts_the_shipped_config():
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "--check-config", "--config", "gunicorn.conf.py"],
+                            cwd=APP_DIR, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_container_health_check_script(stack):
+    env = {"PORT": str(stack.api_port), "PATH": "/usr/bin:/bin"}
+    ok = subprocess.run([sys.executable, str(APP_DIR / "healthcheck.py")], env=env, timeout=10)
+    assert ok.returncode == 0
+    down = subprocess.run([sys.executable, str(APP_DIR / "healthcheck.py")], env={**env, "PORT": "9"},
+                          capture_output=True, text=True, timeout=10)
+    assert down.returncode == 1 and "health check failed" in down.stderr
