@@ -1,0 +1,188 @@
+"""Render a CloudFormation template for one set of parameter values: evaluate
+its Conditions, pick Fn::If branches, drop resources and outputs whose
+condition is false, and put parameter values in place of their Refs. What
+remains is the template CloudFormation would act on, which checkov and
+cfn-guard (that follow neither conditions nor parameters) can then judge.
+
+Templates are read with cfn-lint's decoder; intrinsic functions other than the
+condition ones are kept as they are.
+
+    python -m checks.render --out build/rendered      # every variant below
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parent.parent
+CHILD_TEMPLATES = ("vpc.yml", "cluster.yml", "service.yml", "frontend.yml")
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+# Optional custom-domain settings, to exercise those conditions too.
+DOMAINS = {
+    "DomainName": "app.example.com",
+    "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000",
+    "ApiDomainName": "api.example.com",
+    "ApiCertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000001",
+    "HostedZoneId": "Z0123456789ABCDEFGHIJ",
+}
+
+
+def variants() -> dict[str, dict[str, str]]:
+    """Every Ingress x NetworkMode x Architecture, plus each ingress with custom domains,
+    an image (so the service runs tasks) and the options that add resources."""
+    out = {}
+    for ingress, network, arch in itertools.product(("HttpApi", "LoadBalancer"),
+                                                    ("PublicSubnets", "PrivateSubnets"), ("ARM64", "X86_64")):
+        out[f"{ingress}-{network}-{arch}"] = {"Ingress": ingress, "NetworkMode": network, "Architecture": arch}
+    for ingress in ("HttpApi", "LoadBalancer"):
+        out[f"{ingress}-domains-options"] = {
+            "Ingress": ingress, "NetworkMode": "PrivateSubnets", "NatGateways": "2", "Architecture": "ARM64",
+            "ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/notes@sha256:" + "0" * 64,
+            "DesiredCount": "2", "EnableExecuteCommand": "true", "ContainerInsights": "enabled",
+            "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS,
+        }
+    return out
+
+
+class RenderError(ValueError):
+    pass
+
+
+class Renderer:
+    def __init__(self, template: dict, values: dict[str, str]):
+        self.template = template
+        params = template.get("Parameters", {})
+        self.values = {}
+        for name, spec in params.items():
+            value = values.get(name, spec.get("Default"))
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
+                value = [] if value == "" else value.split(",")
+            self.values[name] = value
+        self.conditions: dict[str, bool] = {}
+
+    # --- conditions ------------------------------------------------------
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            definition = self.template.get("Conditions", {}).get(name)
+            if definition is None:
+                raise RenderError(f"unknown condition {name}")
+            self.conditions[name] = self._truth(definition)
+        return self.conditions[name]
+
+    def _truth(self, expr) -> bool:
+        (fn, args), = expr.items()
+        if fn == "Condition":
+            return self.condition(args)
+        if fn == "Fn::Not":
+            return not self._truth(args[0])
+        if fn == "Fn::And":
+            return all(self._truth(a) for a in args)
+        if fn == "Fn::Or":
+            return any(self._truth(a) for a in args)
+        if fn == "Fn::Equals":
+            return str(self._value(args[0])) == str(self._value(args[1]))
+        raise RenderError(f"unsupported function in a condition: {fn}")
+
+    def _value(self, expr):
+        if isinstance(expr, dict):
+            (fn, args), = expr.items()
+            if fn == "Ref":
+                if args not in self.values:
+                    raise RenderError(f"a condition refers to {args}, which is not a parameter")
+                return self.values[args]
+            if fn == "Fn::Join":
+                return args[0].join(str(v) for v in self._value(args[1]))
+            raise RenderError(f"unsupported function in a condition value: {fn}")
+        return expr
+
+    # --- the template ----------------------------------------------------
+    def resolve(self, node):
+        if isinstance(node, dict):
+            if len(node) == 1 and "Fn::If" in node:
+                name, if_true, if_false = node["Fn::If"]
+                return self.resolve(if_true if self.condition(name) else if_false)
+            if len(node) == 1 and "Ref" in node and self.values.get(node["Ref"]) not in (None, ""):
+                return self.values[node["Ref"]]
+            out = {}
+            for key, value in node.items():
+                value = self.resolve(value)
+                if value != NO_VALUE:
+                    out[key] = value
+            return out
+        if isinstance(node, list):
+            return [v for v in (self.resolve(v) for v in node) if v != NO_VALUE]
+        return node
+
+    def render(self) -> dict:
+        out = {}
+        for section, body in self.template.items():
+            if section in ("Resources", "Outputs"):
+                kept = {}
+                for name, item in body.items():
+                    if "Condition" in item and not self.condition(item["Condition"]):
+                        continue
+                    item = {k: v for k, v in item.items() if k != "Condition"}
+                    kept[name] = self.resolve(item)
+                out[section] = kept
+            elif section in ("Conditions", "Rules", "Metadata"):  # Metadata: the console form
+                continue
+            else:
+                out[section] = body
+        text = json.dumps(_plain({k: v for k, v in out.items() if k not in ("Parameters", "Mappings")}))
+        # Keep only the parameters and mappings something still refers to.
+        if "Parameters" in out:
+            out["Parameters"] = {name: spec for name, spec in out["Parameters"].items()
+                                 if f'"Ref": "{name}"' in text or "${" + name + "}" in text}
+        if "Mappings" in out:
+            out["Mappings"] = {name: m for name, m in out["Mappings"].items() if f'["{name}",' in text}
+        return _plain({k: v for k, v in out.items() if v != {}})
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def load(path: Path) -> dict:
+    template, errors = decode(str(path))
+    if errors:
+        raise RenderError(f"{path}: {errors[0].message}")
+    return template
+
+
+def render_file(path: Path, values: dict[str, str]) -> dict:
+    return Renderer(load(path), values).render()
+
+
+def render_all(out_dir: Path) -> list[Path]:
+    """Write every child template for every variant as JSON; returns the files."""
+    files = []
+    for variant, values in variants().items():
+        for name in CHILD_TEMPLATES:
+            target = out_dir / variant / name.replace(".yml", ".json")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(render_file(ROOT / name, values), indent=1))
+            files.append(target)
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "rendered")
+    args = parser.parse_args()
+    for path in render_all(args.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
