@@ -10,7 +10,7 @@ PORT   ?= 8080
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run system-deps test test-unit lock clean
+.PHONY: help venv run system-deps test test-unit test-templates lint-templates lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,7 +22,20 @@ $(VENV)/.installed: app/requirements.txt requirements/dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r app/requirements.txt -r requirements/dev.txt
 	@touch $@
 
-venv: $(VENV)/.installed ## Create or update the development venv
+# The template checkers pin heavy dependency sets of their own: one venv each.
+.venv-sam/.installed: requirements/sam.txt
+	@test -x .venv-sam/bin/python || $(PYTHON) -m venv .venv-sam
+	.venv-sam/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	@touch $@
+
+.venv-checkov/.installed: requirements/checkov.txt
+	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	@touch $@
+
+CHECKERS := .venv-sam/.installed .venv-checkov/.installed
+
+venv: $(VENV)/.installed $(CHECKERS) ## Create or update all venvs
 
 run: $(VENV)/.installed ## Run the stack locally on http://127.0.0.1:$(PORT)/
 	$(PY) -m local.stack --port $(PORT)
@@ -30,8 +43,18 @@ run: $(VENV)/.installed ## Run the stack locally on http://127.0.0.1:$(PORT)/
 system-deps:
 	@$(PY) scripts/system_deps.py
 
-test: $(VENV)/.installed system-deps ## Run every offline test
+test: $(VENV)/.installed $(CHECKERS) system-deps ## Run every offline test
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-templates: $(VENV)/.installed $(CHECKERS) ## Only the template checks
+	$(PY) -m pytest tests/templates $(PYTEST_ARGS)
+
+lint-templates: $(VENV)/.installed $(CHECKERS) ## cfn-lint, sam validate, checkov and cfn-guard, human-readable
+	$(VENV)/bin/cfn-lint
+	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template parent.yml --region us-east-1
+	$(PY) -m checks.render > /dev/null
+	.venv-checkov/bin/checkov --directory build/rendered --framework cloudformation --skip-download --external-checks-dir checks/checkov --compact --quiet
+	$(PY) -m checks.guard build/rendered
 
 test-unit: $(VENV)/.installed ## Flask test client + moto only (seconds)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -39,7 +62,7 @@ test-unit: $(VENV)/.installed ## Flask test client + moto only (seconds)
 lock: ## Re-pin requirements after editing a *.in file
 	@test -x .venv-tools/bin/pip-compile || ($(PYTHON) -m venv .venv-tools && .venv-tools/bin/pip install --quiet pip-tools)
 	.venv-tools/bin/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links -o app/requirements.txt app/requirements.in
-	cd requirements && ../.venv-tools/bin/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links -o dev.txt dev.in
+	cd requirements && for f in dev sam checkov; do ../.venv-tools/bin/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links -o $$f.txt $$f.in; done
 
 clean: ## Remove venvs and caches
-	rm -rf $(VENV) .venv-* .cache .pytest_cache
+	rm -rf $(VENV) .venv-* .cache .pytest_cache build reports

@@ -1,6 +1,6 @@
 """Render a CloudFormation template for one set of parameter values: evaluate
 its Conditions, pick Fn::If branches, drop resources and outputs whose
-condition is false, and put parameter values in place of their Refs. What
+condition is false, and put parameter values static mapping lookups and selections in place. What
 remains is the template CloudFormation would act on, which checkov and
 cfn-guard (that follow neither conditions nor parameters) can then judge.
 
@@ -108,6 +108,16 @@ class Renderer:
                 return self.resolve(if_true if self.condition(name) else if_false)
             if len(node) == 1 and "Ref" in node and self.values.get(node["Ref"]) not in (None, ""):
                 return self.values[node["Ref"]]
+            if len(node) == 1 and "Fn::FindInMap" in node:
+                keys = [self.resolve(k) for k in node["Fn::FindInMap"]]
+                if all(isinstance(k, str) for k in keys):  # a key like AWS::Region stays as it is
+                    return self.template["Mappings"][keys[0]][keys[1]][keys[2]]
+                return {"Fn::FindInMap": keys}
+            if len(node) == 1 and "Fn::Select" in node:
+                index, items = (self.resolve(a) for a in node["Fn::Select"])
+                if isinstance(items, list) and str(index).isdigit():
+                    return items[int(index)]
+                return {"Fn::Select": [index, items]}
             out = {}
             for key, value in node.items():
                 value = self.resolve(value)

@@ -1,0 +1,130 @@
+"""cfn-lint, sam validate, checkov and cfn-guard: zero findings, on the sources
+and on every Ingress x NetworkMode x Architecture combination (plus custom
+domains and options), with every suppression inline, reasoned and needed."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from checks import guard
+from checks.render import variants
+from tests.templates.conftest import CHILDREN, ROOT, SOURCES, dev_tool, run, venv_tool
+
+CHECKOV_ARGS = ["--framework", "cloudformation", "--skip-download", "--external-checks-dir", "checks/checkov",
+                "--output", "json"]
+OUR_CHECKOV_CHECKS = {f"CKV_BP_{i}" for i in range(1, 7)}
+
+
+def test_every_combination_is_rendered(rendered):
+    assert sorted(p.name for p in rendered.iterdir()) == sorted(variants())
+    assert len(list(rendered.glob("*/*.json"))) == len(variants()) * len(CHILDREN)
+
+
+def test_cfn_lint_sources_with_project_and_serverless_rules():
+    result = run([dev_tool("cfn-lint")])  # .cfnlintrc.yaml: the templates and the rules
+    assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+
+
+def test_cfn_lint_every_rendered_combination(rendered):
+    # E9105 is about updates of the source template; a rendered one is fixed by construction.
+    files = sorted(str(p) for p in rendered.glob("*/*.json"))
+    result = run([dev_tool("cfn-lint"), "-a", "checks/cfnlint", "-a", "cfn_lint_serverless.rules",
+                  "--ignore-checks", "E9105", "--", *files])
+    assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+
+
+def test_sam_validate_lint():
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+    result = run([venv_tool(".venv-sam", "sam"), "validate", "--lint", "--template", "parent.yml",
+                  "--region", "us-east-1"], env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def checkov(*target: str) -> dict:
+    result = run([venv_tool(".venv-checkov", "checkov"), *target, *CHECKOV_ARGS])
+    reports = json.loads(result.stdout)
+    return {"passed": [c for r in _list(reports) for c in r["results"]["passed_checks"]],
+            "failed": [c for r in _list(reports) for c in r["results"]["failed_checks"]],
+            "skipped": [c for r in _list(reports) for c in r["results"]["skipped_checks"]]}
+
+
+def _list(reports):
+    return reports if isinstance(reports, list) else [reports]
+
+
+def _brief(checks):
+    return sorted({(c["check_id"], c["resource"], c["file_path"]) for c in checks})
+
+
+@pytest.fixture(scope="module")
+def checkov_rendered(rendered):
+    return checkov("--directory", str(rendered))
+
+
+def test_checkov_rendered_has_no_failures(checkov_rendered):
+    assert _brief(checkov_rendered["failed"]) == []
+    ran = {c["check_id"] for c in checkov_rendered["passed"]}
+    assert OUR_CHECKOV_CHECKS <= ran, "the project's ECS checks did not run"
+    assert len(checkov_rendered["passed"]) > 400
+
+
+def test_checkov_sources_have_no_failures():
+    report = checkov(*[arg for f in SOURCES for arg in ("--file", f)])
+    assert _brief(report["failed"]) == []
+
+
+def test_checkov_suppressions_are_reasoned_and_needed(rendered, checkov_rendered, tmp_path):
+    skipped = {(c["check_id"], c["resource"].split(".")[-1]) for c in checkov_rendered["skipped"]}
+    assert skipped, "no suppressions found: did checkov read the Metadata?"
+    # Same templates without the suppressions: each suppressed check must fail somewhere.
+    bare = tmp_path / "bare"
+    shutil.copytree(rendered, bare)
+    for path in bare.glob("*/*.json"):
+        template = json.loads(path.read_text())
+        for resource in template.get("Resources", {}).values():
+            for skip in resource.get("Metadata", {}).pop("checkov", {}).get("skip", []):
+                assert skip.get("comment", "").strip(), f"{path}: {skip['id']} has no reason"
+        path.write_text(json.dumps(template))
+    failing = {(c["check_id"], c["resource"].split(".")[-1]) for c in checkov("--directory", str(bare))["failed"]}
+    assert skipped - failing == set(), "suppressions that no longer suppress anything"
+
+
+def test_cfn_guard_control_tower_rules(rendered):
+    report = guard.run(rendered)
+    assert len(report) == len(list(rendered.glob("*/*.json")))
+    standing, covered = guard.unsuppressed(report)
+    assert [(f.control, f.resource, f.file) for f in standing] == []
+    # Every suppression is reasoned and still covers a real failure.
+    used = {(f.resource, f.control) for f in covered}
+    for path in rendered.glob("*/*.json"):
+        for key, reason in guard.suppressions(json.loads(path.read_text())).items():
+            assert reason.strip(), f"{path}: {key} has no reason"
+            assert key in used, f"{key} suppresses nothing any more"
+
+
+def test_cfn_guard_catches_a_violation(rendered, tmp_path):
+    """The harness is live: an unencrypted bucket with no suppression fails."""
+    template = json.loads((rendered / "HttpApi-PublicSubnets-ARM64" / "frontend.json").read_text())
+    bucket = template["Resources"]["Bucket"]
+    bucket["Metadata"] = {}
+    del bucket["Properties"]["PublicAccessBlockConfiguration"]
+    (tmp_path / "t.json").write_text(json.dumps(template))
+    standing, _ = guard.unsuppressed(guard.run(tmp_path))
+    assert {"CT.S3.PR.1", "CT.S3.PR.2"} <= {f.control for f in standing}
+
+
+def test_readme_lists_every_suppression(rendered):
+    readme = (ROOT / "README.md").read_text()
+    ids = set()
+    for path in rendered.glob("*/*.json"):
+        template = json.loads(path.read_text())
+        for resource in template.get("Resources", {}).values():
+            meta = resource.get("Metadata", {})
+            ids |= {s["id"] for s in meta.get("checkov", {}).get("skip", [])}
+            ids |= {s["id"] for s in meta.get("cfn-guard", {}).get("skip", [])}
+    missing = sorted(i for i in ids if i not in readme)
+    assert missing == [], f"README's exceptions table lacks {missing}"

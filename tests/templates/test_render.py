@@ -1,0 +1,149 @@
+"""What each parameter combination really deploys, and the parent's wiring."""
+from __future__ import annotations
+
+import pytest
+
+from checks.render import load, render_file
+from tests.templates.conftest import CHILDREN, ROOT
+
+PARENT = load(ROOT / "parent.yml")
+REQUIRED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName", "ServiceName",
+                    "LogGroupName", "TableName"}
+
+
+def service(**values):
+    return render_file(ROOT / "service.yml", values)["Resources"]
+
+
+def test_http_api_ingress_uses_cloud_map_srv_and_a_vpc_link():
+    r = service(Ingress="HttpApi")
+    assert "LoadBalancer" not in r and "TargetGroup" not in r
+    assert r["CloudMapService"]["Properties"]["DnsConfig"]["DnsRecords"] == [{"Type": "SRV", "TTL": 10}]
+    integration = r["HttpApiIntegration"]["Properties"]
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["CloudMapService", "Arn"]}
+    assert integration["ConnectionType"] == "VPC_LINK"
+    assert r["Service"]["Properties"]["ServiceRegistries"][0]["ContainerPort"] == 8000
+    assert "LoadBalancers" not in r["Service"]["Properties"]
+    ingress = r["TaskIngressFromVpcLink"]["Properties"]
+    assert ingress["SourceSecurityGroupId"] == {"Ref": "VpcLinkSecurityGroup"}
+    name = r["ServiceDiscoveryNamespace"]["Properties"]["Name"]
+    assert "AWS::StackId" in str(name), "the namespace is named per stack"
+
+
+def test_load_balancer_ingress_uses_an_alb_and_no_api_gateway():
+    r = service(Ingress="LoadBalancer")
+    assert not {"HttpApi", "VpcLink", "CloudMapService", "ServiceDiscoveryNamespace"} & set(r)
+    assert r["Service"]["Properties"]["LoadBalancers"][0]["TargetGroupArn"] == {"Ref": "TargetGroup"}
+    assert r["HttpListener"]["Properties"]["DefaultActions"][0]["Type"] == "forward"
+    assert "HttpsListener" not in r
+    assert r["Service"]["Properties"]["HealthCheckGracePeriodSeconds"] == 30
+
+
+def test_load_balancer_with_a_certificate_redirects_http_to_https():
+    r = service(Ingress="LoadBalancer", ApiCertificateArn="arn:aws:acm:eu-west-1:123456789012:certificate/abc")
+    assert r["HttpListener"]["Properties"]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert r["HttpsListener"]["Properties"]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    ports = {rule["FromPort"] for rule in r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]}
+    assert ports == {80, 443}
+
+
+@pytest.mark.parametrize("ingress", ["HttpApi", "LoadBalancer"])
+def test_both_ingresses_give_the_same_outputs(ingress):
+    outputs = render_file(ROOT / "service.yml", {"Ingress": ingress})["Outputs"]
+    assert {"ApiUrl", "ApiOriginDomain", "ApiOriginProtocol"} <= set(outputs)
+
+
+def test_origin_protocol_is_https_except_an_alb_without_certificate():
+    def protocol(**values):
+        return render_file(ROOT / "service.yml", values)["Outputs"]["ApiOriginProtocol"]["Value"]
+    assert protocol(Ingress="HttpApi") == "https-only"
+    assert protocol(Ingress="LoadBalancer") == "http-only"
+    assert protocol(Ingress="LoadBalancer", ApiDomainName="api.example.com",
+                    ApiCertificateArn="arn:aws:acm:eu-west-1:123456789012:certificate/abc") == "https-only"
+
+
+def test_network_mode_public_ip_and_nat():
+    public = service(NetworkMode="PublicSubnets")["Service"]["Properties"]["NetworkConfiguration"]
+    private = service(NetworkMode="PrivateSubnets")["Service"]["Properties"]["NetworkConfiguration"]
+    assert public["AwsvpcConfiguration"]["AssignPublicIp"] == "ENABLED"
+    assert private["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+    vpc_public = render_file(ROOT / "vpc.yml", {"NetworkMode": "PublicSubnets"})["Resources"]
+    vpc_one = render_file(ROOT / "vpc.yml", {"NetworkMode": "PrivateSubnets"})["Resources"]
+    vpc_two = render_file(ROOT / "vpc.yml", {"NetworkMode": "PrivateSubnets", "NatGateways": "2"})["Resources"]
+    nats = [sum(1 for r in v.values() if r["Type"] == "AWS::EC2::NatGateway") for v in (vpc_public, vpc_one, vpc_two)]
+    assert nats == [0, 1, 2]
+    for vpc in (vpc_public, vpc_one):
+        assert {"S3Endpoint", "DynamoDbEndpoint"} <= set(vpc)
+
+
+def test_availability_zones_default_to_vpc_link_capable_ids_or_the_pinned_ones():
+    default = render_file(ROOT / "vpc.yml", {})["Resources"]["PublicSubnetOne"]["Properties"]
+    assert default["AvailabilityZoneId"] == {"Fn::FindInMap": ["AzIds", {"Ref": "AWS::Region"}, "First"]}
+    pinned = render_file(ROOT / "vpc.yml", {"AvailabilityZoneIds": "use1-az4,use1-az6"})["Resources"]
+    assert pinned["PublicSubnetTwo"]["Properties"]["AvailabilityZoneId"] == "use1-az6"
+    azs = load(ROOT / "vpc.yml")["Mappings"]["AzIds"]
+    assert "use1-az3" not in str(azs["us-east-1"]), "use1-az3 has no VPC link support"
+
+
+@pytest.mark.parametrize("arch", ["ARM64", "X86_64"])
+def test_architecture_reaches_the_task_definition(arch):
+    platform = service(Architecture=arch)["TaskDefinition"]["Properties"]["RuntimePlatform"]
+    assert platform == {"CpuArchitecture": arch, "OperatingSystemFamily": "LINUX"}
+
+
+def test_no_image_means_zero_tasks_and_an_image_hands_over_to_autoscaling():
+    empty = service()
+    assert empty["Service"]["Properties"]["DesiredCount"] == 0
+    assert empty["ScalableTarget"]["Properties"]["MaxCapacity"] == 0
+    image = service(ImageUri="x@sha256:" + "0" * 64)
+    assert "DesiredCount" not in image["Service"]["Properties"]
+    assert image["ScalableTarget"]["Properties"]["MinCapacity"] == 1
+    forced = service(ImageUri="x@sha256:" + "0" * 64, DesiredCount="3")
+    assert forced["Service"]["Properties"]["DesiredCount"] == "3"
+
+
+def test_spot_by_default_and_an_on_demand_base_on_request():
+    strategy = service()["Service"]["Properties"]["CapacityProviderStrategy"]
+    assert strategy == [{"CapacityProvider": "FARGATE", "Base": 0, "Weight": 0},
+                        {"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
+    prod = service(OnDemandBase="1")["Service"]["Properties"]["CapacityProviderStrategy"]
+    assert prod[0]["Base"] == "1"
+
+
+def test_parent_passes_everything_through_and_exports_nothing():
+    resources = PARENT["Resources"]
+    assert {r["Type"] for r in resources.values()} == {"AWS::Serverless::Application"}
+    assert sorted(r["Properties"]["Location"] for r in resources.values()) == sorted(CHILDREN)
+    assert REQUIRED_OUTPUTS <= set(PARENT["Outputs"])
+    for template in ["parent.yml", *CHILDREN]:
+        text = (ROOT / template).read_text()
+        assert "Export:" not in text and "ImportValue" not in text, template
+    assert PARENT["Transform"] == "AWS::Serverless-2016-10-31"
+    for child in CHILDREN:
+        assert "Transform" not in load(ROOT / child)
+
+
+def test_every_parameter_has_a_description_and_a_group():
+    for template in ["parent.yml", *CHILDREN]:
+        data = load(ROOT / template)
+        grouped = {p for g in data["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+                   for p in g["Parameters"]}
+        for name, spec in data.get("Parameters", {}).items():
+            assert spec.get("Description"), f"{template}: {name} has no description"
+            assert name in grouped, f"{template}: {name} is in no parameter group"
+
+
+NAME_PROPERTIES = {
+    "AWS::S3::Bucket": "BucketName", "AWS::IAM::Role": "RoleName", "AWS::ECS::Service": "ServiceName",
+    "AWS::ECS::Cluster": "ClusterName", "AWS::DynamoDB::Table": "TableName", "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::ECS::TaskDefinition": "Family", "AWS::EC2::SecurityGroup": "GroupName",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": "Name", "AWS::ElasticLoadBalancingV2::TargetGroup": "Name",
+}
+
+
+def test_no_fixed_resource_names():
+    """Two copies of the stack (dev and prod) can live in one account."""
+    for template in CHILDREN:
+        for name, resource in load(ROOT / template)["Resources"].items():
+            prop = NAME_PROPERTIES.get(resource["Type"])
+            assert prop not in resource.get("Properties", {}), f"{template}: {name} sets {prop}"
