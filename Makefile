@@ -10,7 +10,8 @@ PORT   ?= 8080
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run system-deps test test-unit test-templates lint-templates lock clean
+.PHONY: help venv run system-deps test test-unit test-templates lint-templates lock clean \
+	deploy preflight publish smoke status logs exec stop start destroy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -63,6 +64,33 @@ lock: ## Re-pin requirements after editing a *.in file
 	@test -x .venv-tools/bin/pip-compile || ($(PYTHON) -m venv .venv-tools && .venv-tools/bin/pip install --quiet pip-tools)
 	.venv-tools/bin/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links -o app/requirements.txt app/requirements.in
 	cd requirements && for f in dev sam checkov; do ../.venv-tools/bin/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links -o $$f.txt $$f.in; done
+
+# ---- deploy and operate (AWS credentials, and Docker for deploy) --------------------------
+# ENV=dev|prod picks the samconfig.toml environment; STACK= another stack; PARAMS="Key=Value ...".
+OPS := $(PY) -m scripts
+ENV ?= dev
+export ENV STACK PARAMS YES DELETE_TABLE FOLLOW URL REGION
+
+deploy: $(VENV)/.installed $(CHECKERS) ## Build, push, sam deploy, wait, publish, smoke test
+	$(OPS) deploy
+preflight: $(VENV)/.installed ## Check credentials, Docker, AZs, certificates, templates; create nothing
+	$(OPS) preflight
+publish: $(VENV)/.installed ## Upload frontend/ and invalidate what changed
+	$(OPS) publish
+smoke: $(VENV)/.installed ## Smoke tests against the stack (STACK=) or any URL (URL=)
+	$(OPS) smoke
+status: $(VENV)/.installed ## URLs, tasks, deployments, recent events
+	$(OPS) status
+logs: $(VENV)/.installed ## The service's recent logs (FOLLOW=1 to keep tailing)
+	$(OPS) logs
+exec: $(VENV)/.installed ## A shell in a running task (EnableExecuteCommand=true)
+	$(OPS) exec
+stop: $(VENV)/.installed ## Scale to zero, remembering the previous scale
+	$(OPS) stop
+start: $(VENV)/.installed ## Scale back to what `make stop` recorded
+	$(OPS) start
+destroy: $(VENV)/.installed ## Empty the bucket, delete the stack and images (YES=1 skips the question)
+	$(OPS) destroy
 
 clean: ## Remove venvs and caches
 	rm -rf $(VENV) .venv-* .cache .pytest_cache build reports

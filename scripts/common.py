@@ -1,0 +1,165 @@
+"""What every operations script shares: one-line errors, the samconfig.toml
+environment, the parent stack's outputs, and bounded waits that show progress.
+
+Every script runs against the parent stack only: its Outputs name everything
+else (bucket, distribution, cluster, service, log group, ...).
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+import tomllib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, NoRegionError,
+                                 PartialCredentialsError, WaiterError)
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMCONFIG = ROOT / "samconfig.toml"
+ENVIRONMENTS = {"dev": "default", "prod": "prod"}
+
+
+class OpsError(Exception):
+    """A failure the user can act on; the message is one line."""
+
+
+@contextmanager
+def aws_errors():
+    """Turn boto3's exceptions into one clear line."""
+    try:
+        yield
+    except (NoCredentialsError, PartialCredentialsError):
+        raise OpsError("no AWS credentials found: run `aws configure` (or `aws sso login`), "
+                       "or set AWS_PROFILE / AWS_ACCESS_KEY_ID") from None
+    except NoRegionError:
+        raise OpsError("no AWS region: set AWS_REGION, or `region` in samconfig.toml") from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", "Error"), error.get("Message", str(exc))
+        if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"):
+            raise OpsError(f"AWS rejected the credentials ({code}): refresh them, e.g. `aws sso login`") from None
+        raise OpsError(f"{exc.operation_name} failed: {code}: {message}") from None
+    except WaiterError as exc:
+        raise OpsError(f"gave up waiting: {exc}") from None
+    except BotoCoreError as exc:
+        raise OpsError(f"AWS call failed: {exc}") from None
+
+
+@dataclass
+class Target:
+    """Which deployment a command acts on."""
+
+    env: str
+    stack_name: str
+    region: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    session: boto3.session.Session | None = None
+
+    def client(self, service: str, region: str | None = None):
+        return self.session.client(service, region_name=region or self.region)
+
+
+def parse_overrides(text: str) -> dict[str, str]:
+    """samconfig's `Key="value" Key2="value"` string as a dict."""
+    out = {}
+    for token in shlex.split(text or ""):
+        if "=" not in token:
+            raise OpsError(f"samconfig.toml: parameter override {token!r} is not Key=Value")
+        key, value = token.split("=", 1)
+        out[key] = value
+    return out
+
+
+def format_overrides(params: dict[str, str]) -> list[str]:
+    return [f"{k}={v}" for k, v in params.items()]
+
+
+def load_samconfig(env: str, path: Path = SAMCONFIG) -> dict:
+    if env not in ENVIRONMENTS:
+        raise OpsError(f"unknown ENV={env}: use one of {', '.join(ENVIRONMENTS)}")
+    config = tomllib.loads(path.read_text())
+    section = config.get(ENVIRONMENTS[env])
+    if section is None:
+        raise OpsError(f"samconfig.toml has no [{ENVIRONMENTS[env]}] environment for ENV={env}")
+    merged: dict = {}
+    for command in ("global", "deploy"):
+        merged.update(section.get(command, {}).get("parameters", {}))
+    return merged
+
+
+def target(env: str = "dev", stack: str | None = None, region: str | None = None,
+           session: boto3.session.Session | None = None) -> Target:
+    config = load_samconfig(env)
+    session = session or boto3.session.Session()
+    region = region or config.get("region") or os.environ.get("AWS_REGION") or session.region_name
+    if not region:
+        raise OpsError("no AWS region: set AWS_REGION, or `region` in samconfig.toml")
+    name = stack or config.get("stack_name")
+    if not name:
+        raise OpsError("no stack name: set STACK=, or stack_name in samconfig.toml")
+    return Target(env, name, region, parse_overrides(config.get("parameter_overrides", "")), session)
+
+
+def stack_outputs(t: Target) -> dict[str, str]:
+    cfn = t.client("cloudformation")
+    try:
+        with aws_errors():
+            stacks = cfn.describe_stacks(StackName=t.stack_name)["Stacks"]
+    except OpsError as exc:
+        if "does not exist" in str(exc):
+            raise OpsError(f"stack {t.stack_name} not found in {t.region}: deploy it first (make deploy), "
+                           f"or name another with STACK=") from None
+        raise
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
+def require(outputs: dict[str, str], *names: str) -> list[str]:
+    missing = [n for n in names if not outputs.get(n)]
+    if missing:
+        raise OpsError(f"the stack has no output {', '.join(missing)}: is it a stack of this blueprint?")
+    return [outputs[n] for n in names]
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def wait(waiter_name: str, client, *, what: str, describe, timeout: float, delay: float = 10,
+         clock=time.monotonic, sleep=time.sleep, **kwargs) -> None:
+    """A boto3 waiter's success and failure rules, one attempt at a time, with a
+    progress line (elapsed time and current state) between attempts; bounded by timeout."""
+    waiter = client.get_waiter(waiter_name)
+    start = clock()
+    while True:
+        try:
+            with aws_errors():
+                waiter.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **kwargs)
+            log(f"  [{clock() - start:5.0f}s] {what}: done")
+            return
+        except OpsError as exc:
+            if "Max attempts exceeded" not in str(exc):
+                raise OpsError(f"{what}: {exc}") from None
+        elapsed = clock() - start
+        state = describe()
+        if elapsed + delay > timeout:
+            raise OpsError(f"{what} did not finish within {timeout:.0f} s (last state: {state})")
+        log(f"  [{elapsed:5.0f}s] {what}: {state}")
+        sleep(delay)
+
+
+def run_cli(main) -> None:
+    """Entry point wrapper: one line on stderr and exit 1 for OpsError."""
+    try:
+        code = main()
+    except OpsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)

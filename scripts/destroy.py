@@ -1,0 +1,72 @@
+"""`make destroy`: remove the deployment.
+
+Empties the frontend bucket (every version: CloudFormation cannot delete a
+non-empty bucket), deletes the stack and waits until it is gone, then deletes
+the image repository the deploy created. The notes table is retained by the
+template; it is deleted only when asked (DELETE_TABLE=1).
+"""
+from __future__ import annotations
+
+from scripts.common import OpsError, Target, aws_errors, log, stack_outputs, wait
+from scripts.image import repository_name
+
+
+def confirm(t: Target, yes: bool, ask=input) -> None:
+    if yes:
+        return
+    try:
+        answer = ask(f"Delete stack {t.stack_name} in {t.region} and its frontend bucket? Type the stack name: ")
+    except EOFError:
+        raise OpsError("no terminal to confirm on: run with YES=1 to delete without asking") from None
+    if answer.strip() != t.stack_name:
+        raise OpsError("not confirmed; nothing was deleted")
+
+
+def empty_bucket(s3, bucket: str) -> int:
+    removed = 0
+    with aws_errors():
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                       for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            if objects:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+                removed += len(objects)
+    return removed
+
+
+def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
+            timeout: float = 3600, delay: float = 15) -> dict:
+    outputs = stack_outputs(t)  # fails with one line when the stack does not exist
+    confirm(t, yes, ask)
+    s3, cfn, ecr = t.client("s3"), t.client("cloudformation"), t.client("ecr")
+    removed = 0
+    if outputs.get("BucketName"):
+        removed = empty_bucket(s3, outputs["BucketName"])
+        log(f"emptied bucket {outputs['BucketName']} ({removed} object versions)")
+    with aws_errors():
+        cfn.delete_stack(StackName=t.stack_name)
+
+    def state():
+        with aws_errors():
+            stacks = cfn.describe_stacks(StackName=t.stack_name)["Stacks"]
+        return stacks[0]["StackStatus"]
+
+    wait("stack_delete_complete", cfn, what=f"deleting stack {t.stack_name}", describe=state, timeout=timeout,
+         delay=delay, StackName=t.stack_name)
+    repo = repository_name(t)
+    with aws_errors():
+        try:
+            ecr.delete_repository(repositoryName=repo, force=True)
+            log(f"deleted image repository {repo}")
+        except ecr.exceptions.RepositoryNotFoundException:
+            pass
+    table = outputs.get("TableName")
+    if table and delete_table:
+        dynamodb = t.client("dynamodb")
+        with aws_errors():
+            dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
+            dynamodb.delete_table(TableName=table)
+        log(f"deleted table {table}")
+    elif table:
+        log(f"kept table {table} (retained with its data; DELETE_TABLE=1 removes it)")
+    return {"bucket_versions_removed": removed, "table_deleted": bool(table and delete_table)}

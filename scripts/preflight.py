@@ -1,0 +1,133 @@
+"""`make preflight`: everything that would make a deploy fail, checked before
+anything is created. Each failure is one line; any failure exits non-zero."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from checks.render import load
+from scripts.common import ROOT, OpsError, Target, aws_errors
+
+# AZ IDs where API Gateway says it cannot place VPC links (developer guide, region availability).
+NO_VPC_LINK = {"use1-az3", "usw1-az2", "euw3-az2"}
+_ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/")
+
+
+@dataclass
+class Result:
+    check: str
+    ok: bool
+    detail: str
+
+
+def check_credentials(t: Target, params: dict) -> str:
+    with aws_errors():
+        identity = t.client("sts").get_caller_identity()
+    return f"account {identity['Account']} as {identity['Arn'].rsplit(':', 1)[-1]}"
+
+
+def check_region(t: Target, params: dict) -> str:
+    with aws_errors():
+        regions = {r["RegionName"] for r in t.client("ec2").describe_regions()["Regions"]}
+    if t.region not in regions:
+        raise OpsError(f"region {t.region} is not enabled for this account")
+    return t.region
+
+
+def check_docker(t: Target, params: dict, run=subprocess.run) -> str:
+    if shutil.which("docker") is None:
+        raise OpsError("docker is not installed: the image is built with docker buildx")
+    server = run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=False)
+    if server.returncode != 0 or not server.stdout.strip():
+        raise OpsError("the Docker engine is not running (docker version cannot reach it)")
+    buildx = run(["docker", "buildx", "version"], capture_output=True, text=True, check=False)
+    if buildx.returncode != 0:
+        raise OpsError("docker buildx is missing: install the buildx plugin")
+    return f"engine {server.stdout.strip()}"
+
+
+def chosen_zone_ids(t: Target, params: dict) -> list[str]:
+    pinned = [z for z in params.get("AvailabilityZoneIds", "").split(",") if z]
+    if pinned:
+        return pinned
+    mapping = load(ROOT / "vpc.yml")["Mappings"]["AzIds"]
+    if t.region not in mapping:
+        raise OpsError(f"vpc.yml has no default AZs for {t.region}: set AvailabilityZoneIds to two AZ IDs "
+                       "where API Gateway VPC links are supported")
+    return [mapping[t.region]["First"], mapping[t.region]["Second"]]
+
+
+def check_zones(t: Target, params: dict) -> str:
+    zones = chosen_zone_ids(t, params)
+    if len(zones) != 2:
+        raise OpsError(f"AvailabilityZoneIds needs exactly two AZ IDs, got {zones}")
+    with aws_errors():
+        available = {z["ZoneId"]: z["ZoneName"] for z in t.client("ec2").describe_availability_zones(
+            Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]}
+    for zone in zones:
+        if zone not in available:
+            raise OpsError(f"AZ {zone} is not available in {t.region} (available: {', '.join(sorted(available))})")
+        if params.get("Ingress", "HttpApi") == "HttpApi" and zone in NO_VPC_LINK:
+            raise OpsError(f"AZ {zone} does not support API Gateway VPC links: pick others in AvailabilityZoneIds")
+    return ", ".join(f"{z} ({available[z]})" for z in zones)
+
+
+def _certificate(t: Target, arn: str, region: str, what: str) -> str:
+    match = _ARN_REGION.match(arn)
+    if not match:
+        raise OpsError(f"{what} is not an ACM certificate ARN: {arn}")
+    if match.group(1) != region:
+        raise OpsError(f"{what} is in {match.group(1)}; it must be in {region}")
+    with aws_errors():
+        cert = t.client("acm", region=region).describe_certificate(CertificateArn=arn)["Certificate"]
+    if cert["Status"] != "ISSUED":
+        raise OpsError(f"{what} is {cert['Status']}, not ISSUED: finish its DNS validation")
+    return cert["DomainName"]
+
+
+def check_certificates(t: Target, params: dict) -> str:
+    found = []
+    if params.get("CertificateArn"):
+        found.append(_certificate(t, params["CertificateArn"], "us-east-1", "CertificateArn (CloudFront)"))
+    if params.get("ApiCertificateArn"):
+        found.append(_certificate(t, params["ApiCertificateArn"], t.region, "ApiCertificateArn"))
+    return ", ".join(found) if found else "none configured"
+
+
+def check_lint(t: Target, params: dict, run=subprocess.run) -> str:
+    cfn_lint = shutil.which("cfn-lint", path=str(ROOT / ".venv" / "bin")) or shutil.which("cfn-lint")
+    if not cfn_lint:
+        raise OpsError("cfn-lint is not installed: run `make venv`")
+    result = run([cfn_lint], cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        first = (result.stdout or result.stderr).strip().splitlines()[:1]
+        raise OpsError(f"cfn-lint found problems in the templates: {first}")
+    return "cfn-lint clean"
+
+
+CHECKS = {
+    "credentials": check_credentials,
+    "region": check_region,
+    "docker": check_docker,
+    "availability zones": check_zones,
+    "certificates": check_certificates,
+    "templates": check_lint,
+}
+
+
+def preflight(t: Target, params: dict, checks: dict = CHECKS, out=print) -> list[Result]:
+    results = []
+    for name, check in checks.items():
+        try:
+            results.append(Result(name, True, check(t, params)))
+        except OpsError as exc:
+            results.append(Result(name, False, str(exc)))
+    for r in results:
+        out(f"{'ok  ' if r.ok else 'FAIL'} {r.check}: {r.detail}", file=sys.stdout if r.ok else sys.stderr)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise OpsError(f"preflight: {len(failed)} of {len(results)} checks failed; nothing was created")
+    return results

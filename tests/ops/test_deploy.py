@@ -1,0 +1,142 @@
+import json
+import subprocess
+
+import pytest
+
+from scripts import deploy, image, preflight
+from scripts.common import OpsError, parse_overrides
+from tests.ops.conftest import make_target
+from tests.ops.fake_tools import FakeTools
+
+ONLY_AWS_CHECKS = {"credentials": preflight.check_credentials, "region": preflight.check_region,
+                   "availability zones": preflight.check_zones, "certificates": preflight.check_certificates}
+
+
+def test_repository_is_created_with_scanning_immutable_tags_and_a_lifecycle(aws):
+    t = make_target(aws)
+    uri = image.ensure_repository(t)
+    ecr = aws.client("ecr")
+    repo = ecr.describe_repositories(repositoryNames=[image.repository_name(t)])["repositories"][0]
+    assert repo["repositoryUri"] == uri
+    assert repo["imageTagMutability"] == "IMMUTABLE" and repo["imageScanningConfiguration"]["scanOnPush"]
+    policy = json.loads(ecr.get_lifecycle_policy(repositoryName=repo["repositoryName"])["lifecyclePolicyText"])
+    assert policy["rules"][0]["selection"]["countNumber"] == image.KEEP_IMAGES
+    assert image.ensure_repository(t) == uri  # idempotent
+
+
+def test_first_deploy_into_an_empty_account_then_a_redeploy_that_rebuilds_nothing(aws, capsys):
+    t = make_target(aws)
+    tools = FakeTools(aws)
+    first = deploy.deploy(t, {"MinTasks": "1"}, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
+    builds = tools.named("docker", "buildx", "build")
+    assert len(builds) == 1 and "linux/arm64" in builds[0]
+    (sam,) = tools.named("sam", "deploy")
+    params = parse_overrides(" ".join(sam[sam.index("--parameter-overrides") + 1:]))
+    assert params["ImageUri"] == first["image"] and "@sha256:" in first["image"]
+    assert params["AppVersion"] == first["version"] == image.source_tag()
+    assert params["MinTasks"] == "1" and params["Architecture"] == "ARM64"  # samconfig's set, plus PARAMS
+    assert "--no-fail-on-empty-changeset" in sam
+    bucket = first["outputs"]["BucketName"]
+    assert "index.html" in {o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]}
+    assert "Frontend: https://" in capsys.readouterr().out
+
+    second = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
+    assert len(tools.named("docker", "buildx", "build")) == 1, "an image already in ECR is not rebuilt"
+    assert second["image"] == first["image"]
+    assert len(tools.named("sam", "deploy")) == 2
+
+
+def test_deploy_stops_before_creating_anything_when_preflight_fails(aws):
+    t = make_target(aws)
+    tools = FakeTools(aws)
+    with pytest.raises(OpsError, match="preflight: 1 of 4 checks failed"):
+        deploy.deploy(t, {"AvailabilityZoneIds": "use1-az3,use1-az1"}, run=tools, checks=ONLY_AWS_CHECKS,
+                      skip_smoke=True, delay=0)
+    assert tools.commands == []
+    assert aws.client("ecr").describe_repositories()["repositories"] == []
+
+
+def test_deploy_reports_a_service_that_never_becomes_stable(aws, capsys):
+    t = make_target(aws)
+    with pytest.raises(OpsError, match=r"ECS service api did not finish within 2 s \(last state: running 0/1"):
+        deploy.deploy(t, run=FakeTools(aws, desired=1), checks=ONLY_AWS_CHECKS, skip_smoke=True,
+                      service_timeout=2, delay=0.5)
+    assert "ECS service api: running 0/1, deployments: PRIMARY IN_PROGRESS" in capsys.readouterr().out
+
+
+def test_a_failing_sam_deploy_is_one_line(aws):
+    t = make_target(aws)
+
+    def failing(args, **kwargs):
+        if args[0].endswith("sam"):
+            return subprocess.CompletedProcess(args, 1, "", "")
+        return FakeTools(aws)(args, **kwargs)
+    with pytest.raises(OpsError, match=r"sam deploy failed \(exit 1\)"):
+        deploy.deploy(t, run=failing, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
+
+
+def test_preflight_reports_every_failure_in_one_line_each(aws, capsys):
+    t = make_target(aws)
+    params = {"AvailabilityZoneIds": "use1-az3,use1-az1",
+              "CertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"}
+    with pytest.raises(OpsError, match="2 of 4 checks failed; nothing was created"):
+        preflight.preflight(t, params, checks=ONLY_AWS_CHECKS)
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "FAIL availability zones: AZ use1-az3 does not support API Gateway VPC links: pick others in "
+        "AvailabilityZoneIds",
+        "FAIL certificates: CertificateArn (CloudFront) is in eu-west-1; it must be in us-east-1",
+    ]
+
+
+def self_signed(domain: str) -> tuple[bytes, bytes]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                              serialization.NoEncryption()))
+
+
+def test_preflight_passes_with_the_default_zones_and_an_issued_certificate(aws):
+    t = make_target(aws)
+    cert, key = self_signed("app.example.com")
+    arn = aws.client("acm", region_name="us-east-1").import_certificate(Certificate=cert, PrivateKey=key)[
+        "CertificateArn"]
+    results = {r.check: r for r in preflight.preflight(t, {"CertificateArn": arn}, checks=ONLY_AWS_CHECKS)}
+    assert results["availability zones"].detail.startswith("use1-az1 (")
+    assert results["certificates"].detail == "app.example.com"
+
+
+def test_preflight_refuses_a_certificate_still_pending_validation(aws):
+    t = make_target(aws)
+    arn = aws.client("acm", region_name="us-east-1").request_certificate(DomainName="app.example.com")[
+        "CertificateArn"]
+    with pytest.raises(OpsError, match="is PENDING_VALIDATION, not ISSUED"):
+        preflight.check_certificates(t, {"CertificateArn": arn})
+
+
+def test_preflight_docker_check_says_the_engine_is_not_running_here(aws):
+    fake = lambda args, **kw: subprocess.CompletedProcess(args, 1, "", "Cannot connect to the Docker daemon")  # noqa: E731
+    with pytest.raises(OpsError, match="Docker engine is not running"):
+        preflight.check_docker(make_target(aws), {}, run=fake)
+
+
+def test_preflight_lint_runs_cfn_lint_on_the_templates(aws):
+    assert preflight.check_lint(make_target(aws), {}) == "cfn-lint clean"
+
+
+def test_preflight_needs_azs_in_an_unmapped_region(aws):
+    t = make_target(aws)
+    t.region = "sa-east-1"
+    with pytest.raises(OpsError, match="set AvailabilityZoneIds"):
+        preflight.chosen_zone_ids(t, {})

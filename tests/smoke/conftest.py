@@ -1,0 +1,100 @@
+"""Post-deploy smoke tests: the deployment seen from outside, as a user sees it.
+
+Target, in order: SMOKE_URL (any base URL), SMOKE_STACK (a deployed stack: its
+outputs are read with boto3, region from AWS_REGION), or, with neither, the
+local stack that `make run` starts (this is how `make test` runs them).
+Checks that mean something only in AWS (marked aws_only: HTTPS redirect,
+direct S3 access, the API's own URL) are reported as not applicable against a
+plain-HTTP URL. SMOKE_VERSION, when set, is the version the health check must report.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import boto3
+import pytest
+import requests
+
+from local.stack import LocalStack, free_port
+
+WAIT_AWS = float(os.environ.get("SMOKE_WAIT", "300"))  # the minutes after a deploy: tasks registering, DNS
+WAIT_LOCAL = 20.0
+
+
+@dataclass
+class Deployment:
+    frontend_url: str
+    api_url: str | None = None
+    bucket: str | None = None
+    version: str | None = None
+
+    @property
+    def https(self) -> bool:
+        return self.frontend_url.startswith("https://")
+
+
+def local_mode() -> bool:
+    url = os.environ.get("SMOKE_URL")
+    return not os.environ.get("SMOKE_STACK") and (url is None or url.startswith("http://"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "aws_only(reason): meaningful only against a deployed HTTPS stack")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not local_mode():
+        return
+    keep, not_applicable = [], []
+    for item in items:
+        (not_applicable if item.get_closest_marker("aws_only") else keep).append(item)
+    if not_applicable:
+        config.hook.pytest_deselected(items=not_applicable)
+        items[:] = keep
+        config._smoke_not_applicable = [(i.name, i.get_closest_marker("aws_only").args[0]) for i in not_applicable]
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    for name, reason in getattr(config, "_smoke_not_applicable", []):
+        terminalreporter.write_line(f"not applicable against a plain-HTTP URL: {name} ({reason})")
+
+
+def wait_ready(url: str, timeout: float) -> None:
+    """Bounded wait for the health check, with a line of progress; the only retrying we do."""
+    start, last = time.monotonic(), "no answer"
+    while time.monotonic() - start < timeout:
+        try:
+            r = requests.get(url, timeout=10)
+            if r.status_code == 200:
+                return
+            last = f"HTTP {r.status_code}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        print(f"  [{time.monotonic() - start:4.0f}s] waiting for {url}: {last}", flush=True)
+        time.sleep(min(10, max(1.0, timeout / 30)))
+    pytest.fail(f"{url} was not healthy within {timeout:.0f} s (last: {last})")
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory):
+    version = os.environ.get("SMOKE_VERSION") or None
+    if os.environ.get("SMOKE_URL"):
+        d = Deployment(os.environ["SMOKE_URL"].rstrip("/"), version=version)
+        wait_ready(d.frontend_url + "/api/health-check", WAIT_LOCAL if local_mode() else WAIT_AWS)
+        yield d
+    elif os.environ.get("SMOKE_STACK"):
+        cfn = boto3.client("cloudformation", region_name=os.environ.get("AWS_REGION"))
+        stack = cfn.describe_stacks(StackName=os.environ["SMOKE_STACK"])["Stacks"][0]
+        out = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        d = Deployment(out["FrontendUrl"].rstrip("/"), out.get("ApiUrl", "").rstrip("/") or None,
+                       out.get("BucketName"), version)
+        wait_ready(d.frontend_url + "/api/health-check", WAIT_AWS)
+        yield d
+    else:
+        log = open(tmp_path_factory.mktemp("smoke") / "stack.log", "w")
+        with LocalStack(port=free_port(), log=log) as stack:
+            wait_ready(stack.url + "/api/health-check", WAIT_LOCAL)
+            yield Deployment(stack.url, stack.api_url, None, version)
+        log.close()
