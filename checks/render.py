@@ -45,6 +45,8 @@ def variants() -> dict[str, dict[str, str]]:
             "ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/notes@sha256:" + "0" * 64,
             "DesiredCount": "2", "EnableExecuteCommand": "true", "ContainerInsights": "enabled",
             "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS,
+            "StopSchedule": "cron(0 19 ? * MON-FRI *)", "StartSchedule": "cron(0 7 ? * MON-FRI *)",
+            "ScheduleTimezone": "Europe/Berlin",
         }
     return out
 

@@ -14,7 +14,10 @@ REQUIRED = {"chromium": "chromium"}
 
 
 def missing() -> dict[str, str]:
-    return {cmd: pkg for cmd, pkg in REQUIRED.items() if shutil.which(cmd) is None}
+    # CHROMIUM=/path/to/chrome stands in for Debian's chromium (e.g. GitHub's runners ship Chrome).
+    chromium = os.environ.get("CHROMIUM")
+    present = {"chromium"} if chromium and os.access(chromium, os.X_OK) else set()
+    return {cmd: pkg for cmd, pkg in REQUIRED.items() if cmd not in present and shutil.which(cmd) is None}
 
 
 def main() -> int:

@@ -102,6 +102,15 @@ def test_no_image_means_zero_tasks_and_an_image_hands_over_to_autoscaling():
     assert forced["Service"]["Properties"]["DesiredCount"] == "3"
 
 
+def test_a_schedule_pins_the_service_to_zero_outside_working_hours():
+    assert "ScheduledActions" not in service()["ScalableTarget"]["Properties"]
+    actions = service(ImageUri="x@sha256:" + "0" * 64, StopSchedule="cron(0 19 ? * MON-FRI *)",
+                      StartSchedule="cron(0 7 ? * MON-FRI *)")["ScalableTarget"]["Properties"]["ScheduledActions"]
+    assert [a["ScalableTargetAction"] for a in actions] == [{"MinCapacity": 0, "MaxCapacity": 0},
+                                                            {"MinCapacity": 1, "MaxCapacity": 2}]
+    assert actions[0]["Timezone"] == "UTC"
+
+
 def test_spot_by_default_and_an_on_demand_base_on_request():
     strategy = service()["Service"]["Properties"]["CapacityProviderStrategy"]
     assert strategy == [{"CapacityProvider": "FARGATE", "Base": 0, "Weight": 0},
