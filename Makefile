@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run system-deps test test-unit test-templates lint-templates lock clean \
-	deploy preflight publish smoke status logs exec stop start destroy
+	deploy preflight publish smoke status logs exec stop start cost destroy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,7 +69,7 @@ lock: ## Re-pin requirements after editing a *.in file
 # ENV=dev|prod picks the samconfig.toml environment; STACK= another stack; PARAMS="Key=Value ...".
 OPS := $(PY) -m scripts
 ENV ?= dev
-export ENV STACK PARAMS YES DELETE_TABLE FOLLOW URL REGION
+export ENV STACK PARAMS YES DELETE_TABLE FOLLOW URL REGION REQUESTS TASKS
 
 deploy: $(VENV)/.installed $(CHECKERS) ## Build, push, sam deploy, wait, publish, smoke test
 	$(OPS) deploy
@@ -89,6 +89,8 @@ stop: $(VENV)/.installed ## Scale to zero, remembering the previous scale
 	$(OPS) stop
 start: $(VENV)/.installed ## Scale back to what `make stop` recorded
 	$(OPS) start
+cost: $(VENV)/.installed ## Monthly estimate (ENV=, PARAMS=, REQUESTS=, TASKS=; ARGS=--json|--refresh)
+	$(PY) -m scripts.cost $(ARGS)
 destroy: $(VENV)/.installed ## Empty the bucket, delete the stack and images (YES=1 skips the question)
 	$(OPS) destroy
 

@@ -46,7 +46,7 @@ def variants() -> dict[str, dict[str, str]]:
             "DesiredCount": "2", "EnableExecuteCommand": "true", "ContainerInsights": "enabled",
             "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS,
             "StopSchedule": "cron(0 19 ? * MON-FRI *)", "StartSchedule": "cron(0 7 ? * MON-FRI *)",
-            "ScheduleTimezone": "Europe/Berlin",
+            "ScheduleTimezone": "Europe/Berlin", "MonthlyBudget": "25", "BudgetEmail": "ops@example.com",
         }
     return out
 

@@ -1,0 +1,459 @@
+"""`make cost`: the monthly bill of the configuration you are about to deploy.
+
+    make cost                                   # dev's configuration, 1 M requests a month
+    make cost ENV=prod REQUESTS=20000000
+    make cost PARAMS="Ingress=LoadBalancer NetworkMode=PrivateSubnets" TASKS=2
+    python -m scripts.cost --json ...
+
+The configuration is parent.yml's parameter defaults, overridden by the
+samconfig.toml environment, overridden by PARAMS. Prices come from
+scripts/prices.toml (one dated file, with sources); traffic assumptions too.
+Fixed costs (what you pay at zero traffic) and per-request costs are shown
+apart, then the same traffic on the other ingress and network mode, and the
+request volume at which switching ingress pays off.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import sys
+import tomllib
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+from checks.render import load
+from scripts.common import ROOT, OpsError, load_samconfig, parse_overrides, run_cli
+
+PRICES = Path(__file__).with_name("prices.toml")
+GIB = 2 ** 30
+README = ROOT / "README.md"
+README_START, README_END = "<!-- cost:start -->", "<!-- cost:end -->"
+INGRESS_LINES = ("ALB", "ALB LCUs", "Public IPv4 (ALB)", "API Gateway requests", "Cloud Map")
+
+
+@dataclass
+class Line:
+    item: str
+    fixed: float = 0.0
+    variable: float = 0.0
+    detail: str = ""
+
+    @property
+    def total(self) -> float:
+        return self.fixed + self.variable
+
+
+@dataclass
+class Estimate:
+    config: dict
+    requests: float
+    tasks: float
+    region: str
+    price_date: str
+    lines: list[Line] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fixed(self) -> float:
+        return sum(line.fixed for line in self.lines)
+
+    @property
+    def variable(self) -> float:
+        return sum(line.variable for line in self.lines)
+
+    @property
+    def total(self) -> float:
+        return self.fixed + self.variable
+
+    def subtotal(self, items) -> float:
+        return sum(line.total for line in self.lines if line.item in items)
+
+
+# ----------------------------------------------------------------- inputs
+def load_prices(region: str, path: Path = PRICES) -> tuple[dict, dict, str, list[str]]:
+    data = tomllib.loads(path.read_text())
+    notes = []
+    if region not in data["regions"]:
+        notes.append(f"no prices for {region} in {path.name}: priced as us-east-1")
+        region = "us-east-1"
+    return data["regions"][region], data["assumptions"], data["date"], notes
+
+
+def template_defaults() -> dict[str, str]:
+    return {name: str(spec.get("Default", "")) for name, spec in load(ROOT / "parent.yml")["Parameters"].items()}
+
+
+def configuration(env: str | None = "dev", params: str = "") -> dict[str, str]:
+    config = template_defaults()
+    if env:
+        config.update(parse_overrides(load_samconfig(env).get("parameter_overrides", "")))
+    overrides = parse_overrides(params)
+    unknown = sorted(set(overrides) - set(config))
+    if unknown:
+        raise OpsError(f"parent.yml has no parameter {', '.join(unknown)}")
+    config.update(overrides)
+    validate(config)
+    return config
+
+
+def fargate_sizes() -> dict[str, set[str]]:
+    """Valid Cpu -> Memory pairs, read from parent.yml's ValidFargateSize rule (one source of truth)."""
+    assertion = load(ROOT / "parent.yml")["Rules"]["ValidFargateSize"]["Assertions"][0]["Assert"]
+    sizes = {}
+    for branch in assertion["Fn::Or"]:
+        cpu_equals, memory_contains = branch["Fn::And"]
+        sizes[str(cpu_equals["Fn::Equals"][1])] = {str(m) for m in memory_contains["Fn::Contains"][0]}
+    return sizes
+
+
+def validate(config: dict) -> None:
+    parameters = load(ROOT / "parent.yml")["Parameters"]
+    for name, spec in parameters.items():
+        allowed = spec.get("AllowedValues")
+        if allowed and str(config[name]) not in {str(a) for a in allowed}:
+            raise OpsError(f"{name}={config[name]} is not allowed: use one of {', '.join(map(str, allowed))}")
+    sizes = fargate_sizes()
+    if config["Memory"] not in sizes.get(config["Cpu"], set()):
+        raise OpsError(f"Cpu={config['Cpu']} with Memory={config['Memory']} is not a Fargate size "
+                       f"(with {config['Cpu']}: {', '.join(sorted(sizes.get(config['Cpu'], []), key=int))})")
+
+
+def running_tasks(config: dict, tasks: float | None = None) -> float:
+    if tasks is not None:
+        return float(tasks)
+    if config.get("DesiredCount"):
+        return float(max(int(config["DesiredCount"]), int(config["MinTasks"])))
+    return float(config["MinTasks"])
+
+
+def aws_cron_to_unix(expression: str) -> str:
+    """cron(M H DOM MON DOW YEAR) as Application Auto Scaling writes it -> a 5-field cron."""
+    fields = expression.strip()[len("cron("):-1].split()
+    if len(fields) != 6:
+        raise OpsError(f"{expression}: expected cron(minutes hours day-of-month month day-of-week year)")
+    minute, hour, dom, month, dow, _year = fields
+    return " ".join(f.replace("?", "*") for f in (minute, hour, dom, month, dow))
+
+
+def running_share(config: dict, weeks: int = 4) -> float:
+    """Share of the month the service runs given StopSchedule/StartSchedule (1.0 without them)."""
+    if not (config.get("StopSchedule") and config.get("StartSchedule")):
+        return 1.0
+    from datetime import datetime, timedelta
+
+    from croniter import croniter
+    begin = datetime(2026, 1, 5)  # a Monday; time zones shift both schedules alike
+    end = begin + timedelta(weeks=weeks)
+    events = []
+    for kind, key in (("stop", "StopSchedule"), ("start", "StartSchedule")):
+        it = croniter(aws_cron_to_unix(config[key]), begin - timedelta(days=7))
+        while (moment := it.get_next(datetime)) < end:
+            events.append((moment, kind))
+    events.sort()
+    running, last_time, state = 0.0, begin, True
+    for moment, kind in events:
+        if moment <= begin:
+            state = kind == "start"
+            continue
+        if state:
+            running += (moment - last_time).total_seconds()
+        last_time, state = moment, kind == "start"
+    if state:
+        running += (end - last_time).total_seconds()
+    return running / (end - begin).total_seconds()
+
+
+def capacity_split(n: float, base: int, on_demand_weight: int, spot_weight: int) -> tuple[float, float]:
+    """(on-demand, Spot) tasks as ECS places them: the base first, the rest by weight."""
+    on_demand = min(n, base)
+    rest = n - on_demand
+    weights = on_demand_weight + spot_weight
+    on_demand += rest * on_demand_weight / weights if weights else rest
+    return on_demand, n - on_demand
+
+
+# ----------------------------------------------------------------- the model
+def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: float | None = None,
+             prices_path: Path = PRICES) -> Estimate:
+    p, a, price_date, notes = load_prices(region, prices_path)
+    hours = tomllib.loads(prices_path.read_text())["hours_per_month"]
+    share = running_share(config) if tasks is None else 1.0
+    n = running_tasks(config, tasks) * share
+    est = Estimate(config, requests, n, region, price_date, notes=notes)
+    if share < 1:
+        notes.append(f"StopSchedule/StartSchedule: tasks run {share:.0%} of the month")
+    add = est.lines.append
+    http_api = config["Ingress"] == "HttpApi"
+    public = config["NetworkMode"] == "PublicSubnets"
+    millions = requests / 1e6
+
+    # Fargate: vCPU and memory per hour, on-demand and Spot, by architecture.
+    vcpu, gb = int(config["Cpu"]) / 1024, int(config["Memory"]) / 1024
+    arch = "arm" if config["Architecture"] == "ARM64" else "x86"
+    on_demand, spot = capacity_split(n, int(config["OnDemandBase"]), int(config["OnDemandWeight"]),
+                                     int(config["SpotWeight"]))
+    per_task = (vcpu * p[f"fargate_{arch}_vcpu_hour"] + gb * p[f"fargate_{arch}_gb_hour"]) * hours
+    per_spot = (vcpu * p[f"fargate_spot_{arch}_vcpu_hour"] + gb * p[f"fargate_spot_{arch}_gb_hour"]) * hours
+    add(Line("Fargate tasks", on_demand * per_task + spot * per_spot,
+             detail=f"{n:.3g} x {vcpu:g} vCPU / {gb:g} GB {config['Architecture']}: {on_demand:.3g} on-demand "
+                    f"(${per_task:.2f}), {spot:.3g} Spot (${per_spot:.2f})"))
+    ipv4 = p["public_ipv4_hour"] * hours
+    if public and n:
+        add(Line("Public IPv4 (tasks)", n * ipv4, detail=f"{n:g} x ${ipv4:.2f}"))
+
+    # Ingress.
+    if http_api:
+        first = min(millions, 300)
+        add(Line("API Gateway requests", variable=first * p["apigw_http_per_million"]
+                 + max(millions - 300, 0) * p["apigw_http_per_million_over_300m"],
+                 detail=f"{millions:g} M x ${p['apigw_http_per_million']:.2f}"))
+        add(Line("Cloud Map", p["route53_zone_month"] + n * p["cloudmap_instance_month"],
+                 detail=f"private DNS zone ${p['route53_zone_month']:.2f} + {n:g} instances"))
+    else:
+        add(Line("ALB", p["alb_hour"] * hours, detail=f"{hours} h x ${p['alb_hour']}"))
+        add(Line("Public IPv4 (ALB)", 2 * ipv4, detail="internet-facing, one per AZ"))
+        per_second = requests * a["connections_per_request"] / (hours * 3600)
+        bytes_per_hour = requests * (a["request_kb"] + a["response_kb"]) * 1024 / hours
+        lcus = max(per_second / 25, bytes_per_hour / GIB)
+        add(Line("ALB LCUs", variable=lcus * p["alb_lcu_hour"] * hours,
+                 detail=f"{lcus:.3f} LCU (new connections {per_second:.2f}/s, 25/s per LCU)"))
+
+    # Logs: the app's access log, plus the HTTP API's access log.
+    log_bytes = requests * (a["app_log_bytes_per_request"] + (a["apigw_log_bytes_per_request"] if http_api else 0))
+    log_gb = log_bytes / GIB
+    retention = int(config["LogRetentionDays"])
+    add(Line("CloudWatch Logs",
+             variable=max(log_gb - p["logs_free_ingest_gb"], 0) * p["logs_ingest_gb"]
+             + log_gb * min(retention, 365) / 30 * p["logs_storage_gb_month"],
+             detail=f"{log_gb:.2f} GB ingested ({p['logs_free_ingest_gb']} GB free), kept {retention} days"))
+
+    # NAT for PrivateSubnets: hours, its Elastic IPs, and what crosses it (API calls, logs).
+    if not public:
+        nats = int(config["NatGateways"])
+        add(Line("NAT gateways", nats * (p["nat_hour"] * hours + ipv4),
+                 detail=f"{nats} x (${p['nat_hour'] * hours:.2f} + Elastic IP ${ipv4:.2f})"))
+        add(Line("NAT data", a["nat_baseline_gb"] * p["nat_gb"], (log_bytes / GIB) * p["nat_gb"],
+                 detail=f"{a['nat_baseline_gb']} GB of API calls + the logs, ${p['nat_gb']}/GB"))
+
+    # Frontend and the /api/* requests through CloudFront (always-free allowances applied).
+    data_gb = requests * a["response_kb"] * 1024 / GIB
+    add(Line("CloudFront", variable=max(requests - p["cloudfront_free_requests"], 0) / 1e4
+             * p["cloudfront_per_10k_https"] + max(data_gb - p["cloudfront_free_gb"], 0) * p["cloudfront_gb"],
+             detail=f"{millions:g} M requests, {data_gb:.1f} GB out (10 M and 1 TB free)"))
+    add(Line("S3 (frontend)", a["site_gb"] * p["s3_gb_month"], detail="a few files"))
+
+    # The data: DynamoDB on demand.
+    reads, writes = requests * a["read_share"], requests * (1 - a["read_share"])
+    add(Line("DynamoDB", variable=reads / 1e6 * p["dynamodb_read_per_million"]
+             + writes / 1e6 * p["dynamodb_write_per_million"],
+             detail=f"{reads / 1e6:g} M reads, {writes / 1e6:g} M writes, on demand"))
+
+    if config.get("ContainerInsights", "disabled") != "disabled":
+        add(Line("Container Insights", p["container_insights_month"], detail="estimate; custom metrics"))
+    zones = int(bool(config.get("HostedZoneId")))
+    if zones:
+        add(Line("Route 53 hosted zone", zones * p["route53_zone_month"], detail="your domain's zone"))
+    return est
+
+
+def alternatives(config: dict, requests: float, **kwargs) -> list[tuple[str, Estimate]]:
+    out = []
+    for ingress, network in itertools.product(("HttpApi", "LoadBalancer"), ("PublicSubnets", "PrivateSubnets")):
+        alt = {**config, "Ingress": ingress, "NetworkMode": network}
+        out.append((f"{ingress} + {network}", estimate(alt, requests, **kwargs)))
+    return out
+
+
+def break_even(config: dict, items=None, limit: float = 5e9, **kwargs) -> float | None:
+    """Requests a month at which the other ingress costs the same (None: never below `limit`)."""
+    other = {**config, "Ingress": "LoadBalancer" if config["Ingress"] == "HttpApi" else "HttpApi"}
+
+    def diff(r):
+        a, b = estimate(config, r, **kwargs), estimate(other, r, **kwargs)
+        return (a.subtotal(items) - b.subtotal(items)) if items else (a.total - b.total)
+    low, high = 0.0, limit
+    if math.copysign(1, diff(low)) == math.copysign(1, diff(high)):
+        return None
+    for _ in range(100):
+        mid = (low + high) / 2
+        if math.copysign(1, diff(mid)) == math.copysign(1, diff(low)):
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
+
+
+# ----------------------------------------------------------------- output
+def money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def table(est: Estimate, alts, even: float | None, even_ingress: float | None) -> str:
+    c = est.config
+    lines = [f"Monthly estimate, {est.region}, prices of {est.price_date} (730 h; USD)",
+             f"Ingress={c['Ingress']} NetworkMode={c['NetworkMode']} Architecture={c['Architecture']} "
+             f"Cpu={c['Cpu']} Memory={c['Memory']} tasks={est.tasks:g} requests={est.requests / 1e6:g} M/month",
+             "", f"{'item':<24}{'fixed':>10}{'per-request':>13}  detail", "-" * 96]
+    for line in est.lines:
+        lines.append(f"{line.item:<24}{money(line.fixed):>10}{money(line.variable):>13}  {line.detail}")
+    lines += ["-" * 96, f"{'total':<24}{money(est.fixed):>10}{money(est.variable):>13}  = {money(est.total)} a month",
+              "", "Same traffic, other choices:"]
+    for label, alt in alts:
+        lines.append(f"  {label:<32}{money(alt.total):>10}  (fixed {money(alt.fixed)})")
+    other = "LoadBalancer" if c["Ingress"] == "HttpApi" else "HttpApi"
+    for text, value in (("all costs", even), ("ingress prices alone", even_ingress)):
+        lines.append(f"Switching to Ingress={other} pays off " + (
+            f"{'above' if c['Ingress'] == 'HttpApi' else 'below'} {value / 1e6:.1f} M requests/month ({text})"
+            if value else f"at no volume below 5,000 M requests/month ({text})"))
+    lines += [f"note: {n}" for n in est.notes]
+    return "\n".join(lines)
+
+
+def as_json(est: Estimate, alts, even, even_ingress) -> dict:
+    return {"region": est.region, "priceDate": est.price_date, "configuration": est.config,
+            "requestsPerMonth": est.requests, "tasks": est.tasks,
+            "lines": [asdict(line) | {"total": round(line.total, 4)} for line in est.lines],
+            "fixed": round(est.fixed, 4), "perRequest": round(est.variable, 4), "total": round(est.total, 4),
+            "alternatives": {label: round(alt.total, 4) for label, alt in alts},
+            "breakEvenRequests": even, "breakEvenRequestsIngressOnly": even_ingress, "notes": est.notes}
+
+
+def readme_section() -> str:
+    """The README's cost section, generated (tests compare it with README.md)."""
+    base = configuration(None, "")
+    rows = []
+
+    def row(label, config, requests, tasks=None):
+        e = estimate(config, requests, tasks=tasks)
+        rows.append(f"| {label} | {requests / 1e6:g} M | {money(e.fixed)} | {money(e.variable)} | **{money(e.total)}** |")
+        return e
+    for requests in (0, 1e6, 100e6):
+        row("Default: HTTP API, public subnets, 1 ARM64 Spot task", base, requests)
+    alb = {**base, "Ingress": "LoadBalancer"}
+    for requests in (0, 1e6, 100e6):
+        row("ALB instead of the HTTP API", alb, requests)
+    reference = {**base, "Ingress": "LoadBalancer", "NetworkMode": "PrivateSubnets", "Architecture": "X86_64",
+                 "SpotWeight": "0", "OnDemandWeight": "1"}
+    row("The usual reference: ALB, private subnets + 1 NAT, x86 on demand", reference, 1e6)
+    row("Default, scaled to zero (`make stop`)", base, 0, tasks=0)
+    prod = configuration("prod", "")
+    row("prod (samconfig): 2 tasks, first on demand, a year of logs", prod, 1e6)
+    even, even_ingress = break_even(base), break_even(base, INGRESS_LINES)
+    p, _, price_date, _ = load_prices("us-east-1")
+    return "\n".join([
+        README_START,
+        f"Generated by `python -m scripts.cost --readme` from `scripts/prices.toml` (us-east-1 list prices of "
+        f"{price_date}; 730 h a month; GB = GiB; always-free allowances of CloudFront and CloudWatch Logs "
+        "applied). Fixed is what you pay with no traffic; per-request grows with it.",
+        "",
+        "| configuration | requests/month | fixed | per-request | total |",
+        "|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"- The HTTP API is cheaper than the ALB below **{even_ingress / 1e6:.1f} M requests/month** on ingress "
+        f"prices alone (API Gateway's ${p['apigw_http_per_million']:.2f} per million against the ALB's hours, "
+        f"LCUs and two IPv4 addresses), and below **{even / 1e6:.1f} M** counting everything (the HTTP API's "
+        "access log adds CloudWatch Logs ingestion).",
+        "- At high volume the per-request parts dominate: API Gateway, CloudFront beyond its free 10 M "
+        "requests, CloudWatch Logs beyond 5 GB, and DynamoDB. Run `make cost REQUESTS=...` for yours.",
+        README_END,
+    ])
+
+
+def write_readme(path: Path = README) -> None:
+    text = path.read_text()
+    start, end = text.index(README_START), text.index(README_END) + len(README_END)
+    path.write_text(text[:start] + readme_section() + text[end:])
+
+
+# ----------------------------------------------------------------- refresh from the Price List API
+FARGATE_USAGE = {  # Price List usagetype suffix -> prices.toml key
+    "Fargate-vCPU-Hours:perCPU": "fargate_x86_vcpu_hour", "Fargate-GB-Hours": "fargate_x86_gb_hour",
+    "Fargate-ARM-vCPU-Hours:perCPU": "fargate_arm_vcpu_hour", "Fargate-ARM-GB-Hours": "fargate_arm_gb_hour",
+}
+
+
+def on_demand_price(product_json: str) -> tuple[str, float]:
+    """(usagetype, USD per unit) from one Price List product document."""
+    product = json.loads(product_json)
+    usage = product["product"]["attributes"]["usagetype"]
+    (term,) = product["terms"]["OnDemand"].values()
+    (dimension,) = term["priceDimensions"].values()
+    return usage, float(dimension["pricePerUnit"]["USD"])
+
+
+def refresh(region: str, session=None, path: Path = PRICES) -> dict[str, float]:
+    """Current Fargate prices from the AWS Price List API into prices.toml (other rows kept)."""
+    import boto3
+    from botocore.exceptions import NoCredentialsError
+
+    from scripts.common import aws_errors
+    session = session or boto3.session.Session()
+    client = session.client("pricing", region_name="us-east-1")
+    found = {}
+    try:
+        with aws_errors():
+            pages = client.get_paginator("get_products").paginate(ServiceCode="AmazonECS", Filters=[
+                {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}])
+            for page in pages:
+                for item in page["PriceList"]:
+                    usage, price = on_demand_price(item)
+                    for suffix, key in FARGATE_USAGE.items():
+                        if usage.endswith("-" + suffix) or usage == suffix:
+                            found[key] = price
+    except (OpsError, NoCredentialsError) as exc:
+        print(f"cost: kept {path.name} ({exc})", file=sys.stderr)
+        return {}
+    text = path.read_text()
+    for key, price in found.items():
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if line.split("=")[0].strip() == key and f"[regions.{region}]" in text.split(line)[0]:
+                comment = line.split("#", 1)[1] if "#" in line else ""
+                lines[i] = f"{key} = {price}" + (f"  #{comment}" if comment else "")
+                break
+        text = "\n".join(lines) + "\n"
+    if found:
+        text = text.replace(text.split("\n")[[i for i, l in enumerate(text.split("\n")) if l.startswith("date =")][0]],
+                            f'date = "{date.today().isoformat()}"')
+    path.write_text(text)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make cost", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default=os.environ.get("ENV") or "dev")
+    parser.add_argument("--params", default=os.environ.get("PARAMS", ""))
+    parser.add_argument("--requests", type=float, default=float(os.environ.get("REQUESTS") or 1e6))
+    parser.add_argument("--tasks", type=float, default=float(os.environ["TASKS"]) if os.environ.get("TASKS") else None)
+    parser.add_argument("--region", default=os.environ.get("REGION") or os.environ.get("AWS_REGION") or "us-east-1")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--refresh", action="store_true", help="update prices.toml from the Price List API")
+    parser.add_argument("--readme", action="store_true", help="regenerate README.md's cost section")
+    args = parser.parse_args(argv)
+    if args.requests < 0:
+        raise OpsError("REQUESTS cannot be negative")
+    if args.readme:
+        write_readme()
+        return 0
+    if args.refresh:
+        refresh(args.region)
+    config = configuration(args.env, args.params)
+    kwargs = {"region": args.region, "tasks": args.tasks}
+    est = estimate(config, args.requests, **kwargs)
+    alts = alternatives(config, args.requests, **kwargs)
+    even = break_even(config, region=args.region, tasks=args.tasks)
+    even_ingress = break_even(config, INGRESS_LINES, region=args.region, tasks=args.tasks)
+    if args.json:
+        print(json.dumps(as_json(est, alts, even, even_ingress), indent=2))
+    else:
+        print(table(est, alts, even, even_ingress))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,257 @@
+"""`make cost` pinned to figures computed by hand from shared/notes/pricing.md's prices.
+
+The arithmetic is written out beside each figure (730 h a month; GB = 2^30 bytes)."""
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+
+import pytest
+
+from scripts import cost
+from scripts.common import ROOT, OpsError
+
+DEFAULT = cost.configuration(None, "")
+GIB = 2 ** 30
+
+
+def total(requests=1e6, tasks=None, **params):
+    return cost.estimate({**DEFAULT, **params}, requests, tasks=tasks)
+
+
+def line(est, item):
+    (found,) = [x for x in est.lines if x.item == item]
+    return found
+
+
+def test_the_smallest_task_on_demand():
+    # x86: (0.25 x 0.04048 + 0.5 x 0.004445) x 730 = 0.0123425 x 730 = 9.010025
+    x86 = total(0, Architecture="X86_64", SpotWeight="0", OnDemandWeight="1")
+    assert line(x86, "Fargate tasks").total == pytest.approx(9.010025)
+    # ARM64: (0.25 x 0.03238 + 0.5 x 0.00356) x 730 = 0.009875 x 730 = 7.20875
+    arm = total(0, SpotWeight="0", OnDemandWeight="1")
+    assert line(arm, "Fargate tasks").total == pytest.approx(7.20875)
+    assert round(line(x86, "Fargate tasks").total, 2) == 9.01 and round(line(arm, "Fargate tasks").total, 2) == 7.21
+
+
+def test_an_internet_facing_alb_and_its_two_addresses():
+    alb = total(0, Ingress="LoadBalancer")
+    assert line(alb, "ALB").total == pytest.approx(0.0225 * 730) == pytest.approx(16.425)
+    assert line(alb, "Public IPv4 (ALB)").total == pytest.approx(2 * 0.005 * 730) == pytest.approx(7.30)
+    assert line(alb, "ALB LCUs").total == 0
+
+
+# The default: HTTP API, public subnets, 1 ARM64 Spot task.
+#   Spot task  (0.25 x 0.01030969 + 0.5 x 0.00113349) x 730 = 2.295242275
+#   task IPv4  0.005 x 730 = 3.65;  Cloud Map 0.50 zone + 0.10 instance;  S3 0.001 GB x 0.023 = 0.000023
+FIXED = 2.295242275 + 3.65 + 0.60 + 0.000023
+# Logs: (400 app + 350 API) bytes a request; storage 14/30 of a month at 0.03 per GB.
+LOG_GB_PER_M = 750e6 / GIB                                # 0.69849 GB per million requests
+STORED = 14 / 30 * 0.03
+
+
+@pytest.mark.parametrize("requests,expected,ingress_and_compute", [
+    (0, FIXED, 6.55),
+    # + API 1.00; logs within 5 GB free: storage 0.69849 x 0.014 = 0.00978; DynamoDB 0.9 x 0.125 + 0.1 x 0.625 = 0.175
+    (1e6, FIXED + 1.00 + LOG_GB_PER_M * STORED + 0.175, 7.55),
+    # + API 100; CloudFront (100 M - 10 M free) / 10k x 0.01 = 90 (381 GB out < 1 TB free);
+    # logs (69.849 - 5) x 0.50 + 69.849 x 0.014 = 33.4025; DynamoDB 90 x 0.125 + 10 x 0.625 = 17.50
+    (100e6, FIXED + 100 + 90 + (100 * LOG_GB_PER_M - 5) * 0.5 + 100 * LOG_GB_PER_M * STORED + 17.5, 106.55),
+])
+def test_the_default_configuration(requests, expected, ingress_and_compute):
+    est = total(requests)
+    assert est.total == pytest.approx(expected, abs=1e-6)
+    # pricing.md's worked totals count the task, its IPv4, Cloud Map and API Gateway:
+    core = est.subtotal(("Fargate tasks", "Public IPv4 (tasks)", "Cloud Map", "API Gateway requests"))
+    assert round(core, 2) == ingress_and_compute
+    assert [round(est.total, 2) for est in [est]] == [round(expected, 2)]
+
+
+def test_totals_are_what_the_readme_says():
+    assert round(total(0).total, 2) == 6.55
+    assert round(total(1e6).total, 2) == 7.73
+    assert round(total(100e6).total, 2) == 247.45
+
+
+def test_the_usual_reference_setup_costs_ten_times_more_at_idle():
+    # ALB 16.425 + 2 x 3.65 + NAT 32.85 + its EIP 3.65 + 2 GB x 0.045 + x86 on-demand 9.010025 = 69.325025
+    ref = total(0, Ingress="LoadBalancer", NetworkMode="PrivateSubnets", Architecture="X86_64", SpotWeight="0",
+                OnDemandWeight="1")
+    core = ref.total - line(ref, "S3 (frontend)").total
+    assert core == pytest.approx(16.425 + 7.30 + 32.85 + 3.65 + 2 * 0.045 + 9.010025)
+    assert round(core, 2) == 69.33  # pricing.md: 69.33
+    assert ref.total > 10 * total(0).total
+
+
+def test_alb_lcus_grow_with_requests():
+    # 100 M requests: 100e6 / (730 x 3600) = 38.05 new connections/s -> 1.522 LCU x 0.008 x 730 = 8.889
+    assert line(total(100e6, Ingress="LoadBalancer"), "ALB LCUs").total == pytest.approx(100e6 / 3600 / 25 * 0.008)
+
+
+def test_break_even_against_the_alb():
+    # Ingress prices alone: 0.60 + 1.00 R = 23.725 + 0.088889 R  ->  R = 23.125 / 0.911111 = 25.381 M
+    ingress_only = cost.break_even(DEFAULT, cost.INGRESS_LINES)
+    assert 24e6 <= ingress_only <= 26e6
+    assert ingress_only == pytest.approx(23.125 / (1 - 0.008 / 3600 / 25 * 1e6) * 1e6, rel=1e-6)
+    # Everything: the HTTP API's access log adds 350 bytes a request: 0.32596 GB/M x (0.50 + 0.014)
+    everything = cost.break_even(DEFAULT)
+    per_million = 1.00 + 350e6 / GIB * (0.5 + STORED) - 0.008 / 3600 / 25 * 1e6
+    assert everything == pytest.approx(23.125 / per_million * 1e6, rel=1e-6)
+    assert everything < ingress_only
+
+
+def test_scaled_to_zero_leaves_the_fixed_ingress_parts():
+    assert total(0, tasks=0).total == pytest.approx(0.50 + 0.000023)   # Cloud Map's zone and the site
+    assert total(0, MinTasks="0").total == pytest.approx(0.50 + 0.000023)
+
+
+def test_a_schedule_bills_only_the_working_hours():
+    scheduled = total(0, StopSchedule="cron(0 19 ? * MON-FRI *)", StartSchedule="cron(0 7 ? * MON-FRI *)")
+    share = 60 / 168  # 12 h on each of 5 weekdays
+    assert line(scheduled, "Fargate tasks").total == pytest.approx(2.295242275 * share)
+    assert any("36%" in note for note in scheduled.notes)
+
+
+def test_spot_split_follows_the_capacity_provider_strategy():
+    assert cost.capacity_split(2, 1, 0, 1) == (1, 1)       # prod: the first task on demand
+    assert cost.capacity_split(4, 1, 1, 1) == (2.5, 1.5)   # base 1, the other 3 half and half
+    assert cost.capacity_split(3, 0, 0, 1) == (0, 3)
+
+
+COST_PARAMETERS = {
+    "Ingress": "LoadBalancer", "NetworkMode": "PrivateSubnets", "Architecture": "X86_64", "Cpu": "512",
+    "Memory": "1024", "SpotWeight": "0", "OnDemandBase": "1", "OnDemandWeight": "1", "MinTasks": "2",
+    "DesiredCount": "3", "LogRetentionDays": "365", "ContainerInsights": "enabled",
+    "HostedZoneId": "Z0123456789ABCDEFGHIJ", "StopSchedule": "cron(0 19 ? * MON-FRI *)",
+}
+NO_COST = {"MaxTasks", "CpuTarget", "ImageUri", "AppVersion", "EnableExecuteCommand", "AvailabilityZoneIds",
+           "DomainName", "CertificateArn", "ApiDomainName", "ApiCertificateArn", "StartSchedule",
+           "ScheduleTimezone", "MonthlyBudget", "BudgetEmail", "NatGateways"}
+NEEDS = {"Memory": {"Cpu": "512"}, "OnDemandWeight": {"SpotWeight": "1", "MinTasks": "2"},
+         "StopSchedule": {"StartSchedule": "cron(0 7 ? * MON-FRI *)"}}
+
+
+def test_every_parameter_is_classified():
+    assert set(COST_PARAMETERS) | NO_COST | {"NatGateways"} == set(DEFAULT)
+
+
+@pytest.mark.parametrize("name,value", sorted(COST_PARAMETERS.items()))
+def test_every_parameter_that_costs_changes_the_estimate(name, value):
+    base = {**DEFAULT, "Cpu": "512", "Memory": "1024"} if name == "Memory" else dict(DEFAULT)
+    base.update({k: v for k, v in NEEDS.get(name, {}).items() if k != name})
+    if name == "StopSchedule":
+        base.pop("StartSchedule")
+        base["StartSchedule"] = ""
+    before = cost.estimate(base, 10e6).total
+    after_config = {**base, name: value, **({"StartSchedule": "cron(0 7 ? * MON-FRI *)"}
+                                           if name == "StopSchedule" else {})}
+    if name == "Memory":
+        after_config["Memory"] = "2048"
+    assert cost.estimate(after_config, 10e6).total != pytest.approx(before), name
+
+
+def test_nat_gateways_cost_only_in_private_subnets():
+    private = {**DEFAULT, "NetworkMode": "PrivateSubnets"}
+    one, two = cost.estimate(private, 1e6).total, cost.estimate({**private, "NatGateways": "2"}, 1e6).total
+    assert two - one == pytest.approx(0.045 * 730 + 3.65)
+    assert cost.estimate({**DEFAULT, "NatGateways": "2"}, 1e6).total == cost.estimate(DEFAULT, 1e6).total
+
+
+def test_every_combination_the_templates_allow_has_an_answer():
+    sizes = cost.fargate_sizes()
+    combos = 0
+    for ingress, network, nat, arch, insights in itertools.product(
+            ("HttpApi", "LoadBalancer"), ("PublicSubnets", "PrivateSubnets"), ("1", "2"), ("ARM64", "X86_64"),
+            ("disabled", "enabled", "enhanced")):
+        for cpu, memories in sizes.items():
+            for memory in memories:
+                config = {**DEFAULT, "Ingress": ingress, "NetworkMode": network, "NatGateways": nat,
+                          "Architecture": arch, "ContainerInsights": insights, "Cpu": cpu, "Memory": memory}
+                cost.validate(config)
+                est = cost.estimate(config, 1e6)
+                assert 0 < est.total < 10_000
+                combos += 1
+    assert combos == 2 * 2 * 2 * 2 * 3 * sum(len(m) for m in sizes.values())
+
+
+def test_invalid_configurations_are_refused_like_the_template_refuses_them():
+    with pytest.raises(OpsError, match="Cpu=256 with Memory=4096 is not a Fargate size"):
+        cost.configuration(None, "Memory=4096")
+    with pytest.raises(OpsError, match="Ingress=Nlb is not allowed"):
+        cost.configuration(None, "Ingress=Nlb")
+    with pytest.raises(OpsError, match="no parameter Bogus"):
+        cost.configuration(None, "Bogus=1")
+
+
+def test_samconfig_environment_and_params_override_template_defaults():
+    prod = cost.configuration("prod", "Ingress=LoadBalancer")
+    assert prod["OnDemandBase"] == "1" and prod["MinTasks"] == "2" and prod["Ingress"] == "LoadBalancer"
+
+
+def run_cost(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "scripts.cost", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=env)
+
+
+def test_cli_table_and_json():
+    table = run_cost("--requests", "1000000")
+    assert table.returncode == 0, table.stderr
+    assert "prices of 2026-09-28" in table.stdout and "= 7.73 a month" in table.stdout
+    assert "pays off above 25.4 M requests/month (ingress prices alone)" in table.stdout
+    data = json.loads(run_cost("--json", "--requests", "0").stdout)
+    assert data["total"] == pytest.approx(FIXED, abs=1e-4) and data["priceDate"] == "2026-09-28"
+    assert set(data["alternatives"]) == {"HttpApi + PublicSubnets", "HttpApi + PrivateSubnets",
+                                         "LoadBalancer + PublicSubnets", "LoadBalancer + PrivateSubnets"}
+
+
+def test_cli_errors_are_one_line():
+    bad = run_cost("--params", "Cpu=256 Memory=8192")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "not a Fargate size" in bad.stderr
+
+
+def test_refresh_without_credentials_keeps_the_file(tmp_path):
+    import os
+    before = cost.PRICES.read_text()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "x"),
+           "AWS_CONFIG_FILE": str(tmp_path / "x"), "AWS_EC2_METADATA_DISABLED": "true"}
+    result = run_cost("--refresh", env=env)
+    assert result.returncode == 0 and "kept prices.toml (no AWS credentials found" in result.stderr
+    assert cost.PRICES.read_text() == before
+
+
+def test_refresh_reads_the_price_list_api(tmp_path):
+    """botocore's Stubber checks the request and the response against the Pricing API's model."""
+    import boto3
+    from botocore.stub import Stubber
+    prices = tmp_path / "prices.toml"
+    prices.write_text(cost.PRICES.read_text())
+
+    def product(usage, price):
+        return json.dumps({"product": {"attributes": {"usagetype": usage}}, "terms": {"OnDemand": {"T": {
+            "priceDimensions": {"D": {"unit": "hours", "pricePerUnit": {"USD": str(price)}}}}}}})
+    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
+    client = session.client("pricing", region_name="us-east-1")
+    stub = Stubber(client)
+    stub.add_response("get_products", {"PriceList": [
+        product("USE1-Fargate-vCPU-Hours:perCPU", 0.05), product("USE1-Fargate-ARM-GB-Hours", 0.004),
+        product("USE1-Fargate-EphemeralStorage-GB-Hours", 0.000111)], "FormatVersion": "aws_v1"},
+        {"ServiceCode": "AmazonECS", "Filters": [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": "us-east-1"}]})
+
+    class Session:
+        def client(self, *args, **kwargs):
+            return client
+    with stub:
+        found = cost.refresh("us-east-1", session=Session(), path=prices)
+    assert found == {"fargate_x86_vcpu_hour": 0.05, "fargate_arm_gb_hour": 0.004}
+    text = prices.read_text()
+    assert "fargate_x86_vcpu_hour = 0.05" in text and "fargate_arm_gb_hour = 0.004" in text
+    assert 'date = "2026-09-28"' not in text
+    assert cost.load_prices("us-east-1", prices)[0]["fargate_x86_vcpu_hour"] == 0.05
+
+
+def test_readme_cost_section_is_generated_not_typed():
+    readme = (ROOT / "README.md").read_text()
+    start, end = readme.index(cost.README_START), readme.index(cost.README_END) + len(cost.README_END)
+    assert readme[start:end] == cost.readme_section(), "run `python -m scripts.cost --readme`"
