@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run system-deps test test-unit test-templates lint-templates lock clean \
-	deploy preflight publish smoke status logs exec stop start cost destroy
+	deploy preflight publish smoke status logs exec stop start cost bench destroy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ stop: $(VENV)/.installed ## Scale to zero, remembering the previous scale
 	$(OPS) stop
 start: $(VENV)/.installed ## Scale back to what `make stop` recorded
 	$(OPS) start
+bench: $(VENV)/.installed ## Throughput, latency, memory, start time vs a bare app (installs wrk)
+	@$(PY) scripts/system_deps.py wrk
+	$(PY) -m scripts.bench $(ARGS)
 cost: $(VENV)/.installed ## Monthly estimate (ENV=, PARAMS=, REQUESTS=, TASKS=; ARGS=--json|--refresh)
 	$(PY) -m scripts.cost $(ARGS)
 destroy: $(VENV)/.installed ## Empty the bucket, delete the stack and images (YES=1 skips the question)

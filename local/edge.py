@@ -69,6 +69,12 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch
 
+    def __getattr__(self, name: str):
+        # Any other method (TRACE, PROPFIND, ...) is the API's to refuse, in JSON, as CloudFront forwards it.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     def _reply(self, status: int, content_type: str, body: bytes, headers: dict | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)

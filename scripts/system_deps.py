@@ -11,17 +11,24 @@ import sys
 
 # command on PATH -> Debian package that provides it
 REQUIRED = {"chromium": "chromium"}
+OPTIONAL = {"wrk": "wrk"}  # `make bench` asks for it: python scripts/system_deps.py wrk
 
 
-def missing() -> dict[str, str]:
+def missing(extra: tuple[str, ...] = ()) -> dict[str, str]:
     # CHROMIUM=/path/to/chrome stands in for Debian's chromium (e.g. GitHub's runners ship Chrome).
     chromium = os.environ.get("CHROMIUM")
     present = {"chromium"} if chromium and os.access(chromium, os.X_OK) else set()
-    return {cmd: pkg for cmd, pkg in REQUIRED.items() if cmd not in present and shutil.which(cmd) is None}
+    wanted = {cmd: OPTIONAL[cmd] for cmd in extra} if extra else REQUIRED  # named tools, or the test set
+    return {cmd: pkg for cmd, pkg in wanted.items() if cmd not in present and shutil.which(cmd) is None}
 
 
-def main() -> int:
-    absent = missing()
+def main(argv: list[str] | None = None) -> int:
+    extra = tuple(argv if argv is not None else sys.argv[1:])
+    unknown = [cmd for cmd in extra if cmd not in OPTIONAL]
+    if unknown:
+        print(f"unknown tool {', '.join(unknown)}: known are {', '.join(OPTIONAL)}", file=sys.stderr)
+        return 2
+    absent = missing(extra)
     if not absent:
         return 0
     packages = sorted(set(absent.values()))
@@ -37,7 +44,7 @@ def main() -> int:
         if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
             print(f"failed: {' '.join(cmd)}", file=sys.stderr)
             return 1
-    still = missing()
+    still = missing(extra)
     if still:
         print(f"still missing after install: {', '.join(still)}", file=sys.stderr)
         return 1

@@ -9,14 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 MAX_NOTE_LENGTH = 1000
 NOTE_ID_PATTERN = r"^[0-9a-f]{28}$"
 
-NoteText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE_LENGTH)]
+# Stored as sent. At least one character that is not ASCII whitespace: the same class in Python
+# and in the OpenAPI document's (ECMAScript) regular expression, so clients and fuzzers agree with us.
+NoteText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NOTE_LENGTH, pattern=r"[^ \t\n\r\f\v]")]
 
 
 class NoteIn(BaseModel):
     """The body of POST /api/notes."""
 
     model_config = ConfigDict(extra="forbid")
-    text: NoteText = Field(description="The note, 1 to 1000 characters after trimming.")
+    text: NoteText = Field(description="The note: 1 to 1000 characters, not only whitespace.")
 
 
 class Note(BaseModel):

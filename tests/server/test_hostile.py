@@ -1,0 +1,108 @@
+"""Hostile requests against the real server: always a 4xx JSON error, never a
+500, never a hang, and nothing stored from a rejected request."""
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import requests
+
+from tests.server.test_http import raw_request
+
+pytestmark = pytest.mark.server
+JSON = "application/json"
+
+
+def note_count(stack) -> int:
+    return len(requests.get(f"{stack.api_url}/api/notes", params={"limit": 100}, timeout=5).json()["items"])
+
+
+def post(stack, body: bytes, content_type: str = JSON, **headers):
+    return requests.post(f"{stack.api_url}/api/notes", data=body, headers={"Content-Type": content_type, **headers},
+                         timeout=10)
+
+
+HOSTILE_BODIES = {
+    "truncated": b'{"text": "a',
+    "trailing garbage": b'{"text": "a"} {"text": "b"}',
+    "deeply nested": b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "nested objects": b'{"text": "x", "a": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"}",
+    "invalid utf-8": b'{"text": "\xff\xfe\xc0\xaf"}',
+    "lone surrogate": b'{"text": "\\ud800"}',
+    "NUL in JSON": b'{"text": "a\x00b"}',
+    "not an object": b'"just a string"',
+    "number": b"1e999999",
+    "duplicate huge key": b'{"' + b"k" * 15000 + b'": 1}',
+    "wrong type": b'{"text": {"$ne": null}}',
+    "prototype pollution": b'{"text": "x", "__proto__": {"admin": true}}',
+    "too long": json.dumps({"text": "x" * 1001}).encode(),
+    "only whitespace": json.dumps({"text": " \t\n "}).encode(),
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))
+def test_hostile_bodies_are_rejected_as_json_and_store_nothing(stack, name):
+    before = note_count(stack)
+    r = post(stack, HOSTILE_BODIES[name])
+    assert 400 <= r.status_code < 500, (name, r.status_code, r.text[:200])
+    assert r.headers["Content-Type"].startswith(JSON) and r.json()["error"]["code"]
+    assert note_count(stack) == before
+
+
+@pytest.mark.parametrize("size", [16 * 1024 + 1, 10 * 1024 * 1024])
+def test_huge_bodies_are_413(stack, size):
+    before = note_count(stack)
+    r = post(stack, b'{"text": "' + b"x" * size + b'"}')
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    assert note_count(stack) == before
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x",
+                                          "application/json-patch+json", "application/x-www-form-urlencoded"])
+def test_wrong_content_types_are_415(stack, content_type):
+    r = post(stack, b'{"text": "x"}', content_type=content_type)
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("path", ["/api/notes/../../../etc/passwd", "/api/notes/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+                                  "/api/notes/..%5c..%5cwindows", "/api/%00", "/api/notes/%00",
+                                  "/api/notes/" + "9" * 5000, "/api/notes/<script>alert(1)</script>"])
+def test_path_tricks_are_json_404(stack, path):
+    reply = raw_request(stack.host, stack.api_port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    head, _, body = reply.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    assert 400 <= status < 500, (path, head[:100])
+    assert b"application/json" in head and json.loads(body)["error"]["code"]
+
+
+@pytest.mark.parametrize("request_bytes,status", [
+    (b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nX-Evil: a\r\nb: c\rd\r\n\r\n", 400),       # bare CR
+    (b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nX-Bad\x00Name: y\r\n\r\n", 400),            # NUL in a name
+    (b"GET /api/" + b"a" * 10000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),                        # long URL
+    (b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),  # long header
+    (b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 200 + b"\r\n", 431),   # many headers
+    (b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400),
+    (b"POST /api/notes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n", 400),
+    (b"BREW /api/health-check HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
+    (b"GET /api/health-check HTTP/9.9\r\nHost: x\r\n\r\n", 400),
+])
+def test_malformed_http_gets_a_json_4xx_from_gunicorn_itself(stack, request_bytes, status):
+    reply = raw_request(stack.host, stack.api_port, request_bytes)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}".encode()), head[:200]
+    assert b"application/json" in head
+    assert json.loads(body)["error"]["code"]
+
+
+def test_header_injection_through_the_request_id_is_not_echoed(stack):
+    r = requests.get(f"{stack.api_url}/api/health-check", headers={"X-Request-Id": "abc\tSet-Cookie: x=1"}, timeout=5)
+    assert r.status_code == 200 and "Set-Cookie" not in r.headers and "\t" not in r.headers["X-Request-Id"]
+
+
+def test_a_slow_client_does_not_hang_the_server(stack):
+    with socket.create_connection((stack.host, stack.api_port), timeout=5) as slow:
+        slow.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        # while that body never completes, others are served
+        assert requests.get(f"{stack.api_url}/api/health-check", timeout=5).status_code == 200
