@@ -123,12 +123,15 @@ class LocalStack:
                             aws_access_key_id="local", aws_secret_access_key="local")
 
     # --- lifecycle -------------------------------------------------------
-    def _spawn(self, args: list[str], cwd: Path, env: dict | None = None) -> subprocess.Popen:
-        return subprocess.Popen(args, cwd=cwd, env=env, stdout=self.log, stderr=self.log,
+    def _spawn(self, args: list[str], cwd: Path, env: dict | None = None, quiet: bool = False) -> subprocess.Popen:
+        out = subprocess.DEVNULL if quiet and self.log is None else self.log
+        return subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=out,
                                 start_new_session=True)  # Ctrl-C reaches us, and we stop them in order
 
     def start_db(self) -> None:
-        self.db = self._spawn([sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.db_port)], ROOT)
+        # moto's own request log would drown the API's JSON lines in `make run`.
+        self.db = self._spawn([sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.db_port)], ROOT,
+                              quiet=True)
         wait_http(f"{self.db_url}/moto-api/", 30, self.db)
         create_table(self.dynamodb(), TABLE_NAME)
 

@@ -82,3 +82,8 @@ def test_unreachable_api_origin_is_a_json_502(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_any_method_under_api_reaches_the_api_and_gets_json(stack):
+    r = requests.request("TRACE", stack.url + "/api/ready", timeout=5)
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
