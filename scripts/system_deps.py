@@ -1,5 +1,5 @@
 """Make sure the Debian packages the tests drive are installed: Chromium for
-the browser test. Installs them with apt-get when it can (root on Debian, as
+the browser test, node for the CloudFront Function's JavaScript. Installs them with apt-get when it can (root on Debian, as
 on CI); otherwise says exactly what to install and exits non-zero.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 # command on PATH -> Debian package that provides it
-REQUIRED = {"chromium": "chromium"}
+REQUIRED = {"chromium": "chromium", "node": "nodejs"}  # node runs the CloudFront Function's code
 OPTIONAL = {"wrk": "wrk"}  # `make bench` asks for it: python scripts/system_deps.py wrk
 
 
