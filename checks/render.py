@@ -145,21 +145,22 @@ class Renderer:
                 continue
             else:
                 out[section] = body
-        text = json.dumps(_plain({k: v for k, v in out.items() if k not in ("Parameters", "Mappings")}))
+        text = json.dumps(plain({k: v for k, v in out.items() if k not in ("Parameters", "Mappings")}))
         # Keep only the parameters and mappings something still refers to.
         if "Parameters" in out:
             out["Parameters"] = {name: spec for name, spec in out["Parameters"].items()
                                  if f'"Ref": "{name}"' in text or "${" + name + "}" in text}
         if "Mappings" in out:
             out["Mappings"] = {name: m for name, m in out["Mappings"].items() if f'["{name}",' in text}
-        return _plain({k: v for k, v in out.items() if v != {}})
+        return plain({k: v for k, v in out.items() if v != {}})
 
 
-def _plain(value):
+def plain(value):
+    """cfn-lint's decoder returns str/dict/list subclasses that remember their line; plain ones out."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, str):
         return str(value)
     return value

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cfnlint.decode import decode
+from checks.render import load, plain
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_TEMPLATE = ROOT / "service.yml"
@@ -17,23 +17,11 @@ _COPIED = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryI
 
 def table_definition(template: Path = SERVICE_TEMPLATE, resource: str = TABLE_RESOURCE) -> dict:
     """The template's table as keyword arguments for DynamoDB's CreateTable."""
-    parsed, errors = decode(str(template))
-    if errors:
-        raise ValueError(f"{template}: {errors[0].message}")
-    table = parsed["Resources"][resource]
+    table = load(template)["Resources"][resource]
     if table["Type"] != "AWS::DynamoDB::Table":
         raise ValueError(f"{template}: {resource} is a {table['Type']}, not a DynamoDB table")
     props = table["Properties"]
-    return {name: _plain(props[name]) for name in _COPIED if name in props}
-
-
-def _plain(value):
-    """cfn-lint's decoder returns str/dict/list subclasses; boto3 wants plain ones."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return str(value) if isinstance(value, str) else value
+    return {name: plain(props[name]) for name in _COPIED if name in props}
 
 
 def create_table(client, name: str, template: Path = SERVICE_TEMPLATE) -> None:

@@ -149,7 +149,7 @@ class LocalStack:
         self._edge_thread = threading.Thread(target=self.edge_server.serve_forever, daemon=True)
         self._edge_thread.start()
 
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         _check_free(self.host, self.port)
         try:
             self.start_db()
@@ -169,7 +169,7 @@ class LocalStack:
         self.api = None
         self.stop_db()
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc) -> None:

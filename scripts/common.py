@@ -16,8 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, NoRegionError,
-                                 PartialCredentialsError, WaiterError)
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    WaiterError,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMCONFIG = ROOT / "samconfig.toml"

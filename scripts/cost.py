@@ -19,6 +19,7 @@ import itertools
 import json
 import math
 import os
+import re
 import sys
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -408,20 +409,24 @@ def refresh(region: str, session=None, path: Path = PRICES) -> dict[str, float]:
     except (OpsError, NoCredentialsError) as exc:
         print(f"cost: kept {path.name} ({exc})", file=sys.stderr)
         return {}
-    text = path.read_text()
-    for key, price in found.items():
-        lines = text.splitlines()
-        for i, line in enumerate(lines):
-            if line.split("=")[0].strip() == key and f"[regions.{region}]" in text.split(line)[0]:
-                comment = line.split("#", 1)[1] if "#" in line else ""
-                lines[i] = f"{key} = {price}" + (f"  #{comment}" if comment else "")
-                break
-        text = "\n".join(lines) + "\n"
     if found:
-        text = text.replace(text.split("\n")[[i for i, l in enumerate(text.split("\n")) if l.startswith("date =")][0]],
-                            f'date = "{date.today().isoformat()}"')
-    path.write_text(text)
+        path.write_text(update_prices(path.read_text(), region, found))
     return found
+
+
+def update_prices(text: str, region: str, prices: dict[str, float]) -> str:
+    """prices.toml with new values for `region`'s keys (comments kept) and today's date."""
+    header = f"[regions.{region}]"
+    if header not in text:
+        raise OpsError(f"prices.toml has no {header} table to refresh: copy [regions.us-east-1] first")
+    start = text.index(header)
+    following = re.search(r"^\[", text[start + len(header):], re.M)
+    end = start + len(header) + following.start() if following else len(text)
+    section = text[start:end]
+    for key, price in prices.items():
+        section = re.sub(rf"^({re.escape(key)}\s*=\s*)[0-9.eE_+-]+", rf"\g<1>{price}", section, flags=re.M)
+    text = text[:start] + section + text[end:]
+    return re.sub(r'^date = ".*"$', f'date = "{date.today().isoformat()}"', text, count=1, flags=re.M)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,18 @@ import subprocess
 import sys
 
 from scripts import image, preflight, publish
-from scripts.common import (ENVIRONMENTS, ROOT, OpsError, Target, aws_errors, format_overrides, log, require,
-                            stack_outputs, wait)
+from scripts.common import (
+    ENVIRONMENTS,
+    ROOT,
+    OpsError,
+    Target,
+    aws_errors,
+    format_overrides,
+    log,
+    require,
+    stack_outputs,
+    wait,
+)
 
 
 def sam_binary() -> str:

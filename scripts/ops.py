@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from scripts.common import OpsError, Target, aws_errors, log, require, stack_outputs
 
@@ -47,7 +47,7 @@ def logs(t: Target, minutes: int = 10, follow: bool = False, poll: float = 5, cl
                         continue
                     seen.add(event["eventId"])
                     since = max(since, event["timestamp"])
-                    stamp = datetime.fromtimestamp(event["timestamp"] / 1000, timezone.utc)
+                    stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
                     line = f"{stamp:%H:%M:%S} {event['message'].rstrip()}"
                     printed.append(line)
                     log(line)

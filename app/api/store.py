@@ -15,7 +15,7 @@ import re
 import secrets
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 from botocore.config import Config
@@ -111,7 +111,7 @@ class NotesStore:
 
     def create(self, text: str) -> dict:
         note_id = new_note_id()
-        created = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        created = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         item = {
             PARTITION_KEY: {"S": NOTES_PARTITION},
             SORT_KEY: {"S": note_id},

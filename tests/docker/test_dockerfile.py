@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from dockerfile_parse import DockerfileParser
-
 from api.config import Settings
 from api.health import HEALTH_PATH
+from dockerfile_parse import DockerfileParser
+
 from local.stack import APP_DIR, ROOT
 
 DOCKERFILE = APP_DIR / "Dockerfile"

@@ -3,8 +3,7 @@ import sys
 
 import pytest
 
-from scripts.common import OpsError, load_samconfig, parse_overrides, stack_outputs, target, wait
-from scripts.common import ROOT
+from scripts.common import ROOT, OpsError, load_samconfig, parse_overrides, stack_outputs, target, wait
 from tests.ops.conftest import make_target
 
 

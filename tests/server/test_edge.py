@@ -69,8 +69,9 @@ def test_make_run_exits_non_zero_with_one_line_on_a_busy_port(stack):
 
 
 def test_unreachable_api_origin_is_a_json_502(tmp_path):
-    from local import edge
     import threading
+
+    from local import edge
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]

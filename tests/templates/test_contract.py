@@ -9,15 +9,15 @@ import shutil
 import subprocess
 
 import pytest
-from dockerfile_parse import DockerfileParser
-
 from api.config import Settings
 from api.health import HEALTH_PATH
 from api.store import KEY_SCHEMA
+from dockerfile_parse import DockerfileParser
+
 from checks.render import load, render_file
 from local import edge
 from local.dynamodb_table import table_definition
-from tests.templates.conftest import CHILDREN, ROOT
+from tests.templates.conftest import ROOT
 
 SERVICE = load(ROOT / "service.yml")
 FRONTEND = load(ROOT / "frontend.yml")

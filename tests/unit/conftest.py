@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from api import create_app
 from api.config import Settings
+from moto import mock_aws
+
 from local.dynamodb_table import create_table
 
 TABLE = "notes-test"

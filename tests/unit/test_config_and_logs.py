@@ -2,10 +2,9 @@ import json
 import logging
 
 import pytest
-from pydantic import ValidationError
-
 from api import create_app, logs
 from api.config import Settings
+from pydantic import ValidationError
 
 
 def test_settings_come_from_the_environment(monkeypatch):

@@ -1,8 +1,8 @@
 from unittest import mock
 
-from tests.unit.conftest import assert_error, make_settings
-
 from api import create_app
+
+from tests.unit.conftest import assert_error, make_settings
 
 
 def test_health_check_is_fast_json_with_version_and_uptime(client):

@@ -1,11 +1,11 @@
 import json
 
 import pytest
-from tests.unit.conftest import TABLE, assert_error, make_settings
-
 from api import create_app
 from api.schemas import MAX_NOTE_LENGTH
 from api.store import decode_cursor, encode_cursor, new_note_id
+
+from tests.unit.conftest import TABLE, assert_error, make_settings
 
 
 def create(client, text="hello"):

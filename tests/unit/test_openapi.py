@@ -1,10 +1,9 @@
 """The OpenAPI document stays true: valid, complete, and matching real responses."""
 import pytest
+from api.openapi import OPENAPI_PATH
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
-
-from api.openapi import OPENAPI_PATH
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
