@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from local.stack import ROOT
 from tests.server.conftest import start_stack
 from tests.support.slow_proxy import SlowProxy
 
@@ -85,3 +86,16 @@ def test_datastore_outage_is_503_and_recovers_by_itself(tmp_path):
         wait_for(lambda: requests.get(f"{base}/api/ready", timeout=15).status_code == 200, 30, "recovery")
         assert requests.post(f"{base}/api/notes", json={"text": "after"}, timeout=5).status_code == 201
         assert stack.api.poll() is None
+
+
+def test_the_server_writes_nothing_under_home_or_the_app(tmp_path):
+    """What a read-only root filesystem needs: no control socket in $HOME, no byte-code beside the
+    code (the image compiles it at build time), heartbeats on /dev/shm."""
+    home = tmp_path / "home"
+    home.mkdir()
+    app_before = {p: p.stat().st_mtime for p in (ROOT / "app").rglob("*")}
+    with start_stack(tmp_path, api_env={"HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"}) as stack:
+        assert requests.get(f"{stack.url}/api/notes", timeout=5).status_code == 200
+    assert list(home.iterdir()) == []
+    new = [p for p in (ROOT / "app").rglob("*") if p not in app_before]
+    assert new == [], f"the server wrote {new}"

@@ -156,3 +156,14 @@ def test_no_fixed_resource_names():
         for name, resource in load(ROOT / template)["Resources"].items():
             prop = NAME_PROPERTIES.get(resource["Type"])
             assert prop not in resource.get("Properties", {}), f"{template}: {name} sets {prop}"
+
+
+@pytest.mark.parametrize("template", ["parent.yml", "frontend.yml"])
+def test_the_cloudfront_certificate_must_come_from_us_east_1(template):
+    import re
+    spec = load(ROOT / template)["Parameters"]["CertificateArn"]
+    pattern = re.compile(spec["AllowedPattern"])
+    assert pattern.fullmatch("arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-0000-0000-000000000000")
+    assert pattern.fullmatch("")
+    assert not pattern.fullmatch("arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-0000-0000-000000000000")
+    assert "us-east-1" in spec["ConstraintDescription"]
