@@ -24,6 +24,7 @@ import sys
 import tomllib
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from checks.render import load
@@ -75,8 +76,24 @@ class Estimate:
 
 
 # ----------------------------------------------------------------- inputs
+@lru_cache(maxsize=8)
+def _read_toml(path: Path, mtime: float) -> dict:
+    return tomllib.loads(path.read_text())
+
+
+def price_file(path: Path = PRICES) -> dict:
+    """prices.toml, parsed once per version of the file (break_even calls estimate hundreds of times)."""
+    return _read_toml(path, path.stat().st_mtime)
+
+
+@lru_cache(maxsize=1)
+def parent_template() -> dict:
+    """parent.yml, read once: its defaults, allowed values and Fargate-size rule (read-only here)."""
+    return load(ROOT / "parent.yml")
+
+
 def load_prices(region: str, path: Path = PRICES) -> tuple[dict, dict, str, list[str]]:
-    data = tomllib.loads(path.read_text())
+    data = price_file(path)
     notes = []
     if region not in data["regions"]:
         notes.append(f"no prices for {region} in {path.name}: priced as us-east-1")
@@ -85,7 +102,7 @@ def load_prices(region: str, path: Path = PRICES) -> tuple[dict, dict, str, list
 
 
 def template_defaults() -> dict[str, str]:
-    return {name: str(spec.get("Default", "")) for name, spec in load(ROOT / "parent.yml")["Parameters"].items()}
+    return {name: str(spec.get("Default", "")) for name, spec in parent_template()["Parameters"].items()}
 
 
 def configuration(env: str | None = "dev", params: str = "") -> dict[str, str]:
@@ -103,7 +120,7 @@ def configuration(env: str | None = "dev", params: str = "") -> dict[str, str]:
 
 def fargate_sizes() -> dict[str, set[str]]:
     """Valid Cpu -> Memory pairs, read from parent.yml's ValidFargateSize rule (one source of truth)."""
-    assertion = load(ROOT / "parent.yml")["Rules"]["ValidFargateSize"]["Assertions"][0]["Assert"]
+    assertion = parent_template()["Rules"]["ValidFargateSize"]["Assertions"][0]["Assert"]
     sizes = {}
     for branch in assertion["Fn::Or"]:
         cpu_equals, memory_contains = branch["Fn::And"]
@@ -112,7 +129,7 @@ def fargate_sizes() -> dict[str, set[str]]:
 
 
 def validate(config: dict) -> None:
-    parameters = load(ROOT / "parent.yml")["Parameters"]
+    parameters = parent_template()["Parameters"]
     for name, spec in parameters.items():
         allowed = spec.get("AllowedValues")
         if allowed and str(config[name]) not in {str(a) for a in allowed}:
@@ -181,7 +198,7 @@ def capacity_split(n: float, base: int, on_demand_weight: int, spot_weight: int)
 def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: float | None = None,
              prices_path: Path = PRICES) -> Estimate:
     p, a, price_date, notes = load_prices(region, prices_path)
-    hours = tomllib.loads(prices_path.read_text())["hours_per_month"]
+    hours = price_file(prices_path)["hours_per_month"]
     share = running_share(config) if tasks is None else 1.0
     n = running_tasks(config, tasks) * share
     est = Estimate(config, requests, n, region, price_date, notes=notes)
