@@ -82,7 +82,9 @@ def parse_overrides(text: str) -> dict[str, str]:
 
 
 def format_overrides(params: dict[str, str]) -> list[str]:
-    return [f"{k}={v}" for k, v in params.items()]
+    """`sam deploy --parameter-overrides` arguments; SAM splits on spaces unless a value is quoted
+    (a schedule such as cron(0 19 ? * MON-FRI *) has spaces)."""
+    return [f'{k}="{v}"' if (" " in v or v == "") else f"{k}={v}" for k, v in params.items()]
 
 
 def load_samconfig(env: str, path: Path = SAMCONFIG) -> dict:

@@ -14,6 +14,14 @@ def test_overrides_round_trip_samconfig_syntax():
         parse_overrides("Ingress")
 
 
+def test_overrides_for_sam_quote_values_with_spaces():
+    from scripts.common import format_overrides
+    params = {"StopSchedule": "cron(0 19 ? * MON-FRI *)", "MinTasks": "1", "ImageUri": ""}
+    args = format_overrides(params)
+    assert args == ['StopSchedule="cron(0 19 ? * MON-FRI *)"', "MinTasks=1", 'ImageUri=""']
+    assert parse_overrides(" ".join(args)) == params
+
+
 def test_samconfig_environments():
     dev, prod = load_samconfig("dev"), load_samconfig("prod")
     assert dev["stack_name"] != prod["stack_name"]

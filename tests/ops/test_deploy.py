@@ -140,3 +140,19 @@ def test_preflight_needs_azs_in_an_unmapped_region(aws):
     t.region = "sa-east-1"
     with pytest.raises(OpsError, match="set AvailabilityZoneIds"):
         preflight.chosen_zone_ids(t, {})
+
+
+def test_sam_cli_reads_our_parameter_overrides_back(tmp_path):
+    """The overrides `make deploy` passes, parsed by the SAM CLI's own parameter type (in .venv-sam)."""
+    import json as _json
+
+    from scripts.common import ROOT, format_overrides
+    from tests.templates.conftest import venv_tool
+    params = {"StopSchedule": "cron(0 19 ? * MON-FRI *)", "ImageUri": "", "AppVersion": "abc-dirty-1",
+              "ImageUri2": "1.dkr.ecr.us-east-1.amazonaws.com/x@sha256:" + "a" * 64}
+    code = ("import json, sys; from samcli.cli.types import CfnParameterOverridesType; "
+            "print(json.dumps(CfnParameterOverridesType().convert(tuple(sys.argv[1:]), None, None)))")
+    result = subprocess.run([venv_tool(".venv-sam", "python"), "-c", code, *format_overrides(params)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert _json.loads(result.stdout) == params
