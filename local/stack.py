@@ -83,11 +83,12 @@ class LocalStack:
     """moto (DynamoDB) + gunicorn (the API) + the edge (frontend and /api on one origin)."""
 
     def __init__(self, port: int = 8080, host: str = "127.0.0.1", api_port: int | None = None,
-                 db_port: int | None = None, log=None, api_env: dict | None = None):
+                 db_port: int | None = None, log: Path | None = None, api_env: dict | None = None):
         self.host, self.port = host, port
         self.api_port = api_port or free_port(host)
         self.db_port = db_port or free_port(host)
-        self.log = log  # file object for child output; None inherits the terminal
+        # The children's output: a file this stack opens and closes, or None for the terminal.
+        self.log = open(log, "a") if log else None  # noqa: SIM115 - closed in stop()
         self.api_env = api_env or {}
         self.db: subprocess.Popen | None = None
         self.api: subprocess.Popen | None = None
@@ -168,12 +169,26 @@ class LocalStack:
         _terminate(self.api, 30)  # SIGTERM: gunicorn drains in-flight requests
         self.api = None
         self.stop_db()
+        if self.log is not None:
+            self.log.close()
 
     def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def child_pids(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (gunicorn's workers, for a master), from /proc."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while we looked
+    return pids
 
 
 def _check_free(host: str, port: int) -> None:

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
 
-from local.stack import APP_DIR, LocalStack, free_port
+from local.stack import APP_DIR, LocalStack, child_pids, free_port
 from scripts.common import ROOT, OpsError, run_cli
 
 CGROUP = Path("/sys/fs/cgroup/cpu")
@@ -47,14 +47,11 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 def rss_mb(root_pid: int) -> float:
     """Resident memory of a process and its children (gunicorn's master and workers)."""
     total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for pid in (root_pid, *child_pids(root_pid)):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            pid = int(stat.parent.name)
-            if pid == root_pid or int(fields[1]) == root_pid:
-                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, IndexError):
-            continue
+            continue  # the process ended while we looked
     return total / 2 ** 20
 
 
@@ -362,8 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if subprocess.run(["which", "wrk"], capture_output=True).returncode != 0:
         raise OpsError("wrk is missing: `make bench` installs it (python scripts/system_deps.py wrk)")
-    with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "stack.log", "w") as log:
-        stack = LocalStack(port=free_port(), log=log)
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = LocalStack(port=free_port(), log=Path(tmp) / "stack.log")
         stack.start_db()
         try:
             env = {k: v for k, v in stack.api_environment().items() if k not in ("PORT", "HOST")}

@@ -45,8 +45,8 @@ def sam_deploy(t: Target, params: dict, run=subprocess.run) -> None:
         raise OpsError(f"sam deploy failed (exit {result.returncode}); the stack events above say why")
 
 
-def wait_for_service(t: Target, timeout: float = 1200, delay: float = 15) -> None:
-    cluster, service = require(stack_outputs(t), "ClusterName", "ServiceName")
+def wait_for_service(t: Target, outputs: dict, timeout: float = 1200, delay: float = 15) -> None:
+    cluster, service = require(outputs, "ClusterName", "ServiceName")
     ecs = t.client("ecs")
 
     def state():
@@ -73,14 +73,13 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
            service_timeout: float = 1200, delay: float = 15) -> dict:
     params = {**t.parameters, **(extra or {})}
     preflight.preflight(t, params, **({"checks": checks} if checks is not None else {}))
-    image_ref = image.build_and_push(t, params.get("Architecture", "ARM64"), run)
-    version = image.source_tag(run)
+    image_ref, version = image.build_and_push(t, params.get("Architecture", "ARM64"), run)
     params.update(ImageUri=image_ref, AppVersion=version)
     sam_deploy(t, params, run)
-    wait_for_service(t, service_timeout, delay)
-    publish.publish(t, delay=delay)
+    outputs = stack_outputs(t)  # read once: the deploy is done, nothing below changes them
+    wait_for_service(t, outputs, service_timeout, delay)
+    publish.publish(t, outputs=outputs, delay=delay)
     if not skip_smoke:
         smoke(t, version, run)
-    outputs = stack_outputs(t)
     log(f"\nFrontend: {outputs.get('FrontendUrl')}\nAPI:      {outputs.get('ApiUrl')}\nImage:    {image_ref}")
     return {"image": image_ref, "version": version, "outputs": outputs}

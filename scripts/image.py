@@ -80,14 +80,14 @@ def docker_login(t: Target, registry: str, run=subprocess.run) -> None:
         raise OpsError(f"docker login to {registry} failed: {result.stderr.strip().splitlines()[-1:]}")
 
 
-def build_and_push(t: Target, architecture: str, run=subprocess.run) -> str:
-    """The image reference by digest (repo@sha256:...), built and pushed unless already there."""
+def build_and_push(t: Target, architecture: str, run=subprocess.run) -> tuple[str, str]:
+    """(the image reference by digest, repo@sha256:..., and its tag), built and pushed unless already there."""
     uri = ensure_repository(t)
     tag = source_tag(run)
     digest = image_digest(t, tag)
     if digest:
         log(f"image {tag} is already in {uri}: not rebuilding")
-        return f"{uri}@{digest}"
+        return f"{uri}@{digest}", tag
     if architecture not in PLATFORMS:
         raise OpsError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
     docker_login(t, uri.split("/", 1)[0], run)
@@ -99,4 +99,4 @@ def build_and_push(t: Target, architecture: str, run=subprocess.run) -> str:
     digest = image_digest(t, tag)
     if not digest:
         raise OpsError(f"pushed {uri}:{tag} but ECR does not list it")
-    return f"{uri}@{digest}"
+    return f"{uri}@{digest}", tag

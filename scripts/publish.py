@@ -35,8 +35,9 @@ def invalidation_paths(upload: list[SiteFile], stale: list[str]) -> list[str]:
     return sorted(paths)
 
 
-def publish(t: Target, site: dict[str, SiteFile] | None = None, timeout: float = 900, delay: float = 10) -> dict:
-    bucket, distribution = require(stack_outputs(t), "BucketName", "DistributionId")
+def publish(t: Target, site: dict[str, SiteFile] | None = None, timeout: float = 900, delay: float = 10,
+            outputs: dict | None = None) -> dict:
+    bucket, distribution = require(outputs or stack_outputs(t), "BucketName", "DistributionId")
     site = site if site is not None else build()
     s3, cloudfront = t.client("s3"), t.client("cloudfront")
     upload, stale = plan(site, remote_etags(s3, bucket))

@@ -33,6 +33,11 @@ def _scalable(aas, scalable_id: str) -> dict:
     return targets[0]
 
 
+def _tags(ecs, service: dict) -> dict[str, str]:
+    with aws_errors():
+        return {x["key"]: x["value"] for x in ecs.list_tags_for_resource(resourceArn=service["serviceArn"])["tags"]}
+
+
 def _wait_stable(t: Target, ecs, cluster: str, service: str, timeout: float, delay: float) -> None:
     def state():
         with aws_errors():
@@ -45,8 +50,7 @@ def _wait_stable(t: Target, ecs, cluster: str, service: str, timeout: float, del
 def stop(t: Target, timeout: float = 600, delay: float = 10) -> dict:
     ecs, aas, cluster, service, scalable_id = _service(t)
     target = _scalable(aas, scalable_id)
-    with aws_errors():
-        tags = {x["key"]: x["value"] for x in ecs.list_tags_for_resource(resourceArn=service["serviceArn"])["tags"]}
+    tags = _tags(ecs, service)
     if f"{TAG_PREFIX}min" in tags:
         log(f"{service['serviceName']} is already stopped")
         return tags
@@ -64,8 +68,7 @@ def stop(t: Target, timeout: float = 600, delay: float = 10) -> dict:
 
 def start(t: Target, timeout: float = 600, delay: float = 10) -> dict:
     ecs, aas, cluster, service, scalable_id = _service(t)
-    with aws_errors():
-        tags = {x["key"]: x["value"] for x in ecs.list_tags_for_resource(resourceArn=service["serviceArn"])["tags"]}
+    tags = _tags(ecs, service)
     if f"{TAG_PREFIX}min" not in tags:
         log(f"{service['serviceName']} was not stopped by `make stop`; nothing to restore")
         return {}

@@ -29,10 +29,8 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    log = open(tmp_path_factory.mktemp("logs") / "stack.log", "w")
-    with LocalStack(port=free_port(), log=log) as stack:
+    with LocalStack(port=free_port(), log=tmp_path_factory.mktemp("logs") / "stack.log") as stack:
         yield stack.url
-    log.close()
 
 
 @pytest.fixture(scope="module")

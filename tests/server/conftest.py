@@ -11,13 +11,10 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    log = open(tmp_path_factory.mktemp("logs") / "stack.log", "w")
-    with LocalStack(port=free_port(), log=log) as running:
+    with LocalStack(port=free_port(), log=tmp_path_factory.mktemp("logs") / "stack.log") as running:
         yield running
-    log.close()
 
 
 def start_stack(tmp_path, **kwargs) -> LocalStack:
     """A private stack for a test that stops or signals part of it."""
-    log = open(tmp_path / "stack.log", "w")
-    return LocalStack(port=free_port(), log=log, **kwargs)
+    return LocalStack(port=free_port(), log=tmp_path / "stack.log", **kwargs)

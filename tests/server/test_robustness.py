@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.stack import ROOT
+from local.stack import ROOT, child_pids
 from tests.server.conftest import start_stack
 
 pytestmark = pytest.mark.server
@@ -54,22 +54,10 @@ def test_a_few_thousand_requests_at_moderate_concurrency_without_an_error(stack)
     print(f"\n{len(results)} requests through the edge in {elapsed:.1f} s, 0 errors")
 
 
-def worker_pids(master: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:
-            pids.append(int(stat.parent.name))
-    return pids
-
-
 def test_a_worker_killed_mid_load_is_replaced_and_only_its_requests_fail(tmp_path):
     with start_stack(tmp_path) as stack:
         master = stack.api.pid
-        (victim,) = worker_pids(master)
+        (victim,) = child_pids(master)
         stop = threading.Event()
         outcomes: list[bool] = []
         lock = threading.Lock()
@@ -99,7 +87,7 @@ def test_a_worker_killed_mid_load_is_replaced_and_only_its_requests_fail(tmp_pat
         for t in threads:
             t.join(15)
         failures = outcomes.count(False)
-        replacement = worker_pids(master)
+        replacement = child_pids(master)
         print(f"\nworker {victim} killed after {killed_at} requests; {failures} of {len(outcomes)} failed; "
               f"replaced by {replacement}")
         assert replacement and victim not in replacement

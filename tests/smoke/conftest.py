@@ -93,8 +93,6 @@ def deployment(tmp_path_factory):
         wait_ready(d.frontend_url + "/api/health-check", WAIT_AWS)
         yield d
     else:
-        log = open(tmp_path_factory.mktemp("smoke") / "stack.log", "w")
-        with LocalStack(port=free_port(), log=log) as stack:
+        with LocalStack(port=free_port(), log=tmp_path_factory.mktemp("smoke") / "stack.log") as stack:
             wait_ready(stack.url + "/api/health-check", WAIT_LOCAL)
             yield Deployment(stack.url, stack.api_url, None, version)
-        log.close()
