@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from checks.render import load
 from scripts.common import ROOT, OpsError, Target, aws_errors
 
-# AZ IDs where API Gateway says it cannot place VPC links (developer guide, region availability).
-NO_VPC_LINK = {"use1-az3", "usw1-az2", "euw3-az2"}
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/")
 
 
@@ -49,28 +47,41 @@ def check_docker(t: Target, params: dict, run=subprocess.run) -> str:
     return f"engine {server.stdout.strip()}"
 
 
+def vpc_link_zone_ids(region: str) -> list[str]:
+    """The AZ IDs where API Gateway can place an HTTP API VPC link in `region`, first the default pair:
+    vpc.yml's VpcLinkAzIds mapping, the one allow-list the template and this check share
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-vpc-links.html)."""
+    mapping = load(ROOT / "vpc.yml")["Mappings"]["VpcLinkAzIds"]
+    return [z for z in str(mapping.get(region, {}).get("Ids", "")).split(",") if z]
+
+
 def chosen_zone_ids(t: Target, params: dict) -> list[str]:
-    pinned = [z for z in params.get("AvailabilityZoneIds", "").split(",") if z]
+    """The two AZ IDs the VPC stack will use: the pinned ones, else the region's default pair."""
+    pinned = [z.strip() for z in params.get("AvailabilityZoneIds", "").split(",") if z.strip()]
     if pinned:
         return pinned
-    mapping = load(ROOT / "vpc.yml")["Mappings"]["AzIds"]
-    if t.region not in mapping:
-        raise OpsError(f"vpc.yml has no default AZs for {t.region}: set AvailabilityZoneIds to two AZ IDs "
-                       "where API Gateway VPC links are supported")
-    return [mapping[t.region]["First"], mapping[t.region]["Second"]]
+    supported = vpc_link_zone_ids(t.region)
+    if len(supported) < 2:
+        raise OpsError(f"{t.region} has no default AZs (API Gateway offers no VPC link there): "
+                       "set AvailabilityZoneIds to two AZ IDs and use Ingress=LoadBalancer")
+    return supported[:2]
 
 
 def check_zones(t: Target, params: dict) -> str:
     zones = chosen_zone_ids(t, params)
-    if len(zones) != 2:
-        raise OpsError(f"AvailabilityZoneIds needs exactly two AZ IDs, got {zones}")
+    if len(zones) != 2 or zones[0] == zones[1]:
+        raise OpsError(f"AvailabilityZoneIds needs exactly two different AZ IDs, got {zones}")
+    http_api = params.get("Ingress", "HttpApi") == "HttpApi"
+    supported = vpc_link_zone_ids(t.region)
+    if http_api and not supported:
+        raise OpsError(f"API Gateway offers no HTTP API VPC links in {t.region}: use Ingress=LoadBalancer")
     with aws_errors():
         available = {z["ZoneId"]: z["ZoneName"] for z in t.client("ec2").describe_availability_zones(
             Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]}
     for zone in zones:
         if zone not in available:
             raise OpsError(f"AZ {zone} is not available in {t.region} (available: {', '.join(sorted(available))})")
-        if params.get("Ingress", "HttpApi") == "HttpApi" and zone in NO_VPC_LINK:
+        if http_api and zone not in supported:
             raise OpsError(f"AZ {zone} does not support API Gateway VPC links: pick others in AvailabilityZoneIds")
     return ", ".join(f"{z} ({available[z]})" for z in zones)
 
