@@ -113,7 +113,8 @@ def target(env: str = "dev", stack: str | None = None, region: str | None = None
     return Target(env, name, region, parse_overrides(config.get("parameter_overrides", "")), session)
 
 
-def stack_outputs(t: Target) -> dict[str, str]:
+def describe_stack(t: Target) -> dict:
+    """The parent stack's description (parameters, outputs), or one line saying it is not there."""
     cfn = t.client("cloudformation")
     try:
         with aws_errors():
@@ -123,7 +124,11 @@ def stack_outputs(t: Target) -> dict[str, str]:
             raise OpsError(f"stack {t.stack_name} not found in {t.region}: deploy it first (make deploy), "
                            f"or name another with STACK=") from None
         raise
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return stacks[0]
+
+
+def stack_outputs(t: Target) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in describe_stack(t).get("Outputs", [])}
 
 
 def require(outputs: dict[str, str], *names: str) -> list[str]:

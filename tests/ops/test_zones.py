@@ -6,7 +6,7 @@ import pytest
 
 from checks.render import load
 from scripts import preflight
-from scripts.common import OpsError, ROOT
+from scripts.common import ROOT, OpsError
 from tests.ops.conftest import make_target
 
 
