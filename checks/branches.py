@@ -7,8 +7,8 @@ the mapping lacks fails the deployment even in the branch a condition does not t
 ("Fn::FindInMap will always raise an error if it can't find the mapping",
 https://github.com/aws-cloudformation/aws-cloudformation-templates/issues/271,
 https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-findinmap.html).
-cfn-lint checks one region at a time and assumes nothing about parameter values, so
-it cannot see these; this module evaluates them.
+cfn-lint checks the regions it is configured for (here us-east-1) and cannot know which
+branch a parameter value takes, so it does not see these; this module evaluates them.
 
 What it evaluates, per region (pseudo parameters set for that region and partition)
 and parameter set: `Ref`, `Fn::FindInMap` (with `DefaultValue`), `Fn::Select`,
@@ -293,6 +293,9 @@ class Evaluator:
                 failed.append(f"{name}: {text!r} is not one of {spec['AllowedValues']}")
             if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], text):
                 failed.append(f"{name}: {text!r} does not match {spec['AllowedPattern']}")
+            for bound, outside in (("MinValue", lambda v, b: v < b), ("MaxValue", lambda v, b: v > b)):
+                if bound in spec and re.fullmatch(r"-?\d+(\.\d+)?", text) and outside(float(text), float(spec[bound])):
+                    failed.append(f"{name}: {text} is outside {bound} {spec[bound]}")
         for name, rule in self.template.get("Rules", {}).items():
             if "RuleCondition" in rule and self.truth(rule["RuleCondition"], f"Rules/{name}") is False:
                 continue

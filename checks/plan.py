@@ -76,6 +76,16 @@ CLEAR_WITH_EMPTY = {
 }
 
 
+# Properties that must be unique while both copies exist: CloudFormation creates the replacement
+# before it deletes the old resource, so a replacement that keeps this value fails
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html;
+# "The CIDR ... conflicts with another subnet": https://github.com/aws/aws-cdk/issues/6683).
+CONFLICT_ON_REPLACE = {
+    ("AWS::EC2::Subnet", "CidrBlock"): "two subnets of a VPC cannot share a CIDR block",
+    ("AWS::EC2::NatGateway", "AllocationId"): "an Elastic IP address serves one NAT gateway at a time",
+}
+
+
 @dataclass
 class Change:
     stack: str
@@ -190,7 +200,8 @@ def diff_stack(stack: str, before: dict, after: dict, source: dict) -> tuple[lis
             changes.append(Change(stack, name, new[name]["Type"], "update", updated[name]))
     for change in changes:
         change.hazard = hazard(change, old.get(change.resource) or new.get(change.resource),
-                               source["Resources"].get(change.resource, {}), new.get(change.resource))
+                               source["Resources"].get(change.resource, {}), new.get(change.resource),
+                               replaced)
     moved = replaced | {c.resource for c in changes if c.action in ("add", "remove")}
     outputs_old, outputs_new = before.get("Outputs", {}), after.get("Outputs", {})
     changed_outputs = {o for o in set(outputs_old) | set(outputs_new)
@@ -199,8 +210,14 @@ def diff_stack(stack: str, before: dict, after: dict, source: dict) -> tuple[lis
         changed_outputs
 
 
-def hazard(change: Change, resource: dict, source: dict, after: dict | None) -> str:
+def hazard(change: Change, resource: dict, source: dict, after: dict | None, replaced: set[str]) -> str:
     kind = DATA_BEARING.get(change.type)
+    if change.action == "replace" and after is not None:
+        for (kind_, prop), why in CONFLICT_ON_REPLACE.items():
+            value = after.get("Properties", {}).get(prop)
+            if kind_ == change.type and value == resource.get("Properties", {}).get(prop) \
+                    and not references(value) & replaced:
+                return f"would FAIL to be replaced: the new one is created first with the same {prop} ({why})"
     if kind and change.action == "replace":
         return f"would be REPLACED: a new, empty one takes its place and {kind} stay behind in the old one " \
                f"(or are deleted with it), changed: {', '.join(change.properties)}"

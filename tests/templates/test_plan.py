@@ -42,6 +42,8 @@ def test_no_switch_replaces_or_silently_deletes_data_or_leaves_a_list_behind(bas
                 assert change.action != "replace", (label, change)
                 assert change.action != "remove" or "Condition" in source, (label, change)
             assert "left out" not in change.hazard, (label, change)
+            # Only moving the subnets to other AZs cannot be done in place (README, Regions and AZs).
+            assert "would FAIL" not in change.hazard or "pinned AZs" in label, (label, change)
     assert checked > 40
 
 
@@ -80,12 +82,15 @@ def test_a_replaced_table_is_flagged():
     assert table.action == "replace" and "REPLACED" in table.hazard and "KeySchema" in table.properties
 
 
-def test_pinning_other_zones_replaces_subnets_and_the_vpc_link_behind_them():
-    """A replacement flows through a nested stack's outputs into the next stack."""
+def test_pinning_other_zones_replaces_subnets_and_the_vpc_link_behind_them_and_says_it_fails():
+    """A replacement flows through a nested stack's outputs into the next stack; a subnet replaced
+    with the same CIDR block fails (the new one is created before the old one is deleted)."""
     result = plan({}, {"AvailabilityZoneIds": "use1-az4,use1-az6"})
     replaced = {(c.stack, c.resource) for c in result.changes if c.action == "replace"}
     assert ("VpcStack", "PublicSubnetOne") in replaced and ("ServiceStack", "VpcLink") in replaced
     assert not [c for c in result.changes if c.stack == "ClusterStack"]
+    failing = {c.resource for c in result.hazards() if "would FAIL" in c.hazard}
+    assert failing == {"PublicSubnetOne", "PublicSubnetTwo", "PrivateSubnetOne", "PrivateSubnetTwo"}
 
 
 def test_the_clear_with_empty_table_covers_every_list_the_schemas_say_so_of():
