@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from checks.render import Renderer, RenderError
 
@@ -77,11 +77,6 @@ class Opaque:
 
 
 NO_VALUE = object()
-
-
-@dataclass
-class Evaluation:
-    problems: list[str] = field(default_factory=list)
 
 
 class Evaluator:

@@ -15,12 +15,14 @@ resource (so does one in `conditionalCreateOnlyProperties`, which "may" replace 
 the side of the data); any other change is an update in place
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html).
 
-Two classes of hazard are reported:
+Three classes of hazard are reported:
 
 * a data-bearing resource (DATA_BEARING) replaced, or removed without DeletionPolicy
   Retain/Snapshot: its data would be gone from the stack;
 * a list property switched off by leaving it out (AWS::NoValue) where only an empty list
-  clears it (CLEAR_WITH_EMPTY): CloudFormation leaves the live value as it was.
+  clears it (CLEAR_WITH_EMPTY): CloudFormation leaves the live value as it was;
+* a replacement that keeps a value only one resource may hold (CONFLICT_ON_REPLACE): the new
+  resource is created before the old one is deleted, so the update fails.
 
     python -m checks.plan Ingress=LoadBalancer        # from the template defaults
 """
