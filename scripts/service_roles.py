@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from scripts.common import OpsError, Target, aws_errors, log
 
-SERVICES = ("ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com")
+# The role each service creates for itself (the names AWS gives them, for messages and a denied list).
+SERVICES = {"ecs.amazonaws.com": "AWSServiceRoleForECS",
+            "ecs.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ECSService"}
 
 
 def existing_role(iam, service: str) -> str | None:
@@ -32,25 +34,33 @@ def existing_role(iam, service: str) -> str | None:
 
 
 def ensure_role(iam, service: str, delay: int = 2, attempts: int = 30) -> tuple[str, bool]:
-    """(role name, created now). Waits with IAM's role_exists waiter until the role is readable."""
-    name = existing_role(iam, service)
-    created = False
-    if name is None:
-        try:
-            with aws_errors():
-                name = iam.create_service_linked_role(AWSServiceName=service)["Role"]["RoleName"]
-            created = True
-            log(f"created the service-linked role {name} for {service}")
-        except OpsError as exc:
-            # Someone (or ECS itself) created it between our look and our create.
-            if "has been taken" not in str(exc) and "EntityAlreadyExists" not in str(exc):
-                raise
-            name = existing_role(iam, service)
-            if name is None:
-                raise
+    """(role name, created now). A role created now is waited for with IAM's role_exists waiter.
+    An identity that may not list roles (a narrow CI role) still works: it tries the create, and
+    "has been taken" means the role is there."""
+    try:
+        name = existing_role(iam, service)
+    except OpsError as exc:
+        if "AccessDenied" not in str(exc):
+            raise
+        name = None
+    if name is not None:
+        return name, False
+    try:
+        with aws_errors():
+            name = iam.create_service_linked_role(AWSServiceName=service)["Role"]["RoleName"]
+    except OpsError as exc:
+        # Someone (or ECS itself) created it meanwhile: real IAM says InvalidInput "...has been taken".
+        if "has been taken" in str(exc) or "EntityAlreadyExists" in str(exc):
+            return SERVICES[service], False
+        if "AccessDenied" in str(exc):
+            raise OpsError(f"cannot create the service-linked role for {service}: the deploying identity needs "
+                           f"iam:CreateServiceLinkedRole, or create it once: aws iam create-service-linked-role "
+                           f"--aws-service-name {service}") from None
+        raise
+    log(f"created the service-linked role {name} for {service}")
     with aws_errors():
         iam.get_waiter("role_exists").wait(RoleName=name, WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
-    return name, created
+    return name, True
 
 
 def ensure_service_linked_roles(t: Target, delay: int = 2) -> list[tuple[str, bool]]:

@@ -40,23 +40,54 @@ def test_preflight_creates_both_service_linked_roles_once_and_waits_for_them(aws
     assert "service-linked roles" in preflight.CHECKS
 
 
+def stubbed_iam():
+    iam = boto3.client("iam", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    return iam, Stubber(iam)
+
+
+ECS_ROLE = {"Path": "/aws-service-role/ecs.amazonaws.com/", "RoleName": "AWSServiceRoleForECS",
+            "RoleId": "AROAEXAMPLEEXAMPLE123", "CreateDate": datetime(2026, 1, 1, tzinfo=UTC),
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"}
+LIST_ECS = {"PathPrefix": "/aws-service-role/ecs.amazonaws.com/"}
+
+
+def test_a_new_role_is_waited_for_until_iam_returns_it():
+    """IAM is eventually consistent: the role_exists waiter retries GetRole on NoSuchEntity."""
+    iam, stub = stubbed_iam()
+    stub.add_response("list_roles", {"Roles": []}, LIST_ECS)
+    stub.add_response("create_service_linked_role", {"Role": ECS_ROLE}, {"AWSServiceName": "ecs.amazonaws.com"})
+    stub.add_client_error("get_role", "NoSuchEntity", "The role with name AWSServiceRoleForECS cannot be found.", 404)
+    # The waiter succeeds on HTTP 200, which a Stubber response carries only when told.
+    stub.add_response("get_role", {"Role": ECS_ROLE, "ResponseMetadata": {"HTTPStatusCode": 200}},
+                      {"RoleName": "AWSServiceRoleForECS"})
+    with stub:
+        assert service_roles.ensure_role(iam, "ecs.amazonaws.com", delay=0) == ("AWSServiceRoleForECS", True)
+    stub.assert_no_pending_responses()
+
+
 def test_a_role_created_by_someone_else_meanwhile_is_success():
     """Real IAM answers a second create with InvalidInput "...has been taken in this account"."""
-    iam = boto3.client("iam", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
-    stub = Stubber(iam)
-    role = {"Path": "/aws-service-role/ecs.amazonaws.com/", "RoleName": "AWSServiceRoleForECS", "RoleId": "AROAEXAMPLEEXAMPLE123",
-            "Arn": f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
-            "CreateDate": datetime(2026, 1, 1, tzinfo=UTC)}
-    stub.add_response("list_roles", {"Roles": []}, {"PathPrefix": "/aws-service-role/ecs.amazonaws.com/"})
+    iam, stub = stubbed_iam()
+    stub.add_response("list_roles", {"Roles": []}, LIST_ECS)
     stub.add_client_error("create_service_linked_role", "InvalidInput", "Service role name AWSServiceRoleForECS has "
                           "been taken in this account, please try a different suffix.", 400)
-    stub.add_response("list_roles", {"Roles": [role]}, {"PathPrefix": "/aws-service-role/ecs.amazonaws.com/"})
-    # The role_exists waiter succeeds on HTTP 200, which a Stubber response carries only when told.
-    stub.add_response("get_role", {"Role": role, "ResponseMetadata": {"HTTPStatusCode": 200}},
-                      {"RoleName": "AWSServiceRoleForECS"})
     with stub:
         assert service_roles.ensure_role(iam, "ecs.amazonaws.com") == ("AWSServiceRoleForECS", False)
     stub.assert_no_pending_responses()
+
+
+def test_an_identity_that_may_not_list_roles_still_gets_them_or_a_clear_line():
+    iam, stub = stubbed_iam()
+    stub.add_client_error("list_roles", "AccessDenied", "not authorized to perform: iam:ListRoles", 403)
+    stub.add_client_error("create_service_linked_role", "InvalidInput", "Service role name AWSServiceRoleForECS has "
+                          "been taken in this account, please try a different suffix.", 400)
+    stub.add_client_error("list_roles", "AccessDenied", "not authorized to perform: iam:ListRoles", 403)
+    stub.add_client_error("create_service_linked_role", "AccessDenied", "not authorized", 403)
+    with stub:
+        assert service_roles.ensure_role(iam, "ecs.amazonaws.com") == ("AWSServiceRoleForECS", False)
+        with pytest.raises(OpsError, match="^cannot create the service-linked role for ecs.amazonaws.com: the "
+                                           "deploying identity needs iam:CreateServiceLinkedRole"):
+            service_roles.ensure_role(iam, "ecs.amazonaws.com")
 
 
 # ---------------------------------------------------------------- 4. MinTasks > MaxTasks
