@@ -136,7 +136,8 @@ def check_build_platform(t: Target, params: dict, run=subprocess.run) -> str:
         raise OpsError(f"cannot tell whether docker can build {wanted}: docker is not installed")
     result = run(["docker", "buildx", "inspect", "--bootstrap"], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise OpsError(f"docker buildx inspect --bootstrap failed: {(result.stderr or result.stdout).strip()[:200]}")
+        said = (result.stderr or result.stdout).strip().splitlines()
+        raise OpsError(f"docker buildx inspect --bootstrap failed: {said[-1] if said else f'exit {result.returncode}'}")
     platforms = [p.strip().rstrip("*") for line in result.stdout.splitlines()
                  if line.strip().startswith("Platforms:") for p in line.split(":", 1)[1].split(",")]
     if wanted not in platforms:

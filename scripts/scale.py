@@ -48,6 +48,8 @@ def _tags(ecs, service: dict) -> dict[str, str]:
 def stopped_reason(t: Target, outputs: dict) -> str | None:
     """None when the service can run tasks; otherwise one line saying why it cannot and that the smoke
     tests are skipped. Also forgets a `make stop` record a deploy made stale (autoscaling restored)."""
+    if not outputs.get("ScalableTargetId"):
+        return None  # a stack without autoscaling: nothing can pin it at zero
     cluster, service_name, scalable_id = require(outputs, "ClusterName", "ServiceName", "ScalableTargetId")
     ecs, aas = t.client("ecs"), t.client("application-autoscaling")
     target = _scalable(aas, scalable_id)

@@ -62,6 +62,7 @@ class Failure:
     resource_type: str
     reason: str
     timestamp: object
+    cascade: bool = False  # only repeats a failure elsewhere
 
     @property
     def stack_name(self) -> str:
@@ -101,7 +102,8 @@ def operation_events(cfn, stack: str, since=None) -> list[dict]:
 
 
 def failures(cfn, stack: str, since=None, depth: int = 0) -> list[Failure]:
-    """Every real failure in the latest operation on `stack` and, recursively, its nested stacks."""
+    """Every failure in the latest operation on `stack` and, recursively, its nested stacks (a failed
+    nested stack is replaced by its own failures)."""
     events = operation_events(cfn, stack, since)
     if since is None and events:
         since = events[0]["Timestamp"]
@@ -119,17 +121,17 @@ def failures(cfn, stack: str, since=None, depth: int = 0) -> list[Failure]:
             if nested:
                 found.extend(nested)
                 continue
-        if CASCADE.search(reason):
-            continue
         found.append(Failure(event["StackId"], event["LogicalResourceId"], event["ResourceType"], reason,
-                             event["Timestamp"]))
+                             event["Timestamp"], cascade=bool(CASCADE.search(reason))))
     return found
 
 
 def root_cause(cfn, stack: str, after=None) -> Failure | None:
-    """The earliest real failure of the latest operation (only one at or after `after`, when given)."""
+    """The earliest real failure of the latest operation (only one at or after `after`, when given); the
+    earliest cascade message only when no event says more (e.g. a nested stack that cannot be read)."""
     found = [f for f in failures(cfn, stack) if after is None or f.timestamp >= after]
-    return min(found, key=lambda f: f.timestamp) if found else None
+    real = [f for f in found if not f.cascade]
+    return min(real or found, key=lambda f: f.timestamp) if found else None
 
 
 def explain(t: Target, cfn=None, after=None) -> str | None:

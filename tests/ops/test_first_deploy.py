@@ -413,3 +413,16 @@ def test_a_deploy_that_restored_autoscaling_forgets_the_stale_stop_record(deploy
     assert scale.stopped_reason(t, out) is None
     tags = t.client("ecs").list_tags_for_resource(resourceArn=out["ServiceArn"])["tags"]
     assert not [x for x in tags if x["key"].startswith(scale.TAG_PREFIX)]
+
+
+def test_when_no_event_says_more_the_cascade_message_is_the_cause():
+    """A nested stack whose events cannot be read: better the parent's message than nothing."""
+    cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(cfn)
+    stub.add_response("describe_stack_events", {"StackEvents": PARENT_EVENTS[:-1]}, {"StackName": STACK})
+    stub.add_client_error("describe_stack_events", "ValidationError", f"Stack [{SERVICE}] does not exist", 400)
+    stub.add_client_error("describe_stack_events", "ValidationError", "Stack does not exist", 400)
+    with stub:
+        cause = stack_failures.root_cause(cfn, STACK)
+    assert (cause.resource, cause.cascade) == ("ServiceStack", True)
+    assert "Embedded stack" in cause.line()
