@@ -53,6 +53,8 @@ def sam_deploy(t: Target, params: dict, run=subprocess.run, yes: bool = False) -
     result = run(args, cwd=ROOT, env={**os.environ, "SAM_CLI_TELEMETRY": "0"}, check=False)
     if result.returncode != 0:
         cause = stack_failures.explain(t, after=started)
+        if stack_failures.stack_status(t.client("cloudformation"), t.stack_name) == "ROLLBACK_COMPLETE":
+            log("the first create failed: the next make deploy deletes the empty stack and creates it again")
         if cause:
             raise OpsError(f"sam deploy failed: {cause}")
         raise OpsError(f"sam deploy failed (exit {result.returncode}); its output above says why")

@@ -287,15 +287,17 @@ def test_a_failed_sam_deploy_names_the_root_cause_what_to_do_and_where_to_read_m
               "account must be verified before you can add new CloudFront resources. To verify your account, please "
               "contact AWS Support (https://console.aws.amazon.com/support/home#/) and include this error message.'\"")
     now = datetime.now(UTC)
-    parent = [stack_self(PARENT, "UPDATE_ROLLBACK_COMPLETE", 30),
-              event(PARENT, "FrontendStack", NESTED, "UPDATE_FAILED", 20, f"Embedded stack {frontend} was not "
-                    "successfully updated. Currently in UPDATE_ROLLBACK_IN_PROGRESS with reason: The following "
-                    "resource(s) failed to create: [Distribution].", physical=frontend),
-              stack_self(PARENT, "UPDATE_IN_PROGRESS", 0, "User Initiated")]
+    parent = [stack_self(PARENT, "ROLLBACK_COMPLETE", 30),
+              event(PARENT, "FrontendStack", NESTED, "CREATE_FAILED", 20, f"Embedded stack {frontend} was not "
+                    "successfully created: The following resource(s) failed to create: [Distribution].",
+                    physical=frontend),
+              stack_self(PARENT, "CREATE_IN_PROGRESS", 0, "User Initiated")]
     nested = [event(frontend, "Distribution", "AWS::CloudFront::Distribution", "CREATE_FAILED", 10, verify)]
     for e in parent + nested:
         e["Timestamp"] = now + (e["Timestamp"] - T0)
-    cfn, _ = stubbed_cfn((STACK, parent), (frontend, nested))
+    cfn, stub = stubbed_cfn((STACK, parent), (frontend, nested))
+    stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackId": PARENT, "CreationTime": now,
+                                                      "StackStatus": "ROLLBACK_COMPLETE"}]}, {"StackName": STACK})
     real_client = t.client
     monkeypatch.setattr(t, "client", lambda s, region=None: cfn if s == "cloudformation" else real_client(s, region))
 
@@ -309,9 +311,10 @@ def test_a_failed_sam_deploy_names_the_root_cause_what_to_do_and_where_to_read_m
                                       f"{STACK}-FrontendStack-QWE: Resource handler returned message")
     assert "\n" not in str(info.value)
     out = capsys.readouterr().out.splitlines()
-    assert out[-2].startswith("what to do: AWS has not verified this account for CloudFront yet: open a case with "
+    assert out[-3].startswith("what to do: AWS has not verified this account for CloudFront yet: open a case with "
                               "AWS Support")
-    assert out[-1] == f"more: aws cloudformation describe-stack-events --stack-name {frontend} --region {REGION}"
+    assert out[-2] == f"more: aws cloudformation describe-stack-events --stack-name {frontend} --region {REGION}"
+    assert out[-1] == "the first create failed: the next make deploy deletes the empty stack and creates it again"
 
 
 @pytest.mark.parametrize("reason, advice", [
