@@ -73,7 +73,7 @@ export ENV STACK PARAMS YES DELETE_TABLE FOLLOW URL REGION REQUESTS TASKS
 
 deploy: $(VENV)/.installed $(CHECKERS) ## Build, push, sam deploy, wait, publish, smoke test
 	$(OPS) deploy
-preflight: $(VENV)/.installed ## Check credentials, Docker, AZs, certificates, templates; create nothing
+preflight: $(VENV)/.installed ## Check credentials, Docker, AZs, certificates, templates; create only the ECS service-linked roles
 	$(OPS) preflight
 plan: $(VENV)/.installed ## What PARAMS= would add/remove/update/replace, offline (STACK= reads a deployed stack)
 	$(OPS) plan

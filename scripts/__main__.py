@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     t = target(args.env, args.stack, args.region)
     extra = parse_overrides(args.params)
     if args.command == "deploy":
-        deploy.deploy(t, extra)
+        deploy.deploy(t, extra, yes=args.yes)
     elif args.command == "preflight":
         preflight.preflight(t, {**t.parameters, **extra})
     elif args.command == "publish":

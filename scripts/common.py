@@ -87,6 +87,20 @@ def format_overrides(params: dict[str, str]) -> list[str]:
     return [f'{k}="{v}"' if (" " in v or v == "") else f"{k}={v}" for k, v in params.items()]
 
 
+def check_task_range(params: dict) -> str:
+    """MinTasks <= MaxTasks, checked before anything is created: CloudFormation Rules cannot compare
+    numbers, so the template cannot refuse it and the deploy would fail late, at the scalable target
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html)."""
+    low, high = params.get("MinTasks"), params.get("MaxTasks")
+    try:
+        low, high = int(low), int(high)
+    except (TypeError, ValueError):
+        raise OpsError(f"MinTasks={low} and MaxTasks={high} must be whole numbers") from None
+    if low > high:
+        raise OpsError(f"MinTasks={low} is more than MaxTasks={high}: set MinTasks <= MaxTasks")
+    return f"{low}-{high} tasks"
+
+
 def load_samconfig(env: str, path: Path = SAMCONFIG) -> dict:
     if env not in ENVIRONMENTS:
         raise OpsError(f"unknown ENV={env}: use one of {', '.join(ENVIRONMENTS)}")

@@ -1,5 +1,7 @@
 """`make preflight`: everything that would make a deploy fail, checked before
-anything is created. Each failure is one line; any failure exits non-zero."""
+anything is created. Each failure is one line; any failure exits non-zero.
+The one thing it creates: the service-linked roles a brand-new account lacks
+(ECS's and Application Auto Scaling's), which the first deploy would race."""
 from __future__ import annotations
 
 import re
@@ -9,7 +11,9 @@ import sys
 from dataclasses import dataclass
 
 from checks.render import load
-from scripts.common import ROOT, OpsError, Target, aws_errors
+from scripts import service_roles
+from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
+from scripts.image import PLATFORMS
 
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/")
 
@@ -119,12 +123,51 @@ def check_lint(t: Target, params: dict, run=subprocess.run) -> str:
     return "cfn-lint clean"
 
 
+def check_service_linked_roles(t: Target, params: dict) -> str:
+    """The one thing preflight creates: ECS's and Application Auto Scaling's service-linked roles,
+    which a brand-new account lacks and CloudFormation would race (see scripts/service_roles.py)."""
+    roles = service_roles.ensure_service_linked_roles(t)
+    return ", ".join(f"{name} ({'created' if created else 'exists'})" for name, created in roles)
+
+
+def check_task_counts(t: Target, params: dict) -> str:
+    defaults = load(ROOT / "parent.yml")["Parameters"]
+    return check_task_range({k: params.get(k, defaults[k].get("Default")) for k in ("MinTasks", "MaxTasks")})
+
+
+def check_build_platform(t: Target, params: dict, run=subprocess.run) -> str:
+    """The buildx builder can build the stack's CPU architecture (`docker buildx inspect --bootstrap`
+    lists its platforms; another architecture needs QEMU emulation or a native builder):
+    https://docs.docker.com/build/building/multi-platform/"""
+    architecture = params.get("Architecture") or load(ROOT / "parent.yml")["Parameters"]["Architecture"]["Default"]
+    if architecture not in PLATFORMS:
+        raise OpsError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
+    wanted = PLATFORMS[architecture]
+    if shutil.which("docker") is None:
+        raise OpsError(f"cannot tell whether docker can build {wanted}: docker is not installed")
+    result = run(["docker", "buildx", "inspect", "--bootstrap"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        said = (result.stderr or result.stdout).strip().splitlines()
+        raise OpsError(f"docker buildx inspect --bootstrap failed: {said[-1] if said else f'exit {result.returncode}'}")
+    platforms = [p.strip().rstrip("*") for line in result.stdout.splitlines()
+                 if line.strip().startswith("Platforms:") for p in line.split(":", 1)[1].split(",")]
+    if wanted not in platforms:
+        other = "X86_64" if architecture == "ARM64" else "ARM64"
+        raise OpsError(f"the buildx builder cannot build {wanted} (it lists {', '.join(platforms) or 'nothing'}): "
+                       f"install emulation (docker run --privileged --rm tonistiigi/binfmt --install "
+                       f"{wanted.split('/')[1]}) or deploy with Architecture={other}")
+    return wanted
+
+
 CHECKS = {
     "credentials": check_credentials,
     "region": check_region,
     "docker": check_docker,
+    "build platform": check_build_platform,
     "availability zones": check_zones,
     "certificates": check_certificates,
+    "task counts": check_task_counts,
+    "service-linked roles": check_service_linked_roles,
     "templates": check_lint,
 }
 
