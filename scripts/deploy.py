@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 
-from scripts import image, preflight, publish
+from scripts import image, prefix_list, preflight, publish
 from scripts.common import (
     ENVIRONMENTS,
     ROOT,
@@ -72,6 +72,7 @@ def smoke(t: Target, version: str | None, run=subprocess.run) -> None:
 def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None, skip_smoke: bool = False,
            service_timeout: float = 1200, delay: float = 15) -> dict:
     params = {**t.parameters, **(extra or {})}
+    params.update(prefix_list.origin_parameters(t, params))  # Ingress=LoadBalancer admits only CloudFront
     preflight.preflight(t, params, **({"checks": checks} if checks is not None else {}))
     image_ref, version = image.build_and_push(t, params.get("Architecture", "ARM64"), run)
     params.update(ImageUri=image_ref, AppVersion=version)
