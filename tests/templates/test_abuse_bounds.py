@@ -148,7 +148,7 @@ def test_the_stage_throttle_and_the_table_ceiling_are_parameters():
     assert r["NotesTable"]["Properties"]["OnDemandThroughput"] == {"MaxReadRequestUnits": "11",
                                                                    "MaxWriteRequestUnits": "3"}
     defaults = resources("service.yml")["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
-    assert defaults == {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20}
+    assert defaults == {"ThrottlingBurstLimit": 20, "ThrottlingRateLimit": 10}
 
 
 ABUSE_PARAMETERS = {"ApiRateLimit": "ServiceStack", "ApiBurstLimit": "ServiceStack",
