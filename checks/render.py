@@ -31,6 +31,11 @@ DOMAINS = {
     "HostedZoneId": "Z0123456789ABCDEFGHIJ",
 }
 
+# What the parent always wires in (the cluster stack's secret) and `make deploy` passes for
+# Ingress=LoadBalancer (CloudFront's origin-facing prefix list in us-east-1).
+WIRED = {"OriginVerifySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:origin-verify-AbCdEf",
+         "OriginVerifySecretKey": "v1", "CloudFrontPrefixListId": "pl-3b927c52"}
+
 
 def variants() -> dict[str, dict[str, str]]:
     """Every Ingress x NetworkMode x Architecture, plus each ingress with custom domains,
@@ -38,7 +43,8 @@ def variants() -> dict[str, dict[str, str]]:
     out = {}
     for ingress, network, arch in itertools.product(("HttpApi", "LoadBalancer"),
                                                     ("PublicSubnets", "PrivateSubnets"), ("ARM64", "X86_64")):
-        out[f"{ingress}-{network}-{arch}"] = {"Ingress": ingress, "NetworkMode": network, "Architecture": arch}
+        out[f"{ingress}-{network}-{arch}"] = {"Ingress": ingress, "NetworkMode": network, "Architecture": arch,
+                                              **WIRED}
     for ingress in ("HttpApi", "LoadBalancer"):
         out[f"{ingress}-domains-options"] = {
             "Ingress": ingress, "NetworkMode": "PrivateSubnets", "NatGateways": "2", "Architecture": "ARM64",
@@ -47,6 +53,7 @@ def variants() -> dict[str, dict[str, str]]:
             "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS,
             "StopSchedule": "cron(0 19 ? * MON-FRI *)", "StartSchedule": "cron(0 7 ? * MON-FRI *)",
             "ScheduleTimezone": "Europe/Berlin", "MonthlyBudget": "25", "BudgetEmail": "ops@example.com",
+            "WafRateLimit": "1000", "CloudFrontPlan": "Free", "OriginSecretVersion": "2", **WIRED,
         }
     return out
 

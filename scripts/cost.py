@@ -10,7 +10,9 @@ samconfig.toml environment, overridden by PARAMS. Prices come from
 scripts/prices.toml (one dated file, with sources); traffic assumptions too.
 Fixed costs (what you pay at zero traffic) and per-request costs are shown
 apart, then the same traffic on the other ingress and network mode, and the
-request volume at which switching ingress pays off.
+request volume at which switching ingress pays off. Last, the ceiling: the most
+the configuration can cost in a month with every throttle saturated (`ceiling`
+in --json).
 """
 from __future__ import annotations
 
@@ -258,11 +260,28 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
         add(Line("NAT data", a["nat_baseline_gb"] * p["nat_gb"], (log_bytes / GIB) * p["nat_gb"],
                  detail=f"{a['nat_baseline_gb']} GB of API calls + the logs, ${p['nat_gb']}/GB"))
 
-    # Frontend and the /api/* requests through CloudFront (always-free allowances applied).
+    # Frontend and the /api/* requests through CloudFront (always-free allowances applied), and the
+    # web ACL in front of it; the flat-rate Free plan replaces both with $0 and a throttle.
     data_gb = requests * a["response_kb"] * 1024 / GIB
-    add(Line("CloudFront", variable=max(requests - p["cloudfront_free_requests"], 0) / 1e4
-             * p["cloudfront_per_10k_https"] + max(data_gb - p["cloudfront_free_gb"], 0) * p["cloudfront_gb"],
-             detail=f"{millions:g} M requests, {data_gb:.1f} GB out (10 M and 1 TB free)"))
+    free_plan = config.get("CloudFrontPlan") == "Free" and web_acl(config) != "none"
+    if free_plan:
+        add(Line("CloudFront (Free plan)", p["cloudfront_free_plan_month"],
+                 detail=f"{millions:g} M requests, {data_gb:.1f} GB: no charge; beyond "
+                        f"{p['cloudfront_free_plan_requests'] / 1e6:g} M / {p['cloudfront_free_plan_gb']} GB "
+                        "a month CloudFront throttles"))
+        if requests > p["cloudfront_free_plan_requests"] or data_gb > p["cloudfront_free_plan_gb"]:
+            notes.append("CloudFrontPlan=Free: this traffic is past the plan's allowance; CloudFront throttles it")
+    else:
+        add(Line("CloudFront", variable=max(requests - p["cloudfront_free_requests"], 0) / 1e4
+                 * p["cloudfront_per_10k_https"] + max(data_gb - p["cloudfront_free_gb"], 0) * p["cloudfront_gb"],
+                 detail=f"{millions:g} M requests, {data_gb:.1f} GB out (10 M and 1 TB free)"))
+        if web_acl(config) == "created":
+            add(Line("AWS WAF", p["waf_web_acl_month"] + p["waf_rule_month"], millions * p["waf_per_million"],
+                     detail=f"web ACL ${p['waf_web_acl_month']:.2f} + 1 rule ${p['waf_rule_month']:.2f} + "
+                            f"{millions:g} M x ${p['waf_per_million']:.2f}"))
+    if web_acl(config) == "existing":
+        notes.append("WebAclArn: that web ACL is billed in the account and region that own it")
+    add(Line("Secrets Manager", p["secretsmanager_secret_month"], detail="the X-Origin-Verify secret"))
     add(Line("S3 (frontend)", a["site_gb"] * p["s3_gb_month"], detail="a few files"))
 
     # The data: DynamoDB on demand.
@@ -277,6 +296,63 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
     if zones:
         add(Line("Route 53 hosted zone", zones * p["route53_zone_month"], detail="your domain's zone"))
     return est
+
+
+def web_acl(config: dict) -> str:
+    """none, created (WafRateLimit in this stack) or existing (WebAclArn), as frontend.yml decides."""
+    if config.get("WebAclArn"):
+        return "existing"
+    return "created" if str(config.get("WafRateLimit", "0")) != "0" else "none"
+
+
+# ----------------------------------------------------------------- the ceiling
+@dataclass
+class Ceiling:
+    """The most a month can cost with every throttle saturated: the stage at ApiRateLimit all month,
+    the table at its maximum units, MaxTasks running, and the logs and CloudFront that traffic makes."""
+    estimate: Estimate
+    rate: float
+    reads: float
+    writes: float
+    without_waf: float
+    with_waf: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return self.estimate.total
+
+
+def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES, _compare: bool = True) -> Ceiling:
+    p = load_prices(region, prices_path)[0]
+    seconds = price_file(prices_path)["hours_per_month"] * 3600
+    rate = float(config["ApiRateLimit"])
+    requests = rate * seconds
+    est = estimate(config, requests, region, tasks=float(config["MaxTasks"]), prices_path=prices_path)
+    # DynamoDB: not what this traffic would read, but the most the table lets anyone read and write.
+    reads, writes = float(config["TableMaxReadUnits"]) * seconds, float(config["TableMaxWriteUnits"]) * seconds
+    (table,) = [line for line in est.lines if line.item == "DynamoDB"]
+    table.variable = reads / 1e6 * p["dynamodb_read_per_million"] + writes / 1e6 * p["dynamodb_write_per_million"]
+    table.detail = (f"max {config['TableMaxReadUnits']} reads + {config['TableMaxWriteUnits']} writes a second, "
+                    f"{reads / 1e6:g} M + {writes / 1e6:g} M units")
+    notes = [f"{rate:g} requests/s all month = {requests / 1e6:g} M requests reach the API"]
+    if config["Ingress"] == "LoadBalancer":
+        notes.append("Ingress=LoadBalancer has no stage throttle: this is the same rate as ApiRateLimit for "
+                     "comparison; an ALB takes whatever arrives (the WAF limits each IP, not the total)")
+    notes.append("CloudFront bills every request it receives, including the ones the throttles refuse: "
+                 f"${p['cloudfront_per_10k_https'] * 100:.2f} per extra million"
+                 + (f" (+ ${p['waf_per_million']:.2f} with the WAF)" if web_acl(config) == "created" else "")
+                 + "; only CloudFrontPlan=Free caps it (throttled, never billed)")
+    if config.get("StopSchedule") and config.get("StartSchedule"):
+        notes.append("the schedule would stop tasks outside working hours; the ceiling assumes MaxTasks all month")
+    without_waf = with_waf = est.total
+    if _compare:
+        toggled = {**config, "WebAclArn": "", "CloudFrontPlan": "PayAsYouGo"}
+        if web_acl(config) == "created":
+            without_waf = ceiling({**toggled, "WafRateLimit": "0"}, region, prices_path, False).total
+        else:
+            with_waf = ceiling({**toggled, "WafRateLimit": "1000"}, region, prices_path, False).total
+    return Ceiling(est, rate, reads, writes, without_waf, with_waf, notes)
 
 
 def alternatives(config: dict, requests: float, **kwargs) -> list[tuple[str, Estimate]]:
@@ -332,8 +408,30 @@ def table(est: Estimate, alts, even: float | None, even_ingress: float | None) -
     return "\n".join(lines)
 
 
-def as_json(est: Estimate, alts, even, even_ingress) -> dict:
-    return {"region": est.region, "priceDate": est.price_date, "configuration": est.config,
+def ceiling_table(c: Ceiling) -> str:
+    lines = [f"Ceiling: the most this configuration can cost in a month, every throttle saturated (USD)",
+             f"ApiRateLimit={c.rate:g}/s TableMaxReadUnits={c.estimate.config['TableMaxReadUnits']} "
+             f"TableMaxWriteUnits={c.estimate.config['TableMaxWriteUnits']} MaxTasks={c.estimate.config['MaxTasks']}",
+             "", f"{'item':<24}{'monthly':>12}  detail", "-" * 96]
+    for line in c.estimate.lines:
+        lines.append(f"{line.item:<24}{money(line.total):>12}  {line.detail}")
+    lines += ["-" * 96, f"{'ceiling':<24}{money(c.total):>12}",
+              f"without a WAF {money(c.without_waf)}, with the WAF rate rule {money(c.with_waf)}"]
+    lines += [f"note: {n}" for n in c.notes]
+    return "\n".join(lines)
+
+
+def ceiling_json(c: Ceiling) -> dict:
+    return {"requestsPerSecond": c.rate, "requestsPerMonth": c.estimate.requests, "tasks": c.estimate.tasks,
+            "readUnitsPerMonth": c.reads, "writeUnitsPerMonth": c.writes,
+            "lines": [{"item": line.item, "total": round(line.total, 4), "detail": line.detail}
+                      for line in c.estimate.lines],
+            "total": round(c.total, 4), "withoutWaf": round(c.without_waf, 4), "withWaf": round(c.with_waf, 4),
+            "notes": c.notes + c.estimate.notes}
+
+
+def as_json(est: Estimate, alts, even, even_ingress, top: Ceiling | None = None) -> dict:
+    return {"ceiling": ceiling_json(top) if top else None, "region": est.region, "priceDate": est.price_date, "configuration": est.config,
             "requestsPerMonth": est.requests, "tasks": est.tasks,
             "lines": [asdict(line) | {"total": round(line.total, 4)} for line in est.lines],
             "fixed": round(est.fixed, 4), "perRequest": round(est.variable, 4), "total": round(est.total, 4),
@@ -379,8 +477,33 @@ def readme_section() -> str:
         "access log adds CloudWatch Logs ingestion).",
         "- At high volume the per-request parts dominate: API Gateway, CloudFront beyond its free 10 M "
         "requests, CloudWatch Logs beyond 5 GB, and DynamoDB. Run `make cost REQUESTS=...` for yours.",
+        "",
+        *ceiling_rows(),
         README_END,
     ])
+
+
+def ceiling_rows() -> list[str]:
+    """The README's ceiling table: dev and prod as samconfig.toml configures them, item by item."""
+    tops = {env: ceiling(configuration(env, "")) for env in ("dev", "prod")}
+    items = list(dict.fromkeys(line.item for top in tops.values() for line in top.estimate.lines))
+
+    def cell(top, item):
+        found = [line.total for line in top.estimate.lines if line.item == item]
+        return money(found[0]) if found else "-"
+    dev, prod = tops["dev"], tops["prod"]
+    return [
+        "**The ceiling**: the most a month can cost with every throttle saturated (the HTTP API stage at "
+        "`ApiRateLimit` all month, the table at `TableMaxReadUnits`/`TableMaxWriteUnits`, `MaxTasks` running, "
+        "and the logs and CloudFront that traffic makes). `make cost` prints it for your configuration.",
+        "",
+        "| item | dev | prod |",
+        "|---|---:|---:|",
+        f"| requests/s the stage accepts | {dev.rate:g} | {prod.rate:g} |",
+        *[f"| {item} | {cell(dev, item)} | {cell(prod, item)} |" for item in items],
+        f"| **ceiling** | **{money(dev.total)}** | **{money(prod.total)}** |",
+        f"| with the WAF rate rule (`WafRateLimit`) | {money(dev.with_waf)} | {money(prod.with_waf)} |",
+    ]
 
 
 def write_readme(path: Path = README) -> None:
@@ -471,10 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     alts = alternatives(config, args.requests, **kwargs)
     even = break_even(config, region=args.region, tasks=args.tasks)
     even_ingress = break_even(config, INGRESS_LINES, region=args.region, tasks=args.tasks)
+    top = ceiling(config, region=args.region)
     if args.json:
-        print(json.dumps(as_json(est, alts, even, even_ingress), indent=2))
+        print(json.dumps(as_json(est, alts, even, even_ingress, top), indent=2))
     else:
-        print(table(est, alts, even, even_ingress))
+        print(table(est, alts, even, even_ingress) + "\n\n" + ceiling_table(top))
     return 0
 
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from scripts import image, preflight, publish, scale, stack_failures
+from scripts import image, prefix_list, preflight, publish, scale, stack_failures
 from scripts.common import (
     ENVIRONMENTS,
     ROOT,
@@ -129,10 +129,12 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
         interactive = sys.stdin.isatty() and not yes
     extra = extra or {}
     params = {**t.parameters, **extra}
+    computed = prefix_list.origin_parameters(t, params)  # Ingress=LoadBalancer admits only CloudFront
+    params.update(computed)
     preflight.preflight(t, params, **({"checks": checks} if checks is not None else {}))
     stack_failures.clear_failed_create(t, interactive, ask, delay=delay)
     image_ref, version = image.build_and_push(t, params.get("Architecture", "ARM64"), run)
-    computed = {"ImageUri": image_ref, "AppVersion": version}
+    computed.update(ImageUri=image_ref, AppVersion=version)
     params.update(computed)
     confirm_parameter_changes(t, [(f"samconfig.toml [{ENVIRONMENTS[t.env]}]", t.parameters), ("PARAMS", extra),
                                   (COMPUTED, computed)], interactive, ask)

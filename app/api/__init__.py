@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         region=settings.aws_region,
         endpoint_url=settings.dynamodb_endpoint_url,
         retry_after=settings.datastore_retry_after,
+        ttl_days=settings.note_ttl_days,
     )
     if settings.trusted_proxy_hops:
         # Trust X-Forwarded-For/-Proto from exactly the proxies in front of us.

@@ -39,3 +39,6 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
         description="Local stand-in for DynamoDB (moto); unset in AWS.")
     datastore_retry_after: int = Field(5, ge=1, le=3600, description="Retry-After seconds on a 503.")
+    note_ttl_days: int = Field(
+        0, ge=0, le=3650,
+        description="Days after which DynamoDB deletes a note (TTL on expiresAt); 0 keeps notes forever.")

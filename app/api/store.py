@@ -29,6 +29,9 @@ PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 KEY_SCHEMA = {PARTITION_KEY: "HASH", SORT_KEY: "RANGE"}
 NOTES_PARTITION = "NOTE"
+# The table's TTL attribute (service.yml's TimeToLiveSpecification): epoch seconds after which
+# DynamoDB deletes the item, free of charge, usually within a few days of the time.
+TTL_ATTRIBUTE = "expiresAt"
 # Readiness reads this key: it never exists, so the check costs one eventually consistent read.
 READINESS_KEY = {PARTITION_KEY: {"S": "READINESS"}, SORT_KEY: {"S": "probe"}}
 
@@ -63,13 +66,20 @@ def decode_cursor(cursor: str) -> dict:
     return {PARTITION_KEY: {"S": NOTES_PARTITION}, SORT_KEY: {"S": sort_key}}
 
 
+def _expired(item: dict, now: float) -> bool:
+    """Past its TTL: DynamoDB has not deleted it yet, but it is gone for the API."""
+    expires = item.get(TTL_ATTRIBUTE, {}).get("N")
+    return expires is not None and int(expires) <= now
+
+
 def _note(item: dict) -> dict:
     return {"id": item[SORT_KEY]["S"], "text": item["text"]["S"], "createdAt": item["createdAt"]["S"]}
 
 
 class NotesStore:
-    def __init__(self, table: str, region: str, endpoint_url: str | None, retry_after: int):
+    def __init__(self, table: str, region: str, endpoint_url: str | None, retry_after: int, ttl_days: int = 0):
         self.table = table
+        self.ttl_days = ttl_days
         self.region = region
         self.endpoint_url = endpoint_url
         self.retry_after = retry_after
@@ -118,6 +128,8 @@ class NotesStore:
             "text": {"S": text},
             "createdAt": {"S": created},
         }
+        if self.ttl_days:
+            item[TTL_ATTRIBUTE] = {"N": str(int(time.time()) + self.ttl_days * 86400)}
         # The condition guards against the (astronomically unlikely) id collision.
         self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(sk)")
         return _note(item)
@@ -126,7 +138,7 @@ class NotesStore:
         if not is_note_id(note_id):
             return None
         item = self._call("get_item", Key=self._key(note_id), ConsistentRead=True).get("Item")
-        return _note(item) if item else None
+        return _note(item) if item and not _expired(item, time.time()) else None
 
     def delete(self, note_id: str) -> bool:
         if not is_note_id(note_id):
@@ -147,7 +159,9 @@ class NotesStore:
             **kwargs,
         )
         last = result.get("LastEvaluatedKey")
-        return [_note(i) for i in result.get("Items", [])], encode_cursor(last) if last else None
+        now = time.time()
+        items = [_note(i) for i in result.get("Items", []) if not _expired(i, now)]
+        return items, encode_cursor(last) if last else None
 
     @staticmethod
     def _key(note_id: str) -> dict:

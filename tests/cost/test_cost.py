@@ -46,7 +46,8 @@ def test_an_internet_facing_alb_and_its_two_addresses():
 # The default: HTTP API, public subnets, 1 ARM64 Spot task.
 #   Spot task  (0.25 x 0.01030969 + 0.5 x 0.00113349) x 730 = 2.295242275
 #   task IPv4  0.005 x 730 = 3.65;  Cloud Map 0.50 zone + 0.10 instance;  S3 0.001 GB x 0.023 = 0.000023
-FIXED = 2.295242275 + 3.65 + 0.60 + 0.000023
+#   the X-Origin-Verify secret 0.40
+FIXED = 2.295242275 + 3.65 + 0.60 + 0.000023 + 0.40
 # Logs: (400 app + 350 API) bytes a request; storage 14/30 of a month at 0.03 per GB.
 LOG_GB_PER_M = 750e6 / GIB                                # 0.69849 GB per million requests
 STORED = 14 / 30 * 0.03
@@ -70,16 +71,16 @@ def test_the_default_configuration(requests, expected, ingress_and_compute):
 
 
 def test_totals_are_what_the_readme_says():
-    assert round(total(0).total, 2) == 6.55
-    assert round(total(1e6).total, 2) == 7.73
-    assert round(total(100e6).total, 2) == 247.45
+    assert round(total(0).total, 2) == 6.95
+    assert round(total(1e6).total, 2) == 8.13
+    assert round(total(100e6).total, 2) == 247.85
 
 
 def test_the_usual_reference_setup_costs_ten_times_more_at_idle():
     # ALB 16.425 + 2 x 3.65 + NAT 32.85 + its EIP 3.65 + 2 GB x 0.045 + x86 on-demand 9.010025 = 69.325025
     ref = total(0, Ingress="LoadBalancer", NetworkMode="PrivateSubnets", Architecture="X86_64", SpotWeight="0",
                 OnDemandWeight="1")
-    core = ref.total - line(ref, "S3 (frontend)").total
+    core = ref.total - line(ref, "S3 (frontend)").total - line(ref, "Secrets Manager").total
     assert core == pytest.approx(16.425 + 7.30 + 32.85 + 3.65 + 2 * 0.045 + 9.010025)
     assert round(core, 2) == 69.33  # pricing.md: 69.33
     assert ref.total > 10 * total(0).total
@@ -103,8 +104,9 @@ def test_break_even_against_the_alb():
 
 
 def test_scaled_to_zero_leaves_the_fixed_ingress_parts():
-    assert total(0, tasks=0).total == pytest.approx(0.50 + 0.000023)   # Cloud Map's zone and the site
-    assert total(0, MinTasks="0").total == pytest.approx(0.50 + 0.000023)
+    # Cloud Map's zone, the site and the origin secret
+    assert total(0, tasks=0).total == pytest.approx(0.50 + 0.000023 + 0.40)
+    assert total(0, MinTasks="0").total == pytest.approx(0.50 + 0.000023 + 0.40)
 
 
 def test_a_schedule_bills_only_the_working_hours():
@@ -125,12 +127,16 @@ COST_PARAMETERS = {
     "Memory": "1024", "SpotWeight": "0", "OnDemandBase": "1", "OnDemandWeight": "1", "MinTasks": "2",
     "DesiredCount": "3", "LogRetentionDays": "365", "ContainerInsights": "enabled",
     "HostedZoneId": "Z0123456789ABCDEFGHIJ", "StopSchedule": "cron(0 19 ? * MON-FRI *)",
+    "WafRateLimit": "1000", "CloudFrontPlan": "Free",
 }
 NO_COST = {"MaxTasks", "CpuTarget", "ImageUri", "AppVersion", "EnableExecuteCommand", "AvailabilityZoneIds",
            "DomainName", "CertificateArn", "ApiDomainName", "ApiCertificateArn", "StartSchedule",
-           "ScheduleTimezone", "MonthlyBudget", "BudgetEmail", "NatGateways"}
+           "ScheduleTimezone", "MonthlyBudget", "BudgetEmail", "NatGateways",
+           # These bound the ceiling (test_the_ceiling_follows_each_bound), not the estimate:
+           "ApiRateLimit", "ApiBurstLimit", "TableMaxReadUnits", "TableMaxWriteUnits", "NoteTtlDays",
+           "WebAclArn", "OriginSecretVersion", "CloudFrontPrefixListId"}
 NEEDS = {"Memory": {"Cpu": "512"}, "OnDemandWeight": {"SpotWeight": "1", "MinTasks": "2"},
-         "StopSchedule": {"StartSchedule": "cron(0 7 ? * MON-FRI *)"}}
+         "StopSchedule": {"StartSchedule": "cron(0 7 ? * MON-FRI *)"}, "CloudFrontPlan": {"WafRateLimit": "1000"}}
 
 
 def test_every_parameter_is_classified():
@@ -198,7 +204,7 @@ def run_cost(*args, env=None):
 def test_cli_table_and_json():
     table = run_cost("--requests", "1000000")
     assert table.returncode == 0, table.stderr
-    assert "prices of 2026-09-28" in table.stdout and "= 7.73 a month" in table.stdout
+    assert "prices of 2026-09-28" in table.stdout and "= 8.13 a month" in table.stdout
     assert "pays off above 25.4 M requests/month (ingress prices alone)" in table.stdout
     data = json.loads(run_cost("--json", "--requests", "0").stdout)
     assert data["total"] == pytest.approx(FIXED, abs=1e-4) and data["priceDate"] == "2026-09-28"
@@ -255,3 +261,79 @@ def test_readme_cost_section_is_generated_not_typed():
     readme = (ROOT / "README.md").read_text()
     start, end = readme.index(cost.README_START), readme.index(cost.README_END) + len(cost.README_END)
     assert readme[start:end] == cost.readme_section(), "run `python -m scripts.cost --readme`"
+
+
+# ----------------------------------------------------------------- abuse bounds and the ceiling
+def test_the_waf_costs_six_dollars_and_sixty_cents_a_million():
+    # web ACL 5.00 + 1 rule 1.00 = 6.00 fixed; 10 M requests x 0.60 = 6.00
+    waf = line(total(10e6, WafRateLimit="1000"), "AWS WAF")
+    assert (waf.fixed, waf.variable) == (pytest.approx(6.00), pytest.approx(6.00))
+    assert not [x for x in total(10e6).lines if x.item == "AWS WAF"]
+    existing = total(10e6, WafRateLimit="1000", WebAclArn="arn:aws:wafv2:us-east-1:1:global/webacl/x/y")
+    assert not [x for x in existing.lines if x.item == "AWS WAF"]
+    assert any("billed in the account and region that own it" in n for n in existing.notes)
+
+
+def test_the_free_plan_bills_cloudfront_and_its_waf_nothing_and_throttles_beyond():
+    plan = total(20e6, WafRateLimit="1000", CloudFrontPlan="Free")
+    assert line(plan, "CloudFront (Free plan)").total == 0
+    assert not [x for x in plan.lines if x.item in ("CloudFront", "AWS WAF")]
+    assert any("past the plan's allowance" in n for n in plan.notes)   # 20 M > 1 M
+    # Without a web ACL the plan cannot exist (parent.yml's Rules): priced as pay-as-you-go.
+    assert line(total(20e6, CloudFrontPlan="Free"), "CloudFront").total == pytest.approx(10.00)
+
+
+DEV = cost.configuration("dev", "")
+SECONDS = 730 * 3600                                        # 2,628,000 s in a 730-hour month
+
+
+def test_the_ceiling_of_the_dev_configuration_by_hand():
+    top = cost.ceiling(DEV)
+    # The stage at 10 requests/s all month: 26.28 M requests.
+    assert top.estimate.requests == 10 * SECONDS == 26.28e6
+    items = {x.item: x.total for x in top.estimate.lines}
+    assert items["API Gateway requests"] == pytest.approx(26.28)                  # 26.28 M x $1.00
+    # MaxTasks=2 Spot ARM64 tasks all month: 2 x 2.295242275; each with a public IPv4: 2 x 3.65
+    assert items["Fargate tasks"] == pytest.approx(2 * 2.295242275)
+    assert items["Public IPv4 (tasks)"] == pytest.approx(7.30)
+    assert items["Cloud Map"] == pytest.approx(0.50 + 2 * 0.10)
+    # DynamoDB at its maximum units: 20 x 2,628,000 = 52.56 M reads x 0.125 = 6.57;
+    # 5 x 2,628,000 = 13.14 M writes x 0.625 = 8.2125
+    assert items["DynamoDB"] == pytest.approx(6.57 + 8.2125)
+    # CloudFront: (26.28 M - 10 M free) / 10k x 0.01 = 16.28; 26.28 M x 4 KiB = 100.25 GiB < 1 TB free
+    assert items["CloudFront"] == pytest.approx(16.28)
+    # Logs: 26.28 M x 750 bytes = 18.356 GiB; (18.356 - 5) x 0.50 + 18.356 x 14/30 x 0.03
+    log_gb = 26.28e6 * 750 / GIB
+    assert items["CloudWatch Logs"] == pytest.approx((log_gb - 5) * 0.5 + log_gb * 14 / 30 * 0.03)
+    assert items["Secrets Manager"] == pytest.approx(0.40)
+    by_hand = (26.28 + 2 * 2.295242275 + 7.30 + 0.70 + 6.57 + 8.2125 + 16.28
+               + (log_gb - 5) * 0.5 + log_gb * 14 / 30 * 0.03 + 0.40 + 0.000023)
+    assert top.total == pytest.approx(by_hand)
+    assert round(top.total, 2) == 77.27
+    # The WAF adds 6.00 + 26.28 M x 0.60 = 15.768 + 6.00 = 21.768
+    assert top.with_waf == pytest.approx(by_hand + 6.00 + 26.28 * 0.60)
+    assert top.without_waf == pytest.approx(by_hand)
+
+
+@pytest.mark.parametrize("name,value", [("ApiRateLimit", "20"), ("TableMaxReadUnits", "40"),
+                                        ("TableMaxWriteUnits", "10"), ("MaxTasks", "3")])
+def test_the_ceiling_follows_each_bound(name, value):
+    assert cost.ceiling({**DEV, name: value}).total > cost.ceiling(DEV).total
+
+
+def test_the_ceiling_of_an_alb_says_it_has_no_stage_throttle():
+    top = cost.ceiling({**DEV, "Ingress": "LoadBalancer"})
+    assert any("no stage throttle" in n for n in top.notes)
+    assert "API Gateway requests" not in {x.item for x in top.estimate.lines}
+
+
+def test_cli_prints_the_ceiling_and_json_carries_it():
+    table = run_cost()
+    assert table.returncode == 0, table.stderr
+    assert "Ceiling: the most this configuration can cost in a month" in table.stdout
+    assert "ceiling                        77.27" in table.stdout
+    data = json.loads(run_cost("--json").stdout)["ceiling"]
+    assert data["total"] == pytest.approx(cost.ceiling(DEV).total, abs=1e-4)
+    assert data["requestsPerSecond"] == 10 and data["requestsPerMonth"] == 26.28e6
+    assert {x["item"] for x in data["lines"]} >= {"API Gateway requests", "DynamoDB", "Fargate tasks", "CloudFront"}
+    assert data["withWaf"] > data["withoutWaf"] == data["total"]

@@ -29,6 +29,7 @@ class Deployment:
     api_url: str | None = None
     bucket: str | None = None
     version: str | None = None
+    ingress: str | None = None  # HttpApi or LoadBalancer (the stack's Ingress output)
 
     @property
     def https(self) -> bool:
@@ -89,7 +90,7 @@ def deployment(tmp_path_factory):
         stack = cfn.describe_stacks(StackName=os.environ["SMOKE_STACK"])["Stacks"][0]
         out = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         d = Deployment(out["FrontendUrl"].rstrip("/"), out.get("ApiUrl", "").rstrip("/") or None,
-                       out.get("BucketName"), version)
+                       out.get("BucketName"), version, out.get("Ingress"))
         wait_ready(d.frontend_url + "/api/health-check", WAIT_AWS)
         yield d
     else:

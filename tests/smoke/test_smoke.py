@@ -76,11 +76,29 @@ def test_http_redirects_to_https(deployment):
 
 
 @pytest.mark.aws_only("the API's own URL (API Gateway or the ALB) exists only in AWS")
-def test_api_url_answers_directly(deployment):
+def test_api_url_refuses_callers_that_skip_cloudfront(deployment):
+    """Only CloudFront's requests carry X-Origin-Verify. API Gateway's hostname still answers,
+    with a 403 (counted by the stage throttle); the ALB admits only CloudFront's addresses."""
     assert deployment.api_url, "the stack has no ApiUrl output"
-    url = deployment.api_url + "/api/health-check"
-    r = get(url)
-    assert r.status_code == 200 and r.json()["status"] == "ok", f"GET {url}: {r.status_code}"
+    url = deployment.api_url + "/api/notes"
+    if deployment.ingress == "LoadBalancer":
+        with pytest.raises(requests.exceptions.ConnectionError):  # ConnectTimeout is one
+            requests.get(url, timeout=5)
+        return
+    for headers in ({}, {"X-Origin-Verify": "a-guess"}):
+        r = get(url, headers=headers)
+        assert r.status_code == 403, f"GET {url} {headers}: {r.status_code} (only CloudFront may call the API)"
+        assert r.headers["Content-Type"].startswith("application/json"), f"GET {url}: {r.headers['Content-Type']}"
+        assert r.json()["error"]["code"] == "origin_forbidden", f"GET {url}: {r.text[:200]}"
+    health = deployment.api_url + "/api/health-check"
+    assert get(health).status_code == 200, f"GET {health}: the health check stays open (load balancer, make status)"
+
+
+@pytest.mark.aws_only("CloudFront replaces a viewer's X-Origin-Verify with its own; a local URL has no CloudFront")
+def test_a_forged_origin_header_through_cloudfront_changes_nothing(deployment):
+    url = deployment.frontend_url + "/api/notes"
+    r = get(url, headers={"X-Origin-Verify": "forged"})
+    assert r.status_code == 200, f"GET {url} with a forged X-Origin-Verify: {r.status_code}"
 
 
 @pytest.mark.aws_only("the bucket exists only in AWS")

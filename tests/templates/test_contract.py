@@ -133,3 +133,12 @@ def test_spa_rewrite_runs_only_on_the_static_behaviour():
     assert api["PathPattern"] == "/api/*" and "FunctionAssociations" not in api
     assert "CustomErrorResponses" not in config
     assert api["TargetOriginId"] == "api" and "DELETE" in api["AllowedMethods"]
+
+
+def test_note_expiry_the_table_deletes_on_is_the_attribute_the_store_writes(lb_service):
+    from api.store import TTL_ATTRIBUTE
+    props = SERVICE["Resources"]["NotesTable"]["Properties"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    env = {e["Name"]: str(e["Value"]) for e in container(lb_service)["Environment"]}
+    assert env["NOTE_TTL_DAYS"] == "30"
+    assert "note_ttl_days" in DEFAULTS and DEFAULTS["note_ttl_days"] == 0  # local runs keep notes

@@ -45,7 +45,7 @@ def test_load_balancer_with_a_certificate_redirects_http_to_https():
     assert r["HttpListener"]["Properties"]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
     assert r["HttpsListener"]["Properties"]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
     ports = {rule["FromPort"] for rule in r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]}
-    assert ports == {80, 443}
+    assert ports == {443}, "CloudFront reaches an ALB with a certificate over HTTPS only"
 
 
 @pytest.mark.parametrize("ingress", ["HttpApi", "LoadBalancer"])

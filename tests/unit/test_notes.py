@@ -125,3 +125,31 @@ def test_create_body_over_the_limit_is_413_and_stores_nothing(table):
 ])
 def test_unknown_or_malformed_ids_are_404(client, path, code):
     assert_error(client.get(path), 404, code)
+
+
+def test_notes_expire_after_note_ttl_days(table, monkeypatch):
+    """NOTE_TTL_DAYS writes expiresAt (epoch seconds), the attribute service.yml's TTL deletes on;
+    an expired note DynamoDB has not removed yet is already gone for the API."""
+    import time
+
+    from api import store
+    from api.config import Settings
+    monkeypatch.setenv("NOTE_TTL_DAYS", "7")
+    assert Settings().note_ttl_days == 7
+    client = create_app(make_settings(note_ttl_days=7)).test_client()
+    before = int(time.time())
+    note = create(client, "short-lived").get_json()
+    item = table.get_item(TableName=TABLE, Key={"pk": {"S": "NOTE"}, "sk": {"S": note["id"]}})["Item"]
+    expires = int(item[store.TTL_ATTRIBUTE]["N"])
+    assert before + 7 * 86400 <= expires <= int(time.time()) + 7 * 86400
+    assert "expiresAt" not in client.get(f"/api/notes/{note['id']}").get_json()
+
+    monkeypatch.setattr(store.time, "time", lambda: expires + 1)
+    assert_error(client.get(f"/api/notes/{note['id']}"), 404, "note_not_found")
+    assert note["id"] not in [n["id"] for n in client.get("/api/notes").get_json()["items"]]
+
+
+def test_notes_never_expire_with_note_ttl_days_zero(client, table):
+    note = create(client, "kept").get_json()
+    item = table.get_item(TableName=TABLE, Key={"pk": {"S": "NOTE"}, "sk": {"S": note["id"]}})["Item"]
+    assert "expiresAt" not in item

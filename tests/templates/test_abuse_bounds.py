@@ -1,0 +1,215 @@
+"""What bounds a stranger's use of the deployment, as each parameter combination renders it:
+only CloudFront reaches the API (origin header + the ALB's prefix list), per-client rate limit
+(WAF), and the bill ceiling (stage throttle, table ceiling, note expiry).
+
+AWS behaviours these rely on (only a deploy proves them) are cited beside the resources."""
+from __future__ import annotations
+
+import pytest
+
+from checks.render import load, render_file
+from tests.templates.conftest import CHILDREN, ROOT
+
+PARENT = load(ROOT / "parent.yml")
+SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:origin-verify-AbCdEf"
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/shared/0000"
+
+
+def resources(template: str, **values) -> dict:
+    return render_file(ROOT / template, values)["Resources"]
+
+
+def distribution(**values) -> dict:
+    return resources("frontend.yml", **values)["Distribution"]["Properties"]["DistributionConfig"]
+
+
+# ------------------------------------------------------------ only CloudFront reaches the API
+def test_cloudfront_sends_the_secret_header_resolved_from_secrets_manager():
+    (_, api) = distribution(OriginVerifySecretArn=SECRET, OriginVerifySecretKey="v3")["Origins"]
+    (header,) = api["OriginCustomHeaders"]
+    assert header["HeaderName"] == "X-Origin-Verify"
+    # The key (the version) is in the reference's text: a new version is a new text, which is
+    # what makes CloudFormation resolve it again on an update.
+    assert header["HeaderValue"] == {
+        "Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecretArn}:SecretString:${OriginVerifySecretKey}}}"}
+    site, _ = distribution(OriginVerifySecretArn=SECRET)["Origins"]
+    assert "OriginCustomHeaders" not in site, "S3 needs no header"
+
+
+def test_the_task_gets_the_same_value_as_a_secret_not_an_environment_value():
+    (container,) = resources("service.yml", OriginVerifySecretArn=SECRET, OriginVerifySecretKey="v3")[
+        "TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    assert container["Secrets"] == [{"Name": "ORIGIN_VERIFY_SECRET",
+                                     "ValueFrom": {"Fn::Sub": "${OriginVerifySecretArn}:${OriginVerifySecretKey}::"}}]
+    assert "ORIGIN_VERIFY_SECRET" not in {e["Name"] for e in container["Environment"]}
+
+
+def test_the_parent_wires_one_secret_and_one_key_to_both_sides():
+    cluster_outputs = load(ROOT / "cluster.yml")["Outputs"]
+    assert {"OriginVerifySecretArn", "OriginVerifySecretKey"} <= set(cluster_outputs)
+    for child in ("ServiceStack", "FrontendStack"):
+        params = PARENT["Resources"][child]["Properties"]["Parameters"]
+        assert params["OriginVerifySecretArn"] == {"Fn::GetAtt": ["ClusterStack", "Outputs.OriginVerifySecretArn"]}
+        assert params["OriginVerifySecretKey"] == {"Fn::GetAtt": ["ClusterStack", "Outputs.OriginVerifySecretKey"]}
+
+
+def test_the_secret_is_generated_per_stack_and_its_key_follows_the_version():
+    r = resources("cluster.yml", OriginSecretVersion="7")
+    generate = r["OriginVerifySecret"]["Properties"]["GenerateSecretString"]
+    assert generate["GenerateStringKey"] == {"Fn::Sub": "v${OriginSecretVersion}"}
+    assert generate["PasswordLength"] >= 32 and generate["ExcludePunctuation"] is True
+    assert "SecretString" not in r["OriginVerifySecret"]["Properties"], "the value never sits in a template"
+    outputs = render_file(ROOT / "cluster.yml", {"OriginSecretVersion": "7"})["Outputs"]
+    assert outputs["OriginVerifySecretKey"]["Value"] == {"Fn::Sub": "v${OriginSecretVersion}"}
+
+
+def test_only_the_execution_role_reads_the_secret_and_only_that_one():
+    r = resources("cluster.yml")
+    (policy,) = r["TaskExecutionRole"]["Properties"]["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement == {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                         "Resource": {"Ref": "OriginVerifySecret"}}
+    task_role = str(resources("service.yml")["TaskRole"])
+    assert "secretsmanager" not in task_role, "the app's own role never needs it"
+
+
+@pytest.mark.parametrize("certificate,port", [("", 80), (CERT, 443)])
+def test_the_load_balancer_admits_only_cloudfront_on_one_port(certificate, port):
+    r = resources("service.yml", Ingress="LoadBalancer", ApiCertificateArn=certificate,
+                  CloudFrontPrefixListId="pl-3b927c52")
+    (rule,) = r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert rule["SourcePrefixListId"] == "pl-3b927c52" and "CidrIp" not in rule and "CidrIpv6" not in rule
+    assert rule["FromPort"] == rule["ToPort"] == port
+    # The port CloudFront uses is the one open: https-only with a certificate, else http-only.
+    protocol = render_file(ROOT / "service.yml", {"Ingress": "LoadBalancer", "ApiCertificateArn": certificate})[
+        "Outputs"]["ApiOriginProtocol"]["Value"]
+    assert protocol == ("https-only" if port == 443 else "http-only")
+
+
+def test_no_security_group_in_any_template_is_open_to_the_internet():
+    for template in CHILDREN:
+        for values in ({"Ingress": "HttpApi"}, {"Ingress": "LoadBalancer", "ApiCertificateArn": CERT}):
+            for name, resource in resources(template, **values).items():
+                for rule in resource.get("Properties", {}).get("SecurityGroupIngress", []):
+                    assert rule.get("CidrIp") != "0.0.0.0/0" and rule.get("CidrIpv6") != "::/0", (template, name)
+
+
+# ------------------------------------------------------------ per-client rate limit
+def test_no_web_acl_by_default():
+    r = resources("frontend.yml")
+    assert "WebAcl" not in r and "PricingPlan" not in r
+    assert "WebACLId" not in r["Distribution"]["Properties"]["DistributionConfig"]
+
+
+def test_a_rate_limit_creates_a_web_acl_limiting_each_ip_on_the_api_only():
+    r = resources("frontend.yml", WafRateLimit="500")
+    acl = r["WebAcl"]["Properties"]
+    assert acl["Scope"] == "CLOUDFRONT" and acl["DefaultAction"] == {"Allow": {}}
+    (rule,) = acl["Rules"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert (rate["Limit"], rate["AggregateKeyType"], rate["EvaluationWindowSec"]) == ("500", "IP", 300)
+    match = rate["ScopeDownStatement"]["ByteMatchStatement"]
+    assert (match["SearchString"], match["PositionalConstraint"], match["FieldToMatch"]) == (
+        "/api/", "STARTS_WITH", {"UriPath": {}})
+    response = rule["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    body = acl["CustomResponseBodies"][response["CustomResponseBodyKey"]]
+    import json
+    assert body["ContentType"] == "APPLICATION_JSON"
+    assert json.loads(body["Content"])["error"]["code"] == "rate_limited", "the API's one error shape"
+    assert r["Distribution"]["Properties"]["DistributionConfig"]["WebACLId"] == {"Fn::GetAtt": ["WebAcl", "Arn"]}
+
+
+def test_an_existing_web_acl_is_attached_instead_of_creating_one():
+    r = resources("frontend.yml", WafRateLimit="500", WebAclArn=ACL)
+    assert "WebAcl" not in r
+    assert r["Distribution"]["Properties"]["DistributionConfig"]["WebACLId"] == ACL
+
+
+def test_the_free_flat_rate_plan_covers_the_distribution_and_its_web_acl():
+    assert "PricingPlan" not in resources("frontend.yml", CloudFrontPlan="Free"), "no plan without a web ACL"
+    plan = resources("frontend.yml", CloudFrontPlan="Free", WafRateLimit="500")["PricingPlan"]["Properties"]
+    assert (plan["PlanFamily"], plan["PlanTier"]) == ("CloudFront", "FREE")
+    assert plan["ResourceArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"},
+        {"Fn::GetAtt": ["WebAcl", "Arn"]}]
+    shared = resources("frontend.yml", CloudFrontPlan="Free", WebAclArn=ACL)["PricingPlan"]["Properties"]
+    assert shared["ResourceArns"][1] == ACL
+
+
+# ------------------------------------------------------------ the bill ceiling
+def test_the_stage_throttle_and_the_table_ceiling_are_parameters():
+    r = resources("service.yml", ApiRateLimit="7", ApiBurstLimit="9", TableMaxReadUnits="11",
+                  TableMaxWriteUnits="3")
+    assert r["HttpApiStage"]["Properties"]["DefaultRouteSettings"] == {"ThrottlingBurstLimit": "9",
+                                                                        "ThrottlingRateLimit": "7"}
+    assert r["NotesTable"]["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert r["NotesTable"]["Properties"]["OnDemandThroughput"] == {"MaxReadRequestUnits": "11",
+                                                                   "MaxWriteRequestUnits": "3"}
+    defaults = resources("service.yml")["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
+    assert defaults == {"ThrottlingBurstLimit": 20, "ThrottlingRateLimit": 10}
+
+
+ABUSE_PARAMETERS = {"ApiRateLimit": "ServiceStack", "ApiBurstLimit": "ServiceStack",
+                    "TableMaxReadUnits": "ServiceStack", "TableMaxWriteUnits": "ServiceStack",
+                    "NoteTtlDays": "ServiceStack", "CloudFrontPrefixListId": "ServiceStack",
+                    "WafRateLimit": "FrontendStack", "WebAclArn": "FrontendStack", "CloudFrontPlan": "FrontendStack",
+                    "OriginSecretVersion": "ClusterStack"}
+
+
+@pytest.mark.parametrize("name,stack", sorted(ABUSE_PARAMETERS.items()))
+def test_the_parent_declares_and_passes_each_bound(name, stack):
+    assert name in PARENT["Parameters"]
+    assert PARENT["Resources"][stack]["Properties"]["Parameters"][name] == {"Ref": name}
+    child = load(ROOT / PARENT["Resources"][stack]["Properties"]["Location"])["Parameters"][name]
+    for key in ("Default", "AllowedValues", "AllowedPattern", "MinValue", "MaxValue"):
+        assert str(child.get(key)) == str(PARENT["Parameters"][name].get(key)), f"{name}: {key} differs"
+
+
+# ------------------------------------------------------------ parent Rules, evaluated
+def evaluate(expr, values: dict):
+    """The few rule functions parent.yml uses, as CloudFormation evaluates them."""
+    if not isinstance(expr, dict):
+        return expr
+    (fn, args), = expr.items()
+    if fn == "Ref":
+        return values[args]
+    if fn == "Fn::Equals":
+        return str(evaluate(args[0], values)) == str(evaluate(args[1], values))
+    if fn == "Fn::Not":
+        return not evaluate(args[0], values)
+    if fn == "Fn::And":
+        return all(evaluate(a, values) for a in args)
+    if fn == "Fn::Or":
+        return any(evaluate(a, values) for a in args)
+    if fn == "Fn::Contains":
+        return str(evaluate(args[1], values)) in [str(evaluate(v, values)) for v in args[0]]
+    raise AssertionError(f"evaluate() does not know {fn}")
+
+
+def failing_rules(region="us-east-1", **overrides) -> list[str]:
+    values = {name: str(spec.get("Default", "")) for name, spec in PARENT["Parameters"].items()}
+    values.update(overrides, **{"AWS::Region": region})
+    failed = []
+    for name, rule in PARENT["Rules"].items():
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], values):
+            continue
+        if not all(evaluate(a["Assert"], values) for a in rule["Assertions"]):
+            failed.append(name)
+    return failed
+
+
+@pytest.mark.parametrize("region,overrides,failed", [
+    ("eu-west-1", {}, []),                                            # the defaults deploy anywhere
+    ("us-east-1", {"WafRateLimit": "1000"}, []),
+    ("eu-west-1", {"WafRateLimit": "1000"}, ["WebAclOnlyInUsEast1"]),
+    ("eu-west-1", {"WafRateLimit": "1000", "WebAclArn": ACL}, []),
+    ("us-east-1", {"WafRateLimit": "5"}, ["WafRateLimitAtLeastTen"]),
+    ("us-east-1", {"CloudFrontPlan": "Free"}, ["FreePlanNeedsWebAcl"]),
+    ("us-east-1", {"CloudFrontPlan": "Free", "WafRateLimit": "1000"}, []),
+    ("eu-west-1", {"Ingress": "LoadBalancer"}, ["LoadBalancerAdmitsOnlyCloudFront"]),
+    ("eu-west-1", {"Ingress": "LoadBalancer", "CloudFrontPrefixListId": "pl-4fa04526"}, []),
+])
+def test_parent_rules_refuse_the_combinations_that_cannot_deploy(region, overrides, failed):
+    assert failing_rules(region, **overrides) == failed
