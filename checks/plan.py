@@ -37,7 +37,7 @@ from functools import cache
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from checks.branches import NESTED, Evaluator, Opaque, child_values, nested_stacks
-from checks.render import ROOT, Renderer, load
+from checks.render import ROOT, WIRED, Renderer, load
 
 PARENT = "parent.yml"
 SCHEMA_REGION = "us-east-1"
@@ -235,8 +235,17 @@ def hazard(change: Change, resource: dict, source: dict, after: dict | None, rep
     return ""
 
 
+def with_deploy_values(values: dict) -> dict:
+    """The parameters `make deploy` looks up and passes itself (scripts/prefix_list.py), with a stand-in
+    value, so an offline plan shows what the change does instead of the Rule that asks for them."""
+    if values.get("Ingress") == "LoadBalancer" and not values.get("CloudFrontPrefixListId"):
+        return {**values, "CloudFrontPrefixListId": WIRED["CloudFrontPrefixListId"]}
+    return values
+
+
 def plan(before: dict, after: dict, region: str = "us-east-1") -> Plan:
     """Rehearse the update from parameter set `before` to `after` (parent parameter names)."""
+    before, after = with_deploy_values(before), with_deploy_values(after)
     _, old = render_stacks(before, region)
     refused, new = render_stacks(after, region, stacks=[])
     changes: list[Change] = []
