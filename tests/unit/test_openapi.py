@@ -71,3 +71,27 @@ def test_schema_check_catches_a_wrong_response(client, doc):
             return {"status": "ok"}  # version and uptimeSeconds missing
     with pytest.raises(Exception, match="required"):
         check(doc, "GET", "/api/health-check", Fake)
+
+
+def test_with_an_origin_secret_the_document_declares_it_and_the_403(table):
+    from api import create_app
+
+    from tests.unit.conftest import make_settings
+    client = create_app(make_settings(origin_verify_secret="s" * 32)).test_client()
+    headers = {"X-Origin-Verify": "s" * 32}
+    doc = client.get(OPENAPI_PATH, headers=headers).get_json()
+    validate_spec(doc)
+    assert doc["components"]["securitySchemes"]["originVerify"] == {
+        "type": "apiKey", "in": "header", "name": "X-Origin-Verify",
+        "description": doc["components"]["securitySchemes"]["originVerify"]["description"]}
+    assert doc["paths"]["/api/health-check"]["get"]["security"] == []
+    check(doc, "GET", "/api/notes", client.get("/api/notes"))
+    check(doc, "POST", "/api/notes", client.post("/api/notes", json={"text": "x"}))
+    check(doc, "GET", "/api/notes", client.get("/api/notes", headers=headers))
+    check(doc, "GET", "/api/health-check", client.get("/api/health-check"))
+
+
+def test_without_an_origin_secret_the_document_claims_no_security(doc):
+    assert "security" not in doc and "securitySchemes" not in doc["components"]
+    assert all("403" not in op["responses"] for ops in doc["paths"].values() for m, op in ops.items()
+               if m != "parameters")
