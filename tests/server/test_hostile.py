@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 import requests
@@ -185,6 +186,12 @@ class TestOnlyTheEdgeReachesTheApi:
     def test_through_the_edge_a_viewers_own_header_is_replaced(self, stack):
         r = requests.get(f"{stack.url}/api/notes", headers={"X-Origin-Verify": "forged"}, timeout=5)
         assert r.status_code == 200
+
+    def test_the_secret_is_in_no_log_line(self, stack):
+        requests.get(f"{stack.api_url}/api/notes", headers={"X-Origin-Verify": "wrong"}, timeout=5)
+        requests.get(f"{stack.url}/api/notes", timeout=5)
+        log = Path(stack.log.name).read_text()
+        assert '"status": 403' in log and stack.origin_secret not in log
 
     def test_a_forged_trace_id_does_not_become_the_request_id(self, stack):
         r = requests.get(f"{stack.url}/api/notes", headers={"X-Amzn-Trace-Id": "Root=1-forged-by-client",
