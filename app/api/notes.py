@@ -38,7 +38,8 @@ def _validation_error(exc: ValidationError) -> ApiError:
             continue  # keep looking for json_invalid, which outranks the rest
         field = _cut(".".join(str(p) for p in err["loc"]) or "body", MAX_FIELD_CHARS)
         # pydantic's own message for a pattern would quote the regular expression.
-        message = NOTE_TEXT_RULE if err["type"] == "string_pattern_mismatch" else err["msg"]
+        pattern_on_text = err["type"] == "string_pattern_mismatch" and err["loc"] == ("text",)
+        message = NOTE_TEXT_RULE if pattern_on_text else err["msg"]
         details.append({"field": field, "message": _cut(message, MAX_MESSAGE_CHARS)})
     first = details[0]
     return ApiError(
