@@ -17,6 +17,7 @@ import argparse
 import http.client
 import json
 import mimetypes
+import os
 import posixpath
 import sys
 import urllib.parse
@@ -30,8 +31,14 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; "
+                               "base-uri 'self'; form-action 'self'",
+    # frontend.yml's CustomHeadersConfig (CloudFront has no dedicated field for these):
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
+ORIGIN_HEADER = "X-Origin-Verify"  # frontend.yml's origin custom header; the API refuses requests without it
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length",
@@ -55,6 +62,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
     root: Path
     api_host: str
     api_port: int
+    origin_secret: str | None = None
 
     def log_message(self, format, *args):  # the API logs its own requests
         pass
@@ -106,6 +114,9 @@ class EdgeHandler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["X-Forwarded-For"] = self.client_address[0]
         headers["X-Forwarded-Proto"] = "http"
+        if self.origin_secret:  # like CloudFront's origin custom header, it replaces any the viewer sent
+            headers = {k: v for k, v in headers.items() if k.lower() != ORIGIN_HEADER.lower()}
+            headers[ORIGIN_HEADER] = self.origin_secret
         conn = http.client.HTTPConnection(self.api_host, self.api_port, timeout=30)
         try:
             conn.request(self.command, self.path, body=body, headers=headers)
@@ -129,10 +140,11 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
 
-def make_server(host: str, port: int, root: Path, api: str) -> ThreadingHTTPServer:
+def make_server(host: str, port: int, root: Path, api: str, origin_secret: str | None = None) -> ThreadingHTTPServer:
     origin = urllib.parse.urlsplit(api)
     handler = type("Handler", (EdgeHandler,), {
         "root": root.resolve(), "api_host": origin.hostname, "api_port": origin.port or 80,
+        "origin_secret": origin_secret,
     })
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
@@ -145,9 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent / "frontend")
     parser.add_argument("--api", default="http://127.0.0.1:8000", help="API origin URL")
+    parser.add_argument("--origin-secret", default=os.environ.get("ORIGIN_VERIFY_SECRET"),
+                        help=f"sent as {ORIGIN_HEADER} (default: $ORIGIN_VERIFY_SECRET)")
     args = parser.parse_args(argv)
     try:
-        server = make_server(args.host, args.port, args.root, args.api)
+        server = make_server(args.host, args.port, args.root, args.api, args.origin_secret)
     except OSError as exc:
         print(f"edge: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1

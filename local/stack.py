@@ -2,7 +2,8 @@
 
     browser -> edge (:8080, stands in for CloudFront)
                  ├─ /api/*  -> gunicorn + Flask (app/gunicorn.conf.py, as in the image)
-                 │                └─ DynamoDB API -> moto server (table from service.yml)
+                 │     │          └─ DynamoDB API -> moto server (table from service.yml)
+                 │     └─ with X-Origin-Verify: a per-run secret, as CloudFront's; the API refuses calls without it
                  └─ other   -> frontend/ (stands in for the S3 bucket)
 
 The tests start the same stack through LocalStack, so what `make run` shows
@@ -14,6 +15,7 @@ import argparse
 import errno
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -90,6 +92,10 @@ class LocalStack:
         # The children's output: a file this stack opens and closes, or None for the terminal.
         self.log = open(log, "a") if log else None  # noqa: SIM115 - closed in stop()
         self.api_env = api_env or {}
+        # As in AWS, the API refuses requests that did not come through the edge (CloudFront): the edge
+        # sends this per-run secret as X-Origin-Verify. A test calling the API directly sends
+        # origin_headers; api_env={"ORIGIN_VERIFY_SECRET": ""} turns the check off.
+        self.origin_secret = secrets.token_urlsafe(32)
         self.db: subprocess.Popen | None = None
         self.api: subprocess.Popen | None = None
         self.edge_server = None
@@ -107,6 +113,10 @@ class LocalStack:
     @property
     def db_url(self) -> str:
         return f"http://{self.host}:{self.db_port}"
+
+    @property
+    def origin_headers(self) -> dict:
+        return {edge.ORIGIN_HEADER: self.origin_secret}
 
     def api_environment(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -141,12 +151,12 @@ class LocalStack:
         self.db = None
 
     def start_api(self) -> None:
-        self.api = self._spawn([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"], APP_DIR,
-                               self.api_environment())
+        env = {**self.api_environment(), "ORIGIN_VERIFY_SECRET": self.origin_secret, **self.api_env}
+        self.api = self._spawn([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"], APP_DIR, env)
         wait_http(f"{self.api_url}/api/health-check", 30, self.api)
 
     def start_edge(self) -> None:
-        self.edge_server = edge.make_server(self.host, self.port, FRONTEND_DIR, self.api_url)
+        self.edge_server = edge.make_server(self.host, self.port, FRONTEND_DIR, self.api_url, self.origin_secret)
         self._edge_thread = threading.Thread(target=self.edge_server.serve_forever, daemon=True)
         self._edge_thread.start()
 

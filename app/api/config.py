@@ -6,14 +6,17 @@ with a message naming the variable, instead of failing on the first request.
 """
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True)
+    # hide_input_in_errors: a boot error names the variable but never prints its value (a secret).
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True,
+                                      hide_input_in_errors=True)
 
     # --- the HTTP server (read by gunicorn.conf.py) ---
     host: str = Field("0.0.0.0", description="Address to listen on; the container needs all interfaces.")
@@ -29,6 +32,25 @@ class Settings(BaseSettings):
     app_version: str = Field("dev", max_length=64, description="Reported by the health check; the image tag.")
     max_body_bytes: int = Field(16 * 1024, ge=1024, le=10 * 1024 * 1024, description="Largest request body.")
     trusted_proxy_hops: int = Field(1, ge=0, le=5, description="Proxies in front (API Gateway or the ALB).")
+
+    # --- who may call the API (app/api/origin.py, logs.py) ---
+    origin_verify_secret: SecretStr | None = Field(
+        None, description="CloudFront sends it as X-Origin-Verify; requests without it get 403 (the health check "
+                    "excepted). Unset or empty: no check (make test's unit tier). SecretStr: never in a repr or log.")
+    request_id_header: str = Field(
+        "X-Request-Id", pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="The one request header trusted for the request id (set by our ingress, which overwrites "
+                    "what a client sent); any other is ignored and an id is generated.")
+
+    @field_validator("origin_verify_secret", mode="before")
+    @classmethod
+    def _secret_is_a_header_value(cls, value):
+        # A template passing an empty parameter means "no secret", not an error at boot.
+        if value == "" or value is None:
+            return None
+        if not isinstance(value, str) or not re.fullmatch(r"[\x21-\x7e]{16,256}", value):
+            raise ValueError("must be 16 to 256 visible ASCII characters (it travels as a header value)")
+        return value
 
     # --- AWS ---
     notes_table: str = Field("notes", min_length=3, max_length=255, description="DynamoDB table name.")

@@ -15,13 +15,11 @@ import uuid
 
 from flask import Flask, has_request_context, request
 
-REQUEST_ID_HEADER = "X-Request-Id"
-# API Gateway passes its request id; the ALB and API Gateway add X-Amzn-Trace-Id. Read from the WSGI
-# environ directly: this runs on every request, health checks included, and is measured by `make bench`.
-UPSTREAM_ID_KEYS = ("HTTP_X_AMZN_REQUESTID", "HTTP_X_AMZN_TRACE_ID", "HTTP_X_REQUEST_ID")
+REQUEST_ID_HEADER = "X-Request-Id"  # the response header that returns the id to the client
 REQUEST_ID_KEY, STARTED_KEY = "api.request_id", "api.started"
 # An id we echo back must not be able to inject anything into a header or a log line.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9=;:._-]{1,200}$")
+# fullmatch, not ^...$: "$" also matches before a trailing newline.
+_SAFE_ID = re.compile(r"[A-Za-z0-9=;:._-]{1,200}")
 HEALTH_PATHS = frozenset({"/api/health-check", "/api/ready"})
 
 access_logger = logging.getLogger("api.access")
@@ -81,20 +79,25 @@ def configure_logging(level: str) -> None:
         logging.config.dictConfig(logging_config(level))
 
 
-def _request_id(environ: dict) -> str:
-    for key in UPSTREAM_ID_KEYS:
-        value = environ.get(key)
-        if value and _SAFE_ID.match(value):
-            return value
-    return uuid.uuid4().hex
+def environ_key(header: str) -> str:
+    """The WSGI environ key of a request header: X-Request-Id -> HTTP_X_REQUEST_ID."""
+    return "HTTP_" + header.upper().replace("-", "_")
 
 
-def init_app(app: Flask, log_health_checks: bool) -> None:
+def init_app(app: Flask, log_health_checks: bool, request_id_header: str = REQUEST_ID_HEADER) -> None:
+    # Only the one header our ingress sets (settings.request_id_header: API Gateway maps its request id
+    # into it, overwriting whatever a client sent) is trusted. Every other header carrying an id
+    # (X-Amzn-Trace-Id, X-Amzn-RequestId...) comes straight from the client when CloudFront or the ALB
+    # passes it on, so it is ignored: a client must not choose the id its requests are logged under.
+    # Read from the WSGI environ directly: this runs on every request and is measured by `make bench`.
+    trusted_key = environ_key(request_id_header)
+
     @app.before_request
     def start_request() -> None:
         environ = request.environ
         environ[STARTED_KEY] = time.perf_counter()
-        environ[REQUEST_ID_KEY] = _request_id(environ)
+        value = environ.get(trusted_key)
+        environ[REQUEST_ID_KEY] = value if value and _SAFE_ID.fullmatch(value) else uuid.uuid4().hex
 
     @app.after_request
     def finish_request(response):

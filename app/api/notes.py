@@ -5,7 +5,8 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 
 from .errors import ApiError
-from .schemas import ListQuery, NoteIn
+from .schemas import NOTE_TEXT_RULE, ListQuery, NoteIn
+from .store import cursor_after
 
 bp = Blueprint("notes", __name__, url_prefix="/api/notes")
 
@@ -14,13 +15,32 @@ def _store():
     return current_app.extensions["notes_store"]
 
 
+# A validation error stays small whatever the body held: a body of thousands of unknown keys
+# must not come back as an error that echoes every one of them.
+MAX_ERROR_DETAILS = 5
+MAX_FIELD_CHARS = 64
+MAX_MESSAGE_CHARS = 200
+# A page of notes stops once its items serialize to about this many bytes, whatever `limit` says:
+# 100 notes of 1,000 four-byte characters would otherwise be a 400 KB response.
+PAGE_BUDGET_BYTES = 256 * 1024
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _validation_error(exc: ValidationError) -> ApiError:
     details = []
-    for err in exc.errors(include_url=False):
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
         if err["type"] == "json_invalid":
             return ApiError(400, "malformed_json", "The request body is not valid JSON.")
-        field = ".".join(str(p) for p in err["loc"]) or "body"
-        details.append({"field": field, "message": err["msg"]})
+        if len(details) == MAX_ERROR_DETAILS:
+            continue  # keep looking for json_invalid, which outranks the rest
+        field = _cut(".".join(str(p) for p in err["loc"]) or "body", MAX_FIELD_CHARS)
+        # pydantic's own message for a pattern would quote the regular expression.
+        pattern_on_text = err["type"] == "string_pattern_mismatch" and err["loc"] == ("text",)
+        message = NOTE_TEXT_RULE if pattern_on_text else err["msg"]
+        details.append({"field": field, "message": _cut(message, MAX_MESSAGE_CHARS)})
     first = details[0]
     return ApiError(
         400, "validation_error", f"{first['field']}: {first['message']}", field=first["field"], details=details
@@ -70,6 +90,14 @@ def list_notes():
     except ValidationError as exc:
         raise _validation_error(exc) from None
     items, next_cursor = _store().list(query.limit, query.cursor)
+    # Stop at the byte budget; the cursor then resumes right after the last item returned. The
+    # first item always goes out (one note is at most ~4 KB), so every page makes progress.
+    dumps, size = current_app.json.dumps, 0
+    for kept, item in enumerate(items):
+        size += len(dumps(item).encode())
+        if size > PAGE_BUDGET_BYTES and kept:
+            items, next_cursor = items[:kept], cursor_after(items[kept - 1]["id"])
+            break
     return jsonify(items=items, nextCursor=next_cursor)
 
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from flask import Blueprint, current_app, jsonify
 from pydantic.json_schema import models_json_schema
 
-from . import schemas
+from . import origin, schemas
 from .health import HEALTH_PATH, READY_PATH
 
 bp = Blueprint("openapi", __name__)
@@ -37,13 +37,16 @@ NOTE_ID = {"name": "note_id", "in": "path", "required": True, "schema": {"type":
 
 
 @lru_cache(maxsize=4)
-def document(version: str) -> dict:
+def document(version: str, origin_verify: bool = False) -> dict:
+    """The document; with origin_verify (ORIGIN_VERIFY_SECRET is set) every operation but the health
+    check requires the X-Origin-Verify header, declared as an API key so fuzzers check it is enforced."""
     models = [schemas.NoteIn, schemas.Note, schemas.NotePage, schemas.Health, schemas.Ready, schemas.Error]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {"title": "Notes API", "version": version,
-                 "description": "Sample service of the Fargate blueprint. Every error is JSON: {error: {code, message}}."},
+                 "description": "Sample service of the Fargate blueprint. Every error is JSON: {error: {code, message}}. "
+                                "OPTIONS on any route answers 204 with an Allow header and no body."},
         "paths": {
             HEALTH_PATH: {"get": {
                 "operationId": "healthCheck", "summary": "Liveness: answers without touching dependencies.",
@@ -83,8 +86,20 @@ def document(version: str) -> dict:
         },
         "components": {"schemas": defs["$defs"]},
     }
+    if origin_verify:
+        doc["components"]["securitySchemes"] = {"originVerify": {
+            "type": "apiKey", "in": "header", "name": origin.HEADER,
+            "description": "The secret CloudFront adds to every request it forwards."}}
+        doc["security"] = [{"originVerify": []}]
+        doc["paths"][HEALTH_PATH]["get"]["security"] = []  # ECS and the load balancer call it directly
+        forbidden = _error("Not sent through CloudFront: origin_forbidden.")
+        for path, operations in doc["paths"].items():
+            for method, operation in operations.items():
+                if method != "parameters" and path != HEALTH_PATH:
+                    operation["responses"]["403"] = forbidden
+    return doc
 
 
 @bp.get(OPENAPI_PATH)
 def openapi_json():
-    return jsonify(document(current_app.config["APP_VERSION"]))
+    return jsonify(document(current_app.config["APP_VERSION"], current_app.config["ORIGIN_VERIFY"]))

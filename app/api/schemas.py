@@ -9,16 +9,27 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 MAX_NOTE_LENGTH = 1000
 NOTE_ID_PATTERN = r"^[0-9a-f]{28}$"
 
-# Stored as sent. At least one character that is not ASCII whitespace: the same class in Python
-# and in the OpenAPI document's (ECMAScript) regular expression, so clients and fuzzers agree with us.
-NoteText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NOTE_LENGTH, pattern=r"[^ \t\n\r\f\v]")]
+# Stored as sent, with two rules:
+# - no control characters but newline and tab: not C0 (CR included: a textarea's value uses LF), not
+#   DEL, not C1 (U+0080-U+009F: NEL, CSI... which terminals act on). Text is data for a page, a log
+#   line or a terminal, and these only ever act on the one showing it.
+# - at least one character that is neither a space nor one of those.
+# One regular expression, without look-arounds, that means the same in pydantic's (Rust) engine, in
+# Python's re (schemathesis generates from it) and in the OpenAPI document's ECMAScript dialect, so
+# clients, fuzzers and the validator agree.
+_ALLOWED = r"[^\x00-\x08\x0b-\x1f\x7f-\x9f]"
+_VISIBLE = r"[^\x00-\x20\x7f-\x9f]"
+NOTE_TEXT_PATTERN = rf"^{_ALLOWED}*{_VISIBLE}{_ALLOWED}*$"
+NOTE_TEXT_RULE = "must have a visible character and no control characters but newline and tab"
+NoteText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NOTE_LENGTH, pattern=NOTE_TEXT_PATTERN)]
 
 
 class NoteIn(BaseModel):
     """The body of POST /api/notes."""
 
     model_config = ConfigDict(extra="forbid")
-    text: NoteText = Field(description="The note: 1 to 1000 characters, not only whitespace.")
+    text: NoteText = Field(description="The note: 1 to 1000 characters, not only whitespace, "
+                                       "no control characters but newline and tab.")
 
 
 class Note(BaseModel):
@@ -29,7 +40,9 @@ class Note(BaseModel):
 
 class NotePage(BaseModel):
     items: list[Note]
-    nextCursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+    nextCursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page. "
+                                               "A page may hold fewer items than `limit` (it stops at "
+                                               "about 256 KB) and still have a next page.")
 
 
 class ListQuery(BaseModel):
@@ -58,8 +71,8 @@ class ErrorDetail(BaseModel):
 class ErrorBody(BaseModel):
     code: str = Field(description="Stable machine-readable code, e.g. validation_error.")
     message: str
-    field: str | None = None
-    details: list[ErrorDetail] | None = None
+    field: str | None = Field(None, description="The first invalid field (names over 64 characters are cut).")
+    details: list[ErrorDetail] | None = Field(None, description="At most the first 5 problems.")
 
 
 class Error(BaseModel):

@@ -53,6 +53,11 @@ def encode_cursor(last_key: dict) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def cursor_after(note_id: str) -> str:
+    """The cursor of a page that ends with this note: the next page starts right after it."""
+    return encode_cursor({SORT_KEY: {"S": note_id}})
+
+
 def decode_cursor(cursor: str) -> dict:
     """The inverse of encode_cursor; anything else is a 400, never a 500."""
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,12 +16,13 @@ JSON = "application/json"
 
 
 def note_count(stack) -> int:
-    return len(requests.get(f"{stack.api_url}/api/notes", params={"limit": 100}, timeout=5).json()["items"])
+    return len(requests.get(f"{stack.api_url}/api/notes", params={"limit": 100}, headers=stack.origin_headers,
+                            timeout=5).json()["items"])
 
 
 def post(stack, body: bytes, content_type: str = JSON, **headers):
-    return requests.post(f"{stack.api_url}/api/notes", data=body, headers={"Content-Type": content_type, **headers},
-                         timeout=10)
+    return requests.post(f"{stack.api_url}/api/notes", data=body,
+                         headers={"Content-Type": content_type, **stack.origin_headers, **headers}, timeout=10)
 
 
 HOSTILE_BODIES = {
@@ -106,3 +108,92 @@ def test_a_slow_client_does_not_hang_the_server(stack):
         slow.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
         # while that body never completes, others are served
         assert requests.get(f"{stack.api_url}/api/health-check", timeout=5).status_code == 200
+
+
+# --- Bounded responses and the origin check (app hardening) ---------------------------------------
+# Kept apart from the slow-client cases above: these attack what the API sends back and who may call it.
+EMOJI_NOTE = "\U0001F600" * 1000  # the longest note in bytes: 4,000 of UTF-8
+
+
+class TestBoundedResponses:
+    @pytest.mark.parametrize("text", ["bell\u0007", "a\u0001b", "esc\u001b]0;title\u0007", "cr\rlf", "del\u007f",
+                                      "csi\u009b2J", "nul\u0000"])
+    def test_control_characters_in_a_note_are_refused(self, stack, text):
+        before = note_count(stack)
+        r = post(stack, json.dumps({"text": text}).encode())
+        assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
+        assert r.json()["error"]["field"] == "text"
+        assert note_count(stack) == before
+
+    def test_a_body_of_unknown_keys_gets_a_small_error(self, stack):
+        body = json.dumps({f"key{i:05d}-" + "k" * 90: 1 for i in range(140)}).encode()
+        r = post(stack, body)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
+        assert len(r.content) < 4096 and len(r.json()["error"]["details"]) <= 5
+
+    def test_notes_come_back_as_utf_8_and_pages_stop_at_the_byte_budget(self, stack):
+        ids = []
+        try:
+            for i in range(80):
+                r = post(stack, json.dumps({"text": f"{i:02d}" + EMOJI_NOTE[2:]}).encode())
+                assert r.status_code == 201, r.text
+                ids.append(r.json()["id"])
+            assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+            assert len(r.content) < 4200 and b"\\u" not in r.content
+            pages, cursor = [], None
+            while True:
+                params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+                r = requests.get(f"{stack.url}/api/notes", params=params, timeout=10)  # as a browser would
+                assert r.status_code == 200 and len(r.content) <= 257 * 1024, len(r.content)
+                pages.append([n["id"] for n in r.json()["items"]])
+                cursor = r.json()["nextCursor"]
+                if not cursor:
+                    break
+            seen = [i for page in pages for i in page]
+            assert len(seen) == len(set(seen)), "a note came back twice"
+            assert [i for i in seen if i in ids] == sorted(ids, reverse=True), "a note was lost"
+            assert len(pages[0]) < 80, "the first page was not cut by the byte budget"
+        finally:
+            for note_id in ids:
+                requests.delete(f"{stack.api_url}/api/notes/{note_id}", headers=stack.origin_headers, timeout=5)
+
+    @pytest.mark.parametrize("path", ["/api/notes", "/api/notes/" + "0" * 28, "/api/health-check"])
+    def test_options_is_204_without_a_body_or_html(self, stack, path):
+        r = requests.options(f"{stack.url}{path}", timeout=5)
+        assert r.status_code == 204 and r.content == b""
+        assert "html" not in r.headers.get("Content-Type", "") and "GET" in r.headers["Allow"]
+
+
+class TestOnlyTheEdgeReachesTheApi:
+    """What a stranger who found the load balancer's or API Gateway's address gets: 403, in JSON."""
+
+    @pytest.mark.parametrize("method,path", [("GET", "/api/notes"), ("POST", "/api/notes"), ("GET", "/api/ready"),
+                                             ("GET", "/api/openapi.json"), ("OPTIONS", "/api/notes"),
+                                             ("GET", "/api/nope"), ("DELETE", "/api/notes/" + "0" * 28)])
+    @pytest.mark.parametrize("secret", [None, "wrong", "guess-" + "x" * 40])
+    def test_the_origin_refuses_requests_without_the_secret(self, stack, method, path, secret):
+        headers = {"X-Origin-Verify": secret} if secret else {}
+        before = note_count(stack)
+        r = requests.request(method, f"{stack.api_url}{path}", json={"text": "bypass"}, headers=headers, timeout=5)
+        assert r.status_code == 403, r.text
+        assert r.headers["Content-Type"].startswith(JSON) and r.json()["error"]["code"] == "origin_forbidden"
+        assert stack.origin_secret not in r.text
+        assert note_count(stack) == before
+
+    def test_the_health_check_answers_without_it(self, stack):
+        assert requests.get(f"{stack.api_url}/api/health-check", timeout=5).status_code == 200
+
+    def test_through_the_edge_a_viewers_own_header_is_replaced(self, stack):
+        r = requests.get(f"{stack.url}/api/notes", headers={"X-Origin-Verify": "forged"}, timeout=5)
+        assert r.status_code == 200
+
+    def test_the_secret_is_in_no_log_line(self, stack):
+        requests.get(f"{stack.api_url}/api/notes", headers={"X-Origin-Verify": "wrong"}, timeout=5)
+        requests.get(f"{stack.url}/api/notes", timeout=5)
+        log = Path(stack.log.name).read_text()
+        assert '"status": 403' in log and stack.origin_secret not in log
+
+    def test_a_forged_trace_id_does_not_become_the_request_id(self, stack):
+        r = requests.get(f"{stack.url}/api/notes", headers={"X-Amzn-Trace-Id": "Root=1-forged-by-client",
+                                                             "X-Amzn-RequestId": "forged"}, timeout=5)
+        assert r.status_code == 200 and "forged" not in r.headers["X-Request-Id"]

@@ -39,26 +39,34 @@ def base(request, stack):
     return stack.api_url if request.param == "api" else stack.url
 
 
+@pytest.fixture
+def http(stack):
+    """A client with the origin secret, as CloudFront sends it (the edge replaces it with its own)."""
+    with requests.Session() as session:
+        session.headers.update(stack.origin_headers)
+        yield session
+
+
 def test_health_check(base):
-    r = requests.get(f"{base}/api/health-check", timeout=5)
+    r = requests.get(f"{base}/api/health-check", timeout=5)  # no origin secret: ECS and the ALB call it
     assert r.status_code == 200 and r.json()["status"] == "ok"
     assert r.json()["version"].startswith("local")
     assert r.headers["X-Request-Id"]
 
 
-def test_ready(base):
-    assert requests.get(f"{base}/api/ready", timeout=5).json() == {"status": "ready", "checks": {"datastore": "ok"}}
+def test_ready(http, base):
+    assert http.get(f"{base}/api/ready", timeout=5).json() == {"status": "ready", "checks": {"datastore": "ok"}}
 
 
-def test_note_round_trip(base):
+def test_note_round_trip(http, base):
     text = f"server test {uuid.uuid4()}"
-    created = requests.post(f"{base}/api/notes", json={"text": text}, timeout=5)
+    created = http.post(f"{base}/api/notes", json={"text": text}, timeout=5)
     assert created.status_code == 201
     note = created.json()
-    listed = requests.get(f"{base}/api/notes", params={"limit": 100}, timeout=5).json()["items"]
+    listed = http.get(f"{base}/api/notes", params={"limit": 100}, timeout=5).json()["items"]
     assert note in listed
-    assert requests.get(f"{base}/api/notes/{note['id']}", timeout=5).json() == note
-    assert requests.delete(f"{base}/api/notes/{note['id']}", timeout=5).status_code == 204
+    assert http.get(f"{base}/api/notes/{note['id']}", timeout=5).json() == note
+    assert http.delete(f"{base}/api/notes/{note['id']}", timeout=5).status_code == 204
 
 
 @pytest.mark.parametrize("kwargs,status,code", [
@@ -71,23 +79,23 @@ def test_note_round_trip(base):
     ({"data": json.dumps({"text": "x" * 20000}), "headers": {"Content-Type": "application/json"}}, 413,
      "payload_too_large"),
 ])
-def test_bad_posts(base, kwargs, status, code):
-    assert_json_error(requests.post(f"{base}/api/notes", timeout=5, **kwargs), status, code)
+def test_bad_posts(http, base, kwargs, status, code):
+    assert_json_error(http.post(f"{base}/api/notes", timeout=5, **kwargs), status, code)
 
 
 def test_chunked_body_over_the_limit_is_413(stack):
     def body():
         for _ in range(40):
             yield b"x" * 1024
-    r = requests.post(f"{stack.api_url}/api/notes", data=body(), headers={"Content-Type": "application/json"},
-                      timeout=5)
+    r = requests.post(f"{stack.api_url}/api/notes", data=body(),
+                      headers={"Content-Type": "application/json", **stack.origin_headers}, timeout=5)
     assert_json_error(r, 413, "payload_too_large")
 
 
-def test_not_found_and_method_not_allowed(base):
-    assert_json_error(requests.get(f"{base}/api/does-not-exist", timeout=5), 404, "not_found")
-    assert_json_error(requests.get(f"{base}/api/notes/{'0' * 28}", timeout=5), 404, "note_not_found")
-    r = requests.patch(f"{base}/api/notes", timeout=5)
+def test_not_found_and_method_not_allowed(http, base):
+    assert_json_error(http.get(f"{base}/api/does-not-exist", timeout=5), 404, "not_found")
+    assert_json_error(http.get(f"{base}/api/notes/{'0' * 28}", timeout=5), 404, "note_not_found")
+    r = http.patch(f"{base}/api/notes", timeout=5)
     assert_json_error(r, 405, "method_not_allowed")
     assert "POST" in r.headers["Allow"]
 

@@ -34,7 +34,8 @@ def test_sigterm_drains_in_flight_requests(tmp_path):
 
             def post(i):
                 try:
-                    r = requests.post(f"{stack.api_url}/api/notes", json={"text": f"in flight {i}"}, timeout=15)
+                    r = requests.post(f"{stack.api_url}/api/notes", json={"text": f"in flight {i}"},
+                                      headers=stack.origin_headers, timeout=15)
                     results.append(r.status_code)
                 except requests.RequestException as exc:
                     results.append(repr(exc))

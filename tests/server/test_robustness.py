@@ -66,7 +66,8 @@ def test_a_worker_killed_mid_load_is_replaced_and_only_its_requests_fail(tmp_pat
             with requests.Session() as s:
                 while not stop.is_set():
                     try:
-                        ok = s.get(f"{stack.api_url}/api/notes", params={"limit": 5}, timeout=10).status_code == 200
+                        ok = s.get(f"{stack.api_url}/api/notes", params={"limit": 5}, headers=stack.origin_headers,
+                                   timeout=10).status_code == 200
                     except requests.RequestException:
                         ok = False
                     with lock:
@@ -102,6 +103,7 @@ def test_fuzzing_from_the_openapi_document_finds_nothing(stack, tmp_path):
     st = Path(sys.executable).parent / "schemathesis"
     result = subprocess.run(
         [str(st), "run", f"{stack.api_url}/api/openapi.json", "--max-examples", "15", "--max-time", "60",
+         "--header", f"X-Origin-Verify: {stack.origin_secret}",  # as CloudFront; the check is fuzzed too
          "--request-timeout", "10", "--generation-deterministic", "--report", "junit",
          "--report-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=180)

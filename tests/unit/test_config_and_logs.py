@@ -39,7 +39,7 @@ def test_access_log_is_json_with_request_id_and_skips_health_checks(table, log_l
     from tests.unit.conftest import make_settings
     client = create_app(make_settings()).test_client()
     client.get("/api/health-check")
-    client.get("/api/notes", headers={"X-Amzn-RequestId": "req-1"})
+    client.get("/api/notes", headers={"X-Request-Id": "req-1"})
     access = [line for line in log_lines() if line["logger"] == "api.access"]
     assert len(access) == 1
     (line,) = access
@@ -52,3 +52,19 @@ def test_health_checks_are_logged_when_asked(table, log_lines):
     client = create_app(make_settings(log_health_checks=True)).test_client()
     client.get("/api/health-check")
     assert [line["path"] for line in log_lines() if line["logger"] == "api.access"] == ["/api/health-check"]
+
+
+@pytest.mark.parametrize("hops,chain,viewer", [
+    # CloudFront appends the viewer's address to what the client sent; API Gateway or the ALB appends
+    # CloudFront's. With 2 trusted hops the viewer is second from the right, whatever a client forged.
+    (2, "6.6.6.6, 203.0.113.7, 130.176.0.1", "203.0.113.7"),
+    (2, "203.0.113.7, 130.176.0.1", "203.0.113.7"),
+    (1, "6.6.6.6, 203.0.113.7", "203.0.113.7"),
+    (0, "6.6.6.6", "10.0.0.5"),
+])
+def test_the_logged_client_address_is_the_viewers(table, log_lines, hops, chain, viewer):
+    from tests.unit.conftest import make_settings
+    client = create_app(make_settings(trusted_proxy_hops=hops)).test_client()
+    client.get("/api/notes", headers={"X-Forwarded-For": chain}, environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    (line,) = [line for line in log_lines() if line["logger"] == "api.access"]
+    assert line["remote_addr"] == viewer

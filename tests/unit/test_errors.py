@@ -1,4 +1,7 @@
-from tests.unit.conftest import assert_error
+import pytest
+from api import create_app
+
+from tests.unit.conftest import assert_error, make_settings
 
 
 def test_unknown_api_path_is_json_404(client):
@@ -27,16 +30,44 @@ def test_unexpected_exception_is_500_without_traceback(app, client, caplog):
     assert any(r.exc_info and "secret internals" in str(r.exc_info[1]) for r in caplog.records)
 
 
-def test_request_id_is_taken_from_api_gateway_or_the_alb(client):
-    r = client.get("/api/health-check", headers={"X-Amzn-RequestId": "abc-123"})
+def test_request_id_is_taken_from_the_one_trusted_header(client):
+    r = client.get("/api/health-check", headers={"X-Request-Id": "abc-123"})
     assert r.headers["X-Request-Id"] == "abc-123"
-    r = client.get("/api/health-check", headers={"X-Amzn-Trace-Id": "Root=1-67891233-abcdef012345678912345678"})
-    assert r.headers["X-Request-Id"] == "Root=1-67891233-abcdef012345678912345678"
 
 
-def test_request_id_is_generated_when_absent_or_unsafe(client):
-    generated = client.get("/api/health-check").headers["X-Request-Id"]
-    assert len(generated) == 32
-    r = client.get("/api/health-check", headers={"X-Amzn-RequestId": "evil\u2028value <script>"})
-    assert r.headers["X-Request-Id"] != "evil\u2028value <script>"
+def test_a_forged_trace_id_is_ignored(client):
+    """API Gateway maps its own id into X-Request-Id; a client-sent X-Amzn-Trace-Id or X-Amzn-RequestId
+    (passed on by CloudFront) must neither win over it nor name a request that has none."""
+    forged = {"X-Amzn-Trace-Id": "Root=1-forged", "X-Amzn-RequestId": "forged"}
+    r = client.get("/api/health-check", headers={**forged, "X-Request-Id": "gateway-id"})
+    assert r.headers["X-Request-Id"] == "gateway-id"
+    r = client.get("/api/health-check", headers=forged)
+    assert "forged" not in r.headers["X-Request-Id"] and len(r.headers["X-Request-Id"]) == 32
+
+
+def test_the_trusted_request_id_header_is_a_setting(table):
+    client = create_app(make_settings(request_id_header="X-Amzn-Trace-Id")).test_client()
+    r = client.get("/api/health-check", headers={"X-Amzn-Trace-Id": "Root=1-67891233-abcdef", "X-Request-Id": "x"})
+    assert r.headers["X-Request-Id"] == "Root=1-67891233-abcdef"
+
+
+@pytest.mark.parametrize("value", ["evil\u2028value <script>", "a" * 201, "a b", "", "id/../x"])
+def test_request_id_is_generated_when_absent_or_unsafe(client, value):
+    assert len(client.get("/api/health-check").headers["X-Request-Id"]) == 32
+    r = client.get("/api/health-check", headers={"X-Request-Id": value})
+    assert r.headers["X-Request-Id"] != value
     assert len(r.headers["X-Request-Id"]) == 32
+
+
+def test_options_is_204_with_allow_and_no_body(client):
+    r = client.options("/api/notes")
+    assert r.status_code == 204 and r.data == b""
+    assert "Content-Type" not in r.headers
+    assert {"GET", "POST"} <= set(r.headers["Allow"].split(", "))
+    assert_error(client.options("/api/nope"), 404, "not_found")
+
+
+def test_no_content_carries_no_html_content_type(client):
+    note = client.post("/api/notes", json={"text": "x"}).get_json()
+    r = client.delete(f"/api/notes/{note['id']}")
+    assert r.status_code == 204 and "Content-Type" not in r.headers

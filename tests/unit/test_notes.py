@@ -153,3 +153,84 @@ def test_notes_never_expire_with_note_ttl_days_zero(client, table):
     note = create(client, "kept").get_json()
     item = table.get_item(TableName=TABLE, Key={"pk": {"S": "NOTE"}, "sk": {"S": note["id"]}})["Item"]
     assert "expiresAt" not in item
+
+
+# --- bounded responses ---------------------------------------------------------------------------
+EMOJI_NOTE = "\U0001F600" * MAX_NOTE_LENGTH  # 1,000 characters, 4,000 bytes of UTF-8
+
+
+def test_text_is_utf_8_not_escaped(client):
+    created = client.post("/api/notes", json={"text": EMOJI_NOTE})
+    assert created.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert b"\\u" not in created.data and EMOJI_NOTE.encode() in created.data
+    assert len(created.data) < 4200  # was 12,087 bytes with \uXXXX escapes
+    note = created.get_json()
+    assert client.get(f"/api/notes/{note['id']}").get_json()["text"] == EMOJI_NOTE
+
+
+def test_a_page_stops_at_the_byte_budget_and_the_cursor_loses_nothing(client):
+    from api.notes import PAGE_BUDGET_BYTES
+    ids = [create(client, f"{i:03d}" + EMOJI_NOTE[3:]).get_json()["id"] for i in range(130)]
+    seen, cursor, sizes = [], None, []
+    while True:
+        r = client.get("/api/notes?limit=100" + (f"&cursor={cursor}" if cursor else ""))
+        page = r.get_json()
+        sizes.append((len(page["items"]), len(r.data)))
+        seen += [n["id"] for n in page["items"]]
+        cursor = page["nextCursor"]
+        if not cursor:
+            break
+    assert seen == sorted(ids, reverse=True), "a note was lost or repeated across pages"
+    assert all(size <= PAGE_BUDGET_BYTES + 1024 for _, size in sizes), sizes
+    assert sizes[0][0] < 100 and len(sizes) >= 3, sizes  # the budget, not the limit, ended the first page
+
+
+@pytest.mark.parametrize("text", ["a\u0001b", "bell\u0007", "a\rb", "esc\u001b[31m", "del\u007f", "nel\u0085",
+                                  "csi\u009b", "nul\u0000", "\u000b", "form\u000cfeed"])
+def test_text_refuses_control_characters(client, text):
+    error = assert_error(client.post("/api/notes", json={"text": text}), 400, "validation_error")
+    assert error["field"] == "text" and "control" in error["message"]
+    assert client.get("/api/notes").get_json()["items"] == []
+
+
+@pytest.mark.parametrize("text", ["line one\nline two", "col\tcol", "\u00e9\u00e8 \u4e2d\u6587 \U0001F600",
+                                  "a\u2028b", "\n\tx\n"])
+def test_text_keeps_newline_tab_and_any_printable_character(client, text):
+    assert create(client, text).get_json()["text"] == text
+
+
+def test_the_validator_and_the_openapi_pattern_agree():
+    import re
+
+    from api.openapi import document
+    from api.schemas import NoteIn
+    from pydantic import ValidationError
+    pattern = document("x")["components"]["schemas"]["NoteIn"]["properties"]["text"]["pattern"]
+    for code in range(0x00, 0xA1):
+        for text in (chr(code), f"a{chr(code)}b"):
+            try:
+                NoteIn(text=text)
+                valid = True
+            except ValidationError:
+                valid = False
+            assert valid == bool(re.search(pattern, text)), (hex(code), text)
+
+
+def test_a_validation_error_stays_small_whatever_the_body(client):
+    # 14.5 KB of unknown keys used to come back as a 42 KB error listing every one of them.
+    body = json.dumps({f"key{i:05d}-" + "k" * 90: 1 for i in range(140)})
+    assert len(body) > 14_000
+    r = client.post("/api/notes", data=body, content_type="application/json")
+    error = assert_error(r, 400, "validation_error")
+    assert len(r.data) < 4096
+    assert len(error["details"]) == 5
+    assert all(len(d["field"]) <= 64 for d in error["details"])
+    assert error["details"][0]["field"] == "text"
+
+
+def test_a_validation_error_with_hostile_field_names_stays_small(client):
+    # Control characters in a name cost 6 bytes each once escaped: still under 4 KB.
+    body = json.dumps({"\u0001" * 200 + str(i): 1 for i in range(10)})
+    r = client.post("/api/notes", data=body, content_type="application/json")
+    assert_error(r, 400, "validation_error")
+    assert len(r.data) < 4096

@@ -71,3 +71,56 @@ def test_schema_check_catches_a_wrong_response(client, doc):
             return {"status": "ok"}  # version and uptimeSeconds missing
     with pytest.raises(Exception, match="required"):
         check(doc, "GET", "/api/health-check", Fake)
+
+
+def test_with_an_origin_secret_the_document_declares_it_and_the_403(table):
+    from api import create_app
+
+    from tests.unit.conftest import make_settings
+    client = create_app(make_settings(origin_verify_secret="s" * 32)).test_client()
+    headers = {"X-Origin-Verify": "s" * 32}
+    doc = client.get(OPENAPI_PATH, headers=headers).get_json()
+    validate_spec(doc)
+    assert doc["components"]["securitySchemes"]["originVerify"] == {
+        "type": "apiKey", "in": "header", "name": "X-Origin-Verify",
+        "description": doc["components"]["securitySchemes"]["originVerify"]["description"]}
+    assert doc["paths"]["/api/health-check"]["get"]["security"] == []
+    check(doc, "GET", "/api/notes", client.get("/api/notes"))
+    check(doc, "POST", "/api/notes", client.post("/api/notes", json={"text": "x"}))
+    check(doc, "GET", "/api/notes", client.get("/api/notes", headers=headers))
+    check(doc, "GET", "/api/health-check", client.get("/api/health-check"))
+
+
+def test_without_an_origin_secret_the_document_claims_no_security(doc):
+    assert "security" not in doc and "securitySchemes" not in doc["components"]
+    assert all("403" not in op["responses"] for ops in doc["paths"].values() for m, op in ops.items()
+               if m != "parameters")
+
+
+def test_the_note_text_pattern_means_the_same_in_ecmascript(doc):
+    """OpenAPI patterns are ECMAScript regular expressions: clients and fuzzers in other languages read the
+    document's pattern that way. node decides a sample of every kind of character as pydantic does."""
+    import json
+    import shutil
+    import subprocess
+
+    from api.schemas import NoteIn
+    from pydantic import ValidationError
+    node = shutil.which("node")
+    if not node:
+        pytest.fail("node is needed to check the pattern as ECMAScript (Debian: apt-get install nodejs)")
+    pattern = doc["components"]["schemas"]["NoteIn"]["properties"]["text"]["pattern"]
+    samples = [c for code in [*range(0xA1), 0x2028, 0x200B, 0xFEFF, 0x1F600] for c in (chr(code), f"a{chr(code)}b")]
+    samples += [" ", " \t\n ", "a\r\nb", "\U0001F600" * 3]
+    script = "const [p, s] = JSON.parse(process.argv[1]); console.log(JSON.stringify(s.map(t => new RegExp(p).test(t))))"
+    result = subprocess.run([node, "-e", script, json.dumps([pattern, samples])], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+
+    def valid(text):
+        try:
+            NoteIn(text=text)
+        except ValidationError:
+            return False
+        return True
+    assert json.loads(result.stdout) == [valid(t) for t in samples]
