@@ -52,3 +52,23 @@ def test_health_checks_are_logged_when_asked(table, log_lines):
     client = create_app(make_settings(log_health_checks=True)).test_client()
     client.get("/api/health-check")
     assert [line["path"] for line in log_lines() if line["logger"] == "api.access"] == ["/api/health-check"]
+
+
+@pytest.mark.parametrize("env,name", [({"DRAIN_DELAY": "61"}, "drain_delay"), ({"DRAIN_DELAY": "-1"}, "drain_delay"),
+                                      ({"CLIENT_TIMEOUT": "0"}, "client_timeout"),
+                                      ({"DRAIN_DELAY": "60", "GRACEFUL_TIMEOUT": "60"}, "drain_delay \\+ graceful")])
+def test_shutdown_and_client_timeouts_are_bounded(monkeypatch, env, name):
+    """DRAIN_DELAY + GRACEFUL_TIMEOUT must fit in ECS's stopTimeout (at most 120 s)."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError, match=name):
+        Settings()
+
+
+def test_shutdown_and_client_timeout_defaults(monkeypatch):
+    for key in ("DRAIN_DELAY", "CLIENT_TIMEOUT", "GRACEFUL_TIMEOUT"):
+        monkeypatch.delenv(key, raising=False)
+    s = Settings()
+    assert (s.drain_delay, s.client_timeout) == (0, 5)
+    monkeypatch.setenv("DRAIN_DELAY", "30")
+    assert Settings().drain_delay == 30
