@@ -59,7 +59,7 @@ from collections import deque
 from functools import partial
 
 from gunicorn import util
-from gunicorn.workers.gthread import ThreadWorker, TConn
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from .config import Settings
 from .errors import HTTP_CODES
