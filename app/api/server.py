@@ -68,6 +68,10 @@ from .errors import HTTP_CODES
 # head goes to gunicorn's parser, which enforces its own limits (431, 414).
 MAX_HEAD_BYTES = 64 * 1024
 RECV_BYTES = 64 * 1024
+# The most all half-received requests may hold together (the task has 512 MB). Past it, a
+# request goes to a thread as soon as its head is in, as in stock gthread, so many large
+# bodies sent at once cannot run the task out of memory.
+BUFFER_BUDGET = 32 * 1024 * 1024
 
 
 def json_error(status_int: int, reason: str) -> bytes:
@@ -172,6 +176,7 @@ class DrainingThreadWorker(ThreadWorker):
         self.client_timeout = settings.client_timeout
         self.max_body_bytes = settings.max_body_bytes
         self.reading: deque[BufferedConn] = deque()  # oldest deadline first
+        self.buffered_bytes = 0  # held by the connections in self.reading
         self.stop_requested_at: float | None = None
 
     # --- 1. stopping -----------------------------------------------------
@@ -238,27 +243,39 @@ class DrainingThreadWorker(ThreadWorker):
         except OSError:
             data = b""
         if not data:  # the client went away
-            self.forget(conn)
-            conn.close()
+            self.drop(conn)
             return
         conn.buffered += data
+        self.buffered_bytes += len(data)
         try:
             ready = request_buffered(conn.buffered, self.max_body_bytes)
         except Exception:  # an exception here would end the worker: let gunicorn's parser judge instead
             self.log.exception("could not frame a request; handing it to the parser")
             ready = False
+        if ready is None and self.buffered_bytes > BUFFER_BUDGET:
+            ready = False
         if ready is None:
             return
-        self.poller.unregister(conn.sock)
-        self.reading.remove(conn)
+        self.leave_loop(conn)
         conn.complete = ready
         conn.data_ready = True  # no need for gthread's wait for a first byte
         self.enqueue_req(conn)
 
-    def forget(self, conn: BufferedConn) -> None:
+    def leave_loop(self, conn: BufferedConn) -> None:
         self.poller.unregister(conn.sock)
         self.reading.remove(conn)
+        self.buffered_bytes -= len(conn.buffered)
+
+    def drop(self, conn: BufferedConn, reply: bytes = b"") -> None:
+        self.leave_loop(conn)
         self.nr_conns -= 1
+        if reply:
+            try:
+                conn.sock.send(reply)  # small enough for the socket buffer: never blocks the loop
+                conn.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+        conn.close()
 
     def murder_pending(self):
         """Called by gthread's loop at least once a second: end requests past their deadline."""
@@ -266,15 +283,10 @@ class DrainingThreadWorker(ThreadWorker):
         now = time.monotonic()
         while self.reading and self.reading[0].deadline <= now:
             conn = self.reading[0]
-            self.forget(conn)
-            if conn.buffered:  # half a request: say why, then close
+            if conn.buffered:
                 self.log.debug("request timeout from %s", conn.client)
-                try:
-                    conn.sock.send(REQUEST_TIMEOUT)
-                    conn.sock.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
-            conn.close()
+            # Half a request is told why; a connection that sent nothing is simply closed.
+            self.drop(conn, REQUEST_TIMEOUT if conn.buffered else b"")
 
 
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
