@@ -2,7 +2,7 @@
 
 Both are set in gunicorn.conf.py.
 
-DrainingThreadWorker is gunicorn's gthread worker plus three things:
+DrainingThreadWorker is gunicorn's gthread worker plus two things:
 
 1. Stopping (SIGTERM from ECS on a deploy, a scale-in or a Spot reclaim).
    a. Drain delay (DRAIN_DELAY, 0 by default). API Gateway's VPC link keeps
@@ -38,8 +38,9 @@ DrainingThreadWorker is gunicorn's gthread worker plus three things:
    gets a 408 in the API's JSON shape, or a plain close if it sent nothing.
    Idle kept-alive connections wait in the event loop, as in gthread, until
    `keepalive`. A request the loop does not buffer (a body over MAX_BODY_BYTES,
-   which the app refuses with 413 without reading it, or pipelined requests)
-   is read by its thread with a CLIENT_TIMEOUT socket timeout as a backstop.
+   which the app refuses with 413 without reading it; pipelined requests; any
+   request once half-received ones hold BUFFER_BUDGET) is read by its thread
+   with a CLIENT_TIMEOUT socket timeout as a backstop.
 
 write_json_error: requests that never reach Flask (a request line over the
 limit, an invalid header, a bad chunked body) are answered by gunicorn with a
