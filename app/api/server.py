@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import selectors
 import socket
 import threading
@@ -89,6 +90,15 @@ def json_error(status_int: int, reason: str) -> bytes:
 
 
 REQUEST_TIMEOUT = json_error(408, "The request did not arrive in time.")
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_EXPECT_CONTINUE = re.compile(rb"\nexpect[ \t]*:[ \t]*100-continue[ \t]*\r?\n", re.IGNORECASE)
+
+
+def expects_continue(data: bytes | bytearray) -> bool:
+    """An HTTP/1.1 head (complete in `data`) that waits for "100 Continue" before its body (RFC 9110 10.1.1)."""
+    end = data.find(b"\r\n\r\n")
+    head = bytes(data[:end + 2])
+    return end >= 0 and head.split(b"\r\n", 1)[0].endswith(b"HTTP/1.1") and bool(_EXPECT_CONTINUE.search(head))
 
 
 def request_buffered(data: bytes | bytearray, max_body: int) -> bool | None:
@@ -159,6 +169,7 @@ class BufferedConn(TConn):
         self.buffered = bytearray()
         self.complete = True
         self.deadline = 0.0
+        self.sent_continue = False
 
     def init(self):
         super().init()
@@ -210,6 +221,9 @@ class DrainingThreadWorker(ThreadWorker):
             # Stopping: the proxy should not reuse this connection. A body left
             # unread: the next request's start is unknown, so do not drain it.
             req.must_close = True
+        if conn.sent_continue:
+            req._expected_100_continue = False  # sent already: gunicorn would send a second one
+            conn.sent_continue = False
         return super().handle_request(req, conn)
 
     # --- 2. requests are read by the event loop --------------------------
@@ -233,6 +247,7 @@ class DrainingThreadWorker(ThreadWorker):
     def await_request(self, conn: BufferedConn) -> None:
         conn.sock.setblocking(False)
         conn.deadline = time.monotonic() + self.client_timeout
+        conn.sent_continue = False
         self.reading.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_request, conn))
 
@@ -256,6 +271,13 @@ class DrainingThreadWorker(ThreadWorker):
         if ready is None and self.buffered_bytes > BUFFER_BUDGET:
             ready = False
         if ready is None:
+            if not conn.sent_continue and expects_continue(conn.buffered):
+                # The client waits for this before it sends the body we wait for.
+                conn.sent_continue = True
+                try:
+                    conn.sock.send(CONTINUE)
+                except OSError:
+                    pass
             return
         self.leave_loop(conn)
         conn.complete = ready

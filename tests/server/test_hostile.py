@@ -216,3 +216,35 @@ def test_a_chunked_body_is_served(stack):
                         b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                         b"Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
     assert reply.startswith(b"HTTP/1.1 201"), reply[:200]
+
+
+def test_expect_100_continue_is_answered_while_the_body_is_awaited(stack):
+    """curl and others wait for "100 Continue" before sending a body: the event loop, which waits
+    for that body, sends it (once)."""
+    body = json.dumps({"text": "after continue"}).encode()
+    with socket.create_connection((stack.host, stack.api_port), timeout=2) as sock:
+        sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        reply, _ = read_until_closed(sock, 5)
+    assert reply.startswith(b"HTTP/1.1 201"), reply[:200]
+    assert b"100 Continue" not in reply
+
+
+def test_pipelined_requests_are_all_answered(stack):
+    one = b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply = raw_request(stack.host, stack.api_port, one * 2 + one.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    assert reply.count(b"HTTP/1.1 200") == 3, reply[:300]
+
+
+def test_a_body_announced_over_the_limit_is_413_without_waiting_for_it(stack):
+    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000000\r\n\r\n{\"te")
+        reply, closed = read_until_closed(sock, 5)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413") and b"Connection: close" in head, head[:200]
+    assert json.loads(body)["error"]["code"] == "payload_too_large"
+    assert closed - started < 2
