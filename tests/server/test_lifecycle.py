@@ -122,6 +122,33 @@ def test_drain_delay_keeps_serving_new_connections_then_drains(tmp_path):
     assert elapsed < DRAIN_DELAY + GRACEFUL, f"took {elapsed:.1f}s, over DRAIN_DELAY + GRACEFUL_TIMEOUT"
 
 
+def test_a_hung_request_cannot_hold_the_stop_past_delay_plus_graceful(tmp_path):
+    """Whatever hangs, the process is gone DRAIN_DELAY + GRACEFUL_TIMEOUT after SIGTERM, inside the
+    container's stopTimeout, so ECS never has to SIGKILL it."""
+    delay, graceful = 1, 2
+    stack = start_stack(tmp_path, api_env={"DRAIN_DELAY": str(delay), "GRACEFUL_TIMEOUT": str(graceful)})
+    with SlowProxy(stack.db_url, 30) as proxy:
+        stack.api_env["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.url
+        with stack:
+            hung = threading.Thread(target=lambda: _post_quietly(stack.api_url), daemon=True)
+            hung.start()
+            wait_for(lambda: proxy.in_flight == 1, 10, "the request to be in flight")
+            master = stack.api
+            sent = time.monotonic()
+            master.send_signal(signal.SIGTERM)
+            master.wait(delay + graceful + MARGIN + 5)
+            elapsed = time.monotonic() - sent
+    assert master.returncode == 0
+    assert delay + graceful - 0.5 < elapsed < delay + graceful + MARGIN, f"exited after {elapsed:.1f}s"
+
+
+def _post_quietly(base: str) -> None:
+    try:
+        requests.post(f"{base}/api/notes", json={"text": "hangs"}, timeout=40)
+    except requests.RequestException:
+        pass
+
+
 def _refused(url: str) -> bool:
     try:
         requests.get(f"{url}/api/health-check", timeout=1)
