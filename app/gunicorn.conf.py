@@ -4,10 +4,15 @@ Every value comes from api.config.Settings (environment variables), so the
 container, `make run` and the tests all run this same file.
 
 Timing contract (checked by tests/templates against service.yml):
-    target group deregistration delay < graceful_timeout < container stopTimeout
+    ALB:      target group deregistration delay < GRACEFUL_TIMEOUT < container stopTimeout
+    HTTP API: DRAIN_DELAY + GRACEFUL_TIMEOUT + margin <= container stopTimeout <= 120
 On SIGTERM (a deploy, a scale-in, or a Fargate Spot interruption, which gives
-two minutes) gunicorn stops accepting, lets in-flight requests finish for up
-to graceful_timeout seconds, then exits before ECS would SIGKILL it.
+two minutes) the worker keeps serving new connections for DRAIN_DELAY seconds
+(0 behind the ALB, whose deregistration delay already covers it; see
+api/server.py), then closes its listener, lets in-flight requests finish for up
+to GRACEFUL_TIMEOUT seconds, and exits before ECS would SIGKILL it. gunicorn's
+master SIGKILLs workers `graceful_timeout` seconds after SIGTERM, so that
+setting below is the sum of both.
 """
 import os
 import sys
@@ -27,7 +32,7 @@ bind = [f"{settings.host}:{settings.port}"]
 # One process with threads: on a quarter of a vCPU a second process only adds
 # memory and context switches, while threads overlap the waits on DynamoDB.
 # `make bench` measures the alternatives.
-worker_class = "api.server.DrainingThreadWorker"  # gthread that refuses, not queues, during a drain
+worker_class = "api.server.DrainingThreadWorker"  # gthread + drain delay, refusal when draining, slow-client cut-off
 workers = settings.web_concurrency
 threads = settings.threads
 # Load the app once in the master: import errors stop the boot, and a worker
@@ -37,7 +42,8 @@ preload_app = True
 # Longer than the idle timeout of whatever is in front (ALB: 60 s), so the
 # proxy, not gunicorn, closes idle connections and never races a reused one.
 keepalive = settings.keepalive
-graceful_timeout = settings.graceful_timeout
+# The master's budget from SIGTERM to SIGKILL: the drain delay, then the drain.
+graceful_timeout = settings.drain_delay + settings.graceful_timeout
 timeout = 30  # a worker silent this long is killed and replaced
 # Heartbeat files on tmpfs: works with a read-only root filesystem, and never
 # blocks on a slow disk.

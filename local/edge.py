@@ -8,6 +8,8 @@ It behaves as frontend.yml configures the distribution, so the browser sees in
   is answered with /index.html, so deep links work; a missing file is a 404;
 - the response-headers policy adds the same security headers;
 - index.html is never cached, other files briefly.
+- a request body is judged before it is read: over API Gateway's 10 MB
+  payload quota it is a 413 at once, and a body that stalls is a 408.
 
 Standard library only, so compose.yaml can run it in a plain Python image.
 """
@@ -20,6 +22,7 @@ import mimetypes
 import os
 import posixpath
 import sys
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,6 +47,13 @@ HOP_BY_HOP = {
     "transfer-encoding", "upgrade", "host", "content-length",
 }
 STATIC_METHODS = {"GET", "HEAD"}
+# The largest body that reaches the API in AWS: API Gateway's HTTP API payload quota
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html). CloudFront
+# documents no body limit of its own, only 20,480 bytes for the request without its body
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html).
+MAX_BODY_BYTES = 10 * 1024 * 1024
+# Seconds a client has to send a request body once its headers are in (the API's CLIENT_TIMEOUT).
+BODY_TIMEOUT = 5.0
 
 
 def spa_rewrite(path: str) -> str:
@@ -59,6 +69,9 @@ def cache_control(key: str) -> str:
 class EdgeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "local-edge"
+    # A connection silent this long (idle keep-alive, or stalled headers) is closed, so stalled
+    # clients cannot pile up threads.
+    timeout = 60
     root: Path
     api_host: str
     api_port: int
@@ -105,12 +118,48 @@ class EdgeHandler(BaseHTTPRequestHandler):
             content_type += "; charset=utf-8"
         self._reply(200, content_type, file.read_bytes(), {"Cache-Control": cache_control(key)})
 
+    def _error(self, status: int, code: str, message: str) -> None:
+        """A JSON error after which the connection closes: the body, if any, was not read."""
+        self.close_connection = True
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        self._reply(status, "application/json", body, {"Connection": "close"})
+
+    def _read_body(self, length: int) -> bytes | None:
+        """Exactly `length` bytes within BODY_TIMEOUT; None (after a 408) if they do not come."""
+        deadline = time.monotonic() + BODY_TIMEOUT
+        chunks, left = [], length
+        try:
+            while left:
+                self.connection.settimeout(max(deadline - time.monotonic(), 0.001))
+                chunk = self.rfile.read1(min(left, 64 * 1024))
+                if not chunk:  # the client went away
+                    self.close_connection = True
+                    return None
+                chunks.append(chunk)
+                left -= len(chunk)
+        except TimeoutError:
+            self._error(408, "request_timeout", "The request body did not arrive in time.")
+            return None
+        finally:
+            self.connection.settimeout(self.timeout)
+        return b"".join(chunks)
+
     def _proxy(self) -> None:
         length = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self._reply(411, "application/json", b'{"error":{"code":"length_required","message":"Send a Content-Length."}}')
+            self._error(411, "length_required", "Send a Content-Length.")
             return
-        body = self.rfile.read(int(length)) if length and length.isdigit() else None
+        body = None
+        if length is not None:
+            if not length.strip().isdigit():
+                self._error(400, "bad_request", "The Content-Length header is not a number.")
+                return
+            if int(length) > MAX_BODY_BYTES:  # judged before reading a byte of it
+                self._error(413, "payload_too_large", f"The body is over {MAX_BODY_BYTES} bytes.")
+                return
+            body = self._read_body(int(length))
+            if body is None:
+                return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["X-Forwarded-For"] = self.client_address[0]
         headers["X-Forwarded-Proto"] = "http"
@@ -119,7 +168,10 @@ class EdgeHandler(BaseHTTPRequestHandler):
             headers[ORIGIN_HEADER] = self.origin_secret
         conn = http.client.HTTPConnection(self.api_host, self.api_port, timeout=30)
         try:
-            conn.request(self.command, self.path, body=body, headers=headers)
+            try:
+                conn.request(self.command, self.path, body=body, headers=headers)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the API answered before taking the whole body (a 413): relay that answer
             upstream = conn.getresponse()
             data = upstream.read()
         except OSError:

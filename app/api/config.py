@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,22 @@ class Settings(BaseSettings):
     threads: int = Field(8, ge=1, le=128, description="Threads per worker (gthread).")
     graceful_timeout: int = Field(20, ge=1, le=110, description="Seconds to drain on SIGTERM; below ECS stopTimeout.")
     keepalive: int = Field(75, ge=1, le=600, description="Idle keep-alive seconds; above the upstream idle timeout.")
+
+    # --- shutdown and slow clients (read by api.server.DrainingThreadWorker) ---
+    drain_delay: int = Field(
+        0, ge=0, le=60,
+        description="Seconds to keep accepting new connections after SIGTERM, before draining: covers the "
+                    "time API Gateway keeps routing to a task ECS removed from Cloud Map. 0 behind the ALB.")
+    client_timeout: int = Field(
+        5, ge=1, le=60,
+        description="Seconds a client has to send a whole request (headers and body) once it starts; then 408.")
+
+    @model_validator(mode="after")
+    def _stop_fits_in_ecs_stop_timeout(self) -> Settings:
+        # ECS waits at most 120 s (stopTimeout) between SIGTERM and SIGKILL; keep 10 s for the exit itself.
+        if self.drain_delay + self.graceful_timeout > 110:
+            raise ValueError("drain_delay + graceful_timeout must be at most 110 s (ECS stopTimeout is at most 120 s)")
+        return self
 
     # --- the application ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -103,11 +104,152 @@ def test_header_injection_through_the_request_id_is_not_echoed(stack):
     assert r.status_code == 200 and "Set-Cookie" not in r.headers and "\t" not in r.headers["X-Request-Id"]
 
 
-def test_a_slow_client_does_not_hang_the_server(stack):
-    with socket.create_connection((stack.host, stack.api_port), timeout=5) as slow:
-        slow.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
-        # while that body never completes, others are served
-        assert requests.get(f"{stack.api_url}/api/health-check", timeout=5).status_code == 200
+# --- slow clients (CLIENT_TIMEOUT, 5 s by default; see api/server.py) -------------------------
+CLIENT_TIMEOUT = 5
+SLACK = 2.5  # the event loop checks deadlines once a second, and the machine is shared
+STALLED_HEAD = b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nX-Slow: "
+STALLED_BODY = (b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n{\"te")
+
+
+def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes, and when it closed (monotonic)."""
+    sock.settimeout(timeout)
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks), time.monotonic()
+
+
+def assert_request_timeout(reply: bytes) -> None:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert b"application/json" in head and b"Connection: close" in head
+    assert json.loads(body) == {"error": {"code": "request_timeout", "message": "The request did not arrive in time."}}
+
+
+def health_within(stack, seconds: float) -> float:
+    started = time.monotonic()
+    assert requests.get(f"{stack.api_url}/api/health-check", timeout=seconds).status_code == 200
+    return time.monotonic() - started
+
+
+def test_stalled_clients_do_not_starve_the_worker(stack):
+    """Twice as many stalled clients as threads (8 mid-headers, 8 mid-body): the health check
+    still answers at once, and every one of them is cut off after CLIENT_TIMEOUT."""
+    stalled = []
+    try:
+        for start in [STALLED_HEAD] * 8 + [STALLED_BODY] * 8:
+            sock = socket.create_connection((stack.host, stack.api_port), timeout=5)
+            sock.sendall(start)
+            stalled.append((sock, time.monotonic()))
+        time.sleep(0.5)  # every stalled request has reached the server
+        while time.monotonic() < stalled[0][1] + CLIENT_TIMEOUT - 1:  # while they are all held
+            assert health_within(stack, 2) < 2
+            time.sleep(0.5)
+        for sock, sent in stalled:
+            reply, closed = read_until_closed(sock, CLIENT_TIMEOUT + SLACK)
+            assert_request_timeout(reply)
+            assert closed - sent < CLIENT_TIMEOUT + SLACK
+    finally:
+        for sock, _ in stalled:
+            sock.close()
+
+
+def test_a_trickling_client_is_cut_off_too(stack):
+    """A deadline for the whole request, not an idle timeout: one header byte every half second
+    never stalls for long, and is still cut off."""
+    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
+        started = time.monotonic()
+        with pytest.raises(OSError):  # the server closes the connection under our writes
+            for byte in STALLED_HEAD + b"x" * 100:
+                sock.send(bytes([byte]))
+                time.sleep(0.5)
+        assert time.monotonic() - started < CLIENT_TIMEOUT + SLACK + 1
+
+
+def test_a_silent_connection_is_closed_without_a_reply(stack):
+    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
+        opened = time.monotonic()
+        reply, closed = read_until_closed(sock, CLIENT_TIMEOUT + SLACK)
+    assert reply == b""
+    assert CLIENT_TIMEOUT - 1 <= closed - opened < CLIENT_TIMEOUT + SLACK
+
+
+def test_idle_keep_alive_connections_wait_without_a_thread(stack):
+    """Kept-alive connections wait in the event loop (as gthread does), so 16 of them hold no
+    thread; and one that starts its next request and stalls is cut off like a new one."""
+    kept = []
+    try:
+        for _ in range(16):
+            sock = socket.create_connection((stack.host, stack.api_port), timeout=5)
+            sock.sendall(b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            kept.append(sock)
+        assert health_within(stack, 2) < 2
+        kept[0].sendall(STALLED_BODY)
+        sent = time.monotonic()
+        for _ in range(3):
+            assert health_within(stack, 2) < 2
+        reply, closed = read_until_closed(kept[0], CLIENT_TIMEOUT + SLACK)
+        assert_request_timeout(reply)
+        assert closed - sent < CLIENT_TIMEOUT + SLACK
+    finally:
+        for sock in kept:
+            sock.close()
+
+
+def test_a_body_sent_in_pieces_within_the_timeout_is_served(stack):
+    body = json.dumps({"text": "sent in pieces"}).encode()
+    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
+        sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        for i in range(0, len(body), 4):
+            time.sleep(0.1)
+            sock.sendall(body[i:i + 4])
+        reply, _ = read_until_closed(sock, 5)
+    assert reply.startswith(b"HTTP/1.1 201"), reply[:200]
+
+
+def test_a_chunked_body_is_served(stack):
+    body = json.dumps({"text": "chunked"}).encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:5], body[5:])) + b"0\r\n\r\n"
+    reply = raw_request(stack.host, stack.api_port,
+                        b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
+    assert reply.startswith(b"HTTP/1.1 201"), reply[:200]
+
+
+def test_expect_100_continue_is_answered_while_the_body_is_awaited(stack):
+    """curl and others wait for "100 Continue" before sending a body: the event loop, which waits
+    for that body, sends it (once)."""
+    body = json.dumps({"text": "after continue"}).encode()
+    with socket.create_connection((stack.host, stack.api_port), timeout=2) as sock:
+        sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        reply, _ = read_until_closed(sock, 5)
+    assert reply.startswith(b"HTTP/1.1 201"), reply[:200]
+    assert b"100 Continue" not in reply
+
+
+def test_pipelined_requests_are_all_answered(stack):
+    one = b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply = raw_request(stack.host, stack.api_port, one * 2 + one.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    assert reply.count(b"HTTP/1.1 200") == 3, reply[:300]
+
+
+def test_a_body_announced_over_the_limit_is_413_without_waiting_for_it(stack):
+    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000000\r\n\r\n{\"te")
+        reply, closed = read_until_closed(sock, 5)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413") and b"Connection: close" in head, head[:200]
+    assert json.loads(body)["error"]["code"] == "payload_too_large"
+    assert closed - started < 2
 
 
 # --- Bounded responses and the origin check (app hardening) ---------------------------------------

@@ -62,6 +62,94 @@ def test_sigterm_drains_in_flight_requests(tmp_path):
     assert elapsed < 20, f"took {elapsed:.1f}s, over graceful_timeout"
 
 
+DRAIN_DELAY = 3
+GRACEFUL = 3  # shorter than the delay plus the late request: the master must wait for both
+MARGIN = 2  # what the templates add: stopTimeout >= DRAIN_DELAY + GRACEFUL_TIMEOUT + margin
+
+
+def test_drain_delay_keeps_serving_new_connections_then_drains(tmp_path):
+    """HTTP API ingress: API Gateway keeps routing to a task for a while after ECS removes it
+    from Cloud Map and sends SIGTERM (https://github.com/aws/containers-roadmap/issues/1639).
+    For DRAIN_DELAY seconds new connections are still served (with Connection: close), then
+    they are refused, the requests in flight finish, and the process exits within stopTimeout."""
+    stack = start_stack(tmp_path, api_env={"DRAIN_DELAY": str(DRAIN_DELAY), "GRACEFUL_TIMEOUT": str(GRACEFUL)})
+    with SlowProxy(stack.db_url, 2.0) as proxy:
+        stack.api_env["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.url
+        with stack:
+            results: list = []
+
+            def post(i):
+                try:
+                    r = requests.post(f"{stack.api_url}/api/notes", json={"text": f"drain {i}"}, timeout=15)
+                    results.append(r.status_code)
+                except requests.RequestException as exc:
+                    results.append(repr(exc))
+
+            threads = [threading.Thread(target=post, args=(i,)) for i in range(3)]
+            for t in threads:
+                t.start()
+            wait_for(lambda: proxy.in_flight == 3, 10, "requests to be in flight")
+
+            master = stack.api
+            sent = time.monotonic()
+            master.send_signal(signal.SIGTERM)
+            served, refused_at, late = [], None, None
+            time.sleep(0.3)  # the master forwards the signal to the worker
+            while refused_at is None and time.monotonic() - sent < DRAIN_DELAY + 3:
+                try:
+                    r = requests.get(f"{stack.api_url}/api/health-check", timeout=2)  # a new connection each time
+                    served.append((time.monotonic() - sent, r.status_code, r.headers.get("Connection")))
+                except requests.ConnectionError:
+                    refused_at = time.monotonic() - sent
+                if late is None and time.monotonic() - sent > DRAIN_DELAY - 1:
+                    # accepted in the last second of the delay, still running when the listener closes
+                    late = threading.Thread(target=post, args=("late",))
+                    late.start()
+                time.sleep(0.2)
+            assert refused_at is not None, "the listener never closed"
+            assert refused_at >= DRAIN_DELAY, f"new connections refused {refused_at:.1f}s after SIGTERM"
+            assert proxy.in_flight > 0, "nothing was in flight when the listener closed"
+
+            for t in [*threads, late]:
+                t.join(15)
+            master.wait(DRAIN_DELAY + GRACEFUL + MARGIN + 5)
+            elapsed = time.monotonic() - sent
+
+    assert all(status == 200 and connection == "close" for _, status, connection in served), served
+    assert max(at for at, _, _ in served) > DRAIN_DELAY - 0.5, served  # served until the end of the delay
+    assert refused_at < DRAIN_DELAY + 1.5, refused_at                  # then refused
+    assert results == [201] * 4, results                                # nothing in flight was dropped
+    assert master.returncode == 0
+    assert elapsed < DRAIN_DELAY + GRACEFUL, f"took {elapsed:.1f}s, over DRAIN_DELAY + GRACEFUL_TIMEOUT"
+
+
+def test_a_hung_request_cannot_hold_the_stop_past_delay_plus_graceful(tmp_path):
+    """Whatever hangs, the process is gone DRAIN_DELAY + GRACEFUL_TIMEOUT after SIGTERM, inside the
+    container's stopTimeout, so ECS never has to SIGKILL it."""
+    delay, graceful = 1, 2
+    stack = start_stack(tmp_path, api_env={"DRAIN_DELAY": str(delay), "GRACEFUL_TIMEOUT": str(graceful)})
+    with SlowProxy(stack.db_url, 30) as proxy:
+        stack.api_env["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.url
+        with stack:
+            hung = threading.Thread(target=lambda: _post_quietly(stack.api_url), daemon=True)
+            hung.start()
+            wait_for(lambda: proxy.in_flight == 1, 10, "the request to be in flight")
+            master = stack.api
+            sent = time.monotonic()
+            master.send_signal(signal.SIGTERM)
+            master.wait(delay + graceful + MARGIN + 5)
+            elapsed = time.monotonic() - sent
+    assert master.returncode == 0
+    assert delay + graceful - 0.5 < elapsed < delay + graceful + MARGIN, f"exited after {elapsed:.1f}s"
+
+
+def _post_quietly(base: str) -> None:
+    try:
+        requests.post(f"{base}/api/notes", json={"text": "hangs"}, timeout=40)
+    except requests.RequestException:
+        pass
+
+
 def _refused(url: str) -> bool:
     try:
         requests.get(f"{url}/api/health-check", timeout=1)

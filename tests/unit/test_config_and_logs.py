@@ -68,3 +68,23 @@ def test_the_logged_client_address_is_the_viewers(table, log_lines, hops, chain,
     client.get("/api/notes", headers={"X-Forwarded-For": chain}, environ_base={"REMOTE_ADDR": "10.0.0.5"})
     (line,) = [line for line in log_lines() if line["logger"] == "api.access"]
     assert line["remote_addr"] == viewer
+
+
+@pytest.mark.parametrize("env,name", [({"DRAIN_DELAY": "61"}, "drain_delay"), ({"DRAIN_DELAY": "-1"}, "drain_delay"),
+                                      ({"CLIENT_TIMEOUT": "0"}, "client_timeout"),
+                                      ({"DRAIN_DELAY": "60", "GRACEFUL_TIMEOUT": "60"}, "drain_delay \\+ graceful")])
+def test_shutdown_and_client_timeouts_are_bounded(monkeypatch, env, name):
+    """DRAIN_DELAY + GRACEFUL_TIMEOUT must fit in ECS's stopTimeout (at most 120 s)."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError, match=name):
+        Settings()
+
+
+def test_shutdown_and_client_timeout_defaults(monkeypatch):
+    for key in ("DRAIN_DELAY", "CLIENT_TIMEOUT", "GRACEFUL_TIMEOUT"):
+        monkeypatch.delenv(key, raising=False)
+    s = Settings()
+    assert (s.drain_delay, s.client_timeout) == (0, 5)
+    monkeypatch.setenv("DRAIN_DELAY", "30")
+    assert Settings().drain_delay == 30
