@@ -80,7 +80,8 @@ def test_drain_delay_keeps_serving_new_connections_then_drains(tmp_path):
 
             def post(i):
                 try:
-                    r = requests.post(f"{stack.api_url}/api/notes", json={"text": f"drain {i}"}, timeout=15)
+                    r = requests.post(f"{stack.api_url}/api/notes", json={"text": f"drain {i}"},
+                                      headers=stack.origin_headers, timeout=15)
                     results.append(r.status_code)
                 except requests.RequestException as exc:
                     results.append(repr(exc))
@@ -131,7 +132,7 @@ def test_a_hung_request_cannot_hold_the_stop_past_delay_plus_graceful(tmp_path):
     with SlowProxy(stack.db_url, 30) as proxy:
         stack.api_env["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.url
         with stack:
-            hung = threading.Thread(target=lambda: _post_quietly(stack.api_url), daemon=True)
+            hung = threading.Thread(target=lambda: _post_quietly(stack), daemon=True)
             hung.start()
             wait_for(lambda: proxy.in_flight == 1, 10, "the request to be in flight")
             master = stack.api
@@ -143,9 +144,9 @@ def test_a_hung_request_cannot_hold_the_stop_past_delay_plus_graceful(tmp_path):
     assert delay + graceful - 0.5 < elapsed < delay + graceful + MARGIN, f"exited after {elapsed:.1f}s"
 
 
-def _post_quietly(base: str) -> None:
+def _post_quietly(stack) -> None:
     try:
-        requests.post(f"{base}/api/notes", json={"text": "hangs"}, timeout=40)
+        requests.post(f"{stack.api_url}/api/notes", json={"text": "hangs"}, headers=stack.origin_headers, timeout=40)
     except requests.RequestException:
         pass
 
