@@ -47,6 +47,8 @@ def variants() -> dict[str, dict[str, str]]:
             "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS,
             "StopSchedule": "cron(0 19 ? * MON-FRI *)", "StartSchedule": "cron(0 7 ? * MON-FRI *)",
             "ScheduleTimezone": "Europe/Berlin", "MonthlyBudget": "25", "BudgetEmail": "ops@example.com",
+            # One variant adopts a retained table instead of creating one.
+            **({"ExistingTableName": "notes-retained"} if ingress == "LoadBalancer" else {}),
         }
     return out
 
