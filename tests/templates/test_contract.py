@@ -125,7 +125,9 @@ def test_every_variable_the_task_sets_is_read_by_the_app(ingress):
 
 EXPECTED_TRUST = {
     # API Gateway's integration overwrites X-Request-Id with $context.requestId.
-    "HttpApi": {"REQUEST_ID_HEADER": "X-Request-Id", "TRUSTED_PROXY_HOPS": 2},
+    # CloudFront appends the viewer to X-Forwarded-For; API Gateway's HTTP proxy adds its peer to
+    # the Forwarded header instead, so the viewer is the last X-Forwarded-For entry.
+    "HttpApi": {"REQUEST_ID_HEADER": "X-Request-Id", "TRUSTED_PROXY_HOPS": 1},
     # CloudFront sets X-Amz-Cf-Id on every request it sends to an origin; the ALB only adds a Self
     # field to a client's X-Amzn-Trace-Id
     # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorCustomOrigin.html,
@@ -136,9 +138,12 @@ EXPECTED_TRUST = {
 
 @pytest.mark.parametrize("ingress", INGRESSES)
 def test_request_id_and_client_address_come_from_headers_a_client_cannot_set(ingress):
-    """Two proxies append to X-Forwarded-For: CloudFront appends the viewer's address, then API
-    Gateway or the ALB appends CloudFront's, so the viewer is the second entry from the right
-    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html)."""
+    """CloudFront appends the viewer's address to X-Forwarded-For
+    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorCustomOrigin.html#RequestCustomIPAddresses);
+    the ALB appends CloudFront's after it, so the viewer is second from the right
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html).
+    An HTTP API reports its peer in Forwarded, not X-Forwarded-For, so there the viewer is last.
+    Counting one hop too few can only log a proxy's address, never a value the client wrote."""
     rendered = service_for(ingress)
     env = environment(rendered)
     assert {k: env[k] for k in EXPECTED_TRUST[ingress]} == EXPECTED_TRUST[ingress]
