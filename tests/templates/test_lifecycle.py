@@ -7,66 +7,15 @@ import re
 
 import pytest
 
+from checks.cfnlint.project_rules import LISTENER_TYPES, dependencies, forwards_to
 from checks.render import Renderer, load, render_file, variants
 from tests.templates.conftest import ROOT
 
 PARENT = load(ROOT / "parent.yml")
 SERVICE_SOURCE = load(ROOT / "service.yml")
-LISTENER_TYPES = {"AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule"}
-SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)[.}]")
 
 
 # ------------------------------------------------------------------ dependencies
-def references(node) -> set[str]:
-    """Logical ids a resource refers to (Ref, GetAtt, Sub), anywhere in it, Metadata included:
-    CloudFormation creates what these name first."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref" and isinstance(value, str):
-                found.add(value)
-            elif key == "Fn::GetAtt":
-                found.add(value.split(".")[0] if isinstance(value, str) else value[0])
-            elif key == "Fn::Sub":
-                text = value if isinstance(value, str) else value[0]
-                found |= set(SUB_NAME.findall(text))
-                if not isinstance(value, str):
-                    found |= references(value[1])
-            else:
-                found |= references(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= references(item)
-    return found
-
-
-def dependencies(resources: dict, name: str) -> set[str]:
-    """Everything CloudFormation must finish before it starts `name` (DependsOn and references)."""
-    seen: set[str] = set()
-    todo = [name]
-    while todo:
-        resource = resources[todo.pop()]
-        depends = resource.get("DependsOn", [])
-        for other in ([depends] if isinstance(depends, str) else depends) + sorted(references(resource)):
-            if other in resources and other not in seen:
-                seen.add(other)
-                todo.append(other)
-    return seen
-
-
-def forwards_to(resource: dict) -> set[str]:
-    """Target groups a listener or listener rule forwards to (by logical id)."""
-    props = resource.get("Properties", {})
-    groups: set[str] = set()
-    for action in props.get("DefaultActions", []) + props.get("Actions", []):
-        if action.get("Type") != "forward":
-            continue
-        targets = [action.get("TargetGroupArn")]
-        targets += [t.get("TargetGroupArn") for t in action.get("ForwardConfig", {}).get("TargetGroups", [])]
-        groups |= {t["Ref"] for t in targets if isinstance(t, dict) and "Ref" in t}
-    return groups
-
-
 RENDERS = {name: render_file(ROOT / "service.yml", values)["Resources"] for name, values in variants().items()}
 
 
@@ -74,7 +23,8 @@ RENDERS = {name: render_file(ROOT / "service.yml", values)["Resources"] for name
 def test_the_service_waits_for_every_listener_that_forwards_to_its_target_groups(variant):
     """ECS refuses a service whose target group no listener forwards to yet ("target group does
     not have an associated load balancer": aws/aws-cdk#1160, aws-samples/ecs-refarch-cloudformation#5).
-    With a certificate the HTTP listener only redirects; the HTTPS one forwards."""
+    With a certificate the HTTP listener only redirects; the HTTPS one forwards. The project rule
+    E9107 checks the same on source templates (every branch at once); this, on each rendering."""
     resources = RENDERS[variant]
     for name, service in resources.items():
         if service["Type"] != "AWS::ECS::Service":
