@@ -128,7 +128,8 @@ COST_PARAMETERS = {
 }
 NO_COST = {"MaxTasks", "CpuTarget", "ImageUri", "AppVersion", "EnableExecuteCommand", "AvailabilityZoneIds",
            "DomainName", "CertificateArn", "ApiDomainName", "ApiCertificateArn", "StartSchedule",
-           "ScheduleTimezone", "MonthlyBudget", "BudgetEmail", "NatGateways"}
+           "ScheduleTimezone", "MonthlyBudget", "BudgetEmail", "NatGateways",
+           "ExistingTableName"}  # an adopted table bills like a created one
 NEEDS = {"Memory": {"Cpu": "512"}, "OnDemandWeight": {"SpotWeight": "1", "MinTasks": "2"},
          "StopSchedule": {"StartSchedule": "cron(0 7 ? * MON-FRI *)"}}
 
