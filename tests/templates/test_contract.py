@@ -95,16 +95,20 @@ def test_http_api_keeps_serving_while_api_gateway_still_routes_to_a_stopping_tas
     assert int(environment(rendered)["DRAIN_DELAY"]) > record["TTL"]
 
 
-def test_load_balancer_drains_before_sigterm_so_the_task_needs_no_drain_delay(lb_service):
-    """With a target group ECS deregisters the target and waits the deregistration delay before
-    it sends SIGTERM, so nothing new arrives after it
-    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/load-balancer-connection-draining.html)."""
-    attrs = {a["Key"]: a["Value"] for a in lb_service["Resources"]["TargetGroup"]["Properties"]["TargetGroupAttributes"]}
+def test_load_balancer_keeps_serving_until_health_checks_can_take_a_spot_task_out(lb_service):
+    """On a deploy ECS deregisters the target and waits the deregistration delay before SIGTERM
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/load-balancer-connection-draining.html);
+    on a Fargate Spot interruption SIGTERM comes first and the target may stay registered until
+    the task stops (https://repost.aws/knowledge-center/fargate-spot-termination-notice), so the
+    drain lasts until the target group's health checks can have marked the task unhealthy."""
+    tg = lb_service["Resources"]["TargetGroup"]["Properties"]
+    attrs = {a["Key"]: a["Value"] for a in tg["TargetGroupAttributes"]}
     dereg = int(attrs["deregistration_delay.timeout_seconds"])
     assert dereg == int(PER_INGRESS["LoadBalancer"]["DeregistrationDelay"]) > 0
-    assert environment(lb_service)["DRAIN_DELAY"] == 0
     # A request that began just before deregistration finishes within the delay or the drain.
     assert dereg <= int(CONTRACT["GracefulTimeout"])
+    detection = tg["UnhealthyThresholdCount"] * tg["HealthCheckIntervalSeconds"] + tg["HealthCheckTimeoutSeconds"]
+    assert int(environment(lb_service)["DRAIN_DELAY"]) >= detection
 
 
 # Env names the task sets that the app reads only once the app helpers' branches are merged.
@@ -128,10 +132,10 @@ EXPECTED_TRUST = {
     # CloudFront appends the viewer to X-Forwarded-For; API Gateway's HTTP proxy adds its peer to
     # the Forwarded header instead, so the viewer is the last X-Forwarded-For entry.
     "HttpApi": {"REQUEST_ID_HEADER": "X-Request-Id", "TRUSTED_PROXY_HOPS": 1},
-    # CloudFront sets X-Amz-Cf-Id on every request it sends to an origin; the ALB only adds a Self
-    # field to a client's X-Amzn-Trace-Id
-    # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorCustomOrigin.html,
-    # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-request-tracing.html).
+    # CloudFront includes X-Amz-Cf-Id in every origin request, whatever the origin request policy
+    # (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_OriginRequestPolicy.html); the
+    # ALB only adds a Self field to a client's X-Amzn-Trace-Id, keeping the client's Root
+    # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-request-tracing.html).
     "LoadBalancer": {"REQUEST_ID_HEADER": "X-Amz-Cf-Id", "TRUSTED_PROXY_HOPS": 2},
 }
 
