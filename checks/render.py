@@ -54,6 +54,8 @@ def variants() -> dict[str, dict[str, str]]:
             "StopSchedule": "cron(0 19 ? * MON-FRI *)", "StartSchedule": "cron(0 7 ? * MON-FRI *)",
             "ScheduleTimezone": "Europe/Berlin", "MonthlyBudget": "25", "BudgetEmail": "ops@example.com",
             "WafRateLimit": "1000", "CloudFrontPlan": "Free", "OriginSecretVersion": "2", **WIRED,
+            # One variant adopts a retained table instead of creating one.
+            **({"ExistingTableName": "notes-retained"} if ingress == "LoadBalancer" else {}),
         }
     return out
 

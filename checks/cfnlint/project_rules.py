@@ -6,11 +6,14 @@ and a bad fixture in tests/templates/fixtures/, so a rule that stops firing fail
 from __future__ import annotations
 
 import os
+import re
 
 from cfnlint.decode import decode
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
 NESTED_TYPES = ("AWS::Serverless::Application", "AWS::CloudFormation::Stack")
+LISTENER_TYPES = ("AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule")
+SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)[.}]")
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 LOAD_BALANCER_PORTS = (80, 443)
 
@@ -23,6 +26,65 @@ def _scalar_values(cfn, value):
             out += _scalar_values(cfn, branch)
         return out
     return [value]
+
+
+def references(node) -> set[str]:
+    """Logical ids a template node refers to (Ref, GetAtt, Sub), in every Fn::If branch and in
+    Metadata too: CloudFormation creates what these name before the node's resource."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt" and isinstance(value, (str, list)) and value:
+                found.add(value.split(".")[0] if isinstance(value, str) else str(value[0]))
+            elif key == "Fn::Sub" and isinstance(value, (str, list)) and value:
+                text = value if isinstance(value, str) else value[0]
+                found |= set(SUB_NAME.findall(str(text)))
+                if isinstance(value, list):
+                    found |= references(value[1:])
+            else:
+                found |= references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= references(item)
+    return found
+
+
+def dependencies(resources: dict, name: str) -> set[str]:
+    """Every resource CloudFormation finishes before it starts `name` (DependsOn and references)."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        resource = resources.get(todo.pop())
+        if not isinstance(resource, dict):
+            continue
+        depends = resource.get("DependsOn", [])
+        depends = [depends] if isinstance(depends, str) else list(depends or [])
+        for other in depends + sorted(references({k: v for k, v in resource.items() if k != "DependsOn"})):
+            if other in resources and other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+def forwards_to(resource: dict) -> set[str]:
+    """Target groups (logical ids) a listener or listener rule can forward to, in any branch."""
+    props = resource.get("Properties") or {}
+    groups: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("Type") == "forward":
+                groups.update(references({k: v for k, v in node.items() if k in ("TargetGroupArn", "ForwardConfig")}))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk([props.get("DefaultActions"), props.get("Actions")])
+    return groups
 
 
 class NestedStackOutputs(CloudFormationLintRule):
@@ -193,4 +255,33 @@ class SpaFallbackScoped(CloudFormationLintRule):
                     matches.append(RuleMatch(
                         ["Resources", name, "Properties", "DistributionConfig", "CacheBehaviors", i],
                         f"{name}: a function on {behaviour['PathPattern']} could rewrite API paths"))
+        return matches
+
+
+class ServiceWaitsForListeners(CloudFormationLintRule):
+    id = "E9107"
+    shortdesc = "An ECS service waits for every listener that forwards to its target groups"
+    description = (
+        "ECS refuses a service whose target group no listener forwards to yet (\"The target group ... "
+        "does not have an associated load balancer\"). The service must depend, directly or through "
+        "other resources, on each listener or listener rule that forwards to its target groups; a "
+        "listener that only redirects does not count."
+    )
+    source_url = "https://github.com/aws/aws-cdk/issues/1160"
+    tags = ["project", "ecs", "elb"]
+
+    def match(self, cfn):
+        matches = []
+        resources = cfn.template.get("Resources", {}) or {}
+        listeners = {name: forwards_to(r) for name, r in resources.items()
+                     if isinstance(r, dict) and r.get("Type") in LISTENER_TYPES}
+        for name, service in cfn.get_resources(["AWS::ECS::Service"]).items():
+            groups = references((service.get("Properties") or {}).get("LoadBalancers", [])) & set(resources)
+            before = dependencies(resources, name)
+            for group in sorted(groups):
+                for listener in sorted(n for n, targets in listeners.items() if group in targets):
+                    if listener not in before:
+                        matches.append(RuleMatch(["Resources", name], (
+                            f"{name} can be created before {listener}, which forwards to {group}: "
+                            "make the service depend on it")))
         return matches

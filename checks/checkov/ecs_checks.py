@@ -64,6 +64,13 @@ class StopTimeoutBounded(_ContainerCheck):
     def __init__(self):
         super().__init__("ECS containers set a stopTimeout Fargate honours (1-120 s)", "CKV_BP_4")
 
+    def scan_resource_conf(self, conf):
+        # A value looked up per parameter (the App mapping's per-ingress StopTimeout) is
+        # unknown in the source template; the rendered templates, where it is a number, decide.
+        if any(isinstance(c.get("StopTimeout"), dict) for c in _containers(conf)):
+            return CheckResult.UNKNOWN
+        return super().scan_resource_conf(conf)
+
     def container_ok(self, container):
         timeout = container.get("StopTimeout")
         try:

@@ -134,7 +134,8 @@ NO_COST = {"MaxTasks", "CpuTarget", "ImageUri", "AppVersion", "EnableExecuteComm
            "ScheduleTimezone", "MonthlyBudget", "BudgetEmail", "NatGateways",
            # These bound the ceiling (test_the_ceiling_follows_each_bound), not the estimate:
            "ApiRateLimit", "ApiBurstLimit", "TableMaxReadUnits", "TableMaxWriteUnits", "NoteTtlDays",
-           "WebAclArn", "OriginSecretVersion", "CloudFrontPrefixListId"}
+           "WebAclArn", "OriginSecretVersion", "CloudFrontPrefixListId",
+           "ExistingTableName"}  # an adopted table bills like a created one
 NEEDS = {"Memory": {"Cpu": "512"}, "OnDemandWeight": {"SpotWeight": "1", "MinTasks": "2"},
          "StopSchedule": {"StartSchedule": "cron(0 7 ? * MON-FRI *)"}, "CloudFrontPlan": {"WafRateLimit": "1000"}}
 

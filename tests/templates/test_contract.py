@@ -10,8 +10,10 @@ import subprocess
 
 import pytest
 from api.config import Settings
+from api.errors import HTTP_CODES
 from api.health import HEALTH_PATH
 from api.store import KEY_SCHEMA
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from dockerfile_parse import DockerfileParser
 
 from checks.render import load, render_file
@@ -22,8 +24,14 @@ from tests.templates.conftest import ROOT
 SERVICE = load(ROOT / "service.yml")
 FRONTEND = load(ROOT / "frontend.yml")
 CONTRACT = SERVICE["Mappings"]["App"]["Container"]
+INGRESSES = SERVICE["Parameters"]["Ingress"]["AllowedValues"]
+PER_INGRESS = {ingress: SERVICE["Mappings"]["App"][ingress] for ingress in INGRESSES}
 DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()}
 ALB_IDLE_TIMEOUT = 60
+FARGATE_MAX_STOP_TIMEOUT = 120  # also the notice a Fargate Spot interruption gives
+STOP_MARGIN = 10  # seconds between the end of the drain and SIGKILL
+DOCKERFILE = DockerfileParser(path=str(ROOT / "app" / "Dockerfile"))
+IMAGE = "x@sha256:" + "0" * 64
 
 
 def container(rendered_service: dict) -> dict:
@@ -31,9 +39,17 @@ def container(rendered_service: dict) -> dict:
     return definition
 
 
+def environment(rendered_service: dict) -> dict:
+    return {e["Name"]: e["Value"] for e in container(rendered_service)["Environment"]}
+
+
+def service_for(ingress: str) -> dict:
+    return render_file(ROOT / "service.yml", {"Ingress": ingress, "ImageUri": IMAGE})
+
+
 @pytest.fixture(scope="module")
 def lb_service():
-    return render_file(ROOT / "service.yml", {"Ingress": "LoadBalancer", "ImageUri": "x@sha256:" + "0" * 64})
+    return service_for("LoadBalancer")
 
 
 def test_container_port_matches_the_app_and_the_image(lb_service):
@@ -57,15 +73,85 @@ def test_one_health_contract_image_task_and_target_group(lb_service):
     assert f'PATH = "{HEALTH_PATH}"' in (ROOT / "app" / "healthcheck.py").read_text()
 
 
-def test_shutdown_timing_deregistration_then_graceful_then_stop(lb_service):
-    dereg = int(CONTRACT["DeregistrationDelay"])
-    graceful = int(CONTRACT["GracefulTimeout"])
-    stop = int(container(lb_service)["StopTimeout"])
+@pytest.mark.parametrize("ingress", INGRESSES)
+def test_shutdown_timing_per_ingress(ingress):
+    """The whole stop sequence, for each ingress: the task keeps accepting for DRAIN_DELAY
+    after SIGTERM, drains for GRACEFUL_TIMEOUT, and ECS waits StopTimeout before SIGKILL."""
+    rendered = service_for(ingress)
+    env, per = environment(rendered), PER_INGRESS[ingress]
+    drain, graceful = int(per["DrainDelay"]), int(CONTRACT["GracefulTimeout"])
+    stop = int(container(rendered)["StopTimeout"])
+    assert int(env["DRAIN_DELAY"]) == drain and int(env["GRACEFUL_TIMEOUT"]) == graceful
     assert graceful == DEFAULTS["graceful_timeout"]
-    assert {"Name": "GRACEFUL_TIMEOUT", "Value": graceful} in container(lb_service)["Environment"]
-    attrs = {a["Key"]: a["Value"] for a in lb_service["Resources"]["TargetGroup"]["Properties"]["TargetGroupAttributes"]}
-    assert int(attrs["deregistration_delay.timeout_seconds"]) == dereg
-    assert dereg < graceful < stop <= 120  # 120 s: Fargate's maximum, and Spot's warning
+    assert stop == int(per["StopTimeout"])
+    assert drain + graceful + STOP_MARGIN <= stop <= FARGATE_MAX_STOP_TIMEOUT
+
+
+def test_http_api_keeps_serving_while_api_gateway_still_routes_to_a_stopping_task():
+    """ECS deregisters from Cloud Map and sends SIGTERM together; API Gateway keeps using the
+    SRV records it resolved (aws/containers-roadmap#1639), so the drain outlasts their TTL."""
+    rendered = service_for("HttpApi")
+    (record,) = rendered["Resources"]["CloudMapService"]["Properties"]["DnsConfig"]["DnsRecords"]
+    assert int(environment(rendered)["DRAIN_DELAY"]) > record["TTL"]
+
+
+def test_load_balancer_keeps_serving_until_health_checks_can_take_a_spot_task_out(lb_service):
+    """On a deploy ECS deregisters the target and waits the deregistration delay before SIGTERM
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/load-balancer-connection-draining.html);
+    on a Fargate Spot interruption SIGTERM comes first and the target may stay registered until
+    the task stops (https://repost.aws/knowledge-center/fargate-spot-termination-notice), so the
+    drain lasts until the target group's health checks can have marked the task unhealthy."""
+    tg = lb_service["Resources"]["TargetGroup"]["Properties"]
+    attrs = {a["Key"]: a["Value"] for a in tg["TargetGroupAttributes"]}
+    dereg = int(attrs["deregistration_delay.timeout_seconds"])
+    assert dereg == int(PER_INGRESS["LoadBalancer"]["DeregistrationDelay"]) > 0
+    # A request that began just before deregistration finishes within the delay or the drain.
+    assert dereg <= int(CONTRACT["GracefulTimeout"])
+    detection = tg["UnhealthyThresholdCount"] * tg["HealthCheckIntervalSeconds"] + tg["HealthCheckTimeoutSeconds"]
+    assert int(environment(lb_service)["DRAIN_DELAY"]) >= detection
+
+
+@pytest.mark.parametrize("ingress", INGRESSES)
+def test_every_variable_the_task_sets_is_read_by_the_app(ingress):
+    """A renamed setting on either side would otherwise be ignored silently (pydantic's extra=ignore)."""
+    read = {name.upper() for name in Settings.model_fields}
+    for field in Settings.model_fields.values():
+        aliases = getattr(field.validation_alias, "choices", [])
+        read |= {a.upper() for a in aliases if isinstance(a, str)}
+    unread = set(environment(service_for(ingress))) - read
+    assert unread == set(), f"set by service.yml but not read by app/api/config.py: {sorted(unread)}"
+
+
+EXPECTED_TRUST = {
+    # API Gateway's integration overwrites X-Request-Id with $context.requestId.
+    # CloudFront appends the viewer to X-Forwarded-For; API Gateway's HTTP proxy adds its peer to
+    # the Forwarded header instead, so the viewer is the last X-Forwarded-For entry.
+    "HttpApi": {"REQUEST_ID_HEADER": "X-Request-Id", "TRUSTED_PROXY_HOPS": 1},
+    # CloudFront includes X-Amz-Cf-Id in every origin request, whatever the origin request policy
+    # (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_OriginRequestPolicy.html); the
+    # ALB only adds a Self field to a client's X-Amzn-Trace-Id, keeping the client's Root
+    # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-request-tracing.html).
+    "LoadBalancer": {"REQUEST_ID_HEADER": "X-Amz-Cf-Id", "TRUSTED_PROXY_HOPS": 2},
+}
+
+
+@pytest.mark.parametrize("ingress", INGRESSES)
+def test_request_id_and_client_address_come_from_headers_a_client_cannot_set(ingress):
+    """CloudFront appends the viewer's address to X-Forwarded-For
+    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/RequestAndResponseBehaviorCustomOrigin.html#RequestCustomIPAddresses);
+    the ALB appends CloudFront's after it, so the viewer is second from the right
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html).
+    An HTTP API reports its peer in Forwarded, not X-Forwarded-For, so there the viewer is last.
+    Counting one hop too few can only log a proxy's address, never a value the client wrote."""
+    rendered = service_for(ingress)
+    env = environment(rendered)
+    assert {k: env[k] for k in EXPECTED_TRUST[ingress]} == EXPECTED_TRUST[ingress]
+    assert env["REQUEST_ID_HEADER"] == PER_INGRESS[ingress]["RequestIdHeader"]
+    assert env["TRUSTED_PROXY_HOPS"] == PER_INGRESS[ingress]["TrustedProxyHops"]
+    assert env["REQUEST_ID_HEADER"].lower() not in {"x-amzn-trace-id", "x-amzn-requestid"}
+    if ingress == "HttpApi":  # the header trusted is the one the integration overwrites
+        mapping = rendered["Resources"]["HttpApiIntegration"]["Properties"]["RequestParameters"]
+        assert mapping[f"overwrite:header.{env['REQUEST_ID_HEADER']}"] == "$context.requestId"
 
 
 def test_keepalive_outlasts_the_load_balancer_idle_timeout(lb_service):
@@ -74,12 +160,31 @@ def test_keepalive_outlasts_the_load_balancer_idle_timeout(lb_service):
 
 
 def test_task_runs_as_the_images_user_read_only(lb_service):
-    parsed = DockerfileParser(path=str(ROOT / "app" / "Dockerfile"))
-    (user,) = [i["value"] for i in parsed.structure if i["instruction"] == "USER"]
+    (user,) = [i["value"] for i in DOCKERFILE.structure if i["instruction"] == "USER"]
     c = container(lb_service)
     assert c["User"] == user
     assert c["ReadonlyRootFilesystem"] is True
     assert {"SourceVolume": "tmp", "ContainerPath": "/tmp", "ReadOnly": False} in c["MountPoints"]
+
+
+def test_the_apps_writable_path_is_writable_by_the_app_user(lb_service):
+    """A Fargate bind mount starts root-owned 0755 (UID 10001 cannot write it) unless the image
+    declares its path as a VOLUME: then ECS copies the image's directory, owner and mode
+    included (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html).
+    compose's tmpfs hides this locally, so it is pinned here."""
+    (user,) = [i["value"] for i in DOCKERFILE.structure if i["instruction"] == "USER"]
+    uid = user.split(":")[0]
+    volumes = set()
+    for instruction in DOCKERFILE.structure:
+        if instruction["instruction"] == "VOLUME":
+            value = instruction["value"].strip()
+            volumes |= set(json.loads(value) if value.startswith("[") else value.split())
+    runs = " && ".join(i["value"] for i in DOCKERFILE.structure if i["instruction"] == "RUN")
+    writable = [m["ContainerPath"] for m in container(lb_service)["MountPoints"] if not m["ReadOnly"]]
+    assert writable == ["/tmp"]
+    for path in writable:
+        assert path in volumes, f"{path} must be a VOLUME in app/Dockerfile, or ECS mounts it root-owned"
+        assert re.search(rf"chown {uid}(:\d+)? {re.escape(path)}(\s|$)", runs), f"{path} is not owned by {uid}"
 
 
 def test_table_key_matches_the_store():
@@ -87,13 +192,12 @@ def test_table_key_matches_the_store():
     assert {k["AttributeName"]: k["KeyType"] for k in definition["KeySchema"]} == KEY_SCHEMA
     props = SERVICE["Resources"]["NotesTable"]["Properties"]
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    assert SERVICE["Resources"]["NotesTable"]["DeletionPolicy"] == "Retain"
 
 
 def test_task_role_reaches_only_the_table_with_the_calls_the_store_makes():
     statements = SERVICE["Resources"]["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     table_statement = statements[0]
-    assert table_statement["Resource"] == {"Fn::GetAtt": ["NotesTable", "Arn"]}
+    assert table_statement["Resource"]["Fn::If"][1] == {"Fn::GetAtt": ["NotesTable", "Arn"]}
     used = set(re.findall(r'_call\(\s*"(\w+)"', (ROOT / "app" / "api" / "store.py").read_text()))
     allowed = {a.split(":")[1] for a in table_statement["Action"]}
     to_api = {"get_item": "GetItem", "put_item": "PutItem", "delete_item": "DeleteItem", "query": "Query"}
@@ -145,7 +249,7 @@ def test_spa_rewrite_runs_only_on_the_static_behaviour():
     assert config["DefaultCacheBehavior"]["FunctionAssociations"][0]["EventType"] == "viewer-request"
     (api,) = config["CacheBehaviors"]
     assert api["PathPattern"] == "/api/*" and "FunctionAssociations" not in api
-    assert "CustomErrorResponses" not in config
+    assert not [e for e in config.get("CustomErrorResponses", []) if "ResponsePagePath" in e or "ResponseCode" in e]
     assert api["TargetOriginId"] == "api" and "DELETE" in api["AllowedMethods"]
 
 
@@ -156,3 +260,34 @@ def test_note_expiry_the_table_deletes_on_is_the_attribute_the_store_writes(lb_s
     env = {e["Name"]: str(e["Value"]) for e in container(lb_service)["Environment"]}
     assert env["NOTE_TTL_DAYS"] == "30"
     assert "note_ttl_days" in DEFAULTS and DEFAULTS["note_ttl_days"] == 0  # local runs keep notes
+
+
+# Returned by API Gateway or the ALB themselves while tasks are replaced or unreachable.
+INGRESS_ERRORS = {502, 503, 504}
+
+
+def app_status_codes() -> set[int]:
+    """Every error status the app can answer: werkzeug's, and each ApiError raised in app/api."""
+    codes = set(HTTP_CODES)
+    for path in (ROOT / "app" / "api").glob("*.py"):
+        text = path.read_text()
+        codes |= {int(c) for c in re.findall(r"(?:ApiError|super\(\).__init__)\(\s*(\d{3})\b", text)}
+    return codes
+
+
+def test_cloudfront_never_caches_an_api_error():
+    """CloudFront caches origin errors for 10 s by default, CachingDisabled or not, so a single 503
+    during a deploy would be served to everyone asking for that URL
+    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/custom-error-pages-expiration.html).
+    Every code the app or the ingress can return that CloudFront lets us configure (the
+    schema's enum, from cfn-lint) has ErrorCachingMinTTL 0; 416 CloudFront never caches."""
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::CloudFront::Distribution").schema
+    configurable = set(schema["definitions"]["CustomErrorResponse"]["properties"]["ErrorCode"]["enum"]) - {416}
+    config = FRONTEND["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    entries = config.get("CustomErrorResponses", [])
+    uncached = {int(e["ErrorCode"]) for e in entries if int(e["ErrorCachingMinTTL"]) == 0}
+    emitted = app_status_codes() | INGRESS_ERRORS
+    assert {400, 404, 413, 415, 503} <= emitted  # the scan finds what the app raises
+    assert sorted((emitted & configurable) - uncached) == []
+    # Error caching only: a page or status override would turn API errors into something else.
+    assert all(set(e) == {"ErrorCode", "ErrorCachingMinTTL"} for e in entries)

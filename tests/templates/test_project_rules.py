@@ -17,12 +17,16 @@ BAD = {
     "bad/log_retention.yml": "E9104",
     "bad/desired_count.yml": "E9105",
     "bad/spa_fallback.yml": "E9106",
+    "bad/listener_race.yml": "E9107",
 }
 
 
 def project_findings(path: Path) -> list[str]:
     result = run([dev_tool("cfn-lint"), "-a", "checks/cfnlint", "--format", "json", "--", str(path)])
-    return sorted(m["Rule"]["Id"] for m in json.loads(result.stdout or "[]") if m["Rule"]["Id"].startswith("E91"))
+    found = [m["Rule"]["Id"] for m in json.loads(result.stdout or "[]")]
+    # A fixture cfn-lint cannot parse (E0000) would make every rule look quiet.
+    assert "E0000" not in found, f"{path} does not parse"
+    return sorted(i for i in found if i.startswith("E91"))
 
 
 @pytest.mark.parametrize("fixture,rule", sorted(BAD.items()))
