@@ -382,6 +382,13 @@ def child_values(parent: Evaluator, stack: str) -> dict:
     return values
 
 
+def broken_rules(template: dict, values: dict, region: str = "us-east-1") -> list[str]:
+    """The names of the template's Rules that refuse `values` in `region`, in template order."""
+    failures = Evaluator(template, values, region, "parent.yml").rule_failures()
+    names = {failure.split(":", 1)[0] for failure in failures}
+    return [name for name in template.get("Rules", {}) if name in names]
+
+
 @dataclass
 class Deployment:
     region: str

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from checks.branches import broken_rules
 from checks.render import load, render_file
 from tests.templates.conftest import CHILDREN, ROOT
 
@@ -168,36 +169,8 @@ def test_the_parent_declares_and_passes_each_bound(name, stack):
 
 
 # ------------------------------------------------------------ parent Rules, evaluated
-def evaluate(expr, values: dict):
-    """The few rule functions parent.yml uses, as CloudFormation evaluates them."""
-    if not isinstance(expr, dict):
-        return expr
-    (fn, args), = expr.items()
-    if fn == "Ref":
-        return values[args]
-    if fn == "Fn::Equals":
-        return str(evaluate(args[0], values)) == str(evaluate(args[1], values))
-    if fn == "Fn::Not":
-        return not evaluate(args[0], values)
-    if fn == "Fn::And":
-        return all(evaluate(a, values) for a in args)
-    if fn == "Fn::Or":
-        return any(evaluate(a, values) for a in args)
-    if fn == "Fn::Contains":
-        return str(evaluate(args[1], values)) in [str(evaluate(v, values)) for v in args[0]]
-    raise AssertionError(f"evaluate() does not know {fn}")
-
-
 def failing_rules(region="us-east-1", **overrides) -> list[str]:
-    values = {name: str(spec.get("Default", "")) for name, spec in PARENT["Parameters"].items()}
-    values.update(overrides, **{"AWS::Region": region})
-    failed = []
-    for name, rule in PARENT["Rules"].items():
-        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], values):
-            continue
-        if not all(evaluate(a["Assert"], values) for a in rule["Assertions"]):
-            failed.append(name)
-    return failed
+    return broken_rules(PARENT, overrides, region)
 
 
 @pytest.mark.parametrize("region,overrides,failed", [

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from checks.cfnlint.project_rules import LISTENER_TYPES, dependencies, forwards_to
-from checks.render import Renderer, load, render_file, variants
+from checks.branches import broken_rules
+from checks.render import WIRED, load, render_file, variants
 from tests.templates.conftest import ROOT
 
 PARENT = load(ROOT / "parent.yml")
@@ -59,27 +60,8 @@ def test_the_dependency_reader_sees_metadata_references():
 
 
 # ------------------------------------------------------------------ parent Rules
-class RuleEvaluator(Renderer):
-    """The renderer's condition evaluator, plus what Rules may use beyond Conditions."""
-
-    def _truth(self, expr) -> bool:
-        (fn, args), = expr.items()
-        if fn == "Fn::Contains":
-            return str(self._value(args[1])) in [str(v) for v in self._value(args[0])]
-        return super()._truth(expr)
-
-    def violations(self) -> list[str]:
-        broken = []
-        for name, rule in self.template.get("Rules", {}).items():
-            if "RuleCondition" in rule and not self._truth(rule["RuleCondition"]):
-                continue
-            if not all(self._truth(a["Assert"]) for a in rule["Assertions"]):
-                broken.append(name)
-        return broken
-
-
-def violations(**values) -> list[str]:
-    return RuleEvaluator(PARENT, values).violations()
+def violations(region: str = "us-east-1", **values) -> list[str]:
+    return broken_rules(PARENT, {**WIRED, **values}, region)
 
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000001"
@@ -101,6 +83,12 @@ BAD = {
     "ScheduleNeedsBothEnds": {"StopSchedule": "cron(0 19 ? * MON-FRI *)"},
     "BudgetNeedsEmail": {"MonthlyBudget": "25"},
     "SomeCapacity": {"SpotWeight": "0", "OnDemandWeight": "0"},
+    "ZonesKnownInThisRegion": {"region": "af-south-1", "Ingress": "LoadBalancer"},
+    "HttpApiNeedsVpcLinks": {"region": "af-south-1", "AvailabilityZoneIds": "afs1-az1,afs1-az2"},
+    "WebAclOnlyInUsEast1": {"region": "eu-west-1", "WafRateLimit": "1000"},
+    "WafRateLimitAtLeastTen": {"WafRateLimit": "5"},
+    "FreePlanNeedsWebAcl": {"CloudFrontPlan": "Free"},
+    "LoadBalancerAdmitsOnlyCloudFront": {"Ingress": "LoadBalancer", "CloudFrontPrefixListId": ""},
 }
 
 
@@ -111,7 +99,8 @@ def test_rules_accept_good_parameters(case):
 
 @pytest.mark.parametrize("rule", sorted(BAD))
 def test_each_rule_refuses_its_bad_parameters(rule):
-    assert violations(**BAD[rule]) == [rule]
+    values = dict(BAD[rule])
+    assert violations(values.pop("region", "us-east-1"), **values) == [rule]
 
 
 def test_every_rule_has_a_bad_case_and_every_rendered_variant_passes_the_rules():
