@@ -136,3 +136,16 @@ def test_compose_file_is_valid_and_runs_the_image_read_only():
     api = compose["services"]["api"]
     assert api["build"] == "./app" and api["read_only"] is True
     assert shutil.which("python3")  # the edge service runs local/edge.py, standard library only
+
+
+def test_compose_publishes_ports_on_loopback_only():
+    """Docker binds a published port on 0.0.0.0 unless told otherwise (and its iptables rules
+    bypass host firewalls): every published port names 127.0.0.1."""
+    import yaml
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    published = [(name, port) for name, service in compose["services"].items() for port in service.get("ports", [])]
+    assert published, "the edge service publishes the site"
+    for name, port in published:
+        host_ip = port.get("host_ip") if isinstance(port, dict) else (str(port).split(":")[0] if str(port).count(":") == 2 else None)
+        assert host_ip == "127.0.0.1", f"{name} publishes {port} on every interface"
+
