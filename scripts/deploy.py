@@ -39,6 +39,10 @@ def sam_deploy(t: Target, params: dict, run=subprocess.run) -> None:
     # --parameter-overrides on the command line replaces samconfig's whole set, so pass all of it.
     args = [sam_binary(), "deploy", "--config-env", ENVIRONMENTS[t.env], "--stack-name", t.stack_name,
             "--region", t.region, "--no-fail-on-empty-changeset", "--parameter-overrides", *format_overrides(params)]
+    # CI's deploy role may not create resources itself: CloudFormation does, as this service role
+    # (README, "Deploying from GitHub": the deploy role may pass this role and no other).
+    if os.environ.get("CLOUDFORMATION_ROLE_ARN"):
+        args += ["--role-arn", os.environ["CLOUDFORMATION_ROLE_ARN"]]
     log("sam deploy " + " ".join(args[2:]))
     result = run(args, cwd=ROOT, env={**os.environ, "SAM_CLI_TELEMETRY": "0"}, check=False)
     if result.returncode != 0:
