@@ -61,6 +61,18 @@ def test_base_image_is_slim_python_from_ecr_public_pinned_by_tag_and_digest(pars
     assert "ARG" not in [ins["instruction"] for ins in parsed.structure]
 
 
+def test_every_image_the_build_pulls_is_pinned_by_digest(parsed):
+    """The base (above) and any Dockerfile frontend: a `# syntax=` line makes BuildKit pull that image."""
+    first = DOCKERFILE.read_text().splitlines()[0]
+    syntax = re.match(r"#\s*syntax\s*=\s*(\S+)", first)
+    assert not syntax or re.search(r"@sha256:[0-9a-f]{64}$", syntax.group(1)), f"unpinned frontend: {first}"
+    pulled = [ins["value"].split()[0] for ins in parsed.structure if ins["instruction"] == "FROM"]
+    copied = re.findall(r"--from=(\S+)", " ".join(ins["value"] for ins in parsed.structure if ins["instruction"] == "COPY"))
+    stages = {ins["value"].split()[-1] for ins in parsed.structure if ins["instruction"] == "FROM" and " AS " in ins["value"]}
+    for image in [*pulled, *copied]:
+        assert image in stages or re.search(r"@sha256:[0-9a-f]{64}$", image), f"{image} is not pinned by digest"
+
+
 def test_multi_stage_and_the_runtime_copies_only_the_venv_and_code(parsed):
     froms = [ins["value"] for ins in parsed.structure if ins["instruction"] == "FROM"]
     assert len(froms) >= 3  # base, build, runtime
