@@ -212,9 +212,14 @@ def test_the_deploy_role_acts_on_aws_only_through_the_cloudformation_role():
         assert not allowed(doc, action), f"the deploy role may {action} directly"
 
 
-def test_the_cloudformation_role_manages_only_the_stacks_own_iam_roles():
+def test_the_cloudformation_role_manages_only_the_stacks_own_roles_buckets_and_tables():
+    """Broad by nature (it creates the stack), but what holds data or grants access is the stack's own:
+    IAM roles, buckets and tables whose generated names start with the stack's name."""
     doc = json.loads(CFN_ROLE.read_text())
     for s in statements(doc):
+        if any(a.split(":")[0] in ("s3", "dynamodb") for a in as_list(s["Action"])):
+            assert all(":::STACK-" in r or ":table/STACK-" in r or r.startswith("arn:aws:s3:::SAM_BUCKET/STACK/")
+                       for r in as_list(s["Resource"])), s["Sid"]
         iam = [a for a in as_list(s["Action"]) if a.startswith("iam:")]
         if not iam:
             continue
