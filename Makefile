@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run system-deps test test-unit test-templates lint-templates lock clean \
-	deploy preflight publish smoke status logs exec stop start cost bench destroy
+	deploy preflight plan publish smoke status logs exec stop start cost bench destroy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -74,8 +74,10 @@ export ENV STACK PARAMS YES DELETE_TABLE FOLLOW URL REGION REQUESTS TASKS
 
 deploy: $(VENV)/.installed $(CHECKERS) ## Build, push, sam deploy, wait, publish, smoke test
 	$(OPS) deploy
-preflight: $(VENV)/.installed ## Check credentials, Docker, AZs, certificates, templates; create nothing
+preflight: $(VENV)/.installed ## Check credentials, Docker, AZs, certificates, templates; create only the ECS service-linked roles
 	$(OPS) preflight
+plan: $(VENV)/.installed ## What PARAMS= would add/remove/update/replace, offline (STACK= reads a deployed stack)
+	$(OPS) plan
 publish: $(VENV)/.installed ## Upload frontend/ and invalidate what changed
 	$(OPS) publish
 smoke: $(VENV)/.installed ## Smoke tests against the stack (STACK=) or any URL (URL=)

@@ -1,6 +1,6 @@
 """Operations commands, one per Makefile target:
 
-    python -m scripts deploy|preflight|publish|smoke|status|logs|exec|stop|start|destroy
+    python -m scripts deploy|preflight|plan|publish|smoke|status|logs|exec|stop|start|destroy
 
 Common options come from the environment the Makefile passes: ENV (dev|prod,
 the samconfig.toml environment), STACK (another stack name), PARAMS
@@ -13,10 +13,10 @@ import os
 import subprocess
 import sys
 
-from scripts import deploy, destroy, ops, preflight, publish, scale
+from scripts import deploy, destroy, ops, plan, preflight, publish, scale
 from scripts.common import ROOT, OpsError, parse_overrides, run_cli, target
 
-COMMANDS = ["deploy", "preflight", "publish", "smoke", "status", "logs", "exec", "stop", "start", "destroy"]
+COMMANDS = ["deploy", "preflight", "plan", "publish", "smoke", "status", "logs", "exec", "stop", "start", "destroy"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,10 +34,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "smoke":
         return smoke(args)
+    if args.command == "plan":  # offline unless STACK= names a deployed stack
+        return plan.run(args.env, args.stack, args.region, args.params)
     t = target(args.env, args.stack, args.region)
     extra = parse_overrides(args.params)
     if args.command == "deploy":
-        deploy.deploy(t, extra)
+        deploy.deploy(t, extra, yes=args.yes)
     elif args.command == "preflight":
         preflight.preflight(t, {**t.parameters, **extra})
     elif args.command == "publish":

@@ -87,6 +87,20 @@ def format_overrides(params: dict[str, str]) -> list[str]:
     return [f'{k}="{v}"' if (" " in v or v == "") else f"{k}={v}" for k, v in params.items()]
 
 
+def check_task_range(params: dict) -> str:
+    """MinTasks <= MaxTasks, checked before anything is created: CloudFormation Rules cannot compare
+    numbers, so the template cannot refuse it and the deploy would fail late, at the scalable target
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html)."""
+    low, high = params.get("MinTasks"), params.get("MaxTasks")
+    try:
+        low, high = int(low), int(high)
+    except (TypeError, ValueError):
+        raise OpsError(f"MinTasks={low} and MaxTasks={high} must be whole numbers") from None
+    if low > high:
+        raise OpsError(f"MinTasks={low} is more than MaxTasks={high}: set MinTasks <= MaxTasks")
+    return f"{low}-{high} tasks"
+
+
 def load_samconfig(env: str, path: Path = SAMCONFIG) -> dict:
     if env not in ENVIRONMENTS:
         raise OpsError(f"unknown ENV={env}: use one of {', '.join(ENVIRONMENTS)}")
@@ -113,7 +127,8 @@ def target(env: str = "dev", stack: str | None = None, region: str | None = None
     return Target(env, name, region, parse_overrides(config.get("parameter_overrides", "")), session)
 
 
-def stack_outputs(t: Target) -> dict[str, str]:
+def describe_stack(t: Target) -> dict:
+    """The parent stack's description (parameters, outputs), or one line saying it is not there."""
     cfn = t.client("cloudformation")
     try:
         with aws_errors():
@@ -123,7 +138,11 @@ def stack_outputs(t: Target) -> dict[str, str]:
             raise OpsError(f"stack {t.stack_name} not found in {t.region}: deploy it first (make deploy), "
                            f"or name another with STACK=") from None
         raise
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return stacks[0]
+
+
+def stack_outputs(t: Target) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in describe_stack(t).get("Outputs", [])}
 
 
 def require(outputs: dict[str, str], *names: str) -> list[str]:

@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from checks.render import load
-from scripts.common import ROOT, OpsError, load_samconfig, parse_overrides, run_cli
+from scripts.common import ROOT, OpsError, check_task_range, load_samconfig, parse_overrides, run_cli
 
 PRICES = Path(__file__).with_name("prices.toml")
 GIB = 2 ** 30
@@ -138,6 +138,7 @@ def validate(config: dict) -> None:
     if config["Memory"] not in sizes.get(config["Cpu"], set()):
         raise OpsError(f"Cpu={config['Cpu']} with Memory={config['Memory']} is not a Fargate size "
                        f"(with {config['Cpu']}: {', '.join(sorted(sizes.get(config['Cpu'], []), key=int))})")
+    check_task_range(config)
 
 
 def running_tasks(config: dict, tasks: float | None = None) -> float:

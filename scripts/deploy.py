@@ -1,8 +1,11 @@
 """`make deploy`: from a clone to a working deployment in one command.
 
-preflight -> image repository -> build and push (skipped when the commit is
-already there) -> `sam deploy` with the image by digest -> wait until the ECS
-service is stable -> publish the frontend -> smoke tests -> print the URLs.
+preflight -> clear a failed first create -> image repository -> build and push
+(skipped when the commit is already there for the architecture) -> show the
+parameters that change -> `sam deploy` with the image by digest (on failure:
+the root cause from the nested stacks' events) -> wait until the ECS service is
+stable -> publish the frontend -> smoke tests (skipped, and said, when the
+service is stopped) -> print the URLs.
 Running it again with no changes rebuilds nothing and is not an error.
 """
 from __future__ import annotations
@@ -11,8 +14,9 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
-from scripts import image, preflight, publish
+from scripts import image, preflight, publish, scale, stack_failures
 from scripts.common import (
     ENVIRONMENTS,
     ROOT,
@@ -35,18 +39,66 @@ def sam_binary() -> str:
     return found
 
 
-def sam_deploy(t: Target, params: dict, run=subprocess.run) -> None:
+COMPUTED = "computed by make deploy"
+
+
+def sam_deploy(t: Target, params: dict, run=subprocess.run, yes: bool = False) -> None:
     # --parameter-overrides on the command line replaces samconfig's whole set, so pass all of it.
+    # Parameters not passed keep their deployed value (SAM sends UsePreviousValue for them).
     args = [sam_binary(), "deploy", "--config-env", ENVIRONMENTS[t.env], "--stack-name", t.stack_name,
-            "--region", t.region, "--no-fail-on-empty-changeset", "--parameter-overrides", *format_overrides(params)]
+            "--region", t.region, "--no-fail-on-empty-changeset", *(["--no-confirm-changeset"] if yes else []),
+            "--parameter-overrides", *format_overrides(params)]
     # CI's deploy role may not create resources itself: CloudFormation does, as this service role
     # (README, "Deploying from GitHub": the deploy role may pass this role and no other).
     if os.environ.get("CLOUDFORMATION_ROLE_ARN"):
         args += ["--role-arn", os.environ["CLOUDFORMATION_ROLE_ARN"]]
     log("sam deploy " + " ".join(args[2:]))
+    started = datetime.now(UTC) - timedelta(seconds=5)  # clock skew: events are stamped by AWS
     result = run(args, cwd=ROOT, env={**os.environ, "SAM_CLI_TELEMETRY": "0"}, check=False)
     if result.returncode != 0:
-        raise OpsError(f"sam deploy failed (exit {result.returncode}); the stack events above say why")
+        cause = stack_failures.explain(t, after=started)
+        if stack_failures.stack_status(t.client("cloudformation"), t.stack_name) == "ROLLBACK_COMPLETE":
+            log("the first create failed: the next make deploy deletes the empty stack and creates it again")
+        if cause:
+            raise OpsError(f"sam deploy failed: {cause}")
+        raise OpsError(f"sam deploy failed (exit {result.returncode}); its output above says why")
+
+
+def parameter_changes(t: Target, sources: list[tuple[str, dict]]) -> list[tuple[str, str, str, str]]:
+    """(name, deployed value, value to send, where it comes from) for each parameter this deploy changes;
+    empty for a new stack. The last source naming a parameter wins, as in the deploy."""
+    cfn = t.client("cloudformation")
+    if stack_failures.stack_status(cfn, t.stack_name) is None:
+        return []
+    with aws_errors():
+        stack = cfn.describe_stacks(StackName=t.stack_name)["Stacks"][0]
+    deployed = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    chosen: dict[str, tuple[str, str]] = {}
+    for label, values in sources:
+        for key, value in values.items():
+            chosen[key] = (str(value), label)
+    return [(key, deployed.get(key, "(not set)"), value, label) for key, (value, label) in chosen.items()
+            if deployed.get(key) != value and deployed.get(key) != "****"]  # NoEcho values cannot be compared
+
+
+def confirm_parameter_changes(t: Target, sources: list[tuple[str, dict]], interactive: bool, ask=input) -> list:
+    """Say which deployed parameters this deploy changes, and from where; interactive prod asks first.
+    Every deploy sends samconfig.toml's overrides in full, so a plain `make deploy` (CI) quietly reverts
+    a value an earlier `PARAMS=...` set: this makes it loud."""
+    changes = parameter_changes(t, sources)
+    if not changes:
+        return changes
+    log(f"parameters that change on {t.stack_name}:")
+    for key, old, new, label in changes:
+        log(f"  {key}: {old} -> {new}  ({label})")
+    if any(label == sources[0][0] for *_, label in changes):
+        log("note: samconfig.toml's values are sent on every deploy and replace ones set earlier with PARAMS; "
+            "lasting choices belong in samconfig.toml (parameter_overrides)")
+    if t.env == "prod" and interactive and any(label != COMPUTED for *_, label in changes):
+        if not stack_failures.interactive_confirm(f"Deploy {t.stack_name} with these parameter changes? [y/N] ",
+                                                  ask):
+            raise OpsError("not confirmed; nothing was deployed")
+    return changes
 
 
 def wait_for_service(t: Target, outputs: dict, timeout: float = 1200, delay: float = 15) -> None:
@@ -74,16 +126,28 @@ def smoke(t: Target, version: str | None, run=subprocess.run) -> None:
 
 
 def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None, skip_smoke: bool = False,
-           service_timeout: float = 1200, delay: float = 15) -> dict:
-    params = {**t.parameters, **(extra or {})}
+           service_timeout: float = 1200, delay: float = 15, yes: bool = False, ask=input,
+           interactive: bool | None = None) -> dict:
+    """`interactive`: a terminal to ask on (default: stdin is a tty and not YES=1)."""
+    if interactive is None:
+        interactive = sys.stdin.isatty() and not yes
+    extra = extra or {}
+    params = {**t.parameters, **extra}
     preflight.preflight(t, params, **({"checks": checks} if checks is not None else {}))
+    stack_failures.clear_failed_create(t, interactive, ask, delay=delay)
     image_ref, version = image.build_and_push(t, params.get("Architecture", "ARM64"), run)
-    params.update(ImageUri=image_ref, AppVersion=version)
-    sam_deploy(t, params, run)
+    computed = {"ImageUri": image_ref, "AppVersion": version}
+    params.update(computed)
+    confirm_parameter_changes(t, [(f"samconfig.toml [{ENVIRONMENTS[t.env]}]", t.parameters), ("PARAMS", extra),
+                                  (COMPUTED, computed)], interactive, ask)
+    sam_deploy(t, params, run, yes=yes)
     outputs = stack_outputs(t)  # read once: the deploy is done, nothing below changes them
     wait_for_service(t, outputs, service_timeout, delay)
     publish.publish(t, outputs=outputs, delay=delay)
-    if not skip_smoke:
+    stopped = scale.stopped_reason(t, outputs)
+    if stopped:
+        log(stopped)
+    elif not skip_smoke:
         smoke(t, version, run)
     log(f"\nFrontend: {outputs.get('FrontendUrl')}\nAPI:      {outputs.get('ApiUrl')}\nImage:    {image_ref}")
     return {"image": image_ref, "version": version, "outputs": outputs}

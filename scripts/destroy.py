@@ -3,11 +3,17 @@
 Empties the frontend bucket (every version: CloudFormation cannot delete a
 non-empty bucket), deletes the stack and waits until it is gone, then deletes
 the image repository the deploy created. The notes table is retained by the
-template; it is deleted only when asked (DELETE_TABLE=1).
+template; it is deleted only when asked (DELETE_TABLE=1), after it leaves
+UPDATING (DynamoDB refuses to delete a table that is not ACTIVE) and with
+deletion protection turned off. A kept table can be adopted by the next deploy:
+`make deploy PARAMS="ExistingTableName=<table>"` (or in samconfig.toml).
+https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html
 """
 from __future__ import annotations
 
-from scripts.common import OpsError, Target, aws_errors, log, stack_outputs, wait
+import time
+
+from scripts.common import ENVIRONMENTS, OpsError, Target, aws_errors, log, stack_outputs, wait
 from scripts.image import repository_name
 
 
@@ -32,6 +38,26 @@ def empty_bucket(s3, bucket: str) -> int:
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
                 removed += len(objects)
     return removed
+
+
+def remove_table(dynamodb, table: str, timeout: float = 600, delay: float = 10, sleep=time.sleep) -> None:
+    """Delete a table that may be UPDATING (e.g. just after the stack released it): wait until ACTIVE
+    (the table_exists waiter's rule), turn deletion protection off, wait again, delete, wait until gone."""
+    def state():
+        with aws_errors():
+            return dynamodb.describe_table(TableName=table)["Table"]["TableStatus"]
+
+    def until_active():
+        wait("table_exists", dynamodb, what=f"table {table}", describe=state, timeout=timeout, delay=delay,
+             sleep=sleep, TableName=table)
+    until_active()
+    with aws_errors():
+        dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
+    until_active()
+    with aws_errors():
+        dynamodb.delete_table(TableName=table)
+    wait("table_not_exists", dynamodb, what=f"deleting table {table}", describe=state, timeout=timeout,
+         delay=delay, sleep=sleep, TableName=table)
 
 
 def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
@@ -62,11 +88,10 @@ def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
             pass
     table = outputs.get("TableName")
     if table and delete_table:
-        dynamodb = t.client("dynamodb")
-        with aws_errors():
-            dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
-            dynamodb.delete_table(TableName=table)
+        remove_table(t.client("dynamodb"), table, delay=delay)
         log(f"deleted table {table}")
     elif table:
         log(f"kept table {table} (retained with its data; DELETE_TABLE=1 removes it)")
+        log(f"to use it again: make deploy PARAMS=\"ExistingTableName={table}\" (or add ExistingTableName=\"{table}\" "
+            f"to parameter_overrides in samconfig.toml [{ENVIRONMENTS[t.env]}])")
     return {"bucket_versions_removed": removed, "table_deleted": bool(table and delete_table)}

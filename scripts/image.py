@@ -1,7 +1,14 @@
 """The image pipeline SAM does not have: an ECR repository (created on first
 use), a build for the stack's architecture with docker buildx, a push tagged
-with the git commit, and the digest the stack is deployed with. A commit
-already in the repository is not built again."""
+with the git commit and the architecture (`<commit>-arm64`), and the digest the
+stack is deployed with. A commit already in the repository for that
+architecture is not built again.
+
+Why the architecture is in the tag: tags are immutable, so a tag naming only
+the commit would make `Architecture=X86_64` reuse the ARM64 image, and every
+task would die with "exec format error". An image's platform is fixed at build
+time: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-arm64.html
+"""
 from __future__ import annotations
 
 import base64
@@ -13,6 +20,13 @@ from scripts.common import ROOT, OpsError, Target, aws_errors, log
 
 KEEP_IMAGES = 10
 PLATFORMS = {"ARM64": "linux/arm64", "X86_64": "linux/amd64"}
+
+
+def image_tag(version: str, architecture: str) -> str:
+    """The tag of one build: the source version and the CPU it runs on, e.g. 3f2a9c1b0d4e-arm64."""
+    if architecture not in PLATFORMS:
+        raise OpsError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
+    return f"{version}-{PLATFORMS[architecture].split('/')[1]}"
 
 
 def repository_name(t: Target) -> str:
@@ -81,15 +95,15 @@ def docker_login(t: Target, registry: str, run=subprocess.run) -> None:
 
 
 def build_and_push(t: Target, architecture: str, run=subprocess.run) -> tuple[str, str]:
-    """(the image reference by digest, repo@sha256:..., and its tag), built and pushed unless already there."""
+    """(the image reference by digest, repo@sha256:..., and the source version it was built from),
+    built and pushed unless that version is already there for this architecture."""
+    version = source_tag(run)
+    tag = image_tag(version, architecture)
     uri = ensure_repository(t)
-    tag = source_tag(run)
     digest = image_digest(t, tag)
     if digest:
         log(f"image {tag} is already in {uri}: not rebuilding")
-        return f"{uri}@{digest}", tag
-    if architecture not in PLATFORMS:
-        raise OpsError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
+        return f"{uri}@{digest}", version
     docker_login(t, uri.split("/", 1)[0], run)
     log(f"building {uri}:{tag} for {PLATFORMS[architecture]}")
     result = run(["docker", "buildx", "build", "--platform", PLATFORMS[architecture], "--provenance=false",
@@ -99,4 +113,4 @@ def build_and_push(t: Target, architecture: str, run=subprocess.run) -> tuple[st
     digest = image_digest(t, tag)
     if not digest:
         raise OpsError(f"pushed {uri}:{tag} but ECR does not list it")
-    return f"{uri}@{digest}", tag
+    return f"{uri}@{digest}", version

@@ -9,6 +9,41 @@ from datetime import UTC, datetime
 from scripts.common import OpsError, Target, aws_errors, log, require, stack_outputs
 
 
+def nested_resources(cfn, stack: str, resource_type: str, depth: int = 0) -> list[str]:
+    """Physical IDs of every `resource_type` in the stack and its nested stacks."""
+    found = []
+    with aws_errors():
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
+            for r in page["StackResourceSummaries"]:
+                physical = r.get("PhysicalResourceId")
+                if not physical:
+                    continue
+                if r["ResourceType"] == resource_type:
+                    found.append(physical)
+                elif r["ResourceType"] == "AWS::CloudFormation::Stack" and depth < 5:
+                    found += nested_resources(cfn, physical, resource_type, depth + 1)
+    return found
+
+
+def vpc_link_warnings(t: Target) -> list[str]:
+    """A warning for each HTTP API VPC link that is not AVAILABLE. A link with no traffic for 60 days goes
+    INACTIVE: API Gateway deletes its network interfaces, requests through it fail, and the next requests
+    bring it back within minutes.
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-vpc-links.html"""
+    api = t.client("apigatewayv2")
+    warnings = []
+    for link_id in nested_resources(t.client("cloudformation"), t.stack_name, "AWS::ApiGatewayV2::VpcLink"):
+        with aws_errors():
+            link = api.get_vpc_link(VpcLinkId=link_id)
+        state = link.get("VpcLinkStatus", "?")
+        if state != "AVAILABLE":
+            detail = f" ({link['VpcLinkStatusMessage']})" if link.get("VpcLinkStatusMessage") else ""
+            warnings.append(f"warning: VPC link {link_id} is {state}{detail}: API requests fail until it is "
+                            f"AVAILABLE again (an INACTIVE link, idle for 60 days, comes back minutes after "
+                            f"the next requests)")
+    return warnings
+
+
 def status(t: Target) -> dict:
     outputs = stack_outputs(t)
     cluster, service_name = require(outputs, "ClusterName", "ServiceName")
@@ -26,7 +61,10 @@ def status(t: Target) -> dict:
             f"{d.get('taskDefinition', '').rsplit('/', 1)[-1]} running {d.get('runningCount')}")
     for event in service.get("events", [])[:5]:
         log(f"event      {event['createdAt']:%Y-%m-%d %H:%M} {event['message']}")
-    return {"outputs": outputs, "service": service}
+    warnings = vpc_link_warnings(t) if outputs.get("Ingress", "HttpApi") == "HttpApi" else []
+    for warning in warnings:
+        log(warning)
+    return {"outputs": outputs, "service": service, "warnings": warnings}
 
 
 def logs(t: Target, minutes: int = 10, follow: bool = False, poll: float = 5, clock=time.time,
@@ -71,6 +109,16 @@ def exec_shell(t: Target, command: str = "/bin/sh") -> list[str]:
                        "(make deploy PARAMS=\"EnableExecuteCommand=true\")")
     if not tasks:
         raise OpsError(f"no running task in {service_name}: `make start` first")
+    # Turning ECS Exec on does not restart running tasks; only tasks started afterwards have the agent
+    # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html).
+    with aws_errors():
+        described = ecs.describe_tasks(cluster=cluster, tasks=tasks)["tasks"]
+    ready = [x["taskArn"] for x in described if x.get("enableExecuteCommand")]
+    if not ready:
+        raise OpsError(f"ECS Exec is on for {service_name}, but its running tasks started before it was: force a "
+                       f"new deployment (aws ecs update-service --cluster {cluster} --service {service_name} "
+                       f"--force-new-deployment) or make deploy a new version, then make exec again")
+    tasks = ready
     for tool in ("aws", "session-manager-plugin"):
         if shutil.which(tool) is None:
             raise OpsError(f"`{tool}` is not on PATH: ECS Exec needs the AWS CLI and the Session Manager plugin")

@@ -1,5 +1,7 @@
 """`make preflight`: everything that would make a deploy fail, checked before
-anything is created. Each failure is one line; any failure exits non-zero."""
+anything is created. Each failure is one line; any failure exits non-zero.
+The one thing it creates: the service-linked roles a brand-new account lacks
+(ECS's and Application Auto Scaling's), which the first deploy would race."""
 from __future__ import annotations
 
 import re
@@ -9,10 +11,10 @@ import sys
 from dataclasses import dataclass
 
 from checks.render import load
-from scripts.common import ROOT, OpsError, Target, aws_errors
+from scripts import service_roles
+from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
+from scripts.image import PLATFORMS
 
-# AZ IDs where API Gateway says it cannot place VPC links (developer guide, region availability).
-NO_VPC_LINK = {"use1-az3", "usw1-az2", "euw3-az2"}
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/")
 
 
@@ -49,28 +51,41 @@ def check_docker(t: Target, params: dict, run=subprocess.run) -> str:
     return f"engine {server.stdout.strip()}"
 
 
+def vpc_link_zone_ids(region: str) -> list[str]:
+    """The AZ IDs where API Gateway can place an HTTP API VPC link in `region`, first the default pair:
+    vpc.yml's VpcLinkAzIds mapping, the one allow-list the template and this check share
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-vpc-links.html)."""
+    mapping = load(ROOT / "vpc.yml")["Mappings"]["VpcLinkAzIds"]
+    return [z for z in str(mapping.get(region, {}).get("Ids", "")).split(",") if z]
+
+
 def chosen_zone_ids(t: Target, params: dict) -> list[str]:
-    pinned = [z for z in params.get("AvailabilityZoneIds", "").split(",") if z]
+    """The two AZ IDs the VPC stack will use: the pinned ones, else the region's default pair."""
+    pinned = [z.strip() for z in params.get("AvailabilityZoneIds", "").split(",") if z.strip()]
     if pinned:
         return pinned
-    mapping = load(ROOT / "vpc.yml")["Mappings"]["AzIds"]
-    if t.region not in mapping:
-        raise OpsError(f"vpc.yml has no default AZs for {t.region}: set AvailabilityZoneIds to two AZ IDs "
-                       "where API Gateway VPC links are supported")
-    return [mapping[t.region]["First"], mapping[t.region]["Second"]]
+    supported = vpc_link_zone_ids(t.region)
+    if len(supported) < 2:
+        raise OpsError(f"{t.region} has no default AZs (API Gateway offers no VPC link there): "
+                       "set AvailabilityZoneIds to two AZ IDs and use Ingress=LoadBalancer")
+    return supported[:2]
 
 
 def check_zones(t: Target, params: dict) -> str:
     zones = chosen_zone_ids(t, params)
-    if len(zones) != 2:
-        raise OpsError(f"AvailabilityZoneIds needs exactly two AZ IDs, got {zones}")
+    if len(zones) != 2 or zones[0] == zones[1]:
+        raise OpsError(f"AvailabilityZoneIds needs exactly two different AZ IDs, got {zones}")
+    http_api = params.get("Ingress", "HttpApi") == "HttpApi"
+    supported = vpc_link_zone_ids(t.region)
+    if http_api and not supported:
+        raise OpsError(f"API Gateway offers no HTTP API VPC links in {t.region}: use Ingress=LoadBalancer")
     with aws_errors():
         available = {z["ZoneId"]: z["ZoneName"] for z in t.client("ec2").describe_availability_zones(
             Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]}
     for zone in zones:
         if zone not in available:
             raise OpsError(f"AZ {zone} is not available in {t.region} (available: {', '.join(sorted(available))})")
-        if params.get("Ingress", "HttpApi") == "HttpApi" and zone in NO_VPC_LINK:
+        if http_api and zone not in supported:
             raise OpsError(f"AZ {zone} does not support API Gateway VPC links: pick others in AvailabilityZoneIds")
     return ", ".join(f"{z} ({available[z]})" for z in zones)
 
@@ -108,12 +123,51 @@ def check_lint(t: Target, params: dict, run=subprocess.run) -> str:
     return "cfn-lint clean"
 
 
+def check_service_linked_roles(t: Target, params: dict) -> str:
+    """The one thing preflight creates: ECS's and Application Auto Scaling's service-linked roles,
+    which a brand-new account lacks and CloudFormation would race (see scripts/service_roles.py)."""
+    roles = service_roles.ensure_service_linked_roles(t)
+    return ", ".join(f"{name} ({'created' if created else 'exists'})" for name, created in roles)
+
+
+def check_task_counts(t: Target, params: dict) -> str:
+    defaults = load(ROOT / "parent.yml")["Parameters"]
+    return check_task_range({k: params.get(k, defaults[k].get("Default")) for k in ("MinTasks", "MaxTasks")})
+
+
+def check_build_platform(t: Target, params: dict, run=subprocess.run) -> str:
+    """The buildx builder can build the stack's CPU architecture (`docker buildx inspect --bootstrap`
+    lists its platforms; another architecture needs QEMU emulation or a native builder):
+    https://docs.docker.com/build/building/multi-platform/"""
+    architecture = params.get("Architecture") or load(ROOT / "parent.yml")["Parameters"]["Architecture"]["Default"]
+    if architecture not in PLATFORMS:
+        raise OpsError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
+    wanted = PLATFORMS[architecture]
+    if shutil.which("docker") is None:
+        raise OpsError(f"cannot tell whether docker can build {wanted}: docker is not installed")
+    result = run(["docker", "buildx", "inspect", "--bootstrap"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        said = (result.stderr or result.stdout).strip().splitlines()
+        raise OpsError(f"docker buildx inspect --bootstrap failed: {said[-1] if said else f'exit {result.returncode}'}")
+    platforms = [p.strip().rstrip("*") for line in result.stdout.splitlines()
+                 if line.strip().startswith("Platforms:") for p in line.split(":", 1)[1].split(",")]
+    if wanted not in platforms:
+        other = "X86_64" if architecture == "ARM64" else "ARM64"
+        raise OpsError(f"the buildx builder cannot build {wanted} (it lists {', '.join(platforms) or 'nothing'}): "
+                       f"install emulation (docker run --privileged --rm tonistiigi/binfmt --install "
+                       f"{wanted.split('/')[1]}) or deploy with Architecture={other}")
+    return wanted
+
+
 CHECKS = {
     "credentials": check_credentials,
     "region": check_region,
     "docker": check_docker,
+    "build platform": check_build_platform,
     "availability zones": check_zones,
     "certificates": check_certificates,
+    "task counts": check_task_counts,
+    "service-linked roles": check_service_linked_roles,
     "templates": check_lint,
 }
 

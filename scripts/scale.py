@@ -3,8 +3,15 @@
 Stop records what was there (autoscaling min/max and the desired count) as
 tags on the ECS service, pins autoscaling to 0/0 so it cannot scale back up,
 and waits for the tasks to drain. Start restores exactly that and waits until
-the service is stable. A `make deploy` while stopped also starts it again (the
-template sets MinTasks/MaxTasks).
+the service is stable.
+
+A `make deploy` while stopped leaves it stopped: the new version is in place
+and runs on `make start`. A deploy does not undo a deliberate stop (CI deploying
+every push would otherwise restart a dev stack someone stopped to save money),
+and an image-only deploy does not touch the scalable target anyway. The deploy
+says so and skips the smoke tests, which could only fail. The same inside a
+StopSchedule window, where scheduled actions hold autoscaling at 0/0 until the
+StartSchedule. https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-scheduled-scaling.html
 """
 from __future__ import annotations
 
@@ -36,6 +43,42 @@ def _scalable(aas, scalable_id: str) -> dict:
 def _tags(ecs, service: dict) -> dict[str, str]:
     with aws_errors():
         return {x["key"]: x["value"] for x in ecs.list_tags_for_resource(resourceArn=service["serviceArn"])["tags"]}
+
+
+def stopped_reason(t: Target, outputs: dict) -> str | None:
+    """None when the service can run tasks; otherwise one line saying why it cannot and that the smoke
+    tests are skipped. Also forgets a `make stop` record a deploy made stale (autoscaling restored)."""
+    if not outputs.get("ScalableTargetId"):
+        return None  # a stack without autoscaling: nothing can pin it at zero
+    cluster, service_name, scalable_id = require(outputs, "ClusterName", "ServiceName", "ScalableTargetId")
+    ecs, aas = t.client("ecs"), t.client("application-autoscaling")
+    target = _scalable(aas, scalable_id)
+    with aws_errors():
+        service = ecs.describe_services(cluster=cluster, services=[service_name])["services"][0]
+    tags = _tags(ecs, service)
+    recorded = f"{TAG_PREFIX}min" in tags
+    if target["MaxCapacity"] > 0:
+        if recorded:  # a deploy that changed MinTasks/MaxTasks re-registered the target: no longer stopped
+            with aws_errors():
+                ecs.untag_resource(resourceArn=service["serviceArn"],
+                                   tagKeys=[k for k in tags if k.startswith(TAG_PREFIX)])
+        if target["MinCapacity"] == 0 and service["desiredCount"] == 0:
+            return (f"service {service_name} runs 0 tasks (MinTasks=0 and nothing scaled it up): smoke tests "
+                    f"skipped")
+        return None
+    if recorded:
+        return (f"service {service_name} is stopped (make stop recorded {tags.get(TAG_PREFIX + 'desired')} tasks, "
+                f"autoscaling {tags[TAG_PREFIX + 'min']}-{tags.get(TAG_PREFIX + 'max')}): the new version is deployed "
+                f"and runs on `make start`; smoke tests skipped")
+    with aws_errors():
+        actions = aas.describe_scheduled_actions(ServiceNamespace="ecs", ResourceId=scalable_id,
+                                                 ScalableDimension=DIMENSION)["ScheduledActions"]
+    starts = [a["Schedule"] for a in actions if a.get("ScalableTargetAction", {}).get("MaxCapacity", 0) > 0]
+    if starts:
+        return (f"service {service_name} is inside its StopSchedule window (autoscaling held at 0 until "
+                f"{starts[0]}): the new version runs then; smoke tests skipped")
+    return (f"service {service_name} has autoscaling at 0 tasks (MaxCapacity 0): the new version is deployed "
+            f"but not running; smoke tests skipped")
 
 
 def _wait_stable(t: Target, ecs, cluster: str, service: str, timeout: float, delay: float) -> None:

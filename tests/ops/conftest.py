@@ -37,7 +37,7 @@ def make_target(session, stack: str = STACK) -> Target:
     return Target("dev", stack, REGION, {"Architecture": "ARM64"}, session)
 
 
-def create_deployment(session, stack: str = STACK, desired: int = 0) -> dict:
+def create_deployment(session, stack: str = STACK, desired: int = 0, parameters: dict | None = None) -> dict:
     """The resources a deployed stack has, and a parent stack whose outputs name them."""
     s3, ecs, cf = session.client("s3"), session.client("ecs"), session.client("cloudfront")
     bucket = f"{stack}-site"
@@ -69,14 +69,19 @@ def create_deployment(session, stack: str = STACK, desired: int = 0) -> dict:
         "ServiceName": "api", "ContainerName": "api", "LogGroupName": f"{stack}-logs",
         "TableName": f"{stack}-notes", "ScalableTargetId": scalable, "Ingress": "HttpApi", "Architecture": "ARM64",
     }
-    create_stack(session, stack, outputs)
+    create_stack(session, stack, outputs, parameters)
     return {**outputs, "ServiceArn": service["serviceArn"]}
 
 
-def create_stack(session, stack: str, outputs: dict) -> None:
-    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+def create_stack(session, stack: str, outputs: dict, parameters: dict | None = None) -> None:
+    """A stack with these outputs and, when given, these deployed parameter values."""
+    parameters = parameters or {}
+    template = {"Parameters": {k: {"Type": "String"} for k in parameters},
+                "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
                 "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
-    session.client("cloudformation").create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    session.client("cloudformation").create_stack(
+        StackName=stack, TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
 
 
 @pytest.fixture

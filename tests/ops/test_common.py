@@ -32,6 +32,13 @@ def test_samconfig_environments():
         load_samconfig("staging")
 
 
+def test_samconfig_has_no_sam_delete_sections():
+    """`sam delete` fails on the versioned frontend bucket; `make destroy` empties it first."""
+    import tomllib
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert [env for env, section in config.items() if isinstance(section, dict) and "delete" in section] == []
+
+
 def test_target_reads_samconfig_and_overrides(aws):
     t = target("prod", session=aws)
     assert t.stack_name == "fargate-blueprint-prod" and t.region == "us-east-1"

@@ -38,3 +38,66 @@ def test_exec_needs_a_running_task(deployed):
     t.client("ecs").update_service(cluster="cluster", service="api", enableExecuteCommand=True)
     with pytest.raises(OpsError, match="no running task in api"):
         ops.exec_shell(t)
+
+
+def stubbed(service: str):
+    import boto3
+    from botocore.stub import Stubber
+    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(client)
+    stub.activate()
+    return client, stub
+
+
+def use_clients(monkeypatch, t, **clients):
+    real = t.client
+    monkeypatch.setattr(t, "client", lambda s, region=None: clients.get(s.replace("-", "_")) or real(s, region))
+
+
+def test_status_warns_when_the_vpc_link_is_not_available(deployed, monkeypatch, capsys):
+    """An HTTP API VPC link idle for 60 days goes INACTIVE and requests fail while it comes back:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-vpc-links.html
+    The link is found in the nested service stack's resources (two levels of list_stack_resources)."""
+    t, _ = deployed
+    nested = "arn:aws:cloudformation:us-east-1:123456789012:stack/fargate-blueprint-test-ServiceStack-1AB/uuid"
+    cfn, cfn_stub = stubbed("cloudformation")
+    described = t.client("cloudformation").describe_stacks(StackName=t.stack_name)  # moto's, replayed
+    cfn_stub.add_response("describe_stacks", {"Stacks": described["Stacks"]}, {"StackName": t.stack_name})
+    now = "2026-11-24T10:00:00Z"
+    cfn_stub.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": "ServiceStack", "PhysicalResourceId": nested, "ResourceType": "AWS::CloudFormation::Stack",
+         "LastUpdatedTimestamp": now, "ResourceStatus": "CREATE_COMPLETE"},
+        {"LogicalResourceId": "Topic", "PhysicalResourceId": "arn:aws:sns:us-east-1:1:t", "ResourceType": "AWS::SNS::Topic",
+         "LastUpdatedTimestamp": now, "ResourceStatus": "CREATE_COMPLETE"}]}, {"StackName": t.stack_name})
+    cfn_stub.add_response("list_stack_resources", {"StackResourceSummaries": [
+        {"LogicalResourceId": "VpcLink", "PhysicalResourceId": "ab12cd", "ResourceType": "AWS::ApiGatewayV2::VpcLink",
+         "LastUpdatedTimestamp": now, "ResourceStatus": "CREATE_COMPLETE"}]}, {"StackName": nested})
+    api, api_stub = stubbed("apigatewayv2")
+    api_stub.add_response("get_vpc_link", {"VpcLinkId": "ab12cd", "Name": "link", "VpcLinkStatus": "INACTIVE",
+                                           "VpcLinkStatusMessage": "VPC link is inactive"}, {"VpcLinkId": "ab12cd"})
+    use_clients(monkeypatch, t, cloudformation=cfn, apigatewayv2=api)
+    result = ops.status(t)
+    assert result["warnings"] == ["warning: VPC link ab12cd is INACTIVE (VPC link is inactive): API requests fail "
+                                  "until it is AVAILABLE again (an INACTIVE link, idle for 60 days, comes back "
+                                  "minutes after the next requests)"]
+    assert result["warnings"][0] in capsys.readouterr().out
+
+
+def test_exec_says_when_the_running_tasks_predate_the_flag(deployed, monkeypatch):
+    """Turning ECS Exec on does not restart running tasks (moto does not model the flag on tasks):
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html"""
+    t, _ = deployed
+    ecs, stub = stubbed("ecs")
+    task = "arn:aws:ecs:us-east-1:123456789012:task/cluster/0123456789abcdef"
+    stub.add_response("describe_services", {"services": [{"serviceName": "api", "enableExecuteCommand": True}]},
+                      {"cluster": "cluster", "services": ["api"]})
+    stub.add_response("list_tasks", {"taskArns": [task]},
+                      {"cluster": "cluster", "serviceName": "api", "desiredStatus": "RUNNING"})
+    stub.add_response("describe_tasks", {"tasks": [{"taskArn": task, "lastStatus": "RUNNING",
+                                                    "enableExecuteCommand": False}]},
+                      {"cluster": "cluster", "tasks": [task]})
+    use_clients(monkeypatch, t, ecs=ecs)
+    with pytest.raises(OpsError, match=r"^ECS Exec is on for api, but its running tasks started before it was: force "
+                                       r"a new deployment \(aws ecs update-service --cluster cluster --service api "
+                                       r"--force-new-deployment\)"):
+        ops.exec_shell(t)

@@ -80,3 +80,38 @@ def test_destroy_of_a_missing_stack_is_one_line(aws):
     from tests.ops.conftest import make_target
     with pytest.raises(OpsError, match="stack gone not found"):
         destroy.destroy(make_target(aws, "gone"), yes=True)
+
+
+def test_destroy_that_keeps_the_table_says_how_to_adopt_it(deployed, capsys):
+    t, out = deployed
+    destroy.destroy(t, yes=True, delay=0)
+    assert (f'to use it again: make deploy PARAMS="ExistingTableName={out["TableName"]}" (or add '
+            f'ExistingTableName="{out["TableName"]}" to parameter_overrides in samconfig.toml [default])'
+            in capsys.readouterr().out)
+
+
+def test_delete_table_waits_for_updating_to_end_before_deleting(capsys):
+    """DeleteTable refuses a table that is not ACTIVE (ResourceInUseException); a table the stack just
+    released can still be UPDATING. The stubs run in order: a delete before ACTIVE fails the test.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html"""
+    import boto3
+    from botocore.stub import Stubber
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(dynamodb)
+    table = "fargate-blueprint-test-NotesTable-1ABC"
+
+    def status(state):
+        stub.add_response("describe_table", {"Table": {"TableName": table, "TableStatus": state}}, {"TableName": table})
+    status("UPDATING")  # waiter attempt
+    status("UPDATING")  # progress line
+    status("ACTIVE")
+    stub.add_response("update_table", {}, {"TableName": table, "DeletionProtectionEnabled": False})
+    status("ACTIVE")
+    stub.add_response("delete_table", {}, {"TableName": table})
+    stub.add_client_error("describe_table", "ResourceNotFoundException", "Requested resource not found", 400)
+    sleeps = []
+    with stub:
+        destroy.remove_table(dynamodb, table, delay=5, sleep=sleeps.append)
+    stub.assert_no_pending_responses()
+    assert sleeps == [5]
+    assert f"table {table}: UPDATING" in capsys.readouterr().out

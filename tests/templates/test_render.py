@@ -23,7 +23,7 @@ def test_http_api_ingress_uses_cloud_map_srv_and_a_vpc_link():
     assert integration["IntegrationUri"] == {"Fn::GetAtt": ["CloudMapService", "Arn"]}
     assert integration["ConnectionType"] == "VPC_LINK"
     assert r["Service"]["Properties"]["ServiceRegistries"][0]["ContainerPort"] == 8000
-    assert "LoadBalancers" not in r["Service"]["Properties"]
+    assert r["Service"]["Properties"]["LoadBalancers"] == [], "[] removes a target group; NoValue keeps it"
     ingress = r["TaskIngressFromVpcLink"]["Properties"]
     assert ingress["SourceSecurityGroupId"] == {"Ref": "VpcLinkSecurityGroup"}
     name = r["ServiceDiscoveryNamespace"]["Properties"]["Name"]
@@ -34,6 +34,7 @@ def test_load_balancer_ingress_uses_an_alb_and_no_api_gateway():
     r = service(Ingress="LoadBalancer")
     assert not {"HttpApi", "VpcLink", "CloudMapService", "ServiceDiscoveryNamespace"} & set(r)
     assert r["Service"]["Properties"]["LoadBalancers"][0]["TargetGroupArn"] == {"Ref": "TargetGroup"}
+    assert r["Service"]["Properties"]["ServiceRegistries"] == [], "[] removes the registry; NoValue keeps it"
     assert r["HttpListener"]["Properties"]["DefaultActions"][0]["Type"] == "forward"
     assert "HttpsListener" not in r
     assert r["Service"]["Properties"]["HealthCheckGracePeriodSeconds"] == 30
@@ -77,12 +78,14 @@ def test_network_mode_public_ip_and_nat():
 
 
 def test_availability_zones_default_to_vpc_link_capable_ids_or_the_pinned_ones():
+    lookup = {"Fn::FindInMap": ["VpcLinkAzIds", {"Ref": "AWS::Region"}, "Ids"]}
     default = render_file(ROOT / "vpc.yml", {})["Resources"]["PublicSubnetOne"]["Properties"]
-    assert default["AvailabilityZoneId"] == {"Fn::FindInMap": ["AzIds", {"Ref": "AWS::Region"}, "First"]}
+    assert default["AvailabilityZoneId"] == {"Fn::Select": [0, {"Fn::Split": [",", lookup]}]}
     pinned = render_file(ROOT / "vpc.yml", {"AvailabilityZoneIds": "use1-az4,use1-az6"})["Resources"]
-    assert pinned["PublicSubnetTwo"]["Properties"]["AvailabilityZoneId"] == "use1-az6"
-    azs = load(ROOT / "vpc.yml")["Mappings"]["AzIds"]
-    assert "use1-az3" not in str(azs["us-east-1"]), "use1-az3 has no VPC link support"
+    assert pinned["PublicSubnetTwo"]["Properties"]["AvailabilityZoneId"] == {
+        "Fn::Select": [1, {"Fn::Split": [",", "use1-az4,use1-az6"]}]}
+    azs = load(ROOT / "vpc.yml")["Mappings"]["VpcLinkAzIds"]
+    assert "use1-az3" not in azs["us-east-1"]["Ids"], "use1-az3 has no VPC link support"
 
 
 @pytest.mark.parametrize("arch", ["ARM64", "X86_64"])

@@ -1,0 +1,304 @@
+"""Update-path rehearsal: what a parameter change would add, remove, update in place or
+replace, per nested stack, before any change set exists.
+
+Both parameter sets are rendered the way CloudFormation will see them (checks/render.py),
+the parent first, then each nested stack with the values the parent passes it (parent.yml's
+`Parameters:` of each nested application). A nested stack's output only a deployment knows
+is a token; when the resources behind it are replaced or its expression changes, the token
+changes too, so a replacement in the VPC stack shows up as a change in the service stack.
+
+Each resource present in both is compared property by property. An unresolved intrinsic
+(`Ref`, `GetAtt`, a token) counts as changed when its text changes or when it refers to a
+resource that is replaced. A change to a property in the type's `createOnlyProperties` (the
+CloudFormation resource schemas cfn-lint ships, cfnlint/data/schemas/providers) replaces the
+resource (so does one in `conditionalCreateOnlyProperties`, which "may" replace it: the plan errs on
+the side of the data); any other change is an update in place
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html).
+
+Three classes of hazard are reported:
+
+* a data-bearing resource (DATA_BEARING) replaced, or removed without DeletionPolicy
+  Retain/Snapshot: its data would be gone from the stack;
+* a list property switched off by leaving it out (AWS::NoValue) where only an empty list
+  clears it (CLEAR_WITH_EMPTY): CloudFormation leaves the live value as it was;
+* a replacement that keeps a value only one resource may hold (CONFLICT_ON_REPLACE): the new
+  resource is created before the old one is deleted, so the update fails.
+
+    python -m checks.plan Ingress=LoadBalancer        # from the template defaults
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+from checks.branches import NESTED, Evaluator, Opaque, child_values, nested_stacks
+from checks.render import ROOT, Renderer, load
+
+PARENT = "parent.yml"
+SCHEMA_REGION = "us-east-1"
+
+# Resources whose loss loses data the stack cannot recreate. Log groups count: their history is
+# the record of what the service did (CloudWatch keeps it for LogRetentionDays). A resource of
+# these types that belongs to an optional feature (it has a Condition) may be removed when the
+# feature is switched off; plan still warns.
+DATA_BEARING = {
+    "AWS::DynamoDB::Table": "its items",
+    "AWS::DynamoDB::GlobalTable": "its items",
+    "AWS::S3::Bucket": "its objects",
+    "AWS::Logs::LogGroup": "its log history",
+    "AWS::RDS::DBInstance": "its database",
+    "AWS::RDS::DBCluster": "its database",
+    "AWS::EFS::FileSystem": "its files",
+}
+
+# List properties that an absent value (AWS::NoValue) does not clear: CloudFormation keeps the
+# live value, so a switch must pass [] instead. The documentation of each says so, as does its
+# resource schema's description ("To remove this property ... specify an empty array"); a test
+# checks this table covers every array property whose schema says so.
+CLEAR_WITH_EMPTY = {
+    ("AWS::ECS::Service", "LoadBalancers"):
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html"
+        " (and UpdateService: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html)",
+    ("AWS::ECS::Service", "ServiceRegistries"):
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html"
+        " (https://github.com/aws/containers-roadmap/issues/1746)",
+    ("AWS::ECS::Service", "CapacityProviderStrategy"):
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html",
+    ("AWS::ECS::Service", "PlacementConstraints"):
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html",
+    ("AWS::ECS::Service", "PlacementStrategies"):
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html",
+    ("AWS::ECS::Service", "VolumeConfigurations"):
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html",
+}
+
+
+# Properties that must be unique while both copies exist: CloudFormation creates the replacement
+# before it deletes the old resource, so a replacement that keeps this value fails
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html;
+# "The CIDR ... conflicts with another subnet": https://github.com/aws/aws-cdk/issues/6683).
+CONFLICT_ON_REPLACE = {
+    ("AWS::EC2::Subnet", "CidrBlock"): "two subnets of a VPC cannot share a CIDR block",
+    ("AWS::EC2::NatGateway", "AllocationId"): "an Elastic IP address serves one NAT gateway at a time",
+}
+
+
+@dataclass
+class Change:
+    stack: str
+    resource: str
+    type: str
+    action: str                  # add | remove | update | replace
+    properties: list[str] = field(default_factory=list)
+    hazard: str = ""             # why this change loses data or leaves a live value behind
+
+
+@dataclass
+class Plan:
+    refused: list[str]
+    changes: list[Change]
+
+    def hazards(self) -> list[Change]:
+        return [c for c in self.changes if c.hazard]
+
+
+@cache
+def template(name: str) -> dict:
+    return load(ROOT / name)
+
+
+@cache
+def create_only(resource_type: str) -> tuple[tuple[str, ...], ...]:
+    """The type's createOnlyProperties as paths below Properties, e.g. ("AvailabilityZoneId",), with its
+    conditionalCreateOnlyProperties (those "may" replace, e.g. a table's KeySchema: counted as replacing)."""
+    try:
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, resource_type).schema
+    except Exception:  # SAM types and others without a provider schema: updated in place
+        return ()
+    paths = schema.get("createOnlyProperties", []) + schema.get("conditionalCreateOnlyProperties", [])
+    return tuple(tuple(p.split("/")[2:]) for p in paths)
+
+
+def _at(value, path: tuple[str, ...]):
+    """The part of a property at a schema path ("*" walks a list)."""
+    for i, key in enumerate(path):
+        if key == "*" and isinstance(value, list):
+            return [_at(v, path[i + 1:]) for v in value]
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def references(value) -> set[str]:
+    """Logical ids a rendered value refers to (Ref, GetAtt, ${X} and ${X.Attr} in Sub)."""
+    text = json.dumps(value)
+    found = set()
+    found |= set(re.findall(r'"Ref": "([A-Za-z0-9]+)"', text))
+    found |= set(re.findall(r'"Fn::GetAtt": \["([A-Za-z0-9]+)"', text))
+    found |= set(re.findall(r"\$\{([A-Za-z0-9]+)[.}]", text))
+    return found
+
+
+# --- rendering both sides ---------------------------------------------------------------
+def _token(value: Opaque, changed: set[str]) -> str:
+    origin = value.origin.removeprefix("GetAtt ")
+    return f"<{origin}{' (new)' if origin in changed else ''}>"
+
+
+def render_stacks(values: dict, region: str, changed_outputs: set[str] | None = None,
+                  stacks: list[str] | None = None) -> tuple[list[str], dict[str, dict]]:
+    """The parent's refusals and {stack: rendered template}; "parent" is the parent itself."""
+    parent = Evaluator(template(PARENT), values, region, PARENT)
+    refused = parent.rule_failures()
+    out = {"parent": Renderer(template(PARENT), values).render()}
+    for stack, location in nested_stacks(template(PARENT)).items():
+        if stacks is not None and stack not in stacks:
+            continue
+        given = child_values(parent, stack)
+        renderer = Renderer(template(location), {k: v for k, v in given.items() if not isinstance(v, Opaque)})
+        for name, value in given.items():
+            if isinstance(value, Opaque):
+                renderer.values[name] = _token(value, changed_outputs or set())
+        out[stack] = renderer.render()
+    return refused, out
+
+
+# --- comparing -------------------------------------------------------------------------
+def diff_stack(stack: str, before: dict, after: dict, source: dict) -> tuple[list[Change], set[str]]:
+    """The changes in one stack, and the names of its outputs whose value changes."""
+    old, new = before.get("Resources", {}), after.get("Resources", {})
+    changes = [Change(stack, n, new[n]["Type"], "add") for n in new if n not in old]
+    changes += [Change(stack, n, old[n]["Type"], "remove") for n in old if n not in new]
+    common = [n for n in old if n in new]
+    replaced: set[str] = {n for n in common if old[n]["Type"] != new[n]["Type"]}
+    updated: dict[str, list[str]] = {}
+    while True:  # a replacement changes every Ref/GetAtt to it: repeat until nothing new is replaced
+        grew = False
+        for name in common:
+            if name in replaced:
+                continue
+            props_old, props_new = old[name].get("Properties", {}), new[name].get("Properties", {})
+            changed = sorted(p for p in set(props_old) | set(props_new)
+                             if props_old.get(p) != props_new.get(p) or references(props_new.get(p)) & replaced)
+            updated[name] = changed
+            for path in create_only(old[name]["Type"]):
+                if path[0] in changed and (len(path) == 1 or _at(props_old, path) != _at(props_new, path)
+                                           or references(_at(props_new, path)) & replaced):
+                    replaced.add(name)
+                    grew = True
+                    break
+        if not grew:
+            break
+    for name in common:
+        if name in replaced:
+            changes.append(Change(stack, name, new[name]["Type"], "replace", updated.get(name, ["Type"])))
+        elif updated.get(name):
+            changes.append(Change(stack, name, new[name]["Type"], "update", updated[name]))
+    for change in changes:
+        change.hazard = hazard(change, old.get(change.resource) or new.get(change.resource),
+                               source["Resources"].get(change.resource, {}), new.get(change.resource),
+                               replaced)
+    moved = replaced | {c.resource for c in changes if c.action in ("add", "remove")}
+    outputs_old, outputs_new = before.get("Outputs", {}), after.get("Outputs", {})
+    changed_outputs = {o for o in set(outputs_old) | set(outputs_new)
+                       if outputs_old.get(o) != outputs_new.get(o) or references(outputs_new.get(o)) & moved}
+    return sorted(changes, key=lambda c: ("add remove replace update".split().index(c.action), c.resource)), \
+        changed_outputs
+
+
+def hazard(change: Change, resource: dict, source: dict, after: dict | None, replaced: set[str]) -> str:
+    kind = DATA_BEARING.get(change.type)
+    if change.action == "replace" and after is not None:
+        for (kind_, prop), why in CONFLICT_ON_REPLACE.items():
+            value = after.get("Properties", {}).get(prop)
+            if kind_ == change.type and value == resource.get("Properties", {}).get(prop) \
+                    and not references(value) & replaced:
+                return f"would FAIL to be replaced: the new one is created first with the same {prop} ({why})"
+    if kind and change.action == "replace":
+        return f"would be REPLACED: a new, empty one takes its place and {kind} stay behind in the old one " \
+               f"(or are deleted with it), changed: {', '.join(change.properties)}"
+    if kind and change.action == "remove" and resource.get("DeletionPolicy") not in ("Retain", "Snapshot",
+                                                                                      "RetainExceptOnCreate"):
+        return f"would be DELETED with {kind}"
+    if change.action == "update" and after is not None:
+        cleared = [p for p in change.properties if (change.type, p) in CLEAR_WITH_EMPTY
+                   and p not in after.get("Properties", {})]
+        if cleared:
+            return f"{', '.join(cleared)} left out: CloudFormation keeps the live value; switch it off with [] " \
+                   f"({CLEAR_WITH_EMPTY[(change.type, cleared[0])]})"
+    return ""
+
+
+def plan(before: dict, after: dict, region: str = "us-east-1") -> Plan:
+    """Rehearse the update from parameter set `before` to `after` (parent parameter names)."""
+    _, old = render_stacks(before, region)
+    refused, new = render_stacks(after, region, stacks=[])
+    changes: list[Change] = []
+    changed_outputs: set[str] = set()
+    for stack, location in nested_stacks(template(PARENT)).items():  # in order: outputs flow forward
+        new[stack] = render_stacks(after, region, changed_outputs, stacks=[stack])[1][stack]
+        found, outputs = diff_stack(stack, old[stack], new[stack], template(location))
+        changes += found
+        changed_outputs |= {f"{stack}.Outputs.{o}" for o in outputs}
+    parent_changes, _ = diff_stack("parent", old["parent"], new["parent"], template(PARENT))
+    changes += [c for c in parent_changes if c.type not in NESTED]
+    return Plan(refused, changes)
+
+
+def switches() -> dict[str, dict[str, str]]:
+    """Every switchable parameter of the parent and each of its other values: AllowedValues, the
+    bound of a numeric range, and the optional settings checks/render.py's variants use (domains,
+    schedules, budget, image, pinned AZs), grouped where the parent's Rules need them together."""
+    from checks.render import DOMAINS, variants
+    out = {}
+    for name, spec in template(PARENT).get("Parameters", {}).items():
+        default = str(spec.get("Default", ""))
+        others = [str(v) for v in spec.get("AllowedValues", []) if str(v) != default]
+        others += [str(spec[k]) for k in ("MinValue", "MaxValue") if k in spec and str(spec[k]) != default]
+        for value in others:
+            out[f"{name}={value}"] = {name: value}
+    options = variants()["HttpApi-domains-options"]
+    groups = {"domains": list(DOMAINS), "schedules": ["StopSchedule", "StartSchedule", "ScheduleTimezone"],
+              "budget": ["MonthlyBudget", "BudgetEmail"], "image": ["ImageUri"],
+              "desired count": ["ImageUri", "DesiredCount"], "pinned AZs": ["AvailabilityZoneIds"],
+              "task size": []}
+    for group, names in groups.items():
+        out[group] = {n: options[n] for n in names}
+    out["task size"] = {"Cpu": "1024", "Memory": "2048"}
+    out["pinned AZs"] = {"AvailabilityZoneIds": "use1-az4,use1-az6"}
+    return out
+
+
+def describe(result: Plan, out=print) -> None:
+    """The plan as lines: one per change, grouped by nested stack, then one WARNING per hazard."""
+    if result.refused:
+        for reason in result.refused:
+            out(f"REFUSED before any change: {reason}")
+        return
+    marks = {"add": "+", "remove": "-", "update": "~", "replace": "!"}
+    for stack, location in {"parent": PARENT, **nested_stacks(template(PARENT))}.items():
+        mine = [c for c in result.changes if c.stack == stack]
+        if stack == "parent" and not mine:
+            continue
+        out(f"{stack} ({location}): {'no change' if not mine else f'{len(mine)} change(s)'}")
+        for c in mine:
+            detail = f" ({', '.join(c.properties)})" if c.properties else ""
+            out(f"  {marks[c.action]} {c.action:<8} {c.resource:<30} {c.type}{detail}")
+    for c in result.hazards():
+        out(f"WARNING: {c.stack}/{c.resource} ({c.type}) {c.hazard}")
+
+
+def main(argv: list[str]) -> int:
+    after = dict(a.split("=", 1) for a in argv)
+    describe(plan({}, after))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

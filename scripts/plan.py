@@ -1,0 +1,40 @@
+"""`make plan PARAMS="Ingress=LoadBalancer"`: what a parameter change would add, remove, update
+or replace, per nested stack, before any change set exists (checks/plan.py does the work).
+
+"Before" is the samconfig.toml environment's parameter set (ENV=), offline; with STACK= it is
+that deployed stack's parameters, read with your credentials. "After" is before plus PARAMS.
+The region (REGION=, AWS_REGION or samconfig's) only picks the default AZs; offline it falls
+back to us-east-1.
+"""
+from __future__ import annotations
+
+import os
+
+from checks.plan import describe, plan
+from scripts.common import ENVIRONMENTS, OpsError, describe_stack, load_samconfig, parse_overrides, target
+
+DEFAULT_REGION = "us-east-1"
+
+
+def deployed_parameters(t) -> dict[str, str]:
+    return {p["ParameterKey"]: p["ParameterValue"] for p in describe_stack(t).get("Parameters", [])}
+
+
+def run(env: str, stack: str | None, region: str | None, params: str, session=None, out=print) -> int:
+    change = parse_overrides(params)
+    if not change:
+        raise OpsError('nothing to plan: give the change, e.g. make plan PARAMS="Ingress=LoadBalancer"')
+    config = load_samconfig(env)
+    if stack:
+        t = target(env, stack, region, session)
+        before, source, region = deployed_parameters(t), f"stack {stack}", t.region
+    else:
+        before = parse_overrides(config.get("parameter_overrides", ""))
+        source = f"samconfig.toml [{ENVIRONMENTS[env]}]"
+        region = region or config.get("region") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+    after = {**before, **change}
+    out(f"plan: {source} -> {' '.join(f'{k}={v}' for k, v in change.items())} ({region}, offline preview, "
+        "not a change set)")
+    result = plan(before, after, region)
+    describe(result, out=out)
+    return 1 if result.refused else 0

@@ -1,0 +1,68 @@
+"""The service-linked roles a brand-new account does not have yet.
+
+ECS creates `AWSServiceRoleForECS` itself on the first CreateCluster, then at
+once tries to assume it; IAM is eventually consistent, so in an account that
+never used ECS the cluster (with capacity providers) fails with "Unable to
+assume the service linked role. Please verify that the ECS service linked role
+exists." and a retry works. Application Auto Scaling's role for ECS services has
+the same race. Public reports: cloudformation-coverage-roadmap#818,
+containers-roadmap#631, 1Password/scim-examples#356.
+
+So `make preflight` (and so `make deploy`) creates both before CloudFormation
+needs them and waits until IAM returns them. Creating one that exists is success.
+- https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using-service-linked-roles.html
+- https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html
+- https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot.html#troubleshoot_general_eventual-consistency
+"""
+from __future__ import annotations
+
+from scripts.common import OpsError, Target, aws_errors, log
+
+# The role each service creates for itself (the names AWS gives them, for messages and a denied list).
+SERVICES = {"ecs.amazonaws.com": "AWSServiceRoleForECS",
+            "ecs.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ECSService"}
+
+
+def existing_role(iam, service: str) -> str | None:
+    """The name of the service-linked role for `service`, if the account has it (they live under
+    /aws-service-role/<service>/)."""
+    with aws_errors():
+        for page in iam.get_paginator("list_roles").paginate(PathPrefix=f"/aws-service-role/{service}/"):
+            for role in page["Roles"]:
+                return role["RoleName"]
+    return None
+
+
+def ensure_role(iam, service: str, delay: int = 2, attempts: int = 30) -> tuple[str, bool]:
+    """(role name, created now). A role created now is waited for with IAM's role_exists waiter.
+    An identity that may not list roles (a narrow CI role) still works: it tries the create, and
+    "has been taken" means the role is there."""
+    try:
+        name = existing_role(iam, service)
+    except OpsError as exc:
+        if "AccessDenied" not in str(exc):
+            raise
+        name = None
+    if name is not None:
+        return name, False
+    try:
+        with aws_errors():
+            name = iam.create_service_linked_role(AWSServiceName=service)["Role"]["RoleName"]
+    except OpsError as exc:
+        # Someone (or ECS itself) created it meanwhile: real IAM says InvalidInput "...has been taken".
+        if "has been taken" in str(exc) or "EntityAlreadyExists" in str(exc):
+            return SERVICES[service], False
+        if "AccessDenied" in str(exc):
+            raise OpsError(f"cannot create the service-linked role for {service}: the deploying identity needs "
+                           f"iam:CreateServiceLinkedRole, or create it once: aws iam create-service-linked-role "
+                           f"--aws-service-name {service}") from None
+        raise
+    log(f"created the service-linked role {name} for {service}")
+    with aws_errors():
+        iam.get_waiter("role_exists").wait(RoleName=name, WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
+    return name, True
+
+
+def ensure_service_linked_roles(t: Target, delay: int = 2) -> list[tuple[str, bool]]:
+    iam = t.client("iam")
+    return [ensure_role(iam, service, delay) for service in SERVICES]

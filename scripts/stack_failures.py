@@ -1,0 +1,211 @@
+"""Why a deploy failed, in one line, and the stack states a deploy cannot go through.
+
+CloudFormation reports a failed nested application on the parent as "Embedded
+stack arn:... was not successfully created: The following resource(s) failed to
+create: [ServiceStack]", and the real reason sits in a nested stack's events,
+one or two levels down. `root_cause` walks the events of the latest operation on
+the parent, then on each nested stack (the PhysicalResourceId of an
+AWS::CloudFormation::Stack resource is the nested stack's ARN, which stays
+readable after a rollback deleted it), skips the cascade messages that only
+repeat a failure elsewhere, and returns the earliest real one.
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html#troubleshooting-errors-nested-stacks
+
+A first create that failed leaves the stack in ROLLBACK_COMPLETE: CloudFormation
+can only delete it, and every later deploy fails with "is in ROLLBACK_COMPLETE
+state and can not be updated" until someone does (aws-sam-cli#1865, #2191).
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html#troubleshooting-errors-update-rollback-failed
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from scripts.common import OpsError, Target, aws_errors, log, wait
+
+# Messages that only say "something else failed": never the root cause.
+CASCADE = re.compile(
+    r"Embedded stack .* was not successfully (created|updated|deleted)"
+    r"|^Resource (creation|update|deletion) cancelled"
+    r"|^The following resource\(s\) failed to (create|update|delete)"
+    r"|^Stack creation time exceeded"
+    r"|Rollback requested by user", re.I)
+NESTED_STACK = re.compile(r"^arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack/([^/]+)/")
+
+# Refusals only AWS can make, and what the user does about each (README: Troubleshooting a first deploy).
+HINTS = [
+    (re.compile(r"account must be verified before you can add new CloudFront", re.I),
+     "AWS has not verified this account for CloudFront yet: open a case with AWS Support "
+     "(https://console.aws.amazon.com/support/home#/) quoting this message, then run make deploy again"),
+    (re.compile(r"maximum number of VPCs has been reached|VpcLimitExceeded", re.I),
+     "a region holds five VPCs by default: delete an unused VPC, or request more in Service Quotas "
+     "(Amazon VPC > VPCs per Region), then run make deploy again"),
+    (re.compile(r"maximum number of addresses has been reached|AddressLimitExceeded", re.I),
+     "a region holds five Elastic IPs by default: release an unused one, or request more in Service Quotas "
+     "(Amazon EC2 > EC2-VPC Elastic IPs)"),
+    (re.compile(r"service.linked role", re.I),
+     "the account's ECS service-linked role was not ready yet (a brand-new account): run make deploy again; "
+     "make preflight now creates it first"),
+    (re.compile(r"availability zone|\b[a-z]{3,4}\d-az\d+\b", re.I),
+     "an Availability Zone this account or service cannot use: set AvailabilityZoneIds to two other AZ IDs "
+     "(aws ec2 describe-availability-zones lists them), then run make deploy again"),
+    (re.compile(r"LimitExceeded|limit exceeded|quota", re.I),
+     "a service quota: raise it in Service Quotas (or free some of it), then run make deploy again"),
+    (re.compile(r"not authorized to perform|AccessDenied", re.I),
+     "the deploying identity lacks a permission: grant the action named above, then run make deploy again"),
+]
+
+
+@dataclass
+class Failure:
+    stack_id: str
+    resource: str
+    resource_type: str
+    reason: str
+    timestamp: object
+    cascade: bool = False  # only repeats a failure elsewhere
+
+    @property
+    def stack_name(self) -> str:
+        match = NESTED_STACK.match(self.stack_id)
+        return match.group(1) if match else self.stack_id
+
+    def line(self) -> str:
+        reason = " ".join(self.reason.split())
+        return f"{self.resource} ({self.resource_type}) in stack {self.stack_name}: {reason}"
+
+
+def hint(reason: str) -> str | None:
+    for pattern, what in HINTS:
+        if pattern.search(reason):
+            return what
+    return None
+
+
+def _is_stack_event(event: dict) -> bool:
+    return event.get("PhysicalResourceId") == event.get("StackId")
+
+
+def operation_events(cfn, stack: str, since=None) -> list[dict]:
+    """The events of the latest operation on `stack`, oldest first: back to its last "User Initiated"
+    event, or (for a nested stack, whose operations the parent starts) back to `since`."""
+    events: list[dict] = []
+    with aws_errors():
+        for page in cfn.get_paginator("describe_stack_events").paginate(StackName=stack):
+            for event in page["StackEvents"]:  # newest first
+                if since is not None and event["Timestamp"] < since:
+                    return events[::-1]
+                events.append(event)
+                if (since is None and _is_stack_event(event) and event["ResourceStatus"].endswith("_IN_PROGRESS")
+                        and event.get("ResourceStatusReason") == "User Initiated"):
+                    return events[::-1]
+    return events[::-1]
+
+
+def failures(cfn, stack: str, since=None, depth: int = 0) -> list[Failure]:
+    """Every failure in the latest operation on `stack` and, recursively, its nested stacks (a failed
+    nested stack is replaced by its own failures)."""
+    events = operation_events(cfn, stack, since)
+    if since is None and events:
+        since = events[0]["Timestamp"]
+    found: list[Failure] = []
+    for event in events:
+        if not event["ResourceStatus"].endswith("_FAILED") or _is_stack_event(event):
+            continue
+        reason = event.get("ResourceStatusReason", "")
+        physical = event.get("PhysicalResourceId") or ""
+        if event["ResourceType"] == "AWS::CloudFormation::Stack" and NESTED_STACK.match(physical) and depth < 5:
+            try:
+                nested = failures(cfn, physical, since, depth + 1)
+            except OpsError:
+                nested = []  # unreadable nested stack: fall back on the parent's own message
+            if nested:
+                found.extend(nested)
+                continue
+        found.append(Failure(event["StackId"], event["LogicalResourceId"], event["ResourceType"], reason,
+                             event["Timestamp"], cascade=bool(CASCADE.search(reason))))
+    return found
+
+
+def root_cause(cfn, stack: str, after=None) -> Failure | None:
+    """The earliest real failure of the latest operation (only one at or after `after`, when given); the
+    earliest cascade message only when no event says more (e.g. a nested stack that cannot be read)."""
+    found = [f for f in failures(cfn, stack) if after is None or f.timestamp >= after]
+    real = [f for f in found if not f.cascade]
+    return min(real or found, key=lambda f: f.timestamp) if found else None
+
+
+def explain(t: Target, cfn=None, after=None) -> str | None:
+    """Print the root cause of the stack's latest failure with what to do and where to read more; return
+    the one-line cause (None when the events name none, e.g. sam failed before CloudFormation started)."""
+    cfn = cfn or t.client("cloudformation")
+    try:
+        cause = root_cause(cfn, t.stack_name, after)
+    except OpsError:
+        return None
+    if cause is None:
+        return None
+    log(f"cause: {cause.line()}")
+    what = hint(cause.reason)
+    if what:
+        log(f"what to do: {what}")
+    log(f"more: aws cloudformation describe-stack-events --stack-name {cause.stack_id} --region {t.region}")
+    return cause.line()
+
+
+# ---------------------------------------------------------------- states a deploy cannot go through
+
+def stack_status(cfn, stack: str) -> str | None:
+    """The stack's status, or None when there is no stack by that name."""
+    try:
+        with aws_errors():
+            return cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+    except OpsError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+
+
+def interactive_confirm(question: str, ask=input) -> bool:
+    try:
+        return ask(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def clear_failed_create(t: Target, interactive: bool, ask=input, timeout: float = 1800, delay: float = 15) -> bool:
+    """Make the stack deployable: delete a failed first create (ROLLBACK_COMPLETE) after saying why, and
+    refuse in one line a stack that is busy or needs a human. Returns True when it deleted a stack.
+
+    ROLLBACK_COMPLETE means the create failed and CloudFormation already deleted everything it had
+    created, so deleting the empty stack loses nothing: asked first at a terminal, done and said
+    in CI (non-interactive), where a human would do exactly that."""
+    cfn = t.client("cloudformation")
+    status = stack_status(cfn, t.stack_name)
+    if status is None or not (status == "ROLLBACK_COMPLETE" or status.endswith("_IN_PROGRESS")
+                              or status.endswith("_FAILED")):
+        return False
+    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        raise OpsError(f"stack {t.stack_name} is busy ({status}): wait for it to finish, then deploy again")
+    if status == "UPDATE_ROLLBACK_FAILED":
+        raise OpsError(f"stack {t.stack_name} is UPDATE_ROLLBACK_FAILED: fix the resource named in its events, then "
+                       f"aws cloudformation continue-update-rollback --stack-name {t.stack_name}")
+    if status in ("DELETE_FAILED", "ROLLBACK_FAILED"):
+        raise OpsError(f"stack {t.stack_name} is {status}: run make destroy (or delete it in the console), "
+                       f"then deploy again")
+    if status != "ROLLBACK_COMPLETE":
+        return False
+    log(f"stack {t.stack_name} is ROLLBACK_COMPLETE: its first create failed and CloudFormation can only "
+        f"delete it, not update it")
+    explain(t, cfn)
+    if interactive:
+        if not interactive_confirm(f"Delete the empty stack {t.stack_name} and create it again? [y/N] ", ask):
+            raise OpsError(f"not confirmed: stack {t.stack_name} stays ROLLBACK_COMPLETE and cannot be deployed "
+                           f"until it is deleted")
+    else:
+        log("deleting it (it holds no resources; not a terminal, so not asking)")
+    with aws_errors():
+        cfn.delete_stack(StackName=t.stack_name)
+    wait("stack_delete_complete", cfn, what=f"deleting failed stack {t.stack_name}",
+         describe=lambda: stack_status(cfn, t.stack_name) or "DELETE_COMPLETE", timeout=timeout, delay=delay,
+         StackName=t.stack_name)
+    return True

@@ -1,0 +1,431 @@
+"""A first deploy into a brand-new account, and the deploys after it: service-linked roles, a failed
+first create, the root cause of a failure, parameters that would silently revert, a stopped service."""
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto.cloudformation.models import cloudformation_backends
+
+from scripts import cost, deploy, preflight, scale, service_roles, stack_failures
+from scripts.common import OpsError, Target
+from tests.ops.conftest import REGION, STACK, create_deployment, make_target
+from tests.ops.fake_tools import FakeTools
+from tests.ops.test_deploy import ONLY_AWS_CHECKS
+
+ACCOUNT = "123456789012"
+
+
+def arn(name: str, uid: str = "11111111-2222-3333-4444-555555555555") -> str:
+    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/{uid}"
+
+
+# ---------------------------------------------------------------- 1. service-linked roles
+
+def test_preflight_creates_both_service_linked_roles_once_and_waits_for_them(aws):
+    """A brand-new account has neither role; ECS and Application Auto Scaling would race their creation
+    (cloudformation-coverage-roadmap#818, containers-roadmap#631)."""
+    iam = aws.client("iam")
+    assert iam.list_roles(PathPrefix="/aws-service-role/")["Roles"] == []
+    t = make_target(aws)
+    first = preflight.check_service_linked_roles(t, {})
+    assert first.count("(created)") == 2
+    paths = {r["Path"] for r in iam.list_roles(PathPrefix="/aws-service-role/")["Roles"]}
+    assert paths == {f"/aws-service-role/{s}/" for s in service_roles.SERVICES}
+    assert preflight.check_service_linked_roles(t, {}).count("(exists)") == 2  # idempotent
+    assert len(iam.list_roles(PathPrefix="/aws-service-role/")["Roles"]) == 2
+    assert "service-linked roles" in preflight.CHECKS
+
+
+def stubbed_iam():
+    iam = boto3.client("iam", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    return iam, Stubber(iam)
+
+
+ECS_ROLE = {"Path": "/aws-service-role/ecs.amazonaws.com/", "RoleName": "AWSServiceRoleForECS",
+            "RoleId": "AROAEXAMPLEEXAMPLE123", "CreateDate": datetime(2026, 1, 1, tzinfo=UTC),
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"}
+LIST_ECS = {"PathPrefix": "/aws-service-role/ecs.amazonaws.com/"}
+
+
+def test_a_new_role_is_waited_for_until_iam_returns_it():
+    """IAM is eventually consistent: the role_exists waiter retries GetRole on NoSuchEntity."""
+    iam, stub = stubbed_iam()
+    stub.add_response("list_roles", {"Roles": []}, LIST_ECS)
+    stub.add_response("create_service_linked_role", {"Role": ECS_ROLE}, {"AWSServiceName": "ecs.amazonaws.com"})
+    stub.add_client_error("get_role", "NoSuchEntity", "The role with name AWSServiceRoleForECS cannot be found.", 404)
+    # The waiter succeeds on HTTP 200, which a Stubber response carries only when told.
+    stub.add_response("get_role", {"Role": ECS_ROLE, "ResponseMetadata": {"HTTPStatusCode": 200}},
+                      {"RoleName": "AWSServiceRoleForECS"})
+    with stub:
+        assert service_roles.ensure_role(iam, "ecs.amazonaws.com", delay=0) == ("AWSServiceRoleForECS", True)
+    stub.assert_no_pending_responses()
+
+
+def test_a_role_created_by_someone_else_meanwhile_is_success():
+    """Real IAM answers a second create with InvalidInput "...has been taken in this account"."""
+    iam, stub = stubbed_iam()
+    stub.add_response("list_roles", {"Roles": []}, LIST_ECS)
+    stub.add_client_error("create_service_linked_role", "InvalidInput", "Service role name AWSServiceRoleForECS has "
+                          "been taken in this account, please try a different suffix.", 400)
+    with stub:
+        assert service_roles.ensure_role(iam, "ecs.amazonaws.com") == ("AWSServiceRoleForECS", False)
+    stub.assert_no_pending_responses()
+
+
+def test_an_identity_that_may_not_list_roles_still_gets_them_or_a_clear_line():
+    iam, stub = stubbed_iam()
+    stub.add_client_error("list_roles", "AccessDenied", "not authorized to perform: iam:ListRoles", 403)
+    stub.add_client_error("create_service_linked_role", "InvalidInput", "Service role name AWSServiceRoleForECS has "
+                          "been taken in this account, please try a different suffix.", 400)
+    stub.add_client_error("list_roles", "AccessDenied", "not authorized to perform: iam:ListRoles", 403)
+    stub.add_client_error("create_service_linked_role", "AccessDenied", "not authorized", 403)
+    with stub:
+        assert service_roles.ensure_role(iam, "ecs.amazonaws.com") == ("AWSServiceRoleForECS", False)
+        with pytest.raises(OpsError, match="^cannot create the service-linked role for ecs.amazonaws.com: the "
+                                           "deploying identity needs iam:CreateServiceLinkedRole"):
+            service_roles.ensure_role(iam, "ecs.amazonaws.com")
+
+
+# ---------------------------------------------------------------- 4. MinTasks > MaxTasks
+
+def test_preflight_and_cost_refuse_min_tasks_above_max_tasks(aws):
+    t = make_target(aws)
+    with pytest.raises(OpsError, match="^MinTasks=3 is more than MaxTasks=2: set MinTasks <= MaxTasks$"):
+        preflight.check_task_counts(t, {"MinTasks": "3"})  # MaxTasks from parent.yml's default (2)
+    assert preflight.check_task_counts(t, {"MinTasks": "2", "MaxTasks": "4"}) == "2-4 tasks"
+    with pytest.raises(OpsError, match="^MinTasks=5 is more than MaxTasks=4"):
+        cost.configuration("prod", "MinTasks=5")
+
+
+# ---------------------------------------------------------------- 9. buildx platforms
+
+INSPECT = """Name:          default
+Driver:        docker
+Nodes:
+Name:             default
+Endpoint:         default
+Status:           running
+BuildKit version: v0.16.0
+Platforms:        linux/amd64, linux/amd64/v2, linux/amd64/v3, linux/386*
+"""
+
+
+@pytest.mark.parametrize("arch, ok", [("X86_64", True), ("ARM64", False)])
+def test_preflight_checks_that_buildx_can_build_the_stack_architecture(aws, monkeypatch, arch, ok):
+    monkeypatch.setattr(preflight.shutil, "which", lambda name, **kw: f"/usr/bin/{name}")
+    calls = []
+
+    def fake(args, **kw):
+        calls.append(args)
+        return subprocess.CompletedProcess(args, 0, INSPECT, "")
+    if ok:
+        assert preflight.check_build_platform(make_target(aws), {"Architecture": arch}, run=fake) == "linux/amd64"
+    else:
+        with pytest.raises(OpsError, match=r"cannot build linux/arm64 \(it lists linux/amd64, .*linux/386\): "
+                                           r"install emulation .*--install arm64\) or deploy with Architecture=X86_64"):
+            preflight.check_build_platform(make_target(aws), {"Architecture": arch}, run=fake)
+    assert calls == [["docker", "buildx", "inspect", "--bootstrap"]]
+
+
+# ---------------------------------------------------------------- 5. one image per architecture
+
+def test_switching_architecture_builds_a_new_image_instead_of_reusing_the_other_cpu(aws):
+    t = make_target(aws)
+    tools = FakeTools(aws)
+    arm = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
+    x86 = deploy.deploy(t, {"Architecture": "X86_64"}, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0,
+                        interactive=False)
+    builds = tools.named("docker", "buildx", "build")
+    assert [b[b.index("--platform") + 1] for b in builds] == ["linux/arm64", "linux/amd64"]
+    tags = [b[b.index("--tag") + 1].rsplit(":", 1)[1] for b in builds]
+    assert tags == [f"{arm['version']}-arm64", f"{arm['version']}-amd64"]
+    assert arm["version"] == x86["version"]  # the app reports the source version, whatever the CPU
+    images = aws.client("ecr").list_images(repositoryName=STACK)["imageIds"]
+    assert {i["imageTag"] for i in images} == set(tags)
+
+
+# ---------------------------------------------------------------- 2. a failed first create
+
+def rolled_back(session, stack: str = STACK) -> None:
+    """A stack whose first create failed: moto cannot fail a create, so set the state CloudFormation
+    leaves (ROLLBACK_COMPLETE: all its resources already deleted)."""
+    session.client("cloudformation").create_stack(StackName=stack, TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}')
+    backend = cloudformation_backends[ACCOUNT][REGION]
+    next(s for s in backend.stacks.values() if s.name == stack).status = "ROLLBACK_COMPLETE"
+
+
+def test_a_deploy_in_ci_deletes_a_failed_first_create_and_creates_again(aws, capsys):
+    rolled_back(aws)
+    t = make_target(aws)
+    tools = FakeTools(aws)
+    result = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
+    out = capsys.readouterr().out
+    assert ("stack fargate-blueprint-test is ROLLBACK_COMPLETE: its first create failed and CloudFormation can only "
+            "delete it, not update it") in out
+    assert "deleting it (it holds no resources; not a terminal, so not asking)" in out
+    assert "deleting failed stack fargate-blueprint-test: done" in out
+    assert result["outputs"]["ServiceName"] == "api"
+    statuses = [s["StackStatus"] for s in aws.client("cloudformation").list_stacks()["StackSummaries"]]
+    assert sorted(statuses) == ["CREATE_COMPLETE", "DELETE_COMPLETE"]
+
+
+def test_at_a_terminal_the_failed_stack_is_deleted_only_when_confirmed(aws):
+    rolled_back(aws)
+    t = make_target(aws)
+    tools = FakeTools(aws)
+    with pytest.raises(OpsError, match="^not confirmed: stack fargate-blueprint-test stays ROLLBACK_COMPLETE"):
+        deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=True,
+                      ask=lambda _q: "n")
+    assert tools.commands == []
+    cfn = aws.client("cloudformation")
+    assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert stack_failures.clear_failed_create(t, True, ask=lambda _q: "y", delay=0) is True
+    assert stack_failures.stack_status(cfn, STACK) is None
+
+
+@pytest.mark.parametrize("state, message", [
+    ("UPDATE_IN_PROGRESS", r"is busy \(UPDATE_IN_PROGRESS\): wait for it to finish"),
+    ("UPDATE_ROLLBACK_FAILED", "continue-update-rollback --stack-name fargate-blueprint-test"),
+    ("DELETE_FAILED", "is DELETE_FAILED: run make destroy"),
+])
+def test_stacks_a_deploy_cannot_go_through_are_one_line(aws, state, message):
+    rolled_back(aws)
+    next(s for s in cloudformation_backends[ACCOUNT][REGION].stacks.values()).status = state
+    with pytest.raises(OpsError, match=message):
+        stack_failures.clear_failed_create(make_target(aws), False, delay=0)
+
+
+# ---------------------------------------------------------------- 3. the root cause
+
+T0 = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)
+PARENT, SERVICE, CLUSTER_STACK = (arn(STACK, "p"), arn(f"{STACK}-ServiceStack-1AB2C3D4E5F6", "s"),
+                                  arn(f"{STACK}-ServiceStack-1AB2C3D4E5F6-ClusterStack-9XYZ", "c"))
+SLR = ('Resource handler returned message: "Invalid request provided: CreateCluster Invalid Request: Unable to assume '
+       'the service linked role. Please verify that the ECS service linked role exists. (Service: AmazonECS; Status '
+       'Code: 400; Error Code: InvalidParameterException; Request ID: 0e1f; Proxy: null)" (RequestToken: 7a1b, '
+       'HandlerErrorCode: InvalidRequest)')
+
+
+def event(stack_id: str, logical: str, rtype: str, status: str, seconds: int, reason: str | None = None,
+          physical: str | None = None) -> dict:
+    """One StackEvent as describe_stack_events returns it."""
+    name = stack_failures.NESTED_STACK.match(stack_id).group(1)
+    e = {"StackId": stack_id, "EventId": f"{logical}-{status}-{seconds}", "StackName": name,
+         "LogicalResourceId": logical, "PhysicalResourceId": physical if physical is not None else "",
+         "ResourceType": rtype, "Timestamp": T0 + timedelta(seconds=seconds), "ResourceStatus": status}
+    if reason is not None:
+        e["ResourceStatusReason"] = reason
+    return e
+
+
+def stack_self(stack_id, status, seconds, reason=None):
+    name = stack_failures.NESTED_STACK.match(stack_id).group(1)
+    return event(stack_id, name, "AWS::CloudFormation::Stack", status, seconds, reason, physical=stack_id)
+
+
+NESTED = "AWS::CloudFormation::Stack"
+# Newest first, as CloudFormation returns them. The parent: a previous failed operation (older, ignored),
+# then this create: VpcStack done, ServiceStack failed (cascade), FrontendStack cancelled, rollback.
+PARENT_EVENTS = [
+    stack_self(PARENT, "ROLLBACK_COMPLETE", 400),
+    event(PARENT, "ServiceStack", NESTED, "DELETE_COMPLETE", 390, physical=SERVICE),
+    stack_self(PARENT, "ROLLBACK_IN_PROGRESS", 300, "The following resource(s) failed to create: [FrontendStack, "
+               "ServiceStack]. Rollback requested by user."),
+    event(PARENT, "FrontendStack", NESTED, "CREATE_FAILED", 299, "Resource creation cancelled",
+          physical=arn(f"{STACK}-FrontendStack-QWE", "f")),
+    event(PARENT, "ServiceStack", NESTED, "CREATE_FAILED", 298, f"Embedded stack {SERVICE} was not successfully "
+          "created: The following resource(s) failed to create: [ClusterStack]. ", physical=SERVICE),
+    event(PARENT, "ServiceStack", NESTED, "CREATE_IN_PROGRESS", 120, "Resource creation Initiated", physical=SERVICE),
+    event(PARENT, "VpcStack", NESTED, "CREATE_COMPLETE", 110, physical=arn(f"{STACK}-VpcStack-ZZZ", "v")),
+    stack_self(PARENT, "CREATE_IN_PROGRESS", 0, "User Initiated"),
+    event(PARENT, "OldThing", "AWS::SNS::Topic", "CREATE_FAILED", -3600, "an older operation's failure"),
+]
+SERVICE_EVENTS = [
+    stack_self(SERVICE, "ROLLBACK_COMPLETE", 380),
+    event(SERVICE, "Service", "AWS::ECS::Service", "CREATE_FAILED", 297, "Resource creation cancelled"),
+    event(SERVICE, "ClusterStack", NESTED, "CREATE_FAILED", 296, f"Embedded stack {CLUSTER_STACK} was not "
+          "successfully created: The following resource(s) failed to create: [Cluster].", physical=CLUSTER_STACK),
+    stack_self(SERVICE, "CREATE_IN_PROGRESS", 121),
+]
+CLUSTER_EVENTS = [
+    event(CLUSTER_STACK, "CapacityProviders", "AWS::ECS::ClusterCapacityProviderAssociations", "CREATE_FAILED", 295,
+          "Resource creation cancelled"),
+    event(CLUSTER_STACK, "Cluster", "AWS::ECS::Cluster", "CREATE_FAILED", 200, SLR),
+    event(CLUSTER_STACK, "Cluster", "AWS::ECS::Cluster", "CREATE_IN_PROGRESS", 190),
+    stack_self(CLUSTER_STACK, "CREATE_IN_PROGRESS", 122),
+]
+
+
+def stubbed_cfn(*histories: tuple[str, list[dict]]):
+    cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(cfn)
+    for stack, events in histories:
+        stub.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": stack})
+    stub.activate()
+    return cfn, stub
+
+
+def test_root_cause_walks_nested_stacks_past_the_cascade_messages():
+    cfn, stub = stubbed_cfn((STACK, PARENT_EVENTS), (SERVICE, SERVICE_EVENTS), (CLUSTER_STACK, CLUSTER_EVENTS),
+                            (arn(f"{STACK}-FrontendStack-QWE", "f"), []))
+    cause = stack_failures.root_cause(cfn, STACK)
+    stub.assert_no_pending_responses()
+    assert (cause.resource, cause.resource_type, cause.stack_id) == ("Cluster", "AWS::ECS::Cluster", CLUSTER_STACK)
+    assert "Unable to assume the service linked role" in cause.line()
+    assert "service-linked role was not ready yet" in stack_failures.hint(cause.reason)
+
+
+def test_a_failed_sam_deploy_names_the_root_cause_what_to_do_and_where_to_read_more(aws, monkeypatch, capsys):
+    create_deployment(aws)
+    t = make_target(aws)
+    frontend = arn(f"{STACK}-FrontendStack-QWE", "f")
+    verify = ("Resource handler returned message: \"Access denied for operation 'AWS::CloudFront::Distribution: Your "
+              "account must be verified before you can add new CloudFront resources. To verify your account, please "
+              "contact AWS Support (https://console.aws.amazon.com/support/home#/) and include this error message.'\"")
+    now = datetime.now(UTC)
+    parent = [stack_self(PARENT, "ROLLBACK_COMPLETE", 30),
+              event(PARENT, "FrontendStack", NESTED, "CREATE_FAILED", 20, f"Embedded stack {frontend} was not "
+                    "successfully created: The following resource(s) failed to create: [Distribution].",
+                    physical=frontend),
+              stack_self(PARENT, "CREATE_IN_PROGRESS", 0, "User Initiated")]
+    nested = [event(frontend, "Distribution", "AWS::CloudFront::Distribution", "CREATE_FAILED", 10, verify)]
+    for e in parent + nested:
+        e["Timestamp"] = now + (e["Timestamp"] - T0)
+    cfn, stub = stubbed_cfn((STACK, parent), (frontend, nested))
+    stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackId": PARENT, "CreationTime": now,
+                                                      "StackStatus": "ROLLBACK_COMPLETE"}]}, {"StackName": STACK})
+    real_client = t.client
+    monkeypatch.setattr(t, "client", lambda s, region=None: cfn if s == "cloudformation" else real_client(s, region))
+
+    def failing(args, **kwargs):
+        if args[0].endswith("sam"):
+            return subprocess.CompletedProcess(args, 1, "", "")
+        raise AssertionError(args)
+    with pytest.raises(OpsError) as info:
+        deploy.sam_deploy(t, {"MinTasks": "1"}, run=failing)
+    assert str(info.value).startswith("sam deploy failed: Distribution (AWS::CloudFront::Distribution) in stack "
+                                      f"{STACK}-FrontendStack-QWE: Resource handler returned message")
+    assert "\n" not in str(info.value)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-3].startswith("what to do: AWS has not verified this account for CloudFront yet: open a case with "
+                              "AWS Support")
+    assert out[-2] == f"more: aws cloudformation describe-stack-events --stack-name {frontend} --region {REGION}"
+    assert out[-1] == "the first create failed: the next make deploy deletes the empty stack and creates it again"
+
+
+@pytest.mark.parametrize("reason, advice", [
+    ("Resource handler returned message: \"The maximum number of VPCs has been reached. (Service: Ec2, Status Code: "
+     "400, Request ID: 1)\" (HandlerErrorCode: ServiceLimitExceeded)", "a region holds five VPCs by default"),
+    ("The maximum number of addresses has been reached. (Service: AmazonEC2; Status Code: 400; Error Code: "
+     "AddressLimitExceeded)", "five Elastic IPs"),
+    ("Subnet subnet-0abc is in Availability Zone use1-az3 which is not supported for VPC links", "AvailabilityZoneIds"),
+    ("Value (us-east-1e) for parameter availabilityZone is invalid. Subnets can currently only be created in the "
+     "following availability zones: us-east-1a, us-east-1b.", "AvailabilityZoneIds"),
+    ("User: arn:aws:iam::1:user/ci is not authorized to perform: iam:CreateRole", "lacks a permission"),
+])
+def test_known_refusals_get_a_what_to_do_line(reason, advice):
+    assert advice in stack_failures.hint(reason)
+
+
+# ---------------------------------------------------------------- 7. parameters that silently revert
+
+def test_a_plain_deploy_says_which_parameters_it_reverts_and_from_where(aws, capsys):
+    create_deployment(aws, parameters={"Ingress": "LoadBalancer", "MinTasks": "1", "Architecture": "ARM64",
+                                       "ImageUri": "old"})
+    t = Target("dev", STACK, REGION, {"Ingress": "HttpApi", "MinTasks": "1", "Architecture": "ARM64"}, aws)
+    deploy.deploy(t, {"MinTasks": "2"}, run=FakeTools(aws), checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0,
+                  interactive=False)
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index(f"parameters that change on {STACK}:")
+    assert lines[start + 1] == "  Ingress: LoadBalancer -> HttpApi  (samconfig.toml [default])"
+    assert lines[start + 2] == "  MinTasks: 1 -> 2  (PARAMS)"
+    assert lines[start + 3].startswith("  ImageUri: old -> ") and lines[start + 3].endswith("(computed by make deploy)")
+    assert lines[start + 4].startswith("  AppVersion: (not set) -> ")
+    assert "lasting choices belong in samconfig.toml" in lines[start + 5]
+
+
+def test_interactive_prod_asks_before_changing_parameters(aws):
+    create_deployment(aws, parameters={"Ingress": "LoadBalancer"})
+    t = Target("prod", STACK, REGION, {"Ingress": "HttpApi"}, aws)
+    sources = [("samconfig.toml [prod]", t.parameters), ("PARAMS", {}), (deploy.COMPUTED, {})]
+    questions = []
+
+    def no(question):
+        questions.append(question)
+        return ""
+    with pytest.raises(OpsError, match="^not confirmed; nothing was deployed$"):
+        deploy.confirm_parameter_changes(t, sources, interactive=True, ask=no)
+    assert questions == [f"Deploy {STACK} with these parameter changes? [y/N] "]
+    assert deploy.confirm_parameter_changes(t, sources, interactive=True, ask=lambda _q: "y")
+    assert deploy.confirm_parameter_changes(t, sources, interactive=False, ask=no)  # CI / YES=1: shown, not asked
+    image_only = [("samconfig.toml [prod]", {"Ingress": "LoadBalancer"}), ("PARAMS", {}),
+                  (deploy.COMPUTED, {"ImageUri": "new"})]
+    deploy.confirm_parameter_changes(t, image_only, interactive=True, ask=no)  # a new image alone is not asked
+    assert len(questions) == 1
+
+
+def test_yes_passes_no_confirm_changeset_to_sam(aws):
+    tools = FakeTools(aws)
+    deploy.deploy(make_target(aws), run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, yes=True)
+    assert "--no-confirm-changeset" in tools.named("sam", "deploy")[0]
+
+
+# ---------------------------------------------------------------- 6. deploy while stopped
+
+def test_a_deploy_while_stopped_keeps_it_stopped_says_so_and_skips_the_smoke_tests(aws, capsys):
+    t = make_target(aws)
+    tools = FakeTools(aws)
+    deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, delay=0, interactive=False)
+    assert tools.smoke_runs() == 1
+    scale.stop(t, delay=0)
+    capsys.readouterr()
+    deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, delay=0, interactive=False)
+    assert tools.smoke_runs() == 1
+    assert ("service api is stopped (make stop recorded 0 tasks, autoscaling 1-3): the new version is deployed and "
+            "runs on `make start`; smoke tests skipped") in capsys.readouterr().out
+
+
+def test_a_deploy_inside_the_stop_schedule_window_says_so_and_skips_the_smoke_tests(deployed, capsys):
+    t, out = deployed
+    aas = t.client("application-autoscaling")
+    common = {"ServiceNamespace": "ecs", "ResourceId": out["ScalableTargetId"],
+              "ScalableDimension": "ecs:service:DesiredCount"}
+    aas.register_scalable_target(**common, MinCapacity=0, MaxCapacity=0)  # what the stop action did at 19:00
+    aas.put_scheduled_action(**common, ScheduledActionName="stop-outside-hours", Schedule="cron(0 19 ? * MON-FRI *)",
+                             ScalableTargetAction={"MinCapacity": 0, "MaxCapacity": 0})
+    aas.put_scheduled_action(**common, ScheduledActionName="start-working-hours", Schedule="cron(0 7 ? * MON-FRI *)",
+                             ScalableTargetAction={"MinCapacity": 1, "MaxCapacity": 3})
+    tools = FakeTools(t.session)
+    deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, delay=0, interactive=False)
+    assert tools.smoke_runs() == 0
+    assert ("service api is inside its StopSchedule window (autoscaling held at 0 until cron(0 7 ? * MON-FRI *)): "
+            "the new version runs then; smoke tests skipped") in capsys.readouterr().out
+
+
+def test_a_deploy_that_restored_autoscaling_forgets_the_stale_stop_record(deployed):
+    t, out = deployed
+    scale.stop(t, delay=0)
+    t.client("application-autoscaling").register_scalable_target(  # a deploy that changed MaxTasks did this
+        ServiceNamespace="ecs", ResourceId=out["ScalableTargetId"], ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1, MaxCapacity=4)
+    t.client("ecs").update_service(cluster="cluster", service="api", desiredCount=1)
+    assert scale.stopped_reason(t, out) is None
+    tags = t.client("ecs").list_tags_for_resource(resourceArn=out["ServiceArn"])["tags"]
+    assert not [x for x in tags if x["key"].startswith(scale.TAG_PREFIX)]
+
+
+def test_when_no_event_says_more_the_cascade_message_is_the_cause():
+    """A nested stack whose events cannot be read: better the parent's message than nothing."""
+    cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(cfn)
+    stub.add_response("describe_stack_events", {"StackEvents": PARENT_EVENTS[:-1]}, {"StackName": STACK})
+    stub.add_client_error("describe_stack_events", "ValidationError", f"Stack [{SERVICE}] does not exist", 400)
+    stub.add_client_error("describe_stack_events", "ValidationError", "Stack does not exist", 400)
+    with stub:
+        cause = stack_failures.root_cause(cfn, STACK)
+    assert (cause.resource, cause.cascade) == ("ServiceStack", True)
+    assert "Embedded stack" in cause.line()

@@ -1,0 +1,53 @@
+"""`make plan`: the offline preview from samconfig.toml's parameters, and from a deployed stack's
+(STACK=, moto), printed per nested stack with a warning per data hazard."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scripts import __main__ as cli
+from scripts import plan
+from scripts.common import OpsError
+from tests.ops.conftest import STACK
+
+
+def test_plan_from_samconfig_is_offline_and_lists_each_change(capsys, monkeypatch):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    assert cli.main(["plan", "--params", "Ingress=LoadBalancer"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("plan: samconfig.toml [default] -> Ingress=LoadBalancer (us-east-1, offline preview, "
+                      "not a change set)")
+    assert "VpcStack (vpc.yml): no change" in out
+    assert any(line.startswith("  - remove   VpcLink ") for line in out)
+    assert any(line.startswith("  ~ update   Service ") and "ServiceRegistries" in line for line in out)
+    assert out[-1] == ("WARNING: ServiceStack/HttpApiAccessLogs (AWS::Logs::LogGroup) would be DELETED with its "
+                       "log history")
+
+
+def test_plan_says_when_the_parents_rules_refuse_the_change(capsys):
+    assert cli.main(["plan", "--params", "Cpu=4096"]) == 1
+    assert "REFUSED before any change: ValidFargateSize" in capsys.readouterr().out
+
+
+def test_plan_needs_a_change():
+    with pytest.raises(OpsError, match="nothing to plan"):
+        plan.run("dev", None, None, "")
+
+
+def test_plan_from_a_deployed_stack_starts_from_its_parameters(aws, capsys):
+    template = {"Parameters": {"Ingress": {"Type": "String"}, "NetworkMode": {"Type": "String"}},
+                "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    aws.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template), Parameters=[
+        {"ParameterKey": "Ingress", "ParameterValue": "LoadBalancer"},
+        {"ParameterKey": "NetworkMode", "ParameterValue": "PublicSubnets"}])
+    lines = []
+    assert plan.run("dev", STACK, "us-east-1", "NetworkMode=PrivateSubnets", session=aws, out=lines.append) == 0
+    assert lines[0].startswith(f"plan: stack {STACK} -> NetworkMode=PrivateSubnets (us-east-1")
+    assert any(line.startswith("  + add      NatGatewayOne ") for line in lines)
+    assert not any("VpcLink" in line for line in lines), "the stack runs the load balancer: no VPC link to touch"
+
+
+def test_plan_names_a_missing_stack_in_one_line(aws):
+    with pytest.raises(OpsError, match="stack nope not found in us-east-1: deploy it first"):
+        plan.run("dev", "nope", "us-east-1", "Ingress=LoadBalancer", session=aws)

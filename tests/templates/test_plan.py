@@ -1,0 +1,117 @@
+"""Update-path rehearsal (checks/plan.py): every switchable parameter, switched on and off from
+the defaults and from every rendered variant (checks/render.py), never replaces or silently deletes data, and every
+list property a switch turns off is cleared with [] (not left out, which keeps the live value:
+https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+from checks.plan import CLEAR_WITH_EMPTY, DATA_BEARING, PARENT, describe, diff_stack, plan, switches, template
+from checks.render import Renderer, load, variants
+
+FIXTURES = Path(__file__).parent / "fixtures" / "plan"
+BASES = {"defaults": {}, **variants()}
+SWITCHES = switches()
+
+
+def rehearsals():
+    for base_name, base in BASES.items():
+        for name, switch in SWITCHES.items():
+            if all(base.get(k) == v for k, v in switch.items()):
+                continue
+            yield f"{base_name}: {name} on", base, {**base, **switch}
+            yield f"{base_name}: {name} off", {**base, **switch}, base
+
+
+@pytest.mark.parametrize("base_name", sorted(BASES))
+def test_no_switch_replaces_or_silently_deletes_data_or_leaves_a_list_behind(base_name):
+    checked = 0
+    for label, before, after in rehearsals():
+        if label.split(": ")[0] != base_name:
+            continue
+        result = plan(before, after)
+        if result.refused:  # e.g. Cpu alone: the parent's Rules stop it before anything changes
+            continue
+        checked += 1
+        for change in result.changes:
+            source = template(dict(_locations())[change.stack])["Resources"].get(change.resource, {})
+            if change.type in DATA_BEARING:
+                assert change.action != "replace", (label, change)
+                assert change.action != "remove" or "Condition" in source, (label, change)
+            assert "left out" not in change.hazard, (label, change)
+            # Only moving the subnets to other AZs cannot be done in place (README, Regions and AZs).
+            assert "would FAIL" not in change.hazard or "pinned AZs" in label, (label, change)
+    assert checked > 40
+
+
+def _locations():
+    from checks.branches import nested_stacks
+    return {"parent": PARENT, **nested_stacks(template(PARENT))}.items()
+
+
+def test_switching_ingress_updates_the_service_and_clears_the_other_ingress_with_empty_lists():
+    result = plan({}, {"Ingress": "LoadBalancer"})
+    (service,) = [c for c in result.changes if c.resource == "Service"]
+    assert service.action == "update"
+    assert {"LoadBalancers", "ServiceRegistries"} <= set(service.properties)
+    assert not service.hazard
+    removed = {c.resource for c in result.changes if c.action == "remove"}
+    assert {"CloudMapService", "VpcLink", "HttpApi"} <= removed
+    assert not [c for c in result.changes if c.resource == "NotesTable"]
+
+
+def test_a_list_switched_off_with_no_value_is_flagged():
+    """The defect service.yml had: ServiceRegistries: !If [UseHttpApi, [...], !Ref AWS::NoValue]."""
+    source = load(FIXTURES / "service_registries_novalue.yml")
+    before = Renderer(source, {"Ingress": "HttpApi"}).render()
+    after = Renderer(source, {"Ingress": "LoadBalancer"}).render()
+    changes, _ = diff_stack("ServiceStack", before, after, source)
+    (service,) = [c for c in changes if c.resource == "Service"]
+    assert service.action == "update" and service.hazard.startswith("ServiceRegistries left out")
+
+
+def test_a_replaced_table_is_flagged():
+    source = load(FIXTURES / "table_key_parameter.yml")
+    before = Renderer(source, {"SortKey": "sk"}).render()
+    after = Renderer(source, {"SortKey": "created"}).render()
+    changes, _ = diff_stack("ServiceStack", before, after, source)
+    (table,) = changes
+    assert table.action == "replace" and "REPLACED" in table.hazard and "KeySchema" in table.properties
+
+
+def test_pinning_other_zones_replaces_subnets_and_the_vpc_link_behind_them_and_says_it_fails():
+    """A replacement flows through a nested stack's outputs into the next stack; a subnet replaced
+    with the same CIDR block fails (the new one is created before the old one is deleted)."""
+    result = plan({}, {"AvailabilityZoneIds": "use1-az4,use1-az6"})
+    replaced = {(c.stack, c.resource) for c in result.changes if c.action == "replace"}
+    assert ("VpcStack", "PublicSubnetOne") in replaced and ("ServiceStack", "VpcLink") in replaced
+    assert not [c for c in result.changes if c.stack == "ClusterStack"]
+    failing = {c.resource for c in result.hazards() if "would FAIL" in c.hazard}
+    assert failing == {"PublicSubnetOne", "PublicSubnetTwo", "PrivateSubnetOne", "PrivateSubnetTwo"}
+
+
+def test_the_clear_with_empty_table_covers_every_list_the_schemas_say_so_of():
+    said = set()
+    for resource_type in PROVIDER_SCHEMA_MANAGER.get_resource_types("us-east-1"):
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
+        for name, prop in schema.get("properties", {}).items():
+            text = prop.get("description") or ""
+            if prop.get("type") == "array" and "To remove" in text and "empty" in text:
+                said.add((resource_type, name))
+    assert said and said <= set(CLEAR_WITH_EMPTY)
+
+
+def test_plan_describes_each_change_and_warns_once_per_hazard():
+    lines = []
+    describe(plan({}, {"Ingress": "LoadBalancer"}), out=lines.append)
+    assert "VpcStack (vpc.yml): no change" in lines
+    assert any(line.startswith("  ~ update   Service ") and "LoadBalancers" in line for line in lines)
+    assert any(line.startswith("  + add      LoadBalancer ") for line in lines)
+    assert [line for line in lines if line.startswith("WARNING")] == [
+        "WARNING: ServiceStack/HttpApiAccessLogs (AWS::Logs::LogGroup) would be DELETED with its log history"]
+    refused = []
+    describe(plan({}, {"Cpu": "4096"}), out=refused.append)
+    assert refused[0].startswith("REFUSED before any change: ValidFargateSize")
