@@ -5,6 +5,9 @@ prove they are there, in the right stage and the right order."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import zipfile
 
 import pytest
 from dockerfile_parse import DockerfileParser
@@ -81,3 +84,38 @@ def test_the_container_drops_every_linux_capability_unless_ecs_exec_is_on(exec_e
         if exec_enabled == "false":
             assert linux["Capabilities"] == {"Drop": ["ALL"]}
         assert container["Privileged"] is False and container["User"] == "10001:10001"
+
+
+def tiny_wheel(directory) -> str:
+    """A one-module wheel, made by hand (no build backend, no network)."""
+    path = directory / "probe-1.0-py3-none-any.whl"
+    files = {"probe.py": "VALUE = 42\n",
+             "probe-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: probe\nVersion: 1.0\n",
+             "probe-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(f"{name},,\n" for name in files) + "probe-1.0.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(path, "w") as whl:
+        for name, text in {**files, "probe-1.0.dist-info/RECORD": record}.items():
+            whl.writestr(name, text)
+    return str(path)
+
+
+def test_the_build_stage_commands_give_a_venv_without_pip_and_the_uninstall_tolerates_absent_tools(tmp_path):
+    """The Dockerfile's two pip steps, run for real with this machine's Python: a `--without-pip` venv filled
+    by another interpreter's pip (`--python`), and `pip uninstall pip setuptools wheel` that succeeds when
+    some of them are not installed (exit 0, so the RUN does not fail on a base without setuptools)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index",
+                    "--disable-pip-version-check", tiny_wheel(tmp_path)], check=True, timeout=120)
+    probe = subprocess.run([str(python), "-c", "import probe, importlib.util as u; print(probe.VALUE, u.find_spec('pip'))"],
+                           capture_output=True, text=True, check=True, timeout=60)
+    assert probe.stdout.split() == ["42", "None"], "the venv has the package and no pip"
+    base = tmp_path / "base"  # stands in for the base image's Python: it has pip
+    subprocess.run([sys.executable, "-m", "venv", str(base)], check=True, timeout=120)
+    removal = subprocess.run([str(base / "bin" / "python"), "-m", "pip", "uninstall", "--yes",
+                              "--disable-pip-version-check", "pip", "setuptools", "wheel"],
+                             capture_output=True, text=True, timeout=120)
+    assert removal.returncode == 0, removal.stderr
+    gone = subprocess.run([str(base / "bin" / "python"), "-c", "import pip"], capture_output=True, timeout=60)
+    assert gone.returncode != 0
