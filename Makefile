@@ -60,10 +60,11 @@ lint-templates: $(VENV)/.installed $(CHECKERS) ## cfn-lint, sam validate, checko
 test-unit: $(VENV)/.installed ## Flask test client + moto only (seconds)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-lock: ## Re-pin requirements after editing a *.in file
+lock: ## Re-pin requirements after editing a *.in file (deploy.txt with hashes, after sam.txt)
 	@test -x .venv-tools/bin/pip-compile || ($(PYTHON) -m venv .venv-tools && .venv-tools/bin/pip install --quiet pip-tools)
 	.venv-tools/bin/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links -o app/requirements.txt app/requirements.in
 	cd requirements && for f in dev sam checkov; do ../.venv-tools/bin/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links -o $$f.txt $$f.in; done
+	cd requirements && ../.venv-tools/bin/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links --generate-hashes -o deploy.txt deploy.in
 
 # ---- deploy and operate (AWS credentials, and Docker for deploy) --------------------------
 # ENV=dev|prod picks the samconfig.toml environment; STACK= another stack; PARAMS="Key=Value ...".

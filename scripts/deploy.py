@@ -48,6 +48,10 @@ def sam_deploy(t: Target, params: dict, run=subprocess.run, yes: bool = False) -
     args = [sam_binary(), "deploy", "--config-env", ENVIRONMENTS[t.env], "--stack-name", t.stack_name,
             "--region", t.region, "--no-fail-on-empty-changeset", *(["--no-confirm-changeset"] if yes else []),
             "--parameter-overrides", *format_overrides(params)]
+    # CI's deploy role may not create resources itself: CloudFormation does, as this service role
+    # (README, "Deploying from GitHub": the deploy role may pass this role and no other).
+    if os.environ.get("CLOUDFORMATION_ROLE_ARN"):
+        args += ["--role-arn", os.environ["CLOUDFORMATION_ROLE_ARN"]]
     log("sam deploy " + " ".join(args[2:]))
     started = datetime.now(UTC) - timedelta(seconds=5)  # clock skew: events are stamped by AWS
     result = run(args, cwd=ROOT, env={**os.environ, "SAM_CLI_TELEMETRY": "0"}, check=False)

