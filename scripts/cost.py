@@ -409,7 +409,7 @@ def table(est: Estimate, alts, even: float | None, even_ingress: float | None) -
 
 
 def ceiling_table(c: Ceiling) -> str:
-    lines = [f"Ceiling: the most this configuration can cost in a month, every throttle saturated (USD)",
+    lines = ["Ceiling: the most this configuration can cost in a month, every throttle saturated (USD)",
              f"ApiRateLimit={c.rate:g}/s TableMaxReadUnits={c.estimate.config['TableMaxReadUnits']} "
              f"TableMaxWriteUnits={c.estimate.config['TableMaxWriteUnits']} MaxTasks={c.estimate.config['MaxTasks']}",
              "", f"{'item':<24}{'monthly':>12}  detail", "-" * 96]

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from checks.cfnlint.project_rules import LISTENER_TYPES, dependencies, forwards_to
 from checks.branches import broken_rules
+from checks.cfnlint.project_rules import LISTENER_TYPES, dependencies, forwards_to
 from checks.render import WIRED, load, render_file, variants
 from tests.templates.conftest import ROOT
 
