@@ -88,6 +88,11 @@ CONFLICT_ON_REPLACE = {
 }
 
 
+# Data stores whose add or retained removal moves the app onto other data: worth a line in the plan
+# (e.g. setting or clearing ExistingTableName). Log groups are left out: a new one is harmless.
+STARTS_EMPTY = {"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable", "AWS::S3::Bucket"}
+
+
 @dataclass
 class Change:
     stack: str
@@ -156,12 +161,12 @@ def render_stacks(values: dict, region: str, changed_outputs: set[str] | None = 
     """The parent's refusals and {stack: rendered template}; "parent" is the parent itself."""
     parent = Evaluator(template(PARENT), values, region, PARENT)
     refused = parent.rule_failures()
-    out = {"parent": Renderer(template(PARENT), values).render()}
+    out = {"parent": Renderer(template(PARENT), values, region).render()}
     for stack, location in nested_stacks(template(PARENT)).items():
         if stacks is not None and stack not in stacks:
             continue
         given = child_values(parent, stack)
-        renderer = Renderer(template(location), {k: v for k, v in given.items() if not isinstance(v, Opaque)})
+        renderer = Renderer(template(location), {k: v for k, v in given.items() if not isinstance(v, Opaque)}, region)
         for name, value in given.items():
             if isinstance(value, Opaque):
                 renderer.values[name] = _token(value, changed_outputs or set())
@@ -223,9 +228,15 @@ def hazard(change: Change, resource: dict, source: dict, after: dict | None, rep
     if kind and change.action == "replace":
         return f"would be REPLACED: a new, empty one takes its place and {kind} stay behind in the old one " \
                f"(or are deleted with it), changed: {', '.join(change.properties)}"
-    if kind and change.action == "remove" and resource.get("DeletionPolicy") not in ("Retain", "Snapshot",
-                                                                                      "RetainExceptOnCreate"):
-        return f"would be DELETED with {kind}"
+    if kind and change.action == "remove":
+        policy = resource.get("DeletionPolicy")
+        if policy not in ("Retain", "Snapshot", "RetainExceptOnCreate"):
+            return f"would be DELETED with {kind}"
+        if change.type in STARTS_EMPTY:
+            return f"leaves the stack and is kept (DeletionPolicy {policy}) with {kind}, but nothing the stack " \
+                   "runs uses it any more (ExistingTableName adopts a kept table)"
+    if change.type in STARTS_EMPTY and change.action == "add":
+        return f"is created EMPTY: {kind} from anything used before are not moved into it"
     if change.action == "update" and after is not None:
         cleared = [p for p in change.properties if (change.type, p) in CLEAR_WITH_EMPTY
                    and p not in after.get("Properties", {})]

@@ -65,10 +65,12 @@ class RenderError(ValueError):
 
 
 class Renderer:
-    def __init__(self, template: dict, values: dict[str, str]):
+    def __init__(self, template: dict, values: dict[str, str], region: str | None = None):
+        """`region`, when given, resolves AWS::Region too (and so region-keyed mappings): the update
+        rehearsal compares resolved values, not the text of a lookup."""
         self.template = template
         params = template.get("Parameters", {})
-        self.values = {}
+        self.values = {"AWS::Region": region} if region else {}
         for name, spec in params.items():
             value = values.get(name, spec.get("Default"))
             if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
@@ -124,6 +126,11 @@ class Renderer:
                 if all(isinstance(k, str) for k in keys):  # a key like AWS::Region stays as it is
                     return self.template["Mappings"][keys[0]][keys[1]][keys[2]]
                 return {"Fn::FindInMap": keys}
+            if len(node) == 1 and "Fn::Split" in node:
+                delimiter, text = (self.resolve(a) for a in node["Fn::Split"])
+                if isinstance(delimiter, str) and isinstance(text, str):
+                    return text.split(delimiter)
+                return {"Fn::Split": [delimiter, text]}
             if len(node) == 1 and "Fn::Select" in node:
                 index, items = (self.resolve(a) for a in node["Fn::Select"])
                 if isinstance(items, list) and str(index).isdigit():

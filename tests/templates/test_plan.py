@@ -115,3 +115,21 @@ def test_plan_describes_each_change_and_warns_once_per_hazard():
     refused = []
     describe(plan({}, {"Cpu": "4096"}), out=refused.append)
     assert refused[0].startswith("REFUSED before any change: ValidFargateSize")
+
+
+def test_the_current_zones_pinned_are_no_change():
+    """The default pair of us-east-1 pinned explicitly: the rehearsal compares resolved values
+    (region-keyed mappings, Split and Select), not the text of the lookup."""
+    assert plan({"AvailabilityZoneIds": ""}, {"AvailabilityZoneIds": "use1-az1,use1-az2"}).changes == []
+    moved = plan({"AvailabilityZoneIds": ""}, {"AvailabilityZoneIds": "use1-az1,use1-az4"})
+    assert {c.resource for c in moved.changes if c.action == "replace" and c.stack == "VpcStack"} == {
+        "PublicSubnetTwo", "PrivateSubnetTwo", "PublicSubnetTwoRouteTable", "PrivateSubnetTwoRouteTable"}
+
+
+def test_adopting_or_dropping_an_existing_table_says_which_data_the_app_will_use():
+    adopt = plan({}, {"ExistingTableName": "notes-retained"})
+    (table,) = [c for c in adopt.changes if c.resource == "NotesTable"]
+    assert table.action == "remove" and "kept" in table.hazard and "nothing the stack runs uses it" in table.hazard
+    drop = plan({"ExistingTableName": "notes-retained"}, {})
+    (table,) = [c for c in drop.changes if c.resource == "NotesTable"]
+    assert table.action == "add" and "EMPTY" in table.hazard
