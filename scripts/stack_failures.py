@@ -152,6 +152,55 @@ def explain(t: Target, cfn=None, after=None) -> str | None:
     return cause.line()
 
 
+def retained_after_rollback(cfn, stack: str, since=None, depth: int = 0) -> list[tuple[str, str]]:
+    """(type, physical id) of every resource the latest operation on `stack` and its nested stacks kept
+    when it deleted them (DELETE_SKIPPED). A failed first create rolls the parent back, but a nested
+    stack that had completed is *deleted*, not rolled back, so its RetainExceptOnCreate resources are
+    retained (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html:
+    only "the stack operation that created the resource" being rolled back deletes it)."""
+    events = operation_events(cfn, stack, since)
+    if since is None and events:
+        since = events[0]["Timestamp"]
+    kept, nested = [], []
+    for event in events:
+        physical = event.get("PhysicalResourceId") or ""
+        if event["ResourceStatus"] == "DELETE_SKIPPED" and physical:
+            kept.append((event["ResourceType"], physical))
+        elif (event["ResourceType"] == "AWS::CloudFormation::Stack" and not _is_stack_event(event)
+              and NESTED_STACK.match(physical) and physical not in nested and depth < 5):
+            nested.append(physical)
+    for child in nested:
+        try:
+            kept += retained_after_rollback(cfn, child, since, depth + 1)
+        except OpsError:
+            pass  # unreadable: nothing more to say about it
+    return list(dict.fromkeys(kept))
+
+
+def dispose_of_retained_tables(t: Target, kept: list[tuple[str, str]], delay: float = 15) -> None:
+    """A table a failed create left behind: deleted when it holds nothing (it was created by that
+    attempt; each retry would otherwise leave one more), else named with the way to adopt it."""
+    ddb = t.client("dynamodb")
+    for rtype, table in kept:
+        if rtype != "AWS::DynamoDB::Table":
+            log(f"kept by the rollback: {rtype} {table} (delete it by hand if you do not need it)")
+            continue
+        with aws_errors():
+            try:
+                items = ddb.scan(TableName=table, Limit=1, Select="COUNT")["Count"]
+            except ddb.exceptions.ResourceNotFoundException:
+                continue
+            if items:
+                log(f"kept by the rollback: table {table} holds items; to use it, "
+                    f'make deploy PARAMS="ExistingTableName={table}"')
+                continue
+            if ddb.describe_table(TableName=table)["Table"].get("DeletionProtectionEnabled"):
+                ddb.update_table(TableName=table, DeletionProtectionEnabled=False)
+            ddb.delete_table(TableName=table)
+        wait("table_not_exists", ddb, what=f"deleting empty table {table} the failed create left",
+             describe=lambda: "DELETING", timeout=600, delay=delay, TableName=table)
+
+
 # ---------------------------------------------------------------- states a deploy cannot go through
 
 def stack_status(cfn, stack: str) -> str | None:
@@ -176,9 +225,10 @@ def clear_failed_create(t: Target, interactive: bool, ask=input, timeout: float 
     """Make the stack deployable: delete a failed first create (ROLLBACK_COMPLETE) after saying why, and
     refuse in one line a stack that is busy or needs a human. Returns True when it deleted a stack.
 
-    ROLLBACK_COMPLETE means the create failed and CloudFormation already deleted everything it had
-    created, so deleting the empty stack loses nothing: asked first at a terminal, done and said
-    in CI (non-interactive), where a human would do exactly that."""
+    ROLLBACK_COMPLETE means the create failed and CloudFormation already deleted what it had created,
+    except what a completed nested stack retained on its deletion (the notes table): deleting the stack
+    loses nothing; asked first at a terminal, done and said in CI (non-interactive), where a human would
+    do exactly that. An empty table the attempt left is deleted too; one with items is named."""
     cfn = t.client("cloudformation")
     status = stack_status(cfn, t.stack_name)
     if status is None or not (status == "ROLLBACK_COMPLETE" or status.endswith("_IN_PROGRESS")
@@ -197,15 +247,17 @@ def clear_failed_create(t: Target, interactive: bool, ask=input, timeout: float 
     log(f"stack {t.stack_name} is ROLLBACK_COMPLETE: its first create failed and CloudFormation can only "
         f"delete it, not update it")
     explain(t, cfn)
+    kept = retained_after_rollback(cfn, t.stack_name)
     if interactive:
-        if not interactive_confirm(f"Delete the empty stack {t.stack_name} and create it again? [y/N] ", ask):
+        if not interactive_confirm(f"Delete the failed stack {t.stack_name} and create it again? [y/N] ", ask):
             raise OpsError(f"not confirmed: stack {t.stack_name} stays ROLLBACK_COMPLETE and cannot be deployed "
                            f"until it is deleted")
     else:
-        log("deleting it (it holds no resources; not a terminal, so not asking)")
+        log("deleting it (the rollback removed what it created; not a terminal, so not asking)")
     with aws_errors():
         cfn.delete_stack(StackName=t.stack_name)
     wait("stack_delete_complete", cfn, what=f"deleting failed stack {t.stack_name}",
          describe=lambda: stack_status(cfn, t.stack_name) or "DELETE_COMPLETE", timeout=timeout, delay=delay,
          StackName=t.stack_name)
+    dispose_of_retained_tables(t, kept, delay)
     return True

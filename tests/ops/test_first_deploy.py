@@ -166,7 +166,7 @@ def test_a_deploy_in_ci_deletes_a_failed_first_create_and_creates_again(aws, cap
     out = capsys.readouterr().out
     assert ("stack fargate-blueprint-test is ROLLBACK_COMPLETE: its first create failed and CloudFormation can only "
             "delete it, not update it") in out
-    assert "deleting it (it holds no resources; not a terminal, so not asking)" in out
+    assert "deleting it (the rollback removed what it created; not a terminal, so not asking)" in out
     assert "deleting failed stack fargate-blueprint-test: done" in out
     assert result["outputs"]["ServiceName"] == "api"
     statuses = [s["StackStatus"] for s in aws.client("cloudformation").list_stacks()["StackSummaries"]]
@@ -429,3 +429,38 @@ def test_when_no_event_says_more_the_cascade_message_is_the_cause():
         cause = stack_failures.root_cause(cfn, STACK)
     assert (cause.resource, cause.cascade) == ("ServiceStack", True)
     assert "Embedded stack" in cause.line()
+
+
+DATA_STACK = arn(f"{STACK}-ServiceStack-7KEPT", "d")
+
+
+def test_a_failed_create_finds_the_tables_a_deleted_nested_stack_kept():
+    """FrontendStack fails after ServiceStack completed: the parent's rollback deletes ServiceStack,
+    and its RetainExceptOnCreate table is DELETE_SKIPPED (not the operation that created it)."""
+    parent = [stack_self(PARENT, "ROLLBACK_COMPLETE", 400),
+              event(PARENT, "ServiceStack", NESTED, "DELETE_COMPLETE", 390, physical=DATA_STACK),
+              event(PARENT, "FrontendStack", NESTED, "CREATE_FAILED", 299, "Your account must be verified",
+                    physical=arn(f"{STACK}-FrontendStack-QWE", "f")),
+              event(PARENT, "ServiceStack", NESTED, "CREATE_COMPLETE", 200, physical=DATA_STACK),
+              stack_self(PARENT, "CREATE_IN_PROGRESS", 0, "User Initiated")]
+    service = [stack_self(DATA_STACK, "DELETE_COMPLETE", 389),
+               event(DATA_STACK, "NotesTable", "AWS::DynamoDB::Table", "DELETE_SKIPPED", 388, physical="notes-kept"),
+               event(DATA_STACK, "NotesTable", "AWS::DynamoDB::Table", "CREATE_COMPLETE", 150, physical="notes-kept"),
+               stack_self(DATA_STACK, "CREATE_IN_PROGRESS", 100)]
+    cfn, stub = stubbed_cfn((STACK, parent), (DATA_STACK, service), (arn(f"{STACK}-FrontendStack-QWE", "f"), []))
+    assert stack_failures.retained_after_rollback(cfn, STACK) == [("AWS::DynamoDB::Table", "notes-kept")]
+    stub.assert_no_pending_responses()
+
+
+def test_an_empty_table_a_failed_create_left_is_deleted_one_with_items_is_named(aws, capsys):
+    ddb = aws.client("dynamodb")
+    for name in ("left-empty", "left-used"):
+        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    ddb.put_item(TableName="left-used", Item={"pk": {"S": "x"}})
+    stack_failures.dispose_of_retained_tables(make_target(aws), [("AWS::DynamoDB::Table", "left-empty"),
+                                                                 ("AWS::DynamoDB::Table", "left-used"),
+                                                                 ("AWS::DynamoDB::Table", "gone-already")], delay=0)
+    assert ddb.list_tables()["TableNames"] == ["left-used"]
+    assert 'make deploy PARAMS="ExistingTableName=left-used"' in capsys.readouterr().out
