@@ -28,6 +28,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.configure_logging(settings.log_level)
 
     app = ApiFlask(__name__)
+    # No 308 text/html redirect from /api//x to /api/x: it would name the Host the request came
+    # with (behind CloudFront, the origin's own hostname). A path with // is simply not found.
+    app.url_map.merge_slashes = False
     app.config.update(
         APP_VERSION=settings.app_version,
         STARTED_AT=time.monotonic(),

@@ -71,9 +71,14 @@ def test_wrong_content_types_are_415(stack, content_type):
 
 @pytest.mark.parametrize("path", ["/api/notes/../../../etc/passwd", "/api/notes/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
                                   "/api/notes/..%5c..%5cwindows", "/api/%00", "/api/notes/%00",
-                                  "/api/notes/" + "9" * 5000, "/api/notes/<script>alert(1)</script>"])
+                                  "/api/notes/" + "9" * 5000, "/api/notes/<script>alert(1)</script>",
+                                  # Werkzeug would merge the slashes with a 308 text/html redirect to the
+                                  # Host it was given: behind CloudFront, the origin's own name.
+                                  "/api//health-check", "/api/notes//x"])
 def test_path_tricks_are_json_404(stack, path):
-    reply = raw_request(stack.host, stack.api_port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    """With the origin header, so the router answers rather than the origin check."""
+    reply = raw_request(stack.host, stack.api_port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
+                        + origin(stack) + b"\r\n")
     head, _, body = reply.partition(b"\r\n\r\n")
     status = int(head.split(b" ")[1])
     assert 400 <= status < 500, (path, head[:100])

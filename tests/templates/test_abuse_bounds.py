@@ -113,6 +113,9 @@ def test_a_rate_limit_creates_a_web_acl_limiting_each_ip_on_the_api_only():
     match = rate["ScopeDownStatement"]["ByteMatchStatement"]
     assert (match["SearchString"], match["PositionalConstraint"], match["FieldToMatch"]) == (
         "/api/", "STARTS_WITH", {"UriPath": {}})
+    # CloudFront decodes and normalizes the path before it matches /api/*; WAF sees it raw unless told.
+    assert [t["Type"] for t in sorted(match["TextTransformations"], key=lambda t: t["Priority"])] == [
+        "URL_DECODE", "NORMALIZE_PATH"]
     response = rule["Action"]["Block"]["CustomResponse"]
     assert response["ResponseCode"] == 429
     body = acl["CustomResponseBodies"][response["CustomResponseBodyKey"]]
