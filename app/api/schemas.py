@@ -13,12 +13,15 @@ NOTE_ID_PATTERN = r"^[0-9a-f]{28}$"
 # - no control characters but newline and tab: not C0 (CR included: a textarea's value uses LF), not
 #   DEL, not C1 (U+0080-U+009F: NEL, CSI... which terminals act on). Text is data for a page, a log
 #   line or a terminal, and these only ever act on the one showing it.
-# - at least one character that is neither a space nor one of those.
+# - at least one visible character: not a space (U+0020, NBSP, the U+2000 spaces, ideographic space),
+#   not an invisible format character (zero-width space/joiners, LRM/RLM, bidi embeddings, overrides
+#   and isolates, word joiner, BOM): a note of only U+200B or U+202E would show as nothing. They are
+#   allowed inside text (right-to-left scripts and emoji sequences need some of them).
 # One regular expression, without look-arounds, that means the same in pydantic's (Rust) engine, in
 # Python's re (schemathesis generates from it) and in the OpenAPI document's ECMAScript dialect, so
 # clients, fuzzers and the validator agree.
 _ALLOWED = r"[^\x00-\x08\x0b-\x1f\x7f-\x9f]"
-_VISIBLE = r"[^\x00-\x20\x7f-\x9f]"
+_VISIBLE = r"[^\x00-\x20\x7f-\xa0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff\ufff9-\ufffb]"
 NOTE_TEXT_PATTERN = rf"^{_ALLOWED}*{_VISIBLE}{_ALLOWED}*$"
 NOTE_TEXT_RULE = "must have a visible character and no control characters but newline and tab"
 NoteText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NOTE_LENGTH, pattern=NOTE_TEXT_PATTERN)]

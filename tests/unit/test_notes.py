@@ -199,6 +199,18 @@ def test_text_keeps_newline_tab_and_any_printable_character(client, text):
     assert create(client, text).get_json()["text"] == text
 
 
+@pytest.mark.parametrize("text", ["\u200b", "\ufeff", "\u202e", "\u2066\u2069", "\u00a0\u3000\u2003", "\u2060 \u200d"])
+def test_text_of_only_invisible_characters_is_refused(client, text):
+    """A note of only a zero-width space, a BOM or a bidi override would show as nothing."""
+    error = assert_error(client.post("/api/notes", json={"text": text}), 400, "validation_error")
+    assert error["field"] == "text"
+
+
+@pytest.mark.parametrize("text", ["a\u200bb", "\u05e9\u05dc\u05d5\u05dd \u200f!", "\U0001F469\u200d\U0001F4BB"])
+def test_invisible_characters_inside_visible_text_are_kept(client, text):
+    assert create(client, text).get_json()["text"] == text
+
+
 def test_the_validator_and_the_openapi_pattern_agree():
     import re
 
@@ -206,7 +218,7 @@ def test_the_validator_and_the_openapi_pattern_agree():
     from api.schemas import NoteIn
     from pydantic import ValidationError
     pattern = document("x")["components"]["schemas"]["NoteIn"]["properties"]["text"]["pattern"]
-    for code in range(0x00, 0xA1):
+    for code in [*range(0x00, 0xA2), 0x1680, 0x180E, *range(0x2000, 0x2071), 0x3000, 0xFEFF, *range(0xFFF8, 0xFFFD)]:
         for text in (chr(code), f"a{chr(code)}b"):
             try:
                 NoteIn(text=text)
