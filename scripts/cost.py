@@ -199,7 +199,8 @@ def capacity_split(n: float, base: int, on_demand_weight: int, spot_weight: int)
 
 # ----------------------------------------------------------------- the model
 def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: float | None = None,
-             prices_path: Path = PRICES) -> Estimate:
+             prices_path: Path = PRICES, longest_logs: bool = False) -> Estimate:
+    """`longest_logs`: price every request's log lines at the longest a client can cause (the ceiling)."""
     p, a, price_date, notes = load_prices(region, prices_path)
     hours = price_file(prices_path)["hours_per_month"]
     share = running_share(config) if tasks is None else 1.0
@@ -244,7 +245,9 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
                  detail=f"{lcus:.3f} LCU (new connections {per_second:.2f}/s, 25/s per LCU)"))
 
     # Logs: the app's access log, plus the HTTP API's access log.
-    log_bytes = requests * (a["app_log_bytes_per_request"] + (a["apigw_log_bytes_per_request"] if http_api else 0))
+    app_line, stage_line = ((a["app_log_bytes_max"], a["apigw_log_bytes_max"]) if longest_logs
+                            else (a["app_log_bytes_per_request"], a["apigw_log_bytes_per_request"]))
+    log_bytes = requests * (app_line + (stage_line if http_api else 0))
     log_gb = log_bytes / GIB
     retention = int(config["LogRetentionDays"])
     add(Line("CloudWatch Logs",
@@ -328,14 +331,25 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
     seconds = price_file(prices_path)["hours_per_month"] * 3600
     rate = float(config["ApiRateLimit"])
     requests = rate * seconds
-    est = estimate(config, requests, region, tasks=float(config["MaxTasks"]), prices_path=prices_path)
+    est = estimate(config, requests, region, tasks=float(config["MaxTasks"]), prices_path=prices_path,
+                   longest_logs=True)
     # DynamoDB: not what this traffic would read, but the most the table lets anyone read and write.
     reads, writes = float(config["TableMaxReadUnits"]) * seconds, float(config["TableMaxWriteUnits"]) * seconds
     (table,) = [line for line in est.lines if line.item == "DynamoDB"]
     table.variable = reads / 1e6 * p["dynamodb_read_per_million"] + writes / 1e6 * p["dynamodb_write_per_million"]
     table.detail = (f"max {config['TableMaxReadUnits']} reads + {config['TableMaxWriteUnits']} writes a second, "
                     f"{reads / 1e6:g} M + {writes / 1e6:g} M units")
+    # What those writes keep: a write unit stores at most 1 KB, kept NoteTtlDays (+ the up to 2 days
+    # DynamoDB takes to delete an expired item) and backed up by point-in-time recovery.
+    ttl_days = int(config.get("NoteTtlDays", "0"))
+    kept_days = ttl_days + 2 if ttl_days else seconds / 86400  # never expire: one month of growth
+    stored_gb = float(config["TableMaxWriteUnits"]) * 1024 * kept_days * 86400 / GIB
+    est.lines.insert(est.lines.index(table) + 1, Line(
+        "DynamoDB storage", variable=stored_gb * (p["dynamodb_storage_gb_month"] + p["dynamodb_pitr_gb_month"]),
+        detail=f"{stored_gb:.1f} GB: {config['TableMaxWriteUnits']} KB/s kept {kept_days:g} days, with PITR"))
     notes = [f"{rate:g} requests/s all month = {requests / 1e6:g} M requests reach the API"]
+    if not ttl_days:
+        notes.append("NoteTtlDays=0: notes never expire, so storage grows by this line's GB every month")
     if config["Ingress"] == "LoadBalancer":
         notes.append("Ingress=LoadBalancer has no stage throttle: this is the same rate as ApiRateLimit for "
                      "comparison; an ALB takes whatever arrives (the WAF limits each IP, not the total)")

@@ -20,6 +20,11 @@ REQUEST_ID_KEY, STARTED_KEY = "api.request_id", "api.started"
 # An id we echo back must not be able to inject anything into a header or a log line.
 # fullmatch, not ^...$: "$" also matches before a trailing newline.
 _SAFE_ID = re.compile(r"[A-Za-z0-9=;:._-]{1,200}")
+# Every field of an access-log line is bounded, so a stranger's 8 KB path cannot make each request
+# cost 20 times its share of CloudWatch Logs ingestion (make cost's ceiling prices the longest line:
+# app_log_bytes_max in scripts/prices.toml, checked by tests/unit/test_config_and_logs.py).
+MAX_LOGGED_PATH = 256
+MAX_LOGGED_ADDRESS = 64   # an IPv6 address is at most 45 characters; the rest is whatever a client sent
 HEALTH_PATHS = frozenset({"/api/health-check", "/api/ready"})
 
 access_logger = logging.getLogger("api.access")
@@ -111,10 +116,10 @@ def init_app(app: Flask, log_health_checks: bool, request_id_header: str = REQUE
                 "request",
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": request.path[:MAX_LOGGED_PATH],
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "remote_addr": request.remote_addr,
+                    "remote_addr": (request.remote_addr or "")[:MAX_LOGGED_ADDRESS],
                     "user_agent": request.user_agent.string[:200],
                 },
             )

@@ -303,21 +303,26 @@ def test_the_ceiling_of_the_dev_configuration_by_hand():
     assert items["DynamoDB"] == pytest.approx(6.57 + 8.2125)
     # CloudFront: (26.28 M - 10 M free) / 10k x 0.01 = 16.28; 26.28 M x 4 KiB = 100.25 GiB < 1 TB free
     assert items["CloudFront"] == pytest.approx(16.28)
-    # Logs: 26.28 M x 750 bytes = 18.356 GiB; (18.356 - 5) x 0.50 + 18.356 x 14/30 x 0.03
-    log_gb = 26.28e6 * 750 / GIB
+    # Logs at the longest lines a client can cause: 26.28 M x (1,000 app + 500 stage) bytes = 36.71 GiB;
+    # (36.71 - 5) x 0.50 + 36.71 x 14/30 x 0.03
+    log_gb = 26.28e6 * 1500 / GIB
     assert items["CloudWatch Logs"] == pytest.approx((log_gb - 5) * 0.5 + log_gb * 14 / 30 * 0.03)
     assert items["Secrets Manager"] == pytest.approx(0.40)
+    # What the writes keep: 5 KB/s for 30 days of TTL + 2 days of deletion lag = 13.18 GiB,
+    # x (0.25 storage + 0.20 PITR)
+    stored_gb = 5 * 1024 * 32 * 86400 / GIB
+    assert items["DynamoDB storage"] == pytest.approx(stored_gb * 0.45)
     by_hand = (26.28 + 2 * 2.295242275 + 7.30 + 0.70 + 6.57 + 8.2125 + 16.28
-               + (log_gb - 5) * 0.5 + log_gb * 14 / 30 * 0.03 + 0.40 + 0.000023)
+               + (log_gb - 5) * 0.5 + log_gb * 14 / 30 * 0.03 + 0.40 + 0.000023 + stored_gb * 0.45)
     assert top.total == pytest.approx(by_hand)
-    assert round(top.total, 2) == 77.27
+    assert round(top.total, 2) == 92.64
     # The WAF adds 6.00 + 26.28 M x 0.60 = 15.768 + 6.00 = 21.768
     assert top.with_waf == pytest.approx(by_hand + 6.00 + 26.28 * 0.60)
     assert top.without_waf == pytest.approx(by_hand)
 
 
 @pytest.mark.parametrize("name,value", [("ApiRateLimit", "20"), ("TableMaxReadUnits", "40"),
-                                        ("TableMaxWriteUnits", "10"), ("MaxTasks", "3")])
+                                        ("TableMaxWriteUnits", "10"), ("MaxTasks", "3"), ("NoteTtlDays", "90")])
 def test_the_ceiling_follows_each_bound(name, value):
     assert cost.ceiling({**DEV, name: value}).total > cost.ceiling(DEV).total
 
@@ -332,7 +337,7 @@ def test_cli_prints_the_ceiling_and_json_carries_it():
     table = run_cost()
     assert table.returncode == 0, table.stderr
     assert "Ceiling: the most this configuration can cost in a month" in table.stdout
-    assert "ceiling                        77.27" in table.stdout
+    assert "ceiling                        92.64" in table.stdout
     data = json.loads(run_cost("--json").stdout)["ceiling"]
     assert data["total"] == pytest.approx(cost.ceiling(DEV).total, abs=1e-4)
     assert data["requestsPerSecond"] == 10 and data["requestsPerMonth"] == 26.28e6

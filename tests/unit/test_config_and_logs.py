@@ -88,3 +88,20 @@ def test_shutdown_and_client_timeout_defaults(monkeypatch):
     assert (s.drain_delay, s.client_timeout) == (0, 5)
     monkeypatch.setenv("DRAIN_DELAY", "30")
     assert Settings().drain_delay == 30
+
+
+def test_the_longest_access_log_line_is_what_the_cost_ceiling_prices(table, capsys, log_lines):
+    """A stranger chooses the path, the user agent and (calling the origin directly) X-Forwarded-For:
+    each is cut, so no request's line is longer than app_log_bytes_max, which `make cost` uses for the
+    ceiling's CloudWatch Logs line (an 8,000-character path used to log 8.4 KB)."""
+    import tomllib
+
+    from local.stack import ROOT
+    from tests.unit.conftest import make_settings
+    longest = tomllib.loads((ROOT / "scripts" / "prices.toml").read_text())["assumptions"]["app_log_bytes_max"]
+    client = create_app(make_settings(trusted_proxy_hops=1)).test_client()
+    client.get("/api/notes/" + "9" * 8000, headers={"User-Agent": "u" * 8000, "X-Request-Id": "r" * 200,
+                                                   "X-Forwarded-For": "f" * 8000})
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if '"api.access"' in line]
+    assert len(line.encode()) <= longest, len(line.encode())
+    assert len(line.encode()) > longest - 300, "the bound is loose: lower app_log_bytes_max"
