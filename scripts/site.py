@@ -59,10 +59,15 @@ def hashed_name(key: str, body: bytes) -> str:
     return f"{stem}.{hashlib.sha256(body).hexdigest()[:10]}.{ext}" if dot else key
 
 
+# JSON and JavaScript are site types, but not these: a build step's dependencies and manifests.
+NOT_PUBLISHED = frozenset({"node_modules", "package.json", "package-lock.json", "npm-shrinkwrap.json",
+                           "yarn.lock", "pnpm-lock.yaml", "bower_components"})
+
+
 def publishable(key: str) -> bool:
     """True for a path (relative to frontend/, with /) the site may serve."""
     parts = key.split("/")
-    if any(part.startswith(".") or not part for part in parts):
+    if any(part.startswith(".") or not part or part in NOT_PUBLISHED for part in parts):
         return False
     stem, dot, ext = parts[-1].rpartition(".")
     return bool(dot and stem) and ext.lower() in PUBLISHED_TYPES

@@ -161,3 +161,13 @@ def test_compose_publishes_ports_on_loopback_only():
         host_ip = port.get("host_ip") if isinstance(port, dict) else (str(port).split(":")[0] if str(port).count(":") == 2 else None)
         assert host_ip == "127.0.0.1", f"{name} publishes {port} on every interface"
 
+
+
+def test_compose_runs_python_from_the_dockerfiles_base_by_digest():
+    """compose.yaml's plain-Python services use the image's base, pinned the same way, so a
+    Dependabot bump of one cannot leave the other on an unpinned or older Python."""
+    import yaml
+    base = re.search(r"^FROM (\S+) AS base$", (ROOT / "app" / "Dockerfile").read_text(), re.M).group(1)
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    pythons = {s["image"] for s in compose["services"].values() if "python" in s.get("image", "")}
+    assert pythons == {base} and "@sha256:" in base

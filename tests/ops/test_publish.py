@@ -72,6 +72,9 @@ LITTER = {
     "assets/app.js.map": b"{}", ".env": b"API_KEY=secret", ".env.local": b"API_KEY=secret",
     ".git/config": b"[core]", ".gitignore": b"*", ".idea/workspace.xml": b"<x/>", ".vscode/settings.json": b"{}",
     "notes.md": b"todo", "backup.zip": b"PK", "Makefile": b"all:",
+    # What a build step brings along: dependencies and their manifests are not the site.
+    "node_modules/left-pad/index.js": b"module.exports=1", "node_modules/x/package.json": b"{}",
+    "package.json": b'{"name": "site"}', "package-lock.json": b"{}", "assets/package.json": b"{}",
 }
 
 
