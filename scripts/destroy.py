@@ -52,8 +52,11 @@ def remove_table(dynamodb, table: str, timeout: float = 600, delay: float = 10, 
              sleep=sleep, TableName=table)
     until_active()
     with aws_errors():
-        dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
-    until_active()
+        protected = dynamodb.describe_table(TableName=table)["Table"].get("DeletionProtectionEnabled")
+        if protected:  # tables made by earlier versions of service.yml had it on
+            dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
+    if protected:
+        until_active()
     with aws_errors():
         dynamodb.delete_table(TableName=table)
     wait("table_not_exists", dynamodb, what=f"deleting table {table}", describe=state, timeout=timeout,

@@ -16,9 +16,14 @@ needs them and waits until IAM returns them. Creating one that exists is success
 """
 from __future__ import annotations
 
+import time
+
 from scripts.common import OpsError, Target, aws_errors, log
 
 # The role each service creates for itself (the names AWS gives them, for messages and a denied list).
+SETTLE_SECONDS = 15
+sleep = time.sleep  # tests replace it
+
 SERVICES = {"ecs.amazonaws.com": "AWSServiceRoleForECS",
             "ecs.application-autoscaling.amazonaws.com": "AWSServiceRoleForApplicationAutoScaling_ECSService"}
 
@@ -60,6 +65,11 @@ def ensure_role(iam, service: str, delay: int = 2, attempts: int = 30) -> tuple[
     log(f"created the service-linked role {name} for {service}")
     with aws_errors():
         iam.get_waiter("role_exists").wait(RoleName=name, WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
+    # GetRole answering is not the role being assumable everywhere yet: IAM is eventually consistent
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency),
+    # and ECS's CreateCluster is the first to assume it. Only a role created just now waits.
+    log(f"  waiting {SETTLE_SECONDS} s for IAM to propagate it")
+    sleep(SETTLE_SECONDS)
     return name, True
 
 

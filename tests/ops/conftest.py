@@ -16,6 +16,15 @@ STACK = "fargate-blueprint-test"
 
 
 @pytest.fixture(autouse=True)
+def iam_settles(monkeypatch) -> list:
+    """The seconds scripts.service_roles waited for IAM to propagate a role it created (not slept)."""
+    from scripts import service_roles
+    waited: list = []
+    monkeypatch.setattr(service_roles, "sleep", waited.append)
+    return waited
+
+
+@pytest.fixture(autouse=True)
 def _aws_compatible_invalidation_status(monkeypatch):
     """moto reports a finished invalidation as COMPLETED; CloudFront (and boto3's
     invalidation_completed waiter) say Completed. Make the fake match the real API."""

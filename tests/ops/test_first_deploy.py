@@ -51,8 +51,9 @@ ECS_ROLE = {"Path": "/aws-service-role/ecs.amazonaws.com/", "RoleName": "AWSServ
 LIST_ECS = {"PathPrefix": "/aws-service-role/ecs.amazonaws.com/"}
 
 
-def test_a_new_role_is_waited_for_until_iam_returns_it():
-    """IAM is eventually consistent: the role_exists waiter retries GetRole on NoSuchEntity."""
+def test_a_new_role_is_waited_for_until_iam_returns_it(iam_settles):
+    """IAM is eventually consistent: the role_exists waiter retries GetRole on NoSuchEntity, then the
+    new role gets time to propagate before ECS first assumes it."""
     iam, stub = stubbed_iam()
     stub.add_response("list_roles", {"Roles": []}, LIST_ECS)
     stub.add_response("create_service_linked_role", {"Role": ECS_ROLE}, {"AWSServiceName": "ecs.amazonaws.com"})
@@ -63,6 +64,15 @@ def test_a_new_role_is_waited_for_until_iam_returns_it():
     with stub:
         assert service_roles.ensure_role(iam, "ecs.amazonaws.com", delay=0) == ("AWSServiceRoleForECS", True)
     stub.assert_no_pending_responses()
+    assert iam_settles == [service_roles.SETTLE_SECONDS]
+
+
+def test_an_existing_role_is_not_waited_for(aws, iam_settles):
+    service_roles.ensure_service_linked_roles(make_target(aws), delay=0)
+    iam_settles.clear()
+    assert [created for _, created in service_roles.ensure_service_linked_roles(make_target(aws), delay=0)] == [
+        False, False]
+    assert iam_settles == []
 
 
 def test_a_role_created_by_someone_else_meanwhile_is_success():

@@ -100,11 +100,15 @@ def test_delete_table_waits_for_updating_to_end_before_deleting(capsys):
     stub = Stubber(dynamodb)
     table = "fargate-blueprint-test-NotesTable-1ABC"
 
-    def status(state):
-        stub.add_response("describe_table", {"Table": {"TableName": table, "TableStatus": state}}, {"TableName": table})
+    def status(state, protected=None):
+        description = {"TableName": table, "TableStatus": state}
+        if protected is not None:
+            description["DeletionProtectionEnabled"] = protected
+        stub.add_response("describe_table", {"Table": description}, {"TableName": table})
     status("UPDATING")  # waiter attempt
     status("UPDATING")  # progress line
     status("ACTIVE")
+    status("ACTIVE", protected=True)  # a table made by an earlier service.yml
     stub.add_response("update_table", {}, {"TableName": table, "DeletionProtectionEnabled": False})
     status("ACTIVE")
     stub.add_response("delete_table", {}, {"TableName": table})
@@ -115,3 +119,20 @@ def test_delete_table_waits_for_updating_to_end_before_deleting(capsys):
     stub.assert_no_pending_responses()
     assert sleeps == [5]
     assert f"table {table}: UPDATING" in capsys.readouterr().out
+
+
+def test_delete_table_leaves_deletion_protection_alone_when_it_is_off():
+    """Tables from this service.yml have no deletion protection: no UpdateTable before the delete."""
+    import boto3
+    from botocore.stub import Stubber
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(dynamodb)
+    table = "fargate-blueprint-test-NotesTable-1ABC"
+    for _ in range(2):
+        stub.add_response("describe_table", {"Table": {"TableName": table, "TableStatus": "ACTIVE",
+                                                       "DeletionProtectionEnabled": False}}, {"TableName": table})
+    stub.add_response("delete_table", {}, {"TableName": table})
+    stub.add_client_error("describe_table", "ResourceNotFoundException", "Requested resource not found", 400)
+    with stub:
+        destroy.remove_table(dynamodb, table, delay=0, sleep=lambda _s: None)
+    stub.assert_no_pending_responses()
