@@ -159,6 +159,34 @@ def check_build_platform(t: Target, params: dict, run=subprocess.run) -> str:
     return wanted
 
 
+def check_adopted_table(t: Target, params: dict) -> str:
+    """ExistingTableName must name a table in this region. The template's bounds (OnDemandThroughput
+    maximums, the TTL on expiresAt) apply only to a table it creates: say plainly when an adopted table
+    lacks them, since `make cost`'s ceiling then does not hold."""
+    name = params.get("ExistingTableName")
+    if not name:
+        return "the stack creates its table"
+    ddb = t.client("dynamodb")
+    try:
+        with aws_errors():
+            table = ddb.describe_table(TableName=name)["Table"]
+            ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    except OpsError as exc:
+        if "ResourceNotFoundException" in str(exc):
+            raise OpsError(f"ExistingTableName={name}: no such table in {t.region} (make destroy printed the "
+                           "name of the one it kept)") from None
+        raise
+    missing = []
+    limits = table.get("OnDemandThroughput", {})
+    if not (limits.get("MaxReadRequestUnits", -1) > 0 and limits.get("MaxWriteRequestUnits", -1) > 0):
+        missing.append("no OnDemandThroughput maximums (aws dynamodb update-table --on-demand-throughput ...)")
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING") or ttl.get("AttributeName") != "expiresAt":
+        missing.append("no TTL on expiresAt (aws dynamodb update-time-to-live ...)")
+    if missing:
+        return f"adopting {name}; WARNING: {'; '.join(missing)}: make cost's ceiling assumes them"
+    return f"adopting {name}, with its throughput maximums and TTL"
+
+
 CHECKS = {
     "credentials": check_credentials,
     "region": check_region,
@@ -167,6 +195,7 @@ CHECKS = {
     "availability zones": check_zones,
     "certificates": check_certificates,
     "task counts": check_task_counts,
+    "adopted table": check_adopted_table,
     "service-linked roles": check_service_linked_roles,
     "templates": check_lint,
 }

@@ -474,3 +474,27 @@ def test_an_empty_table_a_failed_create_left_is_deleted_one_with_items_is_named(
                                                                  ("AWS::DynamoDB::Table", "gone-already")], delay=0)
     assert ddb.list_tables()["TableNames"] == ["left-used"]
     assert 'make deploy PARAMS="ExistingTableName=left-used"' in capsys.readouterr().out
+
+
+def test_preflight_checks_an_adopted_table_and_says_when_its_bounds_are_missing(aws):
+    """The ceiling and the note expiry are set by the template only on a table it creates."""
+    t, ddb = make_target(aws), aws.client("dynamodb")
+    assert preflight.check_adopted_table(t, {}) == "the stack creates its table"
+    with pytest.raises(OpsError, match="^ExistingTableName=gone: no such table in"):
+        preflight.check_adopted_table(t, {"ExistingTableName": "gone"})
+    keys = {"AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}
+    ddb.create_table(TableName="old-notes", **keys)
+    bare = preflight.check_adopted_table(t, {"ExistingTableName": "old-notes"})
+    assert "WARNING: no OnDemandThroughput maximums" in bare and "no TTL on expiresAt" in bare
+    # moto leaves OnDemandThroughput out of DescribeTable: the real answer's shape, checked by botocore.
+    stubbed = boto3.client("dynamodb", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(stubbed)
+    stub.add_response("describe_table", {"Table": {"TableName": "bounded-notes", "OnDemandThroughput": {
+        "MaxReadRequestUnits": 20, "MaxWriteRequestUnits": 5}}}, {"TableName": "bounded-notes"})
+    stub.add_response("describe_time_to_live", {"TimeToLiveDescription": {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}}, {"TableName": "bounded-notes"})
+    t.client = lambda service, region=None: stubbed
+    with stub:
+        assert preflight.check_adopted_table(t, {"ExistingTableName": "bounded-notes"}) == (
+            "adopting bounded-notes, with its throughput maximums and TTL")
