@@ -66,6 +66,10 @@ DENIED_AND_HANDLED = {
     # scripts/stack_failures.py: deleting a failed first create (ROLLBACK_COMPLETE). The README has you
     # create the stack from your machine; a CI role that may delete stacks could delete prod.
     "cloudformation:DeleteStack": "a failed first create is cleared from your machine",
+    # After that DeleteStack: the empty table a failed first create left behind.
+    "dynamodb:Scan": "a failed first create is cleared from your machine",
+    "dynamodb:UpdateTable": "a failed first create is cleared from your machine",
+    "dynamodb:DeleteTable": "a failed first create is cleared from your machine",
 }  # https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
 
 
