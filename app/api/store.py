@@ -17,10 +17,9 @@ import threading
 import time
 from datetime import UTC, datetime
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .dynamodb import new_client
 from .errors import ApiError, DatastoreUnavailable
 from .schemas import NOTE_ID_PATTERN
 
@@ -83,16 +82,7 @@ class NotesStore:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = boto3.session.Session().client(
-                        "dynamodb",
-                        region_name=self.region,
-                        endpoint_url=self.endpoint_url,
-                        config=Config(
-                            connect_timeout=1,
-                            read_timeout=3,
-                            retries={"mode": "standard", "max_attempts": 3},
-                        ),
-                    )
+                    self._client = new_client(self.region, self.endpoint_url)
         return self._client
 
     def _call(self, operation: str, **kwargs) -> dict:
