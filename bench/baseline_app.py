@@ -34,7 +34,7 @@ def client():
     if _client is None:
         with _lock:  # in the worker, after the fork, as the service does
             if _client is None:
-                _client = new_client(REGION, ENDPOINT)
+                _client = new_client(REGION, ENDPOINT, tuned=False)  # boto3 as it comes
     return _client
 
 

@@ -85,6 +85,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def tree_cpu_seconds(root_pid: int) -> float:
+    total = 0.0
+    for pid in (root_pid, *child_pids(root_pid)):
+        try:
+            total += cpu_seconds(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 @contextmanager
 def cpu_quota(cpus: float | None):
     """A cgroup v1 CPU quota standing in for a Fargate task's vCPUs; None when not allowed here."""
@@ -215,6 +225,7 @@ def wrk(url: str, seconds: float, connections: int, threads: int, pid: int, scri
     sampler = threading.Thread(target=sample)
     sampler.start()
     cpu_before, started = (standin.cpu() if standin else 0.0), time.monotonic()
+    server_cpu_before = tree_cpu_seconds(pid)
     try:
         out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
                               *(["-s", str(script)] if script else []), url],
@@ -224,12 +235,17 @@ def wrk(url: str, seconds: float, connections: int, threads: int, pid: int, scri
         done.set()
         sampler.join()
     elapsed = time.monotonic() - started
+    server_cpu = tree_cpu_seconds(pid) - server_cpu_before
+    requests = re.search(r"(\d+) requests in", out)
     latency = {f"p{m.group(1)}_ms": float(m.group(2)) * _UNITS[m.group(3)] for m in _LAT.finditer(out)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     result = {"rps": float(_RPS.search(out).group(1)), **latency, "peak_rss_mb": round(peak[0], 1),
               "non_2xx": int(errors.group(1)) if errors else 0,
               "socket_errors": socket_errors.group(1) if socket_errors else ""}
+    if requests and int(requests.group(1)):
+        # CPU the server used per request: what throughput would be with the core to itself.
+        result["cpu_us_per_request"] = round(server_cpu / int(requests.group(1)) * 1e6)
     if standin:
         result["standin_cpu_share"] = round((standin.cpu() - cpu_before) / elapsed, 3)
     return result
@@ -239,6 +255,8 @@ def _summary(runs: list[dict]) -> dict:
     out = {"rps": median(r["rps"] for r in runs), "p50_ms": median(r["p50_ms"] for r in runs),
            "p99_ms": median(r["p99_ms"] for r in runs), "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
            "non_2xx": sum(r["non_2xx"] for r in runs)}
+    if all("cpu_us_per_request" in r for r in runs):
+        out["cpu_us_per_request"] = median(r["cpu_us_per_request"] for r in runs)
     if "standin_cpu_share" in runs[0]:
         out["standin_cpu_share"] = max(r["standin_cpu_share"] for r in runs)
     return out
@@ -273,9 +291,9 @@ def measure(standin: StandIn, note_id: str, post_script: Path, seconds: float, r
             result = {"ready_seconds": {n: round(s.ready_seconds, 3) for n, s in servers.items()},
                       "idle_rss_mb": {n: round(rss_mb(s.proc.pid), 1) for n, s in servers.items()}}
             runs = {key: {name: [] for name in names} for key, (_, names) in ENDPOINTS.items()}
-            for _ in range(rounds):  # alternate, so all see the same machine
-                for key, (_, names) in ENDPOINTS.items():
-                    for name in names:
+            for round_ in range(rounds):  # alternate, so all see the same machine; every other round
+                for key, (_, names) in ENDPOINTS.items():  # backwards, so neither always goes first
+                    for name in (names if round_ % 2 == 0 else names[::-1]):
                         server = servers[name]
                         runs[key][name].append(wrk(
                             server.url + paths[key], seconds, connections, threads, server.proc.pid,
@@ -398,13 +416,13 @@ def table(report: dict) -> str:
             lines += ["", f"{label}: skipped ({full['skipped']})"]
             continue
         lines += ["", f"{label}:", f"  {'endpoint':<26}{'server':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-                  f"{'peak MB':>9}{'non-2xx':>9}{'stand-in':>10}"]
+                  f"{'peak MB':>9}{'non-2xx':>9}{'CPU us':>8}{'stand-in':>10}"]
         for key, (endpoint, names) in ENDPOINTS.items():
             for name in names:
                 r = full[key][name]
                 share = f"{r['standin_cpu_share']:.0%}" if "standin_cpu_share" in r else ""
                 lines.append(f"  {endpoint:<26}{name:<9}{r['rps']:>9.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-                             f"{r['peak_rss_mb']:>9.1f}{r['non_2xx']:>9}{share:>10}")
+                             f"{r['peak_rss_mb']:>9.1f}{r['non_2xx']:>9}{r.get('cpu_us_per_request', 0):>8.0f}{share:>10}")
             ratio = full[key]["ratios"]
             ref = "minimal Flask" if key == "health" else "baseline"
             lines.append(f"  {'':<26}{'ratio':<9}{ratio['throughput']:>9.2f}{ratio['p50']:>9.2f}{ratio['p99']:>9.2f}"
@@ -465,8 +483,8 @@ def run(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "8")))
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "2")))
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "6")))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk's threads (on their own core)")
     parser.add_argument("--quota", type=float, default=0.25, help="CPUs for the quota run; 0 skips it")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 import secrets
 import threading
@@ -32,6 +33,7 @@ NOTES_PARTITION = "NOTE"
 READINESS_KEY = {PARTITION_KEY: {"S": "READINESS"}, SORT_KEY: {"S": "probe"}}
 
 _ID = re.compile(NOTE_ID_PATTERN)
+log = logging.getLogger(__name__)
 
 
 def new_note_id(now_ms: int | None = None) -> str:
@@ -84,6 +86,19 @@ class NotesStore:
                 if self._client is None:
                     self._client = new_client(self.region, self.endpoint_url)
         return self._client
+
+    def warm_up(self) -> threading.Thread:
+        """Builds the client (and imports boto3) in a background thread: gunicorn's
+        post_worker_init calls this, so the first request finds it ready and the
+        health check does not wait for it."""
+        def build():
+            try:
+                _ = self.client
+            except Exception:  # logged; the first request that needs the client tries again
+                log.warning("DynamoDB client warm-up failed", exc_info=True)
+        thread = threading.Thread(target=build, name="dynamodb-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def _call(self, operation: str, **kwargs) -> dict:
         try:
