@@ -6,7 +6,6 @@ the same answers; the baseline app (bench/baseline_app.py) with the requests
 `make bench` sends, answered as the service answers them."""
 from __future__ import annotations
 
-import asyncio
 import importlib
 import threading
 
@@ -28,23 +27,13 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="module")
 def standin():
-    """The stand-in on a free port, on an event loop in a thread of this process."""
-    loop, ready, port = asyncio.new_event_loop(), threading.Event(), []
-
-    def run():
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(dynamodb.serve("127.0.0.1", 0, ["notes"],
-                                                   lambda p: (port.append(p), ready.set())))
-        except asyncio.CancelledError:
-            pass
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield f"http://127.0.0.1:{port[0]}"
-    for task in asyncio.all_tasks(loop):
-        loop.call_soon_threadsafe(task.cancel)
-    thread.join(5)
+    """The stand-in on a free port, served by a thread of this process."""
+    with dynamodb.Server(("127.0.0.1", 0), ["notes"]) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+        thread.join(5)
 
 
 @pytest.fixture(autouse=True)
@@ -100,6 +89,9 @@ def test_the_stand_in_refuses_calls_it_does_not_implement(standin):
     with pytest.raises(ClientError, match="ValidationException"):
         client.query(TableName="notes", KeyConditionExpression="pk = :pk AND begins_with(sk, :s)",
                      ExpressionAttributeValues={":pk": {"S": "NOTE"}, ":s": {"S": "0"}})
+    with pytest.raises(ClientError, match="ValidationException"):  # no client-side validation: the stand-in's
+        client.query(TableName="notes", KeyConditionExpression="pk = :pk", Limit="twenty",
+                     ExpressionAttributeValues={":pk": {"S": "NOTE"}})
 
 
 @pytest.fixture
