@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gc
 import json
 import logging
 import re
@@ -90,12 +91,19 @@ class NotesStore:
     def warm_up(self) -> threading.Thread:
         """Builds the client (and imports boto3) in a background thread: gunicorn's
         post_worker_init calls this, so the first request finds it ready and the
-        health check does not wait for it."""
+        health check does not wait for it.
+
+        Then everything loaded so far (the app, boto3 and its service models: ~90,000
+        objects that live as long as the process) leaves the garbage collector's
+        care (gc.freeze): a full collection no longer walks them on every pass, which
+        took ~15 ms per pass, a pause every request in flight waited for."""
         def build():
             try:
                 _ = self.client
             except Exception:  # logged; the first request that needs the client tries again
                 log.warning("DynamoDB client warm-up failed", exc_info=True)
+                return
+            gc.freeze()
         thread = threading.Thread(target=build, name="dynamodb-warm-up", daemon=True)
         thread.start()
         return thread

@@ -2,6 +2,7 @@
 what it changes on the wire, and that store.py answers as before."""
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -45,11 +46,19 @@ def test_an_invalid_call_refused_by_dynamodb_is_still_a_503(table):
             store.list(20, None)
 
 
-def test_warm_up_builds_the_client_in_the_background(table):
+@pytest.fixture
+def unfreeze():
+    yield
+    gc.unfreeze()  # warm_up froze this test process's objects
+
+
+def test_warm_up_builds_the_client_in_the_background(table, unfreeze):
     store = NotesStore(TABLE, "us-east-1", None, retry_after=5)
     assert store._client is None  # nothing at construction: gunicorn's master forks after this
+    gc.unfreeze()
     store.warm_up().join(30)
     assert store._client is not None
+    assert gc.get_freeze_count() > 10_000  # then the long-lived objects leave the collector's care
     client = store._client
     assert store.client is client  # the requests use the one it built
 
@@ -65,7 +74,7 @@ def test_loading_the_app_does_not_import_boto3():
     assert out.stdout.split() == ["False", "False"], out.stderr
 
 
-def test_gunicorn_warms_the_client_when_a_worker_starts(table):
+def test_gunicorn_warms_the_client_when_a_worker_starts(table, unfreeze):
     import runpy
     from pathlib import Path
     from types import SimpleNamespace
