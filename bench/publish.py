@@ -25,6 +25,11 @@ def _cpu_label(label: str) -> str:
     return {"full": "whole core", "quota": "0.25 vCPU"}[label]
 
 
+def _cpu_ratio(health: dict) -> float:
+    service, flask = health["service"].get("cpu_us_per_request"), health["flask"].get("cpu_us_per_request")
+    return service / flask if service and flask else float("nan")
+
+
 def section(report: dict) -> str:
     m, st = report["machine"], report["settings"]
     load = f", load {m['load_at_start']:.1f} at start" if m.get("load_at_start") is not None else ""
@@ -57,7 +62,9 @@ def section(report: dict) -> str:
     lines += ["", "- Health check against the bare WSGI function (a figure, not a target: it is Flask's own "
                   "per-request cost and swings between runs and CPUs): "
               + ", ".join(f"service {r['service_vs_bare']:.2f}, minimal Flask {r['flask_vs_bare']:.2f} "
-                          f"({_cpu_label(key)})" for key, r in health) + "."]
+                          f"({_cpu_label(key)})" for key, r in health) + ". The service's CPU per request against the minimal "
+                  "Flask app's, steadier than throughput on a shared machine: "
+              + ", ".join(f"{_cpu_ratio(report[key]['health']):.2f}x ({_cpu_label(key)})" for key, _ in health) + "."]
     prof = report.get("profile")
     if prof:
         endpoints = prof["endpoints"]
