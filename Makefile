@@ -92,9 +92,9 @@ stop: $(VENV)/.installed ## Scale to zero, remembering the previous scale
 	$(OPS) stop
 start: $(VENV)/.installed ## Scale back to what `make stop` recorded
 	$(OPS) start
-bench: $(VENV)/.installed ## Throughput, latency, memory, start time vs a bare app (installs wrk)
+bench: $(VENV)/.installed ## Notes API and health check vs boto3/bare baselines, whole core and 0.25 vCPU (installs wrk)
 	@$(PY) scripts/system_deps.py wrk
-	$(PY) -m scripts.bench $(ARGS)
+	$(PY) -m bench $(ARGS)
 cost: $(VENV)/.installed ## Monthly estimate (ENV=, PARAMS=, REQUESTS=, TASKS=; ARGS=--json|--refresh)
 	$(PY) -m scripts.cost $(ARGS)
 destroy: $(VENV)/.installed ## Empty the bucket, delete the stack and images (YES=1 skips the question)

@@ -61,6 +61,16 @@ logconfig_dict = logging_config(settings.log_level)
 limit_request_line = 8190
 limit_request_fields = 100
 
+
+def post_worker_init(worker):
+    """Build the DynamoDB client in the background as soon as a worker starts: not in the
+    master (a client must not cross a fork), not in a user's first request, and without
+    delaying the first health check (`make bench` measures start to first 200)."""
+    store = getattr(worker.wsgi, "extensions", {}).get("notes_store")
+    if store is not None:
+        store.warm_up()
+
+
 # gunicorn 24+ opens a control socket under $HOME by default. A container
 # with a read-only root filesystem has nowhere to put it, and nothing here
 # uses it: ECS manages the process with signals.

@@ -36,6 +36,8 @@ PRICES = Path(__file__).with_name("prices.toml")
 GIB = 2 ** 30
 README = ROOT / "README.md"
 README_START, README_END = "<!-- cost:start -->", "<!-- cost:end -->"
+# What one task serves: `make bench`'s figure, published with the README's (python -m bench --publish).
+BENCH = ROOT / "bench" / "published.json"
 INGRESS_LINES = ("ALB", "ALB LCUs", "Public IPv4 (ALB)", "API Gateway requests", "Cloud Map")
 
 
@@ -60,6 +62,8 @@ class Estimate:
     price_date: str
     lines: list[Line] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tasks_needed: int | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def fixed(self) -> float:
@@ -197,6 +201,26 @@ def capacity_split(n: float, base: int, on_demand_weight: int, spot_weight: int)
     return on_demand, n - on_demand
 
 
+def task_capacity(config: dict, path: Path | None = None) -> float | None:
+    """Notes requests/s one task serves at CpuTarget: `make bench`'s 0.25 vCPU figure (notes mix,
+    CPU-bound), scaled by Cpu up to one vCPU (one gunicorn worker uses one core at most)."""
+    try:
+        full = json.loads((path or BENCH).read_text())["capacity"]["rps_at_full_quota"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return full * min(int(config["Cpu"]), 1024) / 256 * int(config["CpuTarget"]) / 100
+
+
+def tasks_needed(config: dict, requests: float, peak_to_average: float, hours: float,
+                 path: Path | None = None) -> tuple[int, float, float] | None:
+    """(tasks, peak requests/s, requests/s per task) for a month's requests, or None without a bench figure."""
+    per_task = task_capacity(config, path)
+    if not per_task or requests <= 0:
+        return None
+    peak = requests / (hours * 3600) * peak_to_average
+    return max(1, math.ceil(peak / per_task)), peak, per_task
+
+
 # ----------------------------------------------------------------- the model
 def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: float | None = None,
              prices_path: Path = PRICES, longest_logs: bool = False) -> Estimate:
@@ -208,6 +232,15 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
     est = Estimate(config, requests, n, region, price_date, notes=notes)
     if share < 1:
         notes.append(f"StopSchedule/StartSchedule: tasks run {share:.0%} of the month")
+    need = tasks_needed(config, requests, a["peak_to_average"], hours)
+    if need:
+        est.tasks_needed, peak, per_task = need
+        notes.append(f"capacity: {peak:.1f} req/s at peak ({a['peak_to_average']:g}x the month's average) needs "
+                     f"{est.tasks_needed} task(s) at {per_task:,.0f} notes req/s each (make bench, CpuTarget="
+                     f"{config['CpuTarget']}%)")
+        if est.tasks_needed > int(config["MaxTasks"]):
+            est.warnings.append(f"{est.tasks_needed} tasks needed at peak, above MaxTasks={config['MaxTasks']}: "
+                                f"autoscaling stops there and requests queue (PARAMS=\"MaxTasks={est.tasks_needed}\")")
     add = est.lines.append
     http_api = config["Ingress"] == "HttpApi"
     public = config["NetworkMode"] == "PublicSubnets"
@@ -419,6 +452,7 @@ def table(est: Estimate, alts, even: float | None, even_ingress: float | None) -
             f"{'above' if c['Ingress'] == 'HttpApi' else 'below'} {value / 1e6:.1f} M requests/month ({text})"
             if value else f"at no volume below 5,000 M requests/month ({text})"))
     lines += [f"note: {n}" for n in est.notes]
+    lines += [f"WARNING: {w}" for w in est.warnings]
     return "\n".join(lines)
 
 
@@ -450,7 +484,8 @@ def as_json(est: Estimate, alts, even, even_ingress, top: Ceiling | None = None)
             "lines": [asdict(line) | {"total": round(line.total, 4)} for line in est.lines],
             "fixed": round(est.fixed, 4), "perRequest": round(est.variable, 4), "total": round(est.total, 4),
             "alternatives": {label: round(alt.total, 4) for label, alt in alts},
-            "breakEvenRequests": even, "breakEvenRequestsIngressOnly": even_ingress, "notes": est.notes}
+            "breakEvenRequests": even, "breakEvenRequestsIngressOnly": even_ingress, "notes": est.notes,
+            "tasksNeeded": est.tasks_needed, "warnings": est.warnings}
 
 
 def readme_section() -> str:

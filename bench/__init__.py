@@ -1,0 +1,1 @@
+"""`make bench`: the runner (run.py), the DynamoDB stand-in (dynamodb.py), the reference apps, the profile."""

@@ -1,0 +1,116 @@
+"""What `make bench` judges and publishes: the verdicts' labels and thresholds,
+the capacity figure `make cost` uses, and the README's figures, generated from
+the published report (bench/published.json)."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from bench import publish, run
+from scripts import cost
+
+
+def server(rps, p99=10.0, rss=100.0, standin=None):
+    r = {"rps": rps, "p50_ms": 1.0, "p99_ms": p99, "peak_rss_mb": rss, "non_2xx": 0, "cpu_us_per_request": 500}
+    if standin is not None:
+        r["standin_cpu_share"] = standin
+    return r
+
+
+def a_run(notes_ratio=0.9, health_ratio=1.0, ready=0.8, standin=0.05):
+    result = {"ready_seconds": {"service": ready}, "idle_rss_mb": {"service": 90.0}}
+    result["health"] = {"bare": server(2000), "flask": server(1000), "service": server(1000 * health_ratio),
+                        "ratios": {"throughput": health_ratio, "p50": 1.0, "p99": 1.0, "service_vs_bare": 0.5,
+                                   "flask_vs_bare": 0.5}}
+    for key in run.NOTES:
+        result[key] = {"baseline": server(200, standin=standin), "service": server(200 * notes_ratio, standin=standin),
+                       "ratios": {"throughput": notes_ratio, "p50": 1.0, "p99": 1.0}}
+    return result
+
+
+def a_report(**quota):
+    report = {"machine": {"cpu": "test", "cores": 2, "arch": "x86_64", "python": "3.11", "date": "2026-01-01",
+                          "load_at_start": 0.1},
+              "settings": {"seconds": 6, "rounds": 3, "connections": 16, "wrk_threads": 1},
+              "full": a_run(), "quota": a_run(**quota)}
+    report["capacity"] = run.capacity(report["quota"], 60)
+    report["verdict"] = run.verdict(report)
+    return report
+
+
+def test_the_verdicts_are_the_issue_s_targets():
+    names = [name for name, _, ok in a_report()["verdict"]]
+    assert sum(": notes " in n for n in names) == 6  # three endpoints, whole core and 0.25 vCPU
+    assert any(n.startswith("stand-in") for n in names)
+    assert any(n.startswith("0.25 vCPU: start to first 200") for n in names)
+    assert sum("minimal Flask app" in n for n in names) == 4
+    assert not any("bare" in n for n in names), "the health check's ratio to the bare app is a figure, not a verdict"
+    assert all(ok for _, _, ok in a_report()["verdict"])
+
+
+@pytest.mark.parametrize("quota, missed", [
+    ({"notes_ratio": 0.79}, "0.25 vCPU: notes"),
+    ({"health_ratio": 0.94}, "0.25 vCPU: health check vs minimal Flask app, throughput"),
+    ({"ready": 2.0}, "0.25 vCPU: start to first 200"),
+    ({"standin": 0.11}, "stand-in"),
+])
+def test_a_miss_is_reported(quota, missed):
+    failed = [name for name, _, ok in a_report(**quota)["verdict"] if not ok]
+    assert failed and all(name.startswith(missed) for name in failed)
+
+
+def test_capacity_is_the_notes_mix_under_the_quota_at_cpu_target():
+    cap = a_report(notes_ratio=0.5)["capacity"]  # the service does 100 req/s on every notes endpoint
+    assert cap["rps_at_full_quota"] == pytest.approx(100) and cap["rps_at_cpu_target"] == pytest.approx(60)
+    assert sum(cap["mix"].values()) == pytest.approx(1)
+
+
+def test_the_readme_s_figures_are_the_published_report_s():
+    report = json.loads(publish.PUBLISHED.read_text())
+    text = publish.README.read_text()
+    start, end = text.index(publish.START), text.index(publish.END) + len(publish.END)
+    assert text[start:end] == publish.section(report), "run `python -m bench --publish reports/bench.json`"
+
+
+def test_publish_writes_the_readme_section_and_the_report(tmp_path):
+    report = a_report()
+    source, readme, published = tmp_path / "bench.json", tmp_path / "README.md", tmp_path / "published.json"
+    source.write_text(json.dumps(report))
+    readme.write_text(f"# t\n\n{publish.START}\nold\n{publish.END}\n\nafter\n")
+    publish.publish(source, readme, published)
+    assert json.loads(published.read_text()) == json.loads(json.dumps(report))
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("\n\nafter\n") and "| stand-in: busiest" in text
+
+
+def test_make_cost_says_how_many_tasks_requests_need(tmp_path, monkeypatch):
+    published = tmp_path / "published.json"
+    published.write_text(json.dumps({"capacity": {"rps_at_full_quota": 100.0}}))
+    monkeypatch.setattr(cost, "BENCH", published)
+    config = cost.configuration(None, "")  # Cpu=256, CpuTarget=60, MaxTasks=2 by default
+    assert cost.task_capacity(config) == pytest.approx(60)
+    hours = cost.price_file(cost.PRICES)["hours_per_month"]
+    # 60 req/s per task at CpuTarget; the peak is 3x the average (prices.toml).
+    small = cost.estimate(config, 60 * 3600 * hours / 3)
+    assert small.tasks_needed == 1 and not small.warnings
+    big = cost.estimate(config, 60 * 3600 * hours * 2)  # peak 360 req/s: 6 tasks
+    assert big.tasks_needed == 6
+    assert big.warnings and "MaxTasks=2" in big.warnings[0]
+    assert "WARNING" in cost.table(big, [], None, None)
+    assert cost.estimate({**config, "MaxTasks": "10"}, 60 * 3600 * hours * 2).warnings == []
+    assert cost.estimate(config, 0).tasks_needed is None
+
+
+def test_without_a_bench_figure_make_cost_says_nothing_of_tasks(tmp_path, monkeypatch):
+    monkeypatch.setattr(cost, "BENCH", tmp_path / "missing.json")
+    assert cost.estimate(cost.configuration(None, ""), 1e9).tasks_needed is None
+
+
+def test_the_report_shape_survives_a_skipped_quota():
+    report = a_report()
+    report["quota"] = {"skipped": "no cgroup"}
+    report["capacity"] = run.capacity(report["quota"], 60)
+    report["verdict"] = run.verdict(copy.deepcopy(report))
+    assert report["capacity"] == {} and "0.25 vCPU" not in publish.section(report).split("| target")[1].split("**One")[0]
