@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
     logs.configure_logging(settings.log_level)
 
-    app = ApiFlask(__name__)
+    app = ApiFlask(__name__, static_folder=None)  # an API: no /static route outside the prefix
     app.config.update(
         APP_VERSION=settings.app_version,
         STARTED_AT=time.monotonic(),
