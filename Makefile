@@ -4,7 +4,7 @@
 # Both create what they need first (a venv from pinned requirements; Debian's chromium for the browser test).
 
 # One Python version for CI, this Makefile and the image: .python-version (major.minor). GitHub's
-# setup-python reads it (python-version-file), tests/docker/test_dockerfile.py holds app/Dockerfile's FROM
+# setup-python reads it (python-version-file), tests/docker/test_python_version.py holds app/Dockerfile's FROM
 # to it, pyenv reads it too, and the venvs below are made with python<that version> when it is on PATH;
 # else with python3, after saying which version that is. PYTHON=... overrides the choice.
 PYTHON_VERSION := $(shell cat .python-version 2>/dev/null)
