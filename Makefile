@@ -3,34 +3,60 @@
 #   make test   every offline check: unit, real-server, browser, Dockerfile, templates
 # Both create what they need first (a venv from pinned requirements; Debian's chromium for the browser test).
 
-PYTHON ?= python3
+# One Python version for CI, this Makefile and the image: .python-version (major.minor). GitHub's
+# setup-python reads it (python-version-file), tests/docker/test_python_version.py holds app/Dockerfile's FROM
+# to it, pyenv reads it too, and the venvs below are made with python<that version> when it is on PATH;
+# else with python3, after saying which version that is. PYTHON=... overrides the choice.
+PYTHON_VERSION := $(shell cat .python-version 2>/dev/null)
+ifndef PYTHON
+PYTHON := $(or $(if $(PYTHON_VERSION),$(shell command -v python$(PYTHON_VERSION) 2>/dev/null)),python3)
+endif
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8080
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run system-deps test test-unit test-templates lint-templates lock clean \
+.PHONY: help python venv run system-deps test test-unit test-templates lint-templates lock clean \
 	deploy preflight plan publish smoke status logs exec stop start cost bench destroy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# Stops below 3.11; says so when the interpreter is not the version CI and the image use.
+define check_python
+	@$(PYTHON) -c 'import sys; want, have = "$(PYTHON_VERSION)", "%d.%d" % sys.version_info[:2]; \
+	sys.version_info < (3, 11) and sys.exit(f"$(PYTHON) is Python {have}: 3.11+ is needed, install python{want or 3.11}"); \
+	print(f"$(PYTHON) is Python {have}" + (f", but .python-version says {want} (CI and the image run {want}): " \
+	      f"install python{want}, or set PYTHON=" if want and have != want else ""), file=sys.stderr)'
+endef
+
+# (Re)makes venv $(1) with $(PYTHON): one made by another Python version (a new .python-version)
+# is made anew, never patched over. rm, not `venv --clear`: .venv may be a symlink to a shared venv.
+define fresh_venv
+	@want=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	have=$$($(1)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	if [ "$$have" != "$$want" ]; then rm -rf $(1) && $(PYTHON) -m venv $(1); fi
+endef
+
+python: ## Which Python the venvs are made with (.python-version, or PYTHON=)
+	$(check_python)
+
 # The app's venv: runtime requirements (the image's) plus the test tools, all pinned.
-$(VENV)/.installed: app/requirements.txt requirements/dev.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: set PYTHON=python3.11")'
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(VENV)/.installed: app/requirements.txt requirements/dev.txt $(wildcard .python-version)
+	$(check_python)
+	$(call fresh_venv,$(VENV))
 	$(PY) -m pip install --quiet --disable-pip-version-check -r app/requirements.txt -r requirements/dev.txt
 	@touch $@
 
 # The template checkers pin heavy dependency sets of their own: one venv each.
-.venv-sam/.installed: requirements/sam.txt
-	@test -x .venv-sam/bin/python || $(PYTHON) -m venv .venv-sam
+.venv-sam/.installed: requirements/sam.txt $(wildcard .python-version)
+	$(call fresh_venv,.venv-sam)
 	.venv-sam/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/sam.txt
 	@touch $@
 
-.venv-checkov/.installed: requirements/checkov.txt
-	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+.venv-checkov/.installed: requirements/checkov.txt $(wildcard .python-version)
+	$(call fresh_venv,.venv-checkov)
 	.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
 	@touch $@
 

@@ -27,6 +27,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+# frontend.yml's API behaviour (/api/*), which is the app's api.config.API_PREFIX (test_contract.py).
 API_PREFIX = "/api/"
 # The headers frontend.yml's ResponseHeadersPolicy adds (HSTS only over HTTPS,
 # which CloudFront always is and this local server is not).
@@ -81,7 +82,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
         pass
 
     def _dispatch(self) -> None:
-        if self.path == "/api" or self.path.startswith(API_PREFIX):
+        if self.path == API_PREFIX.rstrip("/") or self.path.startswith(API_PREFIX):
             self._proxy()
         elif self.command in STATIC_METHODS:
             self._static()

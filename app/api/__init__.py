@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
     logs.configure_logging(settings.log_level)
 
-    app = ApiFlask(__name__)
+    app = ApiFlask(__name__, static_folder=None)  # an API: no /static route outside the prefix
     # No 308 text/html redirect from /api//x to /api/x: it would name the Host the request came
     # with (behind CloudFront, the origin's own hostname). A path with // is simply not found.
     app.url_map.merge_slashes = False

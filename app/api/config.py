@@ -12,6 +12,12 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Every route of the app lives under this one prefix (the blueprints mount under it; the health and
+# OpenAPI paths derive from it). Not a setting read from the environment: CloudFront's /api/* behaviour
+# (frontend.yml), the local edge (local/edge.py) and the health-check path of the task and target group
+# (service.yml) are written for it, and tests/templates/test_contract.py holds each of them to it.
+API_PREFIX = "/api"
+
 
 class Settings(BaseSettings):
     # hide_input_in_errors: a boot error names the variable but never prints its value (a secret).

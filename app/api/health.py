@@ -10,12 +10,18 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
-bp = Blueprint("health", __name__)
-HEALTH_PATH = "/api/health-check"
-READY_PATH = "/api/ready"
+from .apidoc import documented, json_response, unavailable
+from .config import API_PREFIX
+
+bp = Blueprint("health", __name__, url_prefix=API_PREFIX)
+HEALTH_ROUTE, READY_ROUTE = "/health-check", "/ready"
+HEALTH_PATH = API_PREFIX + HEALTH_ROUTE  # also app/healthcheck.py's and service.yml's (tests hold them to it)
+READY_PATH = API_PREFIX + READY_ROUTE
 
 
-@bp.get(HEALTH_PATH)
+@bp.get(HEALTH_ROUTE)
+@documented("healthCheck", "Liveness: answers without touching dependencies.",
+            {"200": json_response("Health", "The process is up.")})
 def health_check():
     started = current_app.config["STARTED_AT"]
     return jsonify(
@@ -25,7 +31,9 @@ def health_check():
     )
 
 
-@bp.get(READY_PATH)
+@bp.get(READY_ROUTE)
+@documented("ready", "Readiness: the datastore answers.",
+            {"200": json_response("Ready", "Ready to serve."), "503": unavailable()})
 def ready():
     current_app.extensions["notes_store"].ping()  # raises DatastoreUnavailable -> 503
     return jsonify(status="ready", checks={"datastore": "ok"})

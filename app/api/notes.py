@@ -4,11 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 
+from .apidoc import documented, error, json_response, unavailable
+from .config import API_PREFIX
 from .errors import ApiError
 from .schemas import NOTE_TEXT_RULE, ListQuery, NoteIn
 from .store import cursor_after
 
-bp = Blueprint("notes", __name__, url_prefix="/api/notes")
+bp = Blueprint("notes", __name__, url_prefix=f"{API_PREFIX}/notes")
 
 
 def _store():
@@ -68,6 +70,9 @@ def _read_body() -> bytes:
 
 
 @bp.post("")
+@documented("createNote", "Add a note.", request_body="NoteIn", responses={
+    "201": json_response("Note", "Created."), "400": error("Malformed JSON or invalid fields."),
+    "413": error("Body over the configured limit."), "415": error("Not application/json."), "503": unavailable()})
 def create_note():
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "Send the note as application/json.")
@@ -84,6 +89,11 @@ def create_note():
 
 
 @bp.get("")
+@documented("listNotes", "Notes, newest first.", parameters=[
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string", "minLength": 1, "maxLength": 512}},
+], responses={"200": json_response("NotePage", "A page of notes."), "400": error("Bad limit or cursor."),
+              "503": unavailable()})
 def list_notes():
     try:
         query = ListQuery.model_validate(request.args.to_dict())
@@ -102,6 +112,8 @@ def list_notes():
 
 
 @bp.get("/<note_id>")
+@documented("getNote", "One note.", {"200": json_response("Note", "The note."), "404": error("No such note."),
+                                     "503": unavailable()})
 def get_note(note_id: str):
     note = _store().get(note_id)
     if note is None:
@@ -110,6 +122,8 @@ def get_note(note_id: str):
 
 
 @bp.delete("/<note_id>")
+@documented("deleteNote", "Delete a note.", {"204": {"description": "Deleted."}, "404": error("No such note."),
+                                             "503": unavailable()})
 def delete_note(note_id: str):
     if not _store().delete(note_id):
         raise _not_found(note_id)

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 import pytest
-from api.config import Settings
+from api.config import API_PREFIX, Settings
 from api.errors import HTTP_CODES
 from api.health import HEALTH_PATH
 from api.store import KEY_SCHEMA
@@ -71,6 +71,15 @@ def test_one_health_contract_image_task_and_target_group(lb_service):
     (healthcheck,) = [i["value"] for i in image_check if i["instruction"] == "HEALTHCHECK"]
     assert task_check == ["CMD", *json.loads(healthcheck.split("CMD", 1)[1])]
     assert f'PATH = "{HEALTH_PATH}"' in (ROOT / "app" / "healthcheck.py").read_text()
+
+
+def test_the_api_prefix_is_the_apps_everywhere():
+    """The app sets its prefix once (api.config.API_PREFIX); the health path derives from it, and
+    CloudFront's API behaviour and the local edge that stands in for it route exactly that prefix."""
+    assert HEALTH_PATH.startswith(API_PREFIX + "/") and CONTRACT["HealthCheckPath"].startswith(API_PREFIX + "/")
+    config = FRONTEND["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == [f"{API_PREFIX}/*"]
+    assert edge.API_PREFIX == API_PREFIX + "/"
 
 
 @pytest.mark.parametrize("ingress", INGRESSES)
@@ -248,7 +257,7 @@ def test_spa_rewrite_runs_only_on_the_static_behaviour():
     config = FRONTEND["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
     assert config["DefaultCacheBehavior"]["FunctionAssociations"][0]["EventType"] == "viewer-request"
     (api,) = config["CacheBehaviors"]
-    assert api["PathPattern"] == "/api/*" and "FunctionAssociations" not in api
+    assert api["PathPattern"] == f"{API_PREFIX}/*" and "FunctionAssociations" not in api
     assert not [e for e in config.get("CustomErrorResponses", []) if "ResponsePagePath" in e or "ResponseCode" in e]
     assert api["TargetOriginId"] == "api" and "DELETE" in api["AllowedMethods"]
 

@@ -27,11 +27,58 @@ def test_document_is_valid_openapi_3_1(doc):
 def test_every_route_is_documented_and_nothing_else(app, doc):
     routes = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
         routes.setdefault(flask_path(rule.rule), set()).update(rule.methods - IGNORED_METHODS)
     documented = {path: {m.upper() for m in ops if m != "parameters"} for path, ops in doc["paths"].items()}
     assert routes == documented
+
+
+def test_the_paths_are_the_registered_routes_under_the_one_prefix(app, doc):
+    """Generated from app.url_map: every path sits under API_PREFIX, the variables in OpenAPI's braces."""
+    from api.config import API_PREFIX
+    from api.health import HEALTH_PATH, READY_PATH
+    assert all(path.startswith(API_PREFIX + "/") for path in doc["paths"])
+    assert {HEALTH_PATH, READY_PATH, OPENAPI_PATH, f"{API_PREFIX}/notes", f"{API_PREFIX}/notes/{{note_id}}"} == set(doc["paths"])
+    assert doc["paths"][f"{API_PREFIX}/notes/{{note_id}}"]["parameters"] == [
+        {"name": "note_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    assert len({op["operationId"] for ops in doc["paths"].values() for m, op in ops.items() if m != "parameters"}) == 7
+
+
+def test_a_route_without_documented_responses_stops_the_document(app):
+    from api.openapi import UndocumentedRoute, document
+    app.add_url_rule("/api/undocumented", "undocumented", lambda: "")
+    with pytest.raises(UndocumentedRoute, match="GET /api/undocumented"):
+        document(app)
+
+
+def test_a_view_serving_two_methods_under_one_operation_is_refused(app):
+    from api.apidoc import documented
+    from api.openapi import UndocumentedRoute, document
+    app.add_url_rule("/api/both", "both", documented("both", "x", {"200": {"description": "ok"}})(lambda: ""),
+                     methods=["GET", "POST"])
+    with pytest.raises(UndocumentedRoute, match="one view per method"):
+        document(app)
+    from api import apidoc
+    apidoc.DOCUMENTED.pop()  # the registry is global: leave it as the app's own views left it
+
+
+def test_every_documented_view_is_a_registered_route(app):
+    """Documentation left on a view whose route (or blueprint) is not registered is refused too."""
+    from api.apidoc import DOCUMENTED, documented
+    from api.openapi import unregistered
+    assert DOCUMENTED and unregistered(app, DOCUMENTED) == []
+
+    def orphan():
+        return ""
+    documented("orphan", "Not routed.", {"200": {"description": "ok"}})(orphan)
+    DOCUMENTED.remove(orphan)
+    assert unregistered(app, [*DOCUMENTED, orphan]) == [f"{__name__}.{orphan.__qualname__}"]
+
+
+def test_the_health_paths_logs_leave_out_are_the_apps():
+    """logs.py keeps its own set of health paths (not access-logged by default): the same two."""
+    from api.health import HEALTH_PATH, READY_PATH
+    from api.logs import HEALTH_PATHS
+    assert HEALTH_PATHS == {HEALTH_PATH, READY_PATH}
 
 
 def check(doc, method: str, path: str, response) -> None:
