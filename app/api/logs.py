@@ -15,6 +15,8 @@ import uuid
 
 from flask import Flask, has_request_context, request
 
+from .health import HEALTH_PATH, READY_PATH
+
 REQUEST_ID_HEADER = "X-Request-Id"  # the response header that returns the id to the client
 REQUEST_ID_KEY, STARTED_KEY = "api.request_id", "api.started"
 # An id we echo back must not be able to inject anything into a header or a log line.
@@ -25,7 +27,7 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9=;:._-]{1,200}")
 # app_log_bytes_max in scripts/prices.toml, checked by tests/unit/test_config_and_logs.py).
 MAX_LOGGED_PATH = 256
 MAX_LOGGED_ADDRESS = 64   # an IPv6 address is at most 45 characters; the rest is whatever a client sent
-HEALTH_PATHS = frozenset({"/api/health-check", "/api/ready"})
+HEALTH_PATHS = frozenset({HEALTH_PATH, READY_PATH})  # not access-logged unless LOG_HEALTH_CHECKS
 
 access_logger = logging.getLogger("api.access")
 
