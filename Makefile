@@ -42,7 +42,7 @@ run: $(VENV)/.installed ## Run the stack locally on http://127.0.0.1:$(PORT)/
 	$(PY) -m local.stack --port $(PORT)
 
 system-deps:
-	@$(PY) scripts/system_deps.py
+	@$(PY) tests/system_deps.py
 
 test: $(VENV)/.installed $(CHECKERS) system-deps ## Run every offline test
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -93,7 +93,7 @@ stop: $(VENV)/.installed ## Scale to zero, remembering the previous scale
 start: $(VENV)/.installed ## Scale back to what `make stop` recorded
 	$(OPS) start
 bench: $(VENV)/.installed ## Throughput, latency, memory, start time vs a bare app (installs wrk)
-	@$(PY) scripts/system_deps.py wrk
+	@$(PY) tests/system_deps.py wrk
 	$(PY) -m scripts.bench $(ARGS)
 cost: $(VENV)/.installed ## Monthly estimate (ENV=, PARAMS=, REQUESTS=, TASKS=; ARGS=--json|--refresh)
 	$(PY) -m scripts.cost $(ARGS)

@@ -29,7 +29,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from checks.render import load
+from blueprint.templates import load
 from scripts.common import ROOT, OpsError, check_task_range, load_samconfig, parse_overrides, run_cli
 
 PRICES = Path(__file__).with_name("prices.toml")

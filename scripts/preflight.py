@@ -10,7 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from checks.render import load
+from blueprint.templates import load
 from scripts import service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
 from scripts.image import PLATFORMS
