@@ -4,7 +4,8 @@ import subprocess
 import pytest
 
 from scripts import deploy, image, preflight
-from scripts.common import OpsError, parse_overrides
+from scripts.common import parse_overrides
+from scripts.errors import DeployFailed, OpsError, PreflightFailed, WaitTimedOut
 from tests.ops.conftest import make_target
 from tests.ops.fake_tools import FakeTools
 
@@ -32,24 +33,24 @@ def test_first_deploy_into_an_empty_account_then_a_redeploy_that_rebuilds_nothin
     assert len(builds) == 1 and "linux/arm64" in builds[0]
     (sam,) = tools.named("sam", "deploy")
     params = parse_overrides(" ".join(sam[sam.index("--parameter-overrides") + 1:]))
-    assert params["ImageUri"] == first["image"] and "@sha256:" in first["image"]
+    assert params["ImageUri"] == first["images"]["ImageUri"] and "@sha256:" in first["images"]["ImageUri"]
     assert params["AppVersion"] == first["version"] == image.source_tag()
     assert params["MinTasks"] == "1" and params["Architecture"] == "ARM64"  # samconfig's set, plus PARAMS
     assert "--no-fail-on-empty-changeset" in sam
-    bucket = first["outputs"]["BucketName"]
+    bucket = first["outputs"].bucket_name
     assert "index.html" in {o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]}
     assert "Frontend: https://" in capsys.readouterr().out
 
     second = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
     assert len(tools.named("docker", "buildx", "build")) == 1, "an image already in ECR is not rebuilt"
-    assert second["image"] == first["image"]
+    assert second["images"] == first["images"]
     assert len(tools.named("sam", "deploy")) == 2
 
 
 def test_deploy_stops_before_creating_anything_when_preflight_fails(aws):
     t = make_target(aws)
     tools = FakeTools(aws)
-    with pytest.raises(OpsError, match="preflight: 1 of 4 checks failed"):
+    with pytest.raises(PreflightFailed, match="preflight: 1 of 4 checks failed"):
         deploy.deploy(t, {"AvailabilityZoneIds": "use1-az3,use1-az1"}, run=tools, checks=ONLY_AWS_CHECKS,
                       skip_smoke=True, delay=0)
     assert tools.commands == []
@@ -58,7 +59,7 @@ def test_deploy_stops_before_creating_anything_when_preflight_fails(aws):
 
 def test_deploy_reports_a_service_that_never_becomes_stable(aws, capsys):
     t = make_target(aws)
-    with pytest.raises(OpsError, match=r"ECS service api did not finish within 2 s \(last state: running 0/1"):
+    with pytest.raises(WaitTimedOut, match=r"ECS service api did not finish within 2 s \(last state: running 0/1"):
         deploy.deploy(t, run=FakeTools(aws, desired=1), checks=ONLY_AWS_CHECKS, skip_smoke=True,
                       service_timeout=2, delay=0.5)
     assert "ECS service api: running 0/1, deployments: PRIMARY IN_PROGRESS" in capsys.readouterr().out
@@ -71,7 +72,7 @@ def test_a_failing_sam_deploy_is_one_line(aws):
         if args[0].endswith("sam"):
             return subprocess.CompletedProcess(args, 1, "", "")
         return FakeTools(aws)(args, **kwargs)
-    with pytest.raises(OpsError, match=r"sam deploy failed \(exit 1\)"):
+    with pytest.raises(DeployFailed, match=r"sam deploy failed \(exit 1\)"):
         deploy.deploy(t, run=failing, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
 
 
@@ -79,7 +80,7 @@ def test_preflight_reports_every_failure_in_one_line_each(aws, capsys):
     t = make_target(aws)
     params = {"AvailabilityZoneIds": "use1-az3,use1-az1",
               "CertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"}
-    with pytest.raises(OpsError, match="2 of 4 checks failed; nothing was created"):
+    with pytest.raises(PreflightFailed, match="2 of 4 checks failed; nothing was created"):
         preflight.preflight(t, params, checks=ONLY_AWS_CHECKS)
     err = capsys.readouterr().err.splitlines()
     assert err == [
