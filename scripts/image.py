@@ -29,6 +29,7 @@ import json
 import re
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from blueprint.templates import PARENT, load
 from scripts.common import ROOT, Target, aws_errors, log
@@ -50,8 +51,8 @@ class Build:
     services: tuple[str, ...]
 
 
-def builds(template: dict | None = None) -> list[Build]:
-    """parent.yml's build recipes, one per distinct Context, in the parent's order."""
+def builds(template: dict | None = None, root: Path = ROOT) -> list[Build]:
+    """parent.yml's build recipes, one per distinct Context (a directory under `root`), in the parent's order."""
     template = template if template is not None else load(PARENT)
     found: dict[str, tuple[list[str], list[str]]] = {}
     for key, resource in template.get("Resources", {}).items():
@@ -61,7 +62,7 @@ def builds(template: dict | None = None) -> list[Build]:
         recipe = (resource.get("Metadata") or {}).get("Build") or {}
         if not recipe.get("Context") or not recipe.get("ImageParameter"):
             raise UsageError(f"parent.yml: service {key} has no Metadata.Build with Context and ImageParameter")
-        if not (ROOT / recipe["Context"] / "Dockerfile").is_file():
+        if not (root / recipe["Context"] / "Dockerfile").is_file():
             raise UsageError(f"parent.yml: service {key} builds {recipe['Context']}/, which has no Dockerfile")
         parameters, services = found.setdefault(str(recipe["Context"]), ([], []))
         if recipe["ImageParameter"] not in parameters:

@@ -157,3 +157,75 @@ def test_sam_cli_reads_our_parameter_overrides_back(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert _json.loads(result.stdout) == params
+
+
+TWO_CONTEXTS = """
+Resources:
+  NotesService:
+    Type: AWS::Serverless::Application
+    Metadata: {Build: {Context: app, ImageParameter: ImageUri}}
+    Properties: {Location: service.yml}
+  AdminService:
+    Type: AWS::Serverless::Application
+    Metadata: {Build: {Context: app, ImageParameter: ImageUri}}
+    Properties: {Location: service.yml}
+  ReportsService:
+    Type: AWS::Serverless::Application
+    Metadata: {Build: {Context: reports, ImageParameter: ReportsImageUri}}
+    Properties: {Location: ./service.yml}
+  VpcStack:
+    Type: AWS::Serverless::Application
+    Properties: {Location: vpc.yml}
+"""
+
+
+def test_each_context_is_built_once_whatever_number_of_services_share_it(tmp_path):
+    from blueprint.templates import load
+    (tmp_path / "parent.yml").write_text(TWO_CONTEXTS)
+    for context in ("app", "reports"):
+        (tmp_path / context).mkdir()
+        (tmp_path / context / "Dockerfile").write_text("FROM scratch\n")
+    assert image.builds(load(tmp_path / "parent.yml"), root=tmp_path) == [
+        image.Build("app", ("ImageUri",), ("NotesService", "AdminService")),
+        image.Build("reports", ("ReportsImageUri",), ("ReportsService",))]
+
+
+@pytest.mark.parametrize("metadata, says", [
+    ("", "service NotesService has no Metadata.Build with Context and ImageParameter"),
+    ("Metadata: {Build: {Context: nowhere, ImageParameter: ImageUri}}", "builds nowhere/, which has no Dockerfile"),
+])
+def test_a_service_without_a_usable_recipe_is_one_line(tmp_path, metadata, says):
+    from blueprint.templates import load
+
+    from scripts.errors import UsageError
+    (tmp_path / "parent.yml").write_text(f"""
+Resources:
+  NotesService:
+    Type: AWS::Serverless::Application
+    {metadata}
+    Properties: {{Location: service.yml}}
+""")
+    with pytest.raises(UsageError, match=says):
+        image.builds(load(tmp_path / "parent.yml"))
+
+
+def test_a_two_service_deploy_builds_the_shared_image_once_and_waits_for_both(aws, parent_template, capsys):
+    from tests.ops.conftest import create_deployment
+    parent_template.write_text(TWO_CONTEXTS.replace("Context: reports", "Context: app"))  # both from app/
+    t = make_target(aws)
+    tools = FakeTools(aws)
+    real = tools.__call__
+
+    def two_services(args, **kwargs):  # sam deploy creates a stack with two services
+        if args[0].endswith("sam"):
+            tools.commands.append(list(args))
+            create_deployment(aws, services=("Notes", "Reports"))
+            return subprocess.CompletedProcess(args, 0, "", "")
+        return real(args, **kwargs)
+    result = deploy.deploy(t, run=two_services, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0,
+                           interactive=False)
+    assert len(tools.named("docker", "buildx", "build")) == 1, "one Context, one build"
+    (sam,) = tools.named("sam", "deploy")
+    params = parse_overrides(" ".join(sam[sam.index("--parameter-overrides") + 1:]))
+    assert params["ImageUri"] == params["ReportsImageUri"] == result["images"]["ImageUri"]
+    assert "ECS service api, reports: done" in capsys.readouterr().out
