@@ -196,7 +196,6 @@ def test_each_context_is_built_once_whatever_number_of_services_share_it(tmp_pat
 ])
 def test_a_service_without_a_usable_recipe_is_one_line(tmp_path, metadata, says):
     from blueprint.templates import load
-
     from scripts.errors import UsageError
     (tmp_path / "parent.yml").write_text(f"""
 Resources:
