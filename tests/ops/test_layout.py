@@ -33,3 +33,18 @@ def test_runtime_packages_do_not_import_the_test_tooling(package):
 def test_the_test_bootstrap_lives_with_the_tests():
     assert not (ROOT / "scripts" / "system_deps.py").exists()
     assert "tests/system_deps.py" in (ROOT / "Makefile").read_text()
+
+
+def test_the_local_table_is_read_from_whichever_template_defines_it(tmp_path):
+    """The dev stack's table follows the template that holds NotesTable (service.yml, or a data stack)."""
+    from local.dynamodb_table import table_definition, table_template
+    (tmp_path / "vpc.yml").write_text("Resources:\n  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n")
+    (tmp_path / "data.yml").write_text(
+        "Resources:\n  NotesTable:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      BillingMode: PAY_PER_REQUEST\n"
+        "      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]\n"
+        "      KeySchema: [{AttributeName: pk, KeyType: HASH}]\n")
+    assert table_template(root=tmp_path) == tmp_path / "data.yml"
+    assert table_definition(tmp_path / "data.yml")["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    with pytest.raises(ValueError, match="defines NoSuchTable"):
+        table_template("NoSuchTable", root=tmp_path)
+    assert table_definition()["BillingMode"] == "PAY_PER_REQUEST", "the repository's own templates"
