@@ -48,3 +48,13 @@ def test_only_the_runner_runs_the_suite():
     """One smoke runner: no other script starts pytest on tests/smoke."""
     others = [p.name for p in (ROOT / "scripts").glob("*.py") if p.name != "smoke.py" and "tests/smoke" in p.read_text()]
     assert others == []
+
+
+def test_the_suite_checks_each_services_health_path_through_the_sites_domain():
+    from tests.ops.conftest import sample_outputs
+    from tests.smoke.conftest import from_stack
+    stack = {"StackName": "s", "Outputs": sample_outputs(frontend="https://d1.cloudfront.net/",
+                                                         services=("Notes", "Reports")).as_outputs()}
+    assert from_stack(stack).health_checks == {"notes": "https://d1.cloudfront.net/api/health-check",
+                                               "reports": "https://d1.cloudfront.net/reports/health-check"}
+    assert list(from_stack(stack, service="reports").health_checks) == ["reports"]

@@ -48,6 +48,13 @@ class Deployment:
         return self.frontend_url.startswith("https://")
 
 
+def from_stack(stack: dict, version: str | None = None, service: str | None = None) -> Deployment:
+    """The deployment a parent stack's description names (every service, or the one SMOKE_SERVICE names)."""
+    out = ParentOutputs.parse(stack.get("Outputs", []), f"stack {stack.get('StackName', '')}")
+    return Deployment(out.frontend_url.rstrip("/"), out.api_url.rstrip("/") or None, out.bucket_name, version,
+                      out.ingress, {s.short: s.health_check_path for s in out.select(service)})
+
+
 def local_mode() -> bool:
     url = os.environ.get("SMOKE_URL")
     return not os.environ.get("SMOKE_STACK") and (url is None or url.startswith("http://"))
@@ -100,10 +107,7 @@ def deployment(tmp_path_factory):
     elif os.environ.get("SMOKE_STACK"):
         cfn = boto3.client("cloudformation", region_name=os.environ.get("AWS_REGION"))
         stack = cfn.describe_stacks(StackName=os.environ["SMOKE_STACK"])["Stacks"][0]
-        out = ParentOutputs.parse(stack.get("Outputs", []), f"stack {os.environ['SMOKE_STACK']}")
-        services = out.select(os.environ.get("SMOKE_SERVICE"))
-        d = Deployment(out.frontend_url.rstrip("/"), out.api_url.rstrip("/") or None, out.bucket_name, version,
-                       out.ingress, {s.short: s.health_check_path for s in services})
+        d = from_stack(stack, version, os.environ.get("SMOKE_SERVICE"))
         for url in d.health_checks.values():
             wait_ready(url, WAIT_AWS)
         yield d
