@@ -1,8 +1,10 @@
-"""What every operations script shares: one-line errors, the samconfig.toml
-environment, the parent stack's outputs, and bounded waits that show progress.
+"""What every operations script shares: boto3's exceptions as one-line errors
+(the classes are in errors.py), the samconfig.toml environment, the parent
+stack's description, and bounded waits that show progress.
 
-Every script runs against the parent stack only: its Outputs name everything
-else (bucket, distribution, cluster, service, log group, ...).
+Every script runs against the parent stack only: its Outputs, read once into
+a typed object (outputs.py), name everything else (bucket, distribution,
+cluster, and per service its ECS service, log group, scalable target, ...).
 """
 from __future__ import annotations
 
