@@ -82,7 +82,7 @@ plan: $(VENV)/.installed ## What PARAMS= would add/remove/update/replace, offlin
 	$(OPS) plan
 publish: $(VENV)/.installed ## Upload frontend/ and invalidate what changed
 	$(OPS) publish
-smoke: $(VENV)/.installed ## Smoke tests against the stack (STACK=) or any URL (URL=)
+smoke: $(VENV)/.installed ## Smoke tests against the stack (STACK=, SERVICE=) or any URL (URL=)
 	$(OPS) smoke
 status: $(VENV)/.installed ## URLs, services, deployments, recent events (SERVICE= for one)
 	$(OPS) status

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 
 from blueprint.templates import load
-from scripts import service_roles
+from scripts import image, service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
 from scripts.errors import PreflightFailed, ToolMissing, UsageError
 from scripts.image import PLATFORMS
@@ -160,11 +160,17 @@ def check_build_platform(t: Target, params: dict, run=subprocess.run) -> str:
     return wanted
 
 
+def check_images(t: Target, params: dict) -> str:
+    """parent.yml names, for each service, a Context with a Dockerfile and the parameter that takes its image."""
+    return "; ".join(f"{b.context}/ -> {', '.join(b.parameters)} ({', '.join(b.services)})" for b in image.builds())
+
+
 CHECKS = {
     "credentials": check_credentials,
     "region": check_region,
     "docker": check_docker,
     "build platform": check_build_platform,
+    "images": check_images,
     "availability zones": check_zones,
     "certificates": check_certificates,
     "task counts": check_task_counts,

@@ -228,3 +228,11 @@ def test_a_two_service_deploy_builds_the_shared_image_once_and_waits_for_both(aw
     params = parse_overrides(" ".join(sam[sam.index("--parameter-overrides") + 1:]))
     assert params["ImageUri"] == params["ReportsImageUri"] == result["images"]["ImageUri"]
     assert "ECS service api, reports: done" in capsys.readouterr().out
+
+
+def test_preflight_reads_the_build_recipes_before_anything_is_created(aws, parent_template):
+    assert preflight.check_images(make_target(aws), {}) == "app/ -> ImageUri (NotesService)"
+    assert "images" in preflight.CHECKS
+    parent_template.write_text(TWO_CONTEXTS)  # reports/ has no Dockerfile in this repository
+    with pytest.raises(OpsError, match="service ReportsService builds reports/, which has no Dockerfile"):
+        preflight.check_images(make_target(aws), {})
