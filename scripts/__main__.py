@@ -192,7 +192,7 @@ def parser() -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True, help=argparse.SUPPRESS)
     for _group, name, line, setup, action in COMMANDS:
-        p = sub.add_parser(name, help=line, description=line[0].upper() + line[1:] + ".")
+        p = sub.add_parser(name, prog=f"{PROG} {name}", help=line, description=line[0].upper() + line[1:] + ".")
         setup(p)
         p.set_defaults(action=action)
     return top
