@@ -44,6 +44,7 @@ def test_help_lists_every_command_under_its_group():
 ])
 def test_each_command_has_its_own_flags(command, flags, absent):
     text = run(command, "--help").stdout
+    assert text.startswith(f"usage: python -m scripts {command} [-h]")
     assert all(flag in text for flag in flags), text
     assert not any(flag in text for flag in absent), text
 
