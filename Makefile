@@ -68,7 +68,7 @@ run: $(VENV)/.installed ## Run the stack locally on http://127.0.0.1:$(PORT)/
 	$(PY) -m local.stack --port $(PORT)
 
 system-deps:
-	@$(PY) scripts/system_deps.py
+	@$(PY) tests/system_deps.py
 
 test: $(VENV)/.installed $(CHECKERS) system-deps ## Run every offline test
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -96,7 +96,9 @@ lock: ## Re-pin requirements after editing a *.in file (deploy.txt with hashes, 
 # ENV=dev|prod picks the samconfig.toml environment; STACK= another stack; PARAMS="Key=Value ...".
 OPS := $(PY) -m scripts
 ENV ?= dev
-export ENV STACK PARAMS YES DELETE_TABLE FOLLOW URL REGION REQUESTS TASKS
+# SERVICE=notes: one service of the stack (status, logs, exec, stop, start, smoke); default every service.
+# `python -m scripts --help` lists the commands by group, `python -m scripts COMMAND --help` their flags.
+export ENV STACK PARAMS YES DELETE_TABLE FOLLOW MINUTES URL REGION REQUESTS TASKS SERVICE
 
 deploy: $(VENV)/.installed $(CHECKERS) ## Build, push, sam deploy, wait, publish, smoke test
 	$(OPS) deploy
@@ -106,24 +108,24 @@ plan: $(VENV)/.installed ## What PARAMS= would add/remove/update/replace, offlin
 	$(OPS) plan
 publish: $(VENV)/.installed ## Upload frontend/ and invalidate what changed
 	$(OPS) publish
-smoke: $(VENV)/.installed ## Smoke tests against the stack (STACK=) or any URL (URL=)
+smoke: $(VENV)/.installed ## Smoke tests against the stack (STACK=, SERVICE=) or any URL (URL=)
 	$(OPS) smoke
-status: $(VENV)/.installed ## URLs, tasks, deployments, recent events
+status: $(VENV)/.installed ## URLs, services, deployments, recent events (SERVICE= for one)
 	$(OPS) status
-logs: $(VENV)/.installed ## The service's recent logs (FOLLOW=1 to keep tailing)
+logs: $(VENV)/.installed ## The services' recent logs (SERVICE= for one, FOLLOW=1 to keep tailing)
 	$(OPS) logs
-exec: $(VENV)/.installed ## A shell in a running task (EnableExecuteCommand=true)
+exec: $(VENV)/.installed ## A shell in a running task of SERVICE= (EnableExecuteCommand=true)
 	$(OPS) exec
-stop: $(VENV)/.installed ## Scale to zero, remembering the previous scale
+stop: $(VENV)/.installed ## Scale every service (or SERVICE=) to zero, remembering the previous scale
 	$(OPS) stop
 start: $(VENV)/.installed ## Scale back to what `make stop` recorded
 	$(OPS) start
 bench: $(VENV)/.installed ## Notes API and health check vs boto3/bare baselines, whole core and 0.25 vCPU (installs wrk)
-	@$(PY) scripts/system_deps.py wrk
+	@$(PY) tests/system_deps.py wrk
 	$(PY) -m bench $(ARGS)
 cost: $(VENV)/.installed ## Monthly estimate (ENV=, PARAMS=, REQUESTS=, TASKS=; ARGS=--json|--refresh)
-	$(PY) -m scripts.cost $(ARGS)
-destroy: $(VENV)/.installed ## Empty the bucket, delete the stack and images (YES=1 skips the question)
+	$(OPS) cost $(ARGS)
+destroy: $(VENV)/.installed ## Empty the bucket, delete the stack and its image repositories (YES=1 skips the question)
 	$(OPS) destroy
 
 clean: ## Remove venvs and caches

@@ -16,7 +16,7 @@ import itertools
 import json
 from pathlib import Path
 
-from cfnlint.decode import decode
+from blueprint.templates import load, plain  # noqa: F401 (checks import them from here too)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD_TEMPLATES = ("vpc.yml", "cluster.yml", "service.yml", "frontend.yml")
@@ -169,24 +169,6 @@ class Renderer:
         if "Mappings" in out:
             out["Mappings"] = {name: m for name, m in out["Mappings"].items() if f'["{name}",' in text}
         return plain({k: v for k, v in out.items() if v != {}})
-
-
-def plain(value):
-    """cfn-lint's decoder returns str/dict/list subclasses that remember their line; plain ones out."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
-
-
-def load(path: Path) -> dict:
-    template, errors = decode(str(path))
-    if errors:
-        raise RenderError(f"{path}: {errors[0].message}")
-    return template
 
 
 def render_file(path: Path, values: dict[str, str]) -> dict:

@@ -1,77 +1,206 @@
-"""Operations commands, one per Makefile target:
+"""python -m scripts COMMAND [flags]: the operations behind the Makefile's targets.
 
-    python -m scripts deploy|preflight|plan|publish|smoke|status|logs|exec|stop|start|destroy
-
-Common options come from the environment the Makefile passes: ENV (dev|prod,
-the samconfig.toml environment), STACK (another stack name), PARAMS
-("Key=Value ..." parameter overrides), YES=1, DELETE_TABLE=1, FOLLOW=1, URL.
+Each command reads the parent stack's outputs once (scripts/outputs.py) and acts on every service of
+the stack, or on one with --service (SERVICE=notes in make). The flags default to the variables the
+Makefile passes (ENV, STACK, REGION, PARAMS, SERVICE, YES, DELETE_TABLE, FOLLOW, URL, ...), so
+`make logs SERVICE=notes FOLLOW=1` and `python -m scripts logs --service notes --follow` are the same.
+`python -m scripts COMMAND --help` lists a command's flags.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 
-from scripts import deploy, destroy, ops, plan, preflight, publish, scale
-from scripts.common import ROOT, OpsError, parse_overrides, run_cli, target
+from scripts import cost, deploy, destroy, ops, plan, preflight, publish, scale
+from scripts import smoke as smoke_runner
+from scripts.common import parse_overrides, run_cli, target
 
-COMMANDS = ["deploy", "preflight", "plan", "publish", "smoke", "status", "logs", "exec", "stop", "start", "destroy"]
+PROG = "python -m scripts"
+
+
+def _env(name: str, default=None):
+    return os.environ.get(name) or default
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name) == "1"
+
+
+# ---------------------------------------------------------------- flags shared by several commands
+
+def stack_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", default=_env("ENV", "dev"), metavar="{dev,prod}",
+                   help="samconfig.toml environment (ENV=; default dev)")
+    p.add_argument("--stack", default=_env("STACK"), help="another stack name than samconfig's (STACK=)")
+    p.add_argument("--region", default=_env("REGION"), help="AWS region (REGION=; default samconfig's, AWS_REGION)")
+
+
+def service_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--service", default=_env("SERVICE"), metavar="NAME",
+                   help="one service of the stack, e.g. notes for NotesService (SERVICE=; default every service)")
+
+
+def params_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--params", default=_env("PARAMS", ""), metavar='"KEY=VALUE ..."', help=f"{what} (PARAMS=)")
+
+
+def yes_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--yes", action="store_true", default=_flag("YES"), help=f"{what} (YES=1)")
+
+
+def _target(args):
+    return target(args.env, args.stack, args.region, service=getattr(args, "service", None))
+
+
+# ---------------------------------------------------------------- the commands
+
+def do_deploy(args) -> int:
+    deploy.deploy(_target(args), parse_overrides(args.params), yes=args.yes)
+    return 0
+
+
+def do_preflight(args) -> int:
+    t = _target(args)
+    preflight.preflight(t, {**t.parameters, **parse_overrides(args.params)})
+    return 0
+
+
+def do_plan(args) -> int:
+    return plan.run(args.env, args.stack, args.region, args.params)
+
+
+def do_publish(args) -> int:
+    publish.publish(_target(args))
+    return 0
+
+
+def do_destroy(args) -> int:
+    destroy.destroy(_target(args), yes=args.yes, delete_table=args.delete_table)
+    return 0
+
+
+def do_stop(args) -> int:
+    scale.stop(_target(args))
+    return 0
+
+
+def do_start(args) -> int:
+    scale.start(_target(args))
+    return 0
+
+
+def do_exec(args) -> int:
+    ops.exec_shell(_target(args), args.command, ask=input if sys.stdin.isatty() else None)
+    return 0
+
+
+def do_smoke(args) -> int:
+    smoke_runner.smoke(None if args.url else _target(args), url=args.url)
+    return 0
+
+
+def do_status(args) -> int:
+    ops.status(_target(args))
+    return 0
+
+
+def do_logs(args) -> int:
+    ops.logs(_target(args), minutes=args.minutes, follow=args.follow)
+    return 0
+
+
+def setup_deploy(p):
+    stack_flags(p)
+    params_flag(p, "parameter overrides on top of samconfig.toml's")
+    yes_flag(p, "deploy without asking (no change set confirmation, no questions)")
+
+
+def setup_preflight(p):
+    stack_flags(p)
+    params_flag(p, "the parameters the deploy would add")
+
+
+def setup_plan(p):
+    stack_flags(p)
+    params_flag(p, "the change to preview, e.g. Ingress=LoadBalancer")
+
+
+def setup_destroy(p):
+    stack_flags(p)
+    yes_flag(p, "delete without asking for the stack name")
+    p.add_argument("--delete-table", action="store_true", default=_flag("DELETE_TABLE"),
+                   help="also delete the retained notes table and its data (DELETE_TABLE=1)")
+
+
+def setup_services(p):
+    stack_flags(p)
+    service_flag(p)
+
+
+def setup_exec(p):
+    setup_services(p)
+    p.add_argument("--command", default="/bin/sh", help="what to run in the container (default /bin/sh)")
+
+
+def setup_smoke(p):
+    setup_services(p)
+    p.add_argument("--url", default=_env("URL"), help="any base URL instead of the stack (URL=)")
+
+
+def setup_logs(p):
+    setup_services(p)
+    p.add_argument("--follow", action="store_true", default=_flag("FOLLOW"), help="keep tailing (FOLLOW=1)")
+    p.add_argument("--minutes", type=int, default=int(_env("MINUTES", "10")), help="how far back (MINUTES=; 10)")
+
+
+# (group, command, one line, flags, action): the help lists them in this order, by group.
+COMMANDS = [
+    ("deploy", "deploy", "build and push the images, sam deploy, wait, publish, smoke test", setup_deploy, do_deploy),
+    ("deploy", "preflight", "check credentials, Docker, AZs, certificates, templates; create the service-linked "
+     "roles", setup_preflight, do_preflight),
+    ("deploy", "plan", "what PARAMS would add, remove, update or replace (offline; --stack reads a deployed one)",
+     setup_plan, do_plan),
+    ("deploy", "publish", "upload frontend/ and invalidate what changed", stack_flags, do_publish),
+    ("deploy", "destroy", "empty the bucket, delete the stack and its image repositories", setup_destroy, do_destroy),
+    ("operate", "stop", "scale every service (or --service) to zero, remembering its scale", setup_services, do_stop),
+    ("operate", "start", "scale back to what stop recorded", setup_services, do_start),
+    ("operate", "exec", "a shell in a running task of one service", setup_exec, do_exec),
+    ("operate", "smoke", "the smoke tests against the stack (each service's health check) or --url",
+     setup_smoke, do_smoke),
+    ("inspect", "status", "URLs, services, deployments, recent events, VPC link warnings", setup_services, do_status),
+    ("inspect", "logs", "the services' recent log lines", setup_logs, do_logs),
+    ("inspect", "cost", "the monthly estimate and the ceiling of a configuration (offline)", cost.add_arguments,
+     cost.run),
+]
+GROUPS = {"deploy": "deploy (build, ship, remove)", "operate": "operate (a running stack)",
+          "inspect": "inspect (read only)"}
+
+
+def commands_help() -> str:
+    lines = []
+    for group, title in GROUPS.items():
+        lines.append(f"{title}:")
+        lines += [f"  {name:<10} {line}" for g, name, line, _, _ in COMMANDS if g == group]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    doc = __doc__.split("\n", 2)
+    top = argparse.ArgumentParser(prog=PROG, usage="%(prog)s COMMAND [flags]", description=doc[2].strip() + "\n\n" + commands_help(),
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True, help=argparse.SUPPRESS)
+    for _group, name, line, setup, action in COMMANDS:
+        p = sub.add_parser(name, prog=f"{PROG} {name}", help=line, description=line[0].upper() + line[1:] + ".")
+        setup(p)
+        p.set_defaults(action=action)
+    return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=COMMANDS)
-    parser.add_argument("--env", default=os.environ.get("ENV") or "dev")
-    parser.add_argument("--stack", default=os.environ.get("STACK") or None)
-    parser.add_argument("--region", default=os.environ.get("REGION") or None)
-    parser.add_argument("--params", default=os.environ.get("PARAMS", ""))
-    parser.add_argument("--url", default=os.environ.get("URL") or None)
-    parser.add_argument("--yes", action="store_true", default=os.environ.get("YES") == "1")
-    parser.add_argument("--delete-table", action="store_true", default=os.environ.get("DELETE_TABLE") == "1")
-    parser.add_argument("--follow", action="store_true", default=os.environ.get("FOLLOW") == "1")
-    args = parser.parse_args(argv)
-
-    if args.command == "smoke":
-        return smoke(args)
-    if args.command == "plan":  # offline unless STACK= names a deployed stack
-        return plan.run(args.env, args.stack, args.region, args.params)
-    t = target(args.env, args.stack, args.region)
-    extra = parse_overrides(args.params)
-    if args.command == "deploy":
-        deploy.deploy(t, extra, yes=args.yes)
-    elif args.command == "preflight":
-        preflight.preflight(t, {**t.parameters, **extra})
-    elif args.command == "publish":
-        publish.publish(t)
-    elif args.command == "status":
-        ops.status(t)
-    elif args.command == "logs":
-        ops.logs(t, follow=args.follow)
-    elif args.command == "exec":
-        ops.exec_shell(t)
-    elif args.command == "stop":
-        scale.stop(t)
-    elif args.command == "start":
-        scale.start(t)
-    elif args.command == "destroy":
-        destroy.destroy(t, yes=args.yes, delete_table=args.delete_table)
-    return 0
-
-
-def smoke(args) -> int:
-    """The smoke suite against URL=, or against the stack (STACK= or samconfig's)."""
-    env = dict(os.environ)
-    if args.url:
-        env["SMOKE_URL"] = args.url
-    else:
-        t = target(args.env, args.stack, args.region)
-        env.update(SMOKE_STACK=t.stack_name, AWS_REGION=t.region)
-    result = subprocess.run([sys.executable, "-m", "pytest", "tests/smoke", "-p", "no:cacheprovider"], cwd=ROOT,
-                            env=env, check=False)
-    if result.returncode != 0:
-        raise OpsError("smoke tests failed; the report is above")
-    return 0
+    args = parser().parse_args(argv)
+    return args.action(args)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""What every operations script shares: one-line errors, the samconfig.toml
-environment, the parent stack's outputs, and bounded waits that show progress.
+"""What every operations script shares: boto3's exceptions as one-line errors
+(the classes are in errors.py), the samconfig.toml environment, the parent
+stack's description, and bounded waits that show progress.
 
-Every script runs against the parent stack only: its Outputs name everything
-else (bucket, distribution, cluster, service, log group, ...).
+Every script runs against the parent stack only: its Outputs, read once into
+a typed object (outputs.py), name everything else (bucket, distribution,
+cluster, and per service its ECS service, log group, scalable target, ...).
 """
 from __future__ import annotations
 
@@ -25,35 +27,53 @@ from botocore.exceptions import (
     WaiterError,
 )
 
+from scripts.errors import (  # noqa: F401 (OpsError: every script imports it from here)
+    AwsCallFailed,
+    CredentialsRejected,
+    NoCredentials,
+    NoRegion,
+    OpsError,
+    StackNotFound,
+    UsageError,
+    WaitFailed,
+    WaitTimedOut,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMCONFIG = ROOT / "samconfig.toml"
 ENVIRONMENTS = {"dev": "default", "prod": "prod"}
 
 
-class OpsError(Exception):
-    """A failure the user can act on; the message is one line."""
-
-
 @contextmanager
 def aws_errors():
-    """Turn boto3's exceptions into one clear line."""
+    """Turn boto3's exceptions into one clear line, classed by what the user does about it."""
     try:
         yield
     except (NoCredentialsError, PartialCredentialsError):
-        raise OpsError("no AWS credentials found: run `aws configure` (or `aws sso login`), "
-                       "or set AWS_PROFILE / AWS_ACCESS_KEY_ID") from None
+        raise NoCredentials("no AWS credentials found: run `aws configure` (or `aws sso login`), "
+                            "or set AWS_PROFILE / AWS_ACCESS_KEY_ID") from None
     except NoRegionError:
-        raise OpsError("no AWS region: set AWS_REGION, or `region` in samconfig.toml") from None
+        raise NoRegion("no AWS region: set AWS_REGION, or `region` in samconfig.toml") from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Error"), error.get("Message", str(exc))
         if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"):
-            raise OpsError(f"AWS rejected the credentials ({code}): refresh them, e.g. `aws sso login`") from None
-        raise OpsError(f"{exc.operation_name} failed: {code}: {message}") from None
+            raise CredentialsRejected(f"AWS rejected the credentials ({code}): refresh them, e.g. `aws sso login`") \
+                from None
+        raise AwsCallFailed(f"{exc.operation_name} failed: {code}: {message}", code, message) from None
     except WaiterError as exc:
-        raise OpsError(f"gave up waiting: {exc}") from None
+        # botocore's only structured hint: a waiter that ran out of attempts says so in `reason`.
+        if str(exc.kwargs.get("reason", "")).startswith("Max attempts exceeded"):
+            raise WaitTimedOut(f"gave up waiting: {exc}") from None
+        raise WaitFailed(f"gave up waiting: {exc}") from None
     except BotoCoreError as exc:
-        raise OpsError(f"AWS call failed: {exc}") from None
+        raise AwsCallFailed(f"AWS call failed: {exc}") from None
+
+
+def stack_missing(exc: AwsCallFailed) -> bool:
+    """CloudFormation's answer for a stack name it does not know: ValidationError "Stack with id X does
+    not exist" (it has no dedicated error code, so this is the one place its wording is read)."""
+    return exc.aws_code == "ValidationError" and "does not exist" in exc.aws_message
 
 
 @dataclass
@@ -65,6 +85,7 @@ class Target:
     region: str
     parameters: dict[str, str] = field(default_factory=dict)
     session: boto3.session.Session | None = None
+    service: str | None = None  # SERVICE= / --service: one service of the stack; None: every service
 
     def client(self, service: str, region: str | None = None):
         return self.session.client(service, region_name=region or self.region)
@@ -75,7 +96,7 @@ def parse_overrides(text: str) -> dict[str, str]:
     out = {}
     for token in shlex.split(text or ""):
         if "=" not in token:
-            raise OpsError(f"samconfig.toml: parameter override {token!r} is not Key=Value")
+            raise UsageError(f"samconfig.toml: parameter override {token!r} is not Key=Value")
         key, value = token.split("=", 1)
         out[key] = value
     return out
@@ -95,19 +116,19 @@ def check_task_range(params: dict) -> str:
     try:
         low, high = int(low), int(high)
     except (TypeError, ValueError):
-        raise OpsError(f"MinTasks={low} and MaxTasks={high} must be whole numbers") from None
+        raise UsageError(f"MinTasks={low} and MaxTasks={high} must be whole numbers") from None
     if low > high:
-        raise OpsError(f"MinTasks={low} is more than MaxTasks={high}: set MinTasks <= MaxTasks")
+        raise UsageError(f"MinTasks={low} is more than MaxTasks={high}: set MinTasks <= MaxTasks")
     return f"{low}-{high} tasks"
 
 
 def load_samconfig(env: str, path: Path = SAMCONFIG) -> dict:
     if env not in ENVIRONMENTS:
-        raise OpsError(f"unknown ENV={env}: use one of {', '.join(ENVIRONMENTS)}")
+        raise UsageError(f"unknown ENV={env}: use one of {', '.join(ENVIRONMENTS)}")
     config = tomllib.loads(path.read_text())
     section = config.get(ENVIRONMENTS[env])
     if section is None:
-        raise OpsError(f"samconfig.toml has no [{ENVIRONMENTS[env]}] environment for ENV={env}")
+        raise UsageError(f"samconfig.toml has no [{ENVIRONMENTS[env]}] environment for ENV={env}")
     merged: dict = {}
     for command in ("global", "deploy"):
         merged.update(section.get(command, {}).get("parameters", {}))
@@ -115,16 +136,16 @@ def load_samconfig(env: str, path: Path = SAMCONFIG) -> dict:
 
 
 def target(env: str = "dev", stack: str | None = None, region: str | None = None,
-           session: boto3.session.Session | None = None) -> Target:
+           session: boto3.session.Session | None = None, service: str | None = None) -> Target:
     config = load_samconfig(env)
     session = session or boto3.session.Session()
     region = region or config.get("region") or os.environ.get("AWS_REGION") or session.region_name
     if not region:
-        raise OpsError("no AWS region: set AWS_REGION, or `region` in samconfig.toml")
+        raise NoRegion("no AWS region: set AWS_REGION, or `region` in samconfig.toml")
     name = stack or config.get("stack_name")
     if not name:
-        raise OpsError("no stack name: set STACK=, or stack_name in samconfig.toml")
-    return Target(env, name, region, parse_overrides(config.get("parameter_overrides", "")), session)
+        raise UsageError("no stack name: set STACK=, or stack_name in samconfig.toml")
+    return Target(env, name, region, parse_overrides(config.get("parameter_overrides", "")), session, service)
 
 
 def describe_stack(t: Target) -> dict:
@@ -133,23 +154,12 @@ def describe_stack(t: Target) -> dict:
     try:
         with aws_errors():
             stacks = cfn.describe_stacks(StackName=t.stack_name)["Stacks"]
-    except OpsError as exc:
-        if "does not exist" in str(exc):
-            raise OpsError(f"stack {t.stack_name} not found in {t.region}: deploy it first (make deploy), "
-                           f"or name another with STACK=") from None
+    except AwsCallFailed as exc:
+        if stack_missing(exc):
+            raise StackNotFound(f"stack {t.stack_name} not found in {t.region}: deploy it first (make deploy), "
+                                f"or name another with STACK=") from None
         raise
     return stacks[0]
-
-
-def stack_outputs(t: Target) -> dict[str, str]:
-    return {o["OutputKey"]: o["OutputValue"] for o in describe_stack(t).get("Outputs", [])}
-
-
-def require(outputs: dict[str, str], *names: str) -> list[str]:
-    missing = [n for n in names if not outputs.get(n)]
-    if missing:
-        raise OpsError(f"the stack has no output {', '.join(missing)}: is it a stack of this blueprint?")
-    return [outputs[n] for n in names]
 
 
 def log(message: str) -> None:
@@ -168,13 +178,14 @@ def wait(waiter_name: str, client, *, what: str, describe, timeout: float, delay
                 waiter.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **kwargs)
             log(f"  [{clock() - start:5.0f}s] {what}: done")
             return
-        except OpsError as exc:
-            if "Max attempts exceeded" not in str(exc):
-                raise OpsError(f"{what}: {exc}") from None
+        except WaitTimedOut:
+            pass  # not yet: one attempt was all we asked of the waiter
+        except WaitFailed as exc:
+            raise WaitFailed(f"{what}: {exc}") from None
         elapsed = clock() - start
         state = describe()
         if elapsed + delay > timeout:
-            raise OpsError(f"{what} did not finish within {timeout:.0f} s (last state: {state})")
+            raise WaitTimedOut(f"{what} did not finish within {timeout:.0f} s (last state: {state})")
         log(f"  [{elapsed:5.0f}s] {what}: {state}")
         sleep(delay)
 

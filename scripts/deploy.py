@@ -1,11 +1,12 @@
 """`make deploy`: from a clone to a working deployment in one command.
 
-preflight -> clear a failed first create -> image repository -> build and push
-(skipped when the commit is already there for the architecture) -> show the
-parameters that change -> `sam deploy` with the image by digest (on failure:
-the root cause from the nested stacks' events) -> wait until the ECS service is
-stable -> publish the frontend -> smoke tests (skipped, and said, when the
-service is stopped) -> print the URLs.
+preflight -> clear a failed first create -> for each build Context in parent.yml
+(image.builds): image repository, build and push (skipped when the commit is
+already there for the architecture) -> show the parameters that change ->
+`sam deploy` with each image by digest (on failure: the root cause from the
+nested stacks' events) -> wait until every ECS service is stable -> publish the
+frontend -> smoke tests (skipped, and said, when a service is stopped) -> print
+the URLs.
 Running it again with no changes rebuilds nothing and is not an error.
 """
 from __future__ import annotations
@@ -17,25 +18,18 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from scripts import image, prefix_list, preflight, publish, scale, stack_failures
-from scripts.common import (
-    ENVIRONMENTS,
-    ROOT,
-    OpsError,
-    Target,
-    aws_errors,
-    format_overrides,
-    log,
-    require,
-    stack_outputs,
-    wait,
-)
+from scripts import outputs as stack_outputs
+from scripts.common import ENVIRONMENTS, ROOT, Target, aws_errors, format_overrides, log, wait
+from scripts.errors import DeployFailed, NotConfirmed, ToolMissing
+from scripts.outputs import ParentOutputs
+from scripts.smoke import smoke
 
 
 def sam_binary() -> str:
     local = ROOT / ".venv-sam" / "bin" / "sam"
     found = str(local) if local.exists() else shutil.which("sam")
     if not found:
-        raise OpsError("the SAM CLI is not installed: run `make venv` (it creates .venv-sam)")
+        raise ToolMissing("the SAM CLI is not installed: run `make venv` (it creates .venv-sam)")
     return found
 
 
@@ -60,8 +54,8 @@ def sam_deploy(t: Target, params: dict, run=subprocess.run, yes: bool = False) -
         if stack_failures.stack_status(t.client("cloudformation"), t.stack_name) == "ROLLBACK_COMPLETE":
             log("the first create failed: the next make deploy deletes the empty stack and creates it again")
         if cause:
-            raise OpsError(f"sam deploy failed: {cause}")
-        raise OpsError(f"sam deploy failed (exit {result.returncode}); its output above says why")
+            raise DeployFailed(f"sam deploy failed: {cause}")
+        raise DeployFailed(f"sam deploy failed (exit {result.returncode}); its output above says why")
 
 
 def parameter_changes(t: Target, sources: list[tuple[str, dict]]) -> list[tuple[str, str, str, str]]:
@@ -97,32 +91,37 @@ def confirm_parameter_changes(t: Target, sources: list[tuple[str, dict]], intera
     if t.env == "prod" and interactive and any(label != COMPUTED for *_, label in changes):
         if not stack_failures.interactive_confirm(f"Deploy {t.stack_name} with these parameter changes? [y/N] ",
                                                   ask):
-            raise OpsError("not confirmed; nothing was deployed")
+            raise NotConfirmed("not confirmed; nothing was deployed")
     return changes
 
 
-def wait_for_service(t: Target, outputs: dict, timeout: float = 1200, delay: float = 15) -> None:
-    cluster, service = require(outputs, "ClusterName", "ServiceName")
+def wait_for_services(t: Target, outputs: ParentOutputs, timeout: float = 1200, delay: float = 15) -> None:
+    """Until every service of the stack is stable (its new tasks healthy, the old ones drained)."""
+    names = [s.name for s in outputs.services.values()]
     ecs = t.client("ecs")
 
     def state():
         with aws_errors():
-            s = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
-        rollout = ", ".join(f"{d.get('status')} {d.get('rolloutState', '')}".strip() for d in s["deployments"])
-        return f"running {s['runningCount']}/{s['desiredCount']}, deployments: {rollout}"
+            described = ecs.describe_services(cluster=outputs.cluster_name, services=names)["services"]
+        return "; ".join(  # each service named when there are several
+            f"{s['serviceName'] + ' ' if len(names) > 1 else ''}running {s['runningCount']}/{s['desiredCount']}, "
+            "deployments: "
+            + ", ".join(f"{d.get('status')} {d.get('rolloutState', '')}".strip() for d in s["deployments"])
+            for s in described)
 
-    wait("services_stable", ecs, what=f"ECS service {service}", describe=state, timeout=timeout, delay=delay,
-         cluster=cluster, services=[service])
+    wait("services_stable", ecs, what=f"ECS service {', '.join(names)}", describe=state, timeout=timeout,
+         delay=delay, cluster=outputs.cluster_name, services=names)
 
 
-def smoke(t: Target, version: str | None, run=subprocess.run) -> None:
-    env = {**os.environ, "SMOKE_STACK": t.stack_name, "AWS_REGION": t.region}
-    if version:
-        env["SMOKE_VERSION"] = version
-    result = run([sys.executable, "-m", "pytest", "tests/smoke", "-p", "no:cacheprovider", "-q"], cwd=ROOT,
-                 env=env, check=False)
-    if result.returncode != 0:
-        raise OpsError("smoke tests failed against the deployment; their report is above")
+def build_images(t: Target, architecture: str, run=subprocess.run) -> tuple[dict[str, str], str]:
+    """Build and push each Context of parent.yml once; ({image parameter: image by digest}, the version
+    of the first (the sample's) build, which the app reports as AppVersion)."""
+    images, versions = {}, []
+    for build in image.builds():
+        ref, version = image.build_and_push(t, architecture, run, build.context)
+        images.update(dict.fromkeys(build.parameters, ref))
+        versions.append(version)
+    return images, versions[0]
 
 
 def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None, skip_smoke: bool = False,
@@ -137,19 +136,21 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
     params.update(computed)
     preflight.preflight(t, params, **({"checks": checks} if checks is not None else {}))
     stack_failures.clear_failed_create(t, interactive, ask, delay=delay)
-    image_ref, version = image.build_and_push(t, params.get("Architecture", "ARM64"), run)
-    computed.update(ImageUri=image_ref, AppVersion=version)
+    images, version = build_images(t, params.get("Architecture", "ARM64"), run)
+    computed.update(images, AppVersion=version)
     params.update(computed)
     confirm_parameter_changes(t, [(f"samconfig.toml [{ENVIRONMENTS[t.env]}]", t.parameters), ("PARAMS", extra),
                                   (COMPUTED, computed)], interactive, ask)
     sam_deploy(t, params, run, yes=yes)
-    outputs = stack_outputs(t)  # read once: the deploy is done, nothing below changes them
-    wait_for_service(t, outputs, service_timeout, delay)
+    outputs = stack_outputs.read(t)  # read once: the deploy is done, nothing below changes them
+    wait_for_services(t, outputs, service_timeout, delay)
     publish.publish(t, outputs=outputs, delay=delay)
-    stopped = scale.stopped_reason(t, outputs)
-    if stopped:
-        log(stopped)
-    elif not skip_smoke:
-        smoke(t, version, run)
-    log(f"\nFrontend: {outputs.get('FrontendUrl')}\nAPI:      {outputs.get('ApiUrl')}\nImage:    {image_ref}")
-    return {"image": image_ref, "version": version, "outputs": outputs}
+    stopped = [reason for svc in outputs.services.values() if (reason := scale.stopped_reason(t, outputs, svc))]
+    for reason in stopped:
+        log(reason)
+    if not stopped and not skip_smoke:
+        smoke(t, version=version, run=run)
+    log(f"\nFrontend: {outputs.frontend_url}\nAPI:      {outputs.api_url}")
+    for name, ref in images.items():
+        log(f"{name + ':':<9} {ref}")
+    return {"images": images, "version": version, "outputs": outputs}

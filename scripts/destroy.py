@@ -2,7 +2,7 @@
 
 Empties the frontend bucket (every version: CloudFormation cannot delete a
 non-empty bucket), deletes the stack and waits until it is gone, then deletes
-the image repository the deploy created. The notes table is retained by the
+the image repositories the deploy created (one per build Context in parent.yml). The notes table is retained by the
 template; it is deleted only when asked (DELETE_TABLE=1), after it leaves
 UPDATING (DynamoDB refuses to delete a table that is not ACTIVE) and with
 deletion protection turned off. A kept table can be adopted by the next deploy:
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import time
 
-from scripts.common import ENVIRONMENTS, OpsError, Target, aws_errors, log, stack_outputs, wait
-from scripts.image import repository_name
+from scripts import image
+from scripts import outputs as stack_outputs
+from scripts.common import ENVIRONMENTS, Target, aws_errors, log, wait
+from scripts.errors import NotConfirmed
 
 
 def confirm(t: Target, yes: bool, ask=input) -> None:
@@ -23,9 +25,9 @@ def confirm(t: Target, yes: bool, ask=input) -> None:
     try:
         answer = ask(f"Delete stack {t.stack_name} in {t.region} and its frontend bucket? Type the stack name: ")
     except EOFError:
-        raise OpsError("no terminal to confirm on: run with YES=1 to delete without asking") from None
+        raise NotConfirmed("no terminal to confirm on: run with YES=1 to delete without asking") from None
     if answer.strip() != t.stack_name:
-        raise OpsError("not confirmed; nothing was deleted")
+        raise NotConfirmed("not confirmed; nothing was deleted")
 
 
 def empty_bucket(s3, bucket: str) -> int:
@@ -65,13 +67,12 @@ def remove_table(dynamodb, table: str, timeout: float = 600, delay: float = 10, 
 
 def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
             timeout: float = 3600, delay: float = 15) -> dict:
-    outputs = stack_outputs(t)  # fails with one line when the stack does not exist
+    outputs = stack_outputs.read(t)  # fails with one line when the stack does not exist
+    contexts = [b.context for b in image.builds()]  # parent.yml read before anything is deleted
     confirm(t, yes, ask)
-    s3, cfn, ecr = t.client("s3"), t.client("cloudformation"), t.client("ecr")
-    removed = 0
-    if outputs.get("BucketName"):
-        removed = empty_bucket(s3, outputs["BucketName"])
-        log(f"emptied bucket {outputs['BucketName']} ({removed} object versions)")
+    s3, cfn = t.client("s3"), t.client("cloudformation")
+    removed = empty_bucket(s3, outputs.bucket_name)
+    log(f"emptied bucket {outputs.bucket_name} ({removed} object versions)")
     with aws_errors():
         cfn.delete_stack(StackName=t.stack_name)
 
@@ -82,14 +83,11 @@ def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
 
     wait("stack_delete_complete", cfn, what=f"deleting stack {t.stack_name}", describe=state, timeout=timeout,
          delay=delay, StackName=t.stack_name)
-    repo = repository_name(t)
-    with aws_errors():
-        try:
-            ecr.delete_repository(repositoryName=repo, force=True)
+    for context in contexts:
+        repo = image.delete_repository(t, context)
+        if repo:
             log(f"deleted image repository {repo}")
-        except ecr.exceptions.RepositoryNotFoundException:
-            pass
-    table = outputs.get("TableName")
+    table = outputs.table_name
     if table and delete_table:
         remove_table(t.client("dynamodb"), table, delay=delay)
         log(f"deleted table {table}")

@@ -4,6 +4,18 @@ with the git commit and the architecture (`<commit>-arm64`), and the digest the
 stack is deployed with. A commit already in the repository for that
 architecture is not built again.
 
+What to build comes from parent.yml: each service (an AWS::Serverless::Application with
+`Location: service.yml`) names its recipe in its Metadata,
+
+    Metadata:
+      Build:
+        Context: app              # the directory with the Dockerfile
+        ImageParameter: ImageUri  # the parent parameter set to the pushed image, by digest
+
+and each distinct Context is built once, into one repository of its own (the `app` Context into
+the repository named like the stack, as before services were many), whatever number of services
+and parameters share it.
+
 Why the architecture is in the tag: tags are immutable, so a tag naming only
 the commit would make `Architecture=X86_64` reuse the ARM64 image, and every
 task would die with "exec format error". An image's platform is fixed at build
@@ -14,23 +26,65 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 
-from scripts.common import ROOT, OpsError, Target, aws_errors, log
+from blueprint.templates import PARENT, load
+from scripts.common import ROOT, Target, aws_errors, log
+from scripts.errors import AwsCallFailed, BuildFailed, UsageError
 
 KEEP_IMAGES = 10
 PLATFORMS = {"ARM64": "linux/arm64", "X86_64": "linux/amd64"}
 
 
+SAMPLE_CONTEXT = "app"
+
+
+@dataclass(frozen=True)
+class Build:
+    """One image to build: a Context directory, the parent parameters that take it, the services using it."""
+
+    context: str
+    parameters: tuple[str, ...]
+    services: tuple[str, ...]
+
+
+def builds(template: dict | None = None, root: Path = ROOT) -> list[Build]:
+    """parent.yml's build recipes, one per distinct Context (a directory under `root`), in the parent's order."""
+    template = template if template is not None else load(PARENT)
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for key, resource in template.get("Resources", {}).items():
+        location = resource.get("Properties", {}).get("Location")
+        if resource.get("Type") != "AWS::Serverless::Application" or not str(location).endswith("service.yml"):
+            continue
+        recipe = (resource.get("Metadata") or {}).get("Build") or {}
+        if not recipe.get("Context") or not recipe.get("ImageParameter"):
+            raise UsageError(f"parent.yml: service {key} has no Metadata.Build with Context and ImageParameter")
+        if not (root / recipe["Context"] / "Dockerfile").is_file():
+            raise UsageError(f"parent.yml: service {key} builds {recipe['Context']}/, which has no Dockerfile")
+        parameters, services = found.setdefault(str(recipe["Context"]), ([], []))
+        if recipe["ImageParameter"] not in parameters:
+            parameters.append(str(recipe["ImageParameter"]))
+        services.append(str(key))
+    if not found:
+        raise UsageError("parent.yml has no service (an AWS::Serverless::Application with Location: service.yml)")
+    return [Build(context, tuple(p), tuple(s)) for context, (p, s) in found.items()]
+
+
 def image_tag(version: str, architecture: str) -> str:
     """The tag of one build: the source version and the CPU it runs on, e.g. 3f2a9c1b0d4e-arm64."""
     if architecture not in PLATFORMS:
-        raise OpsError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
+        raise UsageError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
     return f"{version}-{PLATFORMS[architecture].split('/')[1]}"
 
 
-def repository_name(t: Target) -> str:
-    return t.stack_name.lower()
+def repository_name(t: Target, context: str = SAMPLE_CONTEXT) -> str:
+    """One repository per Context; the sample's keeps the stack's name (older deployments have it)."""
+    if context == SAMPLE_CONTEXT:
+        return t.stack_name.lower()
+    return f"{t.stack_name}-{re.sub(r'[^a-z0-9]+', '-', context.lower()).strip('-')}".lower()
 
 
 def lifecycle_policy(keep: int = KEEP_IMAGES) -> str:
@@ -41,9 +95,9 @@ def lifecycle_policy(keep: int = KEEP_IMAGES) -> str:
     }]})
 
 
-def ensure_repository(t: Target) -> str:
+def ensure_repository(t: Target, context: str = SAMPLE_CONTEXT) -> str:
     """The repository's URI; created with scan on push, immutable tags and a lifecycle policy."""
-    ecr, name = t.client("ecr"), repository_name(t)
+    ecr, name = t.client("ecr"), repository_name(t, context)
     with aws_errors():
         try:
             repo = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
@@ -59,25 +113,25 @@ def ensure_repository(t: Target) -> str:
     return repo["repositoryUri"]
 
 
-def source_tag(run=subprocess.run) -> str:
-    """The git commit; a dirty work tree adds a hash of its changes (tags are immutable)."""
+def source_tag(run=subprocess.run, context: str = SAMPLE_CONTEXT) -> str:
+    """The git commit; changes to the Context not committed add a hash of them (tags are immutable)."""
     def git(*args):
         return run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
     sha = git("rev-parse", "--short=12", "HEAD")
     if not sha:
-        raise OpsError("not a git checkout: the image tag is the commit")
-    diff = git("status", "--porcelain", "--", "app")
+        raise UsageError("not a git checkout: the image tag is the commit")
+    diff = git("status", "--porcelain", "--", context)
     if diff:
-        changes = git("diff", "HEAD", "--", "app") + diff
+        changes = git("diff", "HEAD", "--", context) + diff
         return f"{sha}-dirty-{hashlib.sha256(changes.encode()).hexdigest()[:8]}"
     return sha
 
 
-def image_digest(t: Target, tag: str) -> str | None:
+def image_digest(t: Target, tag: str, context: str = SAMPLE_CONTEXT) -> str | None:
     ecr = t.client("ecr")
     with aws_errors():
         try:
-            details = ecr.describe_images(repositoryName=repository_name(t), imageIds=[{"imageTag": tag}])
+            details = ecr.describe_images(repositoryName=repository_name(t, context), imageIds=[{"imageTag": tag}])
         except ecr.exceptions.ImageNotFoundException:
             return None
     images = details.get("imageDetails", [])
@@ -91,26 +145,40 @@ def docker_login(t: Target, registry: str, run=subprocess.run) -> None:
     result = run(["docker", "login", "--username", user, "--password-stdin", registry], input=password,
                  capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise OpsError(f"docker login to {registry} failed: {result.stderr.strip().splitlines()[-1:]}")
+        raise BuildFailed(f"docker login to {registry} failed: {result.stderr.strip().splitlines()[-1:]}")
 
 
-def build_and_push(t: Target, architecture: str, run=subprocess.run) -> tuple[str, str]:
+def build_and_push(t: Target, architecture: str, run=subprocess.run,
+                   context: str = SAMPLE_CONTEXT) -> tuple[str, str]:
     """(the image reference by digest, repo@sha256:..., and the source version it was built from),
-    built and pushed unless that version is already there for this architecture."""
-    version = source_tag(run)
+    built from the Context directory and pushed unless that version is already there for this architecture."""
+    version = source_tag(run, context)
     tag = image_tag(version, architecture)
-    uri = ensure_repository(t)
-    digest = image_digest(t, tag)
+    uri = ensure_repository(t, context)
+    digest = image_digest(t, tag, context)
     if digest:
         log(f"image {tag} is already in {uri}: not rebuilding")
         return f"{uri}@{digest}", version
     docker_login(t, uri.split("/", 1)[0], run)
     log(f"building {uri}:{tag} for {PLATFORMS[architecture]}")
     result = run(["docker", "buildx", "build", "--platform", PLATFORMS[architecture], "--provenance=false",
-                  "--tag", f"{uri}:{tag}", "--push", str(ROOT / "app")], check=False)
+                  "--tag", f"{uri}:{tag}", "--push", str(ROOT / context)], check=False)
     if result.returncode != 0:
-        raise OpsError(f"docker buildx build failed (exit {result.returncode}); see its output above")
-    digest = image_digest(t, tag)
+        raise BuildFailed(f"docker buildx build of {context}/ failed (exit {result.returncode}); see its output above")
+    digest = image_digest(t, tag, context)
     if not digest:
-        raise OpsError(f"pushed {uri}:{tag} but ECR does not list it")
+        raise BuildFailed(f"pushed {uri}:{tag} but ECR does not list it")
     return f"{uri}@{digest}", version
+
+
+def delete_repository(t: Target, context: str = SAMPLE_CONTEXT) -> str | None:
+    """Delete a Context's repository with its images; its name, or None when there was none."""
+    ecr, name = t.client("ecr"), repository_name(t, context)
+    try:
+        with aws_errors():
+            ecr.delete_repository(repositoryName=name, force=True)
+    except AwsCallFailed as exc:
+        if exc.aws_code == "RepositoryNotFoundException":
+            return None
+        raise
+    return name

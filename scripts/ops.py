@@ -1,4 +1,5 @@
-"""`make status`, `make logs` and `make exec`."""
+"""`make status`, `make logs` and `make exec`: every service of the stack, or the one SERVICE= names
+(exec acts on one: it asks which at a terminal, or refuses with the list)."""
 from __future__ import annotations
 
 import os
@@ -6,7 +7,10 @@ import shutil
 import time
 from datetime import UTC, datetime
 
-from scripts.common import OpsError, Target, aws_errors, log, require, stack_outputs
+from scripts import outputs as stack_outputs
+from scripts.common import Target, aws_errors, log
+from scripts.errors import ServiceNotReady, ToolMissing
+from scripts.outputs import ParentOutputs
 
 
 def nested_resources(cfn, stack: str, resource_type: str, depth: int = 0) -> list[str]:
@@ -44,85 +48,101 @@ def vpc_link_warnings(t: Target) -> list[str]:
     return warnings
 
 
-def status(t: Target) -> dict:
-    outputs = stack_outputs(t)
-    cluster, service_name = require(outputs, "ClusterName", "ServiceName")
+def status(t: Target, outputs: ParentOutputs | None = None) -> dict:
+    outputs = outputs or stack_outputs.read(t)
+    selected = outputs.select(t.service)
     ecs = t.client("ecs")
     with aws_errors():
-        service = ecs.describe_services(cluster=cluster, services=[service_name])["services"][0]
+        described = ecs.describe_services(cluster=outputs.cluster_name, services=[s.name for s in selected])["services"]
     log(f"stack      {t.stack_name} ({t.region})")
-    for key in ("FrontendUrl", "ApiUrl", "Ingress", "Architecture", "TableName", "LogGroupName"):
-        if key in outputs:
-            log(f"{key:<10} {outputs[key]}" if len(key) <= 10 else f"{key} {outputs[key]}")
-    log(f"service    {service_name}: desired {service['desiredCount']}, running {service['runningCount']}, "
-        f"pending {service['pendingCount']}")
-    for d in service.get("deployments", []):
-        log(f"deployment {d.get('status')} {d.get('rolloutState', '')} "
-            f"{d.get('taskDefinition', '').rsplit('/', 1)[-1]} running {d.get('runningCount')}")
-    for event in service.get("events", [])[:5]:
-        log(f"event      {event['createdAt']:%Y-%m-%d %H:%M} {event['message']}")
-    warnings = vpc_link_warnings(t) if outputs.get("Ingress", "HttpApi") == "HttpApi" else []
+    for label, value in (("FrontendUrl", outputs.frontend_url), ("ApiUrl", outputs.api_url),
+                         ("Ingress", outputs.ingress), ("Architecture", outputs.architecture),
+                         ("TableName", outputs.table_name)):
+        if value:
+            log(f"{label:<10} {value}" if len(label) <= 10 else f"{label} {value}")
+    by_name = {s["serviceName"]: s for s in described}
+    services = {}
+    for svc in selected:
+        service = by_name.get(svc.name, {"desiredCount": "?", "runningCount": "?", "pendingCount": "?"})
+        services[svc.key] = service
+        log(f"service    {svc.name} ({svc.short}, {svc.path_prefix}): desired {service['desiredCount']}, "
+            f"running {service['runningCount']}, pending {service['pendingCount']}")
+        log(f"logs       {svc.log_group}")
+        for d in service.get("deployments", []):
+            log(f"deployment {d.get('status')} {d.get('rolloutState', '')} "
+                f"{d.get('taskDefinition', '').rsplit('/', 1)[-1]} running {d.get('runningCount')}")
+        for event in service.get("events", [])[:5]:
+            log(f"event      {event['createdAt']:%Y-%m-%d %H:%M} {event['message']}")
+    warnings = vpc_link_warnings(t) if outputs.ingress == "HttpApi" else []
     for warning in warnings:
         log(warning)
-    return {"outputs": outputs, "service": service, "warnings": warnings}
+    return {"outputs": outputs, "services": services, "warnings": warnings}
 
 
 def logs(t: Target, minutes: int = 10, follow: bool = False, poll: float = 5, clock=time.time,
-         sleep=time.sleep, rounds: int | None = None) -> list[str]:
-    """Print the service's log lines from the last `minutes`; with follow, keep polling."""
-    (group,) = require(stack_outputs(t), "LogGroupName")
+         sleep=time.sleep, rounds: int | None = None, outputs: ParentOutputs | None = None) -> list[str]:
+    """Print the services' log lines from the last `minutes` (each line names its service when there are
+    several), oldest first; with follow, keep polling."""
+    selected = (outputs or stack_outputs.read(t)).select(t.service)
     client = t.client("logs")
-    since = int((clock() - minutes * 60) * 1000)
+    since = {svc.key: int((clock() - minutes * 60) * 1000) for svc in selected}
     seen: set[str] = set()
     printed: list[str] = []
     done = 0
     while True:
-        kwargs = {"logGroupName": group, "startTime": since, "interleaved": True}
-        with aws_errors():
-            for page in client.get_paginator("filter_log_events").paginate(**kwargs):
-                for event in page.get("events", []):
-                    if event["eventId"] in seen:
-                        continue
-                    seen.add(event["eventId"])
-                    since = max(since, event["timestamp"])
-                    stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
-                    line = f"{stamp:%H:%M:%S} {event['message'].rstrip()}"
-                    printed.append(line)
-                    log(line)
+        batch = []
+        for svc in selected:
+            kwargs = {"logGroupName": svc.log_group, "startTime": since[svc.key], "interleaved": True}
+            with aws_errors():
+                for page in client.get_paginator("filter_log_events").paginate(**kwargs):
+                    for event in page.get("events", []):
+                        if (svc.key, event["eventId"]) in seen:
+                            continue
+                        seen.add((svc.key, event["eventId"]))
+                        since[svc.key] = max(since[svc.key], event["timestamp"])
+                        batch.append((event["timestamp"], svc.short, event["message"].rstrip()))
+        for stamp, name, message in sorted(batch):
+            when = datetime.fromtimestamp(stamp / 1000, UTC)
+            line = f"{when:%H:%M:%S} {name + ' ' if len(selected) > 1 else ''}{message}"
+            printed.append(line)
+            log(line)
         done += 1
         if not follow or (rounds is not None and done >= rounds):
             return printed
         sleep(poll)
 
 
-def exec_shell(t: Target, command: str = "/bin/sh") -> list[str]:
-    """Open a shell in a running task (needs EnableExecuteCommand=true, the AWS CLI and
-    the Session Manager plugin). Returns the command it runs, after replacing this process."""
-    outputs = stack_outputs(t)
-    cluster, service_name, container = require(outputs, "ClusterName", "ServiceName", "ContainerName")
+def exec_shell(t: Target, command: str = "/bin/sh", outputs: ParentOutputs | None = None, ask=None) -> list[str]:
+    """Open a shell in a running task of one service (needs EnableExecuteCommand=true, the AWS CLI and
+    the Session Manager plugin). `ask`: a terminal to pick a service on when several and none named.
+    Returns the command it runs, after replacing this process."""
+    outputs = outputs or stack_outputs.read(t)
+    svc = outputs.one(t.service, ask)
+    cluster, service_name = outputs.cluster_name, svc.name
     ecs = t.client("ecs")
     with aws_errors():
         service = ecs.describe_services(cluster=cluster, services=[service_name])["services"][0]
         tasks = ecs.list_tasks(cluster=cluster, serviceName=service_name, desiredStatus="RUNNING")["taskArns"]
     if not service.get("enableExecuteCommand"):
-        raise OpsError("ECS Exec is off: deploy with EnableExecuteCommand=true "
-                       "(make deploy PARAMS=\"EnableExecuteCommand=true\")")
+        raise ServiceNotReady("ECS Exec is off: deploy with EnableExecuteCommand=true "
+                              "(make deploy PARAMS=\"EnableExecuteCommand=true\")")
     if not tasks:
-        raise OpsError(f"no running task in {service_name}: `make start` first")
+        raise ServiceNotReady(f"no running task in {service_name}: `make start` first")
     # Turning ECS Exec on does not restart running tasks; only tasks started afterwards have the agent
     # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html).
     with aws_errors():
         described = ecs.describe_tasks(cluster=cluster, tasks=tasks)["tasks"]
     ready = [x["taskArn"] for x in described if x.get("enableExecuteCommand")]
     if not ready:
-        raise OpsError(f"ECS Exec is on for {service_name}, but its running tasks started before it was: force a "
-                       f"new deployment (aws ecs update-service --cluster {cluster} --service {service_name} "
-                       f"--force-new-deployment) or make deploy a new version, then make exec again")
+        raise ServiceNotReady(f"ECS Exec is on for {service_name}, but its running tasks started before it was: "
+                              f"force a new deployment (aws ecs update-service --cluster {cluster} --service "
+                              f"{service_name} --force-new-deployment) or make deploy a new version, then make exec "
+                              f"again")
     tasks = ready
     for tool in ("aws", "session-manager-plugin"):
         if shutil.which(tool) is None:
-            raise OpsError(f"`{tool}` is not on PATH: ECS Exec needs the AWS CLI and the Session Manager plugin")
+            raise ToolMissing(f"`{tool}` is not on PATH: ECS Exec needs the AWS CLI and the Session Manager plugin")
     argv = ["aws", "ecs", "execute-command", "--region", t.region, "--cluster", cluster, "--task", tasks[0],
-            "--container", container, "--interactive", "--command", command]
+            "--container", svc.container, "--interactive", "--command", command]
     os.execvp(argv[0], argv)
     return argv

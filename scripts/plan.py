@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 
 from checks.plan import describe, plan
-from scripts.common import ENVIRONMENTS, OpsError, describe_stack, load_samconfig, parse_overrides, target
+from scripts.common import ENVIRONMENTS, describe_stack, load_samconfig, parse_overrides, target
+from scripts.errors import UsageError
 
 DEFAULT_REGION = "us-east-1"
 
@@ -23,7 +24,7 @@ def deployed_parameters(t) -> dict[str, str]:
 def run(env: str, stack: str | None, region: str | None, params: str, session=None, out=print) -> int:
     change = parse_overrides(params)
     if not change:
-        raise OpsError('nothing to plan: give the change, e.g. make plan PARAMS="Ingress=LoadBalancer"')
+        raise UsageError('nothing to plan: give the change, e.g. make plan PARAMS="Ingress=LoadBalancer"')
     config = load_samconfig(env)
     if stack:
         t = target(env, stack, region, session)

@@ -8,7 +8,8 @@ https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/LocationsOfEd
 """
 from __future__ import annotations
 
-from scripts.common import OpsError, Target, aws_errors
+from scripts.common import Target, aws_errors
+from scripts.errors import UsageError
 
 NAME = "com.amazonaws.global.cloudfront.origin-facing"
 
@@ -18,7 +19,7 @@ def cloudfront_prefix_list(t: Target) -> str:
         lists = t.client("ec2").describe_managed_prefix_lists(
             Filters=[{"Name": "prefix-list-name", "Values": [NAME]}])["PrefixLists"]
     if not lists:
-        raise OpsError(f"{t.region} has no managed prefix list {NAME}: Ingress=LoadBalancer cannot be "
+        raise UsageError(f"{t.region} has no managed prefix list {NAME}: Ingress=LoadBalancer cannot be "
                        "limited to CloudFront there; use Ingress=HttpApi")
     return lists[0]["PrefixListId"]
 

@@ -10,9 +10,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from checks.render import load
-from scripts import service_roles
+from blueprint.templates import load
+from scripts import image, service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
+from scripts.errors import AwsCallFailed, PreflightFailed, ToolMissing, UsageError
 from scripts.image import PLATFORMS
 
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/")
@@ -41,13 +42,13 @@ def check_region(t: Target, params: dict) -> str:
 
 def check_docker(t: Target, params: dict, run=subprocess.run) -> str:
     if shutil.which("docker") is None:
-        raise OpsError("docker is not installed: the image is built with docker buildx")
+        raise ToolMissing("docker is not installed: the image is built with docker buildx")
     server = run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=False)
     if server.returncode != 0 or not server.stdout.strip():
         raise OpsError("the Docker engine is not running (docker version cannot reach it)")
     buildx = run(["docker", "buildx", "version"], capture_output=True, text=True, check=False)
     if buildx.returncode != 0:
-        raise OpsError("docker buildx is missing: install the buildx plugin")
+        raise ToolMissing("docker buildx is missing: install the buildx plugin")
     return f"engine {server.stdout.strip()}"
 
 
@@ -115,7 +116,7 @@ def check_certificates(t: Target, params: dict) -> str:
 def check_lint(t: Target, params: dict, run=subprocess.run) -> str:
     cfn_lint = shutil.which("cfn-lint", path=str(ROOT / ".venv" / "bin")) or shutil.which("cfn-lint")
     if not cfn_lint:
-        raise OpsError("cfn-lint is not installed: run `make venv`")
+        raise ToolMissing("cfn-lint is not installed: run `make venv`")
     result = run([cfn_lint], cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         first = (result.stdout or result.stderr).strip().splitlines()[:1]
@@ -141,10 +142,10 @@ def check_build_platform(t: Target, params: dict, run=subprocess.run) -> str:
     https://docs.docker.com/build/building/multi-platform/"""
     architecture = params.get("Architecture") or load(ROOT / "parent.yml")["Parameters"]["Architecture"]["Default"]
     if architecture not in PLATFORMS:
-        raise OpsError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
+        raise UsageError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
     wanted = PLATFORMS[architecture]
     if shutil.which("docker") is None:
-        raise OpsError(f"cannot tell whether docker can build {wanted}: docker is not installed")
+        raise ToolMissing(f"cannot tell whether docker can build {wanted}: docker is not installed")
     result = run(["docker", "buildx", "inspect", "--bootstrap"], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         said = (result.stderr or result.stdout).strip().splitlines()
@@ -171,10 +172,10 @@ def check_adopted_table(t: Target, params: dict) -> str:
         with aws_errors():
             table = ddb.describe_table(TableName=name)["Table"]
             ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-    except OpsError as exc:
-        if "ResourceNotFoundException" in str(exc):
-            raise OpsError(f"ExistingTableName={name}: no such table in {t.region} (make destroy printed the "
-                           "name of the one it kept)") from None
+    except AwsCallFailed as exc:
+        if exc.aws_code == "ResourceNotFoundException":
+            raise UsageError(f"ExistingTableName={name}: no such table in {t.region} (make destroy printed the "
+                             "name of the one it kept)") from None
         raise
     missing = []
     limits = table.get("OnDemandThroughput", {})
@@ -187,11 +188,17 @@ def check_adopted_table(t: Target, params: dict) -> str:
     return f"adopting {name}, with its throughput maximums and TTL"
 
 
+def check_images(t: Target, params: dict) -> str:
+    """parent.yml names, for each service, a Context with a Dockerfile and the parameter that takes its image."""
+    return "; ".join(f"{b.context}/ -> {', '.join(b.parameters)} ({', '.join(b.services)})" for b in image.builds())
+
+
 CHECKS = {
     "credentials": check_credentials,
     "region": check_region,
     "docker": check_docker,
     "build platform": check_build_platform,
+    "images": check_images,
     "availability zones": check_zones,
     "certificates": check_certificates,
     "task counts": check_task_counts,
@@ -212,5 +219,5 @@ def preflight(t: Target, params: dict, checks: dict = CHECKS, out=print) -> list
         out(f"{'ok  ' if r.ok else 'FAIL'} {r.check}: {r.detail}", file=sys.stdout if r.ok else sys.stderr)
     failed = [r for r in results if not r.ok]
     if failed:
-        raise OpsError(f"preflight: {len(failed)} of {len(results)} checks failed; nothing was created")
+        raise PreflightFailed(f"preflight: {len(failed)} of {len(results)} checks failed; nothing was created")
     return results

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import uuid
 
-from scripts.common import Target, aws_errors, log, require, stack_outputs, wait
+from scripts import outputs as stack_outputs
+from scripts.common import Target, aws_errors, log, wait
+from scripts.outputs import ParentOutputs
 from scripts.site import SiteFile, build
 
 
@@ -36,8 +38,9 @@ def invalidation_paths(upload: list[SiteFile], stale: list[str]) -> list[str]:
 
 
 def publish(t: Target, site: dict[str, SiteFile] | None = None, timeout: float = 900, delay: float = 10,
-            outputs: dict | None = None) -> dict:
-    bucket, distribution = require(outputs or stack_outputs(t), "BucketName", "DistributionId")
+            outputs: ParentOutputs | None = None) -> dict:
+    outputs = outputs or stack_outputs.read(t)
+    bucket, distribution = outputs.bucket_name, outputs.distribution_id
     site = site if site is not None else build()
     s3, cloudfront = t.client("s3"), t.client("cloudfront")
     upload, stale = plan(site, remote_etags(s3, bucket))

@@ -1,6 +1,6 @@
-"""`make stop` / `make start`: scale the service to zero and back.
+"""`make stop` / `make start`: scale every service of the stack (or SERVICE=) to zero and back.
 
-Stop records what was there (autoscaling min/max and the desired count) as
+For each service, stop records what was there (autoscaling min/max and the desired count) as
 tags on the ECS service, pins autoscaling to 0/0 so it cannot scale back up,
 and waits for the tasks to drain. Start restores exactly that and waits until
 the service is stable.
@@ -15,20 +15,21 @@ StartSchedule. https://docs.aws.amazon.com/autoscaling/application/userguide/app
 """
 from __future__ import annotations
 
-from scripts.common import OpsError, Target, aws_errors, log, require, stack_outputs, wait
+from scripts import outputs as stack_outputs
+from scripts.common import Target, aws_errors, log, wait
+from scripts.errors import OpsError, ServiceNotActive
+from scripts.outputs import ParentOutputs, ServiceOutputs
 
 TAG_PREFIX = "blueprint:stopped-"
 DIMENSION = "ecs:service:DesiredCount"
 
 
-def _service(t: Target):
-    cluster, service, scalable_id = require(stack_outputs(t), "ClusterName", "ServiceName", "ScalableTargetId")
-    ecs, aas = t.client("ecs"), t.client("application-autoscaling")
+def _describe(ecs, cluster: str, service: ServiceOutputs) -> dict:
     with aws_errors():
-        services = ecs.describe_services(cluster=cluster, services=[service])["services"]
+        services = ecs.describe_services(cluster=cluster, services=[service.name])["services"]
     if not services or services[0]["status"] != "ACTIVE":
-        raise OpsError(f"service {service} is not active in cluster {cluster}")
-    return ecs, aas, cluster, services[0], scalable_id
+        raise ServiceNotActive(f"service {service.name} is not active in cluster {cluster}")
+    return services[0]
 
 
 def _scalable(aas, scalable_id: str) -> dict:
@@ -45,16 +46,12 @@ def _tags(ecs, service: dict) -> dict[str, str]:
         return {x["key"]: x["value"] for x in ecs.list_tags_for_resource(resourceArn=service["serviceArn"])["tags"]}
 
 
-def stopped_reason(t: Target, outputs: dict) -> str | None:
+def stopped_reason(t: Target, outputs: ParentOutputs, svc: ServiceOutputs) -> str | None:
     """None when the service can run tasks; otherwise one line saying why it cannot and that the smoke
     tests are skipped. Also forgets a `make stop` record a deploy made stale (autoscaling restored)."""
-    if not outputs.get("ScalableTargetId"):
-        return None  # a stack without autoscaling: nothing can pin it at zero
-    cluster, service_name, scalable_id = require(outputs, "ClusterName", "ServiceName", "ScalableTargetId")
     ecs, aas = t.client("ecs"), t.client("application-autoscaling")
-    target = _scalable(aas, scalable_id)
-    with aws_errors():
-        service = ecs.describe_services(cluster=cluster, services=[service_name])["services"][0]
+    target = _scalable(aas, svc.scalable_target)
+    service = _describe(ecs, outputs.cluster_name, svc)
     tags = _tags(ecs, service)
     recorded = f"{TAG_PREFIX}min" in tags
     if target["MaxCapacity"] > 0:
@@ -63,65 +60,85 @@ def stopped_reason(t: Target, outputs: dict) -> str | None:
                 ecs.untag_resource(resourceArn=service["serviceArn"],
                                    tagKeys=[k for k in tags if k.startswith(TAG_PREFIX)])
         if target["MinCapacity"] == 0 and service["desiredCount"] == 0:
-            return (f"service {service_name} runs 0 tasks (MinTasks=0 and nothing scaled it up): smoke tests "
+            return (f"service {svc.name} runs 0 tasks (MinTasks=0 and nothing scaled it up): smoke tests "
                     f"skipped")
         return None
     if recorded:
-        return (f"service {service_name} is stopped (make stop recorded {tags.get(TAG_PREFIX + 'desired')} tasks, "
+        return (f"service {svc.name} is stopped (make stop recorded {tags.get(TAG_PREFIX + 'desired')} tasks, "
                 f"autoscaling {tags[TAG_PREFIX + 'min']}-{tags.get(TAG_PREFIX + 'max')}): the new version is deployed "
                 f"and runs on `make start`; smoke tests skipped")
     with aws_errors():
-        actions = aas.describe_scheduled_actions(ServiceNamespace="ecs", ResourceId=scalable_id,
+        actions = aas.describe_scheduled_actions(ServiceNamespace="ecs", ResourceId=svc.scalable_target,
                                                  ScalableDimension=DIMENSION)["ScheduledActions"]
     starts = [a["Schedule"] for a in actions if a.get("ScalableTargetAction", {}).get("MaxCapacity", 0) > 0]
     if starts:
-        return (f"service {service_name} is inside its StopSchedule window (autoscaling held at 0 until "
+        return (f"service {svc.name} is inside its StopSchedule window (autoscaling held at 0 until "
                 f"{starts[0]}): the new version runs then; smoke tests skipped")
-    return (f"service {service_name} has autoscaling at 0 tasks (MaxCapacity 0): the new version is deployed "
+    return (f"service {svc.name} has autoscaling at 0 tasks (MaxCapacity 0): the new version is deployed "
             f"but not running; smoke tests skipped")
 
 
-def _wait_stable(t: Target, ecs, cluster: str, service: str, timeout: float, delay: float) -> None:
+def wait_stable(ecs, cluster: str, names: list[str], timeout: float, delay: float, what: str | None = None) -> None:
+    """Until every named service is stable (one waiter for all: ECS describes up to 10 at once)."""
     def state():
         with aws_errors():
-            s = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
-        return f"desired {s['desiredCount']}, running {s['runningCount']}, pending {s['pendingCount']}"
-    wait("services_stable", ecs, what=f"service {service}", describe=state, timeout=timeout, delay=delay,
-         cluster=cluster, services=[service])
+            described = ecs.describe_services(cluster=cluster, services=names)["services"]
+        return "; ".join(f"{s['serviceName']} desired {s['desiredCount']}, running {s['runningCount']}, "
+                         f"pending {s['pendingCount']}" for s in described)
+    wait("services_stable", ecs, what=what or f"service {', '.join(names)}", describe=state, timeout=timeout,
+         delay=delay, cluster=cluster, services=names)
 
 
-def stop(t: Target, timeout: float = 600, delay: float = 10) -> dict:
-    ecs, aas, cluster, service, scalable_id = _service(t)
-    target = _scalable(aas, scalable_id)
+def _each(t: Target, outputs: ParentOutputs | None, act, timeout: float, delay: float) -> dict[str, dict]:
+    outputs = outputs or stack_outputs.read(t)
+    ecs, aas = t.client("ecs"), t.client("application-autoscaling")
+    done = {svc.key: act(ecs, aas, outputs.cluster_name, svc) for svc in outputs.select(t.service)}
+    changed = [outputs.services[key].name for key, result in done.items() if result.get("changed")]
+    if changed:
+        wait_stable(ecs, outputs.cluster_name, changed, timeout, delay)
+    return {key: result["record"] for key, result in done.items()}
+
+
+def _stop_one(ecs, aas, cluster: str, svc: ServiceOutputs) -> dict:
+    service = _describe(ecs, cluster, svc)
+    target = _scalable(aas, svc.scalable_target)
     tags = _tags(ecs, service)
     if f"{TAG_PREFIX}min" in tags:
-        log(f"{service['serviceName']} is already stopped")
-        return tags
+        log(f"{svc.name} is already stopped")
+        return {"record": tags}
     saved = {"min": target["MinCapacity"], "max": target["MaxCapacity"], "desired": service["desiredCount"]}
     with aws_errors():
         ecs.tag_resource(resourceArn=service["serviceArn"],
                          tags=[{"key": TAG_PREFIX + k, "value": str(v)} for k, v in saved.items()])
-        aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=scalable_id, ScalableDimension=DIMENSION,
-                                     MinCapacity=0, MaxCapacity=0)
-        ecs.update_service(cluster=cluster, service=service["serviceName"], desiredCount=0)
-    log(f"stopping {service['serviceName']} (was {saved['desired']} tasks, autoscaling {saved['min']}-{saved['max']})")
-    _wait_stable(t, ecs, cluster, service["serviceName"], timeout, delay)
-    return saved
+        aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=svc.scalable_target,
+                                     ScalableDimension=DIMENSION, MinCapacity=0, MaxCapacity=0)
+        ecs.update_service(cluster=cluster, service=svc.name, desiredCount=0)
+    log(f"stopping {svc.name} (was {saved['desired']} tasks, autoscaling {saved['min']}-{saved['max']})")
+    return {"record": saved, "changed": True}
 
 
-def start(t: Target, timeout: float = 600, delay: float = 10) -> dict:
-    ecs, aas, cluster, service, scalable_id = _service(t)
+def _start_one(ecs, aas, cluster: str, svc: ServiceOutputs) -> dict:
+    service = _describe(ecs, cluster, svc)
     tags = _tags(ecs, service)
     if f"{TAG_PREFIX}min" not in tags:
-        log(f"{service['serviceName']} was not stopped by `make stop`; nothing to restore")
-        return {}
+        log(f"{svc.name} was not stopped by `make stop`; nothing to restore")
+        return {"record": {}}
     saved = {k: int(tags[TAG_PREFIX + k]) for k in ("min", "max", "desired")}
     desired = min(max(saved["desired"], saved["min"], 1), max(saved["max"], 1))
     with aws_errors():
-        aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=scalable_id, ScalableDimension=DIMENSION,
-                                     MinCapacity=saved["min"], MaxCapacity=saved["max"])
-        ecs.update_service(cluster=cluster, service=service["serviceName"], desiredCount=desired)
+        aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=svc.scalable_target,
+                                     ScalableDimension=DIMENSION, MinCapacity=saved["min"], MaxCapacity=saved["max"])
+        ecs.update_service(cluster=cluster, service=svc.name, desiredCount=desired)
         ecs.untag_resource(resourceArn=service["serviceArn"], tagKeys=[TAG_PREFIX + k for k in saved])
-    log(f"starting {service['serviceName']}: {desired} tasks, autoscaling {saved['min']}-{saved['max']}")
-    _wait_stable(t, ecs, cluster, service["serviceName"], timeout, delay)
-    return {**saved, "desired": desired}
+    log(f"starting {svc.name}: {desired} tasks, autoscaling {saved['min']}-{saved['max']}")
+    return {"record": {**saved, "desired": desired}, "changed": True}
+
+
+def stop(t: Target, timeout: float = 600, delay: float = 10, outputs: ParentOutputs | None = None) -> dict[str, dict]:
+    """Stop every service (or t.service); per service key, what was recorded (or the earlier record)."""
+    return _each(t, outputs, _stop_one, timeout, delay)
+
+
+def start(t: Target, timeout: float = 600, delay: float = 10, outputs: ParentOutputs | None = None) -> dict[str, dict]:
+    """Start what `make stop` recorded; per service key, what was restored ({} when it was not stopped)."""
+    return _each(t, outputs, _start_one, timeout, delay)

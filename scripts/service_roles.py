@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import time
 
-from scripts.common import OpsError, Target, aws_errors, log
+from scripts.common import Target, aws_errors, log
+from scripts.errors import AwsCallFailed
 
 # The role each service creates for itself (the names AWS gives them, for messages and a denied list).
 SETTLE_SECONDS = 15
@@ -44,8 +45,8 @@ def ensure_role(iam, service: str, delay: int = 2, attempts: int = 30) -> tuple[
     "has been taken" means the role is there."""
     try:
         name = existing_role(iam, service)
-    except OpsError as exc:
-        if "AccessDenied" not in str(exc):
+    except AwsCallFailed as exc:
+        if exc.aws_code != "AccessDenied":
             raise
         name = None
     if name is not None:
@@ -53,14 +54,16 @@ def ensure_role(iam, service: str, delay: int = 2, attempts: int = 30) -> tuple[
     try:
         with aws_errors():
             name = iam.create_service_linked_role(AWSServiceName=service)["Role"]["RoleName"]
-    except OpsError as exc:
-        # Someone (or ECS itself) created it meanwhile: real IAM says InvalidInput "...has been taken".
-        if "has been taken" in str(exc) or "EntityAlreadyExists" in str(exc):
+    except AwsCallFailed as exc:
+        # Someone (or ECS itself) created it meanwhile: real IAM says InvalidInput "...has been taken"
+        # (InvalidInput is IAM's code for any bad input: only its message tells this case apart).
+        if exc.aws_code == "EntityAlreadyExists" or (exc.aws_code == "InvalidInput"
+                                                      and "has been taken" in exc.aws_message):
             return SERVICES[service], False
-        if "AccessDenied" in str(exc):
-            raise OpsError(f"cannot create the service-linked role for {service}: the deploying identity needs "
+        if exc.aws_code == "AccessDenied":
+            raise AwsCallFailed(f"cannot create the service-linked role for {service}: the deploying identity needs "
                            f"iam:CreateServiceLinkedRole, or create it once: aws iam create-service-linked-role "
-                           f"--aws-service-name {service}") from None
+                           f"--aws-service-name {service}", exc.aws_code, exc.aws_message) from None
         raise
     log(f"created the service-linked role {name} for {service}")
     with aws_errors():

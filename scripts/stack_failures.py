@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from scripts.common import OpsError, Target, aws_errors, log, wait
+from scripts.common import Target, aws_errors, log, stack_missing, wait
+from scripts.errors import AwsCallFailed, NotConfirmed, OpsError, StackNotDeployable
 
 # Messages that only say "something else failed": never the root cause.
 CASCADE = re.compile(
@@ -208,8 +209,8 @@ def stack_status(cfn, stack: str) -> str | None:
     try:
         with aws_errors():
             return cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
-    except OpsError as exc:
-        if "does not exist" in str(exc):
+    except AwsCallFailed as exc:
+        if stack_missing(exc):
             return None
         raise
 
@@ -235,12 +236,12 @@ def clear_failed_create(t: Target, interactive: bool, ask=input, timeout: float 
                               or status.endswith("_FAILED")):
         return False
     if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
-        raise OpsError(f"stack {t.stack_name} is busy ({status}): wait for it to finish, then deploy again")
+        raise StackNotDeployable(f"stack {t.stack_name} is busy ({status}): wait for it to finish, then deploy again")
     if status == "UPDATE_ROLLBACK_FAILED":
-        raise OpsError(f"stack {t.stack_name} is UPDATE_ROLLBACK_FAILED: fix the resource named in its events, then "
+        raise StackNotDeployable(f"stack {t.stack_name} is UPDATE_ROLLBACK_FAILED: fix the resource named in its events, then "
                        f"aws cloudformation continue-update-rollback --stack-name {t.stack_name}")
     if status in ("DELETE_FAILED", "ROLLBACK_FAILED"):
-        raise OpsError(f"stack {t.stack_name} is {status}: run make destroy (or delete it in the console), "
+        raise StackNotDeployable(f"stack {t.stack_name} is {status}: run make destroy (or delete it in the console), "
                        f"then deploy again")
     if status != "ROLLBACK_COMPLETE":
         return False
@@ -250,7 +251,7 @@ def clear_failed_create(t: Target, interactive: bool, ask=input, timeout: float 
     kept = retained_after_rollback(cfn, t.stack_name)
     if interactive:
         if not interactive_confirm(f"Delete the failed stack {t.stack_name} and create it again? [y/N] ", ask):
-            raise OpsError(f"not confirmed: stack {t.stack_name} stays ROLLBACK_COMPLETE and cannot be deployed "
+            raise NotConfirmed(f"not confirmed: stack {t.stack_name} stays ROLLBACK_COMPLETE and cannot be deployed "
                            f"until it is deleted")
     else:
         log("deleting it (the rollback removed what it created; not a terminal, so not asking)")

@@ -259,9 +259,8 @@ def test_refresh_reads_the_price_list_api(tmp_path):
 
 
 def test_readme_cost_section_is_generated_not_typed():
-    readme = (ROOT / "README.md").read_text()
-    start, end = readme.index(cost.README_START), readme.index(cost.README_END) + len(cost.README_END)
-    assert readme[start:end] == cost.readme_section(), "run `python -m scripts.cost --readme`"
+    from scripts import generated
+    generated.assert_current(cost.README, cost.BLOCK, cost.readme_section(), "python -m scripts cost --readme")
 
 
 # ----------------------------------------------------------------- abuse bounds and the ceiling

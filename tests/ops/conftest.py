@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from scripts.common import Target
+from scripts.outputs import ParentOutputs, ServiceOutputs
 
 REGION = "us-east-1"
 STACK = "fargate-blueprint-test"
@@ -42,12 +43,60 @@ def aws():
         yield boto3.session.Session(region_name=REGION)
 
 
-def make_target(session, stack: str = STACK) -> Target:
-    return Target("dev", stack, REGION, {"Architecture": "ARM64"}, session)
+# parent.yml's services as review/contract11.md has them: what `make deploy` reads to build images.
+# The deploy tests use this snippet, not the repository's parent.yml (test_outputs.py holds that one to
+# the contract), so they test the deploy, not the template of the day.
+PARENT_SNIPPET = """
+Resources:
+  NotesService:
+    Type: AWS::Serverless::Application
+    Metadata:
+      Build:
+        Context: app
+        ImageParameter: ImageUri
+    Properties:
+      Location: service.yml
+  FrontendStack:
+    Type: AWS::Serverless::Application
+    Properties:
+      Location: frontend.yml
+"""
 
 
-def create_deployment(session, stack: str = STACK, desired: int = 0, parameters: dict | None = None) -> dict:
-    """The resources a deployed stack has, and a parent stack whose outputs name them."""
+@pytest.fixture(autouse=True)
+def parent_template(tmp_path, monkeypatch):
+    """image.builds() reads this parent (one service, NotesService, built from app/ into ImageUri)."""
+    from scripts import image
+    path = tmp_path / "parent.yml"
+    path.write_text(PARENT_SNIPPET)
+    monkeypatch.setattr(image, "PARENT", path)
+    return path
+
+
+def make_target(session, stack: str = STACK, service: str | None = None) -> Target:
+    return Target("dev", stack, REGION, {"Architecture": "ARM64"}, session, service)
+
+
+def sample_outputs(stack: str = STACK, frontend: str = "https://d111.cloudfront.net", bucket: str = "",
+                   distribution: str = "E1", services: tuple[str, ...] = ("Notes",)) -> ParentOutputs:
+    """The outputs a deployed parent has, typed; `services`: their keys without "Service". The first
+    service's ECS name is "api" (the sample's container name), the others' their lower-case key."""
+    def service(key: str, first: bool) -> ServiceOutputs:
+        name = "api" if first else key.lower()
+        return ServiceOutputs(key=f"{key}Service", name=name, container=name, log_group=f"{stack}-{name}-logs",
+                              scalable_target=f"service/cluster/{name}", path_prefix="/api" if first else
+                              f"/{key.lower()}", health_check_path="/api/health-check" if first else
+                              f"/{key.lower()}/health-check")
+    return ParentOutputs(frontend_url=frontend, api_url="https://api.example.com", bucket_name=bucket or f"{stack}-site",
+                         distribution_id=distribution, cluster_name="cluster", ingress="HttpApi", architecture="ARM64",
+                         table_name=f"{stack}-notes",
+                         services={s.key: s for s in (service(k, i == 0) for i, k in enumerate(services))})
+
+
+def create_deployment(session, stack: str = STACK, desired: int = 0, parameters: dict | None = None,
+                      services: tuple[str, ...] = ("Notes",)) -> ParentOutputs:
+    """The resources a deployed stack has, and a parent stack whose outputs name them (built from a
+    ParentOutputs, as the ops commands read it back)."""
     s3, ecs, cf = session.client("s3"), session.client("ecs"), session.client("cloudfront")
     bucket = f"{stack}-site"
     s3.create_bucket(Bucket=bucket)
@@ -58,36 +107,39 @@ def create_deployment(session, stack: str = STACK, desired: int = 0, parameters:
                                               "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
         "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
     })["Distribution"]
-    ecs.create_cluster(clusterName="cluster")
-    ecs.register_task_definition(family="api", containerDefinitions=[{"name": "api", "image": "x", "memory": 512}])
-    service = ecs.create_service(cluster="cluster", serviceName="api", taskDefinition="api",
-                                 desiredCount=desired)["service"]
-    scalable = "service/cluster/api"
-    session.client("application-autoscaling").register_scalable_target(
-        ServiceNamespace="ecs", ResourceId=scalable, ScalableDimension="ecs:service:DesiredCount",
-        MinCapacity=1, MaxCapacity=3)
+    outputs = sample_outputs(stack, f"https://{distribution['DomainName']}", bucket, distribution["Id"], services)
+    ecs.create_cluster(clusterName=outputs.cluster_name)
     logs = session.client("logs")
-    logs.create_log_group(logGroupName=f"{stack}-logs")
+    for svc in outputs.services.values():
+        ecs.register_task_definition(family=svc.name, containerDefinitions=[
+            {"name": svc.container, "image": "x", "memory": 512}])
+        ecs.create_service(cluster=outputs.cluster_name, serviceName=svc.name, taskDefinition=svc.name,
+                           desiredCount=desired)
+        session.client("application-autoscaling").register_scalable_target(
+            ServiceNamespace="ecs", ResourceId=svc.scalable_target, ScalableDimension="ecs:service:DesiredCount",
+            MinCapacity=1, MaxCapacity=3)
+        logs.create_log_group(logGroupName=svc.log_group)
     session.client("dynamodb").create_table(
-        TableName=f"{stack}-notes", BillingMode="PAY_PER_REQUEST",
+        TableName=outputs.table_name, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
-    outputs = {
-        "FrontendUrl": f"https://{distribution['DomainName']}", "ApiUrl": "https://api.example.com",
-        "BucketName": bucket, "DistributionId": distribution["Id"], "ClusterName": "cluster",
-        "ServiceName": "api", "ContainerName": "api", "LogGroupName": f"{stack}-logs",
-        "TableName": f"{stack}-notes", "ScalableTargetId": scalable, "Ingress": "HttpApi", "Architecture": "ARM64",
-    }
-    create_stack(session, stack, outputs, parameters)
-    return {**outputs, "ServiceArn": service["serviceArn"]}
+    create_stack(session, stack, outputs.as_outputs(), parameters)
+    return outputs
 
 
-def create_stack(session, stack: str, outputs: dict, parameters: dict | None = None) -> None:
-    """A stack with these outputs and, when given, these deployed parameter values."""
+def service_arn(session, outputs: ParentOutputs, key: str = "NotesService") -> str:
+    return session.client("ecs").describe_services(cluster=outputs.cluster_name, services=[
+        outputs.services[key].name])["services"][0]["serviceArn"]
+
+
+def create_stack(session, stack: str, outputs: list[dict], parameters: dict | None = None) -> None:
+    """A stack with these outputs (describe_stacks' shape: OutputKey, OutputValue, Description) and,
+    when given, these deployed parameter values."""
     parameters = parameters or {}
     template = {"Parameters": {k: {"Type": "String"} for k in parameters},
                 "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-                "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
+                "Outputs": {o["OutputKey"]: {"Value": o["OutputValue"], "Description": o["Description"]}
+                            for o in outputs}}
     session.client("cloudformation").create_stack(
         StackName=stack, TemplateBody=json.dumps(template),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
@@ -96,4 +148,11 @@ def create_stack(session, stack: str, outputs: dict, parameters: dict | None = N
 @pytest.fixture
 def deployed(aws):
     outputs = create_deployment(aws)
+    return make_target(aws), outputs
+
+
+@pytest.fixture
+def two_services(aws):
+    """The sample (NotesService, ECS service api) and a second service (ReportsService, reports)."""
+    outputs = create_deployment(aws, services=("Notes", "Reports"))
     return make_target(aws), outputs

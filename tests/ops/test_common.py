@@ -3,14 +3,16 @@ import sys
 
 import pytest
 
-from scripts.common import ROOT, OpsError, load_samconfig, parse_overrides, stack_outputs, target, wait
+from scripts import outputs
+from scripts.common import ROOT, load_samconfig, parse_overrides, target, wait
+from scripts.errors import StackNotFound, UsageError, WaitTimedOut
 from tests.ops.conftest import make_target
 
 
 def test_overrides_round_trip_samconfig_syntax():
     assert parse_overrides('Ingress="HttpApi" MinTasks="2" Empty=""') == {"Ingress": "HttpApi", "MinTasks": "2",
                                                                            "Empty": ""}
-    with pytest.raises(OpsError, match="not Key=Value"):
+    with pytest.raises(UsageError, match="not Key=Value"):
         parse_overrides("Ingress")
 
 
@@ -28,7 +30,7 @@ def test_samconfig_environments():
     assert "CAPABILITY_AUTO_EXPAND" in dev["capabilities"] and prod["confirm_changeset"] is True
     assert parse_overrides(prod["parameter_overrides"])["OnDemandBase"] == "1"
     assert parse_overrides(dev["parameter_overrides"])["OnDemandBase"] == "0"
-    with pytest.raises(OpsError, match="unknown ENV=staging"):
+    with pytest.raises(UsageError, match="unknown ENV=staging"):
         load_samconfig("staging")
 
 
@@ -47,8 +49,9 @@ def test_target_reads_samconfig_and_overrides(aws):
 
 
 def test_a_missing_stack_is_one_clear_line(aws):
-    with pytest.raises(OpsError) as info:
-        stack_outputs(make_target(aws, "no-such-stack"))
+    with pytest.raises(StackNotFound) as info:
+        outputs.read(make_target(aws, "no-such-stack"))
+    assert info.value.code == "stack_not_found"
     assert str(info.value) == ("stack no-such-stack not found in us-east-1: deploy it first (make deploy), "
                                "or name another with STACK=")
 
@@ -91,7 +94,7 @@ def test_wait_reports_progress_and_gives_up_with_the_last_state(deployed, capsys
     ecs = t.client("ecs")
     ecs.create_service(cluster="cluster", serviceName="slow", taskDefinition="api", desiredCount=1)  # moto never starts it
     clock = FakeClock()
-    with pytest.raises(OpsError, match=r"service api did not finish within 60 s \(last state: pending\)"):
+    with pytest.raises(WaitTimedOut, match=r"service api did not finish within 60 s \(last state: pending\)"):
         wait("services_stable", ecs, what="service api", describe=lambda: "pending", timeout=60, delay=15,
              clock=clock, sleep=clock.sleep, cluster="cluster", services=["slow"])
     lines = capsys.readouterr().out.splitlines()

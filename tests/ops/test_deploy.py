@@ -4,7 +4,8 @@ import subprocess
 import pytest
 
 from scripts import deploy, image, preflight
-from scripts.common import OpsError, parse_overrides
+from scripts.common import parse_overrides
+from scripts.errors import DeployFailed, OpsError, PreflightFailed, WaitTimedOut
 from tests.ops.conftest import make_target
 from tests.ops.fake_tools import FakeTools
 
@@ -32,24 +33,24 @@ def test_first_deploy_into_an_empty_account_then_a_redeploy_that_rebuilds_nothin
     assert len(builds) == 1 and "linux/arm64" in builds[0]
     (sam,) = tools.named("sam", "deploy")
     params = parse_overrides(" ".join(sam[sam.index("--parameter-overrides") + 1:]))
-    assert params["ImageUri"] == first["image"] and "@sha256:" in first["image"]
+    assert params["ImageUri"] == first["images"]["ImageUri"] and "@sha256:" in first["images"]["ImageUri"]
     assert params["AppVersion"] == first["version"] == image.source_tag()
     assert params["MinTasks"] == "1" and params["Architecture"] == "ARM64"  # samconfig's set, plus PARAMS
     assert "--no-fail-on-empty-changeset" in sam
-    bucket = first["outputs"]["BucketName"]
+    bucket = first["outputs"].bucket_name
     assert "index.html" in {o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]}
     assert "Frontend: https://" in capsys.readouterr().out
 
     second = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
     assert len(tools.named("docker", "buildx", "build")) == 1, "an image already in ECR is not rebuilt"
-    assert second["image"] == first["image"]
+    assert second["images"] == first["images"]
     assert len(tools.named("sam", "deploy")) == 2
 
 
 def test_deploy_stops_before_creating_anything_when_preflight_fails(aws):
     t = make_target(aws)
     tools = FakeTools(aws)
-    with pytest.raises(OpsError, match="preflight: 1 of 4 checks failed"):
+    with pytest.raises(PreflightFailed, match="preflight: 1 of 4 checks failed"):
         deploy.deploy(t, {"AvailabilityZoneIds": "use1-az3,use1-az1"}, run=tools, checks=ONLY_AWS_CHECKS,
                       skip_smoke=True, delay=0)
     assert tools.commands == []
@@ -58,7 +59,7 @@ def test_deploy_stops_before_creating_anything_when_preflight_fails(aws):
 
 def test_deploy_reports_a_service_that_never_becomes_stable(aws, capsys):
     t = make_target(aws)
-    with pytest.raises(OpsError, match=r"ECS service api did not finish within 2 s \(last state: running 0/1"):
+    with pytest.raises(WaitTimedOut, match=r"ECS service api did not finish within 2 s \(last state: running 0/1"):
         deploy.deploy(t, run=FakeTools(aws, desired=1), checks=ONLY_AWS_CHECKS, skip_smoke=True,
                       service_timeout=2, delay=0.5)
     assert "ECS service api: running 0/1, deployments: PRIMARY IN_PROGRESS" in capsys.readouterr().out
@@ -71,7 +72,7 @@ def test_a_failing_sam_deploy_is_one_line(aws):
         if args[0].endswith("sam"):
             return subprocess.CompletedProcess(args, 1, "", "")
         return FakeTools(aws)(args, **kwargs)
-    with pytest.raises(OpsError, match=r"sam deploy failed \(exit 1\)"):
+    with pytest.raises(DeployFailed, match=r"sam deploy failed \(exit 1\)"):
         deploy.deploy(t, run=failing, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
 
 
@@ -79,7 +80,7 @@ def test_preflight_reports_every_failure_in_one_line_each(aws, capsys):
     t = make_target(aws)
     params = {"AvailabilityZoneIds": "use1-az3,use1-az1",
               "CertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"}
-    with pytest.raises(OpsError, match="2 of 4 checks failed; nothing was created"):
+    with pytest.raises(PreflightFailed, match="2 of 4 checks failed; nothing was created"):
         preflight.preflight(t, params, checks=ONLY_AWS_CHECKS)
     err = capsys.readouterr().err.splitlines()
     assert err == [
@@ -156,3 +157,82 @@ def test_sam_cli_reads_our_parameter_overrides_back(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert _json.loads(result.stdout) == params
+
+
+TWO_CONTEXTS = """
+Resources:
+  NotesService:
+    Type: AWS::Serverless::Application
+    Metadata: {Build: {Context: app, ImageParameter: ImageUri}}
+    Properties: {Location: service.yml}
+  AdminService:
+    Type: AWS::Serverless::Application
+    Metadata: {Build: {Context: app, ImageParameter: ImageUri}}
+    Properties: {Location: service.yml}
+  ReportsService:
+    Type: AWS::Serverless::Application
+    Metadata: {Build: {Context: reports, ImageParameter: ReportsImageUri}}
+    Properties: {Location: ./service.yml}
+  VpcStack:
+    Type: AWS::Serverless::Application
+    Properties: {Location: vpc.yml}
+"""
+
+
+def test_each_context_is_built_once_whatever_number_of_services_share_it(tmp_path):
+    from blueprint.templates import load
+    (tmp_path / "parent.yml").write_text(TWO_CONTEXTS)
+    for context in ("app", "reports"):
+        (tmp_path / context).mkdir()
+        (tmp_path / context / "Dockerfile").write_text("FROM scratch\n")
+    assert image.builds(load(tmp_path / "parent.yml"), root=tmp_path) == [
+        image.Build("app", ("ImageUri",), ("NotesService", "AdminService")),
+        image.Build("reports", ("ReportsImageUri",), ("ReportsService",))]
+
+
+@pytest.mark.parametrize("metadata, says", [
+    ("", "service NotesService has no Metadata.Build with Context and ImageParameter"),
+    ("Metadata: {Build: {Context: nowhere, ImageParameter: ImageUri}}", "builds nowhere/, which has no Dockerfile"),
+])
+def test_a_service_without_a_usable_recipe_is_one_line(tmp_path, metadata, says):
+    from blueprint.templates import load
+    from scripts.errors import UsageError
+    (tmp_path / "parent.yml").write_text(f"""
+Resources:
+  NotesService:
+    Type: AWS::Serverless::Application
+    {metadata}
+    Properties: {{Location: service.yml}}
+""")
+    with pytest.raises(UsageError, match=says):
+        image.builds(load(tmp_path / "parent.yml"))
+
+
+def test_a_two_service_deploy_builds_the_shared_image_once_and_waits_for_both(aws, parent_template, capsys):
+    from tests.ops.conftest import create_deployment
+    parent_template.write_text(TWO_CONTEXTS.replace("Context: reports", "Context: app"))  # both from app/
+    t = make_target(aws)
+    tools = FakeTools(aws)
+    real = tools.__call__
+
+    def two_services(args, **kwargs):  # sam deploy creates a stack with two services
+        if args[0].endswith("sam"):
+            tools.commands.append(list(args))
+            create_deployment(aws, services=("Notes", "Reports"))
+            return subprocess.CompletedProcess(args, 0, "", "")
+        return real(args, **kwargs)
+    result = deploy.deploy(t, run=two_services, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0,
+                           interactive=False)
+    assert len(tools.named("docker", "buildx", "build")) == 1, "one Context, one build"
+    (sam,) = tools.named("sam", "deploy")
+    params = parse_overrides(" ".join(sam[sam.index("--parameter-overrides") + 1:]))
+    assert params["ImageUri"] == params["ReportsImageUri"] == result["images"]["ImageUri"]
+    assert "ECS service api, reports: done" in capsys.readouterr().out
+
+
+def test_preflight_reads_the_build_recipes_before_anything_is_created(aws, parent_template):
+    assert preflight.check_images(make_target(aws), {}) == "app/ -> ImageUri (NotesService)"
+    assert "images" in preflight.CHECKS
+    parent_template.write_text(TWO_CONTEXTS)  # reports/ has no Dockerfile in this repository
+    with pytest.raises(OpsError, match="service ReportsService builds reports/, which has no Dockerfile"):
+        preflight.check_images(make_target(aws), {})

@@ -11,8 +11,9 @@ from botocore.stub import Stubber
 from moto.cloudformation.models import cloudformation_backends
 
 from scripts import cost, deploy, preflight, scale, service_roles, stack_failures
-from scripts.common import OpsError, Target
-from tests.ops.conftest import REGION, STACK, create_deployment, make_target
+from scripts.common import Target
+from scripts.errors import AwsCallFailed, DeployFailed, NotConfirmed, OpsError, StackNotDeployable, UsageError
+from tests.ops.conftest import REGION, STACK, create_deployment, make_target, service_arn
 from tests.ops.fake_tools import FakeTools
 from tests.ops.test_deploy import ONLY_AWS_CHECKS
 
@@ -95,7 +96,7 @@ def test_an_identity_that_may_not_list_roles_still_gets_them_or_a_clear_line():
     stub.add_client_error("create_service_linked_role", "AccessDenied", "not authorized", 403)
     with stub:
         assert service_roles.ensure_role(iam, "ecs.amazonaws.com") == ("AWSServiceRoleForECS", False)
-        with pytest.raises(OpsError, match="^cannot create the service-linked role for ecs.amazonaws.com: the "
+        with pytest.raises(AwsCallFailed, match="^cannot create the service-linked role for ecs.amazonaws.com: the "
                                            "deploying identity needs iam:CreateServiceLinkedRole"):
             service_roles.ensure_role(iam, "ecs.amazonaws.com")
 
@@ -104,10 +105,10 @@ def test_an_identity_that_may_not_list_roles_still_gets_them_or_a_clear_line():
 
 def test_preflight_and_cost_refuse_min_tasks_above_max_tasks(aws):
     t = make_target(aws)
-    with pytest.raises(OpsError, match="^MinTasks=3 is more than MaxTasks=2: set MinTasks <= MaxTasks$"):
+    with pytest.raises(UsageError, match="^MinTasks=3 is more than MaxTasks=2: set MinTasks <= MaxTasks$"):
         preflight.check_task_counts(t, {"MinTasks": "3"})  # MaxTasks from parent.yml's default (2)
     assert preflight.check_task_counts(t, {"MinTasks": "2", "MaxTasks": "4"}) == "2-4 tasks"
-    with pytest.raises(OpsError, match="^MinTasks=5 is more than MaxTasks=4"):
+    with pytest.raises(UsageError, match="^MinTasks=5 is more than MaxTasks=4"):
         cost.configuration("prod", "MinTasks=5")
 
 
@@ -178,7 +179,7 @@ def test_a_deploy_in_ci_deletes_a_failed_first_create_and_creates_again(aws, cap
             "delete it, not update it") in out
     assert "deleting it (the rollback removed what it created; not a terminal, so not asking)" in out
     assert "deleting failed stack fargate-blueprint-test: done" in out
-    assert result["outputs"]["ServiceName"] == "api"
+    assert result["outputs"].services["NotesService"].name == "api"
     statuses = [s["StackStatus"] for s in aws.client("cloudformation").list_stacks()["StackSummaries"]]
     assert sorted(statuses) == ["CREATE_COMPLETE", "DELETE_COMPLETE"]
 
@@ -187,7 +188,7 @@ def test_at_a_terminal_the_failed_stack_is_deleted_only_when_confirmed(aws):
     rolled_back(aws)
     t = make_target(aws)
     tools = FakeTools(aws)
-    with pytest.raises(OpsError, match="^not confirmed: stack fargate-blueprint-test stays ROLLBACK_COMPLETE"):
+    with pytest.raises(NotConfirmed, match="^not confirmed: stack fargate-blueprint-test stays ROLLBACK_COMPLETE"):
         deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=True,
                       ask=lambda _q: "n")
     assert tools.commands == []
@@ -205,7 +206,7 @@ def test_at_a_terminal_the_failed_stack_is_deleted_only_when_confirmed(aws):
 def test_stacks_a_deploy_cannot_go_through_are_one_line(aws, state, message):
     rolled_back(aws)
     next(s for s in cloudformation_backends[ACCOUNT][REGION].stacks.values()).status = state
-    with pytest.raises(OpsError, match=message):
+    with pytest.raises(StackNotDeployable, match=message):
         stack_failures.clear_failed_create(make_target(aws), False, delay=0)
 
 
@@ -315,7 +316,7 @@ def test_a_failed_sam_deploy_names_the_root_cause_what_to_do_and_where_to_read_m
         if args[0].endswith("sam"):
             return subprocess.CompletedProcess(args, 1, "", "")
         raise AssertionError(args)
-    with pytest.raises(OpsError) as info:
+    with pytest.raises(DeployFailed) as info:
         deploy.sam_deploy(t, {"MinTasks": "1"}, run=failing)
     assert str(info.value).startswith("sam deploy failed: Distribution (AWS::CloudFront::Distribution) in stack "
                                       f"{STACK}-FrontendStack-QWE: Resource handler returned message")
@@ -367,7 +368,7 @@ def test_interactive_prod_asks_before_changing_parameters(aws):
     def no(question):
         questions.append(question)
         return ""
-    with pytest.raises(OpsError, match="^not confirmed; nothing was deployed$"):
+    with pytest.raises(NotConfirmed, match="^not confirmed; nothing was deployed$"):
         deploy.confirm_parameter_changes(t, sources, interactive=True, ask=no)
     assert questions == [f"Deploy {STACK} with these parameter changes? [y/N] "]
     assert deploy.confirm_parameter_changes(t, sources, interactive=True, ask=lambda _q: "y")
@@ -402,7 +403,7 @@ def test_a_deploy_while_stopped_keeps_it_stopped_says_so_and_skips_the_smoke_tes
 def test_a_deploy_inside_the_stop_schedule_window_says_so_and_skips_the_smoke_tests(deployed, capsys):
     t, out = deployed
     aas = t.client("application-autoscaling")
-    common = {"ServiceNamespace": "ecs", "ResourceId": out["ScalableTargetId"],
+    common = {"ServiceNamespace": "ecs", "ResourceId": out.services["NotesService"].scalable_target,
               "ScalableDimension": "ecs:service:DesiredCount"}
     aas.register_scalable_target(**common, MinCapacity=0, MaxCapacity=0)  # what the stop action did at 19:00
     aas.put_scheduled_action(**common, ScheduledActionName="stop-outside-hours", Schedule="cron(0 19 ? * MON-FRI *)",
@@ -420,11 +421,11 @@ def test_a_deploy_that_restored_autoscaling_forgets_the_stale_stop_record(deploy
     t, out = deployed
     scale.stop(t, delay=0)
     t.client("application-autoscaling").register_scalable_target(  # a deploy that changed MaxTasks did this
-        ServiceNamespace="ecs", ResourceId=out["ScalableTargetId"], ScalableDimension="ecs:service:DesiredCount",
+        ServiceNamespace="ecs", ResourceId=out.services["NotesService"].scalable_target, ScalableDimension="ecs:service:DesiredCount",
         MinCapacity=1, MaxCapacity=4)
     t.client("ecs").update_service(cluster="cluster", service="api", desiredCount=1)
-    assert scale.stopped_reason(t, out) is None
-    tags = t.client("ecs").list_tags_for_resource(resourceArn=out["ServiceArn"])["tags"]
+    assert scale.stopped_reason(t, out, out.services["NotesService"]) is None
+    tags = t.client("ecs").list_tags_for_resource(resourceArn=service_arn(t.session, out))["tags"]
     assert not [x for x in tags if x["key"].startswith(scale.TAG_PREFIX)]
 
 

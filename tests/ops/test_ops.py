@@ -3,41 +3,83 @@ import time
 import pytest
 
 from scripts import ops
-from scripts.common import OpsError
+from scripts.errors import ServiceNotChosen, ServiceNotReady, UnknownService
 
 
 def test_status_shows_the_urls_and_the_service(deployed, capsys):
     t, out = deployed
     result = ops.status(t)
     text = capsys.readouterr().out
-    assert out["FrontendUrl"] in text and "service    api: desired 0, running 0" in text
-    assert result["service"]["serviceName"] == "api"
+    assert out.frontend_url in text and "service    api (notes, /api): desired 0, running 0" in text
+    assert result["services"]["NotesService"]["serviceName"] == "api"
+
+
+def test_status_shows_every_service_or_the_one_named(two_services, capsys):
+    t, out = two_services
+    assert list(ops.status(t)["services"]) == ["NotesService", "ReportsService"]
+    assert "service    reports (reports, /reports): desired 0" in capsys.readouterr().out
+    t.service = "REPORTS"
+    assert list(ops.status(t)["services"]) == ["ReportsService"]
+    t.service = "billing"
+    with pytest.raises(UnknownService, match="^no service billing in this stack: use SERVICE= with one of notes, "
+                                             "reports$"):
+        ops.status(t)
+
+
+def put_logs(t, group: str, *events):
+    logs = t.client("logs")
+    logs.create_log_stream(logGroupName=group, logStreamName="api/api/1")
+    logs.put_log_events(logGroupName=group, logStreamName="api/api/1", logEvents=[
+        {"timestamp": stamp, "message": message} for stamp, message in events])
 
 
 def test_logs_prints_recent_lines_once_each(deployed, capsys):
     t, out = deployed
-    logs = t.client("logs")
-    logs.create_log_stream(logGroupName=out["LogGroupName"], logStreamName="api/api/1")
     now = int(time.time() * 1000)
-    logs.put_log_events(logGroupName=out["LogGroupName"], logStreamName="api/api/1", logEvents=[
-        {"timestamp": now - 3_600_000, "message": "an hour ago"},
-        {"timestamp": now - 1000, "message": '{"message": "request"}'},
-    ])
+    put_logs(t, out.services["NotesService"].log_group, (now - 3_600_000, "an hour ago"),
+             (now - 1000, '{"message": "request"}'))
     lines = ops.logs(t, minutes=10, follow=True, poll=0, rounds=2, sleep=lambda s: None)
-    assert len(lines) == 1 and lines[0].endswith('{"message": "request"}')
+    assert len(lines) == 1 and lines[0].endswith(' {"message": "request"}') and " notes " not in lines[0]
+
+
+def test_logs_of_several_services_are_merged_in_time_and_named(two_services):
+    t, out = two_services
+    now = int(time.time() * 1000)
+    put_logs(t, out.services["NotesService"].log_group, (now - 3000, "first"), (now - 1000, "third"))
+    put_logs(t, out.services["ReportsService"].log_group, (now - 2000, "second"))
+    lines = ops.logs(t, minutes=10)
+    assert [line.split(" ", 1)[1] for line in lines] == ["notes first", "reports second", "notes third"]
 
 
 def test_exec_explains_that_ecs_exec_is_off(deployed):
     t, _ = deployed
-    with pytest.raises(OpsError, match="ECS Exec is off: deploy with EnableExecuteCommand=true"):
+    with pytest.raises(ServiceNotReady, match="ECS Exec is off: deploy with EnableExecuteCommand=true"):
         ops.exec_shell(t)
 
 
 def test_exec_needs_a_running_task(deployed):
     t, _ = deployed
     t.client("ecs").update_service(cluster="cluster", service="api", enableExecuteCommand=True)
-    with pytest.raises(OpsError, match="no running task in api"):
+    with pytest.raises(ServiceNotReady, match="no running task in api"):
         ops.exec_shell(t)
+
+
+def test_exec_with_several_services_asks_which_or_refuses_in_one_line(two_services):
+    t, _ = two_services
+    with pytest.raises(ServiceNotChosen, match=r"^this stack has 2 services: pick one with SERVICE= \(notes, "
+                                               r"reports\)$"):
+        ops.exec_shell(t)  # no terminal
+    questions = []
+
+    def answer(question):
+        questions.append(question)
+        return "reports"
+    with pytest.raises(ServiceNotReady, match="ECS Exec is off"):  # it went on with reports
+        ops.exec_shell(t, ask=answer)
+    assert questions == ["Which service? (notes, reports) "]
+    t.service = "notes"
+    with pytest.raises(ServiceNotReady, match="ECS Exec is off"):
+        ops.exec_shell(t, ask=lambda _q: pytest.fail("SERVICE= named one: nothing to ask"))
 
 
 def stubbed(service: str):
@@ -97,7 +139,7 @@ def test_exec_says_when_the_running_tasks_predate_the_flag(deployed, monkeypatch
                                                     "enableExecuteCommand": False}]},
                       {"cluster": "cluster", "tasks": [task]})
     use_clients(monkeypatch, t, ecs=ecs)
-    with pytest.raises(OpsError, match=r"^ECS Exec is on for api, but its running tasks started before it was: force "
+    with pytest.raises(ServiceNotReady, match=r"^ECS Exec is on for api, but its running tasks started before it was: force "
                                        r"a new deployment \(aws ecs update-service --cluster cluster --service api "
                                        r"--force-new-deployment\)"):
         ops.exec_shell(t)

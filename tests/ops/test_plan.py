@@ -8,7 +8,7 @@ import pytest
 
 from scripts import __main__ as cli
 from scripts import plan
-from scripts.common import OpsError
+from scripts.errors import StackNotFound, UsageError
 from tests.ops.conftest import STACK
 
 
@@ -31,7 +31,7 @@ def test_plan_says_when_the_parents_rules_refuse_the_change(capsys):
 
 
 def test_plan_needs_a_change():
-    with pytest.raises(OpsError, match="nothing to plan"):
+    with pytest.raises(UsageError, match="nothing to plan"):
         plan.run("dev", None, None, "")
 
 
@@ -49,5 +49,5 @@ def test_plan_from_a_deployed_stack_starts_from_its_parameters(aws, capsys):
 
 
 def test_plan_names_a_missing_stack_in_one_line(aws):
-    with pytest.raises(OpsError, match="stack nope not found in us-east-1: deploy it first"):
+    with pytest.raises(StackNotFound, match="stack nope not found in us-east-1: deploy it first"):
         plan.run("dev", "nope", "us-east-1", "Ingress=LoadBalancer", session=aws)

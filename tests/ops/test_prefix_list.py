@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from scripts import deploy, prefix_list
-from scripts.common import OpsError, parse_overrides
+from scripts.common import parse_overrides
+from scripts.errors import UsageError
 from tests.ops.conftest import make_target
 from tests.ops.fake_tools import FakeTools
 from tests.ops.test_deploy import ONLY_AWS_CHECKS
@@ -28,7 +29,7 @@ def test_a_region_without_the_list_is_a_one_line_error(aws, monkeypatch):
         def describe_managed_prefix_lists(self, **kwargs):
             return {"PrefixLists": []}
     monkeypatch.setattr(t, "client", lambda service, region=None: NoLists())
-    with pytest.raises(OpsError, match="has no managed prefix list com.amazonaws.global.cloudfront.origin-facing"):
+    with pytest.raises(UsageError, match="has no managed prefix list com.amazonaws.global.cloudfront.origin-facing"):
         prefix_list.origin_parameters(t, {"Ingress": "LoadBalancer"})
 
 

@@ -28,12 +28,12 @@ def test_build_hashes_assets_and_points_index_at_them():
 def test_first_publish_uploads_everything_and_invalidates_the_page(deployed):
     t, out = deployed
     result = publish.publish(t, delay=0)
-    stored = objects(t, out["BucketName"])
+    stored = objects(t, out.bucket_name)
     assert set(stored) == set(build())
     assert stored["index.html"]["CacheControl"] == NO_CACHE
     assert stored["index.html"]["ContentType"] == "text/html; charset=utf-8"
     assert result["invalidated"] == ["/", "/index.html"]
-    invalidations = t.client("cloudfront").list_invalidations(DistributionId=out["DistributionId"])
+    invalidations = t.client("cloudfront").list_invalidations(DistributionId=out.distribution_id)
     assert invalidations["InvalidationList"]["Quantity"] == 1
 
 
@@ -42,7 +42,7 @@ def test_republishing_unchanged_files_does_nothing(deployed):
     publish.publish(t, delay=0)
     again = publish.publish(t, delay=0)
     assert again == {"uploaded": [], "removed": [], "invalidated": []}
-    assert t.client("cloudfront").list_invalidations(DistributionId=out["DistributionId"])[
+    assert t.client("cloudfront").list_invalidations(DistributionId=out.distribution_id)[
         "InvalidationList"]["Quantity"] == 1
 
 
@@ -62,7 +62,7 @@ def test_a_changed_asset_uploads_only_what_changed_and_removes_the_stale_one(dep
     assert result["uploaded"] == [new_js.key, "index.html"]
     assert result["removed"] == [old_js]
     assert result["invalidated"] == ["/", f"/{old_js}", "/index.html"]
-    assert old_js not in objects(t, out["BucketName"])
+    assert old_js not in objects(t, out.bucket_name)
 
 
 # What lands in a frontend/ folder on a real machine besides the site.
@@ -105,7 +105,7 @@ def test_site_files_are_publishable(key):
 def test_publish_uploads_only_the_allow_list_and_names_what_it_skipped(deployed, littered, capsys):
     t, out = deployed
     result = publish.publish(t, site=build(littered), delay=0)
-    stored = set(objects(t, out["BucketName"]))
+    stored = set(objects(t, out.bucket_name))
     assert stored == set(build()) == set(result["uploaded"]), "exactly the site, as from a clean frontend/"
     printed = capsys.readouterr().out
     for key in [*LITTER, "linked.txt"]:

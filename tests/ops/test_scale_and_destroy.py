@@ -1,45 +1,68 @@
 import pytest
 
-from scripts import destroy, scale
-from scripts.common import OpsError
+from scripts import destroy, image, scale
+from scripts.errors import NotConfirmed, StackNotFound
 from scripts.image import ensure_repository
+from tests.ops.conftest import service_arn
+
+NOTES = "NotesService"
 
 
-def autoscaling(t, out):
+def autoscaling(t, out, key=NOTES):
     return t.client("application-autoscaling").describe_scalable_targets(
-        ServiceNamespace="ecs", ResourceIds=[out["ScalableTargetId"]])["ScalableTargets"][0]
+        ServiceNamespace="ecs", ResourceIds=[out.services[key].scalable_target])["ScalableTargets"][0]
 
 
-def service(t):
-    return t.client("ecs").describe_services(cluster="cluster", services=["api"])["services"][0]
+def service(t, name="api"):
+    return t.client("ecs").describe_services(cluster="cluster", services=[name])["services"][0]
 
 
 def test_stop_then_start_restores_what_was_there(deployed):
     t, out = deployed
     t.client("ecs").update_service(cluster="cluster", service="api", desiredCount=2)
     saved = scale.stop(t, delay=0)
-    assert saved == {"min": 1, "max": 3, "desired": 2}
+    assert saved == {NOTES: {"min": 1, "max": 3, "desired": 2}}
     target = autoscaling(t, out)
     assert (target["MinCapacity"], target["MaxCapacity"], service(t)["desiredCount"]) == (0, 0, 0)
-    assert scale.stop(t, delay=0)["blueprint:stopped-desired"] == "2"  # stopping twice keeps the first record
+    assert scale.stop(t, delay=0)[NOTES]["blueprint:stopped-desired"] == "2"  # stopping twice keeps the first record
 
     restored = scale.start(t, delay=0)
     target = autoscaling(t, out)
     assert (target["MinCapacity"], target["MaxCapacity"], service(t)["desiredCount"]) == (1, 3, 2)
-    assert restored["desired"] == 2
-    tags = t.client("ecs").list_tags_for_resource(resourceArn=out["ServiceArn"])["tags"]
+    assert restored[NOTES]["desired"] == 2
+    tags = t.client("ecs").list_tags_for_resource(resourceArn=service_arn(t.session, out))["tags"]
     assert not [x for x in tags if x["key"].startswith("blueprint:")]
 
 
 def test_start_respects_the_autoscaling_minimum(deployed):
     t, out = deployed  # desired 0 with autoscaling 1-3
     scale.stop(t, delay=0)
-    assert scale.start(t, delay=0)["desired"] == 1
+    assert scale.start(t, delay=0)[NOTES]["desired"] == 1
 
 
 def test_start_without_stop_changes_nothing(deployed):
     t, _ = deployed
-    assert scale.start(t, delay=0) == {}
+    assert scale.start(t, delay=0) == {NOTES: {}}
+
+
+def test_stop_and_start_act_on_every_service_each_with_its_own_record(two_services):
+    t, out = two_services
+    t.client("ecs").update_service(cluster="cluster", service="reports", desiredCount=3)
+    assert scale.stop(t, delay=0) == {NOTES: {"min": 1, "max": 3, "desired": 0},
+                                      "ReportsService": {"min": 1, "max": 3, "desired": 3}}
+    for key, name in ((NOTES, "api"), ("ReportsService", "reports")):
+        target = autoscaling(t, out, key)
+        assert (target["MinCapacity"], target["MaxCapacity"], service(t, name)["desiredCount"]) == (0, 0, 0)
+    assert scale.start(t, delay=0)["ReportsService"]["desired"] == 3
+    assert service(t, "reports")["desiredCount"] == 3 and service(t, "api")["desiredCount"] == 1
+
+
+def test_service_picks_one_service_case_insensitively(two_services):
+    t, out = two_services
+    t.service = "Reports"
+    assert list(scale.stop(t, delay=0)) == ["ReportsService"]
+    assert autoscaling(t, out, NOTES)["MaxCapacity"] == 3, "the other service is left alone"
+    assert autoscaling(t, out, "ReportsService")["MaxCapacity"] == 0
 
 
 def test_destroy_asks_and_refuses_without_a_terminal(deployed):
@@ -47,9 +70,9 @@ def test_destroy_asks_and_refuses_without_a_terminal(deployed):
 
     def no_terminal(_prompt):
         raise EOFError
-    with pytest.raises(OpsError, match="run with YES=1"):
+    with pytest.raises(NotConfirmed, match="run with YES=1"):
         destroy.destroy(t, ask=no_terminal, delay=0)
-    with pytest.raises(OpsError, match="not confirmed"):
+    with pytest.raises(NotConfirmed, match="not confirmed"):
         destroy.destroy(t, ask=lambda _p: "no", delay=0)
     assert t.client("cloudformation").describe_stacks(StackName=t.stack_name)["Stacks"]
 
@@ -58,35 +81,48 @@ def test_destroy_empties_every_version_deletes_the_stack_and_keeps_the_table(dep
     t, out = deployed
     s3 = t.client("s3")
     for body in (b"v1", b"v2"):
-        s3.put_object(Bucket=out["BucketName"], Key="index.html", Body=body)
-    s3.delete_object(Bucket=out["BucketName"], Key="index.html")  # a delete marker too
+        s3.put_object(Bucket=out.bucket_name, Key="index.html", Body=body)
+    s3.delete_object(Bucket=out.bucket_name, Key="index.html")  # a delete marker too
     ensure_repository(t)
     result = destroy.destroy(t, ask=lambda _p: t.stack_name, delay=0)
     assert result == {"bucket_versions_removed": 3, "table_deleted": False}
-    assert s3.list_object_versions(Bucket=out["BucketName"]).get("Versions") is None
+    assert s3.list_object_versions(Bucket=out.bucket_name).get("Versions") is None
     with pytest.raises(Exception, match="does not exist"):
         t.client("cloudformation").describe_stacks(StackName=t.stack_name)
     assert t.client("ecr").describe_repositories()["repositories"] == []
-    assert out["TableName"] in t.client("dynamodb").list_tables()["TableNames"]
+    assert out.table_name in t.client("dynamodb").list_tables()["TableNames"]
+
+
+def test_destroy_deletes_the_repository_of_every_build_context(deployed, monkeypatch):
+    t, _ = deployed
+    monkeypatch.setattr(image, "builds", lambda: [image.Build("app", ("ImageUri",), ("NotesService",)),
+                                                  image.Build("reports", ("ReportsImageUri",), ("ReportsService",))])
+    for context in ("app", "reports"):
+        ensure_repository(t, context)
+    ecr = t.client("ecr")
+    assert sorted(r["repositoryName"] for r in ecr.describe_repositories()["repositories"]) == [
+        "fargate-blueprint-test", "fargate-blueprint-test-reports"]
+    destroy.destroy(t, yes=True, delay=0)
+    assert ecr.describe_repositories()["repositories"] == []
 
 
 def test_destroy_deletes_the_table_only_when_asked(deployed):
     t, out = deployed
     destroy.destroy(t, yes=True, delete_table=True, delay=0)
-    assert out["TableName"] not in t.client("dynamodb").list_tables()["TableNames"]
+    assert out.table_name not in t.client("dynamodb").list_tables()["TableNames"]
 
 
 def test_destroy_of_a_missing_stack_is_one_line(aws):
     from tests.ops.conftest import make_target
-    with pytest.raises(OpsError, match="stack gone not found"):
+    with pytest.raises(StackNotFound, match="stack gone not found"):
         destroy.destroy(make_target(aws, "gone"), yes=True)
 
 
 def test_destroy_that_keeps_the_table_says_how_to_adopt_it(deployed, capsys):
     t, out = deployed
     destroy.destroy(t, yes=True, delay=0)
-    assert (f'to use it again: make deploy PARAMS="ExistingTableName={out["TableName"]}" (or add '
-            f'ExistingTableName="{out["TableName"]}" to parameter_overrides in samconfig.toml [default])'
+    assert (f'to use it again: make deploy PARAMS="ExistingTableName={out.table_name}" (or add '
+            f'ExistingTableName="{out.table_name}" to parameter_overrides in samconfig.toml [default])'
             in capsys.readouterr().out)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.render import load
+from blueprint.templates import load
 from scripts import preflight
 from scripts.common import ROOT, OpsError
 from tests.ops.conftest import make_target

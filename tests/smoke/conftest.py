@@ -1,8 +1,12 @@
 """Post-deploy smoke tests: the deployment seen from outside, as a user sees it.
 
 Target, in order: SMOKE_URL (any base URL), SMOKE_STACK (a deployed stack: its
-outputs are read with boto3, region from AWS_REGION), or, with neither, the
+outputs are read with boto3 as scripts/outputs.py parses them, region from
+AWS_REGION; SMOKE_SERVICE picks one of its services), or, with neither, the
 local stack that `make run` starts (this is how `make test` runs them).
+scripts/smoke.py is what runs them for `make smoke` and `make deploy`.
+Every service of the stack must answer its own health check (healthCheckPath)
+through CloudFront.
 Checks that mean something only in AWS (marked aws_only: HTTPS redirect,
 direct S3 access, the API's own URL) are reported as not applicable against a
 plain-HTTP URL. SMOKE_VERSION, when set, is the version the health check must report.
@@ -18,9 +22,11 @@ import pytest
 import requests
 
 from local.stack import LocalStack, free_port
+from scripts.outputs import ParentOutputs
 
 WAIT_AWS = float(os.environ.get("SMOKE_WAIT", "300"))  # the minutes after a deploy: tasks registering, DNS
 WAIT_LOCAL = 20.0
+SAMPLE_HEALTH = "/api/health-check"  # the sample service's, the one a URL or the local stack has
 
 
 @dataclass
@@ -30,10 +36,23 @@ class Deployment:
     bucket: str | None = None
     version: str | None = None
     ingress: str | None = None  # HttpApi or LoadBalancer (the stack's Ingress output)
+    health_paths: dict[str, str] | None = None  # service -> its healthCheckPath (None: the sample's alone)
+
+    @property
+    def health_checks(self) -> dict[str, str]:
+        """service -> the URL of its health check, through the frontend's domain (CloudFront)."""
+        return {name: self.frontend_url + path for name, path in (self.health_paths or {"api": SAMPLE_HEALTH}).items()}
 
     @property
     def https(self) -> bool:
         return self.frontend_url.startswith("https://")
+
+
+def from_stack(stack: dict, version: str | None = None, service: str | None = None) -> Deployment:
+    """The deployment a parent stack's description names (every service, or the one SMOKE_SERVICE names)."""
+    out = ParentOutputs.parse(stack.get("Outputs", []), f"stack {stack.get('StackName', '')}")
+    return Deployment(out.frontend_url.rstrip("/"), out.api_url.rstrip("/") or None, out.bucket_name, version,
+                      out.ingress, {s.short: s.health_check_path for s in out.select(service)})
 
 
 def local_mode() -> bool:
@@ -88,10 +107,9 @@ def deployment(tmp_path_factory):
     elif os.environ.get("SMOKE_STACK"):
         cfn = boto3.client("cloudformation", region_name=os.environ.get("AWS_REGION"))
         stack = cfn.describe_stacks(StackName=os.environ["SMOKE_STACK"])["Stacks"][0]
-        out = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        d = Deployment(out["FrontendUrl"].rstrip("/"), out.get("ApiUrl", "").rstrip("/") or None,
-                       out.get("BucketName"), version, out.get("Ingress"))
-        wait_ready(d.frontend_url + "/api/health-check", WAIT_AWS)
+        d = from_stack(stack, version, os.environ.get("SMOKE_SERVICE"))
+        for url in d.health_checks.values():
+            wait_ready(url, WAIT_AWS)
         yield d
     else:
         with LocalStack(port=free_port(), log=tmp_path_factory.mktemp("smoke") / "stack.log") as stack:

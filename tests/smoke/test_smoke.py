@@ -42,6 +42,15 @@ def test_health_check_reports_the_deployed_version(deployment):
         assert body["version"] == deployment.version, f"GET {url}: version {body['version']}"
 
 
+def test_every_service_answers_its_health_check_through_cloudfront(deployment):
+    """Each service's healthCheckPath (its descriptor output), on the site's domain: the path routing
+    CloudFront does per service prefix reaches each one."""
+    for service, url in deployment.health_checks.items():
+        r = get(url)
+        assert r.status_code == 200, f"GET {url} ({service}): {r.status_code}"
+        assert r.headers["Content-Type"].startswith("application/json"), f"GET {url} ({service})"
+
+
 def test_unknown_api_path_is_a_json_404_not_the_page(deployment):
     url = f"{deployment.frontend_url}/api/no-such-thing-{uuid.uuid4().hex[:6]}"
     r = get(url)

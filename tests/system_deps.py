@@ -11,7 +11,7 @@ import sys
 
 # command on PATH -> Debian package that provides it
 REQUIRED = {"chromium": "chromium", "node": "nodejs"}  # node runs the CloudFront Function's code
-OPTIONAL = {"wrk": "wrk"}  # `make bench` asks for it: python scripts/system_deps.py wrk
+OPTIONAL = {"wrk": "wrk"}  # `make bench` asks for it: python tests/system_deps.py wrk
 
 
 def missing(extra: tuple[str, ...] = ()) -> dict[str, str]:

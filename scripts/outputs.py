@@ -1,0 +1,145 @@
+"""The parent stack's outputs as one typed object, read once per command.
+
+Every operations command starts from these: the shared outputs name the site, the bucket, the
+distribution and the cluster; one output per service (`NotesService`, `ReportsService`, ...,
+Description "Service: ...") carries that service's descriptor, a compact JSON object service.yml
+builds (review/contract11.md):
+
+    {"name": ECS service, "container": container name, "logGroup": log group,
+     "scalableTarget": "service/<cluster>/<service>", "pathPrefix": "/api",
+     "healthCheckPath": "/api/health-check"}
+
+A stack without one of them is not a stack of this blueprint (or of an older version of it): that is
+one line (NotABlueprintStack), not a KeyError deep in a command. tests/ops/test_outputs.py holds
+these fields equal to parent.yml's Outputs, so a renamed output fails a test, not a deploy.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+
+from scripts.common import Target, describe_stack
+from scripts.errors import NotABlueprintStack, ServiceNotChosen, UnknownService
+
+SERVICE_SUFFIX = "Service"  # the logical id of a service in parent.yml, and of its output: <Key>Service
+SERVICE_DESCRIPTION = "Service:"
+
+
+@dataclass(frozen=True)
+class ServiceOutputs:
+    """One service, from its descriptor output."""
+
+    key: str  # the output's (and parent.yml resource's) name, e.g. NotesService
+    name: str  # the ECS service name
+    container: str
+    log_group: str
+    scalable_target: str  # Application Auto Scaling resource id: service/<cluster>/<service>
+    path_prefix: str
+    health_check_path: str
+
+    # descriptor JSON key -> field
+    DESCRIPTOR = {"name": "name", "container": "container", "logGroup": "log_group",
+                  "scalableTarget": "scalable_target", "pathPrefix": "path_prefix",
+                  "healthCheckPath": "health_check_path"}
+
+    @property
+    def short(self) -> str:
+        """What SERVICE= takes: the key without "Service", lower case (NotesService -> notes)."""
+        return self.key[:-len(SERVICE_SUFFIX)].lower() if self.key.endswith(SERVICE_SUFFIX) else self.key.lower()
+
+    def descriptor(self) -> str:
+        """The descriptor as service.yml's Output writes it (tests build fake stacks from this)."""
+        return json.dumps({k: getattr(self, f) for k, f in self.DESCRIPTOR.items()}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class ParentOutputs:
+    """The parent stack's outputs. Every field is an output of parent.yml (OUTPUT_NAMES), services aside."""
+
+    frontend_url: str
+    api_url: str
+    bucket_name: str
+    distribution_id: str
+    cluster_name: str
+    ingress: str
+    architecture: str
+    services: dict[str, ServiceOutputs]
+    table_name: str | None = None  # the sample's data stack; a fork without it has no table
+
+    # parent.yml output name -> field (services apart)
+    OUTPUT_NAMES = {"FrontendUrl": "frontend_url", "ApiUrl": "api_url", "BucketName": "bucket_name",
+                    "DistributionId": "distribution_id", "ClusterName": "cluster_name", "Ingress": "ingress",
+                    "Architecture": "architecture", "TableName": "table_name"}
+    OPTIONAL = frozenset({"TableName"})
+
+    @classmethod
+    def parse(cls, outputs: list[dict], stack: str = "the stack") -> ParentOutputs:
+        """From describe_stacks' Outputs (OutputKey, OutputValue, Description)."""
+        values = {o["OutputKey"]: o.get("OutputValue", "") for o in outputs}
+        missing = [name for name in cls.OUTPUT_NAMES if not values.get(name) and name not in cls.OPTIONAL]
+        if missing:
+            raise NotABlueprintStack(f"{stack} has no output {', '.join(missing)}: is it a stack of this blueprint?")
+        services = {}
+        for o in outputs:
+            if o["OutputKey"].endswith(SERVICE_SUFFIX) and o.get("Description", "").startswith(SERVICE_DESCRIPTION):
+                service = parse_service(o["OutputKey"], o.get("OutputValue", ""), stack)
+                services[service.key] = service
+        if not services:
+            raise NotABlueprintStack(f"{stack} has no service outputs (<Name>Service, Description \"Service: ...\"): "
+                                     "is it a stack of this blueprint?")
+        shared = {field: values.get(name) or None for name, field in cls.OUTPUT_NAMES.items()}
+        return cls(services=services, **shared)
+
+    def as_outputs(self) -> list[dict]:
+        """The other way round: describe_stacks' Outputs for these values (the ops tests' fake stacks)."""
+        shared = [{"OutputKey": name, "OutputValue": getattr(self, field), "Description": name}
+                  for name, field in self.OUTPUT_NAMES.items() if getattr(self, field) is not None]
+        return shared + [{"OutputKey": s.key, "OutputValue": s.descriptor(), "Description": f"Service: {s.key}"}
+                         for s in self.services.values()]
+
+    def select(self, wanted: str | None) -> list[ServiceOutputs]:
+        """Every service, or the one SERVICE= names (NotesService, notesservice or notes)."""
+        if not wanted:
+            return list(self.services.values())
+        for service in self.services.values():
+            if wanted.lower() in (service.key.lower(), service.short):
+                return [service]
+        raise UnknownService(f"no service {wanted} in this stack: use SERVICE= with one of {self.names()}")
+
+    def one(self, wanted: str | None, ask=None) -> ServiceOutputs:
+        """One service for a command that acts on one (exec): the one named, the only one, or (with a
+        terminal, `ask`) the one the user picks; otherwise a one-line refusal listing them."""
+        chosen = self.select(wanted)
+        if len(chosen) == 1:
+            return chosen[0]
+        if ask is not None:
+            try:
+                answer = ask(f"Which service? ({self.names()}) ").strip()
+            except EOFError:
+                answer = ""
+            if answer:
+                return self.select(answer)[0]
+        raise ServiceNotChosen(f"this stack has {len(chosen)} services: pick one with SERVICE= ({self.names()})")
+
+    def names(self) -> str:
+        return ", ".join(s.short for s in self.services.values())
+
+
+def parse_service(key: str, value: str, stack: str = "the stack") -> ServiceOutputs:
+    try:
+        descriptor = json.loads(value)
+    except json.JSONDecodeError:
+        raise NotABlueprintStack(f"{stack}: output {key} is not a service descriptor (JSON): "
+                                 "is it a stack of this blueprint?") from None
+    missing = [k for k in ServiceOutputs.DESCRIPTOR if not isinstance(descriptor, dict) or not descriptor.get(k)]
+    if missing:
+        raise NotABlueprintStack(f"{stack}: output {key} lacks {', '.join(missing)}: is it a stack of this blueprint?")
+    return ServiceOutputs(key=key, **{f: str(descriptor[k]) for k, f in ServiceOutputs.DESCRIPTOR.items()})
+
+
+def read(t: Target) -> ParentOutputs:
+    """The deployed parent's outputs (one describe_stacks call; StackNotFound when there is none)."""
+    return ParentOutputs.parse(describe_stack(t).get("Outputs", []), f"stack {t.stack_name}")
+
+
+FIELDS = tuple(f.name for f in fields(ParentOutputs))
