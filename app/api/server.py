@@ -38,9 +38,15 @@ DrainingThreadWorker is gunicorn's gthread worker plus two things:
    gets a 408 in the API's JSON shape, or a plain close if it sent nothing.
    Idle kept-alive connections wait in the event loop, as in gthread, until
    `keepalive`. A request the loop does not buffer (a body over MAX_BODY_BYTES,
-   which the app refuses with 413 without reading it; pipelined requests; any
-   request once half-received ones hold BUFFER_BUDGET) is read by its thread
-   with a CLIENT_TIMEOUT socket timeout as a backstop.
+   which the app refuses with 413 without reading it; pipelined requests; a head
+   over MAX_HEAD_BYTES; any request once half-received ones hold BUFFER_BUDGET)
+   is read by its thread under the same deadline (DeadlineUnreader): every read
+   waits only until then, so trickling a byte at a time does not hold a thread.
+   The loop must stay cheap, since while it works nothing else is accepted or
+   dispatched: RequestScanner keeps its place per connection and looks at each
+   received byte once, and a head over gunicorn's limits (limit_request_line,
+   limit_request_fields, limit_request_field_size) is answered by the loop
+   with gunicorn's own 414/431 as soon as it is seen, not when it ends.
 
 write_json_error: requests that never reach Flask (a request line over the
 limit, an invalid header, a bad chunked body) are answered by gunicorn with a
