@@ -133,7 +133,8 @@ class RequestScanner:
     so a request trickled in tiny pieces costs the loop time in proportion to its size, not
     to its size squared. feed() returns None: more is needed. True: the whole request is here
     (or the head alone is enough for gunicorn's parser to refuse it). False: the head is here
-    but the body will not be buffered (over max_body); its thread reads or refuses it.
+    but the body will not be buffered (over max_body), or the head is over MAX_HEAD_BYTES; its
+    thread reads or refuses the rest.
     OVER_LIMIT: the head breaks gunicorn's limits.
 
     Only find() and short slices touch the buffer (tests/unit/test_request_framing.py counts them).
