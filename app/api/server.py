@@ -38,9 +38,15 @@ DrainingThreadWorker is gunicorn's gthread worker plus two things:
    gets a 408 in the API's JSON shape, or a plain close if it sent nothing.
    Idle kept-alive connections wait in the event loop, as in gthread, until
    `keepalive`. A request the loop does not buffer (a body over MAX_BODY_BYTES,
-   which the app refuses with 413 without reading it; pipelined requests; any
-   request once half-received ones hold BUFFER_BUDGET) is read by its thread
-   with a CLIENT_TIMEOUT socket timeout as a backstop.
+   which the app refuses with 413 without reading it; pipelined requests; a head
+   over MAX_HEAD_BYTES; any request once half-received ones hold BUFFER_BUDGET)
+   is read by its thread under the same deadline (DeadlineUnreader): every read
+   waits only until then, so trickling a byte at a time does not hold a thread.
+   The loop must stay cheap, since while it works nothing else is accepted or
+   dispatched: RequestScanner keeps its place per connection and looks at each
+   received byte once, and a head over gunicorn's limits (limit_request_line,
+   limit_request_fields, limit_request_field_size) is answered by the loop
+   with gunicorn's own 414/431 as soon as it is seen, not when it ends.
 
 write_json_error: requests that never reach Flask (a request line over the
 limit, an invalid header, a bad chunked body) are answered by gunicorn with a
@@ -52,16 +58,20 @@ from __future__ import annotations
 
 import errno
 import json
-import re
 import selectors
 import socket
 import threading
 import time
 from collections import deque
 from functools import partial
+from typing import NamedTuple
 
 from gunicorn import util
+from gunicorn.http.errors import ParseException
+from gunicorn.http.message import Request
+from gunicorn.http.unreader import IterUnreader, SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
+from werkzeug.exceptions import RequestTimeout
 
 from .config import Settings
 from .errors import HTTP_CODES
@@ -91,73 +101,240 @@ def json_error(status_int: int, reason: str) -> bytes:
 
 REQUEST_TIMEOUT = json_error(408, "The request did not arrive in time.")
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_EXPECT_CONTINUE = re.compile(rb"\nexpect[ \t]*:[ \t]*100-continue[ \t]*\r?\n", re.IGNORECASE)
+# What RequestScanner.feed returns for a head that breaks gunicorn's limits (too long a request
+# line or header field, too many fields): the loop answers it (414/431) with no thread involved.
+OVER_LIMIT = "over limit"
 
 
-def expects_continue(data: bytes | bytearray) -> bool:
-    """An HTTP/1.1 head (complete in `data`) that waits for "100 Continue" before its body (RFC 9110 10.1.1)."""
-    end = data.find(b"\r\n\r\n")
-    head = bytes(data[:end + 2])
-    return end >= 0 and head.split(b"\r\n", 1)[0].endswith(b"HTTP/1.1") and bool(_EXPECT_CONTINUE.search(head))
+class HeadLimits(NamedTuple):
+    """gunicorn's limits on a request head, normalised as its parser does (http/message.py)."""
+    line: int = 8190          # limit_request_line; 0: none
+    fields: int = 100         # limit_request_fields
+    field_size: int = 8190    # limit_request_field_size
+
+    @classmethod
+    def from_cfg(cls, cfg) -> HeadLimits:
+        line = cfg.limit_request_line
+        line = 8190 if line < 0 or line >= 8190 else line
+        fields = cfg.limit_request_fields
+        fields = 32768 if fields <= 0 or fields > 32768 else fields
+        field_size = cfg.limit_request_field_size if cfg.limit_request_field_size > 0 else 8190
+        return cls(line, fields, field_size)
 
 
-def request_buffered(data: bytes | bytearray, max_body: int) -> bool | None:
-    """Whether `data` (the start of one HTTP/1.x request) can go to a thread.
+GUNICORN_DEFAULTS = HeadLimits()
 
-    None: not yet, more is needed. True: the whole request is here. False: the
-    head is here but the body will not be buffered (over max_body, or framing
-    gunicorn's parser will refuse anyway); its thread reads or refuses it.
+
+class RequestScanner:
+    """Where one HTTP/1.x request ends, found by looking at each received byte once.
+
+    The event loop calls feed() after every recv with the whole buffer so far; the scanner
+    remembers how far it got (the head's lines, then the body's framing and the chunk walk),
+    so a request trickled in tiny pieces costs the loop time in proportion to its size, not
+    to its size squared. feed() returns None: more is needed. True: the whole request is here
+    (or the head alone is enough for gunicorn's parser to refuse it). False: the head is here
+    but the body will not be buffered (over max_body), or the head is over MAX_HEAD_BYTES; its
+    thread reads or refuses the rest.
+    OVER_LIMIT: the head breaks gunicorn's limits.
+
+    Only find() and short slices touch the buffer (tests/unit/test_request_framing.py counts them).
     """
-    end = data.find(b"\r\n\r\n")
-    head_end = end + 4 if end >= 0 else -1
-    if end < 0:
-        lf = data.find(b"\n\n")  # bare LF: gunicorn's parser decides what to do with it
-        if lf < 0:
-            return False if len(data) > MAX_HEAD_BYTES else None
-        head_end = lf + 2
-    lengths, codings = set(), []
-    for line in bytes(data[:head_end]).splitlines()[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            lengths.add(value.strip())
-        elif name == b"transfer-encoding":
-            codings += [c.strip().lower() for c in value.split(b",")]
-    if codings:
-        if lengths or codings[-1] != b"chunked":
-            return True  # a 400 or 501 from the head alone
-        return _chunked_complete(data, head_end, max_body)
-    if not lengths:
-        return True
-    if len(lengths) > 1 or not next(iter(lengths)).isdigit():
-        return True  # a 400 from the head alone
-    length = int(next(iter(lengths)))
-    if length > max_body:
-        return False
-    return True if len(data) - head_end >= length else None
 
+    HEAD, LENGTH, CHUNK_SIZE, TRAILER, DONE = range(5)
 
-def _chunked_complete(data: bytes | bytearray, start: int, max_body: int) -> bool | None:
-    """Walk the chunks (RFC 9112 section 7.1) from `start` to find the end of the body."""
-    pos = start
-    while True:
-        eol = data.find(b"\r\n", pos)
-        if eol < 0:
-            return False if len(data) - pos > 1024 else None  # a chunk-size line is short
-        try:
-            size = int(bytes(data[pos:eol]).split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            return True  # a 400 from gunicorn's parser
-        if size < 0:
-            return True
-        if size == 0:
-            # Trailer fields, then an empty line.
-            return True if data.find(b"\r\n\r\n", eol) >= 0 else None
-        pos = eol + 2 + size + 2
-        if pos - start > max_body + 64 * 1024:
-            return False
-        if pos > len(data):
+    def __init__(self, max_body: int, limits: HeadLimits = GUNICORN_DEFAULTS):
+        self.max_body = max_body
+        self.limits = limits
+        self.stage = self.HEAD
+        self.verdict: bool | str | None = None
+        self.scanned = 0           # bytes already searched for the next line end (HEAD, CHUNK_SIZE, TRAILER)
+        self.line_start = 0        # HEAD: the start of the line being received
+        self.request_line = False  # HEAD: the request line is in
+        self.fields = 0
+        self.http11 = False
+        self.lengths: set[bytes] = set()
+        self.codings: list[bytes] = []
+        self.expect_continue = False  # an HTTP/1.1 head with "Expect: 100-continue" (RFC 9110 10.1.1)
+        self.head_end = -1
+        self.over_limit_head = b""  # OVER_LIMIT: the head so far, closed off for gunicorn's parser
+        self.pos = 0               # body: the next chunk-size line, or where the body ends
+
+    def feed(self, data: bytes | bytearray) -> bool | str | None:
+        if self.stage == self.DONE:
+            return self.verdict
+        if self.stage == self.HEAD:
+            verdict = self._head(data)
+            if verdict is not None or self.stage == self.HEAD:
+                return self._done(verdict)
+        if self.stage == self.LENGTH:
+            return self._done(True) if len(data) >= self.pos else None
+        return self._done(self._chunks(data))
+
+    def _done(self, verdict):
+        if verdict is not None:
+            self.stage, self.verdict = self.DONE, verdict
+        return verdict
+
+    def _over(self, head: bytes) -> str:
+        self.over_limit_head = head
+        return OVER_LIMIT
+
+    def _head(self, data) -> bool | str | None:
+        limits = self.limits
+        while True:
+            eol = data.find(b"\n", self.scanned)
+            if eol < 0:
+                self.scanned = len(data)
+                partial = len(data) - self.line_start
+                if not self.request_line:
+                    if limits.line and partial - 2 > limits.line:
+                        return self._over(bytes(data[:self.line_start + limits.line + 3]))
+                elif partial > limits.field_size:
+                    start = self.line_start
+                    return self._over(bytes(data[:start + limits.field_size + 1]).rstrip(b"\r") + b"\r\n\r\n")
+                return False if len(data) > MAX_HEAD_BYTES else None
+            self.scanned = eol + 1
+            if eol == 0 or data[eol - 1] != 13:  # a bare LF: gunicorn's parser refuses the head at once
+                return True
+            start, end = self.line_start, eol - 1
+            self.line_start = eol + 1
+            if not self.request_line:
+                if start == 0 and end == 0:
+                    continue  # one empty line before the request line is allowed (RFC 9112 2.2)
+                if limits.line and end - start > limits.line:
+                    return self._over(bytes(data[:eol + 1]))
+                if end == start:
+                    return True  # an empty request line: refused by the parser
+                self.request_line = True
+                self.http11 = bytes(data[max(start, end - 8):end]) == b"HTTP/1.1"
+                continue
+            if end == start:
+                self.head_end = eol + 1
+                return self._framing()
+            self.fields += 1
+            if end - start + 2 > limits.field_size or self.fields > limits.fields:
+                return self._over(bytes(data[:eol + 1]) + b"\r\n")
+            name, _, value = bytes(data[start:end]).partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                self.lengths.add(value.strip())
+            elif name == b"transfer-encoding":
+                self.codings += [c.strip().lower() for c in value.split(b",")]
+            elif name == b"expect" and value.strip().lower() == b"100-continue":
+                self.expect_continue = self.http11
+
+    def _framing(self) -> bool | None:
+        """The head is in: how the body is framed (RFC 9112 6)."""
+        if self.codings:
+            if self.lengths or self.codings[-1] != b"chunked":
+                return True  # a 400 or 501 from the head alone
+            self.stage, self.pos = self.CHUNK_SIZE, self.head_end
+            self.scanned = self.head_end
             return None
+        if not self.lengths:
+            return True
+        if len(self.lengths) > 1 or not next(iter(self.lengths)).isdigit():
+            return True  # a 400 from the head alone
+        length = int(next(iter(self.lengths)))
+        if length > self.max_body:
+            return False
+        self.stage, self.pos = self.LENGTH, self.head_end + length
+        return None
+
+    def _chunks(self, data) -> bool | None:
+        """Walk the chunks (RFC 9112 7.1), from where the last call stopped."""
+        while self.stage == self.CHUNK_SIZE:
+            if self.pos > len(data):
+                return None  # inside a chunk's data
+            eol = data.find(b"\r\n", max(self.pos, self.scanned - 1))
+            if eol < 0:
+                self.scanned = len(data)
+                return False if len(data) - self.pos > 1024 else None  # a chunk-size line is short
+            try:
+                size = int(bytes(data[self.pos:eol]).split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                return True  # a 400 from gunicorn's parser
+            if size < 0:
+                return True
+            if size == 0:
+                # Trailer fields, then an empty line.
+                self.stage, self.pos, self.scanned = self.TRAILER, eol, eol
+                break
+            self.pos = eol + 2 + size + 2
+            if self.pos - self.head_end > self.max_body + 64 * 1024:
+                return False
+        end = data.find(b"\r\n\r\n", max(self.scanned - 3, self.pos))
+        if end >= 0:
+            return True
+        self.scanned = len(data)
+        return None
+
+
+def request_buffered(data: bytes | bytearray, max_body: int, limits: HeadLimits = GUNICORN_DEFAULTS) -> bool | str | None:
+    """RequestScanner's verdict on `data`, the start of one HTTP/1.x request, all at once."""
+    return RequestScanner(max_body, limits).feed(data)
+
+
+def gunicorn_verdict(cfg, head: bytes, client) -> Exception | None:
+    """What gunicorn's own parser says about a head the scanner found over the limits: the same
+    error (and so the same status) a thread would have answered, or None if it accepts it."""
+    try:
+        Request(cfg, IterUnreader([head]), client)
+    except ParseException as exc:
+        return exc
+    except Exception:  # noqa: BLE001 - NoMoreData or anything unforeseen: let a thread's parser judge
+        return None
+    return None
+
+
+class RequestTimedOut(RequestTimeout):
+    """A request a thread reads did not arrive by its deadline.
+
+    A werkzeug HTTPException, not an OSError: werkzeug would turn an OSError from the body
+    into a 400 "client disconnected", while this reaches Flask's error handler as a 408 in
+    the API's JSON. Raised while a thread reads the head, gunicorn hands it to
+    DrainingThreadWorker.handle_error, which answers the same 408 when `reply` is set.
+    """
+    description = "The request did not arrive in time."
+
+    def __init__(self, reply: bool):
+        super().__init__()
+        self.reply = reply
+
+
+class DeadlineUnreader(SocketUnreader):
+    """gunicorn's socket reader, with the request's deadline on every read.
+
+    gunicorn's parser has no deadline for a head or a body, and a plain socket timeout
+    restarts with every byte: a client could trickle one byte every (CLIENT_TIMEOUT - 1) s
+    for ever. Each read here waits at most until conn.deadline, and the socket's own timeout
+    (the one responses are written with) is put back afterwards.
+    """
+
+    def __init__(self, conn: BufferedConn):
+        super().__init__(conn.sock)
+        self.conn = conn
+
+    def chunk(self, size_hint=None):
+        left = self.conn.deadline - time.monotonic()
+        if left <= 0:
+            raise self.timed_out()
+        prior = self.sock.gettimeout()
+        self.sock.settimeout(left if prior is None else min(prior, left))
+        try:
+            return super().chunk(size_hint)
+        except TimeoutError:
+            if time.monotonic() >= self.conn.deadline:
+                raise self.timed_out() from None
+            raise  # a shorter timeout of gunicorn's own (its drain of an unread body)
+        finally:
+            self.sock.settimeout(prior)
+
+    def timed_out(self) -> RequestTimedOut:
+        req = self.conn.req
+        if req is not None:
+            req.must_close = True  # the rest of the body is unknown: the 408 closes the connection
+        return RequestTimedOut(reply=req is None)
 
 
 class BufferedConn(TConn):
@@ -167,16 +344,20 @@ class BufferedConn(TConn):
         super().__init__(cfg, sock, client, server)
         self.client_timeout = client_timeout
         self.buffered = bytearray()
+        self.scanner: RequestScanner | None = None
         self.complete = True
         self.deadline = 0.0
         self.sent_continue = False
+        self.req = None  # the request its thread serves, once its head is parsed
 
     def init(self):
         super().init()
+        if type(self.parser.unreader) is SocketUnreader:  # HTTP/1.x, just created
+            self.parser.unreader = DeadlineUnreader(self)
         if self.buffered:
             self.parser.unreader.unread(bytes(self.buffered))
             self.buffered = bytearray()
-        # The backstop for whatever the thread still reads from the socket.
+        # For the responses (and for any read without the deadline, which DeadlineUnreader adds).
         self.sock.settimeout(self.client_timeout)
 
 
@@ -187,6 +368,7 @@ class DrainingThreadWorker(ThreadWorker):
         self.drain_delay = settings.drain_delay
         self.client_timeout = settings.client_timeout
         self.max_body_bytes = settings.max_body_bytes
+        self.limits = HeadLimits.from_cfg(self.cfg)
         self.reading: deque[BufferedConn] = deque()  # oldest deadline first
         self.buffered_bytes = 0  # held by the connections in self.reading
         self.stop_requested_at: float | None = None
@@ -224,7 +406,31 @@ class DrainingThreadWorker(ThreadWorker):
         if conn.sent_continue:
             req._expected_100_continue = False  # sent already: gunicorn would send a second one
             conn.sent_continue = False
+        conn.req = req
         return super().handle_request(req, conn)
+
+    def handle_error(self, req, client, addr, exc):
+        if isinstance(exc, RequestTimedOut):  # while a thread read the head (or drained a body)
+            self.log.debug("request timeout from %s", addr)
+            if exc.reply:
+                try:
+                    util.write_nonblock(client, REQUEST_TIMEOUT)
+                except OSError:
+                    pass
+            return
+        super().handle_error(req, client, addr, exc)
+
+    def enqueue_req(self, conn):
+        """gthread's finish_request: the last request's thread read ahead into a pipelined one.
+
+        Its thread reads the rest of it, by a deadline from now.
+        """
+        conn.deadline = time.monotonic() + self.client_timeout
+        self.hand_over(conn)
+
+    def hand_over(self, conn: BufferedConn) -> None:
+        conn.req = None
+        super().enqueue_req(conn)
 
     # --- 2. requests are read by the event loop --------------------------
     def accept(self, listener):
@@ -248,6 +454,7 @@ class DrainingThreadWorker(ThreadWorker):
         conn.sock.setblocking(False)
         conn.deadline = time.monotonic() + self.client_timeout
         conn.sent_continue = False
+        conn.scanner = RequestScanner(self.max_body_bytes, self.limits)
         self.reading.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_request, conn))
 
@@ -264,14 +471,20 @@ class DrainingThreadWorker(ThreadWorker):
         conn.buffered += data
         self.buffered_bytes += len(data)
         try:
-            ready = request_buffered(conn.buffered, self.max_body_bytes)
+            ready = conn.scanner.feed(conn.buffered)
         except Exception:  # an exception here would end the worker: let gunicorn's parser judge instead
             self.log.exception("could not frame a request; handing it to the parser")
             ready = False
+        if ready is OVER_LIMIT:
+            error = gunicorn_verdict(self.cfg, conn.scanner.over_limit_head, conn.client)
+            if error is not None:
+                self.refuse(conn, error)
+                return
+            ready = False  # gunicorn's parser accepts it after all: a thread reads the rest
         if ready is None and self.buffered_bytes > BUFFER_BUDGET:
             ready = False
         if ready is None:
-            if not conn.sent_continue and expects_continue(conn.buffered):
+            if not conn.sent_continue and conn.scanner.expect_continue:
                 # The client waits for this before it sends the body we wait for.
                 conn.sent_continue = True
                 try:
@@ -282,7 +495,14 @@ class DrainingThreadWorker(ThreadWorker):
         self.leave_loop(conn)
         conn.complete = ready
         conn.data_ready = True  # no need for gthread's wait for a first byte
-        self.enqueue_req(conn)
+        self.hand_over(conn)
+
+    def refuse(self, conn: BufferedConn, error: Exception) -> None:
+        """A head over gunicorn's limits: answered here, as gunicorn's parser would, without a thread."""
+        self.leave_loop(conn)
+        self.nr_conns -= 1
+        self.handle_error(None, conn.sock, conn.client, error)  # logs it; util.write_error is write_json_error
+        self.close_after_reply(conn)
 
     def leave_loop(self, conn: BufferedConn) -> None:
         self.poller.unregister(conn.sock)
@@ -295,9 +515,23 @@ class DrainingThreadWorker(ThreadWorker):
         if reply:
             try:
                 conn.sock.send(reply)  # small enough for the socket buffer: never blocks the loop
-                conn.sock.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
+            self.close_after_reply(conn)
+        else:
+            conn.close()
+
+    @staticmethod
+    def close_after_reply(conn: BufferedConn) -> None:
+        """Send FIN, and read what the client already sent: closing with unread bytes would
+        send a reset, which can destroy the reply before the client reads it."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            for _ in range(16):
+                if not conn.sock.recv(RECV_BYTES):
+                    break
+        except OSError:  # BlockingIOError: nothing more to read now
+            pass
         conn.close()
 
     def murder_pending(self):
