@@ -1,4 +1,4 @@
-"""`python -m scripts.bench_framing`: what framing a trickled request costs the worker's event loop.
+"""`python -m bench.framing`: what framing a trickled request costs the worker's event loop.
 
 The loop (app/api/server.py) reads each request before a thread takes it, and while it works out
 whether a request is complete it can accept and dispatch nothing else. This prints the CPU time
