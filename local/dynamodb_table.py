@@ -1,4 +1,4 @@
-"""Create the notes table in a local DynamoDB stand-in exactly as service.yml
+"""Create the notes table in a local DynamoDB stand-in exactly as notes-data.yml
 defines it (keys, attributes, indexes, billing mode), read with cfn-lint's
 CloudFormation YAML decoder, so the local table cannot drift from the real one.
 """
@@ -9,7 +9,7 @@ from pathlib import Path
 from checks.render import load, plain
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICE_TEMPLATE = ROOT / "service.yml"
+SERVICE_TEMPLATE = ROOT / "notes-data.yml"  # the sample's data stack
 TABLE_RESOURCE = "NotesTable"
 # Properties create_table takes as they are written in the template.
 _COPIED = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
