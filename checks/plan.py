@@ -25,6 +25,7 @@ Three classes of hazard are reported:
   resource is created before the old one is deleted, so the update fails.
 
     python -m checks.plan Ingress=LoadBalancer        # from the template defaults
+    python -m checks.plan --from=tests/templates/fixtures/upgrade/parent.yml ExistingTableName=<old table>
 """
 from __future__ import annotations
 
@@ -334,8 +335,11 @@ def describe(result: Plan, out=print, parent: str = PARENT) -> None:
 
 
 def main(argv: list[str]) -> int:
-    after = dict(a.split("=", 1) for a in argv)
-    describe(plan({}, after))
+    """NAME=VALUE ... from the defaults; --from=FILE rehearses the update from another layout's parent
+    (tests/templates/fixtures/upgrade/parent.yml: the one-service layout, docs/services.md)."""
+    before_parent = next((a.split("=", 1)[1] for a in argv if a.startswith("--from=")), None)
+    after = dict(a.split("=", 1) for a in argv if not a.startswith("--"))
+    describe(plan({}, after, before_parent=before_parent))
     return 0
 
 
