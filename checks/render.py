@@ -13,7 +13,8 @@ output) stays a `Ref` to the child's parameter, and counts as non-empty in the c
 Besides parent.yml, the *two-service parent* is rendered too: parent.yml with its commented
 second-service example switched on (two_service_parent), so the example cannot rot.
 
-    python -m checks.render --out build/rendered      # every variant below
+    python -m checks.render --out build/rendered      # every variant below, and
+                                                      # build/two-services/parent-two-services.yml
 """
 from __future__ import annotations
 
@@ -321,6 +322,7 @@ def main() -> None:
     args = parser.parse_args()
     for path in render_all(args.out):
         print(path)
+    print(write_two_service_parent(args.out.parent / "two-services"))
 
 
 if __name__ == "__main__":
