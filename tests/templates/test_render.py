@@ -37,6 +37,9 @@ def test_http_api_ingress_uses_cloud_map_srv_and_a_vpc_link():
     shared = ingress(Ingress="HttpApi")
     assert {"HttpApi", "VpcLink", "HttpApiStage"} <= set(shared) and "LoadBalancer" not in shared
     assert shared["VpcLink"]["Properties"]["SecurityGroupIds"] == [{"Ref": "IngressSecurityGroup"}]
+    # Deleted before its VPC link (switching to LoadBalancer): the API takes every service's
+    # integration with it, and API Gateway keeps a link an integration still uses.
+    assert shared["HttpApi"]["DependsOn"] == "VpcLink"
     name = render_stack("ClusterStack")["Resources"]["ServiceDiscoveryNamespace"]["Properties"]["Name"]
     assert "AWS::StackId" in str(name), "the namespace is named per stack"
 
