@@ -123,3 +123,26 @@ def test_plan_describes_each_change_and_warns_once_per_hazard():
     refused = []
     describe(plan({}, {"Cpu": "4096"}), out=refused.append)
     assert refused[0].startswith("REFUSED before any change: ValidFargateSize")
+
+
+def test_the_two_service_parent_survives_every_switch_from_the_defaults():
+    """The same rehearsal on parent.yml with its second-service example switched on: a second
+    service.yml under the same ingress changes nothing about what a switch may do to data."""
+    checked = 0
+    for name, switch in SWITCHES.items():
+        for before, after in (({}, switch), (switch, {})):
+            result = plan(before, after, parent=TWO_SERVICES)
+            if result.refused:
+                continue
+            checked += 1
+            for change in result.changes:
+                source = template(dict(_locations(TWO_SERVICES))[change.stack])["Resources"].get(change.resource, {})
+                if change.type in DATA_BEARING:
+                    assert change.action != "replace", (name, change)
+                    assert change.action != "remove" or "Condition" in source, (name, change)
+                assert "left out" not in change.hazard, (name, change)
+                assert "would FAIL" not in change.hazard or name == "pinned AZs", (name, change)
+            if {"Ingress"} <= set(switch):
+                assert {c.stack for c in result.changes if c.resource == "ListenerRule"} == {
+                    "NotesService", "ReportsService"}
+    assert checked > 40
