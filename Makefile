@@ -80,6 +80,8 @@ lint-templates: $(VENV)/.installed $(CHECKERS) ## cfn-lint, sam validate, checko
 	$(VENV)/bin/cfn-lint
 	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template parent.yml --region us-east-1
 	$(PY) -m checks.render > /dev/null
+	$(VENV)/bin/cfn-lint build/two-services/parent-two-services.yml
+	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template build/two-services/parent-two-services.yml --region us-east-1
 	.venv-checkov/bin/checkov --directory build/rendered --framework cloudformation --skip-download --external-checks-dir checks/checkov --compact --quiet
 	$(PY) -m checks.guard build/rendered
 

@@ -25,6 +25,7 @@ Three classes of hazard are reported:
   resource is created before the old one is deleted, so the update fails.
 
     python -m checks.plan Ingress=LoadBalancer        # from the template defaults
+    python -m checks.plan --from=tests/templates/fixtures/upgrade/parent.yml ExistingTableName=<old table>
 """
 from __future__ import annotations
 
@@ -33,13 +34,13 @@ import re
 import sys
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from checks.branches import NESTED, Evaluator, Opaque, child_values, nested_stacks
-from checks.render import ROOT, WIRED, Renderer, load
+from checks.render import PARENT, ROOT, TWO_SERVICES, WIRED, Renderer, load, two_service_parent
 
-PARENT = "parent.yml"
 SCHEMA_REGION = "us-east-1"
 
 # Resources whose loss loses data the stack cannot recreate. Log groups count: their history is
@@ -55,6 +56,10 @@ DATA_BEARING = {
     "AWS::RDS::DBCluster": "its database",
     "AWS::EFS::FileSystem": "its files",
 }
+
+# Retained resources a stack can take back, and how: removing one from the stack (not by switching
+# its feature off) leaves it in the account, and a new stack would create an empty one beside it.
+ADOPTABLE = {"AWS::DynamoDB::Table": "pass its name as ExistingTableName to use it again (docs/services.md)"}
 
 # List properties that an absent value (AWS::NoValue) does not clear: CloudFormation keeps the
 # live value, so a switch must pass [] instead. The documentation of each says so, as does its
@@ -114,7 +119,8 @@ class Plan:
 
 @cache
 def template(name: str) -> dict:
-    return load(ROOT / name)
+    """A template by file name; TWO_SERVICES is parent.yml with its second-service example on."""
+    return two_service_parent() if name == TWO_SERVICES else load(ROOT / name)
 
 
 @cache
@@ -150,6 +156,12 @@ def references(value) -> set[str]:
     return found
 
 
+def children(parent_file: str) -> dict[str, str]:
+    """Logical id -> template file (relative to the repository) of each nested stack of a parent."""
+    base = Path(parent_file).parent
+    return {stack: str(base / location) for stack, location in nested_stacks(template(parent_file)).items()}
+
+
 # --- rendering both sides ---------------------------------------------------------------
 def _token(value: Opaque, changed: set[str]) -> str:
     origin = value.origin.removeprefix("GetAtt ")
@@ -157,13 +169,18 @@ def _token(value: Opaque, changed: set[str]) -> str:
 
 
 def render_stacks(values: dict, region: str, changed_outputs: set[str] | None = None,
-                  stacks: list[str] | None = None) -> tuple[list[str], dict[str, dict]]:
-    """The parent's refusals and {stack: rendered template}; "parent" is the parent itself."""
-    parent = Evaluator(template(PARENT), values, region, PARENT)
+                  stacks: list[str] | None = None, parent_file: str = PARENT) -> tuple[list[str], dict[str, dict]]:
+    """The parent's refusals and {stack: rendered template}; "parent" is the parent itself. A nested
+    stack whose Condition is false renders empty, so switching it on adds all it holds."""
+    parent = Evaluator(template(parent_file), values, region, parent_file)
     refused = parent.rule_failures()
-    out = {"parent": Renderer(template(PARENT), values, region).render()}
-    for stack, location in nested_stacks(template(PARENT)).items():
+    out = {"parent": Renderer(template(parent_file), values, region).render()}
+    for stack, location in children(parent_file).items():
         if stacks is not None and stack not in stacks:
+            continue
+        condition = template(parent_file)["Resources"][stack].get("Condition")
+        if condition and parent.condition(condition) is False:
+            out[stack] = {"Resources": {}, "Outputs": {}}
             continue
         given = child_values(parent, stack)
         renderer = Renderer(template(location), {k: v for k, v in given.items() if not isinstance(v, Opaque)}, region)
@@ -228,13 +245,12 @@ def hazard(change: Change, resource: dict, source: dict, after: dict | None, rep
     if kind and change.action == "replace":
         return f"would be REPLACED: a new, empty one takes its place and {kind} stay behind in the old one " \
                f"(or are deleted with it), changed: {', '.join(change.properties)}"
-    if kind and change.action == "remove":
-        policy = resource.get("DeletionPolicy")
-        if policy not in ("Retain", "Snapshot", "RetainExceptOnCreate"):
-            return f"would be DELETED with {kind}"
-        if change.type in STARTS_EMPTY:
-            return f"leaves the stack and is kept (DeletionPolicy {policy}) with {kind}, but nothing the stack " \
-                   "runs uses it any more (ExistingTableName adopts a kept table)"
+    if kind and change.action == "remove" and resource.get("DeletionPolicy") not in ("Retain", "Snapshot",
+                                                                                      "RetainExceptOnCreate"):
+        return f"would be DELETED with {kind}"
+    if change.type in ADOPTABLE and change.action == "remove":
+        return f"leaves the stack: it is RETAINED with {DATA_BEARING[change.type]}, no longer managed; " \
+               f"{ADOPTABLE[change.type]}"
     if change.type in STARTS_EMPTY and change.action == "add":
         return f"is created EMPTY: {kind} from anything used before are not moved into it"
     if change.action == "update" and after is not None:
@@ -254,19 +270,28 @@ def with_deploy_values(values: dict) -> dict:
     return values
 
 
-def plan(before: dict, after: dict, region: str = "us-east-1") -> Plan:
-    """Rehearse the update from parameter set `before` to `after` (parent parameter names)."""
+def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PARENT,
+         before_parent: str | None = None) -> Plan:
+    """Rehearse the update from parameter set `before` to `after` (parent parameter names) of the
+    stack made from `parent` (parent.yml, or TWO_SERVICES). With `before_parent`, the stack was
+    deployed from that other parent (an older layout): a nested stack only it has is deleted, one
+    only `parent` has is created, the others are compared resource by resource."""
+    before_parent = before_parent or parent
     before, after = with_deploy_values(before), with_deploy_values(after)
-    _, old = render_stacks(before, region)
-    refused, new = render_stacks(after, region, stacks=[])
+    _, old = render_stacks(before, region, parent_file=before_parent)
+    refused, new = render_stacks(after, region, stacks=[], parent_file=parent)
     changes: list[Change] = []
     changed_outputs: set[str] = set()
-    for stack, location in nested_stacks(template(PARENT)).items():  # in order: outputs flow forward
-        new[stack] = render_stacks(after, region, changed_outputs, stacks=[stack])[1][stack]
-        found, outputs = diff_stack(stack, old[stack], new[stack], template(location))
+    empty = {"Resources": {}, "Outputs": {}}
+    for stack, location in children(parent).items():  # in order: outputs flow forward
+        new[stack] = render_stacks(after, region, changed_outputs, stacks=[stack], parent_file=parent)[1][stack]
+        found, outputs = diff_stack(stack, old.get(stack, empty), new[stack], template(location))
         changes += found
         changed_outputs |= {f"{stack}.Outputs.{o}" for o in outputs}
-    parent_changes, _ = diff_stack("parent", old["parent"], new["parent"], template(PARENT))
+    for stack, location in children(before_parent).items():
+        if stack not in new:  # the whole nested stack is deleted
+            changes += diff_stack(stack, old[stack], empty, template(location))[0]
+    parent_changes, _ = diff_stack("parent", old["parent"], new["parent"], template(parent))
     changes += [c for c in parent_changes if c.type not in NESTED]
     return Plan(refused, changes)
 
@@ -295,14 +320,16 @@ def switches() -> dict[str, dict[str, str]]:
     return out
 
 
-def describe(result: Plan, out=print) -> None:
+def describe(result: Plan, out=print, parent: str = PARENT) -> None:
     """The plan as lines: one per change, grouped by nested stack, then one WARNING per hazard."""
     if result.refused:
         for reason in result.refused:
             out(f"REFUSED before any change: {reason}")
         return
     marks = {"add": "+", "remove": "-", "update": "~", "replace": "!"}
-    for stack, location in {"parent": PARENT, **nested_stacks(template(PARENT))}.items():
+    stacks = {"parent": parent, **children(parent)}
+    stacks |= {c.stack: "deleted with all it holds" for c in result.changes if c.stack not in stacks}
+    for stack, location in stacks.items():
         mine = [c for c in result.changes if c.stack == stack]
         if stack == "parent" and not mine:
             continue
@@ -315,8 +342,11 @@ def describe(result: Plan, out=print) -> None:
 
 
 def main(argv: list[str]) -> int:
-    after = dict(a.split("=", 1) for a in argv)
-    describe(plan({}, after))
+    """NAME=VALUE ... from the defaults; --from=FILE rehearses the update from another layout's parent
+    (tests/templates/fixtures/upgrade/parent.yml: the one-service layout, docs/services.md)."""
+    before_parent = next((a.split("=", 1)[1] for a in argv if a.startswith("--from=")), None)
+    after = dict(a.split("=", 1) for a in argv if not a.startswith("--"))
+    describe(plan({}, after, before_parent=before_parent))
     return 0
 
 

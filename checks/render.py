@@ -7,7 +7,14 @@ cfn-guard (that follow neither conditions nor parameters) can then judge.
 Templates are read with cfn-lint's decoder; intrinsic functions other than the
 condition ones are kept as they are.
 
-    python -m checks.render --out build/rendered      # every variant below
+Each nested stack is rendered with the values its parent passes it (parent.yml's `Parameters:` of
+the nested application, evaluated for the variant): a value only a deployment knows (another stack's
+output) stays a `Ref` to the child's parameter, and counts as non-empty in the child's conditions.
+Besides parent.yml, the *two-service parent* is rendered too: parent.yml with its commented
+second-service example switched on (two_service_parent), so the example cannot rot.
+
+    python -m checks.render --out build/rendered      # every variant below, and
+                                                      # build/two-services/parent-two-services.yml
 """
 from __future__ import annotations
 
@@ -16,11 +23,25 @@ import itertools
 import json
 from pathlib import Path
 
+from cfnlint.decode import decode_str
+
 from blueprint.templates import load, plain  # noqa: F401 (checks import them from here too)
 
 ROOT = Path(__file__).resolve().parent.parent
-CHILD_TEMPLATES = ("vpc.yml", "cluster.yml", "service.yml", "frontend.yml")
+PARENT = "parent.yml"
+CHILD_TEMPLATES = ("vpc.yml", "cluster.yml", "ingress.yml", "budget.yml", "notes-data.yml", "service.yml",
+                   "frontend.yml")
 NO_VALUE = {"Ref": "AWS::NoValue"}
+# parent.yml's commented example of a second service sits between these marker lines (in Resources
+# and in Outputs); two_service_parent() removes one "# " from each line between them.
+EXAMPLE_BEGIN = "# >>> second service example"
+EXAMPLE_END = "# <<< end of the second service example"
+TWO_SERVICES = "two-services"
+
+
+class Opaque(str):
+    """A value only a deployment knows (a nested stack's output): rendered as the Ref it is, and
+    non-empty for the conditions that test it."""
 
 # Optional custom-domain settings, to exercise those conditions too.
 DOMAINS = {
@@ -60,6 +81,51 @@ def variants() -> dict[str, dict[str, str]]:
     return out
 
 
+def two_service_parent_text() -> str:
+    """parent.yml with its second-service example uncommented: the real text, so it cannot rot."""
+    out, inside = [], False
+    for line in (ROOT / PARENT).read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith(EXAMPLE_BEGIN):
+            inside = True
+        elif stripped.startswith(EXAMPLE_END):
+            inside = False
+        elif inside:
+            indent = line[:len(line) - len(line.lstrip())]
+            if not stripped.startswith("#"):
+                raise RenderError(f"parent.yml: an uncommented line inside the example: {line!r}")
+            line = indent + stripped[2:] if stripped.startswith("# ") else indent + stripped[1:]
+        out.append(line)
+    if inside:
+        raise RenderError(f"parent.yml: {EXAMPLE_BEGIN!r} without {EXAMPLE_END!r}")
+    return "\n".join(out) + "\n"
+
+
+def two_service_parent() -> dict:
+    template, errors = decode_str(two_service_parent_text())
+    if errors:
+        raise RenderError(f"the two-service parent: {errors[0].message}")
+    return template
+
+
+def write_two_service_parent(directory: Path) -> Path:
+    """The two-service parent as a file (for cfn-lint, sam validate, checkov), its Locations made
+    relative to `directory` so the project rules find the child templates."""
+    import os
+    text = two_service_parent_text()
+    relative = os.path.relpath(ROOT, directory)
+    for name in CHILD_TEMPLATES:
+        text = text.replace(f"Location: {name}", f"Location: {relative}/{name}")
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "parent-two-services.yml"
+    target.write_text(text)
+    return target
+
+
+def parents() -> dict[str, dict]:
+    return {PARENT: load(ROOT / PARENT), TWO_SERVICES: two_service_parent()}
+
+
 class RenderError(ValueError):
     pass
 
@@ -73,7 +139,11 @@ class Renderer:
         self.values = {"AWS::Region": region} if region else {}
         for name, spec in params.items():
             value = values.get(name, spec.get("Default"))
-            if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
+            if spec.get("Type") == "Number" and isinstance(value, str) and value.isdigit() \
+                    and not isinstance(value, Opaque):
+                value = int(value)  # as a Number default would be
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str) \
+                    and not isinstance(value, Opaque):
                 value = [] if value == "" else value.split(",")
             self.values[name] = value
         self.conditions: dict[str, bool] = {}
@@ -109,7 +179,8 @@ class Renderer:
                     raise RenderError(f"a condition refers to {args}, which is not a parameter")
                 return self.values[args]
             if fn == "Fn::Join":
-                return args[0].join(str(v) for v in self._value(args[1]))
+                items = self._value(args[1])
+                return items if isinstance(items, str) else args[0].join(str(v) for v in items)
             raise RenderError(f"unsupported function in a condition value: {fn}")
         return expr
 
@@ -119,7 +190,8 @@ class Renderer:
             if len(node) == 1 and "Fn::If" in node:
                 name, if_true, if_false = node["Fn::If"]
                 return self.resolve(if_true if self.condition(name) else if_false)
-            if len(node) == 1 and "Ref" in node and self.values.get(node["Ref"]) not in (None, ""):
+            if len(node) == 1 and "Ref" in node and self.values.get(node["Ref"]) not in (None, "") \
+                    and not isinstance(self.values[node["Ref"]], Opaque):
                 return self.values[node["Ref"]]
             if len(node) == 1 and "Fn::FindInMap" in node:
                 keys = [self.resolve(k) for k in node["Fn::FindInMap"]]
@@ -164,7 +236,10 @@ class Renderer:
         text = json.dumps(plain({k: v for k, v in out.items() if k not in ("Parameters", "Mappings")}))
         # Keep only the parameters and mappings something still refers to.
         if "Parameters" in out:
-            out["Parameters"] = {name: spec for name, spec in out["Parameters"].items()
+            # A parameter the parent passes another stack's output keeps no Default: it never applies.
+            out["Parameters"] = {name: ({k: v for k, v in spec.items() if k != "Default"}
+                                        if isinstance(self.values.get(name), Opaque) else spec)
+                                 for name, spec in out["Parameters"].items()
                                  if f'"Ref": "{name}"' in text or "${" + name + "}" in text}
         if "Mappings" in out:
             out["Mappings"] = {name: m for name, m in out["Mappings"].items() if f'["{name}",' in text}
@@ -175,14 +250,59 @@ def render_file(path: Path, values: dict[str, str]) -> dict:
     return Renderer(load(path), values).render()
 
 
+def nested_renderings(parent: dict, values: dict[str, str], region: str = "us-east-1") -> dict[str, tuple[str, dict]]:
+    """{logical id: (template file, rendering)} of each nested stack `parent` creates for `values`."""
+    from checks.branches import Evaluator, child_values, nested_stacks
+    from checks.branches import Opaque as Unknown
+    evaluator = Evaluator(parent, values, region, PARENT)
+    out = {}
+    known = {}  # "GetAtt Stack.Outputs.X" -> the value, where a rendered output is a constant
+    for stack, location in nested_stacks(parent).items():
+        condition = parent["Resources"][stack].get("Condition")
+        if condition and evaluator.condition(condition) is False:
+            continue
+        given = {}
+        for name, value in child_values(evaluator, stack).items():
+            if isinstance(value, Unknown):
+                value = known.get(value.origin, Opaque(f"<{value.origin}>"))
+            given[name] = value
+        rendered = Renderer(load(ROOT / location), given).render()
+        out[stack] = (location, rendered)
+        for name, output in rendered.get("Outputs", {}).items():
+            if isinstance(output.get("Value"), (str, int)):
+                known[f"GetAtt {stack}.Outputs.{name}"] = str(output["Value"])
+    return out
+
+
+def render_stack(stack: str, values: dict[str, str] | None = None, parent: dict | None = None) -> dict:
+    """One nested stack of parent.yml (or `parent`), as the parent's `values` render it."""
+    return nested_renderings(parent or load(ROOT / PARENT), values or {})[stack][1]
+
+
+def renderings() -> dict[str, tuple[dict, dict[str, str]]]:
+    """{variant: (parent template, values)}: parent.yml for every variant, and the two-service
+    parent once per ingress (with the options on): one variant more, not a matrix."""
+    out = {name: (load(ROOT / PARENT), values) for name, values in variants().items()}
+    two = two_service_parent()
+    for ingress in ("HttpApi", "LoadBalancer"):
+        out[f"{TWO_SERVICES}-{ingress}"] = (two, variants()[f"{ingress}-domains-options"])
+    return out
+
+
 def render_all(out_dir: Path) -> list[Path]:
-    """Write every child template for every variant as JSON; returns the files."""
-    files = []
-    for variant, values in variants().items():
-        for name in CHILD_TEMPLATES:
-            target = out_dir / variant / name.replace(".yml", ".json")
+    """Write each nested stack of every variant as JSON (<variant>/<logical id>.json); returns the
+    files. A rendering identical to one already written for the same template is skipped: the
+    linters would judge the same document twice (most stacks do not change with Architecture)."""
+    files, seen = [], set()
+    for variant, (parent, values) in renderings().items():
+        for stack, (location, rendered) in nested_renderings(parent, values).items():
+            text = json.dumps(rendered, indent=1)
+            if (location, text) in seen:
+                continue
+            seen.add((location, text))
+            target = out_dir / variant / f"{stack}.json"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(render_file(ROOT / name, values), indent=1))
+            target.write_text(text)
             files.append(target)
     return files
 
@@ -193,6 +313,7 @@ def main() -> None:
     args = parser.parse_args()
     for path in render_all(args.out):
         print(path)
+    print(write_two_service_parent(args.out.parent / "two-services"))
 
 
 if __name__ == "__main__":

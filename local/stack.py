@@ -2,7 +2,7 @@
 
     browser -> edge (:8080, stands in for CloudFront)
                  ├─ /api/*  -> gunicorn + Flask (app/gunicorn.conf.py, as in the image)
-                 │     │          └─ DynamoDB API -> moto server (table from service.yml)
+                 │     │          └─ DynamoDB API -> moto server (table from notes-data.yml)
                  │     └─ with X-Origin-Verify: a per-run secret, as CloudFront's; the API refuses calls without it
                  └─ other   -> frontend/ (stands in for the S3 bucket)
 

@@ -98,6 +98,10 @@ class ExplicitPlatform(BaseResourceCheck):
 
     def scan_resource_conf(self, conf):
         platform = conf.get("Properties", {}).get("RuntimePlatform") or {}
+        if isinstance(platform.get("CpuArchitecture"), dict):
+            # A parameter without a default (service.yml takes parent.yml's Architecture): unknown in
+            # the source; the rendered templates, where it is a value, decide.
+            return CheckResult.UNKNOWN
         return CheckResult.PASSED if platform.get("CpuArchitecture") in ("ARM64", "X86_64") else CheckResult.FAILED
 
 

@@ -135,7 +135,11 @@ NO_COST = {"MaxTasks", "CpuTarget", "ImageUri", "AppVersion", "EnableExecuteComm
            # These bound the ceiling (test_the_ceiling_follows_each_bound), not the estimate:
            "ApiRateLimit", "ApiBurstLimit", "TableMaxReadUnits", "TableMaxWriteUnits", "NoteTtlDays",
            "WebAclArn", "OriginSecretVersion", "CloudFrontPrefixListId",
-           "ExistingTableName"}  # an adopted table bills like a created one
+           "ExistingTableName",  # an adopted table bills like a created one
+           "VpcCidr",  # an address range is free
+           # The estimate prices traffic from North America and Europe, which every price class serves
+           # from the same edges at the same rates; the others add edges elsewhere (dearer there).
+           "PriceClass"}
 NEEDS = {"Memory": {"Cpu": "512"}, "OnDemandWeight": {"SpotWeight": "1", "MinTasks": "2"},
          "StopSchedule": {"StartSchedule": "cron(0 7 ? * MON-FRI *)"}, "CloudFrontPlan": {"WafRateLimit": "1000"}}
 

@@ -249,6 +249,9 @@ def test_the_cloudformation_role_manages_only_the_stacks_own_roles_buckets_and_t
         if iam == ["iam:CreateServiceLinkedRole"]:
             assert "iam:AWSServiceName" in s["Condition"]["StringEquals"]
             continue
+        if all("Policy" in a and "RolePolicy" not in a for a in iam):  # the stack's managed policies (notes-data.yml)
+            assert s["Resource"] == "arn:aws:iam::ACCOUNT_ID:policy/STACK-*", s["Sid"]
+            continue
         assert s["Resource"] == "arn:aws:iam::ACCOUNT_ID:role/STACK-*", s["Sid"]
         if "iam:PassRole" in iam:
             assert s["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
@@ -263,9 +266,9 @@ CFN_SERVICE = {"ApiGatewayV2": "apigateway", "ApplicationAutoScaling": "applicat
 
 def test_the_cloudformation_role_covers_every_service_in_the_templates():
     """A resource type added to a template without its service here fails the first deploy from CI."""
-    from checks.render import load
+    from checks.render import CHILD_TEMPLATES, load
     doc = json.loads(CFN_ROLE.read_text())
-    types = {r["Type"] for name in ("parent.yml", "vpc.yml", "cluster.yml", "service.yml", "frontend.yml")
+    types = {r["Type"] for name in ("parent.yml", *CHILD_TEMPLATES)
              for r in load(ROOT / name).get("Resources", {}).values()}
     for kind in sorted(types):
         service = kind.split("::")[1]
@@ -479,3 +482,14 @@ def test_dependabot_watches_pip_docker_and_actions():
     where = {u["package-ecosystem"]: set(u.get("directories", [u.get("directory")])) for u in updates}
     assert where["pip"] >= {"/app", "/requirements"}
     assert where["docker"] == {"/app"} and where["github-actions"] == {"/"}
+
+
+def test_the_cloudformation_role_may_manage_the_stacks_managed_policies():
+    """notes-data.yml's AWS::IAM::ManagedPolicy: CloudFormation's handler needs these on the policy
+    (the resource schema's create/update/delete permissions, from cfn-lint)."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::IAM::ManagedPolicy").schema
+    needed = {p for h in ("create", "update", "delete", "read") for p in schema["handlers"][h]["permissions"]
+              if "Policy" in p and not any(k in p for k in ("Group", "User", "RolePolicy"))}
+    doc = json.loads(CFN_ROLE.read_text())
+    assert needed and [a for a in sorted(needed) if not allowed(doc, a)] == []

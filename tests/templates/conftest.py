@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from checks.render import ROOT, render_all
+from checks.render import CHILD_TEMPLATES, ROOT, render_all, write_two_service_parent
 
 RENDERED = ROOT / "build" / "rendered"
-SOURCES = ["parent.yml", "vpc.yml", "cluster.yml", "service.yml", "frontend.yml"]
-CHILDREN = SOURCES[1:]
+CHILDREN = list(CHILD_TEMPLATES)
+SOURCES = ["parent.yml", *CHILDREN]
 
 
 def venv_tool(venv: str, name: str) -> str:
@@ -36,3 +36,9 @@ def rendered() -> Path:
     shutil.rmtree(RENDERED, ignore_errors=True)
     render_all(RENDERED)
     return RENDERED
+
+
+@pytest.fixture(scope="session")
+def two_service_parent_file() -> Path:
+    """parent.yml with its second-service example uncommented, as a file the linters can read."""
+    return write_two_service_parent(ROOT / "build" / "two-services")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from checks.branches import Evaluator, check_deployment, fargate_regions
-from checks.render import ROOT, WIRED, load, variants
+from checks.render import ROOT, TWO_SERVICES, WIRED, load, two_service_parent, variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "branches"
 REGIONS = fargate_regions()
@@ -21,7 +21,7 @@ REGIONS = fargate_regions()
 
 @cache
 def template(name: str) -> dict:
-    return load(ROOT / name)
+    return two_service_parent() if name == TWO_SERVICES else load(ROOT / name)
 
 
 def problems(path: Path, region: str, **values) -> list[str]:
@@ -69,16 +69,21 @@ def test_the_az_choice_before_the_fix_is_caught_both_ways():
     assert len(pinned) == 2 and all("mapping AzIds has no key sa-east-1" in p for p in pinned)
 
 
-@pytest.mark.parametrize("variant", sorted(variants()))
-def test_every_variant_resolves_in_every_fargate_region_default_and_pinned(variant):
-    """The parent, then each nested stack with the values the parent passes it. A set the parent's
-    Rules refuse is a clear error before anything changes: allowed, but only where expected."""
-    values = variants()[variant]
+VARIANTS = {**{("parent.yml", v): values for v, values in variants().items()},
+            **{(TWO_SERVICES, v): variants()[v] for v in ("HttpApi-domains-options", "LoadBalancer-domains-options")}}
+
+
+@pytest.mark.parametrize("parent,variant", sorted(VARIANTS))
+def test_every_variant_resolves_in_every_fargate_region_default_and_pinned(parent, variant):
+    """The parent (and the two-service parent), then each nested stack with the values the parent
+    passes it. A set the parent's Rules refuse is a clear error before anything changes: allowed,
+    but only where expected."""
+    values = VARIANTS[(parent, variant)]
     supported = {r for r in REGIONS if len(load(ROOT / "vpc.yml")["Mappings"]["VpcLinkAzIds"][r]["Ids"]) > 0}
     for region in REGIONS:
         for pinned in (False, True):
             run = {**values, **({"AvailabilityZoneIds": pinned_pair(region)} if pinned else {})}
-            deployment = check_deployment(template, "parent.yml", run, region)
+            deployment = check_deployment(template, parent, run, region)
             assert deployment.problems == [], deployment.problems
             expected = set()
             if region not in supported and not run.get("AvailabilityZoneIds"):

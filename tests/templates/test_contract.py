@@ -16,15 +16,20 @@ from api.store import KEY_SCHEMA
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from dockerfile_parse import DockerfileParser
 
-from checks.render import load, render_file
+from checks.render import load, render_stack
 from local import edge
 from local.dynamodb_table import table_definition
 from tests.templates.conftest import ROOT
 
 SERVICE = load(ROOT / "service.yml")
+DATA = load(ROOT / "notes-data.yml")
 FRONTEND = load(ROOT / "frontend.yml")
-CONTRACT = SERVICE["Mappings"]["App"]["Container"]
-INGRESSES = SERVICE["Parameters"]["Ingress"]["AllowedValues"]
+PARENT = load(ROOT / "parent.yml")
+# What the parent tells the sample's service.yml about the app: its port and health path.
+NOTES = PARENT["Resources"]["NotesService"]["Properties"]["Parameters"]
+CONTRACT = {**SERVICE["Mappings"]["App"]["Container"], "Port": NOTES["ContainerPort"],
+            "HealthCheckPath": NOTES["HealthCheckPath"]}
+INGRESSES = PARENT["Parameters"]["Ingress"]["AllowedValues"]
 PER_INGRESS = {ingress: SERVICE["Mappings"]["App"][ingress] for ingress in INGRESSES}
 DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()}
 ALB_IDLE_TIMEOUT = 60
@@ -44,7 +49,7 @@ def environment(rendered_service: dict) -> dict:
 
 
 def service_for(ingress: str) -> dict:
-    return render_file(ROOT / "service.yml", {"Ingress": ingress, "ImageUri": IMAGE})
+    return render_stack("NotesService", {"Ingress": ingress, "ImageUri": IMAGE})
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +64,15 @@ def test_container_port_matches_the_app_and_the_image(lb_service):
     c = container(lb_service)
     assert c["PortMappings"][0]["ContainerPort"] == port
     assert {"Name": "PORT", "Value": port} in c["Environment"]
+    assert int(SERVICE["Parameters"]["ContainerPort"]["Default"]) == port, "a service that sets none runs the app's"
     tg = lb_service["Resources"]["TargetGroup"]["Properties"]
     assert tg["Port"] == port
 
 
 def test_one_health_contract_image_task_and_target_group(lb_service):
-    assert CONTRACT["HealthCheckPath"] == HEALTH_PATH
+    assert CONTRACT["HealthCheckPath"] == HEALTH_PATH == SERVICE["Parameters"]["HealthCheckPath"]["Default"]
     assert lb_service["Resources"]["TargetGroup"]["Properties"]["HealthCheckPath"] == HEALTH_PATH
+    assert HEALTH_PATH.startswith(NOTES["PathPrefix"] + "/"), "the health check goes through the service's own rule"
     task_check = container(lb_service)["HealthCheck"]["Command"]
     image_check = DockerfileParser(path=str(ROOT / "app" / "Dockerfile")).structure
     (healthcheck,) = [i["value"] for i in image_check if i["instruction"] == "HEALTHCHECK"]
@@ -163,8 +170,9 @@ def test_request_id_and_client_address_come_from_headers_a_client_cannot_set(ing
         assert mapping[f"overwrite:header.{env['REQUEST_ID_HEADER']}"] == "$context.requestId"
 
 
-def test_keepalive_outlasts_the_load_balancer_idle_timeout(lb_service):
-    attrs = {a["Key"]: a["Value"] for a in lb_service["Resources"]["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]}
+def test_keepalive_outlasts_the_load_balancer_idle_timeout():
+    balancer = render_stack("IngressStack", {"Ingress": "LoadBalancer"})["Resources"]["LoadBalancer"]
+    attrs = {a["Key"]: a["Value"] for a in balancer["Properties"]["LoadBalancerAttributes"]}
     assert int(attrs["idle_timeout.timeout_seconds"]) == ALB_IDLE_TIMEOUT < DEFAULTS["keepalive"]
 
 
@@ -199,14 +207,17 @@ def test_the_apps_writable_path_is_writable_by_the_app_user(lb_service):
 def test_table_key_matches_the_store():
     definition = table_definition()
     assert {k["AttributeName"]: k["KeyType"] for k in definition["KeySchema"]} == KEY_SCHEMA
-    props = SERVICE["Resources"]["NotesTable"]["Properties"]
+    props = DATA["Resources"]["NotesTable"]["Properties"]
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
 
 def test_task_role_reaches_only_the_table_with_the_calls_the_store_makes():
-    statements = SERVICE["Resources"]["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    table_statement = statements[0]
+    (table_statement,) = DATA["Resources"]["NotesAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert table_statement["Resource"]["Fn::If"][1] == {"Fn::GetAtt": ["NotesTable", "Arn"]}
+    # The notes service's task role gets that policy and no other.
+    assert NOTES["PolicyArns"] == {"Fn::GetAtt": ["NotesDataStack", "Outputs.AccessPolicyArn"]}
+    role = render_stack("NotesService")["Resources"]["TaskRole"]["Properties"]
+    assert role["ManagedPolicyArns"] == {"Ref": "PolicyArns"} and "Policies" not in role
     used = set(re.findall(r'_call\(\s*"(\w+)"', (ROOT / "app" / "api" / "store.py").read_text()))
     allowed = {a.split(":")[1] for a in table_statement["Action"]}
     to_api = {"get_item": "GetItem", "put_item": "PutItem", "delete_item": "DeleteItem", "query": "Query"}
@@ -264,7 +275,7 @@ def test_spa_rewrite_runs_only_on_the_static_behaviour():
 
 def test_note_expiry_the_table_deletes_on_is_the_attribute_the_store_writes(lb_service):
     from api.store import TTL_ATTRIBUTE
-    props = SERVICE["Resources"]["NotesTable"]["Properties"]
+    props = DATA["Resources"]["NotesTable"]["Properties"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     env = {e["Name"]: str(e["Value"]) for e in container(lb_service)["Environment"]}
     assert env["NOTE_TTL_DAYS"] == "30"

@@ -9,15 +9,26 @@ import pytest
 
 from checks.branches import broken_rules
 from checks.cfnlint.project_rules import LISTENER_TYPES, dependencies, forwards_to
-from checks.render import WIRED, load, render_file, variants
-from tests.templates.conftest import ROOT
+from checks.render import WIRED, load, nested_renderings, render_stack, renderings, variants
+from tests.templates.conftest import CHILDREN, ROOT
 
 PARENT = load(ROOT / "parent.yml")
-SERVICE_SOURCE = load(ROOT / "service.yml")
+DATA_SOURCE = load(ROOT / "notes-data.yml")
 
 
 # ------------------------------------------------------------------ dependencies
-RENDERS = {name: render_file(ROOT / "service.yml", values)["Resources"] for name, values in variants().items()}
+def _renders(kind: str) -> dict[str, dict]:
+    """{variant/stack: resources} of every rendered stack made from `kind` (both parents)."""
+    out = {}
+    for variant, (parent, values) in renderings().items():
+        for stack, (location, rendered) in nested_renderings(parent, values).items():
+            if location == kind:
+                out[f"{variant}/{stack}"] = rendered["Resources"]
+    return out
+
+
+RENDERS = _renders("service.yml")
+INGRESSES = _renders("ingress.yml")
 
 
 @pytest.mark.parametrize("variant", sorted(RENDERS))
@@ -38,25 +49,26 @@ def test_the_service_waits_for_every_listener_that_forwards_to_its_target_groups
             assert listeners <= before, f"{variant}: {name} can start before {sorted(listeners - before)}"
 
 
-@pytest.mark.parametrize("variant", sorted(RENDERS))
-def test_a_listener_that_stops_forwarding_waits_for_one_that_forwards(variant):
-    """Adding a certificate on update turns the HTTP listener into a redirect. If that happened
-    before the HTTPS listener existed, the target group would briefly have no load balancer
-    (aws/aws-cdk#34290), so every non-forwarding listener of a load balancer with a target
-    group depends on a forwarding one."""
-    resources = RENDERS[variant]
+@pytest.mark.parametrize("variant", sorted(INGRESSES))
+def test_a_listener_that_turns_into_a_redirect_waits_for_the_one_services_attach_to(variant):
+    """Adding a certificate on update turns the HTTP listener into a redirect to 443. If that happened
+    before the HTTPS listener existed, requests would be sent to a port nothing listens on
+    (aws/aws-cdk#34290), so every redirecting listener depends on one that does not redirect."""
+    resources = INGRESSES[variant]
     listeners = {n: r for n, r in resources.items() if r["Type"] == "AWS::ElasticLoadBalancingV2::Listener"}
-    forwarding = {n for n, r in listeners.items() if forwards_to(r)}
-    for name in set(listeners) - forwarding:
-        assert forwarding & dependencies(resources, name), f"{variant}: {name} may redirect before anything forwards"
+    redirecting = {n for n, r in listeners.items()
+                   if any(a.get("Type") == "redirect" for a in r["Properties"]["DefaultActions"])}
+    for name in redirecting:
+        assert (set(listeners) - redirecting) & dependencies(resources, name), f"{variant}: {name}"
 
 
 def test_the_dependency_reader_sees_metadata_references():
-    resources = RENDERS["LoadBalancer-domains-options"]
-    assert {"HttpsListener", "HttpListener"} <= set(resources)
-    assert "HttpsListener" in dependencies(resources, "Service")
-    assert "HttpsListener" in dependencies(resources, "HttpListener")
-    assert "HttpListener" in dependencies(RENDERS["LoadBalancer-PublicSubnets-ARM64"], "Service")
+    resources = RENDERS["LoadBalancer-domains-options/NotesService"]
+    assert "ListenerRule" in dependencies(resources, "Service")
+    assert "TargetGroup" in dependencies(resources, "Service")
+    assert "HttpsListener" in dependencies(INGRESSES["LoadBalancer-domains-options/IngressStack"], "HttpListener")
+    assert "CloudMapService" in dependencies(RENDERS["HttpApi-PublicSubnets-ARM64/NotesService"], "Service")
+    assert "ListenerRule" in dependencies(RENDERS["two-services-LoadBalancer/ReportsService"], "Service")
 
 
 # ------------------------------------------------------------------ parent Rules
@@ -112,7 +124,7 @@ def test_every_rule_has_a_bad_case_and_every_rendered_variant_passes_the_rules()
 def test_an_alb_certificate_without_a_domain_is_what_the_rule_prevents():
     """Without ApiDomainName, CloudFront's origin is the ALB's own name over HTTPS: no
     certificate can match *.elb.amazonaws.com, so every /api/* request would be a 502."""
-    outputs = render_file(ROOT / "service.yml", {"Ingress": "LoadBalancer", "ApiCertificateArn": CERT})["Outputs"]
+    outputs = render_stack("IngressStack", {"Ingress": "LoadBalancer", "ApiCertificateArn": CERT})["Outputs"]
     assert outputs["ApiOriginProtocol"]["Value"] == "https-only"
     assert outputs["ApiOriginDomain"]["Value"] == {"Fn::GetAtt": ["LoadBalancer", "DNSName"]}
 
@@ -122,7 +134,7 @@ EXEC_PATHS = {"/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"}
 
 
 def task(**values) -> dict:
-    return render_file(ROOT / "service.yml", values)["Resources"]["TaskDefinition"]["Properties"]
+    return render_stack("NotesService", values)["Resources"]["TaskDefinition"]["Properties"]
 
 
 @pytest.mark.parametrize("enabled", ["true", "false"])
@@ -140,9 +152,9 @@ def test_ecs_exec_gets_writable_paths_under_a_read_only_root(enabled):
         assert set(volume) == {"Name"}, "bind mounts only (task-local, no host path, no EFS)"
 
 
-@pytest.mark.parametrize("variant", sorted(variants()))
+@pytest.mark.parametrize("variant", sorted(RENDERS))
 def test_every_mount_has_its_volume_and_every_volume_is_mounted(variant):
-    props = render_file(ROOT / "service.yml", variants()[variant])["Resources"]["TaskDefinition"]["Properties"]
+    props = RENDERS[variant]["TaskDefinition"]["Properties"]
     declared = [v["Name"] for v in props["Volumes"]]
     used = [m["SourceVolume"] for c in props["ContainerDefinitions"] for m in c.get("MountPoints", [])]
     assert len(declared) == len(set(declared))
@@ -154,7 +166,7 @@ def test_the_table_is_retained_on_delete_but_not_after_a_failed_first_create():
     """RetainExceptOnCreate: a rolled-back first create deletes the new (empty) table rather
     than leaving one more retained table behind on each attempt
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html)."""
-    table = SERVICE_SOURCE["Resources"]["NotesTable"]
+    table = DATA_SOURCE["Resources"]["NotesTable"]
     assert table["DeletionPolicy"] == "RetainExceptOnCreate"
     assert table["UpdateReplacePolicy"] == "Retain"
     assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -163,7 +175,7 @@ def test_the_table_is_retained_on_delete_but_not_after_a_failed_first_create():
 PROTECTION = ("DeletionProtectionEnabled", "DeletionProtection")
 
 
-@pytest.mark.parametrize("template", ["vpc.yml", "cluster.yml", "service.yml", "frontend.yml"])
+@pytest.mark.parametrize("template", CHILDREN)
 def test_nothing_the_rollback_of_a_failed_create_must_delete_is_deletion_protected(template):
     """RetainExceptOnCreate deletes the resource when its first create rolls back; a deletion-
     protected resource refuses that delete (DynamoDB: "any user or process") and the stack ends
@@ -175,30 +187,39 @@ def test_nothing_the_rollback_of_a_failed_create_must_delete_is_deletion_protect
         assert not [p for p in PROTECTION if props.get(p) not in (None, False, "false")], name
 
 
+def notes(stack: str, **values) -> dict:
+    return render_stack(stack, values)
+
+
+def environment(rendered: dict) -> dict:
+    (container,) = rendered["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    return {e["Name"]: e["Value"] for e in container["Environment"]}
+
+
 def test_by_default_the_stack_creates_the_table_and_the_service_uses_it():
-    rendered = render_file(ROOT / "service.yml", {})
-    resources = rendered["Resources"]
-    assert "NotesTable" in resources
-    (container,) = resources["TaskDefinition"]["Properties"]["ContainerDefinitions"]
-    assert {"Name": "NOTES_TABLE", "Value": {"Ref": "NotesTable"}} in container["Environment"]
-    statement = resources["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+    data = notes("NotesDataStack")
+    assert "NotesTable" in data["Resources"]
+    (statement,) = data["Resources"]["NotesAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Resource"] == {"Fn::GetAtt": ["NotesTable", "Arn"]}
-    assert rendered["Outputs"]["TableName"]["Value"] == {"Ref": "NotesTable"}
+    assert data["Outputs"]["TableName"]["Value"] == {"Ref": "NotesTable"}
+    assert environment(notes("NotesService"))["NOTES_TABLE"] == {"Ref": "EnvValue1"}  # the data stack's output
+    passed = PARENT["Resources"]["NotesService"]["Properties"]["Parameters"]
+    assert (passed["EnvName1"], passed["EnvValue1"]) == (
+        "NOTES_TABLE", {"Fn::GetAtt": ["NotesDataStack", "Outputs.TableName"]})
 
 
 def test_an_existing_table_is_adopted_instead_of_created():
-    """After `make destroy` the retained table can be taken back: ExistingTableName set, the
-    stack creates no table, and the task's role, environment and outputs name the old one."""
-    rendered = render_file(ROOT / "service.yml", {"ExistingTableName": "notes-retained"})
-    resources = rendered["Resources"]
-    assert not [r for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
-    (container,) = resources["TaskDefinition"]["Properties"]["ContainerDefinitions"]
-    assert {"Name": "NOTES_TABLE", "Value": "notes-retained"} in container["Environment"]
-    statement = resources["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+    """After `make destroy` (or on the upgrade from the one-service layout, docs/services.md) the
+    retained table can be taken back: ExistingTableName set, the stack creates no table, and the
+    policy, the task's environment and the outputs name the old one."""
+    data = notes("NotesDataStack", ExistingTableName="notes-retained")
+    assert not [r for r in data["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    (statement,) = data["Resources"]["NotesAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Resource"] == {
         "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingTableName}"}
-    assert rendered["Outputs"]["TableName"]["Value"] == "notes-retained"
-    assert "NotesTable" not in str(rendered)
+    assert data["Outputs"]["TableName"]["Value"] == "notes-retained"
+    assert "NotesTable" not in str(data)
+    assert environment(notes("NotesService", ExistingTableName="notes-retained"))["NOTES_TABLE"] == "notes-retained"
 
 
 def test_the_parent_passes_existing_table_name_through():
@@ -207,6 +228,5 @@ def test_the_parent_passes_existing_table_name_through():
     pattern = re.compile(spec["AllowedPattern"])
     assert pattern.fullmatch("") and pattern.fullmatch("notes-stack-NotesTable-1A2B3C4D5E6F")
     assert not pattern.fullmatch("no spaces allowed")
-    passed = PARENT["Resources"]["ServiceStack"]["Properties"]["Parameters"]
+    passed = PARENT["Resources"]["NotesDataStack"]["Properties"]["Parameters"]
     assert passed["ExistingTableName"] == {"Ref": "ExistingTableName"}
-    assert SERVICE_SOURCE["Parameters"]["ExistingTableName"]["AllowedPattern"] == spec["AllowedPattern"]

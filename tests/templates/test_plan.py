@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from checks.plan import CLEAR_WITH_EMPTY, DATA_BEARING, PARENT, describe, diff_stack, plan, switches, template
-from checks.render import Renderer, load, variants
+from checks.plan import CLEAR_WITH_EMPTY, DATA_BEARING, PARENT, children, describe, diff_stack, plan, switches, template
+from checks.render import TWO_SERVICES, Renderer, load, variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plan"
 BASES = {"defaults": {}, **variants()}
@@ -47,20 +47,27 @@ def test_no_switch_replaces_or_silently_deletes_data_or_leaves_a_list_behind(bas
     assert checked > 40
 
 
-def _locations():
-    from checks.branches import nested_stacks
-    return {"parent": PARENT, **nested_stacks(template(PARENT))}.items()
+def _locations(parent=PARENT):
+    return {"parent": parent, **children(parent)}.items()
 
 
-def test_switching_ingress_updates_the_service_and_clears_the_other_ingress_with_empty_lists():
-    result = plan({}, {"Ingress": "LoadBalancer"})
-    (service,) = [c for c in result.changes if c.resource == "Service"]
-    assert service.action == "update"
-    assert {"LoadBalancers", "ServiceRegistries"} <= set(service.properties)
-    assert not service.hazard
-    removed = {c.resource for c in result.changes if c.action == "remove"}
-    assert {"CloudMapService", "VpcLink", "HttpApi"} <= removed
-    assert not [c for c in result.changes if c.resource == "NotesTable"]
+@pytest.mark.parametrize("parent", [PARENT, TWO_SERVICES])
+def test_switching_ingress_updates_each_service_and_clears_the_other_ingress_with_empty_lists(parent):
+    for before, after in (({}, {"Ingress": "LoadBalancer"}), ({"Ingress": "LoadBalancer"}, {})):
+        result = plan(before, after, parent=parent)
+        services = [c for c in result.changes if c.resource == "Service"]
+        assert {c.stack for c in services} == {s for s, loc in children(parent).items() if loc == "service.yml"}
+        for service in services:
+            assert service.action == "update", service
+            assert {"LoadBalancers", "ServiceRegistries"} <= set(service.properties)
+            assert not service.hazard
+        moved = {(c.stack, c.resource) for c in result.changes if c.action in ("add", "remove")}
+        assert {("IngressStack", "VpcLink"), ("IngressStack", "HttpApi"), ("NotesService", "CloudMapService"),
+                ("NotesService", "ListenerRule"), ("ClusterStack", "ServiceDiscoveryNamespace")} <= moved
+        assert not [c for c in result.changes if c.resource == "NotesTable"]
+        # The ingress's security group stays (the services' task groups admit it by id).
+        assert not [c for c in result.changes if c.resource in ("IngressSecurityGroup", "TaskIngressFromIngress")
+                    and c.action == "replace"]
 
 
 def test_a_list_switched_off_with_no_value_is_flagged():
@@ -87,7 +94,7 @@ def test_pinning_other_zones_replaces_subnets_and_the_vpc_link_behind_them_and_s
     with the same CIDR block fails (the new one is created before the old one is deleted)."""
     result = plan({}, {"AvailabilityZoneIds": "use1-az4,use1-az6"})
     replaced = {(c.stack, c.resource) for c in result.changes if c.action == "replace"}
-    assert ("VpcStack", "PublicSubnetOne") in replaced and ("ServiceStack", "VpcLink") in replaced
+    assert ("VpcStack", "PublicSubnetOne") in replaced and ("IngressStack", "VpcLink") in replaced
     assert not [c for c in result.changes if c.stack == "ClusterStack"]
     failing = {c.resource for c in result.hazards() if "would FAIL" in c.hazard}
     assert failing == {"PublicSubnetOne", "PublicSubnetTwo", "PrivateSubnetOne", "PrivateSubnetTwo"}
@@ -109,9 +116,10 @@ def test_plan_describes_each_change_and_warns_once_per_hazard():
     describe(plan({}, {"Ingress": "LoadBalancer"}), out=lines.append)
     assert "VpcStack (vpc.yml): no change" in lines
     assert any(line.startswith("  ~ update   Service ") and "LoadBalancers" in line for line in lines)
+    assert "NotesService (service.yml): 8 change(s)" in lines
     assert any(line.startswith("  + add      LoadBalancer ") for line in lines)
     assert [line for line in lines if line.startswith("WARNING")] == [
-        "WARNING: ServiceStack/HttpApiAccessLogs (AWS::Logs::LogGroup) would be DELETED with its log history"]
+        "WARNING: IngressStack/HttpApiAccessLogs (AWS::Logs::LogGroup) would be DELETED with its log history"]
     refused = []
     describe(plan({}, {"Cpu": "4096"}), out=refused.append)
     assert refused[0].startswith("REFUSED before any change: ValidFargateSize")
@@ -129,7 +137,30 @@ def test_the_current_zones_pinned_are_no_change():
 def test_adopting_or_dropping_an_existing_table_says_which_data_the_app_will_use():
     adopt = plan({}, {"ExistingTableName": "notes-retained"})
     (table,) = [c for c in adopt.changes if c.resource == "NotesTable"]
-    assert table.action == "remove" and "kept" in table.hazard and "nothing the stack runs uses it" in table.hazard
+    assert table.action == "remove" and "RETAINED" in table.hazard and "ExistingTableName" in table.hazard
     drop = plan({"ExistingTableName": "notes-retained"}, {})
     (table,) = [c for c in drop.changes if c.resource == "NotesTable"]
     assert table.action == "add" and "EMPTY" in table.hazard
+
+
+def test_the_two_service_parent_survives_every_switch_from_the_defaults():
+    """The same rehearsal on parent.yml with its second-service example switched on: a second
+    service.yml under the same ingress changes nothing about what a switch may do to data."""
+    checked = 0
+    for name, switch in SWITCHES.items():
+        for before, after in (({}, switch), (switch, {})):
+            result = plan(before, after, parent=TWO_SERVICES)
+            if result.refused:
+                continue
+            checked += 1
+            for change in result.changes:
+                source = template(dict(_locations(TWO_SERVICES))[change.stack])["Resources"].get(change.resource, {})
+                if change.type in DATA_BEARING:
+                    assert change.action != "replace", (name, change)
+                    assert change.action != "remove" or "Condition" in source, (name, change)
+                assert "left out" not in change.hazard, (name, change)
+                assert "would FAIL" not in change.hazard or name == "pinned AZs", (name, change)
+            if {"Ingress"} <= set(switch):
+                assert {c.stack for c in result.changes if c.resource == "ListenerRule"} == {
+                    "NotesService", "ReportsService"}
+    assert checked > 40

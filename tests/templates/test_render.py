@@ -3,64 +3,88 @@ from __future__ import annotations
 
 import pytest
 
-from checks.render import load, render_file
+from checks.render import load, render_file, render_stack
 from tests.templates.conftest import CHILDREN, ROOT
 
 PARENT = load(ROOT / "parent.yml")
-REQUIRED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName", "ServiceName",
-                    "LogGroupName", "TableName"}
+REQUIRED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName", "TableName",
+                    "Ingress", "Architecture", "NotesService"}
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 
 
 def service(**values):
-    return render_file(ROOT / "service.yml", values)["Resources"]
+    return render_stack("NotesService", values)["Resources"]
+
+
+def ingress(**values):
+    return render_stack("IngressStack", values)["Resources"]
 
 
 def test_http_api_ingress_uses_cloud_map_srv_and_a_vpc_link():
     r = service(Ingress="HttpApi")
-    assert "LoadBalancer" not in r and "TargetGroup" not in r
+    assert "ListenerRule" not in r and "TargetGroup" not in r
     assert r["CloudMapService"]["Properties"]["DnsConfig"]["DnsRecords"] == [{"Type": "SRV", "TTL": 10}]
+    assert r["CloudMapService"]["Properties"]["NamespaceId"] == {"Ref": "NamespaceId"}
     integration = r["HttpApiIntegration"]["Properties"]
     assert integration["IntegrationUri"] == {"Fn::GetAtt": ["CloudMapService", "Arn"]}
-    assert integration["ConnectionType"] == "VPC_LINK"
+    assert integration["ConnectionType"] == "VPC_LINK" and integration["ConnectionId"] == {"Ref": "VpcLinkId"}
     assert r["Service"]["Properties"]["ServiceRegistries"][0]["ContainerPort"] == 8000
     assert r["Service"]["Properties"]["LoadBalancers"] == [], "[] removes a target group; NoValue keeps it"
-    ingress = r["TaskIngressFromVpcLink"]["Properties"]
-    assert ingress["SourceSecurityGroupId"] == {"Ref": "VpcLinkSecurityGroup"}
-    name = r["ServiceDiscoveryNamespace"]["Properties"]["Name"]
+    routes = [r[n]["Properties"]["RouteKey"] for n in ("HttpApiRoute", "HttpApiPrefixRoute")]
+    assert routes == [{"Fn::Sub": "ANY ${PathPrefix}/{proxy+}"}, {"Fn::Sub": "ANY ${PathPrefix}"}]
+    assert PARENT["Resources"]["NotesService"]["Properties"]["Parameters"]["PathPrefix"] == "/api"
+    assert r["TaskIngressFromIngress"]["Properties"]["SourceSecurityGroupId"] == {"Ref": "IngressSecurityGroupId"}
+    shared = ingress(Ingress="HttpApi")
+    assert {"HttpApi", "VpcLink", "HttpApiStage"} <= set(shared) and "LoadBalancer" not in shared
+    assert shared["VpcLink"]["Properties"]["SecurityGroupIds"] == [{"Ref": "IngressSecurityGroup"}]
+    # Deleted before its VPC link (switching to LoadBalancer): the API takes every service's
+    # integration with it, and API Gateway keeps a link an integration still uses.
+    assert shared["HttpApi"]["DependsOn"] == "VpcLink"
+    name = render_stack("ClusterStack")["Resources"]["ServiceDiscoveryNamespace"]["Properties"]["Name"]
     assert "AWS::StackId" in str(name), "the namespace is named per stack"
 
 
 def test_load_balancer_ingress_uses_an_alb_and_no_api_gateway():
     r = service(Ingress="LoadBalancer")
-    assert not {"HttpApi", "VpcLink", "CloudMapService", "ServiceDiscoveryNamespace"} & set(r)
+    assert not {"HttpApiRoute", "HttpApiIntegration", "CloudMapService"} & set(r)
     assert r["Service"]["Properties"]["LoadBalancers"][0]["TargetGroupArn"] == {"Ref": "TargetGroup"}
     assert r["Service"]["Properties"]["ServiceRegistries"] == [], "[] removes the registry; NoValue keeps it"
-    assert r["HttpListener"]["Properties"]["DefaultActions"][0]["Type"] == "forward"
-    assert "HttpsListener" not in r
+    rule = r["ListenerRule"]["Properties"]
+    assert rule["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}]
+    assert rule["Conditions"][0]["PathPatternConfig"]["Values"] == ["/api", {"Fn::Sub": "${PathPrefix}/*"}]
+    assert rule["Priority"] == 50000, "the sample's catch-all comes last"
     assert r["Service"]["Properties"]["HealthCheckGracePeriodSeconds"] == 30
+    shared = ingress(Ingress="LoadBalancer")
+    assert not {"HttpApi", "VpcLink"} & set(shared) and "HttpsListener" not in shared
+    (action,) = shared["HttpListener"]["Properties"]["DefaultActions"]
+    assert action["Type"] == "fixed-response" and action["FixedResponseConfig"]["ContentType"] == "application/json"
+    assert not render_stack("ClusterStack", {"Ingress": "LoadBalancer"})["Resources"].get("ServiceDiscoveryNamespace")
 
 
 def test_load_balancer_with_a_certificate_redirects_http_to_https():
-    r = service(Ingress="LoadBalancer", ApiCertificateArn="arn:aws:acm:eu-west-1:123456789012:certificate/abc")
+    r = ingress(Ingress="LoadBalancer", ApiDomainName="api.example.com", ApiCertificateArn=CERT)
     assert r["HttpListener"]["Properties"]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
     assert r["HttpsListener"]["Properties"]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
-    ports = {rule["FromPort"] for rule in r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]}
+    ports = {rule["FromPort"] for rule in r["IngressSecurityGroup"]["Properties"]["SecurityGroupIngress"]}
     assert ports == {443}, "CloudFront reaches an ALB with a certificate over HTTPS only"
+    outputs = render_stack("IngressStack", {"Ingress": "LoadBalancer", "ApiDomainName": "api.example.com",
+                                            "ApiCertificateArn": CERT})["Outputs"]
+    assert outputs["ListenerArn"]["Value"] == {"Ref": "HttpsListener"}, "services attach to the forwarding one"
 
 
-@pytest.mark.parametrize("ingress", ["HttpApi", "LoadBalancer"])
-def test_both_ingresses_give_the_same_outputs(ingress):
-    outputs = render_file(ROOT / "service.yml", {"Ingress": ingress})["Outputs"]
-    assert {"ApiUrl", "ApiOriginDomain", "ApiOriginProtocol"} <= set(outputs)
+@pytest.mark.parametrize("ingress_name", ["HttpApi", "LoadBalancer"])
+def test_both_ingresses_give_the_same_outputs(ingress_name):
+    outputs = render_stack("IngressStack", {"Ingress": ingress_name})["Outputs"]
+    assert {"ApiUrl", "ApiOriginDomain", "ApiOriginProtocol", "IngressSecurityGroupId", "ApiId", "VpcLinkId",
+            "ListenerArn"} == set(outputs)
 
 
 def test_origin_protocol_is_https_except_an_alb_without_certificate():
     def protocol(**values):
-        return render_file(ROOT / "service.yml", values)["Outputs"]["ApiOriginProtocol"]["Value"]
+        return render_stack("IngressStack", values)["Outputs"]["ApiOriginProtocol"]["Value"]
     assert protocol(Ingress="HttpApi") == "https-only"
     assert protocol(Ingress="LoadBalancer") == "http-only"
-    assert protocol(Ingress="LoadBalancer", ApiDomainName="api.example.com",
-                    ApiCertificateArn="arn:aws:acm:eu-west-1:123456789012:certificate/abc") == "https-only"
+    assert protocol(Ingress="LoadBalancer", ApiDomainName="api.example.com", ApiCertificateArn=CERT) == "https-only"
 
 
 def test_network_mode_public_ip_and_nat():
@@ -119,13 +143,13 @@ def test_spot_by_default_and_an_on_demand_base_on_request():
     assert strategy == [{"CapacityProvider": "FARGATE", "Base": 0, "Weight": 0},
                         {"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
     prod = service(OnDemandBase="1")["Service"]["Properties"]["CapacityProviderStrategy"]
-    assert prod[0]["Base"] == "1"
+    assert prod[0]["Base"] == 1
 
 
 def test_parent_passes_everything_through_and_exports_nothing():
     resources = PARENT["Resources"]
     assert {r["Type"] for r in resources.values()} == {"AWS::Serverless::Application"}
-    assert sorted(r["Properties"]["Location"] for r in resources.values()) == sorted(CHILDREN)
+    assert sorted({r["Properties"]["Location"] for r in resources.values()}) == sorted(CHILDREN)
     assert REQUIRED_OUTPUTS <= set(PARENT["Outputs"])
     for template in ["parent.yml", *CHILDREN]:
         text = (ROOT / template).read_text()
@@ -161,10 +185,9 @@ def test_no_fixed_resource_names():
             assert prop not in resource.get("Properties", {}), f"{template}: {name} sets {prop}"
 
 
-@pytest.mark.parametrize("template", ["parent.yml", "frontend.yml"])
-def test_the_cloudfront_certificate_must_come_from_us_east_1(template):
+def test_the_cloudfront_certificate_must_come_from_us_east_1():
     import re
-    spec = load(ROOT / template)["Parameters"]["CertificateArn"]
+    spec = PARENT["Parameters"]["CertificateArn"]
     pattern = re.compile(spec["AllowedPattern"])
     assert pattern.fullmatch("arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-0000-0000-000000000000")
     assert pattern.fullmatch("")

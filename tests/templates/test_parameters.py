@@ -1,0 +1,126 @@
+"""Parameters are declared once, in parent.yml: the children take plain wiring parameters (a Type and
+a description, no constraints of their own), and every child accepts every value the parent allows,
+so no deploy fails inside a nested stack on a value the parent's own checks let through.
+
+CloudFormation checks a nested stack's parameters against that stack's own AllowedValues, patterns
+and bounds when it creates or updates it
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html),
+which is why a constraint declared twice can refuse, deep inside the update, what the parent accepted."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from checks.branches import nested_stacks
+from checks.render import PARENT, TWO_SERVICES, load, parents
+from tests.templates.conftest import CHILDREN, ROOT
+
+CONSTRAINTS = ("AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "ConstraintDescription")
+# Values a pattern accepts, for the parent's pattern parameters (the samples must match the parent's
+# own pattern: a sample the parent refuses would prove nothing).
+PATTERN_SAMPLES = {
+    "AvailabilityZoneIds": ["", "use1-az1,use1-az2"],
+    "VpcCidr": ["10.42.0.0/16", "172.16.0.0/16"],
+    "AppVersion": ["unversioned", "0a1b2c3+dirty"],
+    "DesiredCount": ["", "0", "12"],
+    "StopSchedule": ["", "cron(0 19 ? * MON-FRI *)"],
+    "StartSchedule": ["", "cron(0 7 ? * MON-FRI *)"],
+    "ScheduleTimezone": ["UTC", "Europe/Berlin"],
+    "MonthlyBudget": ["", "25", "9.99"],
+    "BudgetEmail": ["", "ops@example.com"],
+    "DomainName": ["", "app.example.com"],
+    "CertificateArn": ["", "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-0000-0000-000000000000"],
+    "ApiDomainName": ["", "api.example.com"],
+    "ApiCertificateArn": ["", "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-0000-0000-000000000001"],
+    "HostedZoneId": ["", "Z0123456789ABCDEFGHIJ"],
+    "WebAclArn": ["", "arn:aws:wafv2:us-east-1:123456789012:global/webacl/shared/0000"],
+    "OriginSecretVersion": ["1", "Rotated2"],
+    "CloudFrontPrefixListId": ["", "pl-3b927c52"],
+    "ExistingTableName": ["", "notes-stack-NotesTable-1A2B3C4D5E6F"],
+}
+
+
+def allowed_values(name: str, spec: dict) -> list[str]:
+    """What the parent allows for one parameter: its allowed values, its bounds, its pattern samples."""
+    values = [str(v) for v in spec.get("AllowedValues", [])]
+    values += [str(spec[k]) for k in ("MinValue", "MaxValue") if k in spec]
+    if "AllowedPattern" in spec:
+        samples = PATTERN_SAMPLES[name]
+        assert all(re.fullmatch(spec["AllowedPattern"], s) for s in samples), f"{name}: a sample the parent refuses"
+        values += samples
+    return values or [str(spec.get("Default", "x"))]
+
+
+def accepts(spec: dict, value: str) -> bool:
+    """Whether a child parameter spec accepts a value (CloudFormation's checks, as documented)."""
+    if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+        return False
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+        return False
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return False
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            return False
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            return False
+    return True
+
+
+def passes(parent: dict):
+    """(stack, child parameter, child spec, parent parameter) for each parameter passed straight through."""
+    for stack, location in nested_stacks(parent).items():
+        child = load(ROOT / location)["Parameters"]
+        for name, expr in parent["Resources"][stack]["Properties"].get("Parameters", {}).items():
+            if isinstance(expr, dict) and set(expr) == {"Ref"} and expr["Ref"] in parent["Parameters"]:
+                yield stack, name, child[name], expr["Ref"]
+
+
+@pytest.mark.parametrize("parent_name", [PARENT, TWO_SERVICES])
+def test_every_child_accepts_every_value_the_parent_allows(parent_name):
+    parent = parents()[parent_name]
+    checked = 0
+    for stack, name, spec, source in passes(parent):
+        for value in allowed_values(source, parent["Parameters"][source]):
+            assert accepts(spec, value), f"{stack}.{name} refuses {value!r}, which parent.yml's {source} allows"
+            checked += 1
+    assert checked > 100
+
+
+def test_a_constraint_declared_again_in_a_child_is_caught():
+    """The check is live: a child copy of a constraint that drifted from the parent's refuses a value."""
+    assert not accepts({"Type": "Number", "MaxValue": 20}, "50")
+    assert not accepts({"Type": "String", "AllowedValues": ["HttpApi"]}, "LoadBalancer")
+    assert not accepts({"Type": "String", "AllowedPattern": "^[a-z]+$"}, "use1-az1,use1-az2")
+
+
+@pytest.mark.parametrize("template", CHILDREN)
+def test_children_declare_no_constraints_of_their_own(template):
+    for name, spec in load(ROOT / template).get("Parameters", {}).items():
+        assert not set(spec) & set(CONSTRAINTS), f"{template}: {name} declares {sorted(set(spec) & set(CONSTRAINTS))}"
+        assert spec.get("Type") and spec.get("Description"), f"{template}: {name}"
+
+
+@pytest.mark.parametrize("parent_name", [PARENT, TWO_SERVICES])
+def test_the_parent_passes_every_child_parameter_without_a_default(parent_name):
+    parent = parents()[parent_name]
+    for stack, location in nested_stacks(parent).items():
+        passed = set(parent["Resources"][stack]["Properties"].get("Parameters", {}))
+        declared = load(ROOT / location)["Parameters"]
+        required = {n for n, spec in declared.items() if "Default" not in spec}
+        assert required <= passed, f"{stack} lacks {sorted(required - passed)}"
+        assert passed <= set(declared), f"{stack} ({location}) has no parameter {sorted(passed - set(declared))}"
+
+
+def test_every_parent_parameter_reaches_a_stack_or_a_rule():
+    """A knob the parent declares but no stack receives would do nothing; VpcCidr and PriceClass were the
+    reverse (only a child had them)."""
+    parent = load(ROOT / PARENT)
+    text = str(parent["Resources"]) + str(parent.get("Outputs")) + str(parent.get("Conditions"))
+    unused = [n for n in parent["Parameters"] if f"'Ref': '{n}'" not in text and "${" + n not in text]
+    assert unused == []
+    for knob, stack in (("VpcCidr", "VpcStack"), ("PriceClass", "FrontendStack")):
+        assert parent["Resources"][stack]["Properties"]["Parameters"][knob] == {"Ref": knob}
