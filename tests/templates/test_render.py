@@ -106,8 +106,7 @@ def test_availability_zones_default_to_vpc_link_capable_ids_or_the_pinned_ones()
     default = render_file(ROOT / "vpc.yml", {})["Resources"]["PublicSubnetOne"]["Properties"]
     assert default["AvailabilityZoneId"] == {"Fn::Select": [0, {"Fn::Split": [",", lookup]}]}
     pinned = render_file(ROOT / "vpc.yml", {"AvailabilityZoneIds": "use1-az4,use1-az6"})["Resources"]
-    assert pinned["PublicSubnetTwo"]["Properties"]["AvailabilityZoneId"] == {
-        "Fn::Select": [1, {"Fn::Split": [",", "use1-az4,use1-az6"]}]}
+    assert pinned["PublicSubnetTwo"]["Properties"]["AvailabilityZoneId"] == "use1-az6"
     azs = load(ROOT / "vpc.yml")["Mappings"]["VpcLinkAzIds"]
     assert "use1-az3" not in azs["us-east-1"]["Ids"], "use1-az3 has no VPC link support"
 

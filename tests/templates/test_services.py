@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from checks.render import EXAMPLE_BEGIN, EXAMPLE_END, ROOT, load, render_stack, two_service_parent, \
-    two_service_parent_text
+from checks.render import EXAMPLE_BEGIN, EXAMPLE_END, ROOT, load, render_stack, two_service_parent, two_service_parent_text
 
 PARENT = load(ROOT / "parent.yml")
 SHARED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName", "TableName", "Ingress",
