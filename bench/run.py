@@ -19,7 +19,7 @@ p50/p99 latency, peak resident memory (master + workers), time from start to
 the first 200, on a whole core and under a cgroup quota of 0.25 vCPU (the
 smallest Fargate task), the notes rate one task sustains at CpuTarget, and
 where a notes request's CPU goes (bench/profile.py). Table on stdout, JSON in
-reports/bench.json; `--publish` writes the README's figures from that JSON.
+reports/bench.json; `--publish` writes docs/performance.md's figures from that JSON.
 """
 from __future__ import annotations
 
@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="only where a notes request's CPU goes")
     parser.add_argument("--profile-requests", type=int, default=1000, help="requests per endpoint profiled")
     parser.add_argument("--publish", type=Path, metavar="REPORT",
-                        help="write the README's figures (and bench/published.json) from a report")
+                        help="write docs/performance.md's figures (and bench/published.json) from a report")
     args = parser.parse_args(argv)
     if args.publish:
         from bench.publish import publish

@@ -43,7 +43,7 @@ def sam_deploy(t: Target, params: dict, run=subprocess.run, yes: bool = False) -
             "--region", t.region, "--no-fail-on-empty-changeset", *(["--no-confirm-changeset"] if yes else []),
             "--parameter-overrides", *format_overrides(params)]
     # CI's deploy role may not create resources itself: CloudFormation does, as this service role
-    # (README, "Deploying from GitHub": the deploy role may pass this role and no other).
+    # (docs/security.md, "Deploying from GitHub": the deploy role may pass this role and no other).
     if os.environ.get("CLOUDFORMATION_ROLE_ARN"):
         args += ["--role-arn", os.environ["CLOUDFORMATION_ROLE_ARN"]]
     log("sam deploy " + " ".join(args[2:]))

@@ -32,7 +32,7 @@ CASCADE = re.compile(
     r"|Rollback requested by user", re.I)
 NESTED_STACK = re.compile(r"^arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack/([^/]+)/")
 
-# Refusals only AWS can make, and what the user does about each (README: Troubleshooting a first deploy).
+# Refusals only AWS can make, and what the user does about each (docs/operate.md: Troubleshooting a first deploy).
 HINTS = [
     (re.compile(r"account must be verified before you can add new CloudFront", re.I),
      "AWS has not verified this account for CloudFront yet: open a case with AWS Support "

@@ -70,7 +70,7 @@ def test_the_default_configuration(requests, expected, ingress_and_compute):
     assert [round(est.total, 2) for est in [est]] == [round(expected, 2)]
 
 
-def test_totals_are_what_the_readme_says():
+def test_totals_are_what_the_cost_page_says():
     assert round(total(0).total, 2) == 6.95
     assert round(total(1e6).total, 2) == 8.13
     assert round(total(100e6).total, 2) == 247.85
@@ -262,8 +262,9 @@ def test_refresh_reads_the_price_list_api(tmp_path):
     assert cost.load_prices("us-east-1", prices)[0]["fargate_x86_vcpu_hour"] == 0.05
 
 
-def test_readme_cost_section_is_generated_not_typed():
+def test_the_cost_page_s_section_is_generated_not_typed():
     from scripts import generated
+    assert cost.README == cost.ROOT / "docs" / "cost.md"
     generated.assert_current(cost.README, cost.BLOCK, cost.readme_section(), "python -m scripts cost --readme")
 
 

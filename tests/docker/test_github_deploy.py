@@ -33,7 +33,7 @@ CFN_TRUST = DEPLOY / "cloudformation-service-role-trust-policy.json"
 CFN_ROLE = DEPLOY / "cloudformation-service-role-policy.json"
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
-# The placeholders the README tells you to replace, with the example values the linters see.
+# The placeholders docs/security.md tells you to replace, with the example values the linters see.
 PLACEHOLDERS = {
     "ACCOUNT_ID": "123456789012",
     "REGION": "eu-west-1",
@@ -63,7 +63,7 @@ DENIED_AND_HANDLED = {
     # scripts/service_roles.py: an identity that may not list roles tries the (idempotent) create instead;
     # ListRoles would show CI every role in the account and its trust policy.
     "iam:ListRoles": "falls back to CreateServiceLinkedRole",
-    # scripts/stack_failures.py: deleting a failed first create (ROLLBACK_COMPLETE). The README has you
+    # scripts/stack_failures.py: deleting a failed first create (ROLLBACK_COMPLETE). docs/security.md has you
     # create the stack from your machine; a CI role that may delete stacks could delete prod.
     "cloudformation:DeleteStack": "a failed first create is cleared from your machine",
     # After that DeleteStack: the empty table a failed first create left behind.
@@ -147,14 +147,14 @@ def test_cfn_lint_accepts_the_policies_as_iam_roles(tmp_path):
 
 
 def test_the_placeholders_are_the_documented_ones():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "security.md").read_text()  # "Deploying from GitHub"
     for path in sorted(DEPLOY.glob("*.json")):
         text = path.read_text()
         found = set(re.findall(r"\b[A-Z][A-Z_]{3,}[A-Z]\b", text)) - {"OWNER", "REPO"}
         assert found <= set(PLACEHOLDERS), f"{path.name}: undocumented placeholders {found - set(PLACEHOLDERS)}"
         json.loads(filled(path))
     for name in PLACEHOLDERS:
-        assert f"`{name}`" in readme, f"README does not explain the placeholder {name}"
+        assert f"`{name}`" in readme, f"docs/security.md does not explain the placeholder {name}"
 
 
 # ---- the trust policy and the workflows -------------------------------------------------------

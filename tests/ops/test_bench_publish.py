@@ -1,6 +1,6 @@
 """What `make bench` judges and publishes: the verdicts' labels and thresholds,
-the capacity figure `make cost` uses, and the README's figures, generated from
-the published report (bench/published.json)."""
+the capacity figure `make cost` uses, and docs/performance.md's figures, generated
+from the published report (bench/published.json) through scripts/generated.py."""
 from __future__ import annotations
 
 import copy
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from bench import publish, run
-from scripts import cost
+from scripts import cost, generated
 
 
 def server(rps, p99=10.0, rss=100.0, standin=None):
@@ -67,22 +67,24 @@ def test_capacity_is_the_notes_mix_under_the_quota_at_cpu_target():
     assert sum(cap["mix"].values()) == pytest.approx(1)
 
 
-def test_the_readme_s_figures_are_the_published_report_s():
+def test_the_performance_page_s_figures_are_the_published_report_s():
+    assert publish.DOC == publish.ROOT / "docs" / "performance.md"
     report = json.loads(publish.PUBLISHED.read_text())
-    text = publish.README.read_text()
-    start, end = text.index(publish.START), text.index(publish.END) + len(publish.END)
-    assert text[start:end] == publish.section(report), "run `python -m bench --publish reports/bench.json`"
+    generated.assert_current(publish.DOC, publish.BLOCK, publish.section(report),
+                             "python -m bench --publish bench/published.json")
 
 
-def test_publish_writes_the_readme_section_and_the_report(tmp_path):
+def test_publish_writes_the_block_and_the_report(tmp_path):
     report = a_report()
-    source, readme, published = tmp_path / "bench.json", tmp_path / "README.md", tmp_path / "published.json"
+    source, doc, published = tmp_path / "bench.json", tmp_path / "performance.md", tmp_path / "published.json"
     source.write_text(json.dumps(report))
-    readme.write_text(f"# t\n\n{publish.START}\nold\n{publish.END}\n\nafter\n")
-    publish.publish(source, readme, published)
+    start, end = generated.markers(publish.BLOCK)
+    doc.write_text(f"# t\n\n{start}\nold\n{end}\n\nafter\n")
+    publish.publish(source, doc, published)
     assert json.loads(published.read_text()) == json.loads(json.dumps(report))
-    text = readme.read_text()
-    assert "old" not in text and text.endswith("\n\nafter\n") and "| stand-in: busiest" in text
+    text = doc.read_text()
+    assert "old" not in text and text.endswith(f"{end}\n\nafter\n") and "| stand-in: busiest" in text
+    generated.assert_current(doc, publish.BLOCK, publish.section(report))
 
 
 def test_make_cost_says_how_many_tasks_requests_need(tmp_path, monkeypatch):

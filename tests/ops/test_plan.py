@@ -21,7 +21,7 @@ def test_plan_from_samconfig_is_offline_and_lists_each_change(capsys, monkeypatc
     assert "VpcStack (vpc.yml): no change" in out
     assert any(line.startswith("  - remove   VpcLink ") for line in out)
     assert any(line.startswith("  ~ update   Service ") and "ServiceRegistries" in line for line in out)
-    assert out[-1] == ("WARNING: ServiceStack/HttpApiAccessLogs (AWS::Logs::LogGroup) would be DELETED with its "
+    assert out[-1] == ("WARNING: IngressStack/HttpApiAccessLogs (AWS::Logs::LogGroup) would be DELETED with its "
                        "log history")
 
 
