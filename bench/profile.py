@@ -131,7 +131,7 @@ def profile(endpoint_url: str, requests: int = 1000, timed: int = 500, rounds: i
                     if name == "tuned":
                         baseline_app._client = new_client("us-east-1", endpoint_url)
                     elif name == "baseline":
-                        baseline_app._client = None  # boto3 as it comes, as under gunicorn
+                        baseline_app._client = new_client("us-east-1", endpoint_url, tuned=False)  # boto3 as it comes
                     target = app if name == "service" else baseline_app.app
                     _drive(target, _environs(method, path, 20, data))
                     cpu[name].append(_cpu_us(target, method, path, data, timed))
@@ -170,8 +170,8 @@ def format_profile(result: dict) -> str:
             lines.append(f"  {name:<34}" + "".join(
                 f"{e['parts'].get(name, 0.0) * e['cpu_us']:>17.0f} us {e['parts'].get(name, 0.0):>5.0%}"
                 for e in endpoints.values()))
-    for label, key in (("total, service", "cpu_us"), ("total, boto3 baseline", "baseline_cpu_us"),
-                       ("total, baseline, service's client", "tuned_baseline_cpu_us")):
+    for label, key in (("total, service", "cpu_us"), ("total, baseline, boto3 as it comes", "baseline_cpu_us"),
+                       ("total, baseline (service's client)", "tuned_baseline_cpu_us")):
         lines.append(f"  {label:<34}" + "".join(f"{e[key]:>20.0f} us  " for e in endpoints.values()))
     lines.append(f"  {'profiled calls per request':<34}" + "".join(
         f"{e['calls']:>15} ({e['cprofile_us_per_call']:.2f} us)" for e in endpoints.values()))

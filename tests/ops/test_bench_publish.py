@@ -116,3 +116,17 @@ def test_the_report_shape_survives_a_skipped_quota():
     report["capacity"] = run.capacity(report["quota"], 60)
     report["verdict"] = run.verdict(copy.deepcopy(report))
     assert report["capacity"] == {} and "0.25 vCPU" not in publish.section(report).split("| target")[1].split("**One")[0]
+
+
+def test_errors_fail_a_notes_verdict_however_fast_they_were():
+    """A service (or stand-in) answering fast 4xx/5xx would otherwise pass on throughput."""
+    report = a_report()
+    key = next(iter(run.NOTES))
+    report["quota"][key]["service"]["non_2xx"] = 3
+    failed = [name for name, _, ok in run.verdict(report) if not ok]
+    assert len(failed) == 1 and failed[0].startswith("0.25 vCPU: notes")
+
+
+def test_wrk_socket_errors_count_as_failed_requests():
+    runs = [{**server(100), "socket_errors": "connect 0, read 2, write 0, timeout 1"}, server(100)]
+    assert run._summary(runs)["non_2xx"] == 3

@@ -119,9 +119,17 @@ def test_the_baseline_answers_make_bench_s_requests_as_the_service_does(baseline
         assert client.get("/api/health-check").status_code == 200
 
 
-def test_the_baseline_uses_boto3_as_it_comes(baseline):
-    """The service's client tuning (api.dynamodb) is not in the baseline: `make bench` credits it."""
+def test_the_baseline_uses_the_services_client_unless_told_otherwise(baseline, monkeypatch):
+    """The ceiling is the same calls with the same tuned client (api.dynamodb: no client-side
+    validation), minus Flask and our code; BASELINE_CLIENT=stock is boto3 as it comes."""
     from api import store
     assert baseline.new_client is store.new_client
+    baseline._client = None
+    monkeypatch.delenv("BASELINE_CLIENT", raising=False)
+    with pytest.raises(ClientError):  # not validated client-side: the stand-in refuses it, as DynamoDB would
+        baseline.client().query(TableName="notes", Limit="twenty")
+    baseline._client = None
+    monkeypatch.setenv("BASELINE_CLIENT", "stock")
     with pytest.raises(ParamValidationError):
         baseline.client().query(TableName="notes", Limit="twenty")
+    baseline._client = None
