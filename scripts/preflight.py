@@ -246,8 +246,9 @@ def check_layout_upgrade(t: Target, params: dict) -> str:
     with aws_errors():
         parent = cfn.describe_stacks(StackName=t.stack_name)["Stacks"][0]
     old_table = _old_table(cfn, parent, nested) or "<the TableName output>"
-    chosen = params.get("ExistingTableName", "")
     deployed = {p["ParameterKey"]: p.get("ParameterValue", "") for p in parent.get("Parameters", [])}
+    # Not sent: the deployed value stays (UsePreviousValue), e.g. an old stack that already adopted a table.
+    chosen = params.get("ExistingTableName", deployed.get("ExistingTableName", ""))
     table_param = "" if chosen else f"ExistingTableName={old_table} "
     domain = _domain_clash(params, deployed)
     if domain:

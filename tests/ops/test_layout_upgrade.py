@@ -63,6 +63,16 @@ def test_with_the_old_table_named_the_upgrade_goes_ahead(aws):
     assert f"the old table {table} stays, retained" in other
 
 
+def test_an_old_stack_that_already_adopted_a_table_keeps_it_without_being_told_again(aws):
+    """ExistingTableName deployed and not sent: CloudFormation keeps the deployed value (UsePreviousValue)."""
+    old_layout_stack(aws, {"ExistingTableName": "adopted-notes"}, table_output="adopted-notes")
+    t = make_target(aws)
+    assert preflight.check_layout_upgrade(t, {}) == (
+        "upgrading from the one-service layout, keeping the table adopted-notes")
+    with pytest.raises(UpgradeNeedsTable, match='PARAMS="ExistingTableName=adopted-notes"'):
+        preflight.check_layout_upgrade(t, {"ExistingTableName": ""})  # cleared by this deploy
+
+
 def test_an_api_domain_on_the_deployed_stack_is_refused_with_the_two_steps(aws):
     table = old_layout_stack(aws, {"ApiDomainName": "api.example.com", "ApiCertificateArn": "arn:cert"})
     t = make_target(aws)
