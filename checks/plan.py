@@ -22,7 +22,11 @@ Three classes of hazard are reported:
 * a list property switched off by leaving it out (AWS::NoValue) where only an empty list
   clears it (CLEAR_WITH_EMPTY): CloudFormation leaves the live value as it was;
 * a replacement that keeps a value only one resource may hold (CONFLICT_ON_REPLACE): the new
-  resource is created before the old one is deleted, so the update fails.
+  resource is created before the old one is deleted, so the update fails;
+* the same for a resource added in one place (a stack, a logical id) while one with the same unique
+  name is removed from another (UNIQUE_NAME): removals happen in the update's cleanup phase, after
+  every create, so the add fails (e.g. the API's custom domain moving from the old ServiceStack to
+  IngressStack, docs/services.md).
 
     python -m checks.plan Ingress=LoadBalancer        # from the template defaults
     python -m checks.plan --from=tests/templates/fixtures/upgrade/parent.yml ExistingTableName=<old table>
@@ -90,6 +94,20 @@ CLEAR_WITH_EMPTY = {
 CONFLICT_ON_REPLACE = {
     ("AWS::EC2::Subnet", "CidrBlock"): "two subnets of a VPC cannot share a CIDR block",
     ("AWS::EC2::NatGateway", "AllocationId"): "an Elastic IP address serves one NAT gateway at a time",
+}
+
+
+# Names only one resource may hold at a time, by the properties that make up the name. An update
+# creates every added resource before it deletes any removed one (removals are the cleanup phase:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacks.html#stack-resource-update-cleanup),
+# so adding one in one stack while the old one leaves another fails the update.
+UNIQUE_NAME = {
+    "AWS::ApiGatewayV2::DomainName": (("DomainName",), "API Gateway refuses a custom domain name that exists"),
+    "AWS::ApiGateway::DomainName": (("DomainName",), "API Gateway refuses a custom domain name that exists"),
+    "AWS::Route53::RecordSet": (("HostedZoneId", "HostedZoneName", "Name", "Type", "SetIdentifier"),
+                                "Route 53: the record already exists"),
+    "AWS::ServiceDiscovery::PrivateDnsNamespace": (("Name", "Vpc"), "a namespace name is unique per VPC"),
+    "AWS::ServiceDiscovery::HttpNamespace": (("Name",), "a namespace name is unique per account and region"),
 }
 
 
@@ -262,6 +280,35 @@ def hazard(change: Change, resource: dict, source: dict, after: dict | None, rep
     return ""
 
 
+def _unique_name(resource: dict) -> tuple | None:
+    """The values that make up the resource's unique name, or None while any is unresolved (an
+    intrinsic such as ${AWS::StackId} differs between stacks; a parent output's token does not)."""
+    props = resource.get("Properties", {})
+    name = tuple(props.get(p) for p in UNIQUE_NAME[resource["Type"]][0])
+    text = json.dumps(name, default=str)
+    return None if '"Ref"' in text or '"Fn::' in text else name
+
+
+def name_clashes(changes: list[Change], old: dict[str, dict], new: dict[str, dict]) -> None:
+    """Flag each added resource whose unique name a removed one still holds (UNIQUE_NAME)."""
+    removed = {}
+    for c in changes:
+        if c.action == "remove" and c.type in UNIQUE_NAME:
+            key = _unique_name(old[c.stack]["Resources"][c.resource])
+            if key is not None:
+                removed[(c.type, key)] = c
+    for c in changes:
+        if c.action != "add" or c.type not in UNIQUE_NAME:
+            continue
+        holder = removed.get((c.type, _unique_name(new[c.stack]["Resources"][c.resource])))
+        if holder is not None:
+            props, why = UNIQUE_NAME[c.type]
+            given = new[c.stack]["Resources"][c.resource].get("Properties", {})
+            c.hazard = (f"would FAIL: created before the old one is deleted: {holder.stack}/{holder.resource} holds "
+                        f"the same {'+'.join(p for p in props if p in given)} until the update's cleanup ({why}); "
+                        "remove it in an update of its own first")
+
+
 def with_deploy_values(values: dict) -> dict:
     """The parameters `make deploy` looks up and passes itself (scripts/prefix_list.py), with a stand-in
     value, so an offline plan shows what the change does instead of the Rule that asks for them."""
@@ -293,6 +340,7 @@ def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PAR
             changes += diff_stack(stack, old[stack], empty, template(location))[0]
     parent_changes, _ = diff_stack("parent", old["parent"], new["parent"], template(parent))
     changes += [c for c in parent_changes if c.type not in NESTED]
+    name_clashes(changes, old, new)
     return Plan(refused, changes)
 
 

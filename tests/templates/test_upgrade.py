@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from checks.plan import describe, plan
+from checks.plan import Change, describe, name_clashes, plan
+from checks.render import DOMAINS
 
 BEFORE = "tests/templates/fixtures/upgrade/parent.yml"
 OLD_TABLE = "blueprint-ServiceStack-1ABC-NotesTable-2DEF"
@@ -63,3 +64,51 @@ def test_the_upgrade_plan_names_the_deleted_stack_and_warns_about_the_table():
     describe(plan({}, {}, before_parent=BEFORE), out=lines.append)
     assert any(line.startswith("ServiceStack (deleted with all it holds)") for line in lines)
     assert any(line.startswith("WARNING: ServiceStack/NotesTable") and "ExistingTableName" in line for line in lines)
+
+
+CLASH = "would FAIL: created before the old one is deleted"
+
+
+@pytest.mark.parametrize(("ingress", "clashing"), [
+    ("HttpApi", {("IngressStack", "HttpApiDomain"), ("IngressStack", "ApiDnsRecord")}),
+    ("LoadBalancer", {("IngressStack", "ApiDnsRecord")}),  # an ALB has no API Gateway domain, only the record
+])
+def test_with_api_domain_name_the_upgrade_would_fail_on_the_names_service_stack_still_holds(ingress, clashing):
+    """IngressStack creates the API's custom domain (and its Route 53 record) while ServiceStack, deleted
+    only in the update's cleanup, still holds the name: API Gateway and Route 53 refuse the duplicate
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacks.html#stack-resource-update-cleanup).
+    scripts/preflight.py's check_layout_upgrade refuses this update; docs/services.md gives the two steps."""
+    values = {"Ingress": ingress, **DOMAINS}
+    result = plan(values, values, before_parent=BEFORE)
+    failing = {(c.stack, c.resource) for c in result.hazards() if c.hazard.startswith(CLASH)}
+    assert failing == clashing
+    (domain,) = [c for c in result.changes if (c.stack, c.resource) == ("IngressStack", "ApiDnsRecord")]
+    assert "ServiceStack/ApiDnsRecord holds the same HostedZoneId+Name+Type" in domain.hazard
+    lines = []
+    describe(result, out=lines.append)
+    assert any(line.startswith("WARNING: IngressStack/ApiDnsRecord") and CLASH in line for line in lines)
+
+
+def test_upgrading_without_the_domain_first_clashes_on_nothing():
+    """The first of docs/services.md's two steps: the new templates with ApiDomainName cleared."""
+    deployed = {"Ingress": "HttpApi", **DOMAINS}
+    result = plan(deployed, {**deployed, "ApiDomainName": "", "ApiCertificateArn": ""}, before_parent=BEFORE)
+    assert result.refused == []
+    assert not [c for c in result.hazards() if "would FAIL" in c.hazard]
+    assert {"HttpApiDomain", "ApiDnsRecord"} <= changes(result, "ServiceStack", "remove")
+
+
+def test_a_unique_name_moving_between_any_two_places_is_flagged_and_an_unresolved_one_is_not():
+    """The check is by type and name, not by these stacks: a namespace with the same literal Name and Vpc
+    added in one stack and removed from another clashes; a name built from ${AWS::StackId} differs per
+    stack, so it is not compared."""
+    def namespace(name):
+        return {"Type": "AWS::ServiceDiscovery::PrivateDnsNamespace", "Properties": {"Name": name, "Vpc": "<vpc>"}}
+    per_stack = {"Fn::Sub": "svc-${AWS::StackId}.internal"}
+    old = {"A": {"Resources": {"Ns": namespace("svc.internal"), "Other": namespace(per_stack)}}, "B": {"Resources": {}}}
+    new = {"A": {"Resources": {}}, "B": {"Resources": {"Ns2": namespace("svc.internal"), "Other": namespace(per_stack)}}}
+    found = [Change("A", "Ns", namespace("")["Type"], "remove"), Change("A", "Other", namespace("")["Type"], "remove"),
+             Change("B", "Ns2", namespace("")["Type"], "add"), Change("B", "Other", namespace("")["Type"], "add")]
+    name_clashes(found, old, new)
+    assert found[2].hazard.startswith(CLASH) and "A/Ns holds the same Name+Vpc" in found[2].hazard
+    assert found[3].hazard == ""
