@@ -100,6 +100,28 @@ def parent_template() -> dict:
     return load(ROOT / "parent.yml")
 
 
+@lru_cache(maxsize=1)
+def service_template() -> dict:
+    return load(ROOT / "service.yml")
+
+
+def services(parent: dict | None = None) -> list[str]:
+    """The parent's services: its nested applications whose Location is service.yml (each runs its own
+    tasks, and with Ingress=HttpApi adds its own routes)."""
+    resources = (parent if parent is not None else parent_template()).get("Resources", {})
+    return [name for name, r in resources.items() if r.get("Type") == "AWS::Serverless::Application"
+            and str(r.get("Properties", {}).get("Location", "")).endswith("service.yml")]
+
+
+def routes(parent: dict | None = None) -> int:
+    """HTTP API routes the parent's services add: the stage's throttle applies to each route on its own
+    (DefaultRouteSettings are every route's defaults, one token bucket per route:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html), so the API
+    accepts ApiRateLimit x this many requests a second."""
+    per_service = sum(1 for r in service_template()["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Route")
+    return len(services(parent)) * per_service
+
+
 def load_prices(region: str, path: Path = PRICES) -> tuple[dict, dict, str, list[str]]:
     data = price_file(path)
     notes = []
@@ -225,12 +247,17 @@ def tasks_needed(config: dict, requests: float, peak_to_average: float, hours: f
 
 # ----------------------------------------------------------------- the model
 def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: float | None = None,
-             prices_path: Path = PRICES, longest_logs: bool = False) -> Estimate:
-    """`longest_logs`: price every request's log lines at the longest a client can cause (the ceiling)."""
+             prices_path: Path = PRICES, longest_logs: bool = False, parent: dict | None = None) -> Estimate:
+    """`longest_logs`: price every request's log lines at the longest a client can cause (the ceiling).
+    `tasks` is the total running; without it each of the parent's services runs its MinTasks/DesiredCount
+    (`parent`: parent.yml, or another parent template such as the two-service one)."""
     p, a, price_date, notes = load_prices(region, prices_path)
     hours = price_file(prices_path)["hours_per_month"]
     share = running_share(config) if tasks is None else 1.0
-    n = running_tasks(config, tasks) * share
+    count = len(services(parent))
+    n = (running_tasks(config, tasks) if tasks is not None else running_tasks(config) * count) * share
+    if count > 1 and tasks is None:
+        notes.append(f"{count} services, each running MinTasks/DesiredCount")
     est = Estimate(config, requests, n, region, price_date, notes=notes)
     if share < 1:
         notes.append(f"StopSchedule/StartSchedule: tasks run {share:.0%} of the month")
@@ -271,6 +298,9 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
         add(Line("Cloud Map", p["route53_zone_month"] + n * p["cloudmap_instance_month"],
                  detail=f"private DNS zone ${p['route53_zone_month']:.2f} + {n:g} instances"))
     else:
+        # The namespace stays with the ALB (cluster.yml: switching back must not recreate it); nothing registers.
+        add(Line("Cloud Map", p["route53_zone_month"],
+                 detail=f"private DNS zone ${p['route53_zone_month']:.2f}, kept for a switch back; no instances"))
         add(Line("ALB", p["alb_hour"] * hours, detail=f"{hours} h x ${p['alb_hour']}"))
         add(Line("Public IPv4 (ALB)", 2 * ipv4, detail="internet-facing, one per AZ"))
         per_second = requests * a["connections_per_request"] / (hours * 3600)
@@ -349,7 +379,8 @@ class Ceiling:
     """The most a month can cost with every throttle saturated: the stage at ApiRateLimit all month,
     the table at its maximum units, MaxTasks running, and the logs and CloudFront that traffic makes."""
     estimate: Estimate
-    rate: float
+    rate: float  # ApiRateLimit, per route
+    routes: int  # HTTP API routes, each with its own bucket: the API accepts rate x routes a second
     reads: float
     writes: float
     without_waf: float
@@ -361,13 +392,14 @@ class Ceiling:
         return self.estimate.total
 
 
-def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES, _compare: bool = True) -> Ceiling:
+def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES, _compare: bool = True,
+            parent: dict | None = None) -> Ceiling:
     p = load_prices(region, prices_path)[0]
     seconds = price_file(prices_path)["hours_per_month"] * 3600
-    rate = float(config["ApiRateLimit"])
-    requests = rate * seconds
-    est = estimate(config, requests, region, tasks=float(config["MaxTasks"]), prices_path=prices_path,
-                   longest_logs=True)
+    rate, count = float(config["ApiRateLimit"]), routes(parent)
+    requests = rate * count * seconds
+    est = estimate(config, requests, region, tasks=float(config["MaxTasks"]) * len(services(parent)),
+                   prices_path=prices_path, longest_logs=True, parent=parent)
     # DynamoDB: not what this traffic would read, but the most the table lets anyone read and write.
     reads, writes = float(config["TableMaxReadUnits"]) * seconds, float(config["TableMaxWriteUnits"]) * seconds
     (table,) = [line for line in est.lines if line.item == "DynamoDB"]
@@ -382,12 +414,13 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
     est.lines.insert(est.lines.index(table) + 1, Line(
         "DynamoDB storage", variable=stored_gb * (p["dynamodb_storage_gb_month"] + p["dynamodb_pitr_gb_month"]),
         detail=f"{stored_gb:.1f} GB: {config['TableMaxWriteUnits']} KB/s kept {kept_days:g} days, with PITR"))
-    notes = [f"{rate:g} requests/s all month = {requests / 1e6:g} M requests reach the API"]
+    notes = [f"{rate:g} requests/s on each of {count} routes ({len(services(parent))} service(s) x 2) all month = "
+             f"{requests / 1e6:g} M requests reach the API (each route has its own throttle)"]
     if not ttl_days:
         notes.append("NoteTtlDays=0: notes never expire, so storage grows by this line's GB every month")
     if config["Ingress"] == "LoadBalancer":
-        notes.append("Ingress=LoadBalancer has no stage throttle: this is the same rate as ApiRateLimit for "
-                     "comparison; an ALB takes whatever arrives (the WAF limits each IP, not the total)")
+        notes.append("Ingress=LoadBalancer has no stage throttle: this is the rate the HTTP API's routes would "
+                     "accept, for comparison; an ALB takes whatever arrives (the WAF limits each IP, not the total)")
     notes.append("CloudFront bills every request it receives, including the ones the throttles refuse: "
                  f"${p['cloudfront_per_10k_https'] * 100:.2f} per extra million"
                  + (f" (+ ${p['waf_per_million']:.2f} with the WAF)" if web_acl(config) == "created" else "")
@@ -398,10 +431,10 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
     if _compare:
         toggled = {**config, "WebAclArn": "", "CloudFrontPlan": "PayAsYouGo"}
         if web_acl(config) == "created":
-            without_waf = ceiling({**toggled, "WafRateLimit": "0"}, region, prices_path, False).total
+            without_waf = ceiling({**toggled, "WafRateLimit": "0"}, region, prices_path, False, parent).total
         else:
-            with_waf = ceiling({**toggled, "WafRateLimit": "1000"}, region, prices_path, False).total
-    return Ceiling(est, rate, reads, writes, without_waf, with_waf, notes)
+            with_waf = ceiling({**toggled, "WafRateLimit": "1000"}, region, prices_path, False, parent).total
+    return Ceiling(est, rate, count, reads, writes, without_waf, with_waf, notes)
 
 
 def alternatives(config: dict, requests: float, **kwargs) -> list[tuple[str, Estimate]]:
@@ -460,8 +493,9 @@ def table(est: Estimate, alts, even: float | None, even_ingress: float | None) -
 
 def ceiling_table(c: Ceiling) -> str:
     lines = ["Ceiling: the most this configuration can cost in a month, every throttle saturated (USD)",
-             f"ApiRateLimit={c.rate:g}/s TableMaxReadUnits={c.estimate.config['TableMaxReadUnits']} "
-             f"TableMaxWriteUnits={c.estimate.config['TableMaxWriteUnits']} MaxTasks={c.estimate.config['MaxTasks']}",
+             f"ApiRateLimit={c.rate:g}/s x {c.routes} routes TableMaxReadUnits={c.estimate.config['TableMaxReadUnits']} "
+             f"TableMaxWriteUnits={c.estimate.config['TableMaxWriteUnits']} MaxTasks={c.estimate.config['MaxTasks']} "
+             f"x {c.estimate.tasks / int(c.estimate.config['MaxTasks']):g} service(s)",
              "", f"{'item':<24}{'monthly':>12}  detail", "-" * 96]
     for line in c.estimate.lines:
         lines.append(f"{line.item:<24}{money(line.total):>12}  {line.detail}")
@@ -472,7 +506,8 @@ def ceiling_table(c: Ceiling) -> str:
 
 
 def ceiling_json(c: Ceiling) -> dict:
-    return {"requestsPerSecond": c.rate, "requestsPerMonth": c.estimate.requests, "tasks": c.estimate.tasks,
+    return {"requestsPerSecond": c.rate * c.routes, "ratePerRoute": c.rate, "routes": c.routes,
+            "requestsPerMonth": c.estimate.requests, "tasks": c.estimate.tasks,
             "readUnitsPerMonth": c.reads, "writeUnitsPerMonth": c.writes,
             "lines": [{"item": line.item, "total": round(line.total, 4), "detail": line.detail}
                       for line in c.estimate.lines],
@@ -543,12 +578,14 @@ def ceiling_rows() -> list[str]:
     dev, prod = tops["dev"], tops["prod"]
     return [
         "**The ceiling**: the most a month can cost with every throttle saturated (the HTTP API stage at "
-        "`ApiRateLimit` all month, the table at `TableMaxReadUnits`/`TableMaxWriteUnits`, `MaxTasks` running, "
+        "`ApiRateLimit` on each of its routes all month, two routes per service, each with its own throttle; "
+        "the table at `TableMaxReadUnits`/`TableMaxWriteUnits`, `MaxTasks` running, "
         "and the logs and CloudFront that traffic makes). `make cost` prints it for your configuration.",
         "",
         "| item | dev | prod |",
         "|---|---:|---:|",
-        f"| requests/s the stage accepts | {dev.rate:g} | {prod.rate:g} |",
+        f"| requests/s the stage accepts (`ApiRateLimit` x routes) | {dev.rate:g} x {dev.routes} | "
+        f"{prod.rate:g} x {prod.routes} |",
         *[f"| {item} | {cell(dev, item)} | {cell(prod, item)} |" for item in items],
         f"| **ceiling** | **{money(dev.total)}** | **{money(prod.total)}** |",
         f"| with the WAF rate rule (`WafRateLimit`) | {money(dev.with_waf)} | {money(prod.with_waf)} |",

@@ -47,6 +47,12 @@ class ServiceOutputs:
         """What SERVICE= takes: the key without "Service", lower case (NotesService -> notes)."""
         return self.key[:-len(SERVICE_SUFFIX)].lower() if self.key.endswith(SERVICE_SUFFIX) else self.key.lower()
 
+    @property
+    def health_check_is_its_own(self) -> bool:
+        """Its health check lies under its own prefix. The shared ingress routes by prefix, so a path
+        outside it reaches another service, which answers for this one: a smoke check that proves nothing."""
+        return self.health_check_path.startswith(self.path_prefix.rstrip("/") + "/")
+
     def descriptor(self) -> str:
         """The descriptor as service.yml's Output writes it (tests build fake stacks from this)."""
         return json.dumps({k: getattr(self, f) for k, f in self.DESCRIPTOR.items()}, separators=(",", ":"))

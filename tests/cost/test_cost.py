@@ -41,6 +41,9 @@ def test_an_internet_facing_alb_and_its_two_addresses():
     assert line(alb, "ALB").total == pytest.approx(0.0225 * 730) == pytest.approx(16.425)
     assert line(alb, "Public IPv4 (ALB)").total == pytest.approx(2 * 0.005 * 730) == pytest.approx(7.30)
     assert line(alb, "ALB LCUs").total == 0
+    # The Cloud Map namespace stays with the ALB (cluster.yml: a switch back must not recreate it):
+    # its private zone, no instances.
+    assert line(alb, "Cloud Map").total == pytest.approx(0.50)
 
 
 # The default: HTTP API, public subnets, 1 ARM64 Spot task.
@@ -80,7 +83,9 @@ def test_the_usual_reference_setup_costs_ten_times_more_at_idle():
     # ALB 16.425 + 2 x 3.65 + NAT 32.85 + its EIP 3.65 + 2 GB x 0.045 + x86 on-demand 9.010025 = 69.325025
     ref = total(0, Ingress="LoadBalancer", NetworkMode="PrivateSubnets", Architecture="X86_64", SpotWeight="0",
                 OnDemandWeight="1")
-    core = ref.total - line(ref, "S3 (frontend)").total - line(ref, "Secrets Manager").total
+    # (the blueprint's own extras apart: the site, the origin secret, the Cloud Map zone it keeps on the ALB)
+    core = ref.total - line(ref, "S3 (frontend)").total - line(ref, "Secrets Manager").total \
+        - line(ref, "Cloud Map").total
     assert core == pytest.approx(16.425 + 7.30 + 32.85 + 3.65 + 2 * 0.045 + 9.010025)
     assert round(core, 2) == 69.33  # pricing.md: 69.33
     assert ref.total > 10 * total(0).total
@@ -92,14 +97,15 @@ def test_alb_lcus_grow_with_requests():
 
 
 def test_break_even_against_the_alb():
-    # Ingress prices alone: 0.60 + 1.00 R = 23.725 + 0.088889 R  ->  R = 23.125 / 0.911111 = 25.381 M
+    # Ingress prices alone (the Cloud Map zone is billed with both: cluster.yml keeps it):
+    # 0.60 + 1.00 R = 24.225 + 0.088889 R  ->  R = 23.625 / 0.911111 = 25.930 M
     ingress_only = cost.break_even(DEFAULT, cost.INGRESS_LINES)
-    assert 24e6 <= ingress_only <= 26e6
-    assert ingress_only == pytest.approx(23.125 / (1 - 0.008 / 3600 / 25 * 1e6) * 1e6, rel=1e-6)
+    assert 25e6 <= ingress_only <= 27e6
+    assert ingress_only == pytest.approx(23.625 / (1 - 0.008 / 3600 / 25 * 1e6) * 1e6, rel=1e-6)
     # Everything: the HTTP API's access log adds 350 bytes a request: 0.32596 GB/M x (0.50 + 0.014)
     everything = cost.break_even(DEFAULT)
     per_million = 1.00 + 350e6 / GIB * (0.5 + STORED) - 0.008 / 3600 / 25 * 1e6
-    assert everything == pytest.approx(23.125 / per_million * 1e6, rel=1e-6)
+    assert everything == pytest.approx(23.625 / per_million * 1e6, rel=1e-6)
     assert everything < ingress_only
 
 
@@ -210,7 +216,7 @@ def test_cli_table_and_json():
     table = run_cost("--requests", "1000000")
     assert table.returncode == 0, table.stderr
     assert "prices of 2026-09-28" in table.stdout and "= 8.13 a month" in table.stdout
-    assert "pays off above 25.4 M requests/month (ingress prices alone)" in table.stdout
+    assert "pays off above 25.9 M requests/month (ingress prices alone)" in table.stdout
     data = json.loads(run_cost("--json", "--requests", "0").stdout)
     assert data["total"] == pytest.approx(FIXED, abs=1e-4) and data["priceDate"] == "2026-09-28"
     assert set(data["alternatives"]) == {"HttpApi + PublicSubnets", "HttpApi + PrivateSubnets",
@@ -290,14 +296,18 @@ def test_the_free_plan_bills_cloudfront_and_its_waf_nothing_and_throttles_beyond
 
 DEV = cost.configuration("dev", "")
 SECONDS = 730 * 3600                                        # 2,628,000 s in a 730-hour month
+CEILING_DEV = 164.07  # docs/cost.md's ceiling table
 
 
 def test_the_ceiling_of_the_dev_configuration_by_hand():
     top = cost.ceiling(DEV)
-    # The stage at 10 requests/s all month: 26.28 M requests.
-    assert top.estimate.requests == 10 * SECONDS == 26.28e6
+    # Each route has its own throttle bucket (DefaultRouteSettings are per-route defaults:
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html); the notes
+    # service has two routes (ANY /api, ANY /api/{proxy+}): 2 x 10 requests/s all month = 52.56 M requests.
+    assert top.routes == 2
+    assert top.estimate.requests == 2 * 10 * SECONDS == 52.56e6
     items = {x.item: x.total for x in top.estimate.lines}
-    assert items["API Gateway requests"] == pytest.approx(26.28)                  # 26.28 M x $1.00
+    assert items["API Gateway requests"] == pytest.approx(52.56)                  # 52.56 M x $1.00
     # MaxTasks=2 Spot ARM64 tasks all month: 2 x 2.295242275; each with a public IPv4: 2 x 3.65
     assert items["Fargate tasks"] == pytest.approx(2 * 2.295242275)
     assert items["Public IPv4 (tasks)"] == pytest.approx(7.30)
@@ -305,24 +315,51 @@ def test_the_ceiling_of_the_dev_configuration_by_hand():
     # DynamoDB at its maximum units: 20 x 2,628,000 = 52.56 M reads x 0.125 = 6.57;
     # 5 x 2,628,000 = 13.14 M writes x 0.625 = 8.2125
     assert items["DynamoDB"] == pytest.approx(6.57 + 8.2125)
-    # CloudFront: (26.28 M - 10 M free) / 10k x 0.01 = 16.28; 26.28 M x 4 KiB = 100.25 GiB < 1 TB free
-    assert items["CloudFront"] == pytest.approx(16.28)
-    # Logs at the longest lines a client can cause: 26.28 M x (1,000 app + 500 stage) bytes = 36.71 GiB;
-    # (36.71 - 5) x 0.50 + 36.71 x 14/30 x 0.03
-    log_gb = 26.28e6 * 1500 / GIB
+    # CloudFront: (52.56 M - 10 M free) / 10k x 0.01 = 42.56; 52.56 M x 4 KiB = 200.5 GiB < 1 TB free
+    assert items["CloudFront"] == pytest.approx(42.56)
+    # Logs at the longest lines a client can cause: 52.56 M x (1,000 app + 500 stage) bytes = 73.42 GiB;
+    # (73.42 - 5) x 0.50 + 73.42 x 14/30 x 0.03
+    log_gb = 52.56e6 * 1500 / GIB
     assert items["CloudWatch Logs"] == pytest.approx((log_gb - 5) * 0.5 + log_gb * 14 / 30 * 0.03)
     assert items["Secrets Manager"] == pytest.approx(0.40)
     # What the writes keep: 5 KB/s for 30 days of TTL + 2 days of deletion lag = 13.18 GiB,
     # x (0.25 storage + 0.20 PITR)
     stored_gb = 5 * 1024 * 32 * 86400 / GIB
     assert items["DynamoDB storage"] == pytest.approx(stored_gb * 0.45)
-    by_hand = (26.28 + 2 * 2.295242275 + 7.30 + 0.70 + 6.57 + 8.2125 + 16.28
+    by_hand = (52.56 + 2 * 2.295242275 + 7.30 + 0.70 + 6.57 + 8.2125 + 42.56
                + (log_gb - 5) * 0.5 + log_gb * 14 / 30 * 0.03 + 0.40 + 0.000023 + stored_gb * 0.45)
     assert top.total == pytest.approx(by_hand)
-    assert round(top.total, 2) == 92.64
-    # The WAF adds 6.00 + 26.28 M x 0.60 = 15.768 + 6.00 = 21.768
-    assert top.with_waf == pytest.approx(by_hand + 6.00 + 26.28 * 0.60)
+    assert round(top.total, 2) == CEILING_DEV
+    # The WAF adds 6.00 + 52.56 M x 0.60 = 31.536 + 6.00 = 37.536
+    assert top.with_waf == pytest.approx(by_hand + 6.00 + 52.56 * 0.60)
     assert top.without_waf == pytest.approx(by_hand)
+
+
+def test_the_ceiling_counts_every_route_and_every_service_of_the_two_service_parent():
+    """Two services: four routes (each at ApiRateLimit), and MaxTasks tasks each, with their addresses."""
+    from checks.render import two_service_parent
+    two = two_service_parent()
+    assert cost.services(two) == ["NotesService", "ReportsService"] and cost.routes(two) == 4
+    one, both = cost.ceiling(DEV), cost.ceiling(DEV, parent=two)
+    assert both.estimate.requests == 4 * 10 * SECONDS == 2 * one.estimate.requests
+    items = {x.item: x.total for x in both.estimate.lines}
+    assert items["API Gateway requests"] == pytest.approx(4 * 10 * SECONDS / 1e6)   # 105.12 M x $1.00
+    assert both.estimate.tasks == 2 * 2                                              # MaxTasks x services
+    assert items["Fargate tasks"] == pytest.approx(4 * 2.295242275)
+    assert items["Public IPv4 (tasks)"] == pytest.approx(4 * 3.65)
+    assert items["Cloud Map"] == pytest.approx(0.50 + 4 * 0.10)
+
+
+def test_idle_tasks_and_their_addresses_count_every_service():
+    """MinTasks is per service: the two-service parent idles with two tasks, two IPv4 addresses, two
+    Cloud Map instances."""
+    from checks.render import two_service_parent
+    one, both = total(0), cost.estimate(DEFAULT, 0, parent=two_service_parent())
+    assert both.tasks == 2 * one.tasks == 2
+    assert line(both, "Fargate tasks").total == pytest.approx(2 * 2.295242275)
+    assert line(both, "Public IPv4 (tasks)").total == pytest.approx(2 * 3.65)
+    assert line(both, "Cloud Map").total == pytest.approx(0.50 + 2 * 0.10)
+    assert both.total == pytest.approx(one.total + 2.295242275 + 3.65 + 0.10)
 
 
 @pytest.mark.parametrize("name,value", [("ApiRateLimit", "20"), ("TableMaxReadUnits", "40"),
@@ -341,9 +378,10 @@ def test_cli_prints_the_ceiling_and_json_carries_it():
     table = run_cost()
     assert table.returncode == 0, table.stderr
     assert "Ceiling: the most this configuration can cost in a month" in table.stdout
-    assert "ceiling                        92.64" in table.stdout
+    assert f"ceiling {CEILING_DEV:>{12 + 24 - 8}}" in table.stdout
     data = json.loads(run_cost("--json").stdout)["ceiling"]
     assert data["total"] == pytest.approx(cost.ceiling(DEV).total, abs=1e-4)
-    assert data["requestsPerSecond"] == 10 and data["requestsPerMonth"] == 26.28e6
+    assert data["requestsPerSecond"] == 20 and data["ratePerRoute"] == 10 and data["routes"] == 2
+    assert data["requestsPerMonth"] == 52.56e6
     assert {x["item"] for x in data["lines"]} >= {"API Gateway requests", "DynamoDB", "Fargate tasks", "CloudFront"}
     assert data["withWaf"] > data["withoutWaf"] == data["total"]

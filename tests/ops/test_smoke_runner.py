@@ -58,3 +58,20 @@ def test_the_suite_checks_each_services_health_path_through_the_sites_domain():
     assert from_stack(stack).health_checks == {"notes": "https://d1.cloudfront.net/api/health-check",
                                                "reports": "https://d1.cloudfront.net/reports/health-check"}
     assert list(from_stack(stack, service="reports").health_checks) == ["reports"]
+
+
+def test_the_suite_refuses_a_health_check_another_service_would_answer():
+    """The old example's mistake: /api/health-check under the prefix /api/reports reaches the notes service."""
+    import dataclasses
+
+    from tests.ops.conftest import sample_outputs
+    from tests.smoke.conftest import from_stack
+    out = sample_outputs(services=("Notes", "Reports"))
+    reports = dataclasses.replace(out.services["ReportsService"], path_prefix="/api/reports",
+                                  health_check_path="/api/health-check")
+    assert not reports.health_check_is_its_own and out.services["NotesService"].health_check_is_its_own
+    out = dataclasses.replace(out, services={**out.services, "ReportsService": reports})
+    stack = {"StackName": "s", "Outputs": out.as_outputs()}
+    with pytest.raises(ValueError, match=r"ReportsService \(/api/health-check outside /api/reports\)"):
+        from_stack(stack)
+    assert list(from_stack(stack, service="notes").health_checks) == ["notes"], "the others still run alone"

@@ -51,6 +51,11 @@ class Deployment:
 def from_stack(stack: dict, version: str | None = None, service: str | None = None) -> Deployment:
     """The deployment a parent stack's description names (every service, or the one SMOKE_SERVICE names)."""
     out = ParentOutputs.parse(stack.get("Outputs", []), f"stack {stack.get('StackName', '')}")
+    stray = [f"{s.key} ({s.health_check_path} outside {s.path_prefix})" for s in out.select(service)
+             if not s.health_check_is_its_own]
+    if stray:
+        raise ValueError(f"health check outside the service's prefix, so another service would answer it: "
+                         f"{', '.join(stray)}; set HealthCheckPath under PathPrefix (docs/services.md)")
     return Deployment(out.frontend_url.rstrip("/"), out.api_url.rstrip("/") or None, out.bucket_name, version,
                       out.ingress, {s.short: s.health_check_path for s in out.select(service)})
 

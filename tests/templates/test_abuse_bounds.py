@@ -82,7 +82,8 @@ def test_the_load_balancer_admits_only_cloudfront_on_one_port(certificate, port)
     values = {"Ingress": "LoadBalancer", "ApiCertificateArn": certificate, "CloudFrontPrefixListId": "pl-3b927c52",
               **({"ApiDomainName": "api.example.com"} if certificate else {})}
     r = render_stack("IngressStack", values)["Resources"]
-    (rule,) = r["IngressSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    (rule,) = r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert "SecurityGroupIngress" not in r["IngressSecurityGroup"]["Properties"], "the shared group admits nothing"
     assert rule["SourcePrefixListId"] == "pl-3b927c52" and "CidrIp" not in rule and "CidrIpv6" not in rule
     assert rule["FromPort"] == rule["ToPort"] == port
     # The port CloudFront uses is the one open: https-only with a certificate, else http-only.

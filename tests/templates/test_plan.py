@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from checks.plan import CLEAR_WITH_EMPTY, DATA_BEARING, PARENT, children, describe, diff_stack, plan, switches, template
+from checks.plan import CLEAR_WITH_EMPTY, DATA_BEARING, PARENT, children, describe, diff_stack, plan, switches, template, with_deploy_values
 from checks.render import TWO_SERVICES, Renderer, load, variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plan"
@@ -63,11 +63,28 @@ def test_switching_ingress_updates_each_service_and_clears_the_other_ingress_wit
             assert not service.hazard
         moved = {(c.stack, c.resource) for c in result.changes if c.action in ("add", "remove")}
         assert {("IngressStack", "VpcLink"), ("IngressStack", "HttpApi"), ("NotesService", "CloudMapService"),
-                ("NotesService", "ListenerRule"), ("ClusterStack", "ServiceDiscoveryNamespace")} <= moved
+                ("NotesService", "ListenerRule"), ("IngressStack", "LoadBalancerSecurityGroup")} <= moved
+        # The namespace stays with either ingress (cluster.yml: an orphan would block the switch back).
+        assert not [c for c in result.changes if c.stack == "ClusterStack"]
         assert not [c for c in result.changes if c.resource == "NotesTable"]
         # The ingress's security group stays (the services' task groups admit it by id).
         assert not [c for c in result.changes if c.resource in ("IngressSecurityGroup", "TaskIngressFromIngress")
                     and c.action == "replace"]
+
+
+@pytest.mark.parametrize("parent", [PARENT, TWO_SERVICES])
+def test_switching_ingress_keeps_cloudfront_admitted_until_the_frontend_has_moved(parent):
+    """A stack update first creates and updates, then deletes what it no longer has in its cleanup phase
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-monitor-stack.html;
+    nested stacks' old resources go in the root stack's cleanup, after FrontendStack has moved CloudFront).
+    So no security group's inbound rules may change in place (or by a replacement the ALB moves to) on a
+    switch: CloudFront's prefix-list rule lives in the ALB's own group, which a switch adds or removes."""
+    for before, after in (({}, {"Ingress": "LoadBalancer"}), ({"Ingress": "LoadBalancer"}, {})):
+        result = plan(with_deploy_values(before), with_deploy_values(after), parent=parent)
+        groups = [c for c in result.changes if c.type == "AWS::EC2::SecurityGroup"]
+        assert not [c for c in groups if c.action in ("update", "replace")], groups
+        (alb_group,) = [c for c in groups if c.resource == "LoadBalancerSecurityGroup"]
+        assert alb_group.action == ("add" if after else "remove")
 
 
 def test_a_list_switched_off_with_no_value_is_flagged():

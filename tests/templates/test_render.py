@@ -58,14 +58,16 @@ def test_load_balancer_ingress_uses_an_alb_and_no_api_gateway():
     assert not {"HttpApi", "VpcLink"} & set(shared) and "HttpsListener" not in shared
     (action,) = shared["HttpListener"]["Properties"]["DefaultActions"]
     assert action["Type"] == "fixed-response" and action["FixedResponseConfig"]["ContentType"] == "application/json"
-    assert not render_stack("ClusterStack", {"Ingress": "LoadBalancer"})["Resources"].get("ServiceDiscoveryNamespace")
+    # The namespace stays (cluster.yml: a switch back must not recreate it); nothing registers in it.
+    assert render_stack("ClusterStack", {"Ingress": "LoadBalancer"})["Resources"]["ServiceDiscoveryNamespace"]
+    assert "CloudMapService" not in r
 
 
 def test_load_balancer_with_a_certificate_redirects_http_to_https():
     r = ingress(Ingress="LoadBalancer", ApiDomainName="api.example.com", ApiCertificateArn=CERT)
     assert r["HttpListener"]["Properties"]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
     assert r["HttpsListener"]["Properties"]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
-    ports = {rule["FromPort"] for rule in r["IngressSecurityGroup"]["Properties"]["SecurityGroupIngress"]}
+    ports = {rule["FromPort"] for rule in r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]}
     assert ports == {443}, "CloudFront reaches an ALB with a certificate over HTTPS only"
     outputs = render_stack("IngressStack", {"Ingress": "LoadBalancer", "ApiDomainName": "api.example.com",
                                             "ApiCertificateArn": CERT})["Outputs"]
