@@ -9,7 +9,7 @@ import pytest
 
 from checks.branches import broken_rules
 from checks.render import load, render_file, render_stack
-from tests.templates.conftest import CHILDREN, ROOT
+from tests.templates.conftest import ROOT
 
 PARENT = load(ROOT / "parent.yml")
 SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:origin-verify-AbCdEf"
