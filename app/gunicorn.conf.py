@@ -35,6 +35,8 @@ bind = [f"{settings.host}:{settings.port}"]
 worker_class = "api.server.DrainingThreadWorker"  # gthread + drain delay, refusal when draining, slow-client cut-off
 workers = settings.web_concurrency
 threads = settings.threads
+# Open connections a worker holds, idle ones included (service.yml's nofile ulimit is above it).
+worker_connections = settings.worker_connections
 # Load the app once in the master: import errors stop the boot, and a worker
 # that dies is replaced by a fork, in milliseconds.
 preload_app = True

@@ -192,7 +192,7 @@ def render_stacks(values: dict, region: str, changed_outputs: set[str] | None = 
     stack whose Condition is false renders empty, so switching it on adds all it holds."""
     parent = Evaluator(template(parent_file), values, region, parent_file)
     refused = parent.rule_failures()
-    out = {"parent": Renderer(template(parent_file), values, region).render()}
+    out = {"parent": Renderer(template(parent_file), values, region, substitute=True).render()}
     for stack, location in children(parent_file).items():
         if stacks is not None and stack not in stacks:
             continue
@@ -201,7 +201,8 @@ def render_stacks(values: dict, region: str, changed_outputs: set[str] | None = 
             out[stack] = {"Resources": {}, "Outputs": {}}
             continue
         given = child_values(parent, stack)
-        renderer = Renderer(template(location), {k: v for k, v in given.items() if not isinstance(v, Opaque)}, region)
+        renderer = Renderer(template(location), {k: v for k, v in given.items() if not isinstance(v, Opaque)}, region,
+                            substitute=True)
         for name, value in given.items():
             if isinstance(value, Opaque):
                 renderer.values[name] = _token(value, changed_outputs or set())

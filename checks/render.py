@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 from pathlib import Path
 
 from cfnlint.decode import decode_str
@@ -131,10 +132,13 @@ class RenderError(ValueError):
 
 
 class Renderer:
-    def __init__(self, template: dict, values: dict[str, str], region: str | None = None):
+    def __init__(self, template: dict, values: dict[str, str], region: str | None = None, substitute: bool = False):
         """`region`, when given, resolves AWS::Region too (and so region-keyed mappings): the update
-        rehearsal compares resolved values, not the text of a lookup."""
+        rehearsal compares resolved values, not the text of a lookup. `substitute` also writes known
+        parameter values into Fn::Sub strings: the rehearsal then sees a change made through a Sub
+        (a name with the version in it), which the text of the Sub alone hides."""
         self.template = template
+        self.substitute = substitute
         params = template.get("Parameters", {})
         self.values = {"AWS::Region": region} if region else {}
         for name, spec in params.items():
@@ -193,6 +197,8 @@ class Renderer:
             if len(node) == 1 and "Ref" in node and self.values.get(node["Ref"]) not in (None, "") \
                     and not isinstance(self.values[node["Ref"]], Opaque):
                 return self.values[node["Ref"]]
+            if len(node) == 1 and "Fn::Sub" in node and self.substitute:
+                return self._sub(node["Fn::Sub"])
             if len(node) == 1 and "Fn::FindInMap" in node:
                 keys = [self.resolve(k) for k in node["Fn::FindInMap"]]
                 if all(isinstance(k, str) for k in keys):  # a key like AWS::Region stays as it is
@@ -217,6 +223,20 @@ class Renderer:
         if isinstance(node, list):
             return [v for v in (self.resolve(v) for v in node) if v != NO_VALUE]
         return node
+
+    def _sub(self, arg):
+        text, local = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+        def value(match: re.Match) -> str:
+            name = match.group(1)
+            known = local.get(name, self.values.get(name)) if name in local or name in self.values else None
+            if isinstance(known, (str, int)) and not isinstance(known, Opaque):
+                return str(known)
+            return match.group(0)
+        text = re.sub(r"\$\{([A-Za-z0-9:]+)\}", value, text)
+        if "${" not in text:
+            return text
+        return {"Fn::Sub": text if isinstance(arg, str) else [text, local]}
 
     def render(self) -> dict:
         out = {}

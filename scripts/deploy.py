@@ -58,6 +58,13 @@ def sam_deploy(t: Target, params: dict, run=subprocess.run, yes: bool = False) -
         raise DeployFailed(f"sam deploy failed (exit {result.returncode}); its output above says why")
 
 
+def boundary_parameter(environ=os.environ) -> dict:
+    """PermissionsBoundaryArn from PERMISSIONS_BOUNDARY_ARN (CI sets it: the CloudFormation service role may
+    create roles only with that boundary). Unset: not sent, so the stack keeps the value it has."""
+    arn = environ.get("PERMISSIONS_BOUNDARY_ARN", "").strip()
+    return {"PermissionsBoundaryArn": arn} if arn else {}
+
+
 def parameter_changes(t: Target, sources: list[tuple[str, dict]]) -> list[tuple[str, str, str, str]]:
     """(name, deployed value, value to send, where it comes from) for each parameter this deploy changes;
     empty for a new stack. The last source naming a parameter wins, as in the deploy."""
@@ -133,6 +140,7 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
     extra = extra or {}
     params = {**t.parameters, **extra}
     computed = prefix_list.origin_parameters(t, params)  # Ingress=LoadBalancer admits only CloudFront
+    computed.update(boundary_parameter())
     params.update(computed)
     preflight.preflight(t, params, **({"checks": checks} if checks is not None else {}))
     stack_failures.clear_failed_create(t, interactive, ask, delay=delay)

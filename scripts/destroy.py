@@ -8,15 +8,23 @@ UPDATING (DynamoDB refuses to delete a table that is not ACTIVE) and with
 deletion protection turned off. A kept table can be adopted by the next deploy:
 `make deploy PARAMS="ExistingTableName=<table>"` (or in samconfig.toml).
 https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html
+
+A stack deployed with CloudFrontPlan=Free cannot be deleted at once: deleting the plan's subscription
+only schedules its cancellation for the end of the billing period, and CloudFront refuses to delete a
+distribution that is still subscribed
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-pricingplanmanager-subscription.html,
+https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html). The
+command says so before it asks, and explains the DELETE_FAILED it ends with.
 """
 from __future__ import annotations
 
 import time
+from datetime import UTC, date, datetime
 
 from scripts import image
 from scripts import outputs as stack_outputs
 from scripts.common import ENVIRONMENTS, Target, aws_errors, log, wait
-from scripts.errors import NotConfirmed
+from scripts.errors import NotConfirmed, WaitFailed
 
 
 def confirm(t: Target, yes: bool, ask=input) -> None:
@@ -28,6 +36,26 @@ def confirm(t: Target, yes: bool, ask=input) -> None:
         raise NotConfirmed("no terminal to confirm on: run with YES=1 to delete without asking") from None
     if answer.strip() != t.stack_name:
         raise NotConfirmed("not confirmed; nothing was deleted")
+
+
+def on_free_plan(cfn, stack: str) -> bool:
+    """Whether the stack was deployed with CloudFrontPlan=Free (its deployed parameters)."""
+    with aws_errors():
+        parameters = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Parameters", [])
+    return any(p["ParameterKey"] == "CloudFrontPlan" and p.get("ParameterValue") == "Free" for p in parameters)
+
+
+def billing_period_end(now: datetime) -> date:
+    """When a cancelled plan ends: AWS bills by calendar month (UTC), so the first day of the next one."""
+    return date(now.year + now.month // 12, now.month % 12 + 1, 1)
+
+
+def free_plan_notice(t: Target, now: datetime) -> str:
+    end = billing_period_end(now)
+    return (f"{t.stack_name} uses CloudFront's Free plan (CloudFrontPlan=Free): deleting it cancels the plan only "
+            f"at the end of the billing period ({end:%Y-%m-%d} UTC), and CloudFront keeps the distribution until "
+            f"then, so this delete stops at DELETE_FAILED with the frontend (and the ingress and network it uses) "
+            f"left in place; run make destroy again on or after {end:%Y-%m-%d} to finish")
 
 
 def empty_bucket(s3, bucket: str) -> int:
@@ -66,11 +94,14 @@ def remove_table(dynamodb, table: str, timeout: float = 600, delay: float = 10, 
 
 
 def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
-            timeout: float = 3600, delay: float = 15) -> dict:
+            timeout: float = 3600, delay: float = 15, now=lambda: datetime.now(UTC)) -> dict:
     outputs = stack_outputs.read(t)  # fails with one line when the stack does not exist
     contexts = [b.context for b in image.builds()]  # parent.yml read before anything is deleted
-    confirm(t, yes, ask)
     s3, cfn = t.client("s3"), t.client("cloudformation")
+    free_plan = on_free_plan(cfn, t.stack_name)
+    if free_plan:
+        log(free_plan_notice(t, now()))
+    confirm(t, yes, ask)
     removed = empty_bucket(s3, outputs.bucket_name)
     log(f"emptied bucket {outputs.bucket_name} ({removed} object versions)")
     with aws_errors():
@@ -81,8 +112,16 @@ def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
             stacks = cfn.describe_stacks(StackName=t.stack_name)["Stacks"]
         return stacks[0]["StackStatus"]
 
-    wait("stack_delete_complete", cfn, what=f"deleting stack {t.stack_name}", describe=state, timeout=timeout,
-         delay=delay, StackName=t.stack_name)
+    try:
+        wait("stack_delete_complete", cfn, what=f"deleting stack {t.stack_name}", describe=state, timeout=timeout,
+             delay=delay, StackName=t.stack_name)
+    except WaitFailed as exc:
+        if not free_plan:
+            raise
+        end = billing_period_end(now())
+        raise WaitFailed(f"{exc}. Expected with CloudFrontPlan=Free: the distribution stays subscribed until "
+                         f"{end:%Y-%m-%d} UTC and CloudFront refuses to delete it before; what does not depend on it "
+                         f"is gone. Run make destroy again on or after {end:%Y-%m-%d}") from None
     for context in contexts:
         repo = image.delete_repository(t, context)
         if repo:

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     threads: int = Field(8, ge=1, le=128, description="Threads per worker (gthread).")
     graceful_timeout: int = Field(20, ge=1, le=110, description="Seconds to drain on SIGTERM; below ECS stopTimeout.")
     keepalive: int = Field(75, ge=1, le=600, description="Idle keep-alive seconds; above the upstream idle timeout.")
+    # gunicorn's default, 1000, is what a stranger needs to hold to stop the health check: silent connections
+    # each occupy a slot until CLIENT_TIMEOUT, re-opened as fast as they close. Idle connections cost no
+    # thread (the event loop holds them), a few KiB each; the task's nofile limit (service.yml) is above this.
+    worker_connections: int = Field(
+        4096, ge=64, le=60000,
+        description="Connections one worker holds at once (gthread); beyond them new ones wait unaccepted.")
 
     # --- shutdown and slow clients (read by api.server.DrainingThreadWorker) ---
     drain_delay: int = Field(

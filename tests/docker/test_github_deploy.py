@@ -31,6 +31,8 @@ TRUST = DEPLOY / "github-oidc-trust-policy.json"
 ROLE = DEPLOY / "github-deploy-role-policy.json"
 CFN_TRUST = DEPLOY / "cloudformation-service-role-trust-policy.json"
 CFN_ROLE = DEPLOY / "cloudformation-service-role-policy.json"
+BOUNDARY = DEPLOY / "permissions-boundary-policy.json"
+BOUNDARY_ARN = "arn:aws:iam::ACCOUNT_ID:policy/permissions-boundary-STACK"
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 # The placeholders docs/security.md tells you to replace, with the example values the linters see.
@@ -43,6 +45,7 @@ PLACEHOLDERS = {
     "SAM_BUCKET": "aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f",
     "FRONTEND_BUCKET": "fargate-blueprint-dev-frontend-1a2b3c-bucket-4d5e6f",
     "DISTRIBUTION_ID": "E2QWRUHAPOMQZL",
+    "HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ",
 }
 # What `sam deploy` itself calls with the deploy role's credentials (samcli/lib/deploy/deployer.py,
 # samcli/lib/utils/managed_cloudformation_stack.py, samcli/lib/package/s3_uploader.py) for a stack
@@ -109,11 +112,15 @@ def parliament_findings(path: Path) -> list[str]:
         if f.issue == "INVALID_ARN" and re.fullmatch(r"arn:aws:cloudformation:[a-z0-9-]+:aws:transform/Serverless-2016-10-31",
                                                      f.location.get("string", "")):
             continue
+        # The boundary is the ceiling of the execution role, which logs in to ECR to pull the image.
+        if path.name == BOUNDARY.name and f.issue == "CREDENTIALS_EXPOSURE" and f.location.get("actions") == [
+                "ecr:getauthorizationtoken"]:
+            continue
         kept.append(f"{f.issue}: {f.detail} at {f.location}")
     return kept
 
 
-@pytest.mark.parametrize("path", [TRUST, ROLE, CFN_TRUST], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [TRUST, ROLE, CFN_TRUST, BOUNDARY], ids=lambda p: p.name)
 def test_parliament_finds_nothing(path):
     assert parliament_findings(path) == []
 
@@ -138,6 +145,7 @@ def test_cfn_lint_accepts_the_policies_as_iam_roles(tmp_path):
         "CloudFormation": {"Type": "AWS::IAM::Role", "Properties": {
             "AssumeRolePolicyDocument": policy(CFN_TRUST),
             "Policies": [{"PolicyName": "stack", "PolicyDocument": policy(CFN_ROLE)}]}},
+        "Boundary": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": policy(BOUNDARY)}},
     }}
     path = tmp_path / "roles.json"
     path.write_text(json.dumps(template, indent=1))
@@ -240,11 +248,11 @@ def test_the_cloudformation_role_manages_only_the_stacks_own_roles_buckets_and_t
     IAM roles, buckets and tables whose generated names start with the stack's name."""
     doc = json.loads(CFN_ROLE.read_text())
     for s in statements(doc):
-        if any(a.split(":")[0] in ("s3", "dynamodb") for a in as_list(s["Action"])):
+        if s["Effect"] == "Allow" and any(a.split(":")[0] in ("s3", "dynamodb") for a in as_list(s["Action"])):
             assert all(":::STACK-" in r or ":table/STACK-" in r or r.startswith("arn:aws:s3:::SAM_BUCKET/STACK/")
                        for r in as_list(s["Resource"])), s["Sid"]
         iam = [a for a in as_list(s["Action"]) if a.startswith("iam:")]
-        if not iam:
+        if not iam or s["Effect"] == "Deny":  # the denies guard the boundary (test below)
             continue
         if iam == ["iam:CreateServiceLinkedRole"]:
             assert "iam:AWSServiceName" in s["Condition"]["StringEquals"]
@@ -493,3 +501,150 @@ def test_the_cloudformation_role_may_manage_the_stacks_managed_policies():
               if "Policy" in p and not any(k in p for k in ("Group", "User", "RolePolicy"))}
     doc = json.loads(CFN_ROLE.read_text())
     assert needed and [a for a in sorted(needed) if not allowed(doc, a)] == []
+
+
+# ---- the permissions boundary: what no change set can get past -----------------------------------
+
+# IAM calls that give a role permissions (or take its boundary away): each needs the boundary on the role.
+GRANTS = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRolePolicy",
+          "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"}
+
+
+def test_the_cloudformation_role_grants_only_to_roles_with_the_boundary():
+    """Without this, a change set with a role STACK-x trusting another account and AdministratorAccess
+    attached deploys a permanent backdoor. iam:PermissionsBoundary is the boundary the role has (or gets,
+    for CreateRole and PutRolePermissionsBoundary)
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#ck_PermissionsBoundary)."""
+    doc = json.loads(CFN_ROLE.read_text())
+    allows = [s for s in statements(doc) if s["Effect"] == "Allow"]
+    granted = set()
+    for s in allows:
+        for action in as_list(s["Action"]):
+            if any(fnmatch.fnmatch(g.lower(), action.lower()) for g in GRANTS):
+                assert action in GRANTS, f"{s['Sid']}: {action} is a wildcard over IAM grants"
+                assert s["Condition"].get("ArnEquals") == {"iam:PermissionsBoundary": BOUNDARY_ARN}, s["Sid"]
+                granted.add(action)
+                if action == "iam:AttachRolePolicy":
+                    assert s["Condition"]["ArnLike"] == {"iam:PolicyARN": [
+                        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+                        "arn:aws:iam::ACCOUNT_ID:policy/STACK-*"]}
+    assert granted == GRANTS, "CloudFormation's IAM::Role handler needs each of them"
+    assert not allowed(doc, "iam:DeleteRolePermissionsBoundary"), "a role's boundary is never removed"
+    denies = {a: s for s in statements(doc) if s["Effect"] == "Deny" for a in as_list(s["Action"])}
+    assert denies["iam:DeleteRolePermissionsBoundary"]["Resource"] == "arn:aws:iam::ACCOUNT_ID:role/*"
+    assert denies["iam:PutRolePermissionsBoundary"]["Condition"] == {
+        "ArnNotEquals": {"iam:PermissionsBoundary": BOUNDARY_ARN}}
+    for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"):
+        assert denies[action]["Resource"] == BOUNDARY_ARN, f"the boundary itself can be changed by {action}"
+    assert not fnmatch.fnmatch(BOUNDARY_ARN, "arn:aws:iam::ACCOUNT_ID:policy/STACK-*"), \
+        "the boundary's name lies outside the policies the stack manages"
+
+
+def resource_types(action: str) -> set[str]:
+    """The resource types an action can be scoped to, from parliament's copy of the Service Authorization
+    Reference; empty when it takes only Resource *."""
+    from parliament import iam_definition
+    prefix, name = action.split(":")
+    for service in iam_definition:
+        if service["prefix"] == prefix:
+            for privilege in service["privileges"]:
+                if privilege["privilege"].lower() == name.lower():
+                    return {r["resource_type"].rstrip("*") for r in privilege["resource_types"]} - {""}
+    raise AssertionError(f"{action}: unknown to parliament")
+
+
+SCOPED_SERVICES = ("iam", "secretsmanager", "route53", "cloudfront")
+
+
+def test_no_wildcard_resource_for_secrets_zones_distributions_or_iam():
+    """secretsmanager:* on * let a template resolve any secret of the account into a task's environment;
+    route53:* and cloudfront:* on * covered every zone and distribution. Resource * remains only for the
+    actions that take nothing else (GetRandomPassword, ListHostedZones, CreateOriginAccessControl, ...)."""
+    doc = json.loads(CFN_ROLE.read_text())
+    for s in statements(doc):
+        if s["Effect"] != "Allow":
+            continue
+        for action in as_list(s["Action"]):
+            if action.split(":")[0] not in SCOPED_SERVICES:
+                continue
+            assert "*" not in action.split(":")[1], f"{s['Sid']}: {action}"
+            if "*" in as_list(s["Resource"]):
+                assert resource_types(action) == set(), f"{s['Sid']}: {action} can be scoped; do not give it *"
+    for resource in [r for s in statements(doc) for r in as_list(s["Resource"]) if ":secretsmanager:" in r]:
+        assert re.search(r":secret:(STACK-|OriginVerifySecret-)\*$", resource), resource
+    route53 = [r for s in statements(doc) for r in as_list(s["Resource"]) if ":route53:" in r]
+    assert set(route53) == {"arn:aws:route53:::hostedzone/HOSTED_ZONE_ID", "arn:aws:route53:::change/*"}
+
+
+def test_the_check_knows_which_actions_can_be_scoped():
+    assert resource_types("secretsmanager:GetSecretValue") == {"Secret"}
+    assert resource_types("route53:ListHostedZones") == set()
+
+
+def test_the_cloudformation_role_covers_every_handler_permission_of_the_scoped_services():
+    """CloudFormation's resource handlers call these for create, update, delete (the resource schemas,
+    from cfn-lint); one missing fails a deploy from CI half-way. (Distribution's connection groups and
+    VPC origins are features the template does not use; CreateDistributionWithTags is authorized as
+    CreateDistribution + TagResource.)"""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    from checks.render import CHILD_TEMPLATES, load
+    unused = {"cloudfront:CreateConnectionGroup", "cloudfront:GetConnectionGroup", "cloudfront:GetVpcOrigin",
+              "cloudfront:CreateDistributionWithTags", "cloudfront:UpdateDistributionWithStagingConfig",
+              "secretsmanager:ReplicateSecretToRegions", "secretsmanager:RemoveRegionsFromReplication",
+              "cloudfront:ListDistributions", "cloudfront:ListFunctions", "secretsmanager:ListSecrets", "iam:ListRoles",
+              # denied on purpose: emptying PermissionsBoundaryArn is done from an admin's machine, not CI
+              "iam:DeleteRolePermissionsBoundary"}
+    doc = json.loads(CFN_ROLE.read_text())
+    types = {r["Type"] for name in ("parent.yml", *CHILD_TEMPLATES) for r in load(ROOT / name).get("Resources", {}).values()}
+    missing = []
+    for kind in sorted(types):
+        # The managed policy's handler also serves groups and users; its role-and-policy calls have their own test.
+        if kind.split("::")[1].lower() not in SCOPED_SERVICES or kind == "AWS::IAM::ManagedPolicy":
+            continue
+        handlers = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", kind).schema.get("handlers", {})
+        for handler in ("create", "read", "update", "delete"):
+            for action in handlers.get(handler, {}).get("permissions", []):
+                if action.split(":")[0] in SCOPED_SERVICES and action not in unused and not allowed(doc, action):
+                    missing.append(f"{kind} {handler}: {action}")
+    assert missing == []
+
+
+# What AmazonECSTaskExecutionRolePolicy grants (cluster.yml attaches it):
+# https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonECSTaskExecutionRolePolicy.html
+EXECUTION_ROLE_POLICY = ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
+                         "ecr:BatchGetImage", "logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+def test_the_boundary_allows_everything_the_stacks_roles_are_given():
+    """A boundary narrower than a role's policies silently breaks the role (the effective permissions are
+    the intersection): every action any template grants, to a role or in a managed policy, is in it."""
+    from checks.render import CHILD_TEMPLATES, load
+    boundary = json.loads(BOUNDARY.read_text())
+    granted = set(EXECUTION_ROLE_POLICY)
+    for name in ("parent.yml", *CHILD_TEMPLATES):
+        for resource in load(ROOT / name).get("Resources", {}).values():
+            props = resource.get("Properties", {})
+            documents = [props["PolicyDocument"]] if resource["Type"] == "AWS::IAM::ManagedPolicy" else []
+            if resource["Type"] == "AWS::IAM::Role":
+                policies = props.get("Policies", [])
+                if isinstance(policies, dict) and "Fn::If" in policies:
+                    policies = [p for branch in policies["Fn::If"][1:] if isinstance(branch, list) for p in branch]
+                documents += [p["PolicyDocument"] for p in policies]
+            for document in documents:
+                granted |= {a for s in statements(document) if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+    assert {"dynamodb:Query", "secretsmanager:GetSecretValue", "ssmmessages:OpenDataChannel"} <= granted
+    assert sorted(a for a in granted if not allowed(boundary, a)) == []
+    for s in statements(boundary):
+        assert s["Effect"] == "Allow"
+        assert not any(a.startswith(("iam:", "sts:")) or a.endswith("*") for a in as_list(s["Action"])), s["Sid"]
+        for resource in as_list(s["Resource"]):
+            assert resource == "*" or "STACK" in resource, f"{s['Sid']}: only the stack's own resources"
+
+
+def test_deploy_passes_the_boundary_from_the_environment_and_ci_sets_it(deploy_job):
+    from scripts.deploy import boundary_parameter
+    arn = "arn:aws:iam::123456789012:policy/permissions-boundary-fargate-blueprint-dev"
+    assert boundary_parameter({"PERMISSIONS_BOUNDARY_ARN": arn}) == {"PermissionsBoundaryArn": arn}
+    assert boundary_parameter({}) == {}, "unset: the stack keeps the boundary it has"
+    assert deploy_job["env"]["PERMISSIONS_BOUNDARY_ARN"] == "${{ vars.AWS_PERMISSIONS_BOUNDARY_ARN }}"

@@ -172,3 +172,73 @@ def test_delete_table_leaves_deletion_protection_alone_when_it_is_off():
     with stub:
         destroy.remove_table(dynamodb, table, delay=0, sleep=lambda _s: None)
     stub.assert_no_pending_responses()
+
+
+NOV_24 = "2026-11-24T05:00:00+00:00"
+
+
+def free_plan_deployment(aws):
+    from tests.ops.conftest import create_deployment, make_target
+    create_deployment(aws, parameters={"CloudFrontPlan": "Free", "WafRateLimit": "1000"})
+    return make_target(aws)
+
+
+def test_destroy_of_a_free_plan_stack_says_what_will_happen_before_it_asks(aws, capsys):
+    """Deleting an active Free plan only schedules its cancellation for the end of the billing period, and a
+    subscribed distribution cannot be deleted until then
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-pricingplanmanager-subscription.html,
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html)."""
+    from datetime import datetime
+    t = free_plan_deployment(aws)
+    seen = []
+
+    def ask(prompt):
+        seen.append(capsys.readouterr().out)
+        return "no"
+    with pytest.raises(NotConfirmed):
+        destroy.destroy(t, ask=ask, delay=0, now=lambda: datetime.fromisoformat(NOV_24))
+    (notice,) = [line for line in seen[0].splitlines() if "CloudFrontPlan=Free" in line]
+    assert "end of the billing period (2026-12-01 UTC)" in notice and "DELETE_FAILED" in notice
+    assert "make destroy again on or after 2026-12-01" in notice
+
+
+def test_destroy_of_a_pay_as_you_go_stack_says_nothing_about_plans(deployed, capsys):
+    t, _ = deployed
+    destroy.destroy(t, yes=True, delay=0)
+    assert "Free plan" not in capsys.readouterr().out
+
+
+def test_the_billing_period_ends_with_the_calendar_month():
+    from datetime import UTC, date, datetime
+    assert destroy.billing_period_end(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == date(2027, 1, 1)
+    assert destroy.billing_period_end(datetime(2026, 2, 1, tzinfo=UTC)) == date(2026, 3, 1)
+
+
+def test_a_free_plan_delete_that_stops_at_delete_failed_says_why_and_when(aws, monkeypatch):
+    """CloudFormation's answer, stubbed (moto deletes any distribution): the stack is DELETE_FAILED."""
+    from datetime import datetime
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from scripts.errors import WaitFailed
+    t = free_plan_deployment(aws)
+    real = t.client("cloudformation")
+    stack = real.describe_stacks(StackName=t.stack_name)["Stacks"][0]
+    cfn = boto3.client("cloudformation", region_name=t.region, aws_access_key_id="x", aws_secret_access_key="y")
+    stubber = Stubber(cfn)
+    stubber.add_response("describe_stacks", {"Stacks": [stack]})  # the outputs
+    stubber.add_response("describe_stacks", {"Stacks": [stack]})  # the parameters
+    stubber.add_response("delete_stack", {})
+    failed = {**stack, "StackStatus": "DELETE_FAILED",
+              "StackStatusReason": "The following resource(s) failed to delete: [FrontendStack]."}
+    stubber.add_response("describe_stacks", {"Stacks": [failed]})  # the waiter's attempt
+    stubber.activate()
+    monkeypatch.setattr(type(t), "client", lambda self, service, region=None:
+                        cfn if service == "cloudformation" else aws.client(service, region_name=self.region))
+    with pytest.raises(WaitFailed) as caught:
+        destroy.destroy(t, yes=True, delay=0, now=lambda: datetime.fromisoformat(NOV_24))
+    message = str(caught.value)
+    assert "Expected with CloudFrontPlan=Free" in message and "until 2026-12-01 UTC" in message
+    assert "make destroy again on or after 2026-12-01" in message
+    stubber.assert_no_pending_responses()

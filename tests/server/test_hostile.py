@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import threading
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.server.conftest import start_stack
 from tests.server.test_http import raw_request
 
 pytestmark = pytest.mark.server
@@ -218,6 +220,36 @@ def test_idle_keep_alive_connections_wait_without_a_thread(stack):
     finally:
         for sock in kept:
             sock.close()
+
+
+IDLE_CONNECTIONS = 1100  # more than gthread's default worker_connections (1000)
+
+
+def test_a_thousand_idle_connections_do_not_starve_the_health_check(tmp_path):
+    """Silent connections each hold one of a worker's WORKER_CONNECTIONS slots until CLIENT_TIMEOUT; beyond
+    the limit gunicorn stops accepting, and the health check waits in the listen backlog behind them
+    (an attacker re-opens them as they close). With 4096 slots, 1,100 of them leave it answering at once.
+    A private stack, started after the open-file limit is raised, since the server inherits it (the task's
+    own limit is service.yml's Ulimits)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 2 * IDLE_CONNECTIONS + 512  # this process's sockets and the server's, and everything else
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= need, f"raise the open-file limit (ulimit -n {need})"
+    held = []
+    with start_stack(tmp_path) as stack:
+        try:
+            opened = time.monotonic()
+            for _ in range(IDLE_CONNECTIONS):
+                held.append(socket.create_connection((stack.host, stack.api_port), timeout=5))
+            time.sleep(0.5)  # the server has seen them all
+            for _ in range(3):
+                assert health_within(stack, 2) < 2
+            assert time.monotonic() - opened < CLIENT_TIMEOUT, "the idle connections were all held meanwhile"
+        finally:
+            for sock in held:
+                sock.close()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def origin(stack) -> bytes:

@@ -63,6 +63,10 @@ def test_the_secret_is_generated_per_stack_and_its_key_follows_the_version():
     assert generate["GenerateStringKey"] == {"Fn::Sub": "v${OriginSecretVersion}"}
     assert generate["PasswordLength"] >= 32 and generate["ExcludePunctuation"] is True
     assert "SecretString" not in r["OriginVerifySecret"]["Properties"], "the value never sits in a template"
+    # The version is in the name, so a rotation replaces the secret (tests/templates/test_plan.py), named
+    # per stack (a nested stack's generated name) and under the STACK-* the CloudFormation role may manage.
+    assert r["OriginVerifySecret"]["Properties"]["Name"] == {
+        "Fn::Sub": "${AWS::StackName}-origin-verify-${OriginSecretVersion}"}
     outputs = render_file(ROOT / "cluster.yml", {"OriginSecretVersion": "7"})["Outputs"]
     assert outputs["OriginVerifySecretKey"]["Value"] == {"Fn::Sub": "v${OriginSecretVersion}"}
 

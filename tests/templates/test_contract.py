@@ -176,6 +176,32 @@ def test_keepalive_outlasts_the_load_balancer_idle_timeout():
     assert int(attrs["idle_timeout.timeout_seconds"]) == ALB_IDLE_TIMEOUT < DEFAULTS["keepalive"]
 
 
+# Files a worker has open besides its connections: the listener, the heartbeat file, logs, the
+# DynamoDB client's pool, Python's own imports; generous.
+OTHER_OPEN_FILES = 256
+
+
+@pytest.mark.parametrize("ingress", INGRESSES)
+def test_the_task_may_open_every_connection_gunicorn_holds(ingress):
+    """gunicorn holds up to WORKER_CONNECTIONS sockets per worker; gthread's own default (1000) let about
+    1,000 silent connections starve the health check. The container's nofile limit is set (Fargate's
+    default has changed: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Ulimit.html) and
+    leaves room for every worker's connections."""
+    gunicorn_conf = (ROOT / "app" / "gunicorn.conf.py").read_text()
+    assert re.search(r"^worker_connections = settings\.worker_connections$", gunicorn_conf, re.M)
+    assert DEFAULTS["worker_connections"] >= 4096
+    c = container(service_for(ingress))
+    (nofile,) = [u for u in c.get("Ulimits", []) if u["Name"] == "nofile"]
+    assert nofile["SoftLimit"] == nofile["HardLimit"]
+    env = environment(service_for(ingress))
+    workers = int(env.get("WEB_CONCURRENCY", DEFAULTS["web_concurrency"]))
+    connections = int(env.get("WORKER_CONNECTIONS", DEFAULTS["worker_connections"]))
+    assert workers * connections + OTHER_OPEN_FILES <= nofile["SoftLimit"]
+    largest = next(m.le for m in Settings.model_fields["worker_connections"].metadata if hasattr(m, "le"))
+    assert largest + OTHER_OPEN_FILES <= nofile["SoftLimit"], \
+        "even the largest WORKER_CONNECTIONS the settings accept fits"
+
+
 def test_task_runs_as_the_images_user_read_only(lb_service):
     (user,) = [i["value"] for i in DOCKERFILE.structure if i["instruction"] == "USER"]
     c = container(lb_service)

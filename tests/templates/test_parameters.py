@@ -38,6 +38,7 @@ PATTERN_SAMPLES = {
     "OriginSecretVersion": ["1", "Rotated2"],
     "CloudFrontPrefixListId": ["", "pl-3b927c52"],
     "ExistingTableName": ["", "notes-stack-NotesTable-1A2B3C4D5E6F"],
+    "PermissionsBoundaryArn": ["", "arn:aws:iam::123456789012:policy/permissions-boundary-notes-dev"],
 }
 
 

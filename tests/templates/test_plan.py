@@ -181,3 +181,32 @@ def test_the_two_service_parent_survives_every_switch_from_the_defaults():
                 assert {c.stack for c in result.changes if c.resource == "ListenerRule"} == {
                     "NotesService", "ReportsService"}
     assert checked > 40
+
+
+@pytest.mark.parametrize("parent", [PARENT, TWO_SERVICES])
+def test_rotating_the_origin_secret_makes_a_new_secret_and_touches_no_data(parent):
+    """A new OriginSecretVersion replaces the secret: the old one, which the previous task definitions and
+    CloudFront's previous {{resolve:...}} name, lives until the update's cleanup phase, so a failed update
+    rolls back to references that still resolve. Updated in place (a new GenerateStringKey) the old key was
+    gone and the rollback failed: UPDATE_ROLLBACK_FAILED
+    (https://github.com/aws/cloudformation-coverage-roadmap/issues/1161, .../issues/2210)."""
+    result = plan({}, {"OriginSecretVersion": "2"}, parent=parent)
+    assert not result.refused
+    by_resource = {(c.stack, c.resource): c for c in result.changes}
+    assert by_resource[("ClusterStack", "OriginVerifySecret")].action == "replace"
+    services = {s for s, loc in children(parent).items() if loc == "service.yml"}
+    assert {s for (s, r) in by_resource if r == "TaskDefinition"} == services, "every service gets the new value"
+    assert by_resource[("FrontendStack", "Distribution")].action == "update", "CloudFront sends the new value"
+    assert [c for c in result.changes if c.type in DATA_BEARING] == []
+    assert result.hazards() == []
+
+
+def test_the_rehearsal_sees_a_parameter_change_made_through_a_sub():
+    """A createOnly property built with !Sub from a parameter: the text of the Sub never changes, the value does."""
+    source = {"Parameters": {"Version": {"Type": "String"}}, "Resources": {"S": {
+        "Type": "AWS::SecretsManager::Secret", "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-s-${Version}"}}}}}
+    before = Renderer(source, {"Version": "1"}, substitute=True).render()
+    after = Renderer(source, {"Version": "2"}, substitute=True).render()
+    (change,), _ = diff_stack("s", before, after, source)
+    assert (change.action, change.properties) == ("replace", ["Name"])
+    assert before["Resources"]["S"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-s-1"}

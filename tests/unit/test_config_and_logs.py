@@ -105,3 +105,15 @@ def test_the_longest_access_log_line_is_what_the_cost_ceiling_prices(table, caps
     (line,) = [line for line in capsys.readouterr().out.splitlines() if '"api.access"' in line]
     assert len(line.encode()) <= longest, len(line.encode())
     assert len(line.encode()) > longest - 300, "the bound is loose: lower app_log_bytes_max"
+
+
+def test_worker_connections_come_from_the_environment_and_are_bounded(monkeypatch):
+    """Above gunicorn's 1000, which a stranger's idle connections could fill (tests/server/test_hostile.py)."""
+    monkeypatch.delenv("WORKER_CONNECTIONS", raising=False)
+    assert Settings().worker_connections == 4096
+    monkeypatch.setenv("WORKER_CONNECTIONS", "8192")
+    assert Settings().worker_connections == 8192
+    for bad in ("0", "70000", "many"):
+        monkeypatch.setenv("WORKER_CONNECTIONS", bad)
+        with pytest.raises(ValidationError, match="worker_connections"):
+            Settings()

@@ -1,0 +1,67 @@
+"""Every IAM role the stack creates carries parent.yml's PermissionsBoundaryArn. The CloudFormation
+service role CI deploys through may create or grant to a role only when the role has that boundary
+(deploy/cloudformation-service-role-policy.json, tests/docker/test_github_deploy.py), so a role without the
+wiring fails CI's deploy, and a change set cannot create an unbounded role (an account-admin backdoor).
+https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html"""
+from __future__ import annotations
+
+import pytest
+
+from checks.branches import nested_stacks
+from checks.render import PARENT, TWO_SERVICES, load, parents
+from tests.templates.conftest import ROOT, SOURCES
+
+WIRED = {"Fn::If": ["HasBoundary", {"Ref": "PermissionsBoundaryArn"}, {"Ref": "AWS::NoValue"}]}
+CREATES_ROLES = ("AWS::IAM::Role",)
+
+
+def roles(template: dict) -> dict[str, dict]:
+    return {n: r for n, r in template.get("Resources", {}).items() if r["Type"] in CREATES_ROLES}
+
+
+def boundary_problems(template: dict) -> list[str]:
+    """What a template that creates roles lacks: the parameter, the condition, the wiring on each role."""
+    found = roles(template)
+    if not found:
+        return []
+    problems = []
+    if "PermissionsBoundaryArn" not in template.get("Parameters", {}):
+        problems.append("no PermissionsBoundaryArn parameter")
+    if template.get("Conditions", {}).get("HasBoundary") != {
+            "Fn::Not": [{"Fn::Equals": [{"Ref": "PermissionsBoundaryArn"}, ""]}]}:
+        problems.append("no HasBoundary condition (PermissionsBoundaryArn not empty)")
+    for name, resource in found.items():
+        if resource.get("Properties", {}).get("PermissionsBoundary") != WIRED:
+            problems.append(f"{name} has no PermissionsBoundary: !If [HasBoundary, !Ref PermissionsBoundaryArn, ...]")
+    return problems
+
+
+@pytest.mark.parametrize("template", SOURCES)
+def test_every_role_in_every_template_gets_the_boundary(template):
+    assert boundary_problems(load(ROOT / template)) == []
+
+
+def test_the_check_sees_a_role_without_it():
+    bare = {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {}}}}
+    assert len(boundary_problems(bare)) == 3
+    assert boundary_problems({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}) == []
+
+
+def test_the_roles_exist_where_expected():
+    """The general check above is not vacuous: the execution role and each service's task role."""
+    assert set(roles(load(ROOT / "cluster.yml"))) == {"TaskExecutionRole"}
+    assert set(roles(load(ROOT / "service.yml"))) == {"TaskRole"}
+
+
+@pytest.mark.parametrize("parent_name", [PARENT, TWO_SERVICES])
+def test_the_parent_passes_its_boundary_to_every_stack_that_creates_a_role(parent_name):
+    parent = parents()[parent_name]
+    spec = parent["Parameters"]["PermissionsBoundaryArn"]
+    assert spec["Default"] == "", "no boundary unless asked: a deploy from an admin machine needs none"
+    passed = 0
+    for stack, location in nested_stacks(parent).items():
+        if roles(load(ROOT / location)):
+            params = parent["Resources"][stack]["Properties"]["Parameters"]
+            assert params.get("PermissionsBoundaryArn") == {"Ref": "PermissionsBoundaryArn"}, stack
+            passed += 1
+    assert passed >= (3 if parent_name == TWO_SERVICES else 2)
