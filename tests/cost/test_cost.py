@@ -143,6 +143,7 @@ NO_COST = {"MaxTasks", "CpuTarget", "ImageUri", "AppVersion", "EnableExecuteComm
            "WebAclArn", "OriginSecretVersion", "CloudFrontPrefixListId",
            "ExistingTableName",  # an adopted table bills like a created one
            "VpcCidr",  # an address range is free
+           "PermissionsBoundaryArn",  # an IAM permissions boundary is free
            # The estimate prices traffic from North America and Europe, which every price class serves
            # from the same edges at the same rates; the others add edges elsewhere (dearer there).
            "PriceClass"}
