@@ -9,6 +9,7 @@ read parent.yml's parameters and rules (scripts/), the template checks render an
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from cfnlint.decode import decode
@@ -38,3 +39,16 @@ def load(path: Path) -> dict:
     if errors:
         raise TemplateError(f"{path}: {errors[0].message}")
     return template
+
+
+@lru_cache(maxsize=1)
+def parent() -> dict:
+    """parent.yml, read once per process: the ops commands only read it (defaults, rules, services)."""
+    return load(PARENT)
+
+
+def service_resources(template: dict) -> dict[str, dict]:
+    """The parent's services: its nested applications whose Location is service.yml."""
+    return {name: r for name, r in template.get("Resources", {}).items()
+            if r.get("Type") == "AWS::Serverless::Application"
+            and str(r.get("Properties", {}).get("Location", "")).endswith("service.yml")}

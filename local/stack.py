@@ -151,6 +151,8 @@ class LocalStack:
         self.db = None
 
     def start_api(self) -> None:
+        # The origin secret is added here, not in api_environment(): `make bench` starts its servers
+        # from api_environment() and sends no X-Origin-Verify header. api_env still wins ("" turns it off).
         env = {**self.api_environment(), "ORIGIN_VERIFY_SECRET": self.origin_secret, **self.api_env}
         self.api = self._spawn([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"], APP_DIR, env)
         wait_http(f"{self.api_url}/api/health-check", 30, self.api)

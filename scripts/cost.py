@@ -29,7 +29,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from blueprint.templates import load
+from blueprint.templates import load, parent, service_resources
 from scripts import generated
 from scripts.common import ROOT, OpsError, check_task_range, load_samconfig, parse_overrides, run_cli
 from scripts.errors import UsageError
@@ -89,15 +89,17 @@ def _read_toml(path: Path, mtime: float) -> dict:
     return tomllib.loads(path.read_text())
 
 
+@lru_cache(maxsize=8)
+def _read_json(path: Path, mtime: float) -> dict:
+    return json.loads(path.read_text())
+
+
 def price_file(path: Path = PRICES) -> dict:
     """prices.toml, parsed once per version of the file (break_even calls estimate hundreds of times)."""
     return _read_toml(path, path.stat().st_mtime)
 
 
-@lru_cache(maxsize=1)
-def parent_template() -> dict:
-    """parent.yml, read once: its defaults, allowed values and Fargate-size rule (read-only here)."""
-    return load(ROOT / "parent.yml")
+parent_template = parent  # parent.yml, read once: its defaults, allowed values and Fargate-size rule
 
 
 @lru_cache(maxsize=1)
@@ -108,9 +110,7 @@ def service_template() -> dict:
 def services(parent: dict | None = None) -> list[str]:
     """The parent's services: its nested applications whose Location is service.yml (each runs its own
     tasks, and with Ingress=HttpApi adds its own routes)."""
-    resources = (parent if parent is not None else parent_template()).get("Resources", {})
-    return [name for name, r in resources.items() if r.get("Type") == "AWS::Serverless::Application"
-            and str(r.get("Properties", {}).get("Location", "")).endswith("service.yml")]
+    return list(service_resources(parent if parent is not None else parent_template()))
 
 
 def routes(parent: dict | None = None) -> int:
@@ -228,8 +228,9 @@ def capacity_split(n: float, base: int, on_demand_weight: int, spot_weight: int)
 def task_capacity(config: dict, path: Path | None = None) -> float | None:
     """Notes requests/s one task serves at CpuTarget: `make bench`'s 0.25 vCPU figure (notes mix,
     CPU-bound), scaled by Cpu up to one vCPU (one gunicorn worker uses one core at most)."""
-    try:
-        full = json.loads((path or BENCH).read_text())["capacity"]["rps_at_full_quota"]
+    path = path or BENCH
+    try:  # parsed once per version of the file, as prices.toml is
+        full = _read_json(path, path.stat().st_mtime)["capacity"]["rps_at_full_quota"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return full * min(int(config["Cpu"]), 1024) / 256 * int(config["CpuTarget"]) / 100

@@ -31,7 +31,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from blueprint.templates import PARENT, load
+from blueprint.templates import PARENT, load, service_resources
 from scripts.common import ROOT, Target, aws_errors, log
 from scripts.errors import AwsCallFailed, BuildFailed, UsageError
 
@@ -53,12 +53,9 @@ class Build:
 
 def builds(template: dict | None = None, root: Path = ROOT) -> list[Build]:
     """parent.yml's build recipes, one per distinct Context (a directory under `root`), in the parent's order."""
-    template = template if template is not None else load(PARENT)
+    template = template if template is not None else load(PARENT)  # tests point PARENT elsewhere
     found: dict[str, tuple[list[str], list[str]]] = {}
-    for key, resource in template.get("Resources", {}).items():
-        location = resource.get("Properties", {}).get("Location")
-        if resource.get("Type") != "AWS::Serverless::Application" or not str(location).endswith("service.yml"):
-            continue
+    for key, resource in service_resources(template).items():
         recipe = (resource.get("Metadata") or {}).get("Build") or {}
         if not recipe.get("Context") or not recipe.get("ImageParameter"):
             raise UsageError(f"parent.yml: service {key} has no Metadata.Build with Context and ImageParameter")

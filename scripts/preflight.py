@@ -10,7 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from blueprint.templates import load
+from blueprint.templates import load, parent
 from scripts import image, service_roles, stack_failures
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
 from scripts.errors import AwsCallFailed, PreflightFailed, ToolMissing, UpgradeNeedsNoApiDomain, UpgradeNeedsTable, UsageError
@@ -132,7 +132,7 @@ def check_service_linked_roles(t: Target, params: dict) -> str:
 
 
 def check_task_counts(t: Target, params: dict) -> str:
-    defaults = load(ROOT / "parent.yml")["Parameters"]
+    defaults = parent()["Parameters"]
     return check_task_range({k: params.get(k, defaults[k].get("Default")) for k in ("MinTasks", "MaxTasks")})
 
 
@@ -140,7 +140,7 @@ def check_build_platform(t: Target, params: dict, run=subprocess.run) -> str:
     """The buildx builder can build the stack's CPU architecture (`docker buildx inspect --bootstrap`
     lists its platforms; another architecture needs QEMU emulation or a native builder):
     https://docs.docker.com/build/building/multi-platform/"""
-    architecture = params.get("Architecture") or load(ROOT / "parent.yml")["Parameters"]["Architecture"]["Default"]
+    architecture = params.get("Architecture") or parent()["Parameters"]["Architecture"]["Default"]
     if architecture not in PLATFORMS:
         raise UsageError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
     wanted = PLATFORMS[architecture]

@@ -18,9 +18,10 @@ from flask import Flask, request
 
 from .errors import error_response
 from .health import HEALTH_PATH
+from .logs import environ_key
 
 HEADER = "X-Origin-Verify"
-_ENVIRON_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
+_ENVIRON_KEY = environ_key(HEADER)
 
 
 def init_app(app: Flask, secret: str | None) -> None:
