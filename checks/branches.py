@@ -35,7 +35,6 @@ from checks.render import Renderer, RenderError
 # Regions where Amazon ECS runs Linux containers on Fargate, from
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AWS_Fargate-Regions.html
 # (China: the same page; GovCloud: https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/govcloud-ecs.html).
-FARGATE_REGIONS_URL = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AWS_Fargate-Regions.html"
 FARGATE_REGIONS = {
     "aws": ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "mx-central-1",
             "af-south-1", "ap-east-1", "ap-south-1", "ap-south-2", "ap-northeast-1", "ap-northeast-2",
@@ -332,9 +331,6 @@ class Evaluator:
                     if key not in ("Type", "Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy"):
                         self.ev(value, f"{section}/{name}/{key}")
         return self.problems
-
-    def outputs(self) -> dict:
-        return {name: self.ev(o.get("Value"), f"Outputs/{name}") for name, o in self.template.get("Outputs", {}).items()}
 
 
 INTRINSICS = {

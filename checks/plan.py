@@ -34,7 +34,6 @@ Three classes of hazard are reported:
 from __future__ import annotations
 
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from functools import cache
@@ -43,7 +42,8 @@ from pathlib import Path
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from checks.branches import NESTED, Evaluator, Opaque, child_values, nested_stacks
-from checks.render import PARENT, ROOT, TWO_SERVICES, WIRED, Renderer, load, two_service_parent
+from checks.cfnlint.project_rules import references  # one reader of Ref, GetAtt and Sub
+from checks.render import PARENT, WIRED, Renderer, template
 
 SCHEMA_REGION = "us-east-1"
 
@@ -136,12 +136,6 @@ class Plan:
 
 
 @cache
-def template(name: str) -> dict:
-    """A template by file name; TWO_SERVICES is parent.yml with its second-service example on."""
-    return two_service_parent() if name == TWO_SERVICES else load(ROOT / name)
-
-
-@cache
 def create_only(resource_type: str) -> tuple[tuple[str, ...], ...]:
     """The type's createOnlyProperties as paths below Properties, e.g. ("AvailabilityZoneId",), with its
     conditionalCreateOnlyProperties (those "may" replace, e.g. a table's KeySchema: counted as replacing)."""
@@ -162,16 +156,6 @@ def _at(value, path: tuple[str, ...]):
             return None
         value = value.get(key)
     return value
-
-
-def references(value) -> set[str]:
-    """Logical ids a rendered value refers to (Ref, GetAtt, ${X} and ${X.Attr} in Sub)."""
-    text = json.dumps(value)
-    found = set()
-    found |= set(re.findall(r'"Ref": "([A-Za-z0-9]+)"', text))
-    found |= set(re.findall(r'"Fn::GetAtt": \["([A-Za-z0-9]+)"', text))
-    found |= set(re.findall(r"\$\{([A-Za-z0-9]+)[.}]", text))
-    return found
 
 
 def children(parent_file: str) -> dict[str, str]:

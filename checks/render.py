@@ -22,6 +22,7 @@ import argparse
 import itertools
 import json
 import re
+from functools import cache
 from pathlib import Path
 
 from cfnlint.decode import decode_str
@@ -123,8 +124,15 @@ def write_two_service_parent(directory: Path) -> Path:
     return target
 
 
+@cache
+def template(name: str) -> dict:
+    """A template by file name, decoded once per process (renderings only read it); TWO_SERVICES is
+    parent.yml with its second-service example on."""
+    return two_service_parent() if name == TWO_SERVICES else load(ROOT / name)
+
+
 def parents() -> dict[str, dict]:
-    return {PARENT: load(ROOT / PARENT), TWO_SERVICES: two_service_parent()}
+    return {PARENT: template(PARENT), TWO_SERVICES: template(TWO_SERVICES)}
 
 
 class RenderError(ValueError):
@@ -286,7 +294,7 @@ def nested_renderings(parent: dict, values: dict[str, str], region: str = "us-ea
             if isinstance(value, Unknown):
                 value = known.get(value.origin, Opaque(f"<{value.origin}>"))
             given[name] = value
-        rendered = Renderer(load(ROOT / location), given).render()
+        rendered = Renderer(template(location), given).render()
         out[stack] = (location, rendered)
         for name, output in rendered.get("Outputs", {}).items():
             if isinstance(output.get("Value"), (str, int)):
@@ -296,14 +304,14 @@ def nested_renderings(parent: dict, values: dict[str, str], region: str = "us-ea
 
 def render_stack(stack: str, values: dict[str, str] | None = None, parent: dict | None = None) -> dict:
     """One nested stack of parent.yml (or `parent`), as the parent's `values` render it."""
-    return nested_renderings(parent or load(ROOT / PARENT), values or {})[stack][1]
+    return nested_renderings(parent or template(PARENT), values or {})[stack][1]
 
 
 def renderings() -> dict[str, tuple[dict, dict[str, str]]]:
     """{variant: (parent template, values)}: parent.yml for every variant, and the two-service
     parent once per ingress (with the options on): one variant more, not a matrix."""
-    out = {name: (load(ROOT / PARENT), values) for name, values in variants().items()}
-    two = two_service_parent()
+    out = {name: (template(PARENT), values) for name, values in variants().items()}
+    two = template(TWO_SERVICES)
     for ingress in ("HttpApi", "LoadBalancer"):
         out[f"{TWO_SERVICES}-{ingress}"] = (two, variants()[f"{ingress}-domains-options"])
     return out

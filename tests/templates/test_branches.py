@@ -7,21 +7,15 @@ CloudFormation resolves those functions in untaken branches too
 README's "pin AZs in other regions" could not work while vpc.yml's map lookup lacked the region."""
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import pytest
 
 from checks.branches import Evaluator, check_deployment, fargate_regions
-from checks.render import ROOT, TWO_SERVICES, WIRED, load, two_service_parent, variants
+from checks.render import ROOT, TWO_SERVICES, WIRED, load, template, variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "branches"
 REGIONS = fargate_regions()
-
-
-@cache
-def template(name: str) -> dict:
-    return two_service_parent() if name == TWO_SERVICES else load(ROOT / name)
 
 
 def problems(path: Path, region: str, **values) -> list[str]:
