@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from scripts import image, prefix_list, preflight, publish, scale, stack_failures
 from scripts import outputs as stack_outputs
-from scripts.common import ENVIRONMENTS, ROOT, Target, aws_errors, format_overrides, log, wait
+from scripts.common import ENVIRONMENTS, ROOT, Target, aws_errors, format_overrides, log
 from scripts.errors import DeployFailed, NotConfirmed, ToolMissing
 from scripts.outputs import ParentOutputs
 from scripts.smoke import smoke
@@ -104,20 +104,8 @@ def confirm_parameter_changes(t: Target, sources: list[tuple[str, dict]], intera
 
 def wait_for_services(t: Target, outputs: ParentOutputs, timeout: float = 1200, delay: float = 15) -> None:
     """Until every service of the stack is stable (its new tasks healthy, the old ones drained)."""
-    names = [s.name for s in outputs.services.values()]
-    ecs = t.client("ecs")
-
-    def state():
-        with aws_errors():
-            described = ecs.describe_services(cluster=outputs.cluster_name, services=names)["services"]
-        return "; ".join(  # each service named when there are several
-            f"{s['serviceName'] + ' ' if len(names) > 1 else ''}running {s['runningCount']}/{s['desiredCount']}, "
-            "deployments: "
-            + ", ".join(f"{d.get('status')} {d.get('rolloutState', '')}".strip() for d in s["deployments"])
-            for s in described)
-
-    wait("services_stable", ecs, what=f"ECS service {', '.join(names)}", describe=state, timeout=timeout,
-         delay=delay, cluster=outputs.cluster_name, services=names)
+    scale.wait_stable(t.client("ecs"), outputs.cluster_name, [s.name for s in outputs.services.values()],
+                      timeout, delay)
 
 
 def build_images(t: Target, architecture: str, run=subprocess.run) -> tuple[dict[str, str], str]:

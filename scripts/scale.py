@@ -83,9 +83,12 @@ def wait_stable(ecs, cluster: str, names: list[str], timeout: float, delay: floa
     def state():
         with aws_errors():
             described = ecs.describe_services(cluster=cluster, services=names)["services"]
-        return "; ".join(f"{s['serviceName']} desired {s['desiredCount']}, running {s['runningCount']}, "
-                         f"pending {s['pendingCount']}" for s in described)
-    wait("services_stable", ecs, what=what or f"service {', '.join(names)}", describe=state, timeout=timeout,
+        return "; ".join(  # each service named when there are several
+            f"{s['serviceName'] + ' ' if len(names) > 1 else ''}running {s['runningCount']}/{s['desiredCount']}, "
+            "deployments: "
+            + ", ".join(f"{d.get('status')} {d.get('rolloutState', '')}".strip() for d in s.get("deployments", []))
+            for s in described)
+    wait("services_stable", ecs, what=what or f"ECS service {', '.join(names)}", describe=state, timeout=timeout,
          delay=delay, cluster=cluster, services=names)
 
 
