@@ -201,3 +201,8 @@ def run_cli(main) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def stack_parameters(stack: dict) -> dict[str, str]:
+    """A DescribeStacks answer's parameters as {key: value}."""
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from scripts import image, prefix_list, preflight, publish, scale, stack_failures
 from scripts import outputs as stack_outputs
-from scripts.common import ENVIRONMENTS, ROOT, Target, aws_errors, format_overrides, log
+from scripts.common import ENVIRONMENTS, ROOT, Target, format_overrides, log, stack_parameters
 from scripts.errors import DeployFailed, NotConfirmed, ToolMissing
 from scripts.outputs import ParentOutputs
 from scripts.smoke import smoke
@@ -68,12 +68,10 @@ def boundary_parameter(environ=os.environ) -> dict:
 def parameter_changes(t: Target, sources: list[tuple[str, dict]]) -> list[tuple[str, str, str, str]]:
     """(name, deployed value, value to send, where it comes from) for each parameter this deploy changes;
     empty for a new stack. The last source naming a parameter wins, as in the deploy."""
-    cfn = t.client("cloudformation")
-    if stack_failures.stack_status(cfn, t.stack_name) is None:
+    stack = stack_failures.stack_or_none(t.client("cloudformation"), t.stack_name)
+    if stack is None:
         return []
-    with aws_errors():
-        stack = cfn.describe_stacks(StackName=t.stack_name)["Stacks"][0]
-    deployed = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    deployed = stack_parameters(stack)
     chosen: dict[str, tuple[str, str]] = {}
     for label, values in sources:
         for key, value in values.items():

@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 
 from checks.plan import describe, plan
-from scripts.common import ENVIRONMENTS, describe_stack, load_samconfig, parse_overrides, target
+from scripts.common import ENVIRONMENTS, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
 from scripts.errors import UsageError
 
 DEFAULT_REGION = "us-east-1"
 
 
 def deployed_parameters(t) -> dict[str, str]:
-    return {p["ParameterKey"]: p["ParameterValue"] for p in describe_stack(t).get("Parameters", [])}
+    return stack_parameters(describe_stack(t))
 
 
 def run(env: str, stack: str | None, region: str | None, params: str, session=None, out=print) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from blueprint.templates import load, parent
 from scripts import image, service_roles, stack_failures
-from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
+from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range, stack_parameters
 from scripts.errors import AwsCallFailed, PreflightFailed, ToolMissing, UpgradeNeedsNoApiDomain, UpgradeNeedsTable, UsageError
 from scripts.image import PLATFORMS
 
@@ -237,16 +237,14 @@ def check_layout_upgrade(t: Target, params: dict) -> str:
       domain, then setting it again, avoids it
       (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacks.html#stack-resource-update-cleanup)."""
     cfn = t.client("cloudformation")
-    status = stack_failures.stack_status(cfn, t.stack_name)
-    if status is None or status == "ROLLBACK_COMPLETE":  # nothing to upgrade (a failed create is recreated)
+    parent = stack_failures.stack_or_none(cfn, t.stack_name)
+    if parent is None or parent["StackStatus"] == "ROLLBACK_COMPLETE":  # a failed create is recreated
         return "no deployed stack from the one-service layout"
     nested = _old_service_stack(cfn, t.stack_name)
     if nested is None:
         return "the deployed stack has today's layout"
-    with aws_errors():
-        parent = cfn.describe_stacks(StackName=t.stack_name)["Stacks"][0]
     old_table = _old_table(cfn, parent, nested) or "<the TableName output>"
-    deployed = {p["ParameterKey"]: p.get("ParameterValue", "") for p in parent.get("Parameters", [])}
+    deployed = stack_parameters(parent)
     # Not sent: the deployed value stays (UsePreviousValue), e.g. an old stack that already adopted a table.
     chosen = params.get("ExistingTableName", deployed.get("ExistingTableName", ""))
     table_param = "" if chosen else f"ExistingTableName={old_table} "

@@ -204,15 +204,21 @@ def dispose_of_retained_tables(t: Target, kept: list[tuple[str, str]], delay: fl
 
 # ---------------------------------------------------------------- states a deploy cannot go through
 
-def stack_status(cfn, stack: str) -> str | None:
-    """The stack's status, or None when there is no stack by that name."""
+def stack_or_none(cfn, stack: str) -> dict | None:
+    """DescribeStacks' answer for the stack, or None when there is no stack by that name."""
     try:
         with aws_errors():
-            return cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+            return cfn.describe_stacks(StackName=stack)["Stacks"][0]
     except AwsCallFailed as exc:
         if stack_missing(exc):
             return None
         raise
+
+
+def stack_status(cfn, stack: str) -> str | None:
+    """The stack's status, or None when there is no stack by that name."""
+    found = stack_or_none(cfn, stack)
+    return found["StackStatus"] if found else None
 
 
 def interactive_confirm(question: str, ask=input) -> bool:
