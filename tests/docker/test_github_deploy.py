@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import json
 import re
 import subprocess
@@ -308,6 +309,7 @@ def client_names(trees) -> dict[str, set[str]]:
     return names
 
 
+@functools.cache
 def operations(service: str) -> set[str]:
     return {xform_name(op) for op in botocore.session.get_session().get_service_model(service).operation_names}
 

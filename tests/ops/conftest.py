@@ -156,3 +156,21 @@ def two_services(aws):
     """The sample (NotesService, ECS service api) and a second service (ReportsService, reports)."""
     outputs = create_deployment(aws, services=("Notes", "Reports"))
     return make_target(aws), outputs
+
+
+def stubbed(service: str, activate: bool = True):
+    """(a boto3 client with fake credentials, its botocore Stubber): for answers moto cannot give
+    (event histories, throttles, fields it leaves out); the Stubber checks every call against the API."""
+    import boto3
+    from botocore.stub import Stubber
+    client = boto3.client(service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(client)
+    if activate:
+        stub.activate()
+    return client, stub
+
+
+def use_clients(monkeypatch, t, **clients):
+    """`t.client(service)` returns the given client for these services (dashes as underscores), else moto's."""
+    real = t.client
+    monkeypatch.setattr(t, "client", lambda s, region=None: clients.get(s.replace("-", "_")) or real(s, region))

@@ -5,15 +5,13 @@ from __future__ import annotations
 import subprocess
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 from moto.cloudformation.models import cloudformation_backends
 
 from scripts import cost, deploy, preflight, scale, service_roles, stack_failures
 from scripts.common import Target
 from scripts.errors import AwsCallFailed, DeployFailed, NotConfirmed, OpsError, StackNotDeployable, UsageError
-from tests.ops.conftest import REGION, STACK, create_deployment, make_target, service_arn
+from tests.ops.conftest import REGION, STACK, create_deployment, make_target, service_arn, stubbed
 from tests.ops.fake_tools import FakeTools
 from tests.ops.test_deploy import ONLY_AWS_CHECKS
 
@@ -42,8 +40,7 @@ def test_preflight_creates_both_service_linked_roles_once_and_waits_for_them(aws
 
 
 def stubbed_iam():
-    iam = boto3.client("iam", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
-    return iam, Stubber(iam)
+    return stubbed("iam", activate=False)
 
 
 ECS_ROLE = {"Path": "/aws-service-role/ecs.amazonaws.com/", "RoleName": "AWSServiceRoleForECS",
@@ -272,8 +269,7 @@ CLUSTER_EVENTS = [
 
 
 def stubbed_cfn(*histories: tuple[str, list[dict]]):
-    cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
-    stub = Stubber(cfn)
+    cfn, stub = stubbed("cloudformation", activate=False)
     for stack, events in histories:
         stub.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": stack})
     stub.activate()
@@ -431,8 +427,7 @@ def test_a_deploy_that_restored_autoscaling_forgets_the_stale_stop_record(deploy
 
 def test_when_no_event_says_more_the_cascade_message_is_the_cause():
     """A nested stack whose events cannot be read: better the parent's message than nothing."""
-    cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
-    stub = Stubber(cfn)
+    cfn, stub = stubbed("cloudformation", activate=False)
     stub.add_response("describe_stack_events", {"StackEvents": PARENT_EVENTS[:-1]}, {"StackName": STACK})
     stub.add_client_error("describe_stack_events", "ValidationError", f"Stack [{SERVICE}] does not exist", 400)
     stub.add_client_error("describe_stack_events", "ValidationError", "Stack does not exist", 400)
@@ -489,13 +484,12 @@ def test_preflight_checks_an_adopted_table_and_says_when_its_bounds_are_missing(
     bare = preflight.check_adopted_table(t, {"ExistingTableName": "old-notes"})
     assert "WARNING: no OnDemandThroughput maximums" in bare and "no TTL on expiresAt" in bare
     # moto leaves OnDemandThroughput out of DescribeTable: the real answer's shape, checked by botocore.
-    stubbed = boto3.client("dynamodb", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
-    stub = Stubber(stubbed)
+    ddb_stub, stub = stubbed("dynamodb", activate=False)
     stub.add_response("describe_table", {"Table": {"TableName": "bounded-notes", "OnDemandThroughput": {
         "MaxReadRequestUnits": 20, "MaxWriteRequestUnits": 5}}}, {"TableName": "bounded-notes"})
     stub.add_response("describe_time_to_live", {"TimeToLiveDescription": {
         "TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}}, {"TableName": "bounded-notes"})
-    t.client = lambda service, region=None: stubbed
+    t.client = lambda service, region=None: ddb_stub
     with stub:
         assert preflight.check_adopted_table(t, {"ExistingTableName": "bounded-notes"}) == (
             "adopting bounded-notes, with its throughput maximums and TTL")

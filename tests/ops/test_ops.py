@@ -4,6 +4,7 @@ import pytest
 
 from scripts import ops
 from scripts.errors import ServiceNotChosen, ServiceNotReady, UnknownService
+from tests.ops.conftest import stubbed, use_clients
 
 
 def test_status_shows_the_urls_and_the_service(deployed, capsys):
@@ -80,20 +81,6 @@ def test_exec_with_several_services_asks_which_or_refuses_in_one_line(two_servic
     t.service = "notes"
     with pytest.raises(ServiceNotReady, match="ECS Exec is off"):
         ops.exec_shell(t, ask=lambda _q: pytest.fail("SERVICE= named one: nothing to ask"))
-
-
-def stubbed(service: str):
-    import boto3
-    from botocore.stub import Stubber
-    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    stub = Stubber(client)
-    stub.activate()
-    return client, stub
-
-
-def use_clients(monkeypatch, t, **clients):
-    real = t.client
-    monkeypatch.setattr(t, "client", lambda s, region=None: clients.get(s.replace("-", "_")) or real(s, region))
 
 
 def test_status_warns_when_the_vpc_link_is_not_available(deployed, monkeypatch, capsys):

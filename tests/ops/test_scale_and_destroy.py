@@ -3,7 +3,7 @@ import pytest
 from scripts import destroy, image, scale
 from scripts.errors import NotConfirmed, StackNotFound
 from scripts.image import ensure_repository
-from tests.ops.conftest import service_arn
+from tests.ops.conftest import service_arn, stubbed
 
 NOTES = "NotesService"
 
@@ -130,10 +130,7 @@ def test_delete_table_waits_for_updating_to_end_before_deleting(capsys):
     """DeleteTable refuses a table that is not ACTIVE (ResourceInUseException); a table the stack just
     released can still be UPDATING. The stubs run in order: a delete before ACTIVE fails the test.
     https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html"""
-    import boto3
-    from botocore.stub import Stubber
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    stub = Stubber(dynamodb)
+    dynamodb, stub = stubbed("dynamodb", activate=False)
     table = "fargate-blueprint-test-NotesTable-1ABC"
 
     def status(state, protected=None):
@@ -159,10 +156,7 @@ def test_delete_table_waits_for_updating_to_end_before_deleting(capsys):
 
 def test_delete_table_leaves_deletion_protection_alone_when_it_is_off():
     """Tables from this service.yml have no deletion protection: no UpdateTable before the delete."""
-    import boto3
-    from botocore.stub import Stubber
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    stub = Stubber(dynamodb)
+    dynamodb, stub = stubbed("dynamodb", activate=False)
     table = "fargate-blueprint-test-NotesTable-1ABC"
     for _ in range(2):
         stub.add_response("describe_table", {"Table": {"TableName": table, "TableStatus": "ACTIVE",
@@ -218,15 +212,11 @@ def test_a_free_plan_delete_that_stops_at_delete_failed_says_why_and_when(aws, m
     """CloudFormation's answer, stubbed (moto deletes any distribution): the stack is DELETE_FAILED."""
     from datetime import datetime
 
-    import boto3
-    from botocore.stub import Stubber
-
     from scripts.errors import WaitFailed
     t = free_plan_deployment(aws)
     real = t.client("cloudformation")
     stack = real.describe_stacks(StackName=t.stack_name)["Stacks"][0]
-    cfn = boto3.client("cloudformation", region_name=t.region, aws_access_key_id="x", aws_secret_access_key="y")
-    stubber = Stubber(cfn)
+    cfn, stubber = stubbed("cloudformation", activate=False)
     stubber.add_response("describe_stacks", {"Stacks": [stack]})  # the outputs
     stubber.add_response("describe_stacks", {"Stacks": [stack]})  # the parameters
     stubber.add_response("delete_stack", {})

@@ -120,7 +120,8 @@ def test_an_announced_body_over_10_mb_is_413_before_it_is_sent(stack):
     assert took < 2
 
 
-def test_a_stalled_body_is_408_at_the_edge(stack):
+def test_a_stalled_body_is_408_at_the_edge(stack, monkeypatch):
+    monkeypatch.setattr(edge, "BODY_TIMEOUT", 1.0)  # the edge runs in-process and reads it per request
     reply, took = _edge_exchange(stack, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                         b"Content-Length: 100\r\n\r\n{\"te", edge.BODY_TIMEOUT + 5)
     _json_error(reply, 408, "request_timeout")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from checks.branches import Evaluator, check_deployment, fargate_regions
-from checks.render import ROOT, TWO_SERVICES, WIRED, load, template, variants
+from checks.render import TWO_SERVICES, WIRED, load, template, variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "branches"
 REGIONS = fargate_regions()
@@ -24,7 +24,7 @@ def problems(path: Path, region: str, **values) -> list[str]:
 
 def pinned_pair(region: str) -> str:
     """Two AZ IDs of the shape the parameter accepts (the check does not need real ones)."""
-    ids = load(ROOT / "vpc.yml")["Mappings"]["VpcLinkAzIds"][region]["Ids"].split(",")
+    ids = template("vpc.yml")["Mappings"]["VpcLinkAzIds"][region]["Ids"].split(",")
     return ",".join(ids[:2]) if len(ids) >= 2 else f"{region.replace('-', '')}-az1,{region.replace('-', '')}-az2"
 
 
@@ -73,7 +73,7 @@ def test_every_variant_resolves_in_every_fargate_region_default_and_pinned(paren
     passes it. A set the parent's Rules refuse is a clear error before anything changes: allowed,
     but only where expected."""
     values = VARIANTS[(parent, variant)]
-    supported = {r for r in REGIONS if len(load(ROOT / "vpc.yml")["Mappings"]["VpcLinkAzIds"][r]["Ids"]) > 0}
+    supported = {r for r in REGIONS if len(template("vpc.yml")["Mappings"]["VpcLinkAzIds"][r]["Ids"]) > 0}
     for region in REGIONS:
         for pinned in (False, True):
             run = {**values, **({"AvailabilityZoneIds": pinned_pair(region)} if pinned else {})}
@@ -98,7 +98,7 @@ def test_the_load_balancer_deploys_with_pinned_zones_where_there_are_no_vpc_link
 
 
 def test_the_az_allow_list_covers_every_fargate_region_and_the_parents_rules_agree():
-    mapping = load(ROOT / "vpc.yml")["Mappings"]["VpcLinkAzIds"]
+    mapping = template("vpc.yml")["Mappings"]["VpcLinkAzIds"]
     assert sorted(mapping) == sorted(REGIONS)
     with_links = sorted(r for r, entry in mapping.items() if entry["Ids"])
     for rule in ("ZonesKnownInThisRegion", "HttpApiNeedsVpcLinks"):
