@@ -16,6 +16,14 @@ from .store import NotesStore
 
 
 class ApiFlask(Flask):
+    def make_response(self, rv):
+        """Every response passes here (views, error handlers, OPTIONS): a 204 has no body, so no
+        Content-Type (Flask would still label it text/html)."""
+        response = super().make_response(rv)
+        if response.status_code == 204:
+            response.headers.pop("Content-Type", None)
+        return response
+
     def make_default_options_response(self):
         """OPTIONS on any route: 204 with Allow, no body (Flask's default is an empty text/html 200)."""
         response = super().make_default_options_response()
@@ -51,15 +59,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         retry_after=settings.datastore_retry_after,
         ttl_days=settings.note_ttl_days,
     )
+    errors.init_app(app)
+    # WSGI middleware, innermost first: the origin check, then the request id and access log (which
+    # so logs refusals too), then ProxyFix outermost, so the log names the viewer's address.
+    secret = settings.origin_verify_secret
+    origin.init_app(app, secret.get_secret_value() if secret else None)
+    logs.init_app(app, settings.log_health_checks, settings.request_id_header)
     if settings.trusted_proxy_hops:
         # Trust X-Forwarded-For/-Proto from exactly the proxies in front of us.
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
-
-    secret = settings.origin_verify_secret
-    origin.init_app(app, secret.get_secret_value() if secret else None)  # first of all hooks
-    logs.init_app(app, settings.log_health_checks, settings.request_id_header)
-    errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(notes.bp)
     app.register_blueprint(openapi.bp)

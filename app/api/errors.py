@@ -58,13 +58,6 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
 
 
 def init_app(app: Flask) -> None:
-    @app.after_request
-    def no_type_without_a_body(response: Response) -> Response:
-        # 204 (a delete, OPTIONS) has no body; Flask would still label it text/html.
-        if response.status_code == 204:
-            response.headers.pop("Content-Type", None)
-        return response
-
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
         if isinstance(exc, DatastoreUnavailable):

@@ -92,3 +92,12 @@ def test_the_secret_is_in_no_repr_or_log_line(monkeypatch, table, caplog):
         client.get("/api/notes", headers={"X-Origin-Verify": SECRET})
         client.get("/api/notes", headers={"X-Origin-Verify": "wrong"})
     assert caplog.records and not any(SECRET in r.getMessage() or SECRET in str(r.__dict__) for r in caplog.records)
+
+
+def test_a_refusal_is_logged_with_its_request_id_and_head_gets_no_body(table, caplog):
+    client = create_app(make_settings(origin_verify_secret=SECRET)).test_client()
+    with caplog.at_level(logging.INFO, logger="api.access"):
+        r = client.head("/api/notes")
+    assert r.status_code == 403 and r.get_data() == b"" and r.headers["X-Request-Id"]
+    assert [(rec.status, rec.request_id) for rec in caplog.records if rec.name == "api.access"] == [
+        (403, r.headers["X-Request-Id"])]
