@@ -30,7 +30,7 @@ PARTS = [
     ("boto3: request building, parsing", ("/botocore/", "/boto3/")),
     ("HTTP client (urllib3, sockets)", ("/urllib3/", "/http/client.py", "/socket.py", "/email/", "/selectors.py")),
     ("JSON", ("/json/",)),
-    ("logging", ("/logging/", "/pythonjsonlogger/", "/api/logs.py")),
+    ("logging", ("/logging/", "/api/logs.py")),
     ("our code", ("/api/", "/bench/baseline_app.py")),
 ]
 OTHER = "other"

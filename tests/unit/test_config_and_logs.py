@@ -1,5 +1,7 @@
+import datetime
 import json
 import logging
+import sys
 
 import pytest
 from api import create_app, logs
@@ -90,21 +92,41 @@ def test_shutdown_and_client_timeout_defaults(monkeypatch):
     assert Settings().drain_delay == 30
 
 
-def test_the_longest_access_log_line_is_what_the_cost_ceiling_prices(table, capsys, log_lines):
+@pytest.mark.parametrize("char,agent_char,forwarded_char", [
+    ("9", "u", "f"),
+    ("\U0001F600", "\u00e9", '"'),  # 12 bytes escaped; 6 bytes (a header is latin-1); 2 bytes
+    ('"', "\\", "\\"),
+    ("\x01", "\x7f", "\u00ff"),
+])
+def test_the_longest_access_log_line_is_what_the_cost_ceiling_prices(table, capsys, log_lines, char, agent_char,
+                                                                     forwarded_char):
     """A stranger chooses the path, the user agent and (calling the origin directly) X-Forwarded-For:
-    each is cut, so no request's line is longer than app_log_bytes_max, which `make cost` uses for the
-    ceiling's CloudWatch Logs line (an 8,000-character path used to log 8.4 KB)."""
+    each is cut, in bytes as written (JSON escapes included), so no request's line is longer than
+    app_log_bytes_max, which `make cost` uses for the ceiling's CloudWatch Logs line (an 8,000-character
+    path used to log 8.4 KB; 256 emoji in a path would have logged 3 KB)."""
     import tomllib
 
     from local.stack import ROOT
     from tests.unit.conftest import make_settings
     longest = tomllib.loads((ROOT / "scripts" / "prices.toml").read_text())["assumptions"]["app_log_bytes_max"]
     client = create_app(make_settings(trusted_proxy_hops=1)).test_client()
-    client.get("/api/notes/" + "9" * 8000, headers={"User-Agent": "u" * 8000, "X-Request-Id": "r" * 200,
-                                                   "X-Forwarded-For": "f" * 8000})
+    client.get("/api/notes/" + char * 8000, headers={"User-Agent": agent_char * 8000, "X-Request-Id": "r" * 200,
+                                                     "X-Forwarded-For": forwarded_char * 8000})
     (line,) = [line for line in capsys.readouterr().out.splitlines() if '"api.access"' in line]
     assert len(line.encode()) <= longest, len(line.encode())
     assert len(line.encode()) > longest - 300, "the bound is loose: lower app_log_bytes_max"
+    assert json.loads(line)["path"].startswith("/api/notes/" + char)
+
+
+@pytest.mark.parametrize("text", ["", "plain", "a" * 300, "é" * 300, "\U0001F600" * 100, '"\\' * 200,
+                                  "\x00\x1f" * 100, "ab\U0001F600" * 90])
+@pytest.mark.parametrize("limit", [0, 1, 5, 6, 12, 13, 64, 256])
+def test_a_logged_field_is_the_longest_start_that_fits_its_bytes(text, limit):
+    cut = logs.clipped(text, limit)
+    size = len(json.dumps(cut)) - 2
+    assert text.startswith(cut) and size <= limit
+    if cut != text:
+        assert len(json.dumps(text[:len(cut) + 1])) - 2 > limit  # one more character would not fit
 
 
 def test_worker_connections_come_from_the_environment_and_are_bounded(monkeypatch):
@@ -117,3 +139,22 @@ def test_worker_connections_come_from_the_environment_and_are_bounded(monkeypatc
         monkeypatch.setenv("WORKER_CONNECTIONS", bad)
         with pytest.raises(ValidationError, match="worker_connections"):
             Settings()
+
+
+def test_every_log_line_is_one_ascii_json_object_with_its_extras_and_traceback():
+    """JsonFormatter: what any logger in the process writes (gunicorn's, botocore's, ours)."""
+    formatter = logs.JsonFormatter()
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.getLogger("api.test").makeRecord(
+            "api.test", logging.ERROR, __file__, 1, "failed for %s", ("café",), sys.exc_info(),
+            extra={"table": "notes", "when": datetime.date(2026, 1, 2), "_private": 1})
+    line = formatter.format(record)
+    assert line.isascii() and "\n" not in line
+    data = json.loads(line)
+    assert (data["level"], data["logger"], data["message"]) == ("ERROR", "api.test", "failed for café")
+    assert data["table"] == "notes" and data["when"] == "2026-01-02" and "_private" not in data
+    assert "ValueError: boom" in data["exc_info"] and "Traceback" in data["exc_info"]
+    assert data["time"].endswith("+00:00") and list(data)[:3] == ["level", "logger", "message"]
+    assert not {"funcName", "lineno", "pathname", "thread", "process", "msg", "args"} & set(data)
