@@ -1,7 +1,7 @@
 """The sample resource: notes, stored in DynamoDB."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import ValidationError
 
 from .apidoc import documented, error, json_response, unavailable
@@ -56,13 +56,23 @@ def _not_found(note_id: str) -> ApiError:
 def _read_body() -> bytes:
     """The request body, at most MAX_CONTENT_LENGTH bytes, else 413.
 
-    werkzeug refuses a Content-Length over the limit by itself; a chunked body
-    has no length, so try to read one byte past the limit to tell "exactly
-    the limit" from "more than the limit" instead of silently truncating.
+    With a Content-Length (every body CloudFront forwards has one), read exactly that from the
+    WSGI input: werkzeug's stream wrappers cost a tenth of a create's CPU (`make bench`). A chunked
+    body has no length, so try to read one byte past the limit to tell "exactly the limit" from
+    "more than the limit" instead of silently truncating.
     """
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None:
-        return request.get_data(cache=False)
+    environ = request.environ
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        if not length.isdigit():
+            raise ApiError(400, "bad_request", "The Content-Length header is not a number.")
+        if int(length) > limit:
+            raise ApiError(413, "payload_too_large", f"The body is over {limit} bytes.")
+        raw = environ["wsgi.input"].read(int(length))
+        if len(raw) < int(length):
+            raise ApiError(400, "bad_request", "The body ended before its Content-Length.")
+        return raw
     raw = request.stream.read(limit)
     if request.stream.read(1):  # werkzeug's bounded stream raises 413 here, or we do
         raise ApiError(413, "payload_too_large", f"The body is over {limit} bytes.")
@@ -84,7 +94,8 @@ def create_note():
     note = _store().create(note_in.text)
     response = jsonify(note)
     response.status_code = 201
-    response.headers["Location"] = url_for("notes.get_note", note_id=note["id"])
+    # What url_for("notes.get_note") builds, without werkzeug's URL builder (a few us per create).
+    response.headers["Location"] = f"{request.script_root}{bp.url_prefix}/{note['id']}"
     return response
 
 
@@ -100,15 +111,22 @@ def list_notes():
     except ValidationError as exc:
         raise _validation_error(exc) from None
     items, next_cursor = _store().list(query.limit, query.cursor)
-    # Stop at the byte budget; the cursor then resumes right after the last item returned. The
-    # first item always goes out (one note is at most ~4 KB), so every page makes progress.
-    dumps, size = current_app.json.dumps, 0
-    for kept, item in enumerate(items):
-        size += len(dumps(item).encode())
-        if size > PAGE_BUDGET_BYTES and kept:
-            items, next_cursor = items[:kept], cursor_after(items[kept - 1]["id"])
-            break
-    return jsonify(items=items, nextCursor=next_cursor)
+    page = {"items": items, "nextCursor": next_cursor}
+    dumps = current_app.json.dumps
+    body = dumps(page)
+    if len(body) * 4 > PAGE_BUDGET_BYTES and len(body.encode()) > PAGE_BUDGET_BYTES:
+        # Over the byte budget (rare: the checks above are one len() in the usual case): keep the items
+        # that fit, and the cursor resumes right after the last one returned. The first item always
+        # goes out (one note is at most ~4 KB), so every page makes progress.
+        size = 0
+        for kept, item in enumerate(items):
+            size += len(dumps(item).encode())
+            if size > PAGE_BUDGET_BYTES and kept:
+                page = {"items": items[:kept], "nextCursor": cursor_after(items[kept - 1]["id"])}
+                break
+        body = dumps(page)
+    # What jsonify would answer, without serializing the page a second time.
+    return current_app.response_class(f"{body}\n", mimetype=current_app.json.mimetype)
 
 
 @bp.get("/<note_id>")
