@@ -118,6 +118,25 @@ def test_create_body_over_the_limit_is_413_and_stores_nothing(table):
     assert client.get("/api/notes").get_json()["items"] == []
 
 
+@pytest.mark.parametrize("length,status,code", [
+    ("abc", 400, "bad_request"),          # gunicorn refuses this itself; the app does not trust it to
+    ("999", 400, "bad_request"),          # the body ends before its length (a client that hung up)
+    ("99999999", 413, "payload_too_large"),
+])
+def test_a_body_that_does_not_match_its_length_is_refused_and_stores_nothing(client, length, status, code):
+    body = json.dumps({"text": "x"}).encode()
+    response = client.post("/api/notes", data=body, content_type="application/json",
+                           environ_overrides={"CONTENT_LENGTH": length})
+    assert_error(response, status, code)
+    assert client.get("/api/notes").get_json()["items"] == []
+
+
+def test_the_location_of_a_created_note_is_where_it_is_read(client):
+    created = client.post("/api/notes", json={"text": "here"})
+    assert created.status_code == 201 and created.headers["Location"] == f"/api/notes/{created.get_json()['id']}"
+    assert client.get(created.headers["Location"]).get_json() == created.get_json()
+
+
 @pytest.mark.parametrize("path,code", [
     ("/api/notes/nope", "note_not_found"),
     ("/api/notes/" + "a" * 28, "note_not_found"),
