@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from bench.profile import OTHER, PARTS
-from bench.run import ENDPOINTS
+from bench.run import ENDPOINTS, NOTES
 from scripts import generated
 from scripts.common import ROOT
 
@@ -66,6 +66,13 @@ def section(report: dict) -> str:
                           f"({_cpu_label(key)})" for key, r in health) + ". The service's CPU per request against the minimal "
                   "Flask app's, steadier than throughput on a shared machine: "
               + ", ".join(f"{_cpu_ratio(report[key]['health']):.2f}x ({_cpu_label(key)})" for key, _ in health) + "."]
+    lines.append("- Notes against the ceiling, the same baseline with the service's tuned client (figures: the verdicts "
+                 "compare with boto3 as it comes): " + "; ".join(
+                     f"{_cpu_label(key)}: service " + ", ".join(
+                         f"{report[key][k]['ratios']['service_vs_ceiling']:.2f}" for k in NOTES)
+                     + ", minimal Flask app making the same calls (Flask's floor) " + ", ".join(
+                         f"{report[key][k]['ratios']['flask_vs_ceiling']:.2f}" for k in NOTES)
+                     for key, _ in health) + f" ({', '.join(f'`{NOTES[k][0]}`' for k in NOTES)}).")
     prof = report.get("profile")
     if prof:
         endpoints = prof["endpoints"]

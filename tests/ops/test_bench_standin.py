@@ -103,10 +103,13 @@ def baseline(standin, monkeypatch):
     return importlib.reload(baseline_app)
 
 
-def test_the_baseline_answers_make_bench_s_requests_as_the_service_does(baseline, standin):
-    bare = Client(baseline.app)
+def test_the_baseline_answers_make_bench_s_requests_as_the_service_does(baseline, standin, monkeypatch):
+    """The bare baseline, the minimal Flask app and the service answer the same requests alike."""
+    monkeypatch.setenv("BASELINE_CLIENT", "tuned")  # as make bench runs the minimal Flask app
+    from bench import minimal_flask_app
+    bare, flask = Client(baseline.app), importlib.reload(minimal_flask_app).app.test_client()
     service = create_app(Settings(notes_table="notes", aws_region=REGION, dynamodb_endpoint_url=standin)).test_client()
-    for client in (bare, service):
+    for client in (bare, flask, service):
         created = client.post("/api/notes", json={"text": "from make bench"})
         assert created.status_code == 201 and created.headers["Location"].endswith(created.json["id"])
         assert set(created.json) == {"id", "text", "createdAt"} and created.json["text"] == "from make bench"
@@ -119,17 +122,25 @@ def test_the_baseline_answers_make_bench_s_requests_as_the_service_does(baseline
         assert client.get("/api/health-check").status_code == 200
 
 
-def test_the_baseline_uses_the_services_client_unless_told_otherwise(baseline, monkeypatch):
-    """The ceiling is the same calls with the same tuned client (api.dynamodb: no client-side
-    validation), minus Flask and our code; BASELINE_CLIENT=stock is boto3 as it comes."""
+def test_the_baseline_uses_boto3_as_it_comes_and_the_ceiling_the_services_client(baseline, monkeypatch):
+    """The verdicts' baseline is boto3 as it comes (client-side validation on); BASELINE_CLIENT=tuned,
+    the ceiling and the minimal Flask app, is the service's own client (api.dynamodb: none)."""
     from api import store
     assert baseline.new_client is store.new_client
     baseline._client = None
     monkeypatch.delenv("BASELINE_CLIENT", raising=False)
-    with pytest.raises(ClientError):  # not validated client-side: the stand-in refuses it, as DynamoDB would
-        baseline.client().query(TableName="notes", Limit="twenty")
-    baseline._client = None
-    monkeypatch.setenv("BASELINE_CLIENT", "stock")
     with pytest.raises(ParamValidationError):
         baseline.client().query(TableName="notes", Limit="twenty")
     baseline._client = None
+    monkeypatch.setenv("BASELINE_CLIENT", "tuned")
+    with pytest.raises(ClientError):  # not validated client-side: the stand-in refuses it, as DynamoDB would
+        baseline.client().query(TableName="notes", Limit="twenty")
+    baseline._client = None
+
+
+def test_make_bench_runs_the_ceiling_and_the_flask_floor_with_the_services_client():
+    from bench import run
+    assert run.SERVERS["baseline"] == ("bench.baseline_app:app", {})
+    assert run.SERVERS["ceiling"] == ("bench.baseline_app:app", {"BASELINE_CLIENT": "tuned"})
+    assert run.SERVERS["flask"][1] == {"BASELINE_CLIENT": "tuned"}
+    assert set(run.SERVERS) == {name for _, names in run.ENDPOINTS.values() for name in names}
