@@ -37,10 +37,10 @@ HEALTH_PATHS = frozenset({HEALTH_PATH, READY_PATH})  # not access-logged unless 
 
 access_logger = logging.getLogger("api.access")
 
-# Our JSON lines carry none of the caller, thread or process fields, so logging need not collect
-# them for every record (a fifth of an access-log line's CPU): the switches the logging HOWTO gives
-# for this, https://docs.python.org/3/howto/logging.html#optimization
-logging._srcfile = None  # no findCaller(): funcName/lineno/pathname are not logged
+# Our JSON lines carry none of the thread or process fields, so logging need not collect them for
+# every record: the switches the logging HOWTO gives for this,
+# https://docs.python.org/3/howto/logging.html#optimization
+# (Not logging._srcfile = None, its other switch: that would also drop stack_info=True.)
 logging.logThreads = logging.logProcesses = logging.logMultiprocessing = logging.logAsyncioTasks = False
 
 
@@ -78,7 +78,10 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             line["stack_info"] = self.formatStack(record.stack_info)
         line["time"] = datetime.fromtimestamp(record.created, UTC).isoformat()
-        return json.dumps(line, default=str)
+        try:
+            return json.dumps(line, default=str, allow_nan=False)
+        except (TypeError, ValueError):  # an extra JSON cannot hold (a dict with tuple keys, NaN): its repr
+            return json.dumps({k: v if isinstance(v, str | int | bool | None) else repr(v) for k, v in line.items()})
 
 
 class JsonStdoutHandler(logging.StreamHandler):
@@ -172,7 +175,17 @@ class RequestLog:
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status, headers, exc_info)
 
-        body = self.app(environ, start_with_id)
+        try:
+            body = self.app(environ, start_with_id)
+        except BaseException:
+            # Flask answers every exception itself (errors.py); should one escape anyway, it is still logged.
+            status_line = status_line or "500"
+            self.log(environ, request_id, status_line, started)
+            raise
+        self.log(environ, request_id, status_line, started)
+        return body
+
+    def log(self, environ: dict, request_id: str, status_line: str, started: float) -> None:
         # WSGI hands the path over as latin-1 text of the raw bytes: back to what the client sent.
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
         if self.log_health_checks or path not in HEALTH_PATHS:
@@ -188,7 +201,6 @@ class RequestLog:
                     "user_agent": clipped(environ.get("HTTP_USER_AGENT", ""), MAX_LOGGED_AGENT),
                 },
             )
-        return body
 
 
 def init_app(app: Flask, log_health_checks: bool, request_id_header: str = REQUEST_ID_HEADER) -> None:

@@ -65,7 +65,7 @@ def _read_body() -> bytes:
     environ = request.environ
     length = environ.get("CONTENT_LENGTH")
     if length:
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):  # not "²", which isdigit() allows
             raise ApiError(400, "bad_request", "The Content-Length header is not a number.")
         if int(length) > limit:
             raise ApiError(413, "payload_too_large", f"The body is over {limit} bytes.")

@@ -158,3 +158,58 @@ def test_every_log_line_is_one_ascii_json_object_with_its_extras_and_traceback()
     assert "ValueError: boom" in data["exc_info"] and "Traceback" in data["exc_info"]
     assert data["time"].endswith("+00:00") and list(data)[:3] == ["level", "logger", "message"]
     assert not {"funcName", "lineno", "pathname", "thread", "process", "msg", "args"} & set(data)
+
+
+def test_a_record_logged_inside_a_request_carries_its_request_id(table, log_lines):
+    """RequestIdFilter: the id the middleware gave the request is on every line logged while it runs,
+    here the datastore warning of a 503 and the access line after it."""
+    from unittest import mock
+
+    from botocore.exceptions import EndpointConnectionError
+
+    from tests.unit.conftest import make_settings
+    app = create_app(make_settings())
+    store = app.extensions["notes_store"]
+    with mock.patch.object(store.client, "get_item", side_effect=EndpointConnectionError(endpoint_url="x")):
+        r = app.test_client().get("/api/notes/" + "0" * 28)
+    assert r.status_code == 503
+    lines = log_lines()
+    warning = next(line for line in lines if line["message"] == "datastore unavailable")
+    access = next(line for line in lines if line["logger"] == "api.access")
+    assert warning["request_id"] == access["request_id"] == r.headers["X-Request-Id"]
+    assert access["status"] == 503
+
+
+def test_an_exception_that_escapes_flask_is_still_access_logged(table, log_lines):
+    from tests.unit.conftest import make_settings
+    app = create_app(make_settings())
+    flask_app = app.wsgi_app.app.app  # ProxyFix -> RequestLog -> the Flask app
+
+    def broken(environ, start_response):
+        raise RuntimeError("escaped")
+    app.wsgi_app.app.app = broken
+    with pytest.raises(RuntimeError):
+        app.test_client().get("/api/notes", headers={"X-Request-Id": "req-9"})
+    app.wsgi_app.app.app = flask_app
+    (line,) = [line for line in log_lines() if line["logger"] == "api.access"]
+    assert (line["status"], line["request_id"]) == (500, "req-9")
+
+
+@pytest.mark.parametrize("value", [{("a", 1): "tuple key"}, float("nan")])
+def test_an_extra_json_cannot_hold_is_written_as_its_repr(value):
+    record = logging.makeLogRecord({"name": "api.test", "levelname": "INFO", "msg": "odd", "odd": value})
+    data = json.loads(logs.JsonFormatter().format(record))  # json.dumps would have written NaN, not JSON
+    assert data["odd"] == repr(value) and data["message"] == "odd"
+
+
+def test_stack_info_is_written():
+    logger = logging.getLogger("api.test.stack")
+    captured = []
+    handler = logging.Handler()
+    handler.emit = lambda r: captured.append(logs.JsonFormatter().format(r))
+    logger.addHandler(handler)
+    try:
+        logger.warning("where am I", stack_info=True)
+    finally:
+        logger.removeHandler(handler)
+    assert "test_stack_info_is_written" in json.loads(captured[0])["stack_info"]

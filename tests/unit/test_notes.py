@@ -120,6 +120,7 @@ def test_create_body_over_the_limit_is_413_and_stores_nothing(table):
 
 @pytest.mark.parametrize("length,status,code", [
     ("abc", 400, "bad_request"),          # gunicorn refuses this itself; the app does not trust it to
+    ("\u00b2", 400, "bad_request"),        # a digit to str.isdigit(), not to int()
     ("999", 400, "bad_request"),          # the body ends before its length (a client that hung up)
     ("99999999", 413, "payload_too_large"),
 ])
