@@ -394,9 +394,10 @@ def verdict(report: dict) -> list[tuple[str, str, bool]]:
             continue
         for key, (endpoint, _) in NOTES.items():
             ratio = full[key]["ratios"]["throughput"]
-            failed = {name: full[key][name]["non_2xx"] for name in ("service", "baseline") if full[key][name]["non_2xx"]}
-            # A fast error is not throughput: any non-2xx answer (or socket error) fails the verdict.
-            out.append((f"{label}: notes {endpoint} throughput vs bare boto3 baseline >= 0.8",
+            # A fast error is not throughput: any non-2xx answer (or socket error) fails the verdict, from any
+            # server of the endpoint (the ceiling's and Flask's figures stand beside it).
+            failed = {name: r["non_2xx"] for name, r in full[key].items() if name != "ratios" and r["non_2xx"]}
+            out.append((f"{label}: notes {endpoint} throughput vs bare boto3 baseline (boto3 as it comes) >= 0.8",
                         f"{ratio:.2f}" + (f" ({failed} non-2xx)" if failed else ""),
                         ratio >= TARGETS["notes_throughput_vs_baseline"] and not failed))
             standin += [r["standin_cpu_share"] for r in full[key].values() if "standin_cpu_share" in r]

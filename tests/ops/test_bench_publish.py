@@ -87,6 +87,8 @@ def test_publish_writes_the_block_and_the_report(tmp_path):
     assert json.loads(published.read_text()) == json.loads(json.dumps(report))
     text = doc.read_text()
     assert "old" not in text and text.endswith(f"{end}\n\nafter\n") and "| stand-in: busiest" in text
+    # The synthetic service is 0.72 of the ceiling everywhere while its verdicts pass: the page says so.
+    assert "the service is under the 0.8 target in 6 of 6 runs" in text
     generated.assert_current(doc, publish.BLOCK, publish.section(report))
 
 
@@ -128,6 +130,13 @@ def test_errors_fail_a_notes_verdict_however_fast_they_were():
     report["quota"][key]["service"]["non_2xx"] = 3
     failed = [name for name, _, ok in run.verdict(report) if not ok]
     assert len(failed) == 1 and failed[0].startswith("0.25 vCPU: notes")
+
+
+def test_errors_from_the_ceiling_or_flask_fail_the_verdict_their_figures_stand_beside():
+    report = a_report()
+    report["full"][next(iter(run.NOTES))]["ceiling"]["non_2xx"] = 1
+    failed = [name for name, _, ok in run.verdict(report) if not ok]
+    assert len(failed) == 1 and failed[0].startswith("whole core: notes")
 
 
 def test_wrk_socket_errors_count_as_failed_requests():
