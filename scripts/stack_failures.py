@@ -86,9 +86,21 @@ def _is_stack_event(event: dict) -> bool:
     return event.get("PhysicalResourceId") == event.get("StackId")
 
 
-def operation_events(cfn, stack: str, since=None) -> list[dict]:
+def operation_events(cfn, stack: str, since=None, histories: dict | None = None) -> list[dict]:
     """The events of the latest operation on `stack`, oldest first: back to its last "User Initiated"
-    event, or (for a nested stack, whose operations the parent starts) back to `since`."""
+    event, or (for a nested stack, whose operations the parent starts) back to `since`.
+
+    `histories`: what this command has already read, by (stack, since); a history found there is not
+    read again, and one read is kept there. A read that failed is not kept (the next asks again)."""
+    if histories is not None and (stack, since) in histories:
+        return histories[(stack, since)]
+    events = _read_operation_events(cfn, stack, since)
+    if histories is not None:
+        histories[(stack, since)] = events
+    return events
+
+
+def _read_operation_events(cfn, stack: str, since) -> list[dict]:
     events: list[dict] = []
     with aws_errors():
         for page in cfn.get_paginator("describe_stack_events").paginate(StackName=stack):
@@ -102,10 +114,12 @@ def operation_events(cfn, stack: str, since=None) -> list[dict]:
     return events[::-1]
 
 
-def failures(cfn, stack: str, since=None, depth: int = 0) -> list[Failure]:
+def failures(cfn, stack: str, since=None, depth: int = 0, histories: dict | None = None) -> list[Failure]:
     """Every failure in the latest operation on `stack` and, recursively, its nested stacks (a failed
-    nested stack is replaced by its own failures)."""
-    events = operation_events(cfn, stack, since)
+    nested stack is replaced by its own failures). Each stack's history is read once (a nested stack
+    can fail twice in one operation, e.g. CREATE_FAILED then DELETE_FAILED); `histories`: see operation_events."""
+    histories = {} if histories is None else histories
+    events = operation_events(cfn, stack, since, histories)
     if since is None and events:
         since = events[0]["Timestamp"]
     found: list[Failure] = []
@@ -116,7 +130,7 @@ def failures(cfn, stack: str, since=None, depth: int = 0) -> list[Failure]:
         physical = event.get("PhysicalResourceId") or ""
         if event["ResourceType"] == "AWS::CloudFormation::Stack" and NESTED_STACK.match(physical) and depth < 5:
             try:
-                nested = failures(cfn, physical, since, depth + 1)
+                nested = failures(cfn, physical, since, depth + 1, histories)
             except OpsError:
                 nested = []  # unreadable nested stack: fall back on the parent's own message
             if nested:
@@ -127,20 +141,20 @@ def failures(cfn, stack: str, since=None, depth: int = 0) -> list[Failure]:
     return found
 
 
-def root_cause(cfn, stack: str, after=None) -> Failure | None:
+def root_cause(cfn, stack: str, after=None, histories: dict | None = None) -> Failure | None:
     """The earliest real failure of the latest operation (only one at or after `after`, when given); the
     earliest cascade message only when no event says more (e.g. a nested stack that cannot be read)."""
-    found = [f for f in failures(cfn, stack) if after is None or f.timestamp >= after]
+    found = [f for f in failures(cfn, stack, histories=histories) if after is None or f.timestamp >= after]
     real = [f for f in found if not f.cascade]
     return min(real or found, key=lambda f: f.timestamp) if found else None
 
 
-def explain(t: Target, cfn=None, after=None) -> str | None:
+def explain(t: Target, cfn=None, after=None, histories: dict | None = None) -> str | None:
     """Print the root cause of the stack's latest failure with what to do and where to read more; return
     the one-line cause (None when the events name none, e.g. sam failed before CloudFormation started)."""
     cfn = cfn or t.client("cloudformation")
     try:
-        cause = root_cause(cfn, t.stack_name, after)
+        cause = root_cause(cfn, t.stack_name, after, histories)
     except OpsError:
         return None
     if cause is None:
@@ -153,13 +167,15 @@ def explain(t: Target, cfn=None, after=None) -> str | None:
     return cause.line()
 
 
-def retained_after_rollback(cfn, stack: str, since=None, depth: int = 0) -> list[tuple[str, str]]:
+def retained_after_rollback(cfn, stack: str, since=None, depth: int = 0,
+                            histories: dict | None = None) -> list[tuple[str, str]]:
     """(type, physical id) of every resource the latest operation on `stack` and its nested stacks kept
     when it deleted them (DELETE_SKIPPED). A failed first create rolls the parent back, but a nested
     stack that had completed is *deleted*, not rolled back, so its RetainExceptOnCreate resources are
     retained (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html:
-    only "the stack operation that created the resource" being rolled back deletes it)."""
-    events = operation_events(cfn, stack, since)
+    only "the stack operation that created the resource" being rolled back deletes it).
+    `histories`: see operation_events."""
+    events = operation_events(cfn, stack, since, histories)
     if since is None and events:
         since = events[0]["Timestamp"]
     kept, nested = [], []
@@ -172,7 +188,7 @@ def retained_after_rollback(cfn, stack: str, since=None, depth: int = 0) -> list
             nested.append(physical)
     for child in nested:
         try:
-            kept += retained_after_rollback(cfn, child, since, depth + 1)
+            kept += retained_after_rollback(cfn, child, since, depth + 1, histories)
         except OpsError:
             pass  # unreadable: nothing more to say about it
     return list(dict.fromkeys(kept))
@@ -253,8 +269,9 @@ def clear_failed_create(t: Target, interactive: bool, ask=input, timeout: float 
         return False
     log(f"stack {t.stack_name} is ROLLBACK_COMPLETE: its first create failed and CloudFormation can only "
         f"delete it, not update it")
-    explain(t, cfn)
-    kept = retained_after_rollback(cfn, t.stack_name)
+    histories: dict = {}  # the cause and what the rollback kept come from the same events: read them once
+    explain(t, cfn, histories=histories)
+    kept = retained_after_rollback(cfn, t.stack_name, histories=histories)
     if interactive:
         if not interactive_confirm(f"Delete the failed stack {t.stack_name} and create it again? [y/N] ", ask):
             raise NotConfirmed(f"not confirmed: stack {t.stack_name} stays ROLLBACK_COMPLETE and cannot be deployed "

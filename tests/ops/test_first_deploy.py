@@ -11,7 +11,7 @@ from moto.cloudformation.models import cloudformation_backends
 from scripts import cost, deploy, preflight, scale, service_roles, stack_failures
 from scripts.common import Target
 from scripts.errors import AwsCallFailed, DeployFailed, NotConfirmed, OpsError, StackNotDeployable, UsageError
-from tests.ops.conftest import REGION, STACK, create_deployment, make_target, service_arn, stubbed
+from tests.ops.conftest import REGION, STACK, create_deployment, make_target, service_arn, stubbed, use_clients
 from tests.ops.fake_tools import FakeTools
 from tests.ops.test_deploy import ONLY_AWS_CHECKS
 
@@ -440,22 +440,78 @@ def test_when_no_event_says_more_the_cascade_message_is_the_cause():
 DATA_STACK = arn(f"{STACK}-ServiceStack-7KEPT", "d")
 
 
+FRONTEND_STACK = arn(f"{STACK}-FrontendStack-QWE", "f")
+# FrontendStack fails after ServiceStack completed: the parent's rollback deletes ServiceStack,
+# and its RetainExceptOnCreate table is DELETE_SKIPPED (not the operation that created it).
+KEPT_PARENT_EVENTS = [
+    stack_self(PARENT, "ROLLBACK_COMPLETE", 400),
+    event(PARENT, "ServiceStack", NESTED, "DELETE_COMPLETE", 390, physical=DATA_STACK),
+    event(PARENT, "FrontendStack", NESTED, "CREATE_FAILED", 299, "Your account must be verified",
+          physical=FRONTEND_STACK),
+    event(PARENT, "ServiceStack", NESTED, "CREATE_COMPLETE", 200, physical=DATA_STACK),
+    stack_self(PARENT, "CREATE_IN_PROGRESS", 0, "User Initiated"),
+]
+KEPT_SERVICE_EVENTS = [
+    stack_self(DATA_STACK, "DELETE_COMPLETE", 389),
+    event(DATA_STACK, "NotesTable", "AWS::DynamoDB::Table", "DELETE_SKIPPED", 388, physical="notes-kept"),
+    event(DATA_STACK, "NotesTable", "AWS::DynamoDB::Table", "CREATE_COMPLETE", 150, physical="notes-kept"),
+    stack_self(DATA_STACK, "CREATE_IN_PROGRESS", 100),
+]
+
+
+def history_reads(cfn) -> list[str]:
+    """The StackName of every DescribeStackEvents call `cfn` makes from now on (each page counts)."""
+    reads: list[str] = []
+    # The event botocore emits first, before the Stubber checks (or refuses) the call.
+    cfn.meta.events.register("provide-client-params.cloudformation.DescribeStackEvents",
+                             lambda params, **_: reads.append(params["StackName"]))
+    return reads
+
+
 def test_a_failed_create_finds_the_tables_a_deleted_nested_stack_kept():
-    """FrontendStack fails after ServiceStack completed: the parent's rollback deletes ServiceStack,
-    and its RetainExceptOnCreate table is DELETE_SKIPPED (not the operation that created it)."""
-    parent = [stack_self(PARENT, "ROLLBACK_COMPLETE", 400),
-              event(PARENT, "ServiceStack", NESTED, "DELETE_COMPLETE", 390, physical=DATA_STACK),
-              event(PARENT, "FrontendStack", NESTED, "CREATE_FAILED", 299, "Your account must be verified",
-                    physical=arn(f"{STACK}-FrontendStack-QWE", "f")),
-              event(PARENT, "ServiceStack", NESTED, "CREATE_COMPLETE", 200, physical=DATA_STACK),
-              stack_self(PARENT, "CREATE_IN_PROGRESS", 0, "User Initiated")]
-    service = [stack_self(DATA_STACK, "DELETE_COMPLETE", 389),
-               event(DATA_STACK, "NotesTable", "AWS::DynamoDB::Table", "DELETE_SKIPPED", 388, physical="notes-kept"),
-               event(DATA_STACK, "NotesTable", "AWS::DynamoDB::Table", "CREATE_COMPLETE", 150, physical="notes-kept"),
-               stack_self(DATA_STACK, "CREATE_IN_PROGRESS", 100)]
-    cfn, stub = stubbed_cfn((STACK, parent), (DATA_STACK, service), (arn(f"{STACK}-FrontendStack-QWE", "f"), []))
+    cfn, stub = stubbed_cfn((STACK, KEPT_PARENT_EVENTS), (DATA_STACK, KEPT_SERVICE_EVENTS), (FRONTEND_STACK, []))
     assert stack_failures.retained_after_rollback(cfn, STACK) == [("AWS::DynamoDB::Table", "notes-kept")]
     stub.assert_no_pending_responses()
+
+
+def test_clearing_a_failed_create_reads_each_stack_history_once(aws, monkeypatch, capsys):
+    """The cause and the tables the rollback kept come from the same events: one read of each stack's
+    history serves both (the Stubber has one answer for each, in the order they are first read)."""
+    t = make_target(aws)
+    ddb = aws.client("dynamodb")
+    ddb.create_table(TableName="notes-kept", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    cfn, stub = stubbed("cloudformation", activate=False)
+    stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackId": PARENT, "CreationTime": T0,
+                                                      "StackStatus": "ROLLBACK_COMPLETE"}]}, {"StackName": STACK})
+    for stack, events in ((STACK, KEPT_PARENT_EVENTS), (FRONTEND_STACK, []), (DATA_STACK, KEPT_SERVICE_EVENTS)):
+        stub.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": stack})
+    stub.add_response("delete_stack", {}, {"StackName": STACK})
+    stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist", 400)
+    reads = history_reads(cfn)
+    use_clients(monkeypatch, t, cloudformation=cfn)
+    with stub:
+        assert stack_failures.clear_failed_create(t, False, delay=0) is True
+    stub.assert_no_pending_responses()
+    assert sorted(reads) == sorted([STACK, FRONTEND_STACK, DATA_STACK])
+    assert "cause: FrontendStack (AWS::CloudFormation::Stack) in stack" in capsys.readouterr().out
+    assert ddb.list_tables()["TableNames"] == []  # the empty table the rollback kept
+
+
+def test_a_nested_stack_that_failed_twice_in_one_operation_is_read_once():
+    """A rollback that could not delete a nested stack it failed to create: CREATE_FAILED, then DELETE_FAILED."""
+    parent = [stack_self(PARENT, "ROLLBACK_FAILED", 500),
+              event(PARENT, "ServiceStack", NESTED, "DELETE_FAILED", 490, "Embedded stack "
+                    f"{SERVICE} was not successfully deleted: The following resource(s) failed to delete: [Cluster].",
+                    physical=SERVICE)] + PARENT_EVENTS[2:-1]
+    cfn, stub = stubbed_cfn((STACK, parent), (SERVICE, SERVICE_EVENTS), (CLUSTER_STACK, CLUSTER_EVENTS),
+                            (FRONTEND_STACK, []))
+    reads = history_reads(cfn)
+    cause = stack_failures.root_cause(cfn, STACK)
+    stub.assert_no_pending_responses()
+    assert reads == [STACK, SERVICE, CLUSTER_STACK, FRONTEND_STACK]
+    assert (cause.resource, cause.stack_id) == ("Cluster", CLUSTER_STACK)
 
 
 def test_an_empty_table_a_failed_create_left_is_deleted_one_with_items_is_named(aws, capsys):
