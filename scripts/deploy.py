@@ -139,7 +139,7 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
     outputs = stack_outputs.read(t)  # read once: the deploy is done, nothing below changes them
     wait_for_services(t, outputs, service_timeout, delay)
     publish.publish(t, outputs=outputs, delay=delay)
-    stopped = [reason for svc in outputs.services.values() if (reason := scale.stopped_reason(t, outputs, svc))]
+    stopped = scale.stopped_reasons(t, outputs)
     for reason in stopped:
         log(reason)
     if not stopped and not skip_smoke:

@@ -46,12 +46,19 @@ def _tags(ecs, service: dict) -> dict[str, str]:
         return {x["key"]: x["value"] for x in ecs.list_tags_for_resource(resourceArn=service["serviceArn"])["tags"]}
 
 
-def stopped_reason(t: Target, outputs: ParentOutputs, svc: ServiceOutputs) -> str | None:
+def stopped_reasons(t: Target, outputs: ParentOutputs) -> list[str]:
+    """stopped_reason of every service of the stack that cannot run tasks (one ECS and one autoscaling
+    client serve all of them)."""
+    ecs, aas = t.client("ecs"), t.client("application-autoscaling")
+    return [reason for svc in outputs.services.values()
+            if (reason := stopped_reason(ecs, aas, outputs.cluster_name, svc))]
+
+
+def stopped_reason(ecs, aas, cluster: str, svc: ServiceOutputs) -> str | None:
     """None when the service can run tasks; otherwise one line saying why it cannot and that the smoke
     tests are skipped. Also forgets a `make stop` record a deploy made stale (autoscaling restored)."""
-    ecs, aas = t.client("ecs"), t.client("application-autoscaling")
     target = _scalable(aas, svc.scalable_target)
-    service = _describe(ecs, outputs.cluster_name, svc)
+    service = _describe(ecs, cluster, svc)
     tags = _tags(ecs, service)
     recorded = f"{TAG_PREFIX}min" in tags
     if target["MaxCapacity"] > 0:

@@ -420,9 +420,21 @@ def test_a_deploy_that_restored_autoscaling_forgets_the_stale_stop_record(deploy
         ServiceNamespace="ecs", ResourceId=out.services["NotesService"].scalable_target, ScalableDimension="ecs:service:DesiredCount",
         MinCapacity=1, MaxCapacity=4)
     t.client("ecs").update_service(cluster="cluster", service="api", desiredCount=1)
-    assert scale.stopped_reason(t, out, out.services["NotesService"]) is None
+    assert scale.stopped_reasons(t, out) == []
     tags = t.client("ecs").list_tags_for_resource(resourceArn=service_arn(t.session, out))["tags"]
     assert not [x for x in tags if x["key"].startswith(scale.TAG_PREFIX)]
+
+
+def test_why_each_service_is_stopped_is_asked_with_one_client_per_aws_service(two_services, monkeypatch):
+    """A deploy checks every service of the stack: the ECS and autoscaling clients are made once for all."""
+    t, out = two_services
+    scale.stop(t, delay=0)
+    made: list[str] = []
+    real = t.client
+    monkeypatch.setattr(t, "client", lambda s, region=None: made.append(s) or real(s, region))
+    reasons = scale.stopped_reasons(t, out)
+    assert [r.split(" is stopped ")[0] for r in reasons] == ["service api", "service reports"]
+    assert sorted(made) == ["application-autoscaling", "ecs"]
 
 
 def test_when_no_event_says_more_the_cascade_message_is_the_cause():
