@@ -41,9 +41,9 @@ from pathlib import Path
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from checks.branches import NESTED, Evaluator, Opaque, child_values, nested_stacks
+from checks.branches import NESTED, Evaluator, Opaque, nested_stacks
 from checks.cfnlint.project_rules import references  # one reader of Ref, GetAtt and Sub
-from checks.render import PARENT, WIRED, Renderer, template
+from checks.render import PARENT, WIRED, Renderer, nested_parameters, render_nested, template
 
 SCHEMA_REGION = "us-east-1"
 
@@ -177,20 +177,12 @@ def render_stacks(values: dict, region: str, changed_outputs: set[str] | None = 
     parent = Evaluator(template(parent_file), values, region, parent_file)
     refused = parent.rule_failures()
     out = {"parent": Renderer(template(parent_file), values, region, substitute=True).render()}
-    for stack, location in children(parent_file).items():
+    locations = children(parent_file)
+    for stack, _, given in nested_parameters(parent):
         if stacks is not None and stack not in stacks:
             continue
-        condition = template(parent_file)["Resources"][stack].get("Condition")
-        if condition and parent.condition(condition) is False:
-            out[stack] = {"Resources": {}, "Outputs": {}}
-            continue
-        given = child_values(parent, stack)
-        renderer = Renderer(template(location), {k: v for k, v in given.items() if not isinstance(v, Opaque)}, region,
-                            substitute=True)
-        for name, value in given.items():
-            if isinstance(value, Opaque):
-                renderer.values[name] = _token(value, changed_outputs or set())
-        out[stack] = renderer.render()
+        out[stack] = {"Resources": {}, "Outputs": {}} if given is None else render_nested(
+            locations[stack], given, lambda value: _token(value, changed_outputs or set()), region, substitute=True)
     return refused, out
 
 
