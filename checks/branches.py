@@ -67,6 +67,7 @@ def pseudo_parameters(region: str) -> dict:
                             "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"}
 
 
+# Not checks.render.Opaque (text kept as a Ref): no string operation may take this for text; it keeps its origin and a Cidr's length.
 @dataclass(frozen=True)
 class Opaque:
     """A value only a deployment knows (see the module's rule). `length` is set only

@@ -46,6 +46,7 @@ EXAMPLE_END = "# <<< end of the second service example"
 TWO_SERVICES = "two-services"
 
 
+# Not checks.branches.Opaque: this one is text, so a rendering's conditions count it non-empty; that one leaves them undecided.
 class Opaque(str):
     """A value only a deployment knows (a nested stack's output): rendered as the Ref it is, and
     non-empty for the conditions that test it."""
