@@ -30,7 +30,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from checks.render import Renderer, RenderError
+from checks.render import Renderer, RenderError, nested_parameters
 
 # Regions where Amazon ECS runs Linux containers on Fargate, from
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AWS_Fargate-Regions.html
@@ -67,6 +67,7 @@ def pseudo_parameters(region: str) -> dict:
                             "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"}
 
 
+# Not checks.render.Opaque (text kept as a Ref): no string operation may take this for text; it keeps its origin and a Cidr's length.
 @dataclass(frozen=True)
 class Opaque:
     """A value only a deployment knows (see the module's rule). `length` is set only
@@ -400,7 +401,6 @@ def check_deployment(load, parent_file: str, values: dict, region: str) -> Deplo
     problems = list(parent.evaluate())
     if refused:
         return Deployment(region, refused, problems)
-    for stack, location in nested_stacks(parent.template).items():
-        child = Evaluator(load(location), child_values(parent, stack), region, location)
-        problems += child.evaluate()
+    for _, location, given in nested_parameters(parent, absent_too=True):
+        problems += Evaluator(load(location), given, region, location).evaluate()
     return Deployment(region, refused, list(dict.fromkeys(problems)))

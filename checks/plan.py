@@ -41,9 +41,9 @@ from pathlib import Path
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from checks.branches import NESTED, Evaluator, Opaque, child_values, nested_stacks
+from checks.branches import NESTED, Evaluator, Opaque, nested_stacks
 from checks.cfnlint.project_rules import references  # one reader of Ref, GetAtt and Sub
-from checks.render import PARENT, WIRED, Renderer, template
+from checks.render import PARENT, WIRED, Renderer, nested_parameters, render_nested, template
 
 SCHEMA_REGION = "us-east-1"
 
@@ -171,27 +171,26 @@ def _token(value: Opaque, changed: set[str]) -> str:
 
 
 def render_stacks(values: dict, region: str, changed_outputs: set[str] | None = None,
-                  stacks: list[str] | None = None, parent_file: str = PARENT) -> tuple[list[str], dict[str, dict]]:
+                  parent_file: str = PARENT) -> tuple[list[str], dict[str, dict]]:
     """The parent's refusals and {stack: rendered template}; "parent" is the parent itself. A nested
     stack whose Condition is false renders empty, so switching it on adds all it holds."""
+    refused, parent, stacks = rendered_stacks(values, region, set() if changed_outputs is None else changed_outputs,
+                                              parent_file)
+    return refused, {"parent": parent, **{stack: rendering for stack, _, rendering in stacks}}
+
+
+def rendered_stacks(values: dict, region: str, changed_outputs: set[str], parent_file: str = PARENT):
+    """The parent's refusals, its rendering, and (stack, template file, rendering) of each nested stack in
+    order, rendered only when the caller reaches it: another stack's output is a token marked (new) once the
+    caller has put it in `changed_outputs` (plan adds a stack's changed outputs before it takes the next)."""
     parent = Evaluator(template(parent_file), values, region, parent_file)
-    refused = parent.rule_failures()
-    out = {"parent": Renderer(template(parent_file), values, region, substitute=True).render()}
-    for stack, location in children(parent_file).items():
-        if stacks is not None and stack not in stacks:
-            continue
-        condition = template(parent_file)["Resources"][stack].get("Condition")
-        if condition and parent.condition(condition) is False:
-            out[stack] = {"Resources": {}, "Outputs": {}}
-            continue
-        given = child_values(parent, stack)
-        renderer = Renderer(template(location), {k: v for k, v in given.items() if not isinstance(v, Opaque)}, region,
-                            substitute=True)
-        for name, value in given.items():
-            if isinstance(value, Opaque):
-                renderer.values[name] = _token(value, changed_outputs or set())
-        out[stack] = renderer.render()
-    return refused, out
+    locations = children(parent_file)
+
+    def stacks():
+        for stack, _, given in nested_parameters(parent):
+            yield stack, locations[stack], {"Resources": {}, "Outputs": {}} if given is None else render_nested(
+                locations[stack], given, lambda value: _token(value, changed_outputs), region, substitute=True)
+    return parent.rule_failures(), Renderer(template(parent_file), values, region, substitute=True).render(), stacks()
 
 
 # --- comparing -------------------------------------------------------------------------
@@ -311,13 +310,14 @@ def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PAR
     before_parent = before_parent or parent
     before, after = with_deploy_values(before), with_deploy_values(after)
     _, old = render_stacks(before, region, parent_file=before_parent)
-    refused, new = render_stacks(after, region, stacks=[], parent_file=parent)
     changes: list[Change] = []
     changed_outputs: set[str] = set()
+    refused, new_parent, stacks = rendered_stacks(after, region, changed_outputs, parent)
+    new = {"parent": new_parent}
     empty = {"Resources": {}, "Outputs": {}}
-    for stack, location in children(parent).items():  # in order: outputs flow forward
-        new[stack] = render_stacks(after, region, changed_outputs, stacks=[stack], parent_file=parent)[1][stack]
-        found, outputs = diff_stack(stack, old.get(stack, empty), new[stack], template(location))
+    for stack, location, rendering in stacks:  # in order: outputs flow forward
+        new[stack] = rendering
+        found, outputs = diff_stack(stack, old.get(stack, empty), rendering, template(location))
         changes += found
         changed_outputs |= {f"{stack}.Outputs.{o}" for o in outputs}
     for stack, location in children(before_parent).items():

@@ -108,3 +108,15 @@ def test_the_az_allow_list_covers_every_fargate_region_and_the_parents_rules_agr
         ids = mapping[region]["Ids"].split(",")
         assert len(ids) >= 2 and all(i.startswith(pinned_pair(region)[:3]) for i in ids), region
     assert "use1-az3" not in mapping["us-east-1"]["Ids"], "use1-az3 has no VPC link support"
+
+
+def test_the_two_opaques_differ_where_a_condition_tests_an_unknown_list():
+    """checks.render.Opaque is text: a rendering must pick a branch, so a list only a deployment knows counts
+    as non-empty. checks.branches.Opaque is not text: the all-branches check leaves that condition undecided."""
+    from checks.branches import Opaque
+    from checks.render import Opaque as Text
+    from checks.render import Renderer
+    service = template("service.yml")
+    assert Evaluator(service, {"PolicyArns": Opaque("GetAtt NotesDataStack.Outputs.AccessPolicyArn")},
+                     "us-east-1").condition("HasPolicyArns") is None
+    assert Renderer(service, {"PolicyArns": Text("<NotesDataStack.Outputs.AccessPolicyArn>")}).condition("HasPolicyArns")

@@ -194,3 +194,30 @@ def test_the_cloudfront_certificate_must_come_from_us_east_1():
     assert pattern.fullmatch("")
     assert not pattern.fullmatch("arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-0000-0000-000000000000")
     assert "us-east-1" in spec["ConstraintDescription"]
+
+
+def test_nested_parameters_walks_the_parents_stacks_in_order_with_what_each_is_passed():
+    """The one loop over the parent's nested stacks (checks/render.py, checks/plan.py, checks/branches.py)."""
+    from checks.branches import Evaluator, Opaque, nested_stacks
+    from checks.render import nested_parameters
+    parent = Evaluator(PARENT, {"Ingress": "LoadBalancer"}, "us-east-1", "parent.yml")
+    walked = list(nested_parameters(parent))
+    assert [(stack, location) for stack, location, _ in walked] == list(nested_stacks(PARENT).items())
+    given = {stack: values for stack, _, values in walked}
+    assert given["BudgetStack"] is None, "no MonthlyBudget: the parent does not create it"
+    assert given["NotesService"]["PathPrefix"] == "/api"
+    assert given["NotesService"]["ClusterName"] == Opaque("GetAtt ClusterStack.Outputs.ClusterName")
+    every = {stack: values for stack, _, values in nested_parameters(parent, absent_too=True)}
+    assert every["BudgetStack"] is not None and every["NotesService"] == given["NotesService"]
+
+
+def test_render_nested_types_known_values_and_puts_each_stand_in_as_it_is():
+    from checks.branches import Opaque
+    from checks.render import render_nested
+    given = {"PolicyArns": Opaque("GetAtt NotesDataStack.Outputs.AccessPolicyArn"), "Cpu": "1024"}
+    seen = []
+    rendered = render_nested("service.yml", given, lambda value: seen.append(value) or "<token>")
+    assert seen == [given["PolicyArns"]]
+    resources = rendered["Resources"]
+    assert resources["TaskRole"]["Properties"]["ManagedPolicyArns"] == "<token>", "a stand-in is not split as a list"
+    assert resources["TaskDefinition"]["Properties"]["Cpu"] == 1024, "a known Number is read as one"
