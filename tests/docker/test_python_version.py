@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from dockerfile_parse import DockerfileParser
 
 from local.stack import ROOT
 
@@ -31,10 +30,8 @@ def test_the_version_file_names_one_minor_release():
     assert re.fullmatch(r"3\.\d+", pinned()), "major.minor only: CI, pyenv and the Makefile take the latest patch"
 
 
-def test_the_images_python_is_that_version():
-    parsed = DockerfileParser(path=str(ROOT / "app" / "Dockerfile"))
-    (image,) = [ins["value"].split()[0] for ins in parsed.structure
-                if ins["instruction"] == "FROM" and "/" in ins["value"].split()[0]]
+def test_the_images_python_is_that_version(dockerfile):
+    image = dockerfile.base_image
     tag = re.search(r"/python:(\d+\.\d+)\.\d+-", image)
     assert tag and tag.group(1) == pinned(), f"{image} is not Python {pinned()} (.python-version)"
 

@@ -14,11 +14,11 @@ from api.errors import HTTP_CODES
 from api.health import HEALTH_PATH
 from api.store import KEY_SCHEMA
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
-from dockerfile_parse import DockerfileParser
 
 from checks.render import load, render_stack
 from local import edge
 from local.dynamodb_table import table_definition
+from tests.support.dockerfile import dockerfile
 from tests.templates.conftest import ROOT
 
 SERVICE = load(ROOT / "service.yml")
@@ -35,7 +35,6 @@ DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()
 ALB_IDLE_TIMEOUT = 60
 FARGATE_MAX_STOP_TIMEOUT = 120  # also the notice a Fargate Spot interruption gives
 STOP_MARGIN = 10  # seconds between the end of the drain and SIGKILL
-DOCKERFILE = DockerfileParser(path=str(ROOT / "app" / "Dockerfile"))
 IMAGE = "x@sha256:" + "0" * 64
 
 
@@ -60,7 +59,7 @@ def lb_service():
 def test_container_port_matches_the_app_and_the_image(lb_service):
     port = int(CONTRACT["Port"])
     assert port == DEFAULTS["port"]
-    assert DockerfileParser(path=str(ROOT / "app" / "Dockerfile")).envs["PORT"] == str(port)
+    assert dockerfile().envs["PORT"] == str(port)
     c = container(lb_service)
     assert c["PortMappings"][0]["ContainerPort"] == port
     assert {"Name": "PORT", "Value": port} in c["Environment"]
@@ -74,9 +73,7 @@ def test_one_health_contract_image_task_and_target_group(lb_service):
     assert lb_service["Resources"]["TargetGroup"]["Properties"]["HealthCheckPath"] == HEALTH_PATH
     assert HEALTH_PATH.startswith(NOTES["PathPrefix"] + "/"), "the health check goes through the service's own rule"
     task_check = container(lb_service)["HealthCheck"]["Command"]
-    image_check = DockerfileParser(path=str(ROOT / "app" / "Dockerfile")).structure
-    (healthcheck,) = [i["value"] for i in image_check if i["instruction"] == "HEALTHCHECK"]
-    assert task_check == ["CMD", *json.loads(healthcheck.split("CMD", 1)[1])]
+    assert task_check == ["CMD", *dockerfile().exec_form("HEALTHCHECK")]
     assert f'PATH = "{HEALTH_PATH}"' in (ROOT / "app" / "healthcheck.py").read_text()
 
 
@@ -203,7 +200,7 @@ def test_the_task_may_open_every_connection_gunicorn_holds(ingress):
 
 
 def test_task_runs_as_the_images_user_read_only(lb_service):
-    (user,) = [i["value"] for i in DOCKERFILE.structure if i["instruction"] == "USER"]
+    user = dockerfile().one("USER")
     c = container(lb_service)
     assert c["User"] == user
     assert c["ReadonlyRootFilesystem"] is True
@@ -215,14 +212,9 @@ def test_the_apps_writable_path_is_writable_by_the_app_user(lb_service):
     declares its path as a VOLUME: then ECS copies the image's directory, owner and mode
     included (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html).
     compose's tmpfs hides this locally, so it is pinned here."""
-    (user,) = [i["value"] for i in DOCKERFILE.structure if i["instruction"] == "USER"]
-    uid = user.split(":")[0]
-    volumes = set()
-    for instruction in DOCKERFILE.structure:
-        if instruction["instruction"] == "VOLUME":
-            value = instruction["value"].strip()
-            volumes |= set(json.loads(value) if value.startswith("[") else value.split())
-    runs = " && ".join(i["value"] for i in DOCKERFILE.structure if i["instruction"] == "RUN")
+    uid = dockerfile().one("USER").split(":")[0]
+    volumes = dockerfile().volumes
+    runs = " && ".join(dockerfile().values("RUN"))
     writable = [m["ContainerPath"] for m in container(lb_service)["MountPoints"] if not m["ReadOnly"]]
     assert writable == ["/tmp"]
     for path in writable:
