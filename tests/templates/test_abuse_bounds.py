@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import pytest
 
+from blueprint.templates import service_resources
 from checks.branches import broken_rules
-from checks.render import load, render_file, render_stack
-from tests.templates.conftest import ROOT
+from checks.render import TWO_SERVICES, template
+from tests.templates.conftest import all_renderings, container, environment, render, service, stack
 
-PARENT = load(ROOT / "parent.yml")
+PARENT = template("parent.yml")
 SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:origin-verify-AbCdEf"
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/shared/0000"
 
 
-def resources(template: str, **values) -> dict:
-    return render_file(ROOT / template, values)["Resources"]
+def resources(name: str, **values) -> dict:
+    """A source template's resources, rendered on its own."""
+    return render(name, **values)["Resources"]
 
 
 def distribution(**values) -> dict:
@@ -39,17 +41,15 @@ def test_cloudfront_sends_the_secret_header_resolved_from_secrets_manager():
 
 
 def test_the_task_gets_the_same_value_as_a_secret_not_an_environment_value():
-    (container,) = render_stack("NotesService")["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
-    assert container["Secrets"] == [{"Name": "ORIGIN_VERIFY_SECRET",
-                                     "ValueFrom": {"Fn::Sub": "${OriginVerifySecretArn}:${OriginVerifySecretKey}::"}}]
-    assert "ORIGIN_VERIFY_SECRET" not in {e["Name"] for e in container["Environment"]}
+    assert container(service())["Secrets"] == [{
+        "Name": "ORIGIN_VERIFY_SECRET", "ValueFrom": {"Fn::Sub": "${OriginVerifySecretArn}:${OriginVerifySecretKey}::"}}]
+    assert "ORIGIN_VERIFY_SECRET" not in environment(service())
 
 
 def test_the_parent_wires_one_secret_and_one_key_to_every_service_and_cloudfront():
-    cluster_outputs = load(ROOT / "cluster.yml")["Outputs"]
+    cluster_outputs = template("cluster.yml")["Outputs"]
     assert {"OriginVerifySecretArn", "OriginVerifySecretKey"} <= set(cluster_outputs)
-    from checks.render import two_service_parent
-    services = [n for n, r in two_service_parent()["Resources"].items() if r["Properties"]["Location"] == "service.yml"]
+    services = list(service_resources(template(TWO_SERVICES)))
     assert services == ["NotesService", "ReportsService"]
     for child in ("NotesService", "FrontendStack"):
         params = PARENT["Resources"][child]["Properties"]["Parameters"]
@@ -67,7 +67,7 @@ def test_the_secret_is_generated_per_stack_and_its_key_follows_the_version():
     # per stack (a nested stack's generated name) and under the STACK-* the CloudFormation role may manage.
     assert r["OriginVerifySecret"]["Properties"]["Name"] == {
         "Fn::Sub": "${AWS::StackName}-origin-verify-${OriginSecretVersion}"}
-    outputs = render_file(ROOT / "cluster.yml", {"OriginSecretVersion": "7"})["Outputs"]
+    outputs = render("cluster.yml", OriginSecretVersion="7")["Outputs"]
     assert outputs["OriginVerifySecretKey"]["Value"] == {"Fn::Sub": "v${OriginSecretVersion}"}
 
 
@@ -77,7 +77,7 @@ def test_only_the_execution_role_reads_the_secret_and_only_that_one():
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement == {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
                          "Resource": {"Ref": "OriginVerifySecret"}}
-    task_role = str(render_stack("NotesService")["Resources"]["TaskRole"]) + str(load(ROOT / "notes-data.yml"))
+    task_role = str(service()["TaskRole"]) + str(template("notes-data.yml"))
     assert "secretsmanager" not in task_role, "the app's own role never needs it"
 
 
@@ -85,25 +85,25 @@ def test_only_the_execution_role_reads_the_secret_and_only_that_one():
 def test_the_load_balancer_admits_only_cloudfront_on_one_port(certificate, port):
     values = {"Ingress": "LoadBalancer", "ApiCertificateArn": certificate, "CloudFrontPrefixListId": "pl-3b927c52",
               **({"ApiDomainName": "api.example.com"} if certificate else {})}
-    r = render_stack("IngressStack", values)["Resources"]
+    r = stack("IngressStack", **values)["Resources"]
     (rule,) = r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
     assert "SecurityGroupIngress" not in r["IngressSecurityGroup"]["Properties"], "the shared group admits nothing"
     assert rule["SourcePrefixListId"] == "pl-3b927c52" and "CidrIp" not in rule and "CidrIpv6" not in rule
     assert rule["FromPort"] == rule["ToPort"] == port
     # The port CloudFront uses is the one open: https-only with a certificate, else http-only.
-    protocol = render_stack("IngressStack", values)["Outputs"]["ApiOriginProtocol"]["Value"]
+    protocol = stack("IngressStack", **values)["Outputs"]["ApiOriginProtocol"]["Value"]
     assert protocol == ("https-only" if port == 443 else "http-only")
-    origin = render_stack("FrontendStack", values)["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    origin = stack("FrontendStack", **values)["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
     assert origin["Origins"][1]["CustomOriginConfig"]["OriginProtocolPolicy"] == protocol, "CloudFront uses that port"
 
 
 def test_no_security_group_in_any_template_is_open_to_the_internet():
-    from checks.render import nested_renderings, renderings
-    for variant, (parent, values) in renderings().items():
-        for stack, (_, rendered) in nested_renderings(parent, values).items():
+    for variant, stacks in all_renderings().items():
+        for logical_id, (_, rendered) in stacks.items():
             for name, resource in rendered["Resources"].items():
                 for rule in resource.get("Properties", {}).get("SecurityGroupIngress", []):
-                    assert rule.get("CidrIp") != "0.0.0.0/0" and rule.get("CidrIpv6") != "::/0", (variant, stack, name)
+                    assert rule.get("CidrIp") != "0.0.0.0/0" and rule.get("CidrIpv6") != "::/0", \
+                        (variant, logical_id, name)
 
 
 # ------------------------------------------------------------ per-client rate limit
@@ -155,12 +155,12 @@ def test_the_free_flat_rate_plan_covers_the_distribution_and_its_web_acl():
 # ------------------------------------------------------------ the bill ceiling
 def test_the_stage_throttle_and_the_table_ceiling_are_parameters():
     values = {"ApiRateLimit": "7", "ApiBurstLimit": "9", "TableMaxReadUnits": "11", "TableMaxWriteUnits": "3"}
-    stage = render_stack("IngressStack", values)["Resources"]["HttpApiStage"]
-    table = render_stack("NotesDataStack", values)["Resources"]["NotesTable"]
+    stage = stack("IngressStack", **values)["Resources"]["HttpApiStage"]
+    table = stack("NotesDataStack", **values)["Resources"]["NotesTable"]
     assert stage["Properties"]["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 9, "ThrottlingRateLimit": 7}
     assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["Properties"]["OnDemandThroughput"] == {"MaxReadRequestUnits": 11, "MaxWriteRequestUnits": 3}
-    defaults = render_stack("IngressStack")["Resources"]["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
+    defaults = stack("IngressStack")["Resources"]["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
     assert defaults == {"ThrottlingBurstLimit": 20, "ThrottlingRateLimit": 10}
 
 

@@ -15,40 +15,30 @@ from api.health import HEALTH_PATH
 from api.store import KEY_SCHEMA
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from checks.render import load, render_stack
+from checks.render import PARENT, template
 from local import edge
 from local.dynamodb_table import table_definition
 from tests.support.dockerfile import dockerfile
-from tests.templates.conftest import ROOT
+from tests.templates.conftest import IMAGE, ROOT, container, environment, service, stack
 
-SERVICE = load(ROOT / "service.yml")
-DATA = load(ROOT / "notes-data.yml")
-FRONTEND = load(ROOT / "frontend.yml")
-PARENT = load(ROOT / "parent.yml")
+SERVICE = template("service.yml")
+DATA = template("notes-data.yml")
+FRONTEND = template("frontend.yml")
 # What the parent tells the sample's service.yml about the app: its port and health path.
-NOTES = PARENT["Resources"]["NotesService"]["Properties"]["Parameters"]
+NOTES = template(PARENT)["Resources"]["NotesService"]["Properties"]["Parameters"]
 CONTRACT = {**SERVICE["Mappings"]["App"]["Container"], "Port": NOTES["ContainerPort"],
             "HealthCheckPath": NOTES["HealthCheckPath"]}
-INGRESSES = PARENT["Parameters"]["Ingress"]["AllowedValues"]
+INGRESSES = template(PARENT)["Parameters"]["Ingress"]["AllowedValues"]
 PER_INGRESS = {ingress: SERVICE["Mappings"]["App"][ingress] for ingress in INGRESSES}
 DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()}
 ALB_IDLE_TIMEOUT = 60
 FARGATE_MAX_STOP_TIMEOUT = 120  # also the notice a Fargate Spot interruption gives
 STOP_MARGIN = 10  # seconds between the end of the drain and SIGKILL
-IMAGE = "x@sha256:" + "0" * 64
-
-
-def container(rendered_service: dict) -> dict:
-    (definition,) = rendered_service["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
-    return definition
-
-
-def environment(rendered_service: dict) -> dict:
-    return {e["Name"]: e["Value"] for e in container(rendered_service)["Environment"]}
 
 
 def service_for(ingress: str) -> dict:
-    return render_stack("NotesService", {"Ingress": ingress, "ImageUri": IMAGE})
+    """The notes service's resources for `ingress`, running tasks."""
+    return service(Ingress=ingress, ImageUri=IMAGE)
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +54,13 @@ def test_container_port_matches_the_app_and_the_image(lb_service):
     assert c["PortMappings"][0]["ContainerPort"] == port
     assert {"Name": "PORT", "Value": port} in c["Environment"]
     assert int(SERVICE["Parameters"]["ContainerPort"]["Default"]) == port, "a service that sets none runs the app's"
-    tg = lb_service["Resources"]["TargetGroup"]["Properties"]
+    tg = lb_service["TargetGroup"]["Properties"]
     assert tg["Port"] == port
 
 
 def test_one_health_contract_image_task_and_target_group(lb_service):
     assert CONTRACT["HealthCheckPath"] == HEALTH_PATH == SERVICE["Parameters"]["HealthCheckPath"]["Default"]
-    assert lb_service["Resources"]["TargetGroup"]["Properties"]["HealthCheckPath"] == HEALTH_PATH
+    assert lb_service["TargetGroup"]["Properties"]["HealthCheckPath"] == HEALTH_PATH
     assert HEALTH_PATH.startswith(NOTES["PathPrefix"] + "/"), "the health check goes through the service's own rule"
     task_check = container(lb_service)["HealthCheck"]["Command"]
     assert task_check == ["CMD", *dockerfile().exec_form("HEALTHCHECK")]
@@ -104,7 +94,7 @@ def test_http_api_keeps_serving_while_api_gateway_still_routes_to_a_stopping_tas
     """ECS deregisters from Cloud Map and sends SIGTERM together; API Gateway keeps using the
     SRV records it resolved (aws/containers-roadmap#1639), so the drain outlasts their TTL."""
     rendered = service_for("HttpApi")
-    (record,) = rendered["Resources"]["CloudMapService"]["Properties"]["DnsConfig"]["DnsRecords"]
+    (record,) = rendered["CloudMapService"]["Properties"]["DnsConfig"]["DnsRecords"]
     assert int(environment(rendered)["DRAIN_DELAY"]) > record["TTL"]
 
 
@@ -114,7 +104,7 @@ def test_load_balancer_keeps_serving_until_health_checks_can_take_a_spot_task_ou
     on a Fargate Spot interruption SIGTERM comes first and the target may stay registered until
     the task stops (https://repost.aws/knowledge-center/fargate-spot-termination-notice), so the
     drain lasts until the target group's health checks can have marked the task unhealthy."""
-    tg = lb_service["Resources"]["TargetGroup"]["Properties"]
+    tg = lb_service["TargetGroup"]["Properties"]
     attrs = {a["Key"]: a["Value"] for a in tg["TargetGroupAttributes"]}
     dereg = int(attrs["deregistration_delay.timeout_seconds"])
     assert dereg == int(PER_INGRESS["LoadBalancer"]["DeregistrationDelay"]) > 0
@@ -163,12 +153,12 @@ def test_request_id_and_client_address_come_from_headers_a_client_cannot_set(ing
     assert env["TRUSTED_PROXY_HOPS"] == PER_INGRESS[ingress]["TrustedProxyHops"]
     assert env["REQUEST_ID_HEADER"].lower() not in {"x-amzn-trace-id", "x-amzn-requestid"}
     if ingress == "HttpApi":  # the header trusted is the one the integration overwrites
-        mapping = rendered["Resources"]["HttpApiIntegration"]["Properties"]["RequestParameters"]
+        mapping = rendered["HttpApiIntegration"]["Properties"]["RequestParameters"]
         assert mapping[f"overwrite:header.{env['REQUEST_ID_HEADER']}"] == "$context.requestId"
 
 
 def test_keepalive_outlasts_the_load_balancer_idle_timeout():
-    balancer = render_stack("IngressStack", {"Ingress": "LoadBalancer"})["Resources"]["LoadBalancer"]
+    balancer = stack("IngressStack", Ingress="LoadBalancer")["Resources"]["LoadBalancer"]
     attrs = {a["Key"]: a["Value"] for a in balancer["Properties"]["LoadBalancerAttributes"]}
     assert int(attrs["idle_timeout.timeout_seconds"]) == ALB_IDLE_TIMEOUT < DEFAULTS["keepalive"]
 
@@ -234,7 +224,7 @@ def test_task_role_reaches_only_the_table_with_the_calls_the_store_makes():
     assert table_statement["Resource"]["Fn::If"][1] == {"Fn::GetAtt": ["NotesTable", "Arn"]}
     # The notes service's task role gets that policy and no other.
     assert NOTES["PolicyArns"] == {"Fn::GetAtt": ["NotesDataStack", "Outputs.AccessPolicyArn"]}
-    role = render_stack("NotesService")["Resources"]["TaskRole"]["Properties"]
+    role = service()["TaskRole"]["Properties"]
     assert role["ManagedPolicyArns"] == {"Ref": "PolicyArns"} and "Policies" not in role
     used = set(re.findall(r'_call\(\s*"(\w+)"', (ROOT / "app" / "api" / "store.py").read_text()))
     allowed = {a.split(":")[1] for a in table_statement["Action"]}
@@ -295,8 +285,7 @@ def test_note_expiry_the_table_deletes_on_is_the_attribute_the_store_writes(lb_s
     from api.store import TTL_ATTRIBUTE
     props = DATA["Resources"]["NotesTable"]["Properties"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
-    env = {e["Name"]: str(e["Value"]) for e in container(lb_service)["Environment"]}
-    assert env["NOTE_TTL_DAYS"] == "30"
+    assert str(environment(lb_service)["NOTE_TTL_DAYS"]) == "30"
     assert "note_ttl_days" in DEFAULTS and DEFAULTS["note_ttl_days"] == 0  # local runs keep notes
 
 

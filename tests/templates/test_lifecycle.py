@@ -9,22 +9,19 @@ import pytest
 
 from checks.branches import broken_rules
 from checks.cfnlint.project_rules import LISTENER_TYPES, dependencies, forwards_to
-from checks.render import WIRED, load, nested_renderings, render_stack, renderings, variants
-from tests.templates.conftest import CHILDREN, ROOT
+from checks.render import WIRED, template, variants
+from tests.templates.conftest import CHILDREN, all_renderings, container, environment, service, stack, task_definition
 
-PARENT = load(ROOT / "parent.yml")
-DATA_SOURCE = load(ROOT / "notes-data.yml")
+PARENT = template("parent.yml")
+DATA_SOURCE = template("notes-data.yml")
 
 
 # ------------------------------------------------------------------ dependencies
 def _renders(kind: str) -> dict[str, dict]:
     """{variant/stack: resources} of every rendered stack made from `kind` (both parents)."""
-    out = {}
-    for variant, (parent, values) in renderings().items():
-        for stack, (location, rendered) in nested_renderings(parent, values).items():
-            if location == kind:
-                out[f"{variant}/{stack}"] = rendered["Resources"]
-    return out
+    return {f"{variant}/{logical_id}": rendered["Resources"]
+            for variant, stacks in all_renderings().items()
+            for logical_id, (location, rendered) in stacks.items() if location == kind}
 
 
 RENDERS = _renders("service.yml")
@@ -38,10 +35,10 @@ def test_the_service_waits_for_every_listener_that_forwards_to_its_target_groups
     With a certificate the HTTP listener only redirects; the HTTPS one forwards. The project rule
     E9107 checks the same on source templates (every branch at once); this, on each rendering."""
     resources = RENDERS[variant]
-    for name, service in resources.items():
-        if service["Type"] != "AWS::ECS::Service":
+    for name, ecs_service in resources.items():
+        if ecs_service["Type"] != "AWS::ECS::Service":
             continue
-        groups = {lb["TargetGroupArn"]["Ref"] for lb in service["Properties"].get("LoadBalancers", [])}
+        groups = {lb["TargetGroupArn"]["Ref"] for lb in ecs_service["Properties"].get("LoadBalancers", [])}
         before = dependencies(resources, name)
         for group in groups:
             listeners = {n for n, r in resources.items() if r["Type"] in LISTENER_TYPES and group in forwards_to(r)}
@@ -124,7 +121,7 @@ def test_every_rule_has_a_bad_case_and_every_rendered_variant_passes_the_rules()
 def test_an_alb_certificate_without_a_domain_is_what_the_rule_prevents():
     """Without ApiDomainName, CloudFront's origin is the ALB's own name over HTTPS: no
     certificate can match *.elb.amazonaws.com, so every /api/* request would be a 502."""
-    outputs = render_stack("IngressStack", {"Ingress": "LoadBalancer", "ApiCertificateArn": CERT})["Outputs"]
+    outputs = stack("IngressStack", Ingress="LoadBalancer", ApiCertificateArn=CERT)["Outputs"]
     assert outputs["ApiOriginProtocol"]["Value"] == "https-only"
     assert outputs["ApiOriginDomain"]["Value"] == {"Fn::GetAtt": ["LoadBalancer", "DNSName"]}
 
@@ -133,28 +130,24 @@ def test_an_alb_certificate_without_a_domain_is_what_the_rule_prevents():
 EXEC_PATHS = {"/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"}
 
 
-def task(**values) -> dict:
-    return render_stack("NotesService", values)["Resources"]["TaskDefinition"]["Properties"]
-
-
 @pytest.mark.parametrize("enabled", ["true", "false"])
 def test_ecs_exec_gets_writable_paths_under_a_read_only_root(enabled):
     """The exec agent writes its state and logs; under a read-only root it crashes unless these
     paths are writable volumes (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html,
     aws/containers-roadmap#1359). Task-local bind mounts, only while exec is on."""
-    props = task(EnableExecuteCommand=enabled)
-    (container,) = props["ContainerDefinitions"]
-    assert container["ReadonlyRootFilesystem"] is True
-    mounted = {m["ContainerPath"] for m in container["MountPoints"] if m["ReadOnly"] is False}
+    resources = service(EnableExecuteCommand=enabled)
+    definition = container(resources)
+    assert definition["ReadonlyRootFilesystem"] is True
+    mounted = {m["ContainerPath"] for m in definition["MountPoints"] if m["ReadOnly"] is False}
     assert (EXEC_PATHS <= mounted) == (enabled == "true")
     assert mounted & EXEC_PATHS == (EXEC_PATHS if enabled == "true" else set())
-    for volume in props["Volumes"]:
+    for volume in task_definition(resources)["Volumes"]:
         assert set(volume) == {"Name"}, "bind mounts only (task-local, no host path, no EFS)"
 
 
 @pytest.mark.parametrize("variant", sorted(RENDERS))
 def test_every_mount_has_its_volume_and_every_volume_is_mounted(variant):
-    props = RENDERS[variant]["TaskDefinition"]["Properties"]
+    props = task_definition(RENDERS[variant])
     declared = [v["Name"] for v in props["Volumes"]]
     used = [m["SourceVolume"] for c in props["ContainerDefinitions"] for m in c.get("MountPoints", [])]
     assert len(declared) == len(set(declared))
@@ -175,34 +168,25 @@ def test_the_table_is_retained_on_delete_but_not_after_a_failed_first_create():
 PROTECTION = ("DeletionProtectionEnabled", "DeletionProtection")
 
 
-@pytest.mark.parametrize("template", CHILDREN)
-def test_nothing_the_rollback_of_a_failed_create_must_delete_is_deletion_protected(template):
+@pytest.mark.parametrize("name", CHILDREN)
+def test_nothing_the_rollback_of_a_failed_create_must_delete_is_deletion_protected(name):
     """RetainExceptOnCreate deletes the resource when its first create rolls back; a deletion-
     protected resource refuses that delete (DynamoDB: "any user or process") and the stack ends
     in ROLLBACK_FAILED instead of ROLLBACK_COMPLETE."""
-    for name, resource in load(ROOT / template)["Resources"].items():
+    for logical_id, resource in template(name)["Resources"].items():
         if resource.get("DeletionPolicy") != "RetainExceptOnCreate":
             continue
         props = resource.get("Properties", {})
-        assert not [p for p in PROTECTION if props.get(p) not in (None, False, "false")], name
-
-
-def notes(stack: str, **values) -> dict:
-    return render_stack(stack, values)
-
-
-def environment(rendered: dict) -> dict:
-    (container,) = rendered["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
-    return {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert not [p for p in PROTECTION if props.get(p) not in (None, False, "false")], logical_id
 
 
 def test_by_default_the_stack_creates_the_table_and_the_service_uses_it():
-    data = notes("NotesDataStack")
+    data = stack("NotesDataStack")
     assert "NotesTable" in data["Resources"]
     (statement,) = data["Resources"]["NotesAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Resource"] == {"Fn::GetAtt": ["NotesTable", "Arn"]}
     assert data["Outputs"]["TableName"]["Value"] == {"Ref": "NotesTable"}
-    assert environment(notes("NotesService"))["NOTES_TABLE"] == {"Ref": "EnvValue1"}  # the data stack's output
+    assert environment(service())["NOTES_TABLE"] == {"Ref": "EnvValue1"}  # the data stack's output
     passed = PARENT["Resources"]["NotesService"]["Properties"]["Parameters"]
     assert (passed["EnvName1"], passed["EnvValue1"]) == (
         "NOTES_TABLE", {"Fn::GetAtt": ["NotesDataStack", "Outputs.TableName"]})
@@ -212,14 +196,14 @@ def test_an_existing_table_is_adopted_instead_of_created():
     """After `make destroy` (or on the upgrade from the one-service layout, docs/services.md) the
     retained table can be taken back: ExistingTableName set, the stack creates no table, and the
     policy, the task's environment and the outputs name the old one."""
-    data = notes("NotesDataStack", ExistingTableName="notes-retained")
+    data = stack("NotesDataStack", ExistingTableName="notes-retained")
     assert not [r for r in data["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
     (statement,) = data["Resources"]["NotesAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Resource"] == {
         "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingTableName}"}
     assert data["Outputs"]["TableName"]["Value"] == "notes-retained"
     assert "NotesTable" not in str(data)
-    assert environment(notes("NotesService", ExistingTableName="notes-retained"))["NOTES_TABLE"] == "notes-retained"
+    assert environment(service(ExistingTableName="notes-retained"))["NOTES_TABLE"] == "notes-retained"
 
 
 def test_the_parent_passes_existing_table_name_through():

@@ -10,8 +10,7 @@ import shutil
 import pytest
 
 from checks import guard
-from checks.render import nested_renderings, renderings
-from tests.templates.conftest import ROOT, SOURCES, dev_tool, run, venv_tool
+from tests.templates.conftest import ROOT, SOURCES, all_renderings, dev_tool, run, venv_tool
 
 CHECKOV_ARGS = ["--framework", "cloudformation", "--skip-download", "--external-checks-dir", "checks/checkov",
                 "--output", "json"]
@@ -20,10 +19,8 @@ OUR_CHECKOV_CHECKS = {f"CKV_BP_{i}" for i in range(1, 7)}
 
 def test_every_distinct_rendering_of_every_nested_stack_is_written_once(rendered):
     """Each variant's nested stacks (both parents), a rendering identical to one already written skipped."""
-    distinct = set()
-    for parent, values in renderings().values():
-        for location, template in nested_renderings(parent, values).values():
-            distinct.add((location, json.dumps(template, indent=1)))
+    distinct = {(location, json.dumps(template, indent=1))
+                for stacks in all_renderings().values() for location, template in stacks.values()}
     files = list(rendered.glob("*/*.json"))
     assert len(files) == len(distinct)
     assert {p.stem for p in files} >= {"VpcStack", "ClusterStack", "IngressStack", "NotesDataStack", "NotesService",

@@ -13,8 +13,8 @@ import re
 import pytest
 
 from checks.branches import nested_stacks
-from checks.render import PARENT, TWO_SERVICES, load, parents
-from tests.templates.conftest import CHILDREN, ROOT
+from checks.render import PARENT, TWO_SERVICES, parents, template
+from tests.templates.conftest import CHILDREN
 
 CONSTRAINTS = ("AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "ConstraintDescription")
 # Values a pattern accepts, for the parent's pattern parameters (the samples must match the parent's
@@ -74,7 +74,7 @@ def accepts(spec: dict, value: str) -> bool:
 def passes(parent: dict):
     """(stack, child parameter, child spec, parent parameter) for each parameter passed straight through."""
     for stack, location in nested_stacks(parent).items():
-        child = load(ROOT / location)["Parameters"]
+        child = template(location)["Parameters"]
         for name, expr in parent["Resources"][stack]["Properties"].get("Parameters", {}).items():
             if isinstance(expr, dict) and set(expr) == {"Ref"} and expr["Ref"] in parent["Parameters"]:
                 yield stack, name, child[name], expr["Ref"]
@@ -98,11 +98,11 @@ def test_a_constraint_declared_again_in_a_child_is_caught():
     assert not accepts({"Type": "String", "AllowedPattern": "^[a-z]+$"}, "use1-az1,use1-az2")
 
 
-@pytest.mark.parametrize("template", CHILDREN)
-def test_children_declare_no_constraints_of_their_own(template):
-    for name, spec in load(ROOT / template).get("Parameters", {}).items():
-        assert not set(spec) & set(CONSTRAINTS), f"{template}: {name} declares {sorted(set(spec) & set(CONSTRAINTS))}"
-        assert spec.get("Type") and spec.get("Description"), f"{template}: {name}"
+@pytest.mark.parametrize("child", CHILDREN)
+def test_children_declare_no_constraints_of_their_own(child):
+    for name, spec in template(child).get("Parameters", {}).items():
+        assert not set(spec) & set(CONSTRAINTS), f"{child}: {name} declares {sorted(set(spec) & set(CONSTRAINTS))}"
+        assert spec.get("Type") and spec.get("Description"), f"{child}: {name}"
 
 
 @pytest.mark.parametrize("parent_name", [PARENT, TWO_SERVICES])
@@ -110,7 +110,7 @@ def test_the_parent_passes_every_child_parameter_without_a_default(parent_name):
     parent = parents()[parent_name]
     for stack, location in nested_stacks(parent).items():
         passed = set(parent["Resources"][stack]["Properties"].get("Parameters", {}))
-        declared = load(ROOT / location)["Parameters"]
+        declared = template(location)["Parameters"]
         required = {n for n, spec in declared.items() if "Default" not in spec}
         assert required <= passed, f"{stack} lacks {sorted(required - passed)}"
         assert passed <= set(declared), f"{stack} ({location}) has no parameter {sorted(passed - set(declared))}"
@@ -119,7 +119,7 @@ def test_the_parent_passes_every_child_parameter_without_a_default(parent_name):
 def test_every_parent_parameter_reaches_a_stack_or_a_rule():
     """A knob the parent declares but no stack receives would do nothing; VpcCidr and PriceClass were the
     reverse (only a child had them)."""
-    parent = load(ROOT / PARENT)
+    parent = template(PARENT)
     text = str(parent["Resources"]) + str(parent.get("Outputs")) + str(parent.get("Conditions"))
     unused = [n for n in parent["Parameters"] if f"'Ref': '{n}'" not in text and "${" + n not in text]
     assert unused == []

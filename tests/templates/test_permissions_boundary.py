@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from checks.branches import nested_stacks
-from checks.render import PARENT, TWO_SERVICES, load, parents
-from tests.templates.conftest import ROOT, SOURCES
+from checks.render import PARENT, TWO_SERVICES, parents, template
+from tests.templates.conftest import SOURCES
 
 WIRED = {"Fn::If": ["HasBoundary", {"Ref": "PermissionsBoundaryArn"}, {"Ref": "AWS::NoValue"}]}
 CREATES_ROLES = ("AWS::IAM::Role",)
@@ -36,9 +36,9 @@ def boundary_problems(template: dict) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("template", SOURCES)
-def test_every_role_in_every_template_gets_the_boundary(template):
-    assert boundary_problems(load(ROOT / template)) == []
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_role_in_every_template_gets_the_boundary(source):
+    assert boundary_problems(template(source)) == []
 
 
 def test_the_check_sees_a_role_without_it():
@@ -49,8 +49,8 @@ def test_the_check_sees_a_role_without_it():
 
 def test_the_roles_exist_where_expected():
     """The general check above is not vacuous: the execution role and each service's task role."""
-    assert set(roles(load(ROOT / "cluster.yml"))) == {"TaskExecutionRole"}
-    assert set(roles(load(ROOT / "service.yml"))) == {"TaskRole"}
+    assert set(roles(template("cluster.yml"))) == {"TaskExecutionRole"}
+    assert set(roles(template("service.yml"))) == {"TaskRole"}
 
 
 @pytest.mark.parametrize("parent_name", [PARENT, TWO_SERVICES])
@@ -60,7 +60,7 @@ def test_the_parent_passes_its_boundary_to_every_stack_that_creates_a_role(paren
     assert spec["Default"] == "", "no boundary unless asked: a deploy from an admin machine needs none"
     passed = 0
     for stack, location in nested_stacks(parent).items():
-        if roles(load(ROOT / location)):
+        if roles(template(location)):
             params = parent["Resources"][stack]["Properties"]["Parameters"]
             assert params.get("PermissionsBoundaryArn") == {"Ref": "PermissionsBoundaryArn"}, stack
             passed += 1

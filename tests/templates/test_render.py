@@ -3,21 +3,17 @@ from __future__ import annotations
 
 import pytest
 
-from checks.render import load, render_file, render_stack
-from tests.templates.conftest import CHILDREN, ROOT
+from checks.render import template
+from tests.templates.conftest import CHILDREN, IMAGE, ROOT, render, service, stack
 
-PARENT = load(ROOT / "parent.yml")
+PARENT = template("parent.yml")
 REQUIRED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName", "TableName",
                     "Ingress", "Architecture", "NotesService"}
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 
 
-def service(**values):
-    return render_stack("NotesService", values)["Resources"]
-
-
 def ingress(**values):
-    return render_stack("IngressStack", values)["Resources"]
+    return stack("IngressStack", **values)["Resources"]
 
 
 def test_http_api_ingress_uses_cloud_map_srv_and_a_vpc_link():
@@ -40,7 +36,7 @@ def test_http_api_ingress_uses_cloud_map_srv_and_a_vpc_link():
     # Deleted before its VPC link (switching to LoadBalancer): the API takes every service's
     # integration with it, and API Gateway keeps a link an integration still uses.
     assert shared["HttpApi"]["DependsOn"] == "VpcLink"
-    name = render_stack("ClusterStack")["Resources"]["ServiceDiscoveryNamespace"]["Properties"]["Name"]
+    name = stack("ClusterStack")["Resources"]["ServiceDiscoveryNamespace"]["Properties"]["Name"]
     assert "AWS::StackId" in str(name), "the namespace is named per stack"
 
 
@@ -59,7 +55,7 @@ def test_load_balancer_ingress_uses_an_alb_and_no_api_gateway():
     (action,) = shared["HttpListener"]["Properties"]["DefaultActions"]
     assert action["Type"] == "fixed-response" and action["FixedResponseConfig"]["ContentType"] == "application/json"
     # The namespace stays (cluster.yml: a switch back must not recreate it); nothing registers in it.
-    assert render_stack("ClusterStack", {"Ingress": "LoadBalancer"})["Resources"]["ServiceDiscoveryNamespace"]
+    assert stack("ClusterStack", Ingress="LoadBalancer")["Resources"]["ServiceDiscoveryNamespace"]
     assert "CloudMapService" not in r
 
 
@@ -69,21 +65,21 @@ def test_load_balancer_with_a_certificate_redirects_http_to_https():
     assert r["HttpsListener"]["Properties"]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
     ports = {rule["FromPort"] for rule in r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]}
     assert ports == {443}, "CloudFront reaches an ALB with a certificate over HTTPS only"
-    outputs = render_stack("IngressStack", {"Ingress": "LoadBalancer", "ApiDomainName": "api.example.com",
-                                            "ApiCertificateArn": CERT})["Outputs"]
+    outputs = stack("IngressStack", Ingress="LoadBalancer", ApiDomainName="api.example.com",
+                    ApiCertificateArn=CERT)["Outputs"]
     assert outputs["ListenerArn"]["Value"] == {"Ref": "HttpsListener"}, "services attach to the forwarding one"
 
 
 @pytest.mark.parametrize("ingress_name", ["HttpApi", "LoadBalancer"])
 def test_both_ingresses_give_the_same_outputs(ingress_name):
-    outputs = render_stack("IngressStack", {"Ingress": ingress_name})["Outputs"]
+    outputs = stack("IngressStack", Ingress=ingress_name)["Outputs"]
     assert {"ApiUrl", "ApiOriginDomain", "ApiOriginProtocol", "IngressSecurityGroupId", "ApiId", "VpcLinkId",
             "ListenerArn"} == set(outputs)
 
 
 def test_origin_protocol_is_https_except_an_alb_without_certificate():
     def protocol(**values):
-        return render_stack("IngressStack", values)["Outputs"]["ApiOriginProtocol"]["Value"]
+        return stack("IngressStack", **values)["Outputs"]["ApiOriginProtocol"]["Value"]
     assert protocol(Ingress="HttpApi") == "https-only"
     assert protocol(Ingress="LoadBalancer") == "http-only"
     assert protocol(Ingress="LoadBalancer", ApiDomainName="api.example.com", ApiCertificateArn=CERT) == "https-only"
@@ -94,9 +90,9 @@ def test_network_mode_public_ip_and_nat():
     private = service(NetworkMode="PrivateSubnets")["Service"]["Properties"]["NetworkConfiguration"]
     assert public["AwsvpcConfiguration"]["AssignPublicIp"] == "ENABLED"
     assert private["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
-    vpc_public = render_file(ROOT / "vpc.yml", {"NetworkMode": "PublicSubnets"})["Resources"]
-    vpc_one = render_file(ROOT / "vpc.yml", {"NetworkMode": "PrivateSubnets"})["Resources"]
-    vpc_two = render_file(ROOT / "vpc.yml", {"NetworkMode": "PrivateSubnets", "NatGateways": "2"})["Resources"]
+    vpc_public = render("vpc.yml", NetworkMode="PublicSubnets")["Resources"]
+    vpc_one = render("vpc.yml", NetworkMode="PrivateSubnets")["Resources"]
+    vpc_two = render("vpc.yml", NetworkMode="PrivateSubnets", NatGateways="2")["Resources"]
     nats = [sum(1 for r in v.values() if r["Type"] == "AWS::EC2::NatGateway") for v in (vpc_public, vpc_one, vpc_two)]
     assert nats == [0, 1, 2]
     for vpc in (vpc_public, vpc_one):
@@ -105,11 +101,11 @@ def test_network_mode_public_ip_and_nat():
 
 def test_availability_zones_default_to_vpc_link_capable_ids_or_the_pinned_ones():
     lookup = {"Fn::FindInMap": ["VpcLinkAzIds", {"Ref": "AWS::Region"}, "Ids"]}
-    default = render_file(ROOT / "vpc.yml", {})["Resources"]["PublicSubnetOne"]["Properties"]
+    default = render("vpc.yml")["Resources"]["PublicSubnetOne"]["Properties"]
     assert default["AvailabilityZoneId"] == {"Fn::Select": [0, {"Fn::Split": [",", lookup]}]}
-    pinned = render_file(ROOT / "vpc.yml", {"AvailabilityZoneIds": "use1-az4,use1-az6"})["Resources"]
+    pinned = render("vpc.yml", AvailabilityZoneIds="use1-az4,use1-az6")["Resources"]
     assert pinned["PublicSubnetTwo"]["Properties"]["AvailabilityZoneId"] == "use1-az6"
-    azs = load(ROOT / "vpc.yml")["Mappings"]["VpcLinkAzIds"]
+    azs = template("vpc.yml")["Mappings"]["VpcLinkAzIds"]
     assert "use1-az3" not in azs["us-east-1"]["Ids"], "use1-az3 has no VPC link support"
 
 
@@ -123,16 +119,16 @@ def test_no_image_means_zero_tasks_and_an_image_hands_over_to_autoscaling():
     empty = service()
     assert empty["Service"]["Properties"]["DesiredCount"] == 0
     assert empty["ScalableTarget"]["Properties"]["MaxCapacity"] == 0
-    image = service(ImageUri="x@sha256:" + "0" * 64)
+    image = service(ImageUri=IMAGE)
     assert "DesiredCount" not in image["Service"]["Properties"]
     assert image["ScalableTarget"]["Properties"]["MinCapacity"] == 1
-    forced = service(ImageUri="x@sha256:" + "0" * 64, DesiredCount="3")
+    forced = service(ImageUri=IMAGE, DesiredCount="3")
     assert forced["Service"]["Properties"]["DesiredCount"] == "3"
 
 
 def test_a_schedule_pins_the_service_to_zero_outside_working_hours():
     assert "ScheduledActions" not in service()["ScalableTarget"]["Properties"]
-    actions = service(ImageUri="x@sha256:" + "0" * 64, StopSchedule="cron(0 19 ? * MON-FRI *)",
+    actions = service(ImageUri=IMAGE, StopSchedule="cron(0 19 ? * MON-FRI *)",
                       StartSchedule="cron(0 7 ? * MON-FRI *)")["ScalableTarget"]["Properties"]["ScheduledActions"]
     assert [a["ScalableTargetAction"] for a in actions] == [{"MinCapacity": 0, "MaxCapacity": 0},
                                                             {"MinCapacity": 1, "MaxCapacity": 2}]
@@ -152,22 +148,22 @@ def test_parent_passes_everything_through_and_exports_nothing():
     assert {r["Type"] for r in resources.values()} == {"AWS::Serverless::Application"}
     assert sorted({r["Properties"]["Location"] for r in resources.values()}) == sorted(CHILDREN)
     assert REQUIRED_OUTPUTS <= set(PARENT["Outputs"])
-    for template in ["parent.yml", *CHILDREN]:
-        text = (ROOT / template).read_text()
-        assert "Export:" not in text and "ImportValue" not in text, template
+    for name in ["parent.yml", *CHILDREN]:
+        text = (ROOT / name).read_text()
+        assert "Export:" not in text and "ImportValue" not in text, name
     assert PARENT["Transform"] == "AWS::Serverless-2016-10-31"
     for child in CHILDREN:
-        assert "Transform" not in load(ROOT / child)
+        assert "Transform" not in template(child)
 
 
 def test_every_parameter_has_a_description_and_a_group():
-    for template in ["parent.yml", *CHILDREN]:
-        data = load(ROOT / template)
+    for source in ["parent.yml", *CHILDREN]:
+        data = template(source)
         grouped = {p for g in data["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
                    for p in g["Parameters"]}
         for name, spec in data.get("Parameters", {}).items():
-            assert spec.get("Description"), f"{template}: {name} has no description"
-            assert name in grouped, f"{template}: {name} is in no parameter group"
+            assert spec.get("Description"), f"{source}: {name} has no description"
+            assert name in grouped, f"{source}: {name} is in no parameter group"
 
 
 NAME_PROPERTIES = {
@@ -180,10 +176,10 @@ NAME_PROPERTIES = {
 
 def test_no_fixed_resource_names():
     """Two copies of the stack (dev and prod) can live in one account."""
-    for template in CHILDREN:
-        for name, resource in load(ROOT / template)["Resources"].items():
+    for source in CHILDREN:
+        for name, resource in template(source)["Resources"].items():
             prop = NAME_PROPERTIES.get(resource["Type"])
-            assert prop not in resource.get("Properties", {}), f"{template}: {name} sets {prop}"
+            assert prop not in resource.get("Properties", {}), f"{source}: {name} sets {prop}"
 
 
 def test_the_cloudfront_certificate_must_come_from_us_east_1():

@@ -8,17 +8,23 @@ import re
 
 import pytest
 
-from checks.render import EXAMPLE_BEGIN, EXAMPLE_END, ROOT, load, render_stack, two_service_parent, two_service_parent_text
+from blueprint.templates import service_resources
+from checks.render import EXAMPLE_BEGIN, EXAMPLE_END, ROOT, TWO_SERVICES, parents, template, two_service_parent_text
+from tests.templates.conftest import environment, service, stack
 
-PARENT = load(ROOT / "parent.yml")
+PARENT = template("parent.yml")
 SHARED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName", "TableName", "Ingress",
                   "Architecture"}
 GONE = {"ServiceName", "ContainerName", "LogGroupName", "ScalableTargetId"}
 DESCRIPTOR_KEYS = {"name", "container", "logGroup", "scalableTarget", "pathPrefix", "healthCheckPath"}
+BOTH_PARENTS = pytest.mark.parametrize("parent", list(parents().values()), ids=["parent", "two-services"])
 
 
-def services(parent: dict) -> dict[str, dict]:
-    return {name: r for name, r in parent["Resources"].items() if r["Properties"]["Location"] == "service.yml"}
+def given(parent: dict, *names: str) -> dict[str, dict]:
+    """{service: {parameter: what the parent passes it, or service.yml's default}} for `names`."""
+    spec = template("service.yml")["Parameters"]
+    return {n: {k: r["Properties"]["Parameters"].get(k, spec[k].get("Default")) for k in names}
+            for n, r in service_resources(parent).items()}
 
 
 def test_the_example_is_parent_yml_with_one_comment_level_removed():
@@ -27,16 +33,16 @@ def test_the_example_is_parent_yml_with_one_comment_level_removed():
     assert text.count(EXAMPLE_BEGIN) == text.count(EXAMPLE_END) == 4
     switched = two_service_parent_text()
     assert len(switched.splitlines()) == len(text.splitlines()), "line for line"
-    assert set(services(two_service_parent())) == {"NotesService", "ReportsService"}
-    assert set(services(PARENT)) == {"NotesService"}
-    assert "ReportsService" in two_service_parent()["Outputs"]
+    assert set(service_resources(template(TWO_SERVICES))) == {"NotesService", "ReportsService"}
+    assert set(service_resources(PARENT)) == {"NotesService"}
+    assert "ReportsService" in template(TWO_SERVICES)["Outputs"]
 
 
-@pytest.mark.parametrize("parent", [PARENT, two_service_parent()], ids=["parent", "two-services"])
+@BOTH_PARENTS
 def test_every_service_is_named_key_service_and_has_a_build_recipe_and_an_output(parent):
     from scripts.errors import UsageError
     from scripts.image import builds
-    for name, resource in services(parent).items():
+    for name, resource in service_resources(parent).items():
         assert re.fullmatch(r"[A-Z][A-Za-z0-9]*Service", name)
         build = resource["Metadata"]["Build"]
         if not (ROOT / build["Context"] / "Dockerfile").exists():
@@ -52,31 +58,28 @@ def test_every_service_is_named_key_service_and_has_a_build_recipe_and_an_output
     assert SHARED_OUTPUTS <= set(parent["Outputs"]) and not GONE & set(parent["Outputs"])
 
 
-@pytest.mark.parametrize("parent", [PARENT, two_service_parent()], ids=["parent", "two-services"])
+@BOTH_PARENTS
 def test_services_cannot_collide_on_the_shared_ingress(parent):
     """One route key per HTTP API and one priority per listener (PriorityInUse): prefixes and priorities
     are unique, under /api (CloudFront's one behaviour), and a prefix inside another's has the lower
     number (ALB rules are evaluated lowest first:
     https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-rules.html)."""
-    spec = load(ROOT / "service.yml")["Parameters"]
-    given = {n: {k: r["Properties"]["Parameters"].get(k, spec[k].get("Default"))
-                 for k in ("PathPrefix", "ListenerRulePriority")} for n, r in services(parent).items()}
-    prefixes = [g["PathPrefix"] for g in given.values()]
-    priorities = [int(g["ListenerRulePriority"]) for g in given.values()]
+    passed = given(parent, "PathPrefix", "ListenerRulePriority")
+    prefixes = [g["PathPrefix"] for g in passed.values()]
+    priorities = [int(g["ListenerRulePriority"]) for g in passed.values()]
     assert len(set(prefixes)) == len(prefixes) and len(set(priorities)) == len(priorities)
     assert all(p == "/api" or p.startswith("/api/") for p in prefixes)
     assert all(1 <= p <= 50000 for p in priorities)
-    for a in given.values():
-        for b in given.values():
+    for a in passed.values():
+        for b in passed.values():
             if a is not b and b["PathPrefix"].startswith(a["PathPrefix"] + "/"):
                 assert int(b["ListenerRulePriority"]) < int(a["ListenerRulePriority"]), (a, b)
 
 
 @pytest.mark.parametrize("ingress", ["HttpApi", "LoadBalancer"])
 def test_the_second_service_gets_its_own_route_or_rule_on_the_shared_ingress(ingress):
-    parent = two_service_parent()
-    reports = render_stack("ReportsService", {"Ingress": ingress}, parent)["Resources"]
-    notes = render_stack("NotesService", {"Ingress": ingress}, parent)["Resources"]
+    reports = service("ReportsService", TWO_SERVICES, Ingress=ingress)
+    notes = service("NotesService", TWO_SERVICES, Ingress=ingress)
     if ingress == "HttpApi":
         for r in (reports, notes):
             assert r["HttpApiRoute"]["Properties"]["ApiId"] == {"Ref": "ApiId"}
@@ -86,13 +89,12 @@ def test_the_second_service_gets_its_own_route_or_rule_on_the_shared_ingress(ing
         assert reports["ListenerRule"]["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"][0] == \
             "/api/reports"
         assert notes["ListenerRule"]["Properties"]["Priority"] == 50000
-    env = {e["Name"] for e in reports["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]}
-    assert "NOTES_TABLE" not in env and "ManagedPolicyArns" not in reports["TaskRole"]["Properties"], \
+    assert "NOTES_TABLE" not in environment(reports) and "ManagedPolicyArns" not in reports["TaskRole"]["Properties"], \
         "the notes data is the notes service's alone"
 
 
 def test_the_descriptor_is_one_json_object_with_the_contracts_fields():
-    value = load(ROOT / "service.yml")["Outputs"]["Descriptor"]["Value"]["Fn::Sub"]
+    value = template("service.yml")["Outputs"]["Descriptor"]["Value"]["Fn::Sub"]
     text, variables = value
     sample = re.sub(r"\$\{[^}]+\}", "x", text)
     assert set(json.loads(sample)) == DESCRIPTOR_KEYS
@@ -105,17 +107,11 @@ def test_the_descriptor_is_one_json_object_with_the_contracts_fields():
 PATH_PREFIX = re.compile(r"^/api(/[A-Za-z0-9._~-]+)*$")
 
 
-def given(parent: dict) -> dict[str, dict]:
-    spec = load(ROOT / "service.yml")["Parameters"]
-    return {n: {k: r["Properties"]["Parameters"].get(k, spec[k].get("Default"))
-                for k in ("PathPrefix", "HealthCheckPath")} for n, r in services(parent).items()}
-
-
-@pytest.mark.parametrize("parent", [PARENT, two_service_parent()], ids=["parent", "two-services"])
+@BOTH_PARENTS
 def test_every_service_checks_its_health_under_its_own_prefix(parent):
     """CloudFront sends every /api path to the shared ingress, which routes by prefix: a health path outside
     the service's prefix reaches another service, and the smoke check passes without testing this one."""
-    for name, g in given(parent).items():
+    for name, g in given(parent, "PathPrefix", "HealthCheckPath").items():
         assert PATH_PREFIX.fullmatch(g["PathPrefix"]), (name, g["PathPrefix"])
         assert g["HealthCheckPath"].startswith(g["PathPrefix"] + "/"), (name, g)
         assert PATH_PREFIX.fullmatch(g["HealthCheckPath"]), (name, g["HealthCheckPath"])
@@ -126,22 +122,22 @@ def test_the_prefix_pattern_refuses_what_a_route_key_or_the_descriptor_cannot_ca
     assert not PATH_PREFIX.fullmatch(bad)
 
 
-@pytest.mark.parametrize("parent", [PARENT, two_service_parent()], ids=["parent", "two-services"])
+@BOTH_PARENTS
 def test_the_frontend_waits_for_every_service(parent):
     """When Ingress switches, CloudFront must move only after every service has attached itself to the new
     ingress and its ECS service is stable: FrontendStack DependsOn each service.yml stack (an ALB with no
     healthy target answers an HTML 503, a new HTTP API without routes a 404)."""
     depends = parent["Resources"]["FrontendStack"].get("DependsOn", [])
     depends = [depends] if isinstance(depends, str) else depends
-    assert set(services(parent)) <= set(depends)
+    assert set(service_resources(parent)) <= set(depends)
 
 
 def test_the_namespace_outlives_an_ingress_switch():
     """Unconditional: an orphaned namespace (its delete failing in cleanup while the services' Cloud Map
     services still use it) would make the switch back create the same name in the same VPC and fail.
     Services register in it only with Ingress=HttpApi."""
-    cluster = load(ROOT / "cluster.yml")["Resources"]["ServiceDiscoveryNamespace"]
+    cluster = template("cluster.yml")["Resources"]["ServiceDiscoveryNamespace"]
     assert "Condition" not in cluster
     for ingress in ("HttpApi", "LoadBalancer"):
-        assert render_stack("ClusterStack", {"Ingress": ingress})["Resources"]["ServiceDiscoveryNamespace"]
-    assert load(ROOT / "service.yml")["Resources"]["CloudMapService"]["Condition"] == "UseHttpApi"
+        assert stack("ClusterStack", Ingress=ingress)["Resources"]["ServiceDiscoveryNamespace"]
+    assert template("service.yml")["Resources"]["CloudMapService"]["Condition"] == "UseHttpApi"
