@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import pytest
 import requests
@@ -11,6 +10,7 @@ import requests
 from local import edge
 from local.edge import SECURITY_HEADERS, spa_rewrite
 from local.stack import LocalStack, StackError
+from tests.server.support import exchange
 
 pytestmark = pytest.mark.server
 
@@ -93,17 +93,6 @@ def test_any_method_under_api_reaches_the_api_and_gets_json(stack):
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
 
 
-def _edge_exchange(stack, data: bytes, wait: float) -> tuple[bytes, float]:
-    """Send `data` to the edge and read what it answers until it closes; and how long that took."""
-    with socket.create_connection((stack.host, stack.port), timeout=wait) as sock:
-        started = time.monotonic()
-        sock.sendall(data)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-        return b"".join(chunks), time.monotonic() - started
-
-
 def _json_error(reply: bytes, status: int, code: str) -> None:
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(f"HTTP/1.1 {status}".encode()), head[:200]
@@ -114,23 +103,23 @@ def _json_error(reply: bytes, status: int, code: str) -> None:
 def test_an_announced_body_over_10_mb_is_413_before_it_is_sent(stack):
     """API Gateway refuses bodies over 10 MB; the edge says so from the headers alone, at once,
     instead of reading 12 MB first (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html)."""
-    reply, took = _edge_exchange(stack, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                        b"Content-Length: %d\r\n\r\n{\"text\": \"" % (12 * 1024 * 1024), 5)
+    reply, took = exchange(stack.host, stack.port, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                                   b"Content-Length: %d\r\n\r\n{\"text\": \"" % (12 * 1024 * 1024))
     _json_error(reply, 413, "payload_too_large")
     assert took < 2
 
 
 def test_a_stalled_body_is_408_at_the_edge(stack, monkeypatch):
     monkeypatch.setattr(edge, "BODY_TIMEOUT", 1.0)  # the edge runs in-process and reads it per request
-    reply, took = _edge_exchange(stack, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                        b"Content-Length: 100\r\n\r\n{\"te", edge.BODY_TIMEOUT + 5)
+    reply, took = exchange(stack.host, stack.port, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                                   b"Content-Length: 100\r\n\r\n{\"te", edge.BODY_TIMEOUT + 5)
     _json_error(reply, 408, "request_timeout")
     assert edge.BODY_TIMEOUT - 0.5 < took < edge.BODY_TIMEOUT + 2
 
 
 @pytest.mark.parametrize("length", ["abc", "-1", "1e3"])
 def test_a_content_length_that_is_not_a_number_is_400_at_the_edge(stack, length):
-    reply, _ = _edge_exchange(stack, f"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode(), 5)
+    reply, _ = exchange(stack.host, stack.port, f"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
     _json_error(reply, 400, "bad_request")
 
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.server.conftest import start_stack
-from tests.server.test_http import raw_request
+from tests.server.support import exchange, read_one_response, read_until_closed
 
 pytestmark = pytest.mark.server
 JSON = "application/json"
@@ -81,7 +81,7 @@ def test_wrong_content_types_are_415(stack, content_type):
                                   "/api//health-check", "/api/notes//x"])
 def test_path_tricks_are_json_404(stack, path):
     """With the origin header, so the router answers rather than the origin check."""
-    reply = raw_request(stack.host, stack.api_port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
+    reply, _ = exchange(stack.host, stack.api_port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
                         + origin(stack) + b"\r\n")
     head, _, body = reply.partition(b"\r\n\r\n")
     status = int(head.split(b" ")[1])
@@ -101,7 +101,7 @@ def test_path_tricks_are_json_404(stack, path):
     (b"GET /api/health-check HTTP/9.9\r\nHost: x\r\n\r\n", 400),
 ])
 def test_malformed_http_gets_a_json_4xx_from_gunicorn_itself(stack, request_bytes, status):
-    reply = raw_request(stack.host, stack.api_port, request_bytes)
+    reply, _ = exchange(stack.host, stack.api_port, request_bytes)
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(f"HTTP/1.1 {status}".encode()), head[:200]
     assert b"application/json" in head
@@ -119,15 +119,6 @@ SLACK = 2.5  # the event loop checks deadlines once a second, and the machine is
 STALLED_HEAD = b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nX-Slow: "
 STALLED_BODY = (b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 100\r\n\r\n{\"te")
-
-
-def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, float]:
-    """Everything the server sends until it closes, and when it closed (monotonic)."""
-    sock.settimeout(timeout)
-    chunks = []
-    while chunk := sock.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks), time.monotonic()
 
 
 def assert_request_timeout(reply: bytes) -> None:
@@ -178,25 +169,9 @@ def test_a_trickling_client_is_cut_off_too(stack):
 
 
 def test_a_silent_connection_is_closed_without_a_reply(stack):
-    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
-        opened = time.monotonic()
-        reply, closed = read_until_closed(sock, CLIENT_TIMEOUT + SLACK)
+    reply, took = exchange(stack.host, stack.api_port, b"", CLIENT_TIMEOUT + SLACK)  # send nothing
     assert reply == b""
-    assert CLIENT_TIMEOUT - 1 <= closed - opened < CLIENT_TIMEOUT + SLACK
-
-
-def read_one_response(sock: socket.socket) -> bytes:
-    """One whole response on a kept-alive connection: the head, then Content-Length bytes of body
-    (recv may return the head and the body separately)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:")))
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
+    assert CLIENT_TIMEOUT - 1 <= took < CLIENT_TIMEOUT + SLACK
 
 
 def test_idle_keep_alive_connections_wait_without_a_thread(stack):
@@ -272,7 +247,7 @@ def test_a_body_sent_in_pieces_within_the_timeout_is_served(stack):
 def test_a_chunked_body_is_served(stack):
     body = json.dumps({"text": "chunked"}).encode()
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:5], body[5:])) + b"0\r\n\r\n"
-    reply = raw_request(stack.host, stack.api_port,
+    reply, _ = exchange(stack.host, stack.api_port,
                         b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
                         b"Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
     assert reply.startswith(b"HTTP/1.1 201"), reply[:200]
@@ -294,20 +269,18 @@ def test_expect_100_continue_is_answered_while_the_body_is_awaited(stack):
 
 def test_pipelined_requests_are_all_answered(stack):
     one = b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n\r\n"
-    reply = raw_request(stack.host, stack.api_port, one * 2 + one.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    reply, _ = exchange(stack.host, stack.api_port, one * 2 + one.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
     assert reply.count(b"HTTP/1.1 200") == 3, reply[:300]
 
 
 def test_a_body_announced_over_the_limit_is_413_without_waiting_for_it(stack):
-    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
-        started = time.monotonic()
-        sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
-                     b"Content-Length: 1000000\r\n\r\n{\"te")
-        reply, closed = read_until_closed(sock, 5)
+    reply, took = exchange(stack.host, stack.api_port,
+                           b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
+                           b"Content-Length: 1000000\r\n\r\n{\"te")
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413") and b"Connection: close" in head, head[:200]
     assert json.loads(body)["error"]["code"] == "payload_too_large"
-    assert closed - started < 2
+    assert took < 2
 
 
 def worker_cpu_seconds(stack) -> float:
@@ -360,14 +333,11 @@ def test_a_head_over_gunicorns_limits_is_refused_before_it_ends(stack, extra):
     """Too many fields, too long a field or request line: answered at once (431/414 in JSON, as
     gunicorn's parser answers them), not after CLIENT_TIMEOUT, however long the head would go on."""
     start = b"GET /" if extra.startswith(b"a") else b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n"
-    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
-        sent = time.monotonic()
-        sock.sendall(start + extra)
-        reply, closed = read_until_closed(sock, CLIENT_TIMEOUT + SLACK)
+    reply, took = exchange(stack.host, stack.api_port, start + extra, CLIENT_TIMEOUT + SLACK)
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 414" if extra.startswith(b"a") else b"HTTP/1.1 431"), head[:200]
     assert b"application/json" in head and json.loads(body)["error"]["code"]
-    assert closed - sent < 2
+    assert took < 2
 
 
 @pytest.mark.parametrize("part", ["head", "body"])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import uuid
@@ -11,6 +10,7 @@ import pytest
 import requests
 
 from local.stack import APP_DIR
+from tests.server.support import exchange
 
 pytestmark = pytest.mark.server
 
@@ -22,15 +22,6 @@ def assert_json_error(response: requests.Response, status: int, code: str) -> di
     body = response.json()
     assert body["error"]["code"] == code and body["error"]["message"]
     return body["error"]
-
-
-def raw_request(host: str, port: int, data: bytes) -> bytes:
-    with socket.create_connection((host, port), timeout=5) as s:
-        s.sendall(data)
-        chunks = []
-        while chunk := s.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @pytest.fixture(params=["api", "edge"])
@@ -106,8 +97,7 @@ def test_a_request_line_over_gunicorns_limit_is_json_414(stack):
 
 
 def test_an_invalid_header_is_a_json_400(stack):
-    reply = raw_request(stack.host, stack.api_port,
-                        b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nBad Header\x00: y\r\n\r\n")
+    reply, _ = exchange(stack.host, stack.api_port, b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nBad Header\x00: y\r\n\r\n")
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400")
     assert b"application/json" in head
