@@ -1,8 +1,13 @@
-"""Helpers for the real-server tier: raw HTTP over a socket."""
+"""Helpers for the real-server tier: raw HTTP over a socket, and the check for our JSON errors."""
 from __future__ import annotations
 
+import json
 import socket
 import time
+from dataclasses import dataclass
+
+import requests
+from requests.structures import CaseInsensitiveDict
 
 
 def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, float]:
@@ -35,3 +40,44 @@ def read_one_response(sock: socket.socket) -> bytes:
     while len(body) < length:
         body += sock.recv(65536)
     return head + b"\r\n\r\n" + body
+
+
+@dataclass
+class RawReply:
+    """A raw HTTP/1.1 reply, parsed into the parts of a requests.Response that assert_json_error reads."""
+
+    status_code: int
+    headers: CaseInsensitiveDict
+    text: str
+
+    @classmethod
+    def parse(cls, reply: bytes) -> RawReply:
+        """Split the status line, the header fields and the body of one raw reply."""
+        head, _, body = reply.partition(b"\r\n\r\n")
+        status_line, *fields = head.decode("latin-1").split("\r\n")
+        assert status_line.startswith("HTTP/1.1 "), reply[:200]
+        headers = CaseInsensitiveDict({name: value.strip() for name, value in (f.split(":", 1) for f in fields)})
+        return cls(int(status_line.split(" ", 2)[1]), headers, body.decode("utf-8", "replace"))
+
+    def json(self):
+        return json.loads(self.text)
+
+
+def assert_json_error(response: requests.Response | bytes, status: int | range, code: str | None = None,
+                      closes: bool = False) -> dict:
+    """Our JSON error {"error": {"code", "message"}} with this status (or one in the range) and code (or any);
+    with `closes`, also Connection: close. Takes a requests.Response or a raw reply; returns the error."""
+    if isinstance(response, bytes):
+        response = RawReply.parse(response)
+    assert response.status_code in (status if isinstance(status, range) else (status,)), (
+        response.status_code, response.text[:200])
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    assert "<html" not in response.text.lower() and "Traceback" not in response.text
+    if closes:
+        assert response.headers["Connection"] == "close", response.headers
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert error["code"] == code if code else error["code"], error
+    assert isinstance(error["message"], str) and error["message"], error
+    return error

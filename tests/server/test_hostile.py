@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.server.conftest import start_stack
-from tests.server.support import exchange, read_one_response, read_until_closed
+from tests.server.support import assert_json_error, exchange, read_one_response, read_until_closed
 
 pytestmark = pytest.mark.server
 JSON = "application/json"
@@ -53,8 +53,7 @@ HOSTILE_BODIES = {
 def test_hostile_bodies_are_rejected_as_json_and_store_nothing(stack, name):
     before = note_count(stack)
     r = post(stack, HOSTILE_BODIES[name])
-    assert 400 <= r.status_code < 500, (name, r.status_code, r.text[:200])
-    assert r.headers["Content-Type"].startswith(JSON) and r.json()["error"]["code"]
+    assert_json_error(r, range(400, 500))
     assert note_count(stack) == before
 
 
@@ -62,7 +61,7 @@ def test_hostile_bodies_are_rejected_as_json_and_store_nothing(stack, name):
 def test_huge_bodies_are_413(stack, size):
     before = note_count(stack)
     r = post(stack, b'{"text": "' + b"x" * size + b'"}')
-    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    assert_json_error(r, 413, "payload_too_large")
     assert note_count(stack) == before
 
 
@@ -70,7 +69,7 @@ def test_huge_bodies_are_413(stack, size):
                                           "application/json-patch+json", "application/x-www-form-urlencoded"])
 def test_wrong_content_types_are_415(stack, content_type):
     r = post(stack, b'{"text": "x"}', content_type=content_type)
-    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
+    assert_json_error(r, 415, "unsupported_media_type")
 
 
 @pytest.mark.parametrize("path", ["/api/notes/../../../etc/passwd", "/api/notes/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
@@ -83,10 +82,7 @@ def test_path_tricks_are_json_404(stack, path):
     """With the origin header, so the router answers rather than the origin check."""
     reply, _ = exchange(stack.host, stack.api_port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
                         + origin(stack) + b"\r\n")
-    head, _, body = reply.partition(b"\r\n\r\n")
-    status = int(head.split(b" ")[1])
-    assert 400 <= status < 500, (path, head[:100])
-    assert b"application/json" in head and json.loads(body)["error"]["code"]
+    assert_json_error(reply, range(400, 500))
 
 
 @pytest.mark.parametrize("request_bytes,status", [
@@ -102,10 +98,7 @@ def test_path_tricks_are_json_404(stack, path):
 ])
 def test_malformed_http_gets_a_json_4xx_from_gunicorn_itself(stack, request_bytes, status):
     reply, _ = exchange(stack.host, stack.api_port, request_bytes)
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(f"HTTP/1.1 {status}".encode()), head[:200]
-    assert b"application/json" in head
-    assert json.loads(body)["error"]["code"]
+    assert_json_error(reply, status)
 
 
 def test_header_injection_through_the_request_id_is_not_echoed(stack):
@@ -122,10 +115,9 @@ STALLED_BODY = (b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: applicati
 
 
 def assert_request_timeout(reply: bytes) -> None:
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 408"), reply[:200]
-    assert b"application/json" in head and b"Connection: close" in head
-    assert json.loads(body) == {"error": {"code": "request_timeout", "message": "The request did not arrive in time."}}
+    """The server's 408 for a request that did not arrive in time, and the connection closes."""
+    error = assert_json_error(reply, 408, "request_timeout", closes=True)
+    assert error == {"code": "request_timeout", "message": "The request did not arrive in time."}
 
 
 def health_within(stack, seconds: float) -> float:
@@ -277,9 +269,7 @@ def test_a_body_announced_over_the_limit_is_413_without_waiting_for_it(stack):
     reply, took = exchange(stack.host, stack.api_port,
                            b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
                            b"Content-Length: 1000000\r\n\r\n{\"te")
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 413") and b"Connection: close" in head, head[:200]
-    assert json.loads(body)["error"]["code"] == "payload_too_large"
+    assert_json_error(reply, 413, "payload_too_large", closes=True)
     assert took < 2
 
 
@@ -334,9 +324,7 @@ def test_a_head_over_gunicorns_limits_is_refused_before_it_ends(stack, extra):
     gunicorn's parser answers them), not after CLIENT_TIMEOUT, however long the head would go on."""
     start = b"GET /" if extra.startswith(b"a") else b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n"
     reply, took = exchange(stack.host, stack.api_port, start + extra, CLIENT_TIMEOUT + SLACK)
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 414" if extra.startswith(b"a") else b"HTTP/1.1 431"), head[:200]
-    assert b"application/json" in head and json.loads(body)["error"]["code"]
+    assert_json_error(reply, 414 if extra.startswith(b"a") else 431)
     assert took < 2
 
 
@@ -378,15 +366,15 @@ class TestBoundedResponses:
     def test_control_characters_in_a_note_are_refused(self, stack, text):
         before = note_count(stack)
         r = post(stack, json.dumps({"text": text}).encode())
-        assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
-        assert r.json()["error"]["field"] == "text"
+        error = assert_json_error(r, 400, "validation_error")
+        assert error["field"] == "text"
         assert note_count(stack) == before
 
     def test_a_body_of_unknown_keys_gets_a_small_error(self, stack):
         body = json.dumps({f"key{i:05d}-" + "k" * 90: 1 for i in range(140)}).encode()
         r = post(stack, body)
-        assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
-        assert len(r.content) < 4096 and len(r.json()["error"]["details"]) <= 5
+        error = assert_json_error(r, 400, "validation_error")
+        assert len(r.content) < 4096 and len(error["details"]) <= 5
 
     def test_notes_come_back_as_utf_8_and_pages_stop_at_the_byte_budget(self, stack):
         ids = []
@@ -432,8 +420,7 @@ class TestOnlyTheEdgeReachesTheApi:
         headers = {"X-Origin-Verify": secret} if secret else {}
         before = note_count(stack)
         r = requests.request(method, f"{stack.api_url}{path}", json={"text": "bypass"}, headers=headers, timeout=5)
-        assert r.status_code == 403, r.text
-        assert r.headers["Content-Type"].startswith(JSON) and r.json()["error"]["code"] == "origin_forbidden"
+        assert_json_error(r, 403, "origin_forbidden")
         assert stack.origin_secret not in r.text
         assert note_count(stack) == before
 
