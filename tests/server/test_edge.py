@@ -1,9 +1,7 @@
 """The local edge behaves like the CloudFront distribution in frontend.yml."""
 from __future__ import annotations
 
-import json
 import socket
-import time
 
 import pytest
 import requests
@@ -11,6 +9,7 @@ import requests
 from local import edge
 from local.edge import SECURITY_HEADERS, spa_rewrite
 from local.stack import LocalStack, StackError
+from tests.server.support import assert_json_error, exchange
 
 pytestmark = pytest.mark.server
 
@@ -40,8 +39,7 @@ def test_missing_files_are_404_not_the_spa(stack, path):
 
 
 def test_api_errors_stay_json_through_the_edge(stack):
-    r = requests.get(stack.url + "/api/nope", timeout=5)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert_json_error(requests.get(stack.url + "/api/nope", timeout=5), 404, "not_found")
 
 
 def test_static_paths_refuse_writes(stack):
@@ -82,7 +80,7 @@ def test_unreachable_api_origin_is_a_json_502(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         r = requests.get(f"http://127.0.0.1:{server.server_address[1]}/api/health-check", timeout=5)
-        assert r.status_code == 502 and r.json()["error"]["code"] == "bad_gateway"
+        assert_json_error(r, 502, "bad_gateway")
     finally:
         server.shutdown()
         server.server_close()
@@ -90,53 +88,35 @@ def test_unreachable_api_origin_is_a_json_502(tmp_path):
 
 def test_any_method_under_api_reaches_the_api_and_gets_json(stack):
     r = requests.request("TRACE", stack.url + "/api/ready", timeout=5)
-    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
-
-
-def _edge_exchange(stack, data: bytes, wait: float) -> tuple[bytes, float]:
-    """Send `data` to the edge and read what it answers until it closes; and how long that took."""
-    with socket.create_connection((stack.host, stack.port), timeout=wait) as sock:
-        started = time.monotonic()
-        sock.sendall(data)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-        return b"".join(chunks), time.monotonic() - started
-
-
-def _json_error(reply: bytes, status: int, code: str) -> None:
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(f"HTTP/1.1 {status}".encode()), head[:200]
-    assert b"application/json" in head and b"Connection: close" in head
-    assert json.loads(body)["error"]["code"] == code
+    assert_json_error(r, 405, "method_not_allowed")
 
 
 def test_an_announced_body_over_10_mb_is_413_before_it_is_sent(stack):
     """API Gateway refuses bodies over 10 MB; the edge says so from the headers alone, at once,
     instead of reading 12 MB first (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html)."""
-    reply, took = _edge_exchange(stack, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                        b"Content-Length: %d\r\n\r\n{\"text\": \"" % (12 * 1024 * 1024), 5)
-    _json_error(reply, 413, "payload_too_large")
+    reply, took = exchange(stack.host, stack.port, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                                   b"Content-Length: %d\r\n\r\n{\"text\": \"" % (12 * 1024 * 1024))
+    assert_json_error(reply, 413, "payload_too_large", closes=True)
     assert took < 2
 
 
 def test_a_stalled_body_is_408_at_the_edge(stack, monkeypatch):
     monkeypatch.setattr(edge, "BODY_TIMEOUT", 1.0)  # the edge runs in-process and reads it per request
-    reply, took = _edge_exchange(stack, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                        b"Content-Length: 100\r\n\r\n{\"te", edge.BODY_TIMEOUT + 5)
-    _json_error(reply, 408, "request_timeout")
+    reply, took = exchange(stack.host, stack.port, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                                   b"Content-Length: 100\r\n\r\n{\"te", edge.BODY_TIMEOUT + 5)
+    assert_json_error(reply, 408, "request_timeout", closes=True)
     assert edge.BODY_TIMEOUT - 0.5 < took < edge.BODY_TIMEOUT + 2
 
 
 @pytest.mark.parametrize("length", ["abc", "-1", "1e3"])
 def test_a_content_length_that_is_not_a_number_is_400_at_the_edge(stack, length):
-    reply, _ = _edge_exchange(stack, f"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode(), 5)
-    _json_error(reply, 400, "bad_request")
+    reply, _ = exchange(stack.host, stack.port, f"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+    assert_json_error(reply, 400, "bad_request", closes=True)
 
 
 def test_a_body_of_the_largest_size_reaches_the_api(stack):
     """10 MB exactly passes the edge; the API then applies its own, smaller limit."""
     r = requests.post(stack.url + "/api/notes", data=b"x" * edge.MAX_BODY_BYTES,
                       headers={"Content-Type": "application/json"}, timeout=30)
-    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    assert_json_error(r, 413, "payload_too_large")
     assert r.headers["X-Request-Id"]  # answered by the API, not by the edge

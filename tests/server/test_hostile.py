@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.server.conftest import start_stack
-from tests.server.test_http import raw_request
+from tests.server.support import assert_json_error, exchange, read_one_response, read_until_closed
 
 pytestmark = pytest.mark.server
 JSON = "application/json"
@@ -53,8 +53,7 @@ HOSTILE_BODIES = {
 def test_hostile_bodies_are_rejected_as_json_and_store_nothing(stack, name):
     before = note_count(stack)
     r = post(stack, HOSTILE_BODIES[name])
-    assert 400 <= r.status_code < 500, (name, r.status_code, r.text[:200])
-    assert r.headers["Content-Type"].startswith(JSON) and r.json()["error"]["code"]
+    assert_json_error(r, range(400, 500))
     assert note_count(stack) == before
 
 
@@ -62,7 +61,7 @@ def test_hostile_bodies_are_rejected_as_json_and_store_nothing(stack, name):
 def test_huge_bodies_are_413(stack, size):
     before = note_count(stack)
     r = post(stack, b'{"text": "' + b"x" * size + b'"}')
-    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    assert_json_error(r, 413, "payload_too_large")
     assert note_count(stack) == before
 
 
@@ -70,7 +69,7 @@ def test_huge_bodies_are_413(stack, size):
                                           "application/json-patch+json", "application/x-www-form-urlencoded"])
 def test_wrong_content_types_are_415(stack, content_type):
     r = post(stack, b'{"text": "x"}', content_type=content_type)
-    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
+    assert_json_error(r, 415, "unsupported_media_type")
 
 
 @pytest.mark.parametrize("path", ["/api/notes/../../../etc/passwd", "/api/notes/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
@@ -81,12 +80,9 @@ def test_wrong_content_types_are_415(stack, content_type):
                                   "/api//health-check", "/api/notes//x"])
 def test_path_tricks_are_json_404(stack, path):
     """With the origin header, so the router answers rather than the origin check."""
-    reply = raw_request(stack.host, stack.api_port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
+    reply, _ = exchange(stack.host, stack.api_port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
                         + origin(stack) + b"\r\n")
-    head, _, body = reply.partition(b"\r\n\r\n")
-    status = int(head.split(b" ")[1])
-    assert 400 <= status < 500, (path, head[:100])
-    assert b"application/json" in head and json.loads(body)["error"]["code"]
+    assert_json_error(reply, range(400, 500))
 
 
 @pytest.mark.parametrize("request_bytes,status", [
@@ -101,11 +97,8 @@ def test_path_tricks_are_json_404(stack, path):
     (b"GET /api/health-check HTTP/9.9\r\nHost: x\r\n\r\n", 400),
 ])
 def test_malformed_http_gets_a_json_4xx_from_gunicorn_itself(stack, request_bytes, status):
-    reply = raw_request(stack.host, stack.api_port, request_bytes)
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(f"HTTP/1.1 {status}".encode()), head[:200]
-    assert b"application/json" in head
-    assert json.loads(body)["error"]["code"]
+    reply, _ = exchange(stack.host, stack.api_port, request_bytes)
+    assert_json_error(reply, status)
 
 
 def test_header_injection_through_the_request_id_is_not_echoed(stack):
@@ -121,20 +114,10 @@ STALLED_BODY = (b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: applicati
                 b"Content-Length: 100\r\n\r\n{\"te")
 
 
-def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, float]:
-    """Everything the server sends until it closes, and when it closed (monotonic)."""
-    sock.settimeout(timeout)
-    chunks = []
-    while chunk := sock.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks), time.monotonic()
-
-
 def assert_request_timeout(reply: bytes) -> None:
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 408"), reply[:200]
-    assert b"application/json" in head and b"Connection: close" in head
-    assert json.loads(body) == {"error": {"code": "request_timeout", "message": "The request did not arrive in time."}}
+    """The server's 408 for a request that did not arrive in time, and the connection closes."""
+    error = assert_json_error(reply, 408, "request_timeout", closes=True)
+    assert error == {"code": "request_timeout", "message": "The request did not arrive in time."}
 
 
 def health_within(stack, seconds: float) -> float:
@@ -178,25 +161,9 @@ def test_a_trickling_client_is_cut_off_too(stack):
 
 
 def test_a_silent_connection_is_closed_without_a_reply(stack):
-    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
-        opened = time.monotonic()
-        reply, closed = read_until_closed(sock, CLIENT_TIMEOUT + SLACK)
+    reply, took = exchange(stack.host, stack.api_port, b"", CLIENT_TIMEOUT + SLACK)  # send nothing
     assert reply == b""
-    assert CLIENT_TIMEOUT - 1 <= closed - opened < CLIENT_TIMEOUT + SLACK
-
-
-def read_one_response(sock: socket.socket) -> bytes:
-    """One whole response on a kept-alive connection: the head, then Content-Length bytes of body
-    (recv may return the head and the body separately)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:")))
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
+    assert CLIENT_TIMEOUT - 1 <= took < CLIENT_TIMEOUT + SLACK
 
 
 def test_idle_keep_alive_connections_wait_without_a_thread(stack):
@@ -272,7 +239,7 @@ def test_a_body_sent_in_pieces_within_the_timeout_is_served(stack):
 def test_a_chunked_body_is_served(stack):
     body = json.dumps({"text": "chunked"}).encode()
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:5], body[5:])) + b"0\r\n\r\n"
-    reply = raw_request(stack.host, stack.api_port,
+    reply, _ = exchange(stack.host, stack.api_port,
                         b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
                         b"Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
     assert reply.startswith(b"HTTP/1.1 201"), reply[:200]
@@ -294,20 +261,16 @@ def test_expect_100_continue_is_answered_while_the_body_is_awaited(stack):
 
 def test_pipelined_requests_are_all_answered(stack):
     one = b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n\r\n"
-    reply = raw_request(stack.host, stack.api_port, one * 2 + one.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    reply, _ = exchange(stack.host, stack.api_port, one * 2 + one.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
     assert reply.count(b"HTTP/1.1 200") == 3, reply[:300]
 
 
 def test_a_body_announced_over_the_limit_is_413_without_waiting_for_it(stack):
-    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
-        started = time.monotonic()
-        sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
-                     b"Content-Length: 1000000\r\n\r\n{\"te")
-        reply, closed = read_until_closed(sock, 5)
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 413") and b"Connection: close" in head, head[:200]
-    assert json.loads(body)["error"]["code"] == "payload_too_large"
-    assert closed - started < 2
+    reply, took = exchange(stack.host, stack.api_port,
+                           b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
+                           b"Content-Length: 1000000\r\n\r\n{\"te")
+    assert_json_error(reply, 413, "payload_too_large", closes=True)
+    assert took < 2
 
 
 def worker_cpu_seconds(stack) -> float:
@@ -360,14 +323,9 @@ def test_a_head_over_gunicorns_limits_is_refused_before_it_ends(stack, extra):
     """Too many fields, too long a field or request line: answered at once (431/414 in JSON, as
     gunicorn's parser answers them), not after CLIENT_TIMEOUT, however long the head would go on."""
     start = b"GET /" if extra.startswith(b"a") else b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n"
-    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
-        sent = time.monotonic()
-        sock.sendall(start + extra)
-        reply, closed = read_until_closed(sock, CLIENT_TIMEOUT + SLACK)
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 414" if extra.startswith(b"a") else b"HTTP/1.1 431"), head[:200]
-    assert b"application/json" in head and json.loads(body)["error"]["code"]
-    assert closed - sent < 2
+    reply, took = exchange(stack.host, stack.api_port, start + extra, CLIENT_TIMEOUT + SLACK)
+    assert_json_error(reply, 414 if extra.startswith(b"a") else 431)
+    assert took < 2
 
 
 @pytest.mark.parametrize("part", ["head", "body"])
@@ -408,15 +366,15 @@ class TestBoundedResponses:
     def test_control_characters_in_a_note_are_refused(self, stack, text):
         before = note_count(stack)
         r = post(stack, json.dumps({"text": text}).encode())
-        assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
-        assert r.json()["error"]["field"] == "text"
+        error = assert_json_error(r, 400, "validation_error")
+        assert error["field"] == "text"
         assert note_count(stack) == before
 
     def test_a_body_of_unknown_keys_gets_a_small_error(self, stack):
         body = json.dumps({f"key{i:05d}-" + "k" * 90: 1 for i in range(140)}).encode()
         r = post(stack, body)
-        assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
-        assert len(r.content) < 4096 and len(r.json()["error"]["details"]) <= 5
+        error = assert_json_error(r, 400, "validation_error")
+        assert len(r.content) < 4096 and len(error["details"]) <= 5
 
     def test_notes_come_back_as_utf_8_and_pages_stop_at_the_byte_budget(self, stack):
         ids = []
@@ -462,8 +420,7 @@ class TestOnlyTheEdgeReachesTheApi:
         headers = {"X-Origin-Verify": secret} if secret else {}
         before = note_count(stack)
         r = requests.request(method, f"{stack.api_url}{path}", json={"text": "bypass"}, headers=headers, timeout=5)
-        assert r.status_code == 403, r.text
-        assert r.headers["Content-Type"].startswith(JSON) and r.json()["error"]["code"] == "origin_forbidden"
+        assert_json_error(r, 403, "origin_forbidden")
         assert stack.origin_secret not in r.text
         assert note_count(stack) == before
 

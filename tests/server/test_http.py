@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import uuid
@@ -11,26 +10,9 @@ import pytest
 import requests
 
 from local.stack import APP_DIR
+from tests.server.support import assert_json_error, exchange
 
 pytestmark = pytest.mark.server
-
-
-def assert_json_error(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    assert "<html" not in response.text.lower() and "Traceback" not in response.text
-    body = response.json()
-    assert body["error"]["code"] == code and body["error"]["message"]
-    return body["error"]
-
-
-def raw_request(host: str, port: int, data: bytes) -> bytes:
-    with socket.create_connection((host, port), timeout=5) as s:
-        s.sendall(data)
-        chunks = []
-        while chunk := s.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @pytest.fixture(params=["api", "edge"])
@@ -106,12 +88,8 @@ def test_a_request_line_over_gunicorns_limit_is_json_414(stack):
 
 
 def test_an_invalid_header_is_a_json_400(stack):
-    reply = raw_request(stack.host, stack.api_port,
-                        b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nBad Header\x00: y\r\n\r\n")
-    head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400")
-    assert b"application/json" in head
-    assert json.loads(body)["error"]["code"] == "bad_request"
+    reply, _ = exchange(stack.host, stack.api_port, b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nBad Header\x00: y\r\n\r\n")
+    assert_json_error(reply, 400, "bad_request")
 
 
 def test_gunicorn_accepts_the_shipped_config():

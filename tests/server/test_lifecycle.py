@@ -10,6 +10,7 @@ import requests
 
 from local.stack import ROOT
 from tests.server.conftest import start_stack
+from tests.server.support import assert_json_error
 from tests.support.slow_proxy import SlowProxy
 
 pytestmark = pytest.mark.server
@@ -152,8 +153,7 @@ def test_datastore_outage_is_503_and_recovers_by_itself(tmp_path):
         stack.stop_db()
         for method, path in (("GET", "/api/notes"), ("POST", "/api/notes"), ("GET", "/api/ready")):
             r = requests.request(method, base + path, json={"text": "during"}, timeout=15)
-            assert r.status_code == 503, (path, r.text)
-            assert r.json()["error"]["code"] == "datastore_unavailable"
+            assert_json_error(r, 503, "datastore_unavailable")
             assert int(r.headers["Retry-After"]) > 0
         assert requests.get(f"{base}/api/health-check", timeout=5).status_code == 200  # liveness unaffected
 
