@@ -62,20 +62,22 @@ def _read_body() -> bytes:
     "more than the limit" instead of silently truncating.
     """
     limit = current_app.config["MAX_CONTENT_LENGTH"]
+    too_large = f"The body is over {limit} bytes."
     environ = request.environ
     length = environ.get("CONTENT_LENGTH")
     if length:
         if not (length.isascii() and length.isdigit()):  # not "²", which isdigit() allows
             raise ApiError(400, "bad_request", "The Content-Length header is not a number.")
-        if int(length) > limit:
-            raise ApiError(413, "payload_too_large", f"The body is over {limit} bytes.")
-        raw = environ["wsgi.input"].read(int(length))
-        if len(raw) < int(length):
+        size = int(length)
+        if size > limit:
+            raise ApiError(413, "payload_too_large", too_large)
+        raw = environ["wsgi.input"].read(size)
+        if len(raw) < size:
             raise ApiError(400, "bad_request", "The body ended before its Content-Length.")
         return raw
     raw = request.stream.read(limit)
     if request.stream.read(1):  # werkzeug's bounded stream raises 413 here, or we do
-        raise ApiError(413, "payload_too_large", f"The body is over {limit} bytes.")
+        raise ApiError(413, "payload_too_large", too_large)
     return raw
 
 
