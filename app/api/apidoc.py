@@ -1,55 +1,165 @@
-"""OpenAPI documentation attached to the view functions themselves.
+"""@documented: a view's OpenAPI operation and its request validation, from the view itself.
 
-A view says what it answers next to its code:
+    @bp.post("")
+    @documented("Add a note.", {201: Note, 404: "No such list.", 503: UNAVAILABLE})
+    def create_note(body: NoteIn):          # a pydantic model named `body`: the JSON body
+        ...
+    @bp.get("")
+    @documented("Notes, newest first.", {200: NotePage})
+    def list_notes(query: ListQuery):       # a pydantic model named `query`: the query string
+        ...
 
-    @bp.get("/<note_id>")
-    @documented("getNote", "One note.", {"200": json_response("Note", "The note.")})
-    def get_note(note_id): ...
+The view's parameters say what it reads: `body` is validated from the JSON body (415 if it is
+not application/json, 413 over MAX_CONTENT_LENGTH, 400 malformed_json or validation_error), `query`
+from the query string (400 validation_error); any other parameter is a path variable. `responses`
+maps a status to a pydantic model (the JSON answered), a description (an error, in the one error
+shape), None (no body) or a raw OpenAPI response. The operation id is the view's name in camelCase.
 
-openapi.py then walks the registered routes (app.url_map) and takes each operation
-from its view, so the document lists exactly the routes the app serves; a route
-without documented responses makes the document fail to build
-(tests/unit/test_openapi.py).
+openapi.py builds the document from the registered routes and what each view carries, with the
+schemas of exactly the models named here: nothing to keep in step by hand. A registered route
+without @documented stops the document from building (tests/unit/test_openapi.py).
+
+Our own rather than flask-openapi3, spectree or APIFlask: docs/api.md says why.
 """
 from __future__ import annotations
 
+import functools
+import re
+import typing
 from collections.abc import Callable
+from http import HTTPStatus
 
-REF = "#/components/schemas/{model}"
-# Every documented view, so a test can tell documentation that no registered route uses.
-DOCUMENTED: list[Callable] = []
+from flask import request
+from pydantic import BaseModel, ValidationError
 
+from .errors import ApiError, Error
 
-def json_response(model: str, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
-
-
-def error(description: str) -> dict:
-    return json_response("Error", description)
-
-
-def unavailable() -> dict:
-    response = error("The datastore is not answering.")
-    response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
-    return response
+# A datastore that does not answer: the 503 every datastore-backed view can return.
+UNAVAILABLE = {"description": "The datastore is not answering.", "model": Error, "headers": {
+    "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}}
+# A validation error stays small whatever the request held: a body of thousands of unknown keys
+# must not come back as an error that echoes every one of them.
+MAX_ERROR_DETAILS = 5
+MAX_FIELD_CHARS = 64
+MAX_MESSAGE_CHARS = 200
 
 
-def documented(operation_id: str, summary: str, responses: dict, *, parameters: list | None = None,
-               request_body: str | None = None) -> Callable[[Callable], Callable]:
-    """Attaches one OpenAPI operation to a view (one view per method). request_body names the
-    pydantic model (in schemas.py) the JSON body must match."""
+class Operation(typing.NamedTuple):
+    """What @documented attaches to a view (as `view.operation`) for openapi.py."""
+    operation_id: str
+    summary: str
+    responses: dict[int, object]
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+
+
+def documented(summary: str, responses: dict[int, object]) -> Callable[[Callable], Callable]:
     if not responses:
-        raise ValueError(f"{operation_id}: an operation documents at least one response")
-    operation: dict = {"operationId": operation_id, "summary": summary}
-    if parameters:
-        operation["parameters"] = parameters
-    if request_body:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": REF.format(model=request_body)}}}}
-    operation["responses"] = responses
+        raise ValueError(f"{summary!r}: an operation documents at least one response")
 
-    def attach(view: Callable) -> Callable:
-        view.openapi = operation
-        DOCUMENTED.append(view)
-        return view
-    return attach
+    def decorate(view: Callable) -> Callable:
+        hints = typing.get_type_hints(view)
+        body, query = hints.get("body"), hints.get("query")
+        operation = Operation(_camel(view.__name__), summary, {**_implied(body, query), **responses}, body, query)
+        if body is None and query is None:
+            view.operation = operation
+            return view
+
+        @functools.wraps(view)
+        def validating(*args, **kwargs):
+            if body is not None:
+                kwargs["body"] = _validated_body(body)
+            if query is not None:
+                kwargs["query"] = _validated(query.model_validate, request.args.to_dict())
+            return view(*args, **kwargs)
+        validating.operation = operation
+        return validating
+    return decorate
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def _implied(body, query) -> dict[int, str]:
+    """The errors that validating a body or a query can answer (a view may describe them itself)."""
+    implied = {}
+    if query is not None:
+        implied[400] = "Invalid query parameters."
+    if body is not None:
+        implied.update({400: "Malformed JSON or invalid fields.", 413: "Body over the configured limit.",
+                        415: "Not application/json."})
+    return implied
+
+
+def _validated_body(model: type[BaseModel]) -> BaseModel:
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    # get_data: at most MAX_CONTENT_LENGTH bytes, else werkzeug's 413 (errors.py answers it as JSON).
+    # pydantic parses the JSON itself: one pass, and malformed JSON is told apart from invalid fields.
+    return _validated(model.model_validate_json, request.get_data(cache=False))
+
+
+def _validated(validate: Callable, data) -> BaseModel:
+    try:
+        return validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def validation_error(exc: ValidationError) -> ApiError:
+    """400 malformed_json, or 400 validation_error naming the first field and at most 5 problems.
+    pydantic's message for a `pattern` would quote the regular expression: a model that has a rule
+    to state raises PydanticCustomError with it instead (see notes/schemas.py)."""
+    details = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        if err["type"] == "json_invalid":
+            return ApiError(400, "malformed_json", "The request body is not valid JSON.")
+        if len(details) == MAX_ERROR_DETAILS:
+            continue  # keep looking for json_invalid, which outranks the rest
+        field = _cut(".".join(str(p) for p in err["loc"]) or "body", MAX_FIELD_CHARS)
+        message = "does not match the documented pattern" if err["type"] == "string_pattern_mismatch" else err["msg"]
+        details.append({"field": field, "message": _cut(message, MAX_MESSAGE_CHARS)})
+    first = details[0]
+    return ApiError(
+        400, "validation_error", f"{first['field']}: {first['message']}", field=first["field"], details=details
+    )
+
+
+def response_models(responses: dict[int, object]) -> list[type[BaseModel]]:
+    """The pydantic models an operation's responses name (the error model for every description)."""
+    models = []
+    for spec in responses.values():
+        if isinstance(spec, type) and issubclass(spec, BaseModel):
+            models.append(spec)
+        elif isinstance(spec, str):
+            models.append(Error)
+        elif isinstance(spec, dict) and "model" in spec:
+            models.append(spec["model"])
+    return models
+
+
+def openapi_response(status: int, spec: object, ref: Callable[[type[BaseModel]], dict]) -> dict:
+    """One OpenAPI response object from what a view wrote in `responses`."""
+    if spec is None:
+        return {"description": HTTPStatus(status).phrase}
+    if isinstance(spec, str):
+        return _json(spec, ref(Error))
+    if isinstance(spec, type) and issubclass(spec, BaseModel):
+        return _json(_first_line(spec.__doc__) or HTTPStatus(status).phrase, ref(spec))
+    spec = dict(spec)
+    model = spec.pop("model", None)
+    return {**spec, **_json(spec["description"], ref(model))} if model else spec
+
+
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _first_line(doc: str | None) -> str:
+    return re.split(r"\n\s*\n", (doc or "").strip())[0].replace("\n", " ") if doc else ""

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, abort, jsonify, request
+from pydantic import BaseModel, Field
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -48,16 +49,39 @@ class DatastoreUnavailable(ApiError):
         self.reason = reason
 
 
+# The error body as the OpenAPI document describes it (apidoc.py refers every error response to it).
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. validation_error.")
+    message: str
+    field: str | None = Field(None, description="The first invalid field (names over 64 characters are cut).")
+    details: list[ErrorDetail] | None = Field(None, description="At most the first 5 problems.")
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
 def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra) -> Response:
-    body = {"error": {"code": code, "message": message, **extra}}
-    response = jsonify(body)
+    response = jsonify(error={"code": code, "message": message, **extra})
     response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
+    response.headers.update(headers or {})
     return response
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def content_length_is_a_number():
+        # werkzeug reads a Content-Length it cannot parse as 0 (an empty body); gunicorn refuses one
+        # itself, and the app does not rely on that.
+        length = request.headers.get("Content-Length")
+        if length is not None and not (length.isascii() and length.strip().isdigit()):
+            abort(400, "The Content-Length header is not a number.")
+
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
         if isinstance(exc, DatastoreUnavailable):
