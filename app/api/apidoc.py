@@ -29,7 +29,7 @@ import typing
 from collections.abc import Callable
 from http import HTTPStatus
 
-from flask import request
+from flask import abort, request
 from pydantic import BaseModel, ValidationError
 
 from .errors import ApiError, Error
@@ -96,9 +96,15 @@ def _implied(body, query) -> dict[int, str]:
 def _validated_body(model: type[BaseModel]) -> BaseModel:
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-    # get_data: at most MAX_CONTENT_LENGTH bytes, else werkzeug's 413 (errors.py answers it as JSON).
+    # A Content-Length over MAX_CONTENT_LENGTH is werkzeug's 413 (errors.py answers it as JSON). A
+    # chunked body has no length: werkzeug stops reading it at the limit without an error, so one
+    # that reaches the limit is refused here rather than read cut short.
+    data = request.get_data(cache=False)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(data) >= limit:
+        abort(413, f"The body is over {limit} bytes.")
     # pydantic parses the JSON itself: one pass, and malformed JSON is told apart from invalid fields.
-    return _validated(model.model_validate_json, request.get_data(cache=False))
+    return _validated(model.model_validate_json, data)
 
 
 def _validated(validate: Callable, data) -> BaseModel:

@@ -116,6 +116,36 @@ def test_the_longest_access_log_line_is_what_the_cost_ceiling_prices(table, caps
     assert json.loads(line)["path"].startswith("/api/notes/" + char)
 
 
+def test_make_cost_prices_the_bound_the_access_log_holds():
+    """One setting: the ceiling's CloudWatch Logs line is ACCESS_LOG_MAX_BYTES, read from app/api/config.py."""
+    from scripts import cost
+    assert cost.access_log_max_bytes() == ACCESS_LOG_MAX_BYTES
+
+
+def test_the_access_log_follows_its_bound_when_it_changes(tmp_path):
+    """Lowered in config.py (a copy of the app), every client-chosen field shrinks to fit the new bound."""
+    import shutil
+    import subprocess
+
+    from local.stack import ROOT
+    app_dir = tmp_path / "app"
+    shutil.copytree(ROOT / "app" / "api", app_dir / "api", ignore=shutil.ignore_patterns("__pycache__"))
+    config = app_dir / "api" / "config.py"
+    config.write_text(config.read_text().replace(f"ACCESS_LOG_MAX_BYTES = {ACCESS_LOG_MAX_BYTES}\n",
+                                                 "ACCESS_LOG_MAX_BYTES = 760\n"))
+    code = (
+        "from api import create_app, logs\n"
+        "assert logs.ACCESS_LOG_MAX_BYTES == 760\n"
+        "client = create_app().test_client()\n"
+        "client.get('/api/notes/' + chr(0x1F600) * 8000,"
+        " headers={'User-Agent': chr(92) * 8000, 'X-Request-Id': 'r' * 200})\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=app_dir, capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"})
+    assert out.returncode == 0, out.stderr
+    (line,) = [line for line in out.stdout.splitlines() if '"api.access"' in line]
+    assert 560 < len(line.encode()) <= 760, len(line.encode())
+
+
 @pytest.mark.parametrize("text", ["", "plain", "a" * 300, "é" * 300, "\U0001F600" * 100, '"\\' * 200,
                                   "\x00\x1f" * 100, "ab\U0001F600" * 90])
 @pytest.mark.parametrize("limit", [0, 1, 5, 6, 12, 13, 64, 256])

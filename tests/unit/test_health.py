@@ -34,3 +34,22 @@ def test_ready_is_503_with_retry_after_when_the_datastore_is_unreachable():
         response = client.get("/api/ready")
     assert_error(response, 503, "datastore_unavailable")
     assert response.headers["Retry-After"] == "7"
+
+
+def test_readiness_runs_the_checks_blueprints_add(table):
+    """health.add_readiness_check: the generic way a blueprint makes /api/ready wait for its dependency."""
+    from api import health
+    from api.errors import DatastoreUnavailable
+    app = make_app()
+    calls = []
+    health.add_readiness_check(app, "queue", lambda: calls.append("queue"))
+    client = app.test_client()
+    assert client.get("/api/ready").get_json() == {"status": "ready", "checks": {"datastore": "ok", "queue": "ok"}}
+    assert calls == ["queue"]
+
+    def down():
+        raise DatastoreUnavailable(retry_after=3)
+    health.add_readiness_check(app, "queue", down)
+    response = client.get("/api/ready")
+    assert_error(response, 503, "datastore_unavailable")
+    assert response.headers["Retry-After"] == "3"

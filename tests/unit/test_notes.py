@@ -264,3 +264,15 @@ def test_a_validation_error_with_hostile_field_names_stays_small(client):
     r = client.post("/api/notes", data=body, content_type="application/json")
     assert_error(r, 400, "validation_error")
     assert len(r.data) < 4096
+
+
+def test_every_json_response_is_spaced_alike_the_list_included(client):
+    """One JSON style for every response: compact, UTF-8, one trailing newline (the list used to be spaced)."""
+    note_id = create(client, "spaced: like, this").get_json()["id"]
+    responses = [client.get("/api/notes"), client.get("/api/notes?limit=1"), client.get(f"/api/notes/{note_id}"),
+                 client.post("/api/notes", json={"text": "é, x: y"}), client.get("/api/health-check"),
+                 client.get("/api/ready"), client.get("/api/openapi.json"), client.get("/api/nope"),
+                 client.post("/api/notes", json={"text": ""})]
+    for r in responses:
+        compact = json.dumps(r.get_json(), separators=(",", ":"), ensure_ascii=False) + "\n"
+        assert r.get_data(as_text=True) == compact, r.request.path
