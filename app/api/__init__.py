@@ -4,8 +4,8 @@
     create_app(Settings(app_version="t"), {"NOTES_SETTINGS": ...})   # tests pass their own
 
 The platform (configuration, JSON logs and request ids, errors, the origin check, health,
-OpenAPI) is set up first; then each blueprint is registered in one line. The notes sample
-is one such blueprint (app/api/notes/): delete that folder and its line, and the rest runs.
+OpenAPI) is set up first; then each blueprint is imported and registered, two lines. The notes
+sample is one such blueprint (app/api/notes/): delete that folder and its lines, and the rest runs.
 """
 from __future__ import annotations
 

@@ -24,10 +24,8 @@ Our own rather than flask-openapi3, spectree or APIFlask: docs/api.md says why.
 from __future__ import annotations
 
 import functools
-import re
 import typing
 from collections.abc import Callable
-from http import HTTPStatus
 
 from flask import abort, request
 from pydantic import BaseModel, ValidationError
@@ -135,37 +133,3 @@ def validation_error(exc: ValidationError) -> ApiError:
     return ApiError(
         400, "validation_error", f"{first['field']}: {first['message']}", field=first["field"], details=details
     )
-
-
-def response_models(responses: dict[int, object]) -> list[type[BaseModel]]:
-    """The pydantic models an operation's responses name (the error model for every description)."""
-    models = []
-    for spec in responses.values():
-        if isinstance(spec, type) and issubclass(spec, BaseModel):
-            models.append(spec)
-        elif isinstance(spec, str):
-            models.append(Error)
-        elif isinstance(spec, dict) and "model" in spec:
-            models.append(spec["model"])
-    return models
-
-
-def openapi_response(status: int, spec: object, ref: Callable[[type[BaseModel]], dict]) -> dict:
-    """One OpenAPI response object from what a view wrote in `responses`."""
-    if spec is None:
-        return {"description": HTTPStatus(status).phrase}
-    if isinstance(spec, str):
-        return _json(spec, ref(Error))
-    if isinstance(spec, type) and issubclass(spec, BaseModel):
-        return _json(_first_line(spec.__doc__) or HTTPStatus(status).phrase, ref(spec))
-    spec = dict(spec)
-    model = spec.pop("model", None)
-    return {**spec, **_json(spec["description"], ref(model))} if model else spec
-
-
-def _json(description: str, schema: dict) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _first_line(doc: str | None) -> str:
-    return re.split(r"\n\s*\n", (doc or "").strip())[0].replace("\n", " ") if doc else ""

@@ -9,13 +9,15 @@ tests/unit/test_openapi.py checks that, and that every response matches its sche
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from http import HTTPStatus
 
 from flask import Blueprint, Flask, current_app, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import origin
-from .apidoc import Operation, documented, openapi_response, response_models
+from .apidoc import Operation, documented
 from .config import API_PREFIX
 from .errors import Error
 
@@ -52,6 +54,40 @@ def operations(app: Flask) -> list[tuple[str, str, list[str], Operation]]:
                                     "each with its own operation")
         out.append((openapi_path(rule.rule), methods[0].lower(), sorted(rule.arguments), operation))
     return out
+
+
+def response_models(responses: dict[int, object]) -> list[type[BaseModel]]:
+    """The pydantic models an operation's responses name (the error model for every description)."""
+    models = []
+    for spec in responses.values():
+        if isinstance(spec, type) and issubclass(spec, BaseModel):
+            models.append(spec)
+        elif isinstance(spec, str):
+            models.append(Error)
+        elif isinstance(spec, dict) and "model" in spec:
+            models.append(spec["model"])
+    return models
+
+
+def openapi_response(status: int, spec: object, ref: Callable[[type[BaseModel]], dict]) -> dict:
+    """One OpenAPI response object from what a view wrote in `responses`."""
+    if spec is None:
+        return {"description": HTTPStatus(status).phrase}
+    if isinstance(spec, str):
+        return _json(spec, ref(Error))
+    if isinstance(spec, type) and issubclass(spec, BaseModel):
+        return _json(_first_line(spec.__doc__) or HTTPStatus(status).phrase, ref(spec))
+    spec = dict(spec)
+    model = spec.pop("model", None)
+    return {**spec, **_json(spec["description"], ref(model))} if model else spec
+
+
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _first_line(doc: str | None) -> str:
+    return re.split(r"\n\s*\n", (doc or "").strip())[0].replace("\n", " ") if doc else ""
 
 
 def _ref(model: type[BaseModel]) -> dict:

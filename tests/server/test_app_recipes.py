@@ -1,9 +1,11 @@
-"""The README's "add an endpoint" recipe, followed as written in a copy of the repository.
+"""The app's recipes, followed in a copy of the repository: add an endpoint, remove the sample.
 
-The steps are the code blocks of docs/api.md's "Adding an endpoint" (the README points there): a new
+Adding an endpoint: the steps are the code blocks of docs/api.md's "Adding an endpoint" (the README points there): a new
 blueprint module with its pydantic models and view, its lines in create_app, and its test. In the copy,
 the new test and the OpenAPI tests pass, and the real server (gunicorn with app/gunicorn.conf.py)
-answers the endpoint and lists it in /api/openapi.json with its schemas, every $ref resolving."""
+answers the endpoint and lists it in /api/openapi.json with its schemas, every $ref resolving.
+Removing the sample (its folder and its two lines in create_app): the platform still starts, answers its
+health and readiness checks and serves a valid OpenAPI document."""
 from __future__ import annotations
 
 import os
@@ -62,6 +64,23 @@ def refs(node) -> list[str]:
     return [r for value in node for r in refs(value)] if isinstance(node, list) else []
 
 
+def serve(app_dir: Path, env: dict):
+    """The real server (gunicorn with the copy's gunicorn.conf.py) on a free port; yields its URL."""
+    port = free_port()
+    server_env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "ORIGIN_VERIFY_SECRET": "",
+                  "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1"}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"], cwd=app_dir,
+                              env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/api/health-check", 30, server)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def test_adding_an_endpoint_as_the_readme_says(tmp_path):
     assert "docs/api.md#adding-an-endpoint" in (ROOT / "README.md").read_text()
     copy = tmp_path / "repo"
@@ -76,23 +95,12 @@ def test_adding_an_endpoint_as_the_readme_says(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
 
     # The real server.
-    port = free_port()
-    server_env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "ORIGIN_VERIFY_SECRET": "",
-                  "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1"}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"], cwd=copy / "app",
-                              env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/api/health-check", 30, server)
+    for base in serve(copy / "app", env):
         answered = requests.post(f"{base}/api/greetings", json={"name": "Ada"}, timeout=5)
         assert answered.status_code == 200 and answered.json() == {"message": "Hello, Ada!"}
         refused = requests.post(f"{base}/api/greetings", json={"name": ""}, timeout=5)
         assert refused.status_code == 400 and refused.json()["error"]["field"] == "name"
         doc = requests.get(f"{base}/api/openapi.json", timeout=5).json()
-    finally:
-        server.terminate()
-        server.wait(30)
 
     operation = doc["paths"]["/api/greetings"]["post"]
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {
@@ -104,3 +112,25 @@ def test_adding_an_endpoint_as_the_readme_says(tmp_path):
     assert {"message"} == set(schemas["Greeting"]["properties"])
     dangling = [r for r in refs(doc) if r.removeprefix("#/components/schemas/") not in schemas]
     assert dangling == []
+
+
+def test_without_the_sample_the_platform_starts_and_answers(tmp_path):
+    """docs/services.md's removal, the app's half: app/api/notes/ and its two lines in create_app go."""
+    from openapi_spec_validator import validate as validate_spec
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "app", copy / "app", ignore=IGNORED)
+    shutil.rmtree(copy / "app" / "api" / "notes")
+    factory = copy / "app" / "api" / "__init__.py"
+    lines = [line for line in factory.read_text().splitlines(keepends=True)
+             if line.strip() not in ("from . import notes", "app.register_blueprint(notes.bp)")]
+    factory.write_text("".join(lines))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
+    for base in serve(copy / "app", env):
+        health = requests.get(f"{base}/api/health-check", timeout=5)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        ready = requests.get(f"{base}/api/ready", timeout=5)
+        assert ready.status_code == 200 and ready.json() == {"status": "ready", "checks": {}}
+        assert requests.get(f"{base}/api/notes", timeout=5).status_code == 404
+        doc = requests.get(f"{base}/api/openapi.json", timeout=5).json()
+    validate_spec(doc)
+    assert set(doc["paths"]) == {"/api/health-check", "/api/ready", "/api/openapi.json"}
