@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, abort, jsonify, request
+from flask import Flask, Response, jsonify
 from pydantic import BaseModel, Field
 from werkzeug.exceptions import HTTPException
 
@@ -74,14 +74,6 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
 
 
 def init_app(app: Flask) -> None:
-    @app.before_request
-    def content_length_is_a_number():
-        # werkzeug reads a Content-Length it cannot parse as 0 (an empty body); gunicorn refuses one
-        # itself, and the app does not rely on that.
-        length = request.headers.get("Content-Length")
-        if length is not None and not (length.isascii() and length.strip().isdigit()):
-            abort(400, "The Content-Length header is not a number.")
-
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
         if isinstance(exc, DatastoreUnavailable):
