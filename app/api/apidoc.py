@@ -105,7 +105,7 @@ def _validated_body(model: type[BaseModel]) -> BaseModel:
     data = request.get_data(cache=False)
     limit = request.max_content_length
     if limit is not None and request.content_length is None and len(data) >= limit:
-        abort(413, f"The body is over {limit} bytes.")
+        abort(413)
     # pydantic parses the JSON itself: one pass, and malformed JSON is told apart from invalid fields.
     return _validated(model.model_validate_json, data)
 

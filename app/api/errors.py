@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, Field
 from werkzeug.exceptions import HTTPException
 
@@ -88,6 +88,8 @@ def init_app(app: Flask) -> None:
         if status == 405 and allowed:
             headers["Allow"] = ", ".join(sorted(allowed))
         message = exc.description or exc.name
+        if status == 413 and request.max_content_length:  # werkzeug's says "capacity limit": say which
+            message = f"The body is over {request.max_content_length} bytes."
         return error_response(status, HTTP_CODES.get(status, "http_error"), message, headers)
 
     @app.errorhandler(Exception)

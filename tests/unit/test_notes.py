@@ -113,8 +113,23 @@ def test_create_requires_json_content_type(client, content_type):
 def test_create_body_over_the_limit_is_413_and_stores_nothing(table):
     client = make_app(max_body_bytes=1024).test_client()
     response = client.post("/api/notes", data=json.dumps({"text": "x" * 2000}), content_type="application/json")
-    assert_error(response, 413, "payload_too_large")
+    assert assert_error(response, 413, "payload_too_large")["message"] == "The body is over 1024 bytes."
     assert client.get("/api/notes").get_json()["items"] == []
+
+
+@pytest.mark.parametrize("size,status", [(1000, 201), (1024, 413), (5000, 413)])
+def test_a_body_without_a_length_is_held_to_the_limit_too(table, size, status):
+    """A chunked body (no Content-Length; the server terminates the stream, as gunicorn does): one that
+    reaches MAX_BODY_BYTES is refused, never read cut short."""
+    import io
+    client = make_app(max_body_bytes=1024).test_client()
+    body = json.dumps({"text": "x" * (size - 12)}).encode()
+    assert len(body) == size
+    response = client.post("/api/notes", input_stream=io.BytesIO(body), content_type="application/json",
+                           headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 413:
+        assert_error(response, 413, "payload_too_large")
 
 
 @pytest.mark.parametrize("length,status,code", [
