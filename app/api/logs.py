@@ -63,7 +63,7 @@ class RequestIdFilter(logging.Filter):
     """Adds the current request's id to every record logged inside a request."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context() and "request_id" in g and not hasattr(record, "request_id"):
+        if not hasattr(record, "request_id") and has_request_context() and "request_id" in g:
             record.request_id = g.request_id
         return True
 
