@@ -48,3 +48,11 @@ def test_the_local_table_is_read_from_whichever_template_defines_it(tmp_path):
     with pytest.raises(ValueError, match="defines NoSuchTable"):
         table_template("NoSuchTable", root=tmp_path)
     assert table_definition()["BillingMode"] == "PAY_PER_REQUEST", "the repository's own templates"
+
+
+def test_make_help_prints_values_not_make_variables():
+    import subprocess
+    out = subprocess.run(["make", "--no-print-directory", "help", "PORT=8123"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=30, check=True).stdout
+    assert "$(" not in out, out
+    assert "http://127.0.0.1:8123/" in out

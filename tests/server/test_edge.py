@@ -69,6 +69,28 @@ def test_make_run_exits_non_zero_with_one_line_on_a_busy_port(stack):
     assert result.stderr.strip().count("\n") == 0 and "already in use" in result.stderr
 
 
+def test_make_run_says_its_notes_last_only_while_it_runs(tmp_path):
+    """moto keeps the table in memory: the start-up lines say so (and docs/local.md)."""
+    import signal
+    import subprocess
+    import sys
+
+    from local.stack import ROOT, free_port
+    proc = subprocess.Popen([sys.executable, "-m", "local.stack", "--port", str(free_port())], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    try:  # the API's own log lines share the terminal: read up to the line after "Open ..."
+        while (line := proc.stdout.readline()) and len(lines) < 100:
+            lines.append(line)
+            if len(lines) > 1 and "Ctrl-C" in lines[-2]:
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    assert any("local stack ready" in line for line in lines), lines
+    assert "gone when this stops" in lines[-1], lines
+
+
 def test_unreachable_api_origin_is_a_json_502(tmp_path):
     import threading
 
