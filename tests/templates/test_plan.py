@@ -10,7 +10,7 @@ import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from checks.branches import Evaluator
-from checks.plan import CLEAR_WITH_EMPTY, DATA_BEARING, PARENT, children, describe, diff_stack, plan, switches, template, with_deploy_values
+from checks.plan import CLEAR_WITH_EMPTY, DATA_BEARING, PARENT, Change, children, describe, diff_stack, name_clashes, plan, switches, template, with_deploy_values
 from checks.render import TWO_SERVICES, Renderer, load, variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plan"
@@ -232,3 +232,21 @@ def test_plan_evaluates_and_renders_each_parent_once(monkeypatch):
     created = [location for stack, location in children(PARENT).items() if stack != "BudgetStack"]  # no MonthlyBudget
     assert sorted(map(id, rendered)) == sorted(id(template(name)) for name in [PARENT, *created] * 2)
     assert [t is template(PARENT) for t in evaluated] == [True, True]
+
+
+def test_a_unique_name_moving_between_any_two_places_is_flagged_and_an_unresolved_one_is_not():
+    """The check is by type and name, not by these stacks: a namespace with the same literal Name and Vpc
+    added in one stack and removed from another clashes; a name built from ${AWS::StackId} differs per
+    stack, so it is not compared."""
+    def namespace(name):
+        return {"Type": "AWS::ServiceDiscovery::PrivateDnsNamespace", "Properties": {"Name": name, "Vpc": "<vpc>"}}
+    per_stack = {"Fn::Sub": "svc-${AWS::StackId}.internal"}
+    old = {"A": {"Resources": {"Ns": namespace("svc.internal"), "Other": namespace(per_stack)}}, "B": {"Resources": {}}}
+    new = {"A": {"Resources": {}}, "B": {"Resources": {"Ns2": namespace("svc.internal"), "Other": namespace(per_stack)}}}
+    kind = namespace("")["Type"]
+    found = [Change("A", "Ns", kind, "remove"), Change("A", "Other", kind, "remove"),
+             Change("B", "Ns2", kind, "add"), Change("B", "Other", kind, "add")]
+    name_clashes(found, old, new)
+    assert found[2].hazard.startswith("would FAIL: created before the old one is deleted")
+    assert "A/Ns holds the same Name+Vpc" in found[2].hazard
+    assert found[3].hazard == ""
