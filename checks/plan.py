@@ -39,8 +39,8 @@ from pathlib import Path
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from checks.branches import NESTED, Evaluator, Opaque, nested_stacks
 from checks.cfnlint.project_rules import references  # one reader of Ref, GetAtt and Sub
+from checks.evaluate import NESTED, Evaluator, Opaque, nested_stacks
 from checks.render import PARENT, WIRED, Renderer, nested_parameters, render_nested, template
 
 SCHEMA_REGION = "us-east-1"
@@ -318,30 +318,6 @@ def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PAR
     changes += [c for c in parent_changes if c.type not in NESTED]
     name_clashes(changes, old, new)
     return Plan(refused, changes)
-
-
-def switches() -> dict[str, dict[str, str]]:
-    """Every switchable parameter of the parent and each of its other values: AllowedValues, the
-    bound of a numeric range, and the optional settings checks/render.py's variants use (domains,
-    schedules, budget, image, pinned AZs), grouped where the parent's Rules need them together."""
-    from checks.render import DOMAINS, variants
-    out = {}
-    for name, spec in template(PARENT).get("Parameters", {}).items():
-        default = str(spec.get("Default", ""))
-        others = [str(v) for v in spec.get("AllowedValues", []) if str(v) != default]
-        others += [str(spec[k]) for k in ("MinValue", "MaxValue") if k in spec and str(spec[k]) != default]
-        for value in others:
-            out[f"{name}={value}"] = {name: value}
-    options = variants()["HttpApi-domains-options"]
-    groups = {"domains": list(DOMAINS), "schedules": ["StopSchedule", "StartSchedule", "ScheduleTimezone"],
-              "budget": ["MonthlyBudget", "BudgetEmail"], "image": ["ImageUri"],
-              "desired count": ["ImageUri", "DesiredCount"], "pinned AZs": ["AvailabilityZoneIds"],
-              "task size": []}
-    for group, names in groups.items():
-        out[group] = {n: options[n] for n in names}
-    out["task size"] = {"Cpu": "1024", "Memory": "2048"}
-    out["pinned AZs"] = {"AvailabilityZoneIds": "use1-az4,use1-az6"}
-    return out
 
 
 def describe(result: Plan, out=print, parent: str = PARENT) -> None:

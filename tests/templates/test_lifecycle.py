@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from checks.branches import broken_rules
 from checks.cfnlint.project_rules import LISTENER_TYPES, dependencies, forwards_to
+from checks.evaluate import broken_rules
 from checks.render import WIRED, template, variants
 from tests.templates.conftest import CHILDREN, all_renderings, container, environment, service, stack, task_definition
 
