@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from checks.evaluate import Evaluator
 from checks.plan import (
     CLEAR_WITH_EMPTY,
     DATA_BEARING,
@@ -20,7 +19,6 @@ from checks.plan import (
     diff_stack,
     name_clashes,
     plan,
-    template,
     with_deploy_values,
 )
 from checks.render import TWO_SERVICES, Renderer, load
@@ -162,27 +160,6 @@ def test_the_rehearsal_sees_a_parameter_change_made_through_a_sub():
     (change,), _ = diff_stack("s", before, after, source)
     assert (change.action, change.properties) == ("replace", ["Name"])
     assert before["Resources"]["S"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-s-1"}
-
-
-def test_plan_evaluates_and_renders_each_parent_once(monkeypatch):
-    """The parent once for `before` and once for `after`; each nested stack it creates once a side."""
-    import checks.plan
-    import checks.render
-    from checks.render import Renderer as Real
-    rendered = []
-
-    class Counting(Real):
-        def render(self):
-            rendered.append(self.template)
-            return super().render()
-    monkeypatch.setattr(checks.plan, "Renderer", Counting)
-    monkeypatch.setattr(checks.render, "Renderer", Counting)
-    evaluated = []
-    monkeypatch.setattr(checks.plan, "Evaluator", lambda *args: evaluated.append(args[0]) or Evaluator(*args))
-    plan({}, {"Ingress": "LoadBalancer"})
-    created = [location for stack, location in children(PARENT).items() if stack != "BudgetStack"]  # no MonthlyBudget
-    assert sorted(map(id, rendered)) == sorted(id(template(name)) for name in [PARENT, *created] * 2)
-    assert [t is template(PARENT) for t in evaluated] == [True, True]
 
 
 def test_a_unique_name_moving_between_any_two_places_is_flagged_and_an_unresolved_one_is_not():
