@@ -27,3 +27,24 @@ def test_make_help_prints_values_not_make_variables():
                          text=True, timeout=30, check=True).stdout
     assert "$(" not in out, out
     assert "http://127.0.0.1:8123/" in out
+
+
+def test_a_services_code_is_never_told_to_go_where_output_goes():
+    """reports/ is the output folder (tests, `make bench`): git ignores it and `make clean` deletes it. Every
+    build context the README and docs/ tell a user to write (`Context: ...`) is neither."""
+    import re
+    import subprocess
+
+    def ignored(path: str) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT, timeout=30).returncode == 0
+
+    clean = next(line for line in (ROOT / "Makefile").read_text().split("\nclean:", 1)[1].splitlines()[1:]
+                 if line.startswith("\trm "))
+    cleaned = {word.rstrip("/") for word in clean.split()[2:]}
+    assert ignored("reports/bench.json") and "reports" in cleaned, "reports/ is the output folder"
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    contexts = {c.rstrip("/") for page in pages for c in re.findall(r"Context: ([\w./<>-]+)", page.read_text())}
+    assert contexts, "the docs name where a service's code goes"
+    for context in contexts:
+        assert not ignored(f"{context}/Dockerfile"), f"{context}/ is ignored by git"
+        assert context.split("/")[0] not in cleaned, f"`make clean` deletes {context}/"
