@@ -21,7 +21,8 @@ PYTEST_ARGS ?=
 	deploy preflight plan publish smoke status logs exec stop start cost bench destroy
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}' \
+	| sed 's/$$(PORT)/$(PORT)/g'
 
 # Stops below 3.11; says so when the interpreter is not the version CI and the image use.
 define check_python
@@ -64,7 +65,7 @@ CHECKERS := .venv-sam/.installed .venv-checkov/.installed
 
 venv: $(VENV)/.installed $(CHECKERS) ## Create or update all venvs
 
-run: $(VENV)/.installed ## Run the stack locally on http://127.0.0.1:$(PORT)/
+run: $(VENV)/.installed ## Run the stack locally on http://127.0.0.1:$(PORT)/ (PORT= another; notes last until it stops)
 	$(PY) -m local.stack --port $(PORT)
 
 system-deps:

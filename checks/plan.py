@@ -25,11 +25,9 @@ Three classes of hazard are reported:
   resource is created before the old one is deleted, so the update fails;
 * the same for a resource added in one place (a stack, a logical id) while one with the same unique
   name is removed from another (UNIQUE_NAME): removals happen in the update's cleanup phase, after
-  every create, so the add fails (e.g. the API's custom domain moving from the old ServiceStack to
-  IngressStack, docs/services.md).
+  every create, so the add fails (e.g. an API custom domain moved from one nested stack to another).
 
     python -m checks.plan Ingress=LoadBalancer        # from the template defaults
-    python -m checks.plan --from=tests/templates/fixtures/upgrade/parent.yml ExistingTableName=<old table>
 """
 from __future__ import annotations
 
@@ -41,8 +39,8 @@ from pathlib import Path
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from checks.branches import NESTED, Evaluator, Opaque, nested_stacks
 from checks.cfnlint.project_rules import references  # one reader of Ref, GetAtt and Sub
+from checks.evaluate import NESTED, Evaluator, Opaque, nested_stacks
 from checks.render import PARENT, WIRED, Renderer, nested_parameters, render_nested, template
 
 SCHEMA_REGION = "us-east-1"
@@ -301,15 +299,11 @@ def with_deploy_values(values: dict) -> dict:
     return values
 
 
-def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PARENT,
-         before_parent: str | None = None) -> Plan:
+def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PARENT) -> Plan:
     """Rehearse the update from parameter set `before` to `after` (parent parameter names) of the
-    stack made from `parent` (parent.yml, or TWO_SERVICES). With `before_parent`, the stack was
-    deployed from that other parent (an older layout): a nested stack only it has is deleted, one
-    only `parent` has is created, the others are compared resource by resource."""
-    before_parent = before_parent or parent
+    stack made from `parent` (parent.yml, or TWO_SERVICES)."""
     before, after = with_deploy_values(before), with_deploy_values(after)
-    _, old = render_stacks(before, region, parent_file=before_parent)
+    _, old = render_stacks(before, region, parent_file=parent)
     changes: list[Change] = []
     changed_outputs: set[str] = set()
     refused, new_parent, stacks = rendered_stacks(after, region, changed_outputs, parent)
@@ -320,37 +314,10 @@ def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PAR
         found, outputs = diff_stack(stack, old.get(stack, empty), rendering, template(location))
         changes += found
         changed_outputs |= {f"{stack}.Outputs.{o}" for o in outputs}
-    for stack, location in children(before_parent).items():
-        if stack not in new:  # the whole nested stack is deleted
-            changes += diff_stack(stack, old[stack], empty, template(location))[0]
     parent_changes, _ = diff_stack("parent", old["parent"], new["parent"], template(parent))
     changes += [c for c in parent_changes if c.type not in NESTED]
     name_clashes(changes, old, new)
     return Plan(refused, changes)
-
-
-def switches() -> dict[str, dict[str, str]]:
-    """Every switchable parameter of the parent and each of its other values: AllowedValues, the
-    bound of a numeric range, and the optional settings checks/render.py's variants use (domains,
-    schedules, budget, image, pinned AZs), grouped where the parent's Rules need them together."""
-    from checks.render import DOMAINS, variants
-    out = {}
-    for name, spec in template(PARENT).get("Parameters", {}).items():
-        default = str(spec.get("Default", ""))
-        others = [str(v) for v in spec.get("AllowedValues", []) if str(v) != default]
-        others += [str(spec[k]) for k in ("MinValue", "MaxValue") if k in spec and str(spec[k]) != default]
-        for value in others:
-            out[f"{name}={value}"] = {name: value}
-    options = variants()["HttpApi-domains-options"]
-    groups = {"domains": list(DOMAINS), "schedules": ["StopSchedule", "StartSchedule", "ScheduleTimezone"],
-              "budget": ["MonthlyBudget", "BudgetEmail"], "image": ["ImageUri"],
-              "desired count": ["ImageUri", "DesiredCount"], "pinned AZs": ["AvailabilityZoneIds"],
-              "task size": []}
-    for group, names in groups.items():
-        out[group] = {n: options[n] for n in names}
-    out["task size"] = {"Cpu": "1024", "Memory": "2048"}
-    out["pinned AZs"] = {"AvailabilityZoneIds": "use1-az4,use1-az6"}
-    return out
 
 
 def describe(result: Plan, out=print, parent: str = PARENT) -> None:
@@ -361,7 +328,6 @@ def describe(result: Plan, out=print, parent: str = PARENT) -> None:
         return
     marks = {"add": "+", "remove": "-", "update": "~", "replace": "!"}
     stacks = {"parent": parent, **children(parent)}
-    stacks |= {c.stack: "deleted with all it holds" for c in result.changes if c.stack not in stacks}
     for stack, location in stacks.items():
         mine = [c for c in result.changes if c.stack == stack]
         if stack == "parent" and not mine:
@@ -375,11 +341,9 @@ def describe(result: Plan, out=print, parent: str = PARENT) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """NAME=VALUE ... from the defaults; --from=FILE rehearses the update from another layout's parent
-    (tests/templates/fixtures/upgrade/parent.yml: the one-service layout, docs/services.md)."""
-    before_parent = next((a.split("=", 1)[1] for a in argv if a.startswith("--from=")), None)
-    after = dict(a.split("=", 1) for a in argv if not a.startswith("--"))
-    describe(plan({}, after, before_parent=before_parent))
+    """NAME=VALUE ... from the template defaults."""
+    after = dict(a.split("=", 1) for a in argv)
+    describe(plan({}, after))
     return 0
 
 

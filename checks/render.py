@@ -32,7 +32,7 @@ from cfnlint.decode import decode_str
 from blueprint.templates import load, plain  # noqa: F401 (checks import them from here too)
 
 if TYPE_CHECKING:
-    from checks.branches import Evaluator
+    from checks.evaluate import Evaluator
 
 ROOT = Path(__file__).resolve().parent.parent
 PARENT = "parent.yml"
@@ -46,7 +46,7 @@ EXAMPLE_END = "# <<< end of the second service example"
 TWO_SERVICES = "two-services"
 
 
-# Not checks.branches.Opaque: this one is text, so a rendering's conditions count it non-empty; that one leaves them undecided.
+# Not checks.evaluate.Opaque: this one is text, so a rendering's conditions count it non-empty; that one leaves them undecided.
 class Opaque(str):
     """A value only a deployment knows (a nested stack's output): rendered as the Ref it is, and
     non-empty for the conditions that test it."""
@@ -288,9 +288,9 @@ def nested_parameters(parent: Evaluator, absent_too: bool = False) -> Iterator[t
     """(logical id, template file as the parent names it, the values the parent passes it) of each nested
     stack `parent` (the parent's Evaluator for one parameter set) declares, in template order, so what a
     stack's outputs make known can reach the stacks after it. A value only a deployment knows is a
-    checks.branches.Opaque. The values are None for a stack whose Condition is false (the parent does
+    checks.evaluate.Opaque. The values are None for a stack whose Condition is false (the parent does
     not create it), unless `absent_too`: the all-branches check evaluates every stack."""
-    from checks.branches import child_values, nested_stacks
+    from checks.evaluate import child_values, nested_stacks
     for stack, location in nested_stacks(parent.template).items():
         condition = parent.template["Resources"][stack].get("Condition")
         if not absent_too and condition and parent.condition(condition) is False:
@@ -304,7 +304,7 @@ def render_nested(location: str, given: dict, stand_in: Callable, region: str | 
     """The nested stack `location` rendered with `given` (from nested_parameters): a known value is read as
     the child's parameter type reads it; a value only a deployment knows is replaced by `stand_in(value)`,
     as it is."""
-    from checks.branches import Opaque as Unknown
+    from checks.evaluate import Opaque as Unknown
     renderer = Renderer(template(location), {n: v for n, v in given.items() if not isinstance(v, Unknown)}, region,
                         substitute)
     for name, value in given.items():
@@ -315,8 +315,8 @@ def render_nested(location: str, given: dict, stand_in: Callable, region: str | 
 
 def nested_renderings(parent: dict, values: dict[str, str], region: str = "us-east-1") -> dict[str, tuple[str, dict]]:
     """{logical id: (template file, rendering)} of each nested stack `parent` creates for `values`."""
-    from checks.branches import Evaluator
-    from checks.branches import Opaque as Unknown
+    from checks.evaluate import Evaluator
+    from checks.evaluate import Opaque as Unknown
     out = {}
     known = {}  # "GetAtt Stack.Outputs.X" -> the value, where a rendered output is a constant
     for stack, location, given in nested_parameters(Evaluator(parent, values, region, PARENT)):

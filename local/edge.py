@@ -55,6 +55,15 @@ STATIC_METHODS = {"GET", "HEAD"}
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # Seconds a client has to send a request body once its headers are in (the API's CLIENT_TIMEOUT).
 BODY_TIMEOUT = 5.0
+# The edge's own errors under /api/ look like the app's (Flask's jsonify with app.json.compact and this
+# mimetype, app/api/__init__.py): one JSON shape for a client, whoever answered.
+# tests/server/test_edge.py compares the two 413s.
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def json_error(code: str, message: str) -> bytes:
+    return (json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"),
+                       ensure_ascii=False) + "\n").encode()
 
 
 def spa_rewrite(path: str) -> str:
@@ -122,8 +131,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
     def _error(self, status: int, code: str, message: str) -> None:
         """A JSON error after which the connection closes: the body, if any, was not read."""
         self.close_connection = True
-        body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        self._reply(status, "application/json", body, {"Connection": "close"})
+        self._reply(status, JSON_TYPE, json_error(code, message), {"Connection": "close"})
 
     def _read_body(self, length: int) -> bytes | None:
         """Exactly `length` bytes within BODY_TIMEOUT; None (after a 408) if they do not come."""
@@ -176,15 +184,21 @@ class EdgeHandler(BaseHTTPRequestHandler):
             upstream = conn.getresponse()
             data = upstream.read()
         except OSError:
-            self._reply(502, "application/json",
-                        b'{"error":{"code":"bad_gateway","message":"The API origin is not answering."}}')
+            self._reply(502, JSON_TYPE, json_error("bad_gateway", "The API origin is not answering."))
             return
         finally:
             conn.close()
-        self.send_response(upstream.status, upstream.reason)
+        # The origin's own Server and Date pass through, as CloudFront passes them: each is sent once.
+        self.send_response_only(upstream.status, upstream.reason)
+        sent = set()
         for name, value in upstream.getheaders():
             if name.lower() not in HOP_BY_HOP:
                 self.send_header(name, value)
+                sent.add(name.lower())
+        if "server" not in sent:
+            self.send_header("Server", self.version_string())
+        if "date" not in sent:
+            self.send_header("Date", self.date_time_string())
         self.send_header("Content-Length", str(len(data)))
         for name, value in SECURITY_HEADERS.items():
             self.send_header(name, value)

@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(json.dumps({"message": "local stack ready", "url": stack.url + "/", "api": stack.api_url,
                       "dynamodb": stack.db_url, "table": TABLE_NAME}), flush=True)
-    print(f"\n  Open {stack.url}/   (Ctrl-C stops everything)\n", flush=True)
+    print(f"\n  Open {stack.url}/   (Ctrl-C stops everything)\n"
+          f"  Notes are kept in memory by the DynamoDB stand-in: they are gone when this stops.\n", flush=True)
     try:
         while not stopping.wait(1):
             for name, proc in (("API", stack.api), ("DynamoDB stand-in", stack.db)):

@@ -23,10 +23,6 @@ scripts and tests. Callers tell failures apart by class (or `code`), never by th
     ServiceNotActive       service_not_active     the stack's ECS service is missing or draining
     ServiceNotReady        service_not_ready      exec cannot reach a task (ECS Exec off, nothing running)
     SmokeFailed            smoke_failed           the smoke tests failed against the deployment
-    UpgradeNeedsTable      upgrade_needs_table    an update from the one-service layout would start on a new,
-                                                  empty table: pass ExistingTableName (the line names it)
-    UpgradeNeedsNoApiDomain upgrade_needs_no_api_domain  that update with ApiDomainName set would fail (the
-                                                  new ingress creates the domain the old stack still holds)
 """
 from __future__ import annotations
 
@@ -122,10 +118,3 @@ class ServiceNotReady(OpsError):
 class SmokeFailed(OpsError):
     code = "smoke_failed"
 
-
-class UpgradeNeedsTable(OpsError):
-    code = "upgrade_needs_table"
-
-
-class UpgradeNeedsNoApiDomain(OpsError):
-    code = "upgrade_needs_no_api_domain"

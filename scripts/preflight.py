@@ -11,9 +11,9 @@ import sys
 from dataclasses import dataclass
 
 from blueprint.templates import load, parent
-from scripts import image, service_roles, stack_failures
-from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range, stack_parameters
-from scripts.errors import AwsCallFailed, PreflightFailed, ToolMissing, UpgradeNeedsNoApiDomain, UpgradeNeedsTable, UsageError
+from scripts import image, service_roles
+from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
+from scripts.errors import AwsCallFailed, PreflightFailed, ToolMissing, UsageError
 from scripts.image import PLATFORMS
 
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/")
@@ -188,83 +188,6 @@ def check_adopted_table(t: Target, params: dict) -> str:
     return f"adopting {name}, with its throughput maximums and TTL"
 
 
-OLD_SERVICE_STACK = "ServiceStack"  # the one nested stack of the layout before the split (docs/services.md)
-
-
-def _old_service_stack(cfn, stack: str) -> dict | None:
-    """The deployed parent's nested `ServiceStack` (the one-service layout), or None."""
-    with aws_errors():
-        found = cfn.describe_stack_resources(StackName=stack, LogicalResourceId=OLD_SERVICE_STACK)["StackResources"]
-    return next((r for r in found if r["ResourceType"] == "AWS::CloudFormation::Stack"
-                 and r.get("PhysicalResourceId") and r["ResourceStatus"] != "DELETE_COMPLETE"), None)
-
-
-def _old_table(cfn, parent: dict, nested: dict) -> str:
-    """The old layout's table: the parent's TableName output, else the nested stack's NotesTable."""
-    name = next((o.get("OutputValue") for o in parent.get("Outputs", []) if o["OutputKey"] == "TableName"), "")
-    if name:
-        return name
-    with aws_errors():
-        found = cfn.describe_stack_resources(StackName=nested["PhysicalResourceId"],
-                                             LogicalResourceId="NotesTable")["StackResources"]
-    return next((r["PhysicalResourceId"] for r in found if r.get("PhysicalResourceId")), "")
-
-
-def _domain_clash(params: dict, deployed: dict) -> str:
-    """The API domain both the old ServiceStack and the new IngressStack would hold during the update,
-    or "": the same AWS::ApiGatewayV2::DomainName (both HttpApi) or the same Route 53 record (both with
-    HostedZoneId). A parameter this deploy does not send keeps its deployed value (UsePreviousValue)."""
-    def sent(key: str, default: str = "") -> str:
-        return params.get(key, deployed.get(key, default))
-    old, new = deployed.get("ApiDomainName", ""), sent("ApiDomainName")
-    if not old or new != old:
-        return ""
-    both_http_api = deployed.get("Ingress", "HttpApi") == "HttpApi" and sent("Ingress", "HttpApi") == "HttpApi"
-    both_records = bool(deployed.get("HostedZoneId")) and sent("HostedZoneId") == deployed["HostedZoneId"]
-    return new if both_http_api or both_records else ""
-
-
-def check_layout_upgrade(t: Target, params: dict) -> str:
-    """An update of a stack deployed before the split (its parent holds `ServiceStack`), refused before
-    anything is created when it would lose the notes or fail half-way (docs/services.md, "Upgrading a
-    stack deployed before the split"):
-    - the old table is retained, and NotesDataStack would create a new, empty one: the service would
-      silently start on no data. Not passed automatically: which table the service writes to is the
-      user's decision, and it belongs in samconfig.toml where every later deploy (CI's too) sends it.
-    - with ApiDomainName, IngressStack would create an AWS::ApiGatewayV2::DomainName (and its Route 53
-      record) while ServiceStack, deleted only in the update's cleanup, still holds the same name:
-      API Gateway and Route 53 refuse the duplicate and the update rolls back. Updating once without the
-      domain, then setting it again, avoids it
-      (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacks.html#stack-resource-update-cleanup)."""
-    cfn = t.client("cloudformation")
-    parent = stack_failures.stack_or_none(cfn, t.stack_name)
-    if parent is None or parent["StackStatus"] == "ROLLBACK_COMPLETE":  # a failed create is recreated
-        return "no deployed stack from the one-service layout"
-    nested = _old_service_stack(cfn, t.stack_name)
-    if nested is None:
-        return "the deployed stack has today's layout"
-    old_table = _old_table(cfn, parent, nested) or "<the TableName output>"
-    deployed = stack_parameters(parent)
-    # Not sent: the deployed value stays (UsePreviousValue), e.g. an old stack that already adopted a table.
-    chosen = params.get("ExistingTableName", deployed.get("ExistingTableName", ""))
-    table_param = "" if chosen else f"ExistingTableName={old_table} "
-    domain = _domain_clash(params, deployed)
-    if domain:
-        raise UpgradeNeedsNoApiDomain(
-            f"{t.stack_name} has the one-service layout and ApiDomainName={domain}: the new IngressStack would "
-            f"create that domain while ServiceStack still holds it, and the update would fail. Upgrade without "
-            f'it: make deploy PARAMS="{table_param}ApiDomainName= ApiCertificateArn=", then set ApiDomainName '
-            "and ApiCertificateArn again (docs/services.md)")
-    if not chosen:
-        raise UpgradeNeedsTable(
-            f"{t.stack_name} has the one-service layout: its table {old_table} is retained and the update would "
-            f'start the service on a new, empty one. Keep it: make deploy PARAMS="ExistingTableName={old_table}" '
-            "(or add it to parameter_overrides in samconfig.toml; docs/services.md)")
-    if chosen != old_table:
-        return f"upgrading from the one-service layout onto {chosen}; the old table {old_table} stays, retained"
-    return f"upgrading from the one-service layout, keeping the table {old_table}"
-
-
 def check_images(t: Target, params: dict) -> str:
     """parent.yml names, for each service, a Context with a Dockerfile and the parameter that takes its image."""
     return "; ".join(f"{b.context}/ -> {', '.join(b.parameters)} ({', '.join(b.services)})" for b in image.builds())
@@ -280,7 +203,6 @@ CHECKS = {
     "certificates": check_certificates,
     "task counts": check_task_counts,
     "adopted table": check_adopted_table,
-    "layout upgrade": check_layout_upgrade,
     "service-linked roles": check_service_linked_roles,
     "templates": check_lint,
 }

@@ -1,38 +1,9 @@
-"""scripts/ is the user's operations and nothing else; the dev stack (local/) and the operations do
-not stand on the test tooling (checks/, tests/): what they share is blueprint/templates.py."""
+"""The dev stack reads the table from the templates; `make help` reads right."""
 from __future__ import annotations
-
-import ast
 
 import pytest
 
 from scripts.common import ROOT
-
-
-def imported(path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
-
-
-@pytest.mark.parametrize("package", ["local", "scripts", "blueprint"])
-def test_runtime_packages_do_not_import_the_test_tooling(package):
-    allowed = {"scripts/plan.py": {"checks.plan"}}  # `make plan` is the plan engine's front end
-    for path in sorted((ROOT / package).glob("*.py")):
-        rel = path.relative_to(ROOT).as_posix()
-        if rel == "scripts/bench.py":
-            continue  # moves to bench/ (issue 11)
-        tooling = {m for m in imported(path) if m.split(".")[0] in ("checks", "tests")}
-        assert tooling <= allowed.get(rel, set()), f"{rel} imports {sorted(tooling)}"
-
-
-def test_the_test_bootstrap_lives_with_the_tests():
-    assert not (ROOT / "scripts" / "system_deps.py").exists()
-    assert "tests/system_deps.py" in (ROOT / "Makefile").read_text()
 
 
 def test_the_local_table_is_read_from_whichever_template_defines_it(tmp_path):
@@ -48,3 +19,32 @@ def test_the_local_table_is_read_from_whichever_template_defines_it(tmp_path):
     with pytest.raises(ValueError, match="defines NoSuchTable"):
         table_template("NoSuchTable", root=tmp_path)
     assert table_definition()["BillingMode"] == "PAY_PER_REQUEST", "the repository's own templates"
+
+
+def test_make_help_prints_values_not_make_variables():
+    import subprocess
+    out = subprocess.run(["make", "--no-print-directory", "help", "PORT=8123"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=30, check=True).stdout
+    assert "$(" not in out, out
+    assert "http://127.0.0.1:8123/" in out
+
+
+def test_a_services_code_is_never_told_to_go_where_output_goes():
+    """reports/ is the output folder (tests, `make bench`): git ignores it and `make clean` deletes it. Every
+    build context the README and docs/ tell a user to write (`Context: ...`) is neither."""
+    import re
+    import subprocess
+
+    def ignored(path: str) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT, timeout=30).returncode == 0
+
+    clean = next(line for line in (ROOT / "Makefile").read_text().split("\nclean:", 1)[1].splitlines()[1:]
+                 if line.startswith("\trm "))
+    cleaned = {word.rstrip("/") for word in clean.split()[2:]}
+    assert ignored("reports/bench.json") and "reports" in cleaned, "reports/ is the output folder"
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    contexts = {c.rstrip("/") for page in pages for c in re.findall(r"Context: ([\w./<>-]+)", page.read_text())}
+    assert contexts, "the docs name where a service's code goes"
+    for context in contexts:
+        assert not ignored(f"{context}/Dockerfile"), f"{context}/ is ignored by git"
+        assert context.split("/")[0] not in cleaned, f"`make clean` deletes {context}/"

@@ -18,7 +18,7 @@ def test_build_hashes_assets_and_points_index_at_them():
     index = site["index.html"]
     assert index.cache_control == NO_CACHE and index.content_type == "text/html; charset=utf-8"
     hashed = [k for k in site if k.startswith("assets/")]
-    assert len(hashed) == 2 and all(re.fullmatch(r"assets/app\.[0-9a-f]{10}\.(js|css)", k) for k in hashed)
+    assert len(hashed) == 3 and all(re.fullmatch(r"assets/(app|favicon)\.[0-9a-f]{10}\.(js|css|svg)", k) for k in hashed)
     for key in hashed:
         assert site[key].cache_control == IMMUTABLE
         assert f'"/{key}"' in index.body.decode()

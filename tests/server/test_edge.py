@@ -9,7 +9,7 @@ import requests
 from local import edge
 from local.edge import SECURITY_HEADERS, spa_rewrite
 from local.stack import LocalStack, StackError
-from tests.server.support import assert_json_error, exchange
+from tests.server.support import RawReply, assert_json_error, exchange
 
 pytestmark = pytest.mark.server
 
@@ -69,6 +69,28 @@ def test_make_run_exits_non_zero_with_one_line_on_a_busy_port(stack):
     assert result.stderr.strip().count("\n") == 0 and "already in use" in result.stderr
 
 
+def test_make_run_says_its_notes_last_only_while_it_runs(tmp_path):
+    """moto keeps the table in memory: the start-up lines say so (and docs/local.md)."""
+    import signal
+    import subprocess
+    import sys
+
+    from local.stack import ROOT, free_port
+    proc = subprocess.Popen([sys.executable, "-m", "local.stack", "--port", str(free_port())], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    try:  # the API's own log lines share the terminal: read up to the line after "Open ..."
+        while (line := proc.stdout.readline()) and len(lines) < 100:
+            lines.append(line)
+            if len(lines) > 1 and "Ctrl-C" in lines[-2]:
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    assert any("local stack ready" in line for line in lines), lines
+    assert "gone when this stops" in lines[-1], lines
+
+
 def test_unreachable_api_origin_is_a_json_502(tmp_path):
     import threading
 
@@ -98,6 +120,37 @@ def test_an_announced_body_over_10_mb_is_413_before_it_is_sent(stack):
                                                    b"Content-Length: %d\r\n\r\n{\"text\": \"" % (12 * 1024 * 1024))
     assert_json_error(reply, 413, "payload_too_large", closes=True)
     assert took < 2
+
+
+def test_the_edges_413_has_the_apps_shape_and_content_type(stack):
+    """A client sees one error format under /api/, whether the edge or the app refused the body:
+    same Content-Type, same JSON layout (spacing, key order, final newline); only the limit in the
+    message differs."""
+    head = b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    secret = b"%s: %s\r\n" % (edge.ORIGIN_HEADER.encode(), stack.origin_secret.encode())
+    at_edge, _ = exchange(stack.host, stack.port, head + b"Content-Length: %d\r\n\r\n" % (edge.MAX_BODY_BYTES + 1))
+    at_app, _ = exchange(stack.host, stack.api_port, head + secret + b"Content-Length: 1000000\r\n\r\n")
+    edge_reply, app_reply = RawReply.parse(at_edge), RawReply.parse(at_app)
+    assert "X-Request-Id" not in edge_reply.headers and app_reply.headers["X-Request-Id"]  # two different answerers
+    edge_error = assert_json_error(edge_reply, 413, "payload_too_large", closes=True)
+    app_error = assert_json_error(app_reply, 413, "payload_too_large")
+    assert edge_reply.headers["Content-Type"] == app_reply.headers["Content-Type"]
+    assert edge_reply.text.replace(edge_error["message"], "M") == app_reply.text.replace(app_error["message"], "M")
+
+
+def headers_named(reply: bytes, name: str) -> list[str]:
+    head = reply.partition(b"\r\n\r\n")[0].decode("latin-1")
+    return [line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:] if line.lower().startswith(name.lower() + ":")]
+
+
+@pytest.mark.parametrize("path", ["/api/health-check", "/api/nope", "/", "/assets/app.css"])
+def test_server_and_date_are_sent_once(stack, path):
+    reply, _ = exchange(stack.host, stack.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert reply.startswith(b"HTTP/1.1 "), reply[:100]
+    assert len(headers_named(reply, "Server")) == 1, reply[:600]
+    assert len(headers_named(reply, "Date")) == 1, reply[:600]
+    if path.startswith("/api/"):  # the API's own Server passes through, as through CloudFront
+        assert not headers_named(reply, "Server")[0].startswith("local-edge") and "X-Request-Id" in RawReply.parse(reply).headers
 
 
 def test_a_stalled_body_is_408_at_the_edge(stack, monkeypatch):

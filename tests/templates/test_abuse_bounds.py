@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from blueprint.templates import service_resources
-from checks.branches import broken_rules
+from checks.evaluate import broken_rules
 from checks.render import TWO_SERVICES, template
 from tests.templates.conftest import all_renderings, container, environment, render, service, stack
 

@@ -1,4 +1,5 @@
-"""All-branches evaluation (checks/branches.py): every Fn::FindInMap, Fn::Select, Fn::Split,
+"""All-branches evaluation (checks/all_branches.py), a deep check a fork can drop with this file
+(docs/checks.md): every Fn::FindInMap, Fn::Select, Fn::Split,
 Fn::Cidr ... resolves in both sides of every Fn::If and in resources whose condition is false,
 in every Fargate region, for every rendered variant with its AZs left to the default and pinned.
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.branches import Evaluator, check_deployment, fargate_regions
+from checks.all_branches import check_deployment, every_intrinsic
+from checks.evaluate import Evaluator, fargate_regions
 from checks.render import TWO_SERVICES, WIRED, load, template, variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "branches"
@@ -19,7 +21,7 @@ REGIONS = fargate_regions()
 
 
 def problems(path: Path, region: str, **values) -> list[str]:
-    return Evaluator(load(path), values, region, path.name).evaluate()
+    return every_intrinsic(Evaluator(load(path), values, region, path.name))
 
 
 def pinned_pair(region: str) -> str:
@@ -97,23 +99,10 @@ def test_the_load_balancer_deploys_with_pinned_zones_where_there_are_no_vpc_link
     assert refused and refused[0].startswith("ZonesKnownInThisRegion: This region has no default AZs")
 
 
-def test_the_az_allow_list_covers_every_fargate_region_and_the_parents_rules_agree():
-    mapping = template("vpc.yml")["Mappings"]["VpcLinkAzIds"]
-    assert sorted(mapping) == sorted(REGIONS)
-    with_links = sorted(r for r, entry in mapping.items() if entry["Ids"])
-    for rule in ("ZonesKnownInThisRegion", "HttpApiNeedsVpcLinks"):
-        (assertion,) = template("parent.yml")["Rules"][rule]["Assertions"]
-        assert sorted(assertion["Assert"]["Fn::Contains"][0]) == with_links, rule
-    for region in with_links:
-        ids = mapping[region]["Ids"].split(",")
-        assert len(ids) >= 2 and all(i.startswith(pinned_pair(region)[:3]) for i in ids), region
-    assert "use1-az3" not in mapping["us-east-1"]["Ids"], "use1-az3 has no VPC link support"
-
-
 def test_the_two_opaques_differ_where_a_condition_tests_an_unknown_list():
     """checks.render.Opaque is text: a rendering must pick a branch, so a list only a deployment knows counts
-    as non-empty. checks.branches.Opaque is not text: the all-branches check leaves that condition undecided."""
-    from checks.branches import Opaque
+    as non-empty. checks.evaluate.Opaque is not text: the all-branches check leaves that condition undecided."""
+    from checks.evaluate import Opaque
     from checks.render import Opaque as Text
     from checks.render import Renderer
     service = template("service.yml")

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from checks.branches import broken_rules
 from checks.cfnlint.project_rules import LISTENER_TYPES, dependencies, forwards_to
+from checks.evaluate import broken_rules
 from checks.render import WIRED, template, variants
 from tests.templates.conftest import CHILDREN, all_renderings, container, environment, service, stack, task_definition
 
@@ -193,8 +193,7 @@ def test_by_default_the_stack_creates_the_table_and_the_service_uses_it():
 
 
 def test_an_existing_table_is_adopted_instead_of_created():
-    """After `make destroy` (or on the upgrade from the one-service layout, docs/services.md) the
-    retained table can be taken back: ExistingTableName set, the stack creates no table, and the
+    """After `make destroy` the retained table can be taken back: ExistingTableName set, the stack creates no table, and the
     policy, the task's environment and the outputs name the old one."""
     data = stack("NotesDataStack", ExistingTableName="notes-retained")
     assert not [r for r in data["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]

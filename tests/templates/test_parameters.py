@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from checks.branches import nested_stacks
+from checks.evaluate import nested_stacks
 from checks.render import PARENT, TWO_SERVICES, parents, template
 from tests.templates.conftest import CHILDREN
 

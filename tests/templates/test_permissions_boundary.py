@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.branches import nested_stacks
+from checks.evaluate import nested_stacks
 from checks.render import PARENT, TWO_SERVICES, parents, template
 from tests.templates.conftest import SOURCES
 

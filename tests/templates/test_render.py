@@ -193,8 +193,8 @@ def test_the_cloudfront_certificate_must_come_from_us_east_1():
 
 
 def test_nested_parameters_walks_the_parents_stacks_in_order_with_what_each_is_passed():
-    """The one loop over the parent's nested stacks (checks/render.py, checks/plan.py, checks/branches.py)."""
-    from checks.branches import Evaluator, Opaque, nested_stacks
+    """The one loop over the parent's nested stacks (checks/render.py, checks/plan.py and the all-branches check)."""
+    from checks.evaluate import Evaluator, Opaque, nested_stacks
     from checks.render import nested_parameters
     parent = Evaluator(PARENT, {"Ingress": "LoadBalancer"}, "us-east-1", "parent.yml")
     walked = list(nested_parameters(parent))
@@ -208,7 +208,7 @@ def test_nested_parameters_walks_the_parents_stacks_in_order_with_what_each_is_p
 
 
 def test_render_nested_types_known_values_and_puts_each_stand_in_as_it_is():
-    from checks.branches import Opaque
+    from checks.evaluate import Opaque
     from checks.render import render_nested
     given = {"PolicyArns": Opaque("GetAtt NotesDataStack.Outputs.AccessPolicyArn"), "Cpu": "1024"}
     seen = []

@@ -1,5 +1,4 @@
-"""The README is a map that fits on a few screens, and every relative link of the README and of
-docs/*.md leads somewhere: an existing file and, for `#anchor`, one of its headings (GitHub's
+"""Every relative link of the README and of docs/*.md leads somewhere: an existing file and, for `#anchor`, one of its headings (GitHub's
 heading ids: https://docs.github.com/en/get-started/writing-on-github/getting-started-with-writing-and-formatting-on-github/basic-writing-and-formatting-syntax#section-links)."""
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
-MAX_README_LINES = 200
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 _CODE = re.compile(r"`[^`\n]*`")
@@ -57,11 +55,6 @@ def broken(path: Path, root: Path = ROOT) -> list[str]:
         elif anchor and (dest.suffix != ".md" or anchor not in anchors(dest)):
             out.append(f"{target}: no heading #{anchor} in {dest.relative_to(root)}")
     return out
-
-
-def test_the_readme_is_a_map_of_at_most_200_lines():
-    lines = README.read_text().splitlines()
-    assert len(lines) <= MAX_README_LINES, f"README.md has {len(lines)} lines: move details to docs/"
 
 
 def test_the_readme_keeps_the_two_commands_and_links_every_page():

@@ -1,25 +1,16 @@
-"""All-branches evaluation: every intrinsic function a template holds must resolve,
-in every region where Fargate runs, whichever way its conditions fall.
+"""What CloudFormation computes from one template for one parameter set in one region: parameter
+values (their AllowedValues, patterns and bounds), pseudo parameters, Conditions, the parent's `Rules`
+(a change set refused by a Rule never reaches the nested stacks) and the intrinsic functions `Ref`,
+`Fn::FindInMap` (with `DefaultValue`), `Fn::Select`, `Fn::Split`, `Fn::Join`, `Fn::Sub`, `Fn::Cidr`,
+`Fn::GetAZs`, `Fn::If`.
 
-CloudFormation resolves `Fn::FindInMap`, `Fn::Select` and friends in *both* sides of
-an `Fn::If`, and in resources whose `Condition` is false: a map lookup for a region
-the mapping lacks fails the deployment even in the branch a condition does not take
-("Fn::FindInMap will always raise an error if it can't find the mapping",
-https://github.com/aws-cloudformation/aws-cloudformation-templates/issues/271,
-https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-findinmap.html).
-cfn-lint checks the regions it is configured for (here us-east-1) and cannot know which
-branch a parameter value takes, so it does not see these; this module evaluates them.
-
-What it evaluates, per region (pseudo parameters set for that region and partition)
-and parameter set: `Ref`, `Fn::FindInMap` (with `DefaultValue`), `Fn::Select`,
-`Fn::Split`, `Fn::Join`, `Fn::Sub`, `Fn::Cidr`, `Fn::GetAZs`, `Fn::If` (both sides),
-and the parent's `Rules` (a change set refused by a Rule never reaches the nested
-stacks, so a refused parameter set is reported as refused, not evaluated further).
+The engine under checks/render.py (what a parent passes each nested stack) and checks/plan.py
+(`make plan`). The all-branches deep check (docs/checks.md) runs it over every branch and every Fargate region.
 
 The rule for values it cannot know: `Fn::GetAtt`, a `Ref` to a resource, a nested
 stack's outputs, `Fn::ImportValue`, `Fn::GetAZs` and anything built from them are
 *opaque but well-formed*: a string of any content, or a list of unknown length. Only
-what is provably wrong is reported (a missing map key, an index past the end of a list
+what is provably wrong is recorded as a problem (a missing map key, an index past the end of a list
 whose length is known, a Split of a list, a Cidr that does not fit its block), never
 "might be wrong". The one opaque list whose length is known is `Fn::Cidr`'s (exactly
 `count` blocks).
@@ -30,7 +21,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from checks.render import Renderer, RenderError, nested_parameters
+from checks.render import Renderer, RenderError
 
 # Regions where Amazon ECS runs Linux containers on Fargate, from
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AWS_Fargate-Regions.html
@@ -80,7 +71,8 @@ NO_VALUE = object()
 
 
 class Evaluator:
-    """Evaluate every intrinsic of one template for one region and one set of parameter values."""
+    """Evaluate the intrinsics of one template for one region and one set of parameter values; what cannot
+    resolve is recorded in `problems`."""
 
     def __init__(self, template: dict, values: dict, region: str, name: str = "template"):
         self.template, self.region, self.name = template, region, name
@@ -324,15 +316,6 @@ class Evaluator:
             return self.condition(args)
         return None
 
-    def evaluate(self) -> list[str]:
-        """Every resource (whatever its Condition) and every output."""
-        for section in ("Resources", "Outputs"):
-            for name, item in self.template.get(section, {}).items():
-                for key, value in item.items():
-                    if key not in ("Type", "Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy"):
-                        self.ev(value, f"{section}/{name}/{key}")
-        return self.problems
-
 
 INTRINSICS = {
     "Ref": lambda e, a, p: e._ref(a, p),
@@ -384,23 +367,3 @@ def broken_rules(template: dict, values: dict, region: str = "us-east-1") -> lis
     failures = Evaluator(template, values, region, "parent.yml").rule_failures()
     names = {failure.split(":", 1)[0] for failure in failures}
     return [name for name in template.get("Rules", {}) if name in names]
-
-
-@dataclass
-class Deployment:
-    region: str
-    refused: list[str]       # the parent's Rules refuse these values (a clear error before anything changes)
-    problems: list[str]      # intrinsics that cannot resolve: the deployment would fail
-
-
-def check_deployment(load, parent_file: str, values: dict, region: str) -> Deployment:
-    """Evaluate the parent for `values` in `region`; unless its Rules refuse them, every nested stack too.
-    `load(file)` returns a parsed template."""
-    parent = Evaluator(load(parent_file), values, region, parent_file)
-    refused = parent.rule_failures()
-    problems = list(parent.evaluate())
-    if refused:
-        return Deployment(region, refused, problems)
-    for _, location, given in nested_parameters(parent, absent_too=True):
-        problems += Evaluator(load(location), given, region, location).evaluate()
-    return Deployment(region, refused, list(dict.fromkeys(problems)))
