@@ -37,9 +37,8 @@ workers = settings.web_concurrency
 threads = settings.threads
 # Open connections a worker holds, idle ones included (service.yml's nofile ulimit is above it).
 worker_connections = settings.worker_connections
-# Load the app once in the master: import errors stop the boot, and a worker
-# that dies is replaced by a fork, in milliseconds.
-preload_app = True
+# The app is built in each worker (create_app runs there), so nothing built at start-up crosses a fork.
+preload_app = False
 
 # Longer than the idle timeout of whatever is in front (ALB: 60 s), so the
 # proxy, not gunicorn, closes idle connections and never races a reused one.
@@ -62,15 +61,6 @@ logconfig_dict = logging_config(settings.log_level)
 # keeps its default of trusting such headers from loopback only.
 limit_request_line = 8190
 limit_request_fields = 100
-
-
-def post_worker_init(worker):
-    """Build the DynamoDB client in the background as soon as a worker starts: not in the
-    master (a client must not cross a fork), not in a user's first request, and without
-    delaying the first health check (`make bench` measures start to first 200)."""
-    store = getattr(worker.wsgi, "extensions", {}).get("notes_store")
-    if store is not None:
-        store.warm_up()
 
 
 # gunicorn 24+ opens a control socket under $HOME by default. A container

@@ -17,6 +17,7 @@ in --json).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import json
 import math
@@ -97,6 +98,16 @@ def _read_json(path: Path, mtime: float) -> dict:
 def price_file(path: Path = PRICES) -> dict:
     """prices.toml, parsed once per version of the file (break_even calls estimate hundreds of times)."""
     return _read_toml(path, path.stat().st_mtime)
+
+
+@lru_cache(maxsize=1)
+def access_log_max_bytes() -> int:
+    """The longest access-log line the app writes: the one bound app/api/config.py sets and app/api/logs.py
+    holds, read from that file (it imports no Flask), so the ceiling prices what the app enforces."""
+    spec = importlib.util.spec_from_file_location("app_api_config", ROOT / "app" / "api" / "config.py")
+    config = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(config)
+    return config.ACCESS_LOG_MAX_BYTES
 
 
 parent_template = parent  # parent.yml, read once: its defaults, allowed values and Fargate-size rule
@@ -311,7 +322,7 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
                  detail=f"{lcus:.3f} LCU (new connections {per_second:.2f}/s, 25/s per LCU)"))
 
     # Logs: the app's access log, plus the HTTP API's access log.
-    app_line, stage_line = ((a["app_log_bytes_max"], a["apigw_log_bytes_max"]) if longest_logs
+    app_line, stage_line = ((access_log_max_bytes(), a["apigw_log_bytes_max"]) if longest_logs
                             else (a["app_log_bytes_per_request"], a["apigw_log_bytes_per_request"]))
     log_bytes = requests * (app_line + (stage_line if http_api else 0))
     log_gb = log_bytes / GIB

@@ -1,15 +1,17 @@
-"""All configuration, read from the environment in this one place.
+"""The platform's configuration, read from the environment in this one place.
 
 Every setting has a safe default for local use; the task definition (service.yml)
 sets the ones that differ in AWS. An invalid value stops the process at start-up
 with a message naming the variable, instead of failing on the first request.
+A blueprint's own settings live with it (the sample's: app/api/notes/store.py).
+No Flask here: scripts/cost.py loads this file on its own.
 """
 from __future__ import annotations
 
 import re
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Every route of the app lives under this one prefix (the blueprints mount under it; the health and
@@ -17,6 +19,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # (frontend.yml), the local edge (local/edge.py) and the health-check path of the task and target group
 # (service.yml) are written for it, and tests/templates/test_contract.py holds each of them to it.
 API_PREFIX = "/api"
+# The longest access-log line a request can cause, in bytes as written (app/api/logs.py cuts the fields a
+# client chooses to fit). `make cost` prices its ceiling's CloudWatch Logs with this same figure
+# (scripts/cost.py reads it from this file), so the bound and the price cannot drift apart. Not read
+# from the environment: it is the blueprint's choice, the same in every deployment.
+ACCESS_LOG_MAX_BYTES = 1000
 
 
 class Settings(BaseSettings):
@@ -79,16 +86,3 @@ class Settings(BaseSettings):
         if not isinstance(value, str) or not re.fullmatch(r"[\x21-\x7e]{16,256}", value):
             raise ValueError("must be 16 to 256 visible ASCII characters (it travels as a header value)")
         return value
-
-    # --- AWS ---
-    notes_table: str = Field("notes", min_length=3, max_length=255, description="DynamoDB table name.")
-    aws_region: str = Field(
-        "us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
-        description="ECS sets AWS_REGION in every task.")
-    dynamodb_endpoint_url: str | None = Field(
-        None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
-        description="Local stand-in for DynamoDB (moto); unset in AWS.")
-    datastore_retry_after: int = Field(5, ge=1, le=3600, description="Retry-After seconds on a 503.")
-    note_ttl_days: int = Field(
-        0, ge=0, le=3650,
-        description="Days after which DynamoDB deletes a note (TTL on expiresAt); 0 keeps notes forever.")

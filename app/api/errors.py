@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
+from pydantic import BaseModel, Field
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,27 @@ class DatastoreUnavailable(ApiError):
         self.reason = reason
 
 
+# The error body as the OpenAPI document describes it (apidoc.py refers every error response to it).
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. validation_error.")
+    message: str
+    field: str | None = Field(None, description="The first invalid field (names over 64 characters are cut).")
+    details: list[ErrorDetail] | None = Field(None, description="At most the first 5 problems.")
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
 def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra) -> Response:
-    body = {"error": {"code": code, "message": message, **extra}}
-    response = jsonify(body)
+    response = jsonify(error={"code": code, "message": message, **extra})
     response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
+    response.headers.update(headers or {})
     return response
 
 
@@ -72,6 +88,8 @@ def init_app(app: Flask) -> None:
         if status == 405 and allowed:
             headers["Allow"] = ", ".join(sorted(allowed))
         message = exc.description or exc.name
+        if status == 413 and request.max_content_length:  # werkzeug's says "capacity limit": say which
+            message = f"The body is over {request.max_content_length} bytes."
         return error_response(status, HTTP_CODES.get(status, "http_error"), message, headers)
 
     @app.errorhandler(Exception)

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from api import create_app
 from api.config import Settings
-from api.store import NotesStore
+from api.notes.store import NotesStore
 from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 from werkzeug.test import Client
@@ -125,7 +125,7 @@ def test_the_baseline_answers_make_bench_s_requests_as_the_service_does(baseline
 def test_the_baseline_uses_boto3_as_it_comes_and_the_ceiling_the_services_client(baseline, monkeypatch):
     """The verdicts' baseline is boto3 as it comes (client-side validation on); BASELINE_CLIENT=tuned,
     the ceiling and the minimal Flask app, is the service's own client (api.dynamodb: none)."""
-    from api import store
+    from api.notes import store
     assert baseline.new_client is store.new_client
     baseline._client = None
     monkeypatch.delenv("BASELINE_CLIENT", raising=False)

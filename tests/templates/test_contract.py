@@ -12,7 +12,7 @@ import pytest
 from api.config import API_PREFIX, Settings
 from api.errors import HTTP_CODES
 from api.health import HEALTH_PATH
-from api.store import KEY_SCHEMA
+from api.notes.store import KEY_SCHEMA, NotesSettings
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from checks.render import PARENT, template
@@ -30,7 +30,8 @@ CONTRACT = {**SERVICE["Mappings"]["App"]["Container"], "Port": NOTES["ContainerP
             "HealthCheckPath": NOTES["HealthCheckPath"]}
 INGRESSES = template(PARENT)["Parameters"]["Ingress"]["AllowedValues"]
 PER_INGRESS = {ingress: SERVICE["Mappings"]["App"][ingress] for ingress in INGRESSES}
-DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()}
+APP_SETTINGS = {**Settings.model_fields, **NotesSettings.model_fields}  # the platform's and the sample's
+DEFAULTS = {name: field.default for name, field in APP_SETTINGS.items()}
 ALB_IDLE_TIMEOUT = 60
 FARGATE_MAX_STOP_TIMEOUT = 120  # also the notice a Fargate Spot interruption gives
 STOP_MARGIN = 10  # seconds between the end of the drain and SIGKILL
@@ -117,12 +118,12 @@ def test_load_balancer_keeps_serving_until_health_checks_can_take_a_spot_task_ou
 @pytest.mark.parametrize("ingress", INGRESSES)
 def test_every_variable_the_task_sets_is_read_by_the_app(ingress):
     """A renamed setting on either side would otherwise be ignored silently (pydantic's extra=ignore)."""
-    read = {name.upper() for name in Settings.model_fields}
-    for field in Settings.model_fields.values():
+    read = {name.upper() for name in APP_SETTINGS}
+    for field in APP_SETTINGS.values():
         aliases = getattr(field.validation_alias, "choices", [])
         read |= {a.upper() for a in aliases if isinstance(a, str)}
     unread = set(environment(service_for(ingress))) - read
-    assert unread == set(), f"set by service.yml but not read by app/api/config.py: {sorted(unread)}"
+    assert unread == set(), f"set by service.yml but not read by app/api/config.py or notes/store.py: {sorted(unread)}"
 
 
 EXPECTED_TRUST = {
@@ -226,7 +227,7 @@ def test_task_role_reaches_only_the_table_with_the_calls_the_store_makes():
     assert NOTES["PolicyArns"] == {"Fn::GetAtt": ["NotesDataStack", "Outputs.AccessPolicyArn"]}
     role = service()["TaskRole"]["Properties"]
     assert role["ManagedPolicyArns"] == {"Ref": "PolicyArns"} and "Policies" not in role
-    used = set(re.findall(r'_call\(\s*"(\w+)"', (ROOT / "app" / "api" / "store.py").read_text()))
+    used = set(re.findall(r'_call\(\s*"(\w+)"', (ROOT / "app" / "api" / "notes" / "store.py").read_text()))
     allowed = {a.split(":")[1] for a in table_statement["Action"]}
     to_api = {"get_item": "GetItem", "put_item": "PutItem", "delete_item": "DeleteItem", "query": "Query"}
     assert {to_api[u] for u in used} == allowed
@@ -282,7 +283,7 @@ def test_spa_rewrite_runs_only_on_the_static_behaviour():
 
 
 def test_note_expiry_the_table_deletes_on_is_the_attribute_the_store_writes(lb_service):
-    from api.store import TTL_ATTRIBUTE
+    from api.notes.store import TTL_ATTRIBUTE
     props = DATA["Resources"]["NotesTable"]["Properties"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     assert str(environment(lb_service)["NOTE_TTL_DAYS"]) == "30"

@@ -5,6 +5,7 @@ import boto3
 import pytest
 from api import create_app
 from api.config import Settings
+from api.notes.store import NotesSettings
 from moto import mock_aws
 
 from local.dynamodb_table import create_table
@@ -13,9 +14,14 @@ TABLE = "notes-test"
 
 
 def make_settings(**overrides) -> Settings:
-    values = {"notes_table": TABLE, "aws_region": "us-east-1", "dynamodb_endpoint_url": None,
-              "app_version": "1.2.3-test", **overrides}
-    return Settings(**values)
+    return Settings(**{"app_version": "1.2.3-test", **overrides})
+
+
+def make_app(**overrides):
+    """The app with the platform's settings and the sample's (NotesSettings' fields), each overridable."""
+    notes = {"notes_table": TABLE, "aws_region": "us-east-1", "dynamodb_endpoint_url": None}
+    notes.update({key: overrides.pop(key) for key in list(overrides) if key in NotesSettings.model_fields})
+    return create_app(make_settings(**overrides), {"NOTES_SETTINGS": NotesSettings(**notes)})
 
 
 @pytest.fixture
@@ -32,7 +38,7 @@ def table(aws):
 
 @pytest.fixture
 def app(table):
-    return create_app(make_settings())
+    return make_app()
 
 
 @pytest.fixture

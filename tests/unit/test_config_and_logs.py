@@ -4,8 +4,9 @@ import logging
 import sys
 
 import pytest
-from api import create_app, logs
-from api.config import Settings
+from api import logs
+from api.config import ACCESS_LOG_MAX_BYTES, Settings
+from api.notes.store import NotesSettings
 from pydantic import ValidationError
 
 
@@ -14,8 +15,8 @@ def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("NOTES_TABLE", "my-table")
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5000")
     monkeypatch.setenv("LOG_HEALTH_CHECKS", "true")
-    s = Settings()
-    assert (s.port, s.notes_table, s.dynamodb_endpoint_url, s.log_health_checks) == (
+    s, notes = Settings(), NotesSettings()
+    assert (s.port, notes.notes_table, notes.dynamodb_endpoint_url, s.log_health_checks) == (
         9001, "my-table", "http://127.0.0.1:5000", True)
 
 
@@ -38,8 +39,8 @@ def log_lines(capsys):
 
 
 def test_access_log_is_json_with_request_id_and_skips_health_checks(table, log_lines):
-    from tests.unit.conftest import make_settings
-    client = create_app(make_settings()).test_client()
+    from tests.unit.conftest import make_app
+    client = make_app().test_client()
     client.get("/api/health-check")
     client.get("/api/notes", headers={"X-Request-Id": "req-1"})
     access = [line for line in log_lines() if line["logger"] == "api.access"]
@@ -50,8 +51,8 @@ def test_access_log_is_json_with_request_id_and_skips_health_checks(table, log_l
 
 
 def test_health_checks_are_logged_when_asked(table, log_lines):
-    from tests.unit.conftest import make_settings
-    client = create_app(make_settings(log_health_checks=True)).test_client()
+    from tests.unit.conftest import make_app
+    client = make_app(log_health_checks=True).test_client()
     client.get("/api/health-check")
     assert [line["path"] for line in log_lines() if line["logger"] == "api.access"] == ["/api/health-check"]
 
@@ -65,8 +66,8 @@ def test_health_checks_are_logged_when_asked(table, log_lines):
     (0, "6.6.6.6", "10.0.0.5"),
 ])
 def test_the_logged_client_address_is_the_viewers(table, log_lines, hops, chain, viewer):
-    from tests.unit.conftest import make_settings
-    client = create_app(make_settings(trusted_proxy_hops=hops)).test_client()
+    from tests.unit.conftest import make_app
+    client = make_app(trusted_proxy_hops=hops).test_client()
     client.get("/api/notes", headers={"X-Forwarded-For": chain}, environ_base={"REMOTE_ADDR": "10.0.0.5"})
     (line,) = [line for line in log_lines() if line["logger"] == "api.access"]
     assert line["remote_addr"] == viewer
@@ -102,20 +103,47 @@ def test_the_longest_access_log_line_is_what_the_cost_ceiling_prices(table, caps
                                                                      forwarded_char):
     """A stranger chooses the path, the user agent and (calling the origin directly) X-Forwarded-For:
     each is cut, in bytes as written (JSON escapes included), so no request's line is longer than
-    app_log_bytes_max, which `make cost` uses for the ceiling's CloudWatch Logs line (an 8,000-character
+    ACCESS_LOG_MAX_BYTES, which `make cost` uses for the ceiling's CloudWatch Logs line (an 8,000-character
     path used to log 8.4 KB; 256 emoji in a path would have logged 3 KB)."""
-    import tomllib
-
-    from local.stack import ROOT
-    from tests.unit.conftest import make_settings
-    longest = tomllib.loads((ROOT / "scripts" / "prices.toml").read_text())["assumptions"]["app_log_bytes_max"]
-    client = create_app(make_settings(trusted_proxy_hops=1)).test_client()
+    from tests.unit.conftest import make_app
+    longest = ACCESS_LOG_MAX_BYTES
+    client = make_app(trusted_proxy_hops=1).test_client()
     client.get("/api/notes/" + char * 8000, headers={"User-Agent": agent_char * 8000, "X-Request-Id": "r" * 200,
                                                      "X-Forwarded-For": forwarded_char * 8000})
     (line,) = [line for line in capsys.readouterr().out.splitlines() if '"api.access"' in line]
     assert len(line.encode()) <= longest, len(line.encode())
-    assert len(line.encode()) > longest - 300, "the bound is loose: lower app_log_bytes_max"
+    assert len(line.encode()) > longest - 300, "the bound is loose: the fields are cut shorter than they need"
     assert json.loads(line)["path"].startswith("/api/notes/" + char)
+
+
+def test_make_cost_prices_the_bound_the_access_log_holds():
+    """One setting: the ceiling's CloudWatch Logs line is ACCESS_LOG_MAX_BYTES, read from app/api/config.py."""
+    from scripts import cost
+    assert cost.access_log_max_bytes() == ACCESS_LOG_MAX_BYTES
+
+
+def test_the_access_log_follows_its_bound_when_it_changes(tmp_path):
+    """Lowered in config.py (a copy of the app), every client-chosen field shrinks to fit the new bound."""
+    import shutil
+    import subprocess
+
+    from local.stack import ROOT
+    app_dir = tmp_path / "app"
+    shutil.copytree(ROOT / "app" / "api", app_dir / "api", ignore=shutil.ignore_patterns("__pycache__"))
+    config = app_dir / "api" / "config.py"
+    config.write_text(config.read_text().replace(f"ACCESS_LOG_MAX_BYTES = {ACCESS_LOG_MAX_BYTES}\n",
+                                                 "ACCESS_LOG_MAX_BYTES = 760\n"))
+    code = (
+        "from api import create_app, logs\n"
+        "assert logs.ACCESS_LOG_MAX_BYTES == 760\n"
+        "client = create_app().test_client()\n"
+        "client.get('/api/notes/' + chr(0x1F600) * 8000,"
+        " headers={'User-Agent': chr(92) * 8000, 'X-Request-Id': 'r' * 200})\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=app_dir, capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"})
+    assert out.returncode == 0, out.stderr
+    (line,) = [line for line in out.stdout.splitlines() if '"api.access"' in line]
+    assert 560 < len(line.encode()) <= 760, len(line.encode())
 
 
 @pytest.mark.parametrize("text", ["", "plain", "a" * 300, "é" * 300, "\U0001F600" * 100, '"\\' * 200,
@@ -142,8 +170,8 @@ def test_worker_connections_come_from_the_environment_and_are_bounded(monkeypatc
 
 
 def test_every_log_line_is_one_ascii_json_object_with_its_extras_and_traceback():
-    """JsonFormatter: what any logger in the process writes (gunicorn's, botocore's, ours)."""
-    formatter = logs.JsonFormatter()
+    """The JSON formatter: what any logger in the process writes (gunicorn's, botocore's, ours)."""
+    formatter = logs.json_formatter()
     try:
         raise ValueError("boom")
     except ValueError:
@@ -161,14 +189,14 @@ def test_every_log_line_is_one_ascii_json_object_with_its_extras_and_traceback()
 
 
 def test_a_record_logged_inside_a_request_carries_its_request_id(table, log_lines):
-    """RequestIdFilter: the id the middleware gave the request is on every line logged while it runs,
+    """RequestIdFilter: the id the before_request hook gave the request is on every line logged while it runs,
     here the datastore warning of a 503 and the access line after it."""
     from unittest import mock
 
     from botocore.exceptions import EndpointConnectionError
 
-    from tests.unit.conftest import make_settings
-    app = create_app(make_settings())
+    from tests.unit.conftest import make_app
+    app = make_app()
     store = app.extensions["notes_store"]
     with mock.patch.object(store.client, "get_item", side_effect=EndpointConnectionError(endpoint_url="x")):
         r = app.test_client().get("/api/notes/" + "0" * 28)
@@ -180,25 +208,26 @@ def test_a_record_logged_inside_a_request_carries_its_request_id(table, log_line
     assert access["status"] == 503
 
 
-def test_an_exception_that_escapes_flask_is_still_access_logged(table, log_lines):
-    from tests.unit.conftest import make_settings
-    app = create_app(make_settings())
-    flask_app = app.wsgi_app.app.app  # ProxyFix -> RequestLog -> the Flask app
+def test_an_unexpected_exception_is_access_logged_as_a_500_with_its_request_id(table, log_lines):
+    from tests.unit.conftest import make_app
+    app = make_app()
 
-    def broken(environ, start_response):
+    def broken(*_args, **_kwargs):
         raise RuntimeError("escaped")
-    app.wsgi_app.app.app = broken
-    with pytest.raises(RuntimeError):
-        app.test_client().get("/api/notes", headers={"X-Request-Id": "req-9"})
-    app.wsgi_app.app.app = flask_app
-    (line,) = [line for line in log_lines() if line["logger"] == "api.access"]
+    app.extensions["notes_store"].list = broken
+    response = app.test_client().get("/api/notes", headers={"X-Request-Id": "req-9"})
+    assert (response.status_code, response.headers["X-Request-Id"]) == (500, "req-9")
+    lines = log_lines()
+    (line,) = [line for line in lines if line["logger"] == "api.access"]
     assert (line["status"], line["request_id"]) == (500, "req-9")
+    (error,) = [line for line in lines if line["message"] == "unhandled error"]
+    assert error["request_id"] == "req-9" and "RuntimeError: escaped" in error["exc_info"]
 
 
 @pytest.mark.parametrize("value", [{("a", 1): "tuple key"}, float("nan")])
 def test_an_extra_json_cannot_hold_is_written_as_its_repr(value):
     record = logging.makeLogRecord({"name": "api.test", "levelname": "INFO", "msg": "odd", "odd": value})
-    data = json.loads(logs.JsonFormatter().format(record))  # json.dumps would have written NaN, not JSON
+    data = json.loads(logs.json_formatter().format(record))  # json.dumps would have written NaN, not JSON
     assert data["odd"] == repr(value) and data["message"] == "odd"
 
 
@@ -206,7 +235,7 @@ def test_stack_info_is_written():
     logger = logging.getLogger("api.test.stack")
     captured = []
     handler = logging.Handler()
-    handler.emit = lambda r: captured.append(logs.JsonFormatter().format(r))
+    handler.emit = lambda r: captured.append(logs.json_formatter().format(r))
     logger.addHandler(handler)
     try:
         logger.warning("where am I", stack_info=True)

@@ -1,15 +1,11 @@
-"""The DynamoDB client's tuning (app/api/dynamodb.py), measured by `make bench`:
-what it changes on the wire, and that store.py answers as before."""
+"""The DynamoDB client's configuration (app/api/dynamodb.py), measured by `make bench`:
+what it changes on the wire, and that the sample's store answers as before."""
 from __future__ import annotations
-
-import gc
-import time
 
 import pytest
 from api.dynamodb import new_client
 from api.errors import DatastoreUnavailable
-from api.store import NotesStore
-from botocore.exceptions import ParamValidationError
+from api.notes.store import NotesStore
 from botocore.stub import Stubber
 
 from .conftest import TABLE
@@ -21,7 +17,7 @@ def sent_user_agents(client) -> list[str]:
     return seen
 
 
-def test_the_tuned_client_sends_one_fixed_user_agent(table):
+def test_the_client_sends_one_fixed_user_agent(table):
     client = new_client("us-east-1", None)
     seen = sent_user_agents(client)
     for _ in range(2):
@@ -30,11 +26,6 @@ def test_the_tuned_client_sends_one_fixed_user_agent(table):
     agent = seen[0].decode() if isinstance(seen[0], bytes) else seen[0]
     assert agent.startswith("Boto3/") and agent.count("Botocore/") == 1
     assert " m/" not in agent  # no per-call feature metrics: that is what costs the CPU
-
-
-def test_the_untuned_client_is_boto3_as_it_comes(table):
-    with pytest.raises(ParamValidationError):
-        new_client("us-east-1", None, tuned=False).query(TableName=TABLE, Limit="twenty")
 
 
 def test_an_invalid_call_refused_by_dynamodb_is_still_a_503(table):
@@ -46,21 +37,10 @@ def test_an_invalid_call_refused_by_dynamodb_is_still_a_503(table):
             store.list(20, None)
 
 
-@pytest.fixture
-def unfreeze():
-    yield
-    gc.unfreeze()  # warm_up froze this test process's objects
-
-
-def test_warm_up_builds_the_client_in_the_background(table, unfreeze):
+def test_the_client_is_built_once_on_first_use(table):
     store = NotesStore(TABLE, "us-east-1", None, retry_after=5)
-    assert store._client is None  # nothing at construction: gunicorn's master forks after this
-    gc.unfreeze()
-    store.warm_up().join(30)
-    assert store._client is not None
-    assert gc.get_freeze_count() > 10_000  # then the long-lived objects leave the collector's care
-    client = store._client
-    assert store.client is client  # the requests use the one it built
+    assert store.list(20, None) == ([], None)
+    assert store.client is store.client
 
 
 def test_loading_the_app_does_not_import_boto3():
@@ -72,23 +52,3 @@ def test_loading_the_app_does_not_import_boto3():
     app_dir = Path(__file__).resolve().parents[2] / "app"
     out = subprocess.run([sys.executable, "-c", code], cwd=app_dir, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stderr
-
-
-def test_gunicorn_warms_the_client_when_a_worker_starts(table, unfreeze):
-    import runpy
-    from pathlib import Path
-    from types import SimpleNamespace
-
-    from api import create_app
-
-    from .conftest import make_settings
-    conf = runpy.run_path(str(Path(__file__).resolve().parents[2] / "app" / "gunicorn.conf.py"))
-    app = create_app(make_settings())
-    conf["post_worker_init"](SimpleNamespace(wsgi=app))
-    store = app.extensions["notes_store"]
-    for _ in range(300):
-        if store._client is not None:
-            break
-        time.sleep(0.01)
-    assert store._client is not None
-    conf["post_worker_init"](SimpleNamespace(wsgi=lambda environ, start_response: []))  # a reference app: nothing

@@ -1,7 +1,6 @@
 import pytest
-from api import create_app
 
-from tests.unit.conftest import assert_error, make_settings
+from tests.unit.conftest import assert_error, make_app
 
 
 def test_unknown_api_path_is_json_404(client):
@@ -46,7 +45,7 @@ def test_a_forged_trace_id_is_ignored(client):
 
 
 def test_the_trusted_request_id_header_is_a_setting(table):
-    client = create_app(make_settings(request_id_header="X-Amzn-Trace-Id")).test_client()
+    client = make_app(request_id_header="X-Amzn-Trace-Id").test_client()
     r = client.get("/api/health-check", headers={"X-Amzn-Trace-Id": "Root=1-67891233-abcdef", "X-Request-Id": "x"})
     assert r.headers["X-Request-Id"] == "Root=1-67891233-abcdef"
 

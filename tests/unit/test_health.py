@@ -1,8 +1,6 @@
 from unittest import mock
 
-from api import create_app
-
-from tests.unit.conftest import assert_error, make_settings
+from tests.unit.conftest import assert_error, make_app
 
 
 def test_health_check_is_fast_json_with_version_and_uptime(client):
@@ -16,7 +14,7 @@ def test_health_check_is_fast_json_with_version_and_uptime(client):
 
 def test_health_check_never_touches_the_datastore(aws):
     # No table exists: liveness must still be 200 while readiness is 503.
-    client = create_app(make_settings()).test_client()
+    client = make_app().test_client()
     assert client.get("/api/health-check").status_code == 200
     error = assert_error(client.get("/api/ready"), 503, "datastore_unavailable")
     assert error["message"]
@@ -30,9 +28,28 @@ def test_ready_when_the_table_answers(client):
 
 def test_ready_is_503_with_retry_after_when_the_datastore_is_unreachable():
     # A closed port: the real botocore connection error path, no mocks of our code.
-    client = create_app(make_settings(dynamodb_endpoint_url="http://127.0.0.1:9",
-                                      datastore_retry_after=7)).test_client()
+    client = make_app(dynamodb_endpoint_url="http://127.0.0.1:9",
+                                      datastore_retry_after=7).test_client()
     with mock.patch("botocore.retries.standard.ExponentialBackoff.delay_amount", return_value=0):
         response = client.get("/api/ready")
     assert_error(response, 503, "datastore_unavailable")
     assert response.headers["Retry-After"] == "7"
+
+
+def test_readiness_runs_the_checks_blueprints_add(table):
+    """health.add_readiness_check: the generic way a blueprint makes /api/ready wait for its dependency."""
+    from api import health
+    from api.errors import DatastoreUnavailable
+    app = make_app()
+    calls = []
+    health.add_readiness_check(app, "queue", lambda: calls.append("queue"))
+    client = app.test_client()
+    assert client.get("/api/ready").get_json() == {"status": "ready", "checks": {"datastore": "ok", "queue": "ok"}}
+    assert calls == ["queue"]
+
+    def down():
+        raise DatastoreUnavailable(retry_after=3)
+    health.add_readiness_check(app, "queue", down)
+    response = client.get("/api/ready")
+    assert_error(response, 503, "datastore_unavailable")
+    assert response.headers["Retry-After"] == "3"

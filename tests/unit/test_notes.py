@@ -1,11 +1,10 @@
 import json
 
 import pytest
-from api import create_app
-from api.schemas import MAX_NOTE_LENGTH
-from api.store import decode_cursor, encode_cursor, new_note_id
+from api.notes.schemas import MAX_NOTE_LENGTH
+from api.notes.store import decode_cursor, encode_cursor, new_note_id
 
-from tests.unit.conftest import TABLE, assert_error, make_settings
+from tests.unit.conftest import TABLE, assert_error, make_app
 
 
 def create(client, text="hello"):
@@ -112,10 +111,25 @@ def test_create_requires_json_content_type(client, content_type):
 
 
 def test_create_body_over_the_limit_is_413_and_stores_nothing(table):
-    client = create_app(make_settings(max_body_bytes=1024)).test_client()
+    client = make_app(max_body_bytes=1024).test_client()
     response = client.post("/api/notes", data=json.dumps({"text": "x" * 2000}), content_type="application/json")
-    assert_error(response, 413, "payload_too_large")
+    assert assert_error(response, 413, "payload_too_large")["message"] == "The body is over 1024 bytes."
     assert client.get("/api/notes").get_json()["items"] == []
+
+
+@pytest.mark.parametrize("size,status", [(1000, 201), (1024, 413), (5000, 413)])
+def test_a_body_without_a_length_is_held_to_the_limit_too(table, size, status):
+    """A chunked body (no Content-Length; the server terminates the stream, as gunicorn does): one that
+    reaches MAX_BODY_BYTES is refused, never read cut short."""
+    import io
+    client = make_app(max_body_bytes=1024).test_client()
+    body = json.dumps({"text": "x" * (size - 12)}).encode()
+    assert len(body) == size
+    response = client.post("/api/notes", input_stream=io.BytesIO(body), content_type="application/json",
+                           headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 413:
+        assert_error(response, 413, "payload_too_large")
 
 
 @pytest.mark.parametrize("length,status,code", [
@@ -152,11 +166,10 @@ def test_notes_expire_after_note_ttl_days(table, monkeypatch):
     an expired note DynamoDB has not removed yet is already gone for the API."""
     import time
 
-    from api import store
-    from api.config import Settings
+    from api.notes import store
     monkeypatch.setenv("NOTE_TTL_DAYS", "7")
-    assert Settings().note_ttl_days == 7
-    client = create_app(make_settings(note_ttl_days=7)).test_client()
+    assert store.NotesSettings().note_ttl_days == 7
+    client = make_app(note_ttl_days=7).test_client()
     before = int(time.time())
     note = create(client, "short-lived").get_json()
     item = table.get_item(TableName=TABLE, Key={"pk": {"S": "NOTE"}, "sk": {"S": note["id"]}})["Item"]
@@ -189,7 +202,7 @@ def test_text_is_utf_8_not_escaped(client):
 
 
 def test_a_page_stops_at_the_byte_budget_and_the_cursor_loses_nothing(client):
-    from api.notes import PAGE_BUDGET_BYTES
+    from api.notes.views import PAGE_BUDGET_BYTES
     ids = [create(client, f"{i:03d}" + EMOJI_NOTE[3:]).get_json()["id"] for i in range(130)]
     seen, cursor, sizes = [], None, []
     while True:
@@ -234,8 +247,8 @@ def test_invisible_characters_inside_visible_text_are_kept(client, text):
 def test_the_validator_and_the_openapi_pattern_agree(app):
     import re
 
+    from api.notes.schemas import NoteIn
     from api.openapi import document
-    from api.schemas import NoteIn
     from pydantic import ValidationError
     pattern = document(app)["components"]["schemas"]["NoteIn"]["properties"]["text"]["pattern"]
     for code in [*range(0x00, 0xA2), 0x1680, 0x180E, *range(0x2000, 0x2071), 0x3000, 0xFEFF, *range(0xFFF8, 0xFFFD)]:
@@ -266,3 +279,15 @@ def test_a_validation_error_with_hostile_field_names_stays_small(client):
     r = client.post("/api/notes", data=body, content_type="application/json")
     assert_error(r, 400, "validation_error")
     assert len(r.data) < 4096
+
+
+def test_every_json_response_is_spaced_alike_the_list_included(client):
+    """One JSON style for every response: compact, UTF-8, one trailing newline (the list used to be spaced)."""
+    note_id = create(client, "spaced: like, this").get_json()["id"]
+    responses = [client.get("/api/notes"), client.get("/api/notes?limit=1"), client.get(f"/api/notes/{note_id}"),
+                 client.post("/api/notes", json={"text": "é, x: y"}), client.get("/api/health-check"),
+                 client.get("/api/ready"), client.get("/api/openapi.json"), client.get("/api/nope"),
+                 client.post("/api/notes", json={"text": ""})]
+    for r in responses:
+        compact = json.dumps(r.get_json(), separators=(",", ":"), ensure_ascii=False) + "\n"
+        assert r.get_data(as_text=True) == compact, r.request.path

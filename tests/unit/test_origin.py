@@ -5,18 +5,18 @@ import logging
 from unittest import mock
 
 import pytest
-from api import create_app, origin
+from api import origin
 from api.config import Settings
 from pydantic import ValidationError
 
-from tests.unit.conftest import assert_error, make_settings
+from tests.unit.conftest import assert_error, make_app
 
 SECRET = "s3cret-from-cloudfront-0123456789"
 
 
 @pytest.fixture
 def guarded(table):
-    return create_app(make_settings(origin_verify_secret=SECRET)).test_client()
+    return make_app(origin_verify_secret=SECRET).test_client()
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Origin-Verify": SECRET[:-1]}, {"X-Origin-Verify": SECRET + "x"},
@@ -41,7 +41,7 @@ def test_with_the_secret_the_api_answers(guarded):
 
 def test_the_check_runs_before_anything_else(guarded, table):
     """Nothing is read or stored for a refused request: not the body, not the datastore."""
-    with mock.patch("api.notes.NoteIn.model_validate_json") as parse:
+    with mock.patch("api.notes.schemas.NoteIn.model_validate_json") as parse:
         assert_error(guarded.post("/api/notes", data=b"{", content_type="application/json"), 403,
                      "origin_forbidden")
     parse.assert_not_called()
@@ -87,7 +87,7 @@ def test_the_secret_is_in_no_repr_or_log_line(monkeypatch, table, caplog):
     settings = Settings()
     assert settings.origin_verify_secret.get_secret_value() == SECRET
     assert SECRET not in repr(settings) and SECRET not in str(settings)
-    client = create_app(make_settings(origin_verify_secret=SECRET)).test_client()
+    client = make_app(origin_verify_secret=SECRET).test_client()
     with caplog.at_level(logging.DEBUG):
         client.get("/api/notes", headers={"X-Origin-Verify": SECRET})
         client.get("/api/notes", headers={"X-Origin-Verify": "wrong"})
@@ -95,7 +95,7 @@ def test_the_secret_is_in_no_repr_or_log_line(monkeypatch, table, caplog):
 
 
 def test_a_refusal_is_logged_with_its_request_id_and_head_gets_no_body(table, caplog):
-    client = create_app(make_settings(origin_verify_secret=SECRET)).test_client()
+    client = make_app(origin_verify_secret=SECRET).test_client()
     with caplog.at_level(logging.INFO, logger="api.access"):
         r = client.head("/api/notes")
     assert r.status_code == 403 and r.get_data() == b"" and r.headers["X-Request-Id"]

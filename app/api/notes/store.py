@@ -1,5 +1,5 @@
 """Notes in DynamoDB, reached with the task role through boto3's default
-credential chain (no keys anywhere).
+credential chain (no keys anywhere). The sample's settings are read here too.
 
 Table layout (service.yml defines the same table; a template test checks it):
 all notes share one partition, sorted by a time-ordered id, so "newest first"
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gc
 import json
-import logging
 import re
 import secrets
 import threading
@@ -20,9 +18,11 @@ import time
 from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .dynamodb import new_client
-from .errors import ApiError, DatastoreUnavailable
+from ..dynamodb import new_client
+from ..errors import ApiError, DatastoreUnavailable
 from .schemas import NOTE_ID_PATTERN
 
 # The table's key schema: the contract with service.yml (checked by tests/templates).
@@ -37,7 +37,23 @@ TTL_ATTRIBUTE = "expiresAt"
 READINESS_KEY = {PARTITION_KEY: {"S": "READINESS"}, SORT_KEY: {"S": "probe"}}
 
 _ID = re.compile(NOTE_ID_PATTERN)
-log = logging.getLogger(__name__)
+
+
+class NotesSettings(BaseSettings):
+    """The sample's configuration, from the environment (service.yml's block for the notes service)."""
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True)
+
+    notes_table: str = Field("notes", min_length=3, max_length=255, description="DynamoDB table name.")
+    aws_region: str = Field(
+        "us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="ECS sets AWS_REGION in every task.")
+    dynamodb_endpoint_url: str | None = Field(
+        None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
+        description="Local stand-in for DynamoDB (moto); unset in AWS.")
+    datastore_retry_after: int = Field(5, ge=1, le=3600, description="Retry-After seconds on a 503.")
+    note_ttl_days: int = Field(
+        0, ge=0, le=3650,
+        description="Days after which DynamoDB deletes a note (TTL on expiresAt); 0 keeps notes forever.")
 
 
 def new_note_id(now_ms: int | None = None) -> str:
@@ -93,35 +109,20 @@ class NotesStore:
         self._client = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, settings: NotesSettings) -> NotesStore:
+        return cls(settings.notes_table, settings.aws_region, settings.dynamodb_endpoint_url,
+                   settings.datastore_retry_after, settings.note_ttl_days)
+
     @property
     def client(self):
-        # Created on first use, in the worker process: a boto3 client must not
-        # cross a fork (gunicorn preloads the app in the master).
+        # Built on first use, once, whichever of the worker's threads gets there first: boto3 is
+        # imported then, not when the app loads, so the health check answers sooner after a start.
         if self._client is None:
             with self._lock:
                 if self._client is None:
                     self._client = new_client(self.region, self.endpoint_url)
         return self._client
-
-    def warm_up(self) -> threading.Thread:
-        """Builds the client (and imports boto3) in a background thread: gunicorn's
-        post_worker_init calls this, so the first request finds it ready and the
-        health check does not wait for it.
-
-        Then everything loaded so far (the app, boto3 and its service models: ~90,000
-        objects that live as long as the process) leaves the garbage collector's
-        care (gc.freeze): a full collection no longer walks them on every pass, which
-        took ~15 ms per pass, a pause every request in flight waited for."""
-        def build():
-            try:
-                _ = self.client
-            except Exception:  # logged; the first request that needs the client tries again
-                log.warning("DynamoDB client warm-up failed", exc_info=True)
-                return
-            gc.freeze()
-        thread = threading.Thread(target=build, name="dynamodb-warm-up", daemon=True)
-        thread.start()
-        return thread
 
     def _call(self, operation: str, **kwargs) -> dict:
         try:
