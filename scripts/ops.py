@@ -56,7 +56,7 @@ def status(t: Target, outputs: ParentOutputs | None = None) -> dict:
         described = ecs.describe_services(cluster=outputs.cluster_name, services=[s.name for s in selected])["services"]
     log(f"stack      {t.stack_name} ({t.region})")
     for label, value in (("FrontendUrl", outputs.frontend_url), ("ApiUrl", outputs.api_url),
-                         ("Ingress", outputs.ingress), ("Architecture", outputs.architecture),
+                         ("Ingress", outputs.ingress), ("Profile", outputs.profile),
                          ("TableName", outputs.table_name)):
         if value:
             log(f"{label:<10} {value}" if len(label) <= 10 else f"{label} {value}")
