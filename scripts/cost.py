@@ -206,6 +206,34 @@ def data_bounds(parent: dict, values: dict) -> dict[str, str]:
     return {"TableMaxReadUnits": str(reads), "TableMaxWriteUnits": str(writes), "ItemTtlDays": str(ttl or 0)}
 
 
+def list_items(expr) -> int | None:
+    """How many items a block passes a CommaDelimitedList: a literal's, or a `!Join [",", [...]]`'s; None
+    when only a deployment knows."""
+    if isinstance(expr, (str, int)):
+        return 0 if str(expr) == "" else len(str(expr).split(","))
+    if isinstance(expr, dict) and "Fn::Join" in expr and expr["Fn::Join"][0] == "," \
+            and isinstance(expr["Fn::Join"][1], list):
+        return len(expr["Fn::Join"][1])
+    return None
+
+
+def check_lists(parent: dict) -> None:
+    """Each block's environment and secrets fit service.yml's slots, names and values paired: a name past the
+    last slot would be dropped without a word, a missing value would be empty (docs/services.md)."""
+    spec = service_template()
+    slots = {kind: sum(1 for c in spec["Conditions"] if re.fullmatch(f"Has{kind}[0-9]+", c)) for kind in ("Env", "Secret")}
+    for name, resource in service_resources(parent).items():
+        given = resource["Properties"].get("Parameters", {})
+        for kind, names, values in (("Env", "EnvironmentNames", "EnvironmentValues"), ("Secret", "SecretNames", "SecretArns")):
+            count, paired = list_items(given.get(names, "")), list_items(given.get(values, ""))
+            if count is None:
+                continue
+            if count > slots[kind]:
+                raise UsageError(f"{name}: {count} {names}, more than service.yml's {slots[kind]} slots")
+            if paired is not None and paired != count:
+                raise UsageError(f"{name}: {count} {names} but {paired} {values}: give one value per name")
+
+
 def fargate_sizes() -> dict[str, set[str]]:
     """Valid Cpu -> Memory pairs, read from service.yml's ValidFargateSize rule (one source of truth)."""
     assertion = service_template()["Rules"]["ValidFargateSize"]["Assertions"][0]["Assert"]
@@ -224,6 +252,7 @@ def validate(config: dict, parent: dict | None = None) -> None:
         allowed = spec.get("AllowedValues")
         if allowed and name in config and str(config[name]) not in {str(a) for a in allowed}:
             raise UsageError(f"{name}={config[name]} is not allowed: use one of {', '.join(map(str, allowed))}")
+    check_lists(parent if parent is not None else parent_template())
     sizes = fargate_sizes()
     for name, s in settings(config, parent=parent)[1].items():
         if s["Memory"] not in sizes.get(s["Cpu"], set()):

@@ -213,6 +213,23 @@ def test_invalid_configurations_are_refused_like_the_template_refuses_them():
         cost.configuration(None, "Cpu=512")
 
 
+def test_a_block_whose_environment_does_not_fit_or_pair_is_refused():
+    """service.yml has 20 slots each for variables and secrets; a name past them would be dropped silently."""
+    import copy
+
+    from checks.render import SECOND, two_service_parent
+    cost.validate(DEFAULT, two_service_parent())  # the generated block: 3 variables, 2 secrets
+    too_many = copy.deepcopy(two_service_parent())
+    too_many["Resources"][SECOND]["Properties"]["Parameters"].update(
+        EnvironmentNames=",".join(f"V{i}" for i in range(21)), EnvironmentValues=",".join("1" * 21))
+    with pytest.raises(OpsError, match=f"^{SECOND}: 21 EnvironmentNames, more than service.yml's 20 slots$"):
+        cost.validate(DEFAULT, too_many)
+    unpaired = copy.deepcopy(two_service_parent())
+    unpaired["Resources"][SECOND]["Properties"]["Parameters"]["SecretArns"] = "arn:aws:ssm:us-east-1:1:parameter/x"
+    with pytest.raises(OpsError, match=f"^{SECOND}: 2 SecretNames but 1 SecretArns: give one value per name$"):
+        cost.validate(DEFAULT, unpaired)
+
+
 def test_samconfig_environment_and_params_override_template_defaults():
     prod = cost.configuration("prod", "Ingress=LoadBalancer")
     assert prod["Profile"] == "prod" and prod["Ingress"] == "LoadBalancer"
