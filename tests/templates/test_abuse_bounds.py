@@ -49,10 +49,11 @@ def test_the_task_gets_the_same_value_as_a_secret_not_an_environment_value():
 def test_the_parent_wires_one_secret_and_one_key_to_every_service_and_cloudfront():
     cluster_outputs = template("cluster.yml")["Outputs"]
     assert {"OriginVerifySecretArn", "OriginVerifySecretKey"} <= set(cluster_outputs)
-    services = list(service_resources(template(TWO_SERVICES)))
-    assert services == ["NotesService", "SecondService"]
-    for child in ("NotesService", "FrontendStack"):
-        params = PARENT["Resources"][child]["Properties"]["Parameters"]
+    two = template(TWO_SERVICES)
+    services = list(service_resources(two))
+    assert services[0] == "NotesService" and services[-1] == "SecondService"
+    for child in (*services, "FrontendStack"):
+        params = two["Resources"][child]["Properties"]["Parameters"]
         assert params["OriginVerifySecretArn"] == {"Fn::GetAtt": ["ClusterStack", "Outputs.OriginVerifySecretArn"]}
         assert params["OriginVerifySecretKey"] == {"Fn::GetAtt": ["ClusterStack", "Outputs.OriginVerifySecretKey"]}
 

@@ -180,7 +180,7 @@ def test_the_two_service_parent_survives_every_switch_from_the_defaults():
                 assert "would FAIL" not in change.hazard or name == "pinned AZs", (name, change)
             if {"Ingress"} <= set(switch):
                 assert {c.stack for c in result.changes if c.resource == "ListenerRule"} == {
-                    "NotesService", "SecondService"}
+                    s for s, loc in children(TWO_SERVICES).items() if loc == "service.yml"}
     assert checked >= 2
 
 
