@@ -117,7 +117,7 @@ status: $(VENV)/.installed ## URLs, services, deployments, recent events (SERVIC
 	$(OPS) status
 logs: $(VENV)/.installed ## The services' recent logs (SERVICE= for one, FOLLOW=1 to keep tailing)
 	$(OPS) logs
-exec: $(VENV)/.installed ## A shell in a running task of SERVICE= (EnableExecuteCommand=true)
+exec: $(VENV)/.installed ## A shell in a running task of SERVICE= (EnableExecuteCommand "true" in its block)
 	$(OPS) exec
 stop: $(VENV)/.installed ## Scale every service (or SERVICE=) to zero, remembering the previous scale
 	$(OPS) stop

@@ -371,9 +371,9 @@ def machine() -> dict:
 
 
 def cpu_target() -> int:
-    """CpuTarget's default in parent.yml: the CPU share autoscaling keeps a task at."""
-    from scripts.cost import parent_template
-    return int(parent_template()["Parameters"]["CpuTarget"]["Default"])
+    """CpuTarget's default in service.yml (what a block that sets none gets): the CPU share autoscaling keeps a task at."""
+    from blueprint.templates import load
+    return int(load(ROOT / "service.yml")["Parameters"]["CpuTarget"]["Default"])
 
 
 def capacity(quota: dict, target: int) -> dict:

@@ -52,3 +52,73 @@ def service_resources(template: dict) -> dict[str, dict]:
     return {name: r for name, r in template.get("Resources", {}).items()
             if r.get("Type") == "AWS::Serverless::Application"
             and str(r.get("Properties", {}).get("Location", "")).endswith("service.yml")}
+
+
+# ---------------------------------------------------------------- what the parent passes
+# The ops commands need the values a deployment would get (a service's size from its block, the
+# profile's settings) without the deep checks (checks/): this is the small part of CloudFormation's
+# evaluation they need. A value only a deployment knows (Fn::GetAtt, another stack's output) is None.
+def condition(template: dict, name: str, values: dict) -> bool | None:
+    """A condition of `template` for `values` (parameters, and AWS::Region when known); None if unknown."""
+    def truth(expr):
+        (fn, args), = expr.items()
+        if fn == "Condition":
+            return truth(template["Conditions"][args])
+        if fn == "Fn::Not":
+            inner = truth(args[0])
+            return None if inner is None else not inner
+        if fn in ("Fn::And", "Fn::Or"):
+            found = [truth(a) for a in args]
+            if fn == "Fn::And":
+                return False if False in found else None if None in found else True
+            return True if True in found else None if None in found else False
+        if fn == "Fn::Equals":
+            a, b = (resolve(x, values, template) for x in args)
+            return None if a is None or b is None else str(a) == str(b)
+        return None
+    return truth(template["Conditions"][name])
+
+
+def resolve(node, values: dict, template: dict):
+    """`node` as CloudFormation would resolve it for `values`: literals, Ref, Fn::FindInMap, Fn::If and
+    Fn::Join of known values; None for anything a deployment decides."""
+    if isinstance(node, (str, int, float, bool)):
+        return str(node).lower() if isinstance(node, bool) else str(node)
+    if isinstance(node, list):
+        items = [resolve(n, values, template) for n in node]
+        return None if None in items else items
+    if not isinstance(node, dict) or len(node) != 1:
+        return None
+    (fn, args), = node.items()
+    if fn == "Ref":
+        value = values.get(args, template.get("Parameters", {}).get(args, {}).get("Default"))
+        return None if value is None else str(value)
+    if fn == "Fn::FindInMap":
+        keys = [resolve(k, values, template) for k in args[:3]]
+        if None in keys:
+            return None
+        return resolve(template["Mappings"][keys[0]][keys[1]][keys[2]], values, template)
+    if fn == "Fn::If":
+        taken = condition(template, args[0], values)
+        return None if taken is None else resolve(args[1] if taken else args[2], values, template)
+    if fn == "Fn::Join":
+        items = resolve(args[1], values, template)
+        return None if items is None else args[0].join(items)
+    return None
+
+
+@lru_cache(maxsize=16)
+def child(location: str) -> dict:
+    """A child template by its Location in parent.yml, read once per process (callers only read it)."""
+    return load(ROOT / location)
+
+
+def nested_parameters(template: dict, stack: str, values: dict) -> dict[str, str | None]:
+    """The parameters the nested stack `stack` gets: what its block passes (resolved for `values`) over its
+    own template's defaults (a parameter the block leaves out)."""
+    resource = template["Resources"][stack]
+    spec_of = child(str(resource["Properties"]["Location"])).get("Parameters", {})
+    out = {name: None if spec.get("Default") is None else str(spec["Default"]) for name, spec in spec_of.items()}
+    for name, expr in resource["Properties"].get("Parameters", {}).items():
+        out[name] = resolve(expr, values, template)
+    return out

@@ -92,7 +92,7 @@ class Evaluator:
             # A CommaDelimitedList "" is one empty item, as str.split gives.
             self.params[pname] = value.split(",") if kind == "CommaDelimitedList" or kind.startswith("List<") \
                 else value
-        self.renderer = Renderer(template, known)
+        self.renderer = Renderer(template, known, region)  # region: conditions may test AWS::Region
         for pname, value in self.params.items():  # unknown values must not decide a condition
             if isinstance(value, Opaque):
                 self.renderer.values[pname] = value

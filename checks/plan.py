@@ -299,11 +299,16 @@ def with_deploy_values(values: dict) -> dict:
     return values
 
 
-def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PARENT) -> Plan:
+def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PARENT,
+         before_parent: str | None = None) -> Plan:
     """Rehearse the update from parameter set `before` to `after` (parent parameter names) of the
-    stack made from `parent` (parent.yml, or TWO_SERVICES)."""
+    stack made from `parent` (parent.yml, or TWO_SERVICES). With `before_parent`, the stack was
+    deployed from that other parent: an edit of the code in a block (a size, the origin secret's
+    version, a new or removed service). A nested stack only it has is deleted, one only `parent` has
+    is created, the others are compared resource by resource."""
+    before_parent = before_parent or parent
     before, after = with_deploy_values(before), with_deploy_values(after)
-    _, old = render_stacks(before, region, parent_file=parent)
+    _, old = render_stacks(before, region, parent_file=before_parent)
     changes: list[Change] = []
     changed_outputs: set[str] = set()
     refused, new_parent, stacks = rendered_stacks(after, region, changed_outputs, parent)
@@ -314,6 +319,9 @@ def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PAR
         found, outputs = diff_stack(stack, old.get(stack, empty), rendering, template(location))
         changes += found
         changed_outputs |= {f"{stack}.Outputs.{o}" for o in outputs}
+    for stack, location in children(before_parent).items():
+        if stack not in new:  # the whole nested stack is deleted
+            changes += diff_stack(stack, old[stack], empty, template(location))[0]
     parent_changes, _ = diff_stack("parent", old["parent"], new["parent"], template(parent))
     changes += [c for c in parent_changes if c.type not in NESTED]
     name_clashes(changes, old, new)

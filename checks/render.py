@@ -10,8 +10,10 @@ condition ones are kept as they are.
 Each nested stack is rendered with the values its parent passes it (parent.yml's `Parameters:` of
 the nested application, evaluated for the variant): a value only a deployment knows (another stack's
 output) stays a `Ref` to the child's parameter, and counts as non-empty in the child's conditions.
-Besides parent.yml, the *two-service parent* is rendered too: parent.yml with its commented
-second-service example switched on (two_service_parent), so the example cannot rot.
+Besides parent.yml, the *two-service parent* is rendered too: parent.yml with a second service
+whose block is generated from the first one's (two_service_parent), with the options a service's
+block can turn on (exec, schedules, a fixed count, its own environment and secrets), so more than
+one service, and every branch of service.yml, stays covered.
 
     python -m checks.render --out build/rendered      # every variant below, and
                                                       # build/two-services/parent-two-services.yml
@@ -27,8 +29,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cfnlint.decode import decode_str
-
 from blueprint.templates import load, plain  # noqa: F401 (checks import them from here too)
 
 if TYPE_CHECKING:
@@ -39,11 +39,8 @@ PARENT = "parent.yml"
 CHILD_TEMPLATES = ("vpc.yml", "cluster.yml", "ingress.yml", "budget.yml", "notes-data.yml", "service.yml",
                    "frontend.yml")
 NO_VALUE = {"Ref": "AWS::NoValue"}
-# parent.yml's commented example of a second service sits between these marker lines (in Resources
-# and in Outputs); two_service_parent() removes one "# " from each line between them.
-EXAMPLE_BEGIN = "# >>> second service example"
-EXAMPLE_END = "# <<< end of the second service example"
 TWO_SERVICES = "two-services"
+SECOND = "SecondService"  # the generated second service's logical id
 
 
 # Not checks.evaluate.Opaque: this one is text, so a rendering's conditions count it non-empty; that one leaves them undecided.
@@ -57,7 +54,6 @@ DOMAINS = {
     "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000",
     "ApiDomainName": "api.example.com",
     "ApiCertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000001",
-    "HostedZoneId": "Z0123456789ABCDEFGHIJ",
 }
 
 # What the parent always wires in (the cluster stack's secret) and `make deploy` passes for
@@ -67,66 +63,77 @@ WIRED = {"OriginVerifySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012
 
 
 def variants() -> dict[str, dict[str, str]]:
-    """Every Ingress x NetworkMode x Architecture, plus each ingress with custom domains,
-    an image (so the service runs tasks) and the options that add resources."""
+    """Every Ingress x NetworkMode x Profile, plus each ingress with custom domains, an image (so the
+    service runs tasks) and the options that add resources (prod's NAT per AZ and web ACL, a budget,
+    the Free plan, an adopted table on one)."""
     out = {}
-    for ingress, network, arch in itertools.product(("HttpApi", "LoadBalancer"),
-                                                    ("PublicSubnets", "PrivateSubnets"), ("ARM64", "X86_64")):
-        out[f"{ingress}-{network}-{arch}"] = {"Ingress": ingress, "NetworkMode": network, "Architecture": arch,
-                                              **WIRED}
+    for ingress, network, profile in itertools.product(("HttpApi", "LoadBalancer"),
+                                                       ("PublicSubnets", "PrivateSubnets"), ("dev", "prod")):
+        out[f"{ingress}-{network}-{profile}"] = {"Ingress": ingress, "NetworkMode": network, "Profile": profile,
+                                                 **WIRED}
     for ingress in ("HttpApi", "LoadBalancer"):
         out[f"{ingress}-domains-options"] = {
-            "Ingress": ingress, "NetworkMode": "PrivateSubnets", "NatGateways": "2", "Architecture": "ARM64",
+            "Ingress": ingress, "NetworkMode": "PrivateSubnets", "Profile": "prod",
             "ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/notes@sha256:" + "0" * 64,
-            "DesiredCount": "2", "EnableExecuteCommand": "true", "ContainerInsights": "enabled",
-            "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS,
-            "StopSchedule": "cron(0 19 ? * MON-FRI *)", "StartSchedule": "cron(0 7 ? * MON-FRI *)",
-            "ScheduleTimezone": "Europe/Berlin", "MonthlyBudget": "25", "BudgetEmail": "ops@example.com",
-            "WafRateLimit": "1000", "CloudFrontPlan": "Free", "OriginSecretVersion": "2", **WIRED,
+            "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS, "BudgetEmail": "ops@example.com",
+            "CloudFrontPlan": "Free", **WIRED,
             # One variant adopts a retained table instead of creating one.
             **({"ExistingTableName": "notes-retained"} if ingress == "LoadBalancer" else {}),
         }
     return out
 
 
-def two_service_parent_text() -> str:
-    """parent.yml with its second-service example uncommented: the real text, so it cannot rot."""
-    out, inside = [], False
-    for line in (ROOT / PARENT).read_text().splitlines():
-        stripped = line.strip()
-        if stripped.startswith(EXAMPLE_BEGIN):
-            inside = True
-        elif stripped.startswith(EXAMPLE_END):
-            inside = False
-        elif inside:
-            indent = line[:len(line) - len(line.lstrip())]
-            if not stripped.startswith("#"):
-                raise RenderError(f"parent.yml: an uncommented line inside the example: {line!r}")
-            line = indent + stripped[2:] if stripped.startswith("# ") else indent + stripped[1:]
-        out.append(line)
-    if inside:
-        raise RenderError(f"parent.yml: {EXAMPLE_BEGIN!r} without {EXAMPLE_END!r}")
-    return "\n".join(out) + "\n"
+# What the generated second service's block sets beyond the first one's wiring: a prefix and priority
+# of its own, and every option a block can turn on, so the renderings cover those branches too.
+SECOND_BLOCK = {
+    "PathPrefix": "/api/second", "ListenerRulePriority": 100, "HealthCheckPath": "/api/second/health-check",
+    "ContainerPort": 8080, "Architecture": "X86_64", "Cpu": 512, "Memory": 1024, "MinTasks": 0, "MaxTasks": 3,
+    "DesiredCount": "2", "EnableExecuteCommand": "true",
+    "StopSchedule": "cron(0 19 ? * MON-FRI *)", "StartSchedule": "cron(0 7 ? * MON-FRI *)",
+    "ScheduleTimezone": "Europe/Berlin", "HealthCheckCommand": "CMD,/srv/healthcheck", "User": "1000:1000",
+    "GracefulTimeout": 10,
+    "EnvironmentNames": "A,B,C", "EnvironmentValues": "1,two,3",
+    "SecretNames": "API_KEY,DB_PASSWORD",
+    "SecretArns": "arn:aws:ssm:us-east-1:123456789012:parameter/second/api-key,"
+                  "arn:aws:secretsmanager:us-east-1:123456789012:secret:second-db-AbCdEf",
+}
+SECOND_DROPS = ("PolicyArns",)  # the first service's data is its own
 
 
 def two_service_parent() -> dict:
-    template, errors = decode_str(two_service_parent_text())
-    if errors:
-        raise RenderError(f"the two-service parent: {errors[0].message}")
-    return template
+    """parent.yml with a second service, its block generated from the first one's (the parent's first
+    service.yml block) as `new-service` would write it: the wiring kept, the service's own settings
+    SECOND_BLOCK, and the frontend waiting for it too."""
+    import copy
+    parent = copy.deepcopy(load(ROOT / PARENT))
+    resources = parent["Resources"]
+    first = next(name for name, r in resources.items() if r.get("Type") == "AWS::Serverless::Application"
+                 and str(r["Properties"].get("Location", "")).endswith("service.yml"))
+    block = copy.deepcopy(resources[first])
+    params = {k: v for k, v in block["Properties"]["Parameters"].items()
+              if k not in SECOND_DROPS and not k.startswith("Environment")}
+    block["Properties"]["Parameters"] = {**params, **SECOND_BLOCK}
+    resources[SECOND] = block
+    frontend = resources["FrontendStack"]
+    frontend["DependsOn"] = [*frontend.get("DependsOn", []), SECOND]
+    parent["Outputs"][SECOND] = {"Description": "Service: the generated second service (JSON).",
+                                 "Value": {"Fn::GetAtt": [SECOND, "Outputs.Descriptor"]}}
+    return parent
 
 
 def write_two_service_parent(directory: Path) -> Path:
-    """The two-service parent as a file (for cfn-lint, sam validate, checkov), its Locations made
-    relative to `directory` so the project rules find the child templates."""
+    """The two-service parent as a file (JSON, which cfn-lint, sam validate and checkov read), its
+    Locations made relative to `directory` so the project rules find the child templates."""
     import os
-    text = two_service_parent_text()
+    parent = plain(two_service_parent())
     relative = os.path.relpath(ROOT, directory)
-    for name in CHILD_TEMPLATES:
-        text = text.replace(f"Location: {name}", f"Location: {relative}/{name}")
+    for resource in parent["Resources"].values():
+        location = resource.get("Properties", {}).get("Location")
+        if resource.get("Type") == "AWS::Serverless::Application" and location in CHILD_TEMPLATES:
+            resource["Properties"]["Location"] = f"{relative}/{location}"
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / "parent-two-services.yml"
-    target.write_text(text)
+    target.write_text(json.dumps(parent, indent=1))
     return target
 
 
@@ -198,8 +205,18 @@ class Renderer:
                 return self.values[args]
             if fn == "Fn::Join":
                 items = self._value(args[1])
-                return items if isinstance(items, str) else args[0].join(str(v) for v in items)
+                if isinstance(items, str):
+                    return items
+                return args[0].join(v if isinstance(v, str) else ",".join(map(str, v)) if isinstance(v, list)
+                                    else str(v) for v in (self._value(item) for item in items))
+            if fn == "Fn::Split":
+                return str(self._value(args[1])).split(args[0])
+            if fn == "Fn::Select":
+                items = self._value(args[1])
+                return items[int(self._value(args[0]))]
             raise RenderError(f"unsupported function in a condition value: {fn}")
+        if isinstance(expr, list):
+            return [self._value(item) for item in expr]
         return expr
 
     # --- the template ----------------------------------------------------
@@ -218,6 +235,12 @@ class Renderer:
                 if all(isinstance(k, str) for k in keys):  # a key like AWS::Region stays as it is
                     return self.template["Mappings"][keys[0]][keys[1]][keys[2]]
                 return {"Fn::FindInMap": keys}
+            if len(node) == 1 and "Fn::Join" in node:
+                delimiter, items = node["Fn::Join"][0], self.resolve(node["Fn::Join"][1])
+                if isinstance(items, list) and all(isinstance(i, (str, int)) and not isinstance(i, Opaque)
+                                                   for i in items):
+                    return delimiter.join(str(i) for i in items)
+                return {"Fn::Join": [delimiter, items]}
             if len(node) == 1 and "Fn::Split" in node:
                 delimiter, text = (self.resolve(a) for a in node["Fn::Split"])
                 if isinstance(delimiter, str) and isinstance(text, str):

@@ -108,18 +108,21 @@ def format_overrides(params: dict[str, str]) -> list[str]:
     return [f'{k}="{v}"' if (" " in v or v == "") else f"{k}={v}" for k, v in params.items()]
 
 
-def check_task_range(params: dict) -> str:
-    """MinTasks <= MaxTasks, checked before anything is created: CloudFormation Rules cannot compare
-    numbers, so the template cannot refuse it and the deploy would fail late, at the scalable target
+def check_task_range(params: dict, service: str = "") -> str:
+    """MinTasks <= MaxTasks (a service's block in parent.yml), checked before anything is created:
+    CloudFormation Rules cannot compare numbers, so the template cannot refuse it and the deploy would
+    fail late, at the scalable target
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html)."""
     low, high = params.get("MinTasks"), params.get("MaxTasks")
+    where = f"{service}: " if service else ""
     try:
         low, high = int(low), int(high)
     except (TypeError, ValueError):
-        raise UsageError(f"MinTasks={low} and MaxTasks={high} must be whole numbers") from None
+        raise UsageError(f"{where}MinTasks={low} and MaxTasks={high} must be whole numbers") from None
     if low > high:
-        raise UsageError(f"MinTasks={low} is more than MaxTasks={high}: set MinTasks <= MaxTasks")
-    return f"{low}-{high} tasks"
+        raise UsageError(f"{where}MinTasks={low} is more than MaxTasks={high}: set MinTasks <= MaxTasks "
+                         "in its block in parent.yml")
+    return f"{where}{low}-{high} tasks"
 
 
 def load_samconfig(env: str, path: Path = SAMCONFIG) -> dict:

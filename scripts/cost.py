@@ -6,7 +6,10 @@
     python -m scripts cost --json ...        (also python -m scripts.cost)
 
 The configuration is parent.yml's parameter defaults, overridden by the
-samconfig.toml environment, overridden by PARAMS. Prices come from
+samconfig.toml environment, overridden by PARAMS; what those parameters do not
+decide is read from parent.yml as code: each service's block (its size and
+scaling, every service the parent declares), the Profile mapping, the data
+stacks' table ceilings. Prices come from
 scripts/prices.toml (one dated file, with sources); traffic assumptions too.
 Fixed costs (what you pay at zero traffic) and per-request costs are shown
 apart, then the same traffic on the other ingress and network mode, and the
@@ -30,7 +33,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from blueprint.templates import load, parent, service_resources
+from blueprint.templates import child, load, nested_parameters, parent, resolve, service_resources
 from scripts import generated
 from scripts.common import ROOT, OpsError, check_task_range, load_samconfig, parse_overrides, run_cli
 from scripts.errors import UsageError
@@ -147,21 +150,104 @@ def template_defaults() -> dict[str, str]:
 
 
 def configuration(env: str | None = "dev", params: str = "") -> dict[str, str]:
+    """parent.yml's parameters: defaults, then samconfig.toml's environment, then PARAMS (only what is a
+    parameter; what a block sets as code is read by settings())."""
     config = template_defaults()
     if env:
         config.update(parse_overrides(load_samconfig(env).get("parameter_overrides", "")))
     overrides = parse_overrides(params)
     unknown = sorted(set(overrides) - set(config))
     if unknown:
-        raise UsageError(f"parent.yml has no parameter {', '.join(unknown)}")
+        raise UsageError(f"parent.yml has no parameter {', '.join(unknown)} (a service's size and scaling are "
+                         "code in its block in parent.yml)")
     config.update(overrides)
     validate(config)
     return config
 
 
+# What a service's block decides (service.yml's parameters): a config carrying one of these keys overrides
+# it for every service (tests and what-ifs of code).
+SERVICE_KEYS = ("Architecture", "Cpu", "Memory", "MinTasks", "MaxTasks", "CpuTarget", "SpotWeight", "OnDemandBase",
+                "OnDemandWeight", "DesiredCount", "StopSchedule", "StartSchedule")
+# What the environment's blocks decide (the Profile mapping, code), by the stack and parameter that get it.
+ENVIRONMENT_KEYS = {"LogRetentionDays": ("IngressStack", "LogRetentionDays"),
+                    "NatGateways": ("VpcStack", "NatGateways"),
+                    "ContainerInsights": ("ClusterStack", "ContainerInsights"),
+                    "ApiRateLimit": ("IngressStack", "ApiRateLimit"),
+                    "HostedZoneId": ("IngressStack", "HostedZoneId"),
+                    "WafRateLimit": ("FrontendStack", "WafRateLimit")}
+
+
+def settings(config: dict, region: str = "us-east-1", parent: dict | None = None) -> tuple[dict, dict[str, dict]]:
+    """(the environment's settings, {service: its settings}) for the parameters in `config`, as the parent's
+    blocks pass them; a key of `config` that is not a parent parameter overrides what the blocks say."""
+    parent = parent if parent is not None else parent_template()
+    values = {**{k: v for k, v in config.items() if k in parent["Parameters"]}, "AWS::Region": region}
+    env = {key: nested_parameters(parent, stack, values).get(name) for key, (stack, name) in ENVIRONMENT_KEYS.items()
+           if stack in parent["Resources"]}
+    env.update(data_bounds(parent, values))
+    env.update({k: v for k, v in config.items() if k not in parent["Parameters"] and k not in SERVICE_KEYS
+                and k != "services"})
+    overrides = {k: str(config[k]) for k in SERVICE_KEYS if k in config}
+    per_service = {name: {**nested_parameters(parent, name, values), **overrides} for name in services(parent)}
+    return env, per_service
+
+
+def data_bounds(parent: dict, values: dict) -> dict[str, str]:
+    """The on-demand tables' ceilings, summed over every nested stack that has one (the sample's
+    notes-data.yml), and the shortest item lifetime they declare (an output named ...TtlDays)."""
+    reads = writes = 0
+    ttl = None
+    for stack, resource in parent["Resources"].items():
+        location = str(resource.get("Properties", {}).get("Location", ""))
+        if resource.get("Type") != "AWS::Serverless::Application" or location.endswith("service.yml"):
+            continue
+        data = child(location)
+        given = {**{k: v for k, v in nested_parameters(parent, stack, values).items() if v is not None},
+                 "AWS::Region": values.get("AWS::Region")}
+        for r in data.get("Resources", {}).values():
+            limits = r.get("Properties", {}).get("OnDemandThroughput") if r.get("Type") == "AWS::DynamoDB::Table" else None
+            if limits:
+                reads += int(resolve(limits["MaxReadRequestUnits"], given, data))
+                writes += int(resolve(limits["MaxWriteRequestUnits"], given, data))
+        for name, output in data.get("Outputs", {}).items():
+            if name.endswith("TtlDays"):
+                days = int(resolve(output["Value"], given, data))
+                ttl = days if ttl is None else min(ttl, days)
+    return {"TableMaxReadUnits": str(reads), "TableMaxWriteUnits": str(writes), "ItemTtlDays": str(ttl or 0)}
+
+
+def list_items(expr) -> int | None:
+    """How many items a block passes a CommaDelimitedList: a literal's, or a `!Join [",", [...]]`'s; None
+    when only a deployment knows."""
+    if isinstance(expr, (str, int)):
+        return 0 if str(expr) == "" else len(str(expr).split(","))
+    if isinstance(expr, dict) and "Fn::Join" in expr and expr["Fn::Join"][0] == "," \
+            and isinstance(expr["Fn::Join"][1], list):
+        return len(expr["Fn::Join"][1])
+    return None
+
+
+def check_lists(parent: dict) -> None:
+    """Each block's environment and secrets fit service.yml's slots, names and values paired: a name past the
+    last slot would be dropped without a word, a missing value would be empty (docs/services.md)."""
+    spec = service_template()
+    slots = {kind: sum(1 for c in spec["Conditions"] if re.fullmatch(f"Has{kind}[0-9]+", c)) for kind in ("Env", "Secret")}
+    for name, resource in service_resources(parent).items():
+        given = resource["Properties"].get("Parameters", {})
+        for kind, names, values in (("Env", "EnvironmentNames", "EnvironmentValues"), ("Secret", "SecretNames", "SecretArns")):
+            count, paired = list_items(given.get(names, "")), list_items(given.get(values, ""))
+            if count is None:
+                continue
+            if count > slots[kind]:
+                raise UsageError(f"{name}: {count} {names}, more than service.yml's {slots[kind]} slots")
+            if paired is not None and paired != count:
+                raise UsageError(f"{name}: {count} {names} but {paired} {values}: give one value per name")
+
+
 def fargate_sizes() -> dict[str, set[str]]:
-    """Valid Cpu -> Memory pairs, read from parent.yml's ValidFargateSize rule (one source of truth)."""
-    assertion = parent_template()["Rules"]["ValidFargateSize"]["Assertions"][0]["Assert"]
+    """Valid Cpu -> Memory pairs, read from service.yml's ValidFargateSize rule (one source of truth)."""
+    assertion = service_template()["Rules"]["ValidFargateSize"]["Assertions"][0]["Assert"]
     sizes = {}
     for branch in assertion["Fn::Or"]:
         cpu_equals, memory_contains = branch["Fn::And"]
@@ -169,17 +255,21 @@ def fargate_sizes() -> dict[str, set[str]]:
     return sizes
 
 
-def validate(config: dict) -> None:
-    parameters = parent_template()["Parameters"]
+def validate(config: dict, parent: dict | None = None) -> None:
+    """The parameters against parent.yml's allowed values, and every service's block (its code) against
+    what CloudFormation refuses only once the deploy reaches that nested stack."""
+    parameters = (parent if parent is not None else parent_template())["Parameters"]
     for name, spec in parameters.items():
         allowed = spec.get("AllowedValues")
-        if allowed and str(config[name]) not in {str(a) for a in allowed}:
+        if allowed and name in config and str(config[name]) not in {str(a) for a in allowed}:
             raise UsageError(f"{name}={config[name]} is not allowed: use one of {', '.join(map(str, allowed))}")
+    check_lists(parent if parent is not None else parent_template())
     sizes = fargate_sizes()
-    if config["Memory"] not in sizes.get(config["Cpu"], set()):
-        raise UsageError(f"Cpu={config['Cpu']} with Memory={config['Memory']} is not a Fargate size "
-                       f"(with {config['Cpu']}: {', '.join(sorted(sizes.get(config['Cpu'], []), key=int))})")
-    check_task_range(config)
+    for name, s in settings(config, parent=parent)[1].items():
+        if s["Memory"] not in sizes.get(s["Cpu"], set()):
+            raise UsageError(f"{name}: Cpu={s['Cpu']} with Memory={s['Memory']} is not a Fargate size "
+                             f"(with {s['Cpu']}: {', '.join(sorted(sizes.get(s['Cpu'], []), key=int))})")
+        check_task_range(s, name)
 
 
 def running_tasks(config: dict, tasks: float | None = None) -> float:
@@ -258,45 +348,59 @@ def tasks_needed(config: dict, requests: float, peak_to_average: float, hours: f
 
 
 # ----------------------------------------------------------------- the model
-def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: float | None = None,
+def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: float | dict | None = None,
              prices_path: Path = PRICES, longest_logs: bool = False, parent: dict | None = None) -> Estimate:
     """`longest_logs`: price every request's log lines at the longest a client can cause (the ceiling).
-    `tasks` is the total running; without it each of the parent's services runs its MinTasks/DesiredCount
-    (`parent`: parent.yml, or another parent template such as the two-service one)."""
+    `tasks` is the total running, shared evenly by the services, or {service: tasks}; without it each of the
+    parent's services runs its own MinTasks/DesiredCount, as its block says (`parent`: parent.yml, or another parent
+    template such as the two-service one)."""
     p, a, price_date, notes = load_prices(region, prices_path)
     hours = price_file(prices_path)["hours_per_month"]
-    share = running_share(config) if tasks is None else 1.0
-    count = len(services(parent))
-    n = (running_tasks(config, tasks) if tasks is not None else running_tasks(config) * count) * share
+    env, per_service = settings(config, region, parent)
+    config = {**config, **env}
+    count = len(per_service)
     if count > 1 and tasks is None:
-        notes.append(f"{count} services, each running MinTasks/DesiredCount")
+        notes.append(f"{count} services, each running its MinTasks/DesiredCount")
+    running = {}
+    for name, s in per_service.items():
+        share = running_share(s) if tasks is None else 1.0
+        given = tasks.get(name, 0) if isinstance(tasks, dict) else None if tasks is None else tasks / count
+        running[name] = (running_tasks(s) if given is None else float(given)) * share
+        if share < 1:
+            notes.append(f"{name} StopSchedule/StartSchedule: tasks run {share:.0%} of the month")
+    n = sum(running.values())
     est = Estimate(config, requests, n, region, price_date, notes=notes)
-    if share < 1:
-        notes.append(f"StopSchedule/StartSchedule: tasks run {share:.0%} of the month")
-    need = tasks_needed(config, requests, a["peak_to_average"], hours)
-    if need:
-        est.tasks_needed, peak, per_task = need
-        notes.append(f"capacity: {peak:.1f} req/s at peak ({a['peak_to_average']:g}x the month's average) needs "
-                     f"{est.tasks_needed} task(s) at {per_task:,.0f} notes req/s each (make bench, CpuTarget="
-                     f"{config['CpuTarget']}%)")
-        if est.tasks_needed > int(config["MaxTasks"]):
-            est.warnings.append(f"{est.tasks_needed} tasks needed at peak, above MaxTasks={config['MaxTasks']}: "
-                                f"autoscaling stops there and requests queue (PARAMS=\"MaxTasks={est.tasks_needed}\")")
+    for name, s in per_service.items():
+        need = tasks_needed(s, requests, a["peak_to_average"], hours)
+        if not need:
+            continue
+        needed, peak, per_task = need
+        est.tasks_needed = max(est.tasks_needed or 0, needed)
+        label = f"{name}: " if count > 1 else ""
+        notes.append(f"{label}capacity: {peak:.1f} req/s at peak ({a['peak_to_average']:g}x the month's average) "
+                     f"needs {needed} task(s) at {per_task:,.0f} req/s each (make bench, CpuTarget={s['CpuTarget']}%)")
+        if needed > int(s["MaxTasks"]):
+            est.warnings.append(f"{label}{needed} tasks needed at peak, above MaxTasks={s['MaxTasks']}: autoscaling "
+                                f"stops there and requests queue (raise MaxTasks in its block in parent.yml)")
     add = est.lines.append
     http_api = config["Ingress"] == "HttpApi"
     public = config["NetworkMode"] == "PublicSubnets"
     millions = requests / 1e6
 
-    # Fargate: vCPU and memory per hour, on-demand and Spot, by architecture.
-    vcpu, gb = int(config["Cpu"]) / 1024, int(config["Memory"]) / 1024
-    arch = "arm" if config["Architecture"] == "ARM64" else "x86"
-    on_demand, spot = capacity_split(n, int(config["OnDemandBase"]), int(config["OnDemandWeight"]),
-                                     int(config["SpotWeight"]))
-    per_task = (vcpu * p[f"fargate_{arch}_vcpu_hour"] + gb * p[f"fargate_{arch}_gb_hour"]) * hours
-    per_spot = (vcpu * p[f"fargate_spot_{arch}_vcpu_hour"] + gb * p[f"fargate_spot_{arch}_gb_hour"]) * hours
-    add(Line("Fargate tasks", on_demand * per_task + spot * per_spot,
-             detail=f"{n:.3g} x {vcpu:g} vCPU / {gb:g} GB {config['Architecture']}: {on_demand:.3g} on-demand "
-                    f"(${per_task:.2f}), {spot:.3g} Spot (${per_spot:.2f})"))
+    # Fargate: vCPU and memory per hour, on-demand and Spot, by architecture, service by service.
+    fargate, details = 0.0, []
+    for name, s in per_service.items():
+        vcpu, gb = int(s["Cpu"]) / 1024, int(s["Memory"]) / 1024
+        arch = "arm" if s["Architecture"] == "ARM64" else "x86"
+        on_demand, spot = capacity_split(running[name], int(s["OnDemandBase"]), int(s["OnDemandWeight"]),
+                                         int(s["SpotWeight"]))
+        per_task = (vcpu * p[f"fargate_{arch}_vcpu_hour"] + gb * p[f"fargate_{arch}_gb_hour"]) * hours
+        per_spot = (vcpu * p[f"fargate_spot_{arch}_vcpu_hour"] + gb * p[f"fargate_spot_{arch}_gb_hour"]) * hours
+        fargate += on_demand * per_task + spot * per_spot
+        details.append(f"{name if count > 1 else ''}{' ' if count > 1 else ''}{running[name]:.3g} x {vcpu:g} vCPU / "
+                       f"{gb:g} GB {s['Architecture']}: {on_demand:.3g} on-demand (${per_task:.2f}), {spot:.3g} Spot "
+                       f"(${per_spot:.2f})")
+    add(Line("Fargate tasks", fargate, detail="; ".join(details)))
     ipv4 = p["public_ipv4_hour"] * hours
     if public and n:
         add(Line("Public IPv4 (tasks)", n * ipv4, detail=f"{n:g} x ${ipv4:.2f}"))
@@ -379,7 +483,8 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
 
 
 def web_acl(config: dict) -> str:
-    """none, created (WafRateLimit in this stack) or existing (WebAclArn), as frontend.yml decides."""
+    """none, created (WafRateLimit in this stack: parent.yml's CreatesWebAcl, prod or the Free plan in
+    us-east-1) or existing (WebAclArn), as frontend.yml decides."""
     if config.get("WebAclArn"):
         return "existing"
     return "created" if str(config.get("WafRateLimit", "0")) != "0" else "none"
@@ -408,19 +513,23 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
             parent: dict | None = None) -> Ceiling:
     p = load_prices(region, prices_path)[0]
     seconds = price_file(prices_path)["hours_per_month"] * 3600
-    rate, count = float(config["ApiRateLimit"]), routes(parent)
+    env, per_service = settings(config, region, parent)
+    bounds = {**env, **{k: v for k, v in config.items() if k not in env}}
+    rate, count = float(bounds["ApiRateLimit"]), routes(parent)
     requests = rate * count * seconds
-    est = estimate(config, requests, region, tasks=float(config["MaxTasks"]) * len(services(parent)),
+    est = estimate(config, requests, region, tasks={name: int(s["MaxTasks"]) for name, s in per_service.items()},
                    prices_path=prices_path, longest_logs=True, parent=parent)
+    config = est.config
     # DynamoDB: not what this traffic would read, but the most the table lets anyone read and write.
     reads, writes = float(config["TableMaxReadUnits"]) * seconds, float(config["TableMaxWriteUnits"]) * seconds
     (table,) = [line for line in est.lines if line.item == "DynamoDB"]
     table.variable = reads / 1e6 * p["dynamodb_read_per_million"] + writes / 1e6 * p["dynamodb_write_per_million"]
     table.detail = (f"max {config['TableMaxReadUnits']} reads + {config['TableMaxWriteUnits']} writes a second, "
                     f"{reads / 1e6:g} M + {writes / 1e6:g} M units")
-    # What those writes keep: a write unit stores at most 1 KB, kept NoteTtlDays (+ the up to 2 days
-    # DynamoDB takes to delete an expired item) and backed up by point-in-time recovery.
-    ttl_days = int(config.get("NoteTtlDays", "0"))
+    # What those writes keep: a write unit stores at most 1 KB, kept the items' lifetime (the data stack's
+    # ...TtlDays output, + the up to 2 days DynamoDB takes to delete an expired item) and backed up by
+    # point-in-time recovery.
+    ttl_days = int(config.get("ItemTtlDays", "0"))
     kept_days = ttl_days + 2 if ttl_days else seconds / 86400  # never expire: one month of growth
     stored_gb = float(config["TableMaxWriteUnits"]) * 1024 * kept_days * 86400 / GIB
     est.lines.insert(est.lines.index(table) + 1, Line(
@@ -429,7 +538,7 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
     notes = [f"{rate:g} requests/s on each of {count} routes ({len(services(parent))} service(s) x 2) all month = "
              f"{requests / 1e6:g} M requests reach the API (each route has its own throttle)"]
     if not ttl_days:
-        notes.append("NoteTtlDays=0: notes never expire, so storage grows by this line's GB every month")
+        notes.append("items never expire (TtlDays 0), so storage grows by this line's GB every month")
     if config["Ingress"] == "LoadBalancer":
         notes.append("Ingress=LoadBalancer has no stage throttle: this is the rate the HTTP API's routes would "
                      "accept, for comparison; an ALB takes whatever arrives (the WAF limits each IP, not the total)")
@@ -437,7 +546,7 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
                  f"${p['cloudfront_per_10k_https'] * 100:.2f} per extra million"
                  + (f" (+ ${p['waf_per_million']:.2f} with the WAF)" if web_acl(config) == "created" else "")
                  + "; only CloudFrontPlan=Free caps it (throttled, never billed)")
-    if config.get("StopSchedule") and config.get("StartSchedule"):
+    if any(s.get("StopSchedule") and s.get("StartSchedule") for s in per_service.values()):
         notes.append("the schedule would stop tasks outside working hours; the ceiling assumes MaxTasks all month")
     without_waf = with_waf = est.total
     if _compare:
@@ -484,8 +593,8 @@ def money(x: float) -> str:
 def table(est: Estimate, alts, even: float | None, even_ingress: float | None) -> str:
     c = est.config
     lines = [f"Monthly estimate, {est.region}, prices of {est.price_date} (730 h; USD)",
-             f"Ingress={c['Ingress']} NetworkMode={c['NetworkMode']} Architecture={c['Architecture']} "
-             f"Cpu={c['Cpu']} Memory={c['Memory']} tasks={est.tasks:g} requests={est.requests / 1e6:g} M/month",
+             f"Profile={c['Profile']} Ingress={c['Ingress']} NetworkMode={c['NetworkMode']} tasks={est.tasks:g} "
+             f"requests={est.requests / 1e6:g} M/month (each service's size: its block in parent.yml)",
              "", f"{'item':<24}{'fixed':>10}{'per-request':>13}  detail", "-" * 96]
     for line in est.lines:
         lines.append(f"{line.item:<24}{money(line.fixed):>10}{money(line.variable):>13}  {line.detail}")
@@ -506,8 +615,8 @@ def table(est: Estimate, alts, even: float | None, even_ingress: float | None) -
 def ceiling_table(c: Ceiling) -> str:
     lines = ["Ceiling: the most this configuration can cost in a month, every throttle saturated (USD)",
              f"ApiRateLimit={c.rate:g}/s x {c.routes} routes TableMaxReadUnits={c.estimate.config['TableMaxReadUnits']} "
-             f"TableMaxWriteUnits={c.estimate.config['TableMaxWriteUnits']} MaxTasks={c.estimate.config['MaxTasks']} "
-             f"x {c.estimate.tasks / int(c.estimate.config['MaxTasks']):g} service(s)",
+             f"TableMaxWriteUnits={c.estimate.config['TableMaxWriteUnits']} MaxTasks summed over the services "
+             f"= {c.estimate.tasks:g}",
              "", f"{'item':<24}{'monthly':>12}  detail", "-" * 96]
     for line in c.estimate.lines:
         lines.append(f"{line.item:<24}{money(line.total):>12}  {line.detail}")
@@ -552,11 +661,11 @@ def readme_section() -> str:
     for requests in (0, 1e6, 100e6):
         row("ALB instead of the HTTP API", alb, requests)
     reference = {**base, "Ingress": "LoadBalancer", "NetworkMode": "PrivateSubnets", "Architecture": "X86_64",
-                 "SpotWeight": "0", "OnDemandWeight": "1"}
+                 "SpotWeight": "0", "OnDemandWeight": "1"}  # the service's block, as the reference sizes it
     row("The usual reference: ALB, private subnets + 1 NAT, x86 on demand", reference, 1e6)
     row("Default, scaled to zero (`make stop`)", base, 0, tasks=0)
     prod = configuration("prod", "")
-    row("prod (samconfig): 2 tasks, first on demand, a year of logs", prod, 1e6)
+    row("Profile=prod: 2 tasks, first on demand, a year of logs, the WAF rate rule", prod, 1e6)
     even, even_ingress = break_even(base), break_even(base, INGRESS_LINES)
     p, _, price_date, _ = load_prices("us-east-1")
     return "\n".join([
@@ -590,8 +699,8 @@ def ceiling_rows() -> list[str]:
     dev, prod = tops["dev"], tops["prod"]
     return [
         "**The ceiling**: the most a month can cost with every throttle saturated (the HTTP API stage at "
-        "`ApiRateLimit` on each of its routes all month, two routes per service, each with its own throttle; "
-        "the table at `TableMaxReadUnits`/`TableMaxWriteUnits`, `MaxTasks` running, "
+        "the profile's `ApiRateLimit` on each of its routes all month, two routes per service, each with its own "
+        "throttle; the sample's table at its ceilings (notes-data.yml), each service's `MaxTasks` running, "
         "and the logs and CloudFront that traffic makes). `make cost` prints it for your configuration.",
         "",
         "| item | dev | prod |",
@@ -600,7 +709,8 @@ def ceiling_rows() -> list[str]:
         f"{prod.rate:g} x {prod.routes} |",
         *[f"| {item} | {cell(dev, item)} | {cell(prod, item)} |" for item in items],
         f"| **ceiling** | **{money(dev.total)}** | **{money(prod.total)}** |",
-        f"| with the WAF rate rule (`WafRateLimit`) | {money(dev.with_waf)} | {money(prod.with_waf)} |",
+        f"| with the WAF rate rule | {money(dev.with_waf)} | {money(prod.with_waf)} |",
+        f"| without it | {money(dev.without_waf)} | {money(prod.without_waf)} |",
     ]
 
 
@@ -674,7 +784,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=float, default=float(os.environ.get("REQUESTS") or 1e6),
                         help="requests a month (REQUESTS=, default 1000000)")
     parser.add_argument("--tasks", type=float, default=float(os.environ["TASKS"]) if os.environ.get("TASKS") else None,
-                        help="running tasks (TASKS=; default from MinTasks/DesiredCount)")
+                        help="running tasks, all services together (TASKS=; default: each block's MinTasks/DesiredCount)")
     parser.add_argument("--region", default=os.environ.get("REGION") or os.environ.get("AWS_REGION") or "us-east-1",
                         help="price region (REGION=)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")

@@ -17,10 +17,11 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+from blueprint.templates import parent
 from scripts import image, prefix_list, preflight, publish, scale, stack_failures
 from scripts import outputs as stack_outputs
 from scripts.common import ENVIRONMENTS, ROOT, Target, format_overrides, log, stack_parameters
-from scripts.errors import DeployFailed, NotConfirmed, ToolMissing
+from scripts.errors import DeployFailed, NotConfirmed, ToolMissing, UsageError
 from scripts.outputs import ParentOutputs
 from scripts.smoke import smoke
 
@@ -106,15 +107,30 @@ def wait_for_services(t: Target, outputs: ParentOutputs, timeout: float = 1200, 
                       timeout, delay)
 
 
-def build_images(t: Target, architecture: str, run=subprocess.run) -> tuple[dict[str, str], str]:
-    """Build and push each Context of parent.yml once; ({image parameter: image by digest}, the version
-    of the first (the sample's) build, which the app reports as AppVersion)."""
+def build_images(t: Target, run=subprocess.run, params: dict | None = None) -> tuple[dict[str, str], str]:
+    """Build and push each Context of parent.yml once, for the Architecture its services' blocks set;
+    ({image parameter: image by digest}, the version of the first (the sample's) build, which its image
+    reports: the version is a build argument, not a stack parameter)."""
     images, versions = {}, []
-    for build in image.builds():
-        ref, version = image.build_and_push(t, architecture, run, build.context)
+    for build in image.builds(params=params):
+        ref, version = image.build_and_push(t, build.architecture, run, build.context)
         images.update(dict.fromkeys(build.parameters, ref))
         versions.append(version)
     return images, versions[0]
+
+
+def refuse_unknown_parameters(t: Target, extra: dict) -> None:
+    """A name parent.yml does not declare: `sam deploy` would drop it without a word (SAM CLI sends only
+    the template's parameters), so an old samconfig.toml's MinTasks=2 would quietly become the profile's
+    value. Say so before anything happens (docs/deploy.md, "Updating a stack deployed with the old
+    parameters")."""
+    declared = set(parent()["Parameters"])
+    for source, values in ((f"samconfig.toml [{ENVIRONMENTS[t.env]}]", t.parameters), ("PARAMS", extra)):
+        unknown = sorted(set(values) - declared)
+        if unknown:
+            raise UsageError(f"{source} sets {', '.join(unknown)}, which parent.yml does not declare: remove "
+                             "it (a service's size and scaling are code in its block, the rest in the Profile "
+                             "mapping; docs/deploy.md)")
 
 
 def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None, skip_smoke: bool = False,
@@ -125,13 +141,14 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
         interactive = sys.stdin.isatty() and not yes
     extra = extra or {}
     params = {**t.parameters, **extra}
+    refuse_unknown_parameters(t, extra)
     computed = prefix_list.origin_parameters(t, params)  # Ingress=LoadBalancer admits only CloudFront
     computed.update(boundary_parameter())
     params.update(computed)
     preflight.preflight(t, params, **({"checks": checks} if checks is not None else {}))
     stack_failures.clear_failed_create(t, interactive, ask, delay=delay)
-    images, version = build_images(t, params.get("Architecture", "ARM64"), run)
-    computed.update(images, AppVersion=version)
+    images, version = build_images(t, run, params)
+    computed.update(images)
     params.update(computed)
     confirm_parameter_changes(t, [(f"samconfig.toml [{ENVIRONMENTS[t.env]}]", t.parameters), ("PARAMS", extra),
                                   (COMPUTED, computed)], interactive, ask)

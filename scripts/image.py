@@ -12,9 +12,10 @@ What to build comes from parent.yml: each service (an AWS::Serverless::Applicati
         Context: app              # the directory with the Dockerfile
         ImageParameter: ImageUri  # the parent parameter set to the pushed image, by digest
 
-and each distinct Context is built once, into one repository of its own (the `app` Context into
-the repository named like the stack, as before services were many), whatever number of services
-and parameters share it.
+and each distinct Context is built once, for the Architecture its services' blocks set, into one
+repository of its own (the `app` Context into the repository named like the stack, as before
+services were many), whatever number of services and parameters share it. The build gets
+`--build-arg APP_VERSION=<the source version>`: an image that declares the ARG reports it.
 
 Why the architecture is in the tag: tags are immutable, so a tag naming only
 the commit would make `Architecture=X86_64` reuse the ARM64 image, and every
@@ -31,7 +32,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from blueprint.templates import PARENT, load, service_resources
+from blueprint.templates import PARENT, load, resolve, service_resources
 from scripts.common import ROOT, Target, aws_errors, log
 from scripts.errors import AwsCallFailed, BuildFailed, UsageError
 
@@ -44,30 +45,46 @@ SAMPLE_CONTEXT = "app"
 
 @dataclass(frozen=True)
 class Build:
-    """One image to build: a Context directory, the parent parameters that take it, the services using it."""
+    """One image to build: a Context directory, the parent parameters that take it, the services using it,
+    and the CPU architecture their blocks run it on."""
 
     context: str
     parameters: tuple[str, ...]
     services: tuple[str, ...]
+    architecture: str = "ARM64"
 
 
-def builds(template: dict | None = None, root: Path = ROOT) -> list[Build]:
+def service_architecture(template: dict, key: str, params: dict | None = None) -> str:
+    """The Architecture a service's block passes (code in parent.yml; service.yml's default without one)."""
+    given = template["Resources"][key]["Properties"].get("Parameters", {}).get("Architecture", "ARM64")
+    value = resolve(given, params or {}, template)
+    if value not in PLATFORMS:
+        raise UsageError(f"parent.yml: service {key} has Architecture {value}: use ARM64 or X86_64")
+    return value
+
+
+def builds(template: dict | None = None, root: Path = ROOT, params: dict | None = None) -> list[Build]:
     """parent.yml's build recipes, one per distinct Context (a directory under `root`), in the parent's order."""
     template = template if template is not None else load(PARENT)  # tests point PARENT elsewhere
-    found: dict[str, tuple[list[str], list[str]]] = {}
+    found: dict[str, tuple[list[str], list[str], set[str]]] = {}
     for key, resource in service_resources(template).items():
         recipe = (resource.get("Metadata") or {}).get("Build") or {}
         if not recipe.get("Context") or not recipe.get("ImageParameter"):
             raise UsageError(f"parent.yml: service {key} has no Metadata.Build with Context and ImageParameter")
         if not (root / recipe["Context"] / "Dockerfile").is_file():
             raise UsageError(f"parent.yml: service {key} builds {recipe['Context']}/, which has no Dockerfile")
-        parameters, services = found.setdefault(str(recipe["Context"]), ([], []))
+        parameters, services, architectures = found.setdefault(str(recipe["Context"]), ([], [], set()))
         if recipe["ImageParameter"] not in parameters:
             parameters.append(str(recipe["ImageParameter"]))
         services.append(str(key))
+        architectures.add(service_architecture(template, key, params))
     if not found:
         raise UsageError("parent.yml has no service (an AWS::Serverless::Application with Location: service.yml)")
-    return [Build(context, tuple(p), tuple(s)) for context, (p, s) in found.items()]
+    for context, (_, services, architectures) in found.items():
+        if len(architectures) > 1:
+            raise UsageError(f"parent.yml: {', '.join(services)} build {context}/ but set different Architectures "
+                             f"({', '.join(sorted(architectures))}): one image has one architecture")
+    return [Build(context, tuple(p), tuple(s), next(iter(a))) for context, (p, s, a) in found.items()]
 
 
 def image_tag(version: str, architecture: str) -> str:
@@ -158,7 +175,10 @@ def build_and_push(t: Target, architecture: str, run=subprocess.run,
         return f"{uri}@{digest}", version
     docker_login(t, uri.split("/", 1)[0], run)
     log(f"building {uri}:{tag} for {PLATFORMS[architecture]}")
+    # The version goes into the image (an image that declares `ARG APP_VERSION` reports it; app/ does),
+    # so the task reports what it runs without a stack parameter.
     result = run(["docker", "buildx", "build", "--platform", PLATFORMS[architecture], "--provenance=false",
+                  "--build-arg", f"APP_VERSION={version}",
                   "--tag", f"{uri}:{tag}", "--push", str(ROOT / context)], check=False)
     if result.returncode != 0:
         raise BuildFailed(f"docker buildx build of {context}/ failed (exit {result.returncode}); see its output above")

@@ -56,7 +56,7 @@ def status(t: Target, outputs: ParentOutputs | None = None) -> dict:
         described = ecs.describe_services(cluster=outputs.cluster_name, services=[s.name for s in selected])["services"]
     log(f"stack      {t.stack_name} ({t.region})")
     for label, value in (("FrontendUrl", outputs.frontend_url), ("ApiUrl", outputs.api_url),
-                         ("Ingress", outputs.ingress), ("Architecture", outputs.architecture),
+                         ("Ingress", outputs.ingress), ("Profile", outputs.profile),
                          ("TableName", outputs.table_name)):
         if value:
             log(f"{label:<10} {value}" if len(label) <= 10 else f"{label} {value}")
@@ -113,7 +113,7 @@ def logs(t: Target, minutes: int = 10, follow: bool = False, poll: float = 5, cl
 
 
 def exec_shell(t: Target, command: str = "/bin/sh", outputs: ParentOutputs | None = None, ask=None) -> list[str]:
-    """Open a shell in a running task of one service (needs EnableExecuteCommand=true, the AWS CLI and
+    """Open a shell in a running task of one service (needs EnableExecuteCommand "true" in its block, the AWS CLI and
     the Session Manager plugin). `ask`: a terminal to pick a service on when several and none named.
     Returns the command it runs, after replacing this process."""
     outputs = outputs or stack_outputs.read(t)
@@ -124,8 +124,8 @@ def exec_shell(t: Target, command: str = "/bin/sh", outputs: ParentOutputs | Non
         service = ecs.describe_services(cluster=cluster, services=[service_name])["services"][0]
         tasks = ecs.list_tasks(cluster=cluster, serviceName=service_name, desiredStatus="RUNNING")["taskArns"]
     if not service.get("enableExecuteCommand"):
-        raise ServiceNotReady("ECS Exec is off: deploy with EnableExecuteCommand=true "
-                              "(make deploy PARAMS=\"EnableExecuteCommand=true\")")
+        raise ServiceNotReady("ECS Exec is off: set EnableExecuteCommand: \"true\" in the service's block in "
+                              "parent.yml and make deploy")
     if not tasks:
         raise ServiceNotReady(f"no running task in {service_name}: `make start` first")
     # Turning ECS Exec on does not restart running tasks; only tasks started afterwards have the agent

@@ -7,7 +7,7 @@ builds (review/contract11.md):
 
     {"name": ECS service, "container": container name, "logGroup": log group,
      "scalableTarget": "service/<cluster>/<service>", "pathPrefix": "/api",
-     "healthCheckPath": "/api/health-check"}
+     "healthCheckPath": "/api/health-check", "architecture": "ARM64"}
 
 A stack without one of them is not a stack of this blueprint (or of an older version of it): that is
 one line (NotABlueprintStack), not a KeyError deep in a command. tests/ops/test_outputs.py holds
@@ -36,11 +36,12 @@ class ServiceOutputs:
     scalable_target: str  # Application Auto Scaling resource id: service/<cluster>/<service>
     path_prefix: str
     health_check_path: str
+    architecture: str = "ARM64"  # its block's Architecture (what its image must be built for)
 
     # descriptor JSON key -> field
     DESCRIPTOR = {"name": "name", "container": "container", "logGroup": "log_group",
                   "scalableTarget": "scalable_target", "pathPrefix": "path_prefix",
-                  "healthCheckPath": "health_check_path"}
+                  "healthCheckPath": "health_check_path", "architecture": "architecture"}
 
     @property
     def short(self) -> str:
@@ -68,14 +69,14 @@ class ParentOutputs:
     distribution_id: str
     cluster_name: str
     ingress: str
-    architecture: str
+    profile: str
     services: dict[str, ServiceOutputs]
     table_name: str | None = None  # the sample's data stack; a fork without it has no table
 
     # parent.yml output name -> field (services apart)
     OUTPUT_NAMES = {"FrontendUrl": "frontend_url", "ApiUrl": "api_url", "BucketName": "bucket_name",
                     "DistributionId": "distribution_id", "ClusterName": "cluster_name", "Ingress": "ingress",
-                    "Architecture": "architecture", "TableName": "table_name"}
+                    "Profile": "profile", "TableName": "table_name"}
     OPTIONAL = frozenset({"TableName"})
 
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from blueprint.templates import parent
 from checks.plan import describe, plan
 from scripts.common import ENVIRONMENTS, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
 from scripts.errors import UsageError
@@ -25,6 +26,10 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
     change = parse_overrides(params)
     if not change:
         raise UsageError('nothing to plan: give the change, e.g. make plan PARAMS="Ingress=LoadBalancer"')
+    unknown = sorted(set(change) - set(parent()["Parameters"]))
+    if unknown:
+        raise UsageError(f"parent.yml has no parameter {', '.join(unknown)} (a service's size and scaling are code "
+                         "in its block in parent.yml: edit it and run `make test`)")
     config = load_samconfig(env)
     if stack:
         t = target(env, stack, region, session)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from blueprint.templates import load, parent
+from blueprint.templates import load, nested_parameters, parent, service_resources
 from scripts import image, service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
 from scripts.errors import AwsCallFailed, PreflightFailed, ToolMissing, UsageError
@@ -132,32 +132,38 @@ def check_service_linked_roles(t: Target, params: dict) -> str:
 
 
 def check_task_counts(t: Target, params: dict) -> str:
-    defaults = parent()["Parameters"]
-    return check_task_range({k: params.get(k, defaults[k].get("Default")) for k in ("MinTasks", "MaxTasks")})
+    """Each service's MinTasks <= MaxTasks and a Fargate size, as its block in parent.yml sets them for
+    these parameters (the profile's values included): code the parent's Rules cannot see."""
+    from scripts import cost
+    template = parent()
+    known = {k: v for k, v in params.items() if k in template["Parameters"]}
+    cost.validate(known, template)
+    return "; ".join(check_task_range(nested_parameters(template, name, known), name)
+                     for name in service_resources(template))
 
 
 def check_build_platform(t: Target, params: dict, run=subprocess.run) -> str:
-    """The buildx builder can build the stack's CPU architecture (`docker buildx inspect --bootstrap`
-    lists its platforms; another architecture needs QEMU emulation or a native builder):
+    """The buildx builder can build every CPU architecture the services' blocks set (`docker buildx inspect
+    --bootstrap` lists its platforms; another architecture needs QEMU emulation or a native builder):
     https://docs.docker.com/build/building/multi-platform/"""
-    architecture = params.get("Architecture") or parent()["Parameters"]["Architecture"]["Default"]
-    if architecture not in PLATFORMS:
-        raise UsageError(f"unknown Architecture {architecture}: use ARM64 or X86_64")
-    wanted = PLATFORMS[architecture]
+    architectures = sorted({b.architecture for b in image.builds(params=params)})
     if shutil.which("docker") is None:
-        raise ToolMissing(f"cannot tell whether docker can build {wanted}: docker is not installed")
+        raise ToolMissing(f"cannot tell whether docker can build {', '.join(PLATFORMS[a] for a in architectures)}: "
+                          "docker is not installed")
     result = run(["docker", "buildx", "inspect", "--bootstrap"], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         said = (result.stderr or result.stdout).strip().splitlines()
         raise OpsError(f"docker buildx inspect --bootstrap failed: {said[-1] if said else f'exit {result.returncode}'}")
     platforms = [p.strip().rstrip("*") for line in result.stdout.splitlines()
                  if line.strip().startswith("Platforms:") for p in line.split(":", 1)[1].split(",")]
-    if wanted not in platforms:
-        other = "X86_64" if architecture == "ARM64" else "ARM64"
-        raise OpsError(f"the buildx builder cannot build {wanted} (it lists {', '.join(platforms) or 'nothing'}): "
-                       f"install emulation (docker run --privileged --rm tonistiigi/binfmt --install "
-                       f"{wanted.split('/')[1]}) or deploy with Architecture={other}")
-    return wanted
+    for architecture in architectures:
+        wanted = PLATFORMS[architecture]
+        if wanted not in platforms:
+            other = "X86_64" if architecture == "ARM64" else "ARM64"
+            raise OpsError(f"the buildx builder cannot build {wanted} (it lists {', '.join(platforms) or 'nothing'}): "
+                           f"install emulation (docker run --privileged --rm tonistiigi/binfmt --install "
+                           f"{wanted.split('/')[1]}) or set Architecture: {other} in the service's block in parent.yml")
+    return ", ".join(PLATFORMS[a] for a in architectures)
 
 
 def check_adopted_table(t: Target, params: dict) -> str:

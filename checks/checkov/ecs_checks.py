@@ -52,8 +52,17 @@ class HealthCheckWithoutCurl(_ContainerCheck):
     def __init__(self):
         super().__init__("ECS containers have a health check that does not need curl or wget", "CKV_BP_3")
 
+    def scan_resource_conf(self, conf):
+        # service.yml takes the command as a property (HealthCheckCommand): unknown in the source
+        # template; the rendered templates, where it is the list each block gives, decide.
+        if any(isinstance((c.get("HealthCheck") or {}).get("Command"), dict) for c in _containers(conf)):
+            return CheckResult.UNKNOWN
+        return super().scan_resource_conf(conf)
+
     def container_ok(self, container):
         command = (container.get("HealthCheck") or {}).get("Command")
+        if isinstance(command, str):  # checkov puts a CommaDelimitedList parameter's default in as text
+            command = command.split(",")
         if not isinstance(command, list) or not command:
             return False
         text = " ".join(str(part) for part in command)

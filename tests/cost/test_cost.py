@@ -1,6 +1,9 @@
 """`make cost` pinned to figures computed by hand from shared/notes/pricing.md's prices.
 
-The arithmetic is written out beside each figure (730 h a month; GB = 2^30 bytes)."""
+The arithmetic is written out beside each figure (730 h a month; GB = 2^30 bytes). The configuration
+is parent.yml's parameters; each service's size comes from its block (a key such as Cpu in a config
+overrides it for every service: what-ifs of code). Nothing here is pinned to one service: the
+services are the ones the parent declares."""
 from __future__ import annotations
 
 import itertools
@@ -17,8 +20,34 @@ DEFAULT = cost.configuration(None, "")
 GIB = 2 ** 30
 
 
+def only(parent: dict, *keep: str) -> dict:
+    """`parent` with only the services `keep` (default: its first). The hand-computed figures below are for
+    the sample's one service (or it and the generated second), whatever other services a fork's parent.yml
+    declares: adding a service to parent.yml does not change them."""
+    import copy
+    out = copy.deepcopy(parent)
+    names = cost.services(out)
+    dropped = [n for n in names if n not in (keep or names[:1])]
+    for name in dropped:
+        del out["Resources"][name]
+        out["Outputs"].pop(name, None)
+    frontend = out["Resources"]["FrontendStack"]
+    frontend["DependsOn"] = [d for d in frontend.get("DependsOn", []) if d not in dropped]
+    return out
+
+
+ONE = only(cost.parent_template())  # parent.yml with its first service, the sample's
+
+
+def two_services() -> dict:
+    """The first service and the generated second (checks/render.py), whatever else parent.yml declares."""
+    from checks.render import SECOND, two_service_parent
+    parent = two_service_parent()
+    return only(parent, cost.services(parent)[0], SECOND)
+
+
 def total(requests=1e6, tasks=None, **params):
-    return cost.estimate({**DEFAULT, **params}, requests, tasks=tasks)
+    return cost.estimate({**DEFAULT, **params}, requests, tasks=tasks, parent=ONE)
 
 
 def line(est, item):
@@ -99,11 +128,11 @@ def test_alb_lcus_grow_with_requests():
 def test_break_even_against_the_alb():
     # Ingress prices alone (the Cloud Map zone is billed with both: cluster.yml keeps it):
     # 0.60 + 1.00 R = 24.225 + 0.088889 R  ->  R = 23.625 / 0.911111 = 25.930 M
-    ingress_only = cost.break_even(DEFAULT, cost.INGRESS_LINES)
+    ingress_only = cost.break_even(DEFAULT, cost.INGRESS_LINES, parent=ONE)
     assert 25e6 <= ingress_only <= 27e6
     assert ingress_only == pytest.approx(23.625 / (1 - 0.008 / 3600 / 25 * 1e6) * 1e6, rel=1e-6)
     # Everything: the HTTP API's access log adds 350 bytes a request: 0.32596 GB/M x (0.50 + 0.014)
-    everything = cost.break_even(DEFAULT)
+    everything = cost.break_even(DEFAULT, parent=ONE)
     per_million = 1.00 + 350e6 / GIB * (0.5 + STORED) - 0.008 / 3600 / 25 * 1e6
     assert everything == pytest.approx(23.625 / per_million * 1e6, rel=1e-6)
     assert everything < ingress_only
@@ -128,35 +157,38 @@ def test_spot_split_follows_the_capacity_provider_strategy():
     assert cost.capacity_split(3, 0, 0, 1) == (0, 3)
 
 
-COST_PARAMETERS = {
-    "Ingress": "LoadBalancer", "NetworkMode": "PrivateSubnets", "Architecture": "X86_64", "Cpu": "512",
-    "Memory": "1024", "SpotWeight": "0", "OnDemandBase": "1", "OnDemandWeight": "1", "MinTasks": "2",
-    "DesiredCount": "3", "LogRetentionDays": "365", "ContainerInsights": "enabled",
-    "HostedZoneId": "Z0123456789ABCDEFGHIJ", "StopSchedule": "cron(0 19 ? * MON-FRI *)",
-    "WafRateLimit": "1000", "CloudFrontPlan": "Free",
-}
-NO_COST = {"MaxTasks", "CpuTarget", "ImageUri", "AppVersion", "EnableExecuteCommand", "AvailabilityZoneIds",
-           "DomainName", "CertificateArn", "ApiDomainName", "ApiCertificateArn", "StartSchedule",
-           "ScheduleTimezone", "MonthlyBudget", "BudgetEmail", "NatGateways",
-           # These bound the ceiling (test_the_ceiling_follows_each_bound), not the estimate:
-           "ApiRateLimit", "ApiBurstLimit", "TableMaxReadUnits", "TableMaxWriteUnits", "NoteTtlDays",
-           "WebAclArn", "OriginSecretVersion", "CloudFrontPrefixListId",
+# parent.yml's parameters (what `make cost PARAMS=...` can change), and what each costs.
+COST_PARAMETERS = {"Ingress": "LoadBalancer", "NetworkMode": "PrivateSubnets", "Profile": "prod",
+                   "CloudFrontPlan": "Free"}
+NO_COST = {"ImageUri", "AvailabilityZoneIds", "DomainName", "CertificateArn", "ApiDomainName", "ApiCertificateArn",
+           "BudgetEmail",  # the first two budgets are free
+           "WebAclArn",  # billed where that web ACL lives
+           "CloudFrontPrefixListId",
            "ExistingTableName",  # an adopted table bills like a created one
-           "VpcCidr",  # an address range is free
-           "PermissionsBoundaryArn",  # an IAM permissions boundary is free
-           # The estimate prices traffic from North America and Europe, which every price class serves
-           # from the same edges at the same rates; the others add edges elsewhere (dearer there).
-           "PriceClass"}
+           "PermissionsBoundaryArn"}  # an IAM permissions boundary is free
+# What a block (code) sets, as a what-if for every service: each changes the estimate.
+COST_SETTINGS = {
+    "Architecture": "X86_64", "Cpu": "512", "Memory": "1024", "SpotWeight": "0", "OnDemandBase": "1",
+    "OnDemandWeight": "1", "MinTasks": "2", "DesiredCount": "3", "LogRetentionDays": "365",
+    "ContainerInsights": "enabled", "HostedZoneId": "Z0123456789ABCDEFGHIJ",
+    "StopSchedule": "cron(0 19 ? * MON-FRI *)", "WafRateLimit": "1000",
+}
 NEEDS = {"Memory": {"Cpu": "512"}, "OnDemandWeight": {"SpotWeight": "1", "MinTasks": "2"},
-         "StopSchedule": {"StartSchedule": "cron(0 7 ? * MON-FRI *)"}, "CloudFrontPlan": {"WafRateLimit": "1000"}}
+         "StopSchedule": {"StartSchedule": "cron(0 7 ? * MON-FRI *)"}}
 
 
 def test_every_parameter_is_classified():
-    assert set(COST_PARAMETERS) | NO_COST | {"NatGateways"} == set(DEFAULT)
+    assert set(COST_PARAMETERS) | NO_COST == set(DEFAULT)
 
 
 @pytest.mark.parametrize("name,value", sorted(COST_PARAMETERS.items()))
 def test_every_parameter_that_costs_changes_the_estimate(name, value):
+    # 20 M requests: beyond CloudFront's 10 M free ones, so the Free plan shows
+    assert cost.estimate({**DEFAULT, name: value}, 20e6).total != pytest.approx(cost.estimate(DEFAULT, 20e6).total)
+
+
+@pytest.mark.parametrize("name,value", sorted(COST_SETTINGS.items()))
+def test_every_setting_of_a_block_that_costs_changes_the_estimate(name, value):
     base = {**DEFAULT, "Cpu": "512", "Memory": "1024"} if name == "Memory" else dict(DEFAULT)
     base.update({k: v for k, v in NEEDS.get(name, {}).items() if k != name})
     if name == "StopSchedule":
@@ -172,7 +204,8 @@ def test_every_parameter_that_costs_changes_the_estimate(name, value):
 
 def test_nat_gateways_cost_only_in_private_subnets():
     private = {**DEFAULT, "NetworkMode": "PrivateSubnets"}
-    one, two = cost.estimate(private, 1e6).total, cost.estimate({**private, "NatGateways": "2"}, 1e6).total
+    one, two = (cost.estimate(private, 1e6, parent=ONE).total,
+                cost.estimate({**private, "NatGateways": "2"}, 1e6, parent=ONE).total)
     assert two - one == pytest.approx(0.045 * 730 + 3.65)
     assert cost.estimate({**DEFAULT, "NatGateways": "2"}, 1e6).total == cost.estimate(DEFAULT, 1e6).total
 
@@ -195,17 +228,42 @@ def test_every_combination_the_templates_allow_has_an_answer():
 
 
 def test_invalid_configurations_are_refused_like_the_template_refuses_them():
-    with pytest.raises(OpsError, match="Cpu=256 with Memory=4096 is not a Fargate size"):
-        cost.configuration(None, "Memory=4096")
+    with pytest.raises(OpsError, match="NotesService: Cpu=256 with Memory=4096 is not a Fargate size"):
+        cost.validate({**DEFAULT, "Memory": "4096"})
+    with pytest.raises(OpsError, match="NotesService: MinTasks=3 is more than MaxTasks=2"):
+        cost.validate({**DEFAULT, "MinTasks": "3"})
     with pytest.raises(OpsError, match="Ingress=Nlb is not allowed"):
         cost.configuration(None, "Ingress=Nlb")
     with pytest.raises(OpsError, match="no parameter Bogus"):
         cost.configuration(None, "Bogus=1")
+    with pytest.raises(OpsError, match="no parameter Cpu .*code in its block in parent.yml"):
+        cost.configuration(None, "Cpu=512")
+
+
+def test_a_block_whose_environment_does_not_fit_or_pair_is_refused():
+    """service.yml has 20 slots each for variables and secrets; a name past them would be dropped silently."""
+    import copy
+
+    from checks.render import SECOND, two_service_parent
+    cost.validate(DEFAULT, two_service_parent())  # the generated block: 3 variables, 2 secrets
+    too_many = copy.deepcopy(two_service_parent())
+    too_many["Resources"][SECOND]["Properties"]["Parameters"].update(
+        EnvironmentNames=",".join(f"V{i}" for i in range(21)), EnvironmentValues=",".join("1" * 21))
+    with pytest.raises(OpsError, match=f"^{SECOND}: 21 EnvironmentNames, more than service.yml's 20 slots$"):
+        cost.validate(DEFAULT, too_many)
+    unpaired = copy.deepcopy(two_service_parent())
+    unpaired["Resources"][SECOND]["Properties"]["Parameters"]["SecretArns"] = "arn:aws:ssm:us-east-1:1:parameter/x"
+    with pytest.raises(OpsError, match=f"^{SECOND}: 2 SecretNames but 1 SecretArns: give one value per name$"):
+        cost.validate(DEFAULT, unpaired)
 
 
 def test_samconfig_environment_and_params_override_template_defaults():
     prod = cost.configuration("prod", "Ingress=LoadBalancer")
-    assert prod["OnDemandBase"] == "1" and prod["MinTasks"] == "2" and prod["Ingress"] == "LoadBalancer"
+    assert prod["Profile"] == "prod" and prod["Ingress"] == "LoadBalancer"
+    env, services = cost.settings(prod)
+    assert env["LogRetentionDays"] == "365" and env["ApiRateLimit"] == "50" and env["WafRateLimit"] == "1000"
+    for name in cost.services():
+        assert services[name]["OnDemandBase"] == "1" and services[name]["MinTasks"] == "2", name
 
 
 def run_cost(*args, env=None):
@@ -216,17 +274,23 @@ def run_cost(*args, env=None):
 def test_cli_table_and_json():
     table = run_cost("--requests", "1000000")
     assert table.returncode == 0, table.stderr
-    assert "prices of 2026-09-28" in table.stdout and "= 8.13 a month" in table.stdout
-    assert "pays off above 25.9 M requests/month (ingress prices alone)" in table.stdout
+    # The CLI prices parent.yml as it is (every service it declares); the figures by hand are above.
+    dev = cost.configuration("dev", "")
+    assert "prices of 2026-09-28" in table.stdout
+    assert f"= {cost.money(cost.estimate(dev, 1e6).total)} a month" in table.stdout
+    even = cost.break_even(dev, cost.INGRESS_LINES)
+    assert f"pays off above {even / 1e6:.1f} M requests/month (ingress prices alone)" in table.stdout
     data = json.loads(run_cost("--json", "--requests", "0").stdout)
-    assert data["total"] == pytest.approx(FIXED, abs=1e-4) and data["priceDate"] == "2026-09-28"
+    assert data["total"] == pytest.approx(cost.estimate(dev, 0).total, abs=1e-4) and data["priceDate"] == "2026-09-28"
     assert set(data["alternatives"]) == {"HttpApi + PublicSubnets", "HttpApi + PrivateSubnets",
                                          "LoadBalancer + PublicSubnets", "LoadBalancer + PrivateSubnets"}
 
 
 def test_cli_errors_are_one_line():
-    bad = run_cost("--params", "Cpu=256 Memory=8192")
-    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "not a Fargate size" in bad.stderr
+    bad = run_cost("--params", "Ingress=Nlb")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "Ingress=Nlb is not allowed" in bad.stderr
+    code = run_cost("--params", "Cpu=256 Memory=8192")
+    assert code.returncode == 1 and code.stderr.count("\n") == 1 and "no parameter Cpu, Memory" in code.stderr
 
 
 def test_refresh_without_credentials_keeps_the_file(tmp_path):
@@ -291,8 +355,11 @@ def test_the_free_plan_bills_cloudfront_and_its_waf_nothing_and_throttles_beyond
     assert line(plan, "CloudFront (Free plan)").total == 0
     assert not [x for x in plan.lines if x.item in ("CloudFront", "AWS WAF")]
     assert any("past the plan's allowance" in n for n in plan.notes)   # 20 M > 1 M
-    # Without a web ACL the plan cannot exist (parent.yml's Rules): priced as pay-as-you-go.
-    assert line(total(20e6, CloudFrontPlan="Free"), "CloudFront").total == pytest.approx(10.00)
+    # In us-east-1 the stack creates the plan's web ACL itself (parent.yml's CreatesWebAcl) ...
+    assert line(total(20e6, CloudFrontPlan="Free"), "CloudFront (Free plan)").total == 0
+    # ... elsewhere it cannot (parent.yml's Rules refuse the plan without WebAclArn): priced as pay-as-you-go.
+    elsewhere = cost.estimate({**DEFAULT, "CloudFrontPlan": "Free"}, 20e6, region="eu-west-1", parent=ONE)
+    assert line(elsewhere, "CloudFront").total == pytest.approx(10.00)
 
 
 DEV = cost.configuration("dev", "")
@@ -301,7 +368,7 @@ CEILING_DEV = 164.07  # docs/cost.md's ceiling table
 
 
 def test_the_ceiling_of_the_dev_configuration_by_hand():
-    top = cost.ceiling(DEV)
+    top = cost.ceiling(DEV, parent=ONE)
     # Each route has its own throttle bucket (DefaultRouteSettings are per-route defaults:
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html); the notes
     # service has two routes (ANY /api, ANY /api/{proxy+}): 2 x 10 requests/s all month = 52.56 M requests.
@@ -336,35 +403,55 @@ def test_the_ceiling_of_the_dev_configuration_by_hand():
     assert top.without_waf == pytest.approx(by_hand)
 
 
+# The generated second service of the two-service parent (checks/render.py's SECOND_BLOCK): 0.5 vCPU /
+# 1 GB X86_64 on Spot, MaxTasks 3, DesiredCount 2, stopped outside 12 h on weekdays.
+#   one Spot task a month: (0.5 x 0.01288871 + 1 x 0.00141527) x 730 = 0.007859625 x 730 = 5.73752625
+SECOND_SPOT_TASK = 5.73752625
+
+
+def test_every_service_of_the_parent_is_priced_from_its_own_block():
+    from checks.render import SECOND
+    two = two_services()
+    env, services = cost.settings(DEFAULT, parent=two)
+    assert list(services) == cost.services(two) == ["NotesService", SECOND]
+    assert (services[SECOND]["Cpu"], services[SECOND]["Memory"], services[SECOND]["Architecture"]) == \
+        ("512", "1024", "X86_64")
+    assert (services["NotesService"]["Cpu"], services["NotesService"]["Architecture"]) == ("256", "ARM64")
+
+
 def test_the_ceiling_counts_every_route_and_every_service_of_the_two_service_parent():
-    """Two services: four routes (each at ApiRateLimit), and MaxTasks tasks each, with their addresses."""
-    from checks.render import two_service_parent
-    two = two_service_parent()
-    assert cost.services(two) == ["NotesService", "ReportsService"] and cost.routes(two) == 4
-    one, both = cost.ceiling(DEV), cost.ceiling(DEV, parent=two)
+    """Two services: four routes (each at ApiRateLimit), and each service's own MaxTasks, with their addresses."""
+    from checks.render import SECOND
+    two = two_services()
+    assert cost.services(two) == ["NotesService", SECOND] and cost.routes(two) == 4
+    one, both = cost.ceiling(DEV, parent=ONE), cost.ceiling(DEV, parent=two)
     assert both.estimate.requests == 4 * 10 * SECONDS == 2 * one.estimate.requests
     items = {x.item: x.total for x in both.estimate.lines}
     assert items["API Gateway requests"] == pytest.approx(4 * 10 * SECONDS / 1e6)   # 105.12 M x $1.00
-    assert both.estimate.tasks == 2 * 2                                              # MaxTasks x services
-    assert items["Fargate tasks"] == pytest.approx(4 * 2.295242275)
-    assert items["Public IPv4 (tasks)"] == pytest.approx(4 * 3.65)
-    assert items["Cloud Map"] == pytest.approx(0.50 + 4 * 0.10)
+    assert both.estimate.tasks == 2 + 3                                              # each block's MaxTasks
+    # notes: 2 x 2.295242275 = 4.59048455; second: 3 x 5.73752625 = 17.21257875
+    assert items["Fargate tasks"] == pytest.approx(2 * 2.295242275 + 3 * SECOND_SPOT_TASK) == pytest.approx(21.8030633)
+    assert items["Public IPv4 (tasks)"] == pytest.approx(5 * 3.65)
+    assert items["Cloud Map"] == pytest.approx(0.50 + 5 * 0.10)
 
 
 def test_idle_tasks_and_their_addresses_count_every_service():
-    """MinTasks is per service: the two-service parent idles with two tasks, two IPv4 addresses, two
-    Cloud Map instances."""
-    from checks.render import two_service_parent
-    one, both = total(0), cost.estimate(DEFAULT, 0, parent=two_service_parent())
-    assert both.tasks == 2 * one.tasks == 2
-    assert line(both, "Fargate tasks").total == pytest.approx(2 * 2.295242275)
-    assert line(both, "Public IPv4 (tasks)").total == pytest.approx(2 * 3.65)
-    assert line(both, "Cloud Map").total == pytest.approx(0.50 + 2 * 0.10)
-    assert both.total == pytest.approx(one.total + 2.295242275 + 3.65 + 0.10)
+    """Each service runs what its block says: notes its MinTasks (1), the second its DesiredCount (2), but
+    only 60 of the week's 168 hours (its schedule): 2 x 60/168 = 0.714 tasks on average."""
+    one, both = total(0), cost.estimate(DEFAULT, 0, parent=two_services())
+    second = 2 * 60 / 168
+    assert both.tasks == pytest.approx(1 + second)
+    # 2.295242275 + 0.7142857 x 5.73752625 = 2.295242275 + 4.098233036 = 6.393475311
+    assert line(both, "Fargate tasks").total == pytest.approx(2.295242275 + second * SECOND_SPOT_TASK)
+    assert line(both, "Fargate tasks").total == pytest.approx(6.393475311)
+    assert line(both, "Public IPv4 (tasks)").total == pytest.approx((1 + second) * 3.65)
+    assert line(both, "Cloud Map").total == pytest.approx(0.50 + (1 + second) * 0.10)
+    assert both.total == pytest.approx(one.total + second * (SECOND_SPOT_TASK + 3.65 + 0.10))
 
 
 @pytest.mark.parametrize("name,value", [("ApiRateLimit", "20"), ("TableMaxReadUnits", "40"),
-                                        ("TableMaxWriteUnits", "10"), ("MaxTasks", "3"), ("NoteTtlDays", "90")])
+                                        ("TableMaxWriteUnits", "10"), ("MaxTasks", "3"), ("ItemTtlDays", "90"),
+                                        ("Profile", "prod")])
 def test_the_ceiling_follows_each_bound(name, value):
     assert cost.ceiling({**DEV, name: value}).total > cost.ceiling(DEV).total
 
@@ -379,10 +466,11 @@ def test_cli_prints_the_ceiling_and_json_carries_it():
     table = run_cost()
     assert table.returncode == 0, table.stderr
     assert "Ceiling: the most this configuration can cost in a month" in table.stdout
-    assert f"ceiling {CEILING_DEV:>{12 + 24 - 8}}" in table.stdout
+    assert f"ceiling {cost.money(cost.ceiling(DEV).total):>{12 + 24 - 8}}" in table.stdout
     data = json.loads(run_cost("--json").stdout)["ceiling"]
     assert data["total"] == pytest.approx(cost.ceiling(DEV).total, abs=1e-4)
-    assert data["requestsPerSecond"] == 20 and data["ratePerRoute"] == 10 and data["routes"] == 2
-    assert data["requestsPerMonth"] == 52.56e6
+    routes = 2 * len(cost.services())  # two per service the parent declares
+    assert data["requestsPerSecond"] == 10 * routes and data["ratePerRoute"] == 10 and data["routes"] == routes
+    assert data["requestsPerMonth"] == 10 * routes * SECONDS
     assert {x["item"] for x in data["lines"]} >= {"API Gateway requests", "DynamoDB", "Fargate tasks", "CloudFront"}
     assert data["withWaf"] > data["withoutWaf"] == data["total"]

@@ -15,7 +15,6 @@ import json
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import botocore.session
@@ -89,7 +88,11 @@ def policy(path: Path) -> dict:
 
 
 def statements(doc: dict) -> list[dict]:
-    return doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+    """The document's statements; a conditional one (Fn::If) counts with each branch that is a statement."""
+    found = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+    return [s for item in found
+            for s in ([b for b in item["Fn::If"][1:] if isinstance(b, dict) and "Effect" in b]
+                      if isinstance(item, dict) and "Fn::If" in item else [item])]
 
 
 def as_list(value) -> list:
@@ -471,10 +474,10 @@ def test_the_deploy_requirements_are_hash_pinned_and_only_what_deploying_needs()
 
 
 def test_the_runner_builds_the_image_natively_for_the_stacks_architecture(deploy_job):
-    """No QEMU: an arm64 runner for ARM64, an x86 one for X86_64 (samconfig.toml's dev parameters)."""
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
-    overrides = config["default"]["deploy"]["parameters"]["parameter_overrides"]
-    architecture = re.search(r'Architecture="?(\w+)', overrides).group(1)
+    """No QEMU: an arm64 runner for ARM64, an x86 one for X86_64 (what the services' blocks in parent.yml set;
+    every image one job builds has one architecture)."""
+    from scripts.image import builds
+    (architecture,) = {b.architecture for b in builds()}
     runner = deploy_job["runs-on"]
     assert runner.endswith("-arm") == (architecture == "ARM64"), f"{runner} cannot build {architecture} natively"
     uses = [s.get("uses", "") for s in deploy_job["steps"]]

@@ -74,7 +74,7 @@ def parent_template(tmp_path, monkeypatch):
 
 
 def make_target(session, stack: str = STACK, service: str | None = None) -> Target:
-    return Target("dev", stack, REGION, {"Architecture": "ARM64"}, session, service)
+    return Target("dev", stack, REGION, {"Profile": "dev"}, session, service)
 
 
 def sample_outputs(stack: str = STACK, frontend: str = "https://d111.cloudfront.net", bucket: str = "",
@@ -88,7 +88,7 @@ def sample_outputs(stack: str = STACK, frontend: str = "https://d111.cloudfront.
                               f"/{key.lower()}", health_check_path="/api/health-check" if first else
                               f"/{key.lower()}/health-check")
     return ParentOutputs(frontend_url=frontend, api_url="https://api.example.com", bucket_name=bucket or f"{stack}-site",
-                         distribution_id=distribution, cluster_name="cluster", ingress="HttpApi", architecture="ARM64",
+                         distribution_id=distribution, cluster_name="cluster", ingress="HttpApi", profile="dev",
                          table_name=f"{stack}-notes",
                          services={s.key: s for s in (service(k, i == 0) for i, k in enumerate(services))})
 

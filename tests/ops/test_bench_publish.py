@@ -96,8 +96,9 @@ def test_make_cost_says_how_many_tasks_requests_need(tmp_path, monkeypatch):
     published = tmp_path / "published.json"
     published.write_text(json.dumps({"capacity": {"rps_at_full_quota": 100.0}}))
     monkeypatch.setattr(cost, "BENCH", published)
-    config = cost.configuration(None, "")  # Cpu=256, CpuTarget=60, MaxTasks=2 by default
-    assert cost.task_capacity(config) == pytest.approx(60)
+    config = cost.configuration(None, "")  # each block: Cpu=256, CpuTarget=60, MaxTasks=2 in dev
+    for service in cost.settings(config)[1].values():
+        assert cost.task_capacity(service) == pytest.approx(60)
     hours = cost.price_file(cost.PRICES)["hours_per_month"]
     # 60 req/s per task at CpuTarget; the peak is 3x the average (prices.toml).
     small = cost.estimate(config, 60 * 3600 * hours / 3)

@@ -28,8 +28,8 @@ def test_samconfig_environments():
     dev, prod = load_samconfig("dev"), load_samconfig("prod")
     assert dev["stack_name"] != prod["stack_name"]
     assert "CAPABILITY_AUTO_EXPAND" in dev["capabilities"] and prod["confirm_changeset"] is True
-    assert parse_overrides(prod["parameter_overrides"])["OnDemandBase"] == "1"
-    assert parse_overrides(dev["parameter_overrides"])["OnDemandBase"] == "0"
+    assert parse_overrides(prod["parameter_overrides"])["Profile"] == "prod"
+    assert parse_overrides(dev["parameter_overrides"])["Profile"] == "dev"
     with pytest.raises(UsageError, match="unknown ENV=staging"):
         load_samconfig("staging")
 
@@ -44,7 +44,7 @@ def test_samconfig_has_no_sam_delete_sections():
 def test_target_reads_samconfig_and_overrides(aws):
     t = target("prod", session=aws)
     assert t.stack_name == "fargate-blueprint-prod" and t.region == "us-east-1"
-    assert t.parameters["LogRetentionDays"] == "365"
+    assert t.parameters["Profile"] == "prod"
     assert target("dev", stack="other", session=aws).stack_name == "other"
 
 

@@ -3,6 +3,7 @@ import subprocess
 
 import pytest
 
+from blueprint.templates import parent
 from scripts import deploy, image, preflight
 from scripts.common import parse_overrides
 from scripts.errors import DeployFailed, OpsError, PreflightFailed, WaitTimedOut
@@ -28,14 +29,16 @@ def test_repository_is_created_with_scanning_immutable_tags_and_a_lifecycle(aws)
 def test_first_deploy_into_an_empty_account_then_a_redeploy_that_rebuilds_nothing(aws, capsys):
     t = make_target(aws)
     tools = FakeTools(aws)
-    first = deploy.deploy(t, {"MinTasks": "1"}, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
+    first = deploy.deploy(t, {"Ingress": "HttpApi"}, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
     builds = tools.named("docker", "buildx", "build")
-    assert len(builds) == 1 and "linux/arm64" in builds[0]
+    assert len(builds) == 1 and "linux/arm64" in builds[0]  # the notes block's Architecture
+    # The version travels in the image (app/Dockerfile's ARG APP_VERSION), not as a stack parameter.
+    assert f"APP_VERSION={first['version']}" in builds[0] and first["version"] == image.source_tag()
     (sam,) = tools.named("sam", "deploy")
     params = parse_overrides(" ".join(sam[sam.index("--parameter-overrides") + 1:]))
     assert params["ImageUri"] == first["images"]["ImageUri"] and "@sha256:" in first["images"]["ImageUri"]
-    assert params["AppVersion"] == first["version"] == image.source_tag()
-    assert params["MinTasks"] == "1" and params["Architecture"] == "ARM64"  # samconfig's set, plus PARAMS
+    assert "AppVersion" not in params and set(params) <= set(parent()["Parameters"])
+    assert params["Ingress"] == "HttpApi" and params["Profile"] == "dev"  # samconfig's set, plus PARAMS
     assert "--no-fail-on-empty-changeset" in sam
     bucket = first["outputs"].bucket_name
     assert "index.html" in {o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]}
@@ -236,3 +239,19 @@ def test_preflight_reads_the_build_recipes_before_anything_is_created(aws, paren
     parent_template.write_text(TWO_CONTEXTS)  # reports/ has no Dockerfile in this repository
     with pytest.raises(OpsError, match="service ReportsService builds reports/, which has no Dockerfile"):
         preflight.check_images(make_target(aws), {})
+
+
+def test_a_name_parent_yml_no_longer_declares_is_refused_before_anything_happens(aws):
+    """SAM CLI sends only the template's parameters and drops the rest without a word: an old samconfig's
+    MinTasks would quietly become the profile's value. `make deploy` says so instead."""
+    from scripts.common import Target
+    from scripts.errors import UsageError
+    tools = FakeTools(aws)
+    old = Target("prod", "old-stack", "us-east-1", {"Profile": "prod", "MinTasks": "2", "LogRetentionDays": "365"}, aws)
+    with pytest.raises(UsageError, match=r"^samconfig.toml \[prod\] sets LogRetentionDays, MinTasks, which parent.yml "
+                                         r"does not declare"):
+        deploy.deploy(old, run=tools, checks={}, skip_smoke=True, delay=0, interactive=False)
+    with pytest.raises(UsageError, match="^PARAMS sets Cpu, which parent.yml does not declare"):
+        deploy.deploy(make_target(aws), {"Cpu": "512"}, run=tools, checks={}, skip_smoke=True, delay=0,
+                      interactive=False)
+    assert tools.named("docker") == [] and tools.named("sam") == [], "nothing was built or deployed"

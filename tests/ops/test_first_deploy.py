@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from moto.cloudformation.models import cloudformation_backends
 
-from scripts import cost, deploy, preflight, scale, service_roles, stack_failures
+from scripts import cost, deploy, image, preflight, scale, service_roles, stack_failures
 from scripts.common import Target
 from scripts.errors import AwsCallFailed, DeployFailed, NotConfirmed, OpsError, StackNotDeployable, UsageError
 from tests.ops.conftest import REGION, STACK, create_deployment, make_target, service_arn, stubbed, use_clients
@@ -100,13 +100,35 @@ def test_an_identity_that_may_not_list_roles_still_gets_them_or_a_clear_line():
 
 # ---------------------------------------------------------------- 4. MinTasks > MaxTasks
 
-def test_preflight_and_cost_refuse_min_tasks_above_max_tasks(aws):
+def notes_block(monkeypatch, tmp_path, every: bool = False, **settings) -> dict:
+    """parent.yml with the notes service's block changed (code a fork edits), or `every` service's (those
+    that share its image must share its architecture), for image.builds and preflight."""
+    import copy
+    import json
+
+    from blueprint.templates import parent, plain, service_resources
+    changed = copy.deepcopy(plain(parent()))
+    for name in (service_resources(changed) if every else ["NotesService"]):
+        changed["Resources"][name]["Properties"]["Parameters"].update(settings)
+    path = tmp_path / "parent.json"
+    path.write_text(json.dumps(changed))
+    monkeypatch.setattr(image, "PARENT", path)
+    monkeypatch.setattr(preflight, "parent", lambda: changed)
+    return changed
+
+
+def test_preflight_and_cost_refuse_min_tasks_above_max_tasks(aws, monkeypatch, tmp_path):
+    """A service's task range is code in its block: CloudFormation's Rules cannot compare numbers, so
+    preflight (and make cost) refuse it before anything is created."""
     t = make_target(aws)
-    with pytest.raises(UsageError, match="^MinTasks=3 is more than MaxTasks=2: set MinTasks <= MaxTasks$"):
-        preflight.check_task_counts(t, {"MinTasks": "3"})  # MaxTasks from parent.yml's default (2)
-    assert preflight.check_task_counts(t, {"MinTasks": "2", "MaxTasks": "4"}) == "2-4 tasks"
-    with pytest.raises(UsageError, match="^MinTasks=5 is more than MaxTasks=4"):
-        cost.configuration("prod", "MinTasks=5")
+    assert "NotesService: 1-2 tasks" in preflight.check_task_counts(t, {}).split("; ")
+    assert "NotesService: 2-4 tasks" in preflight.check_task_counts(t, {"Profile": "prod"}).split("; ")
+    changed = notes_block(monkeypatch, tmp_path, MinTasks=3)
+    with pytest.raises(UsageError, match="^NotesService: MinTasks=3 is more than MaxTasks=2: set MinTasks <= "
+                                         "MaxTasks in its block in parent.yml$"):
+        preflight.check_task_counts(t, {})
+    with pytest.raises(UsageError, match="^NotesService: MinTasks=5 is more than MaxTasks=4"):
+        cost.validate({**cost.configuration("prod", ""), "MinTasks": "5"}, changed)
 
 
 # ---------------------------------------------------------------- 9. buildx platforms
@@ -123,30 +145,31 @@ Platforms:        linux/amd64, linux/amd64/v2, linux/amd64/v3, linux/386*
 
 
 @pytest.mark.parametrize("arch, ok", [("X86_64", True), ("ARM64", False)])
-def test_preflight_checks_that_buildx_can_build_the_stack_architecture(aws, monkeypatch, arch, ok):
+def test_preflight_checks_that_buildx_can_build_the_stack_architecture(aws, monkeypatch, tmp_path, arch, ok):
     monkeypatch.setattr(preflight.shutil, "which", lambda name, **kw: f"/usr/bin/{name}")
+    notes_block(monkeypatch, tmp_path, every=True, Architecture=arch)
     calls = []
 
     def fake(args, **kw):
         calls.append(args)
         return subprocess.CompletedProcess(args, 0, INSPECT, "")
     if ok:
-        assert preflight.check_build_platform(make_target(aws), {"Architecture": arch}, run=fake) == "linux/amd64"
+        assert preflight.check_build_platform(make_target(aws), {}, run=fake) == "linux/amd64"
     else:
         with pytest.raises(OpsError, match=r"cannot build linux/arm64 \(it lists linux/amd64, .*linux/386\): "
-                                           r"install emulation .*--install arm64\) or deploy with Architecture=X86_64"):
-            preflight.check_build_platform(make_target(aws), {"Architecture": arch}, run=fake)
+                                           r"install emulation .*--install arm64\) or set Architecture: X86_64"):
+            preflight.check_build_platform(make_target(aws), {}, run=fake)
     assert calls == [["docker", "buildx", "inspect", "--bootstrap"]]
 
 
 # ---------------------------------------------------------------- 5. one image per architecture
 
-def test_switching_architecture_builds_a_new_image_instead_of_reusing_the_other_cpu(aws):
+def test_switching_architecture_builds_a_new_image_instead_of_reusing_the_other_cpu(aws, monkeypatch, tmp_path):
     t = make_target(aws)
     tools = FakeTools(aws)
     arm = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
-    x86 = deploy.deploy(t, {"Architecture": "X86_64"}, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0,
-                        interactive=False)
+    notes_block(monkeypatch, tmp_path, every=True, Architecture="X86_64")  # the blocks' code changed
+    x86 = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
     builds = tools.named("docker", "buildx", "build")
     assert [b[b.index("--platform") + 1] for b in builds] == ["linux/arm64", "linux/amd64"]
     tags = [b[b.index("--tag") + 1].rsplit(":", 1)[1] for b in builds]
@@ -341,18 +364,16 @@ def test_known_refusals_get_a_what_to_do_line(reason, advice):
 # ---------------------------------------------------------------- 7. parameters that silently revert
 
 def test_a_plain_deploy_says_which_parameters_it_reverts_and_from_where(aws, capsys):
-    create_deployment(aws, parameters={"Ingress": "LoadBalancer", "MinTasks": "1", "Architecture": "ARM64",
-                                       "ImageUri": "old"})
-    t = Target("dev", STACK, REGION, {"Ingress": "HttpApi", "MinTasks": "1", "Architecture": "ARM64"}, aws)
-    deploy.deploy(t, {"MinTasks": "2"}, run=FakeTools(aws), checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0,
+    create_deployment(aws, parameters={"Ingress": "LoadBalancer", "Profile": "dev", "ImageUri": "old"})
+    t = Target("dev", STACK, REGION, {"Ingress": "HttpApi", "Profile": "dev"}, aws)
+    deploy.deploy(t, {"Profile": "prod"}, run=FakeTools(aws), checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0,
                   interactive=False)
     lines = capsys.readouterr().out.splitlines()
     start = lines.index(f"parameters that change on {STACK}:")
     assert lines[start + 1] == "  Ingress: LoadBalancer -> HttpApi  (samconfig.toml [default])"
-    assert lines[start + 2] == "  MinTasks: 1 -> 2  (PARAMS)"
+    assert lines[start + 2] == "  Profile: dev -> prod  (PARAMS)"
     assert lines[start + 3].startswith("  ImageUri: old -> ") and lines[start + 3].endswith("(computed by make deploy)")
-    assert lines[start + 4].startswith("  AppVersion: (not set) -> ")
-    assert "lasting choices belong in samconfig.toml" in lines[start + 5]
+    assert "lasting choices belong in samconfig.toml" in lines[start + 4]
 
 
 def test_interactive_prod_asks_before_changing_parameters(aws):

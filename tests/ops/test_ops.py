@@ -54,7 +54,7 @@ def test_logs_of_several_services_are_merged_in_time_and_named(two_services):
 
 def test_exec_explains_that_ecs_exec_is_off(deployed):
     t, _ = deployed
-    with pytest.raises(ServiceNotReady, match="ECS Exec is off: deploy with EnableExecuteCommand=true"):
+    with pytest.raises(ServiceNotReady, match="ECS Exec is off: set EnableExecuteCommand: \"true\" in the service.s block in parent.yml"):
         ops.exec_shell(t)
 
 

@@ -36,7 +36,7 @@ Outputs:
   ClusterName: {Description: The cluster, Value: x}
   TableName: {Description: The notes table, Value: x}
   Ingress: {Description: The ingress, Value: x}
-  Architecture: {Description: The CPU, Value: x}
+  Profile: {Description: The profile, Value: x}
   NotesService: {Description: "Service: the notes API", Value: !GetAtt NotesService.Outputs.Descriptor}
   ReportsService: {Description: "Service: reports", Value: !GetAtt ReportsService.Outputs.Descriptor}
 """

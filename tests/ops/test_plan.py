@@ -26,8 +26,13 @@ def test_plan_from_samconfig_is_offline_and_lists_each_change(capsys, monkeypatc
 
 
 def test_plan_says_when_the_parents_rules_refuse_the_change(capsys):
-    assert cli.main(["plan", "--params", "Cpu=4096"]) == 1
-    assert "REFUSED before any change: ValidFargateSize" in capsys.readouterr().out
+    assert cli.main(["plan", "--params", "DomainName=app.example.com"]) == 1
+    assert "REFUSED before any change: DomainNeedsCertificate" in capsys.readouterr().out
+
+
+def test_plan_refuses_what_is_no_longer_a_parameter():
+    with pytest.raises(UsageError, match="^parent.yml has no parameter Cpu, MinTasks \\(a service's size"):
+        plan.run("dev", None, None, "Cpu=512 MinTasks=2")
 
 
 def test_plan_needs_a_change():

@@ -49,10 +49,11 @@ def test_the_task_gets_the_same_value_as_a_secret_not_an_environment_value():
 def test_the_parent_wires_one_secret_and_one_key_to_every_service_and_cloudfront():
     cluster_outputs = template("cluster.yml")["Outputs"]
     assert {"OriginVerifySecretArn", "OriginVerifySecretKey"} <= set(cluster_outputs)
-    services = list(service_resources(template(TWO_SERVICES)))
-    assert services == ["NotesService", "ReportsService"]
-    for child in ("NotesService", "FrontendStack"):
-        params = PARENT["Resources"][child]["Properties"]["Parameters"]
+    two = template(TWO_SERVICES)
+    services = list(service_resources(two))
+    assert services[0] == "NotesService" and services[-1] == "SecondService"
+    for child in (*services, "FrontendStack"):
+        params = two["Resources"][child]["Properties"]["Parameters"]
         assert params["OriginVerifySecretArn"] == {"Fn::GetAtt": ["ClusterStack", "Outputs.OriginVerifySecretArn"]}
         assert params["OriginVerifySecretKey"] == {"Fn::GetAtt": ["ClusterStack", "Outputs.OriginVerifySecretKey"]}
 
@@ -153,22 +154,30 @@ def test_the_free_flat_rate_plan_covers_the_distribution_and_its_web_acl():
 
 
 # ------------------------------------------------------------ the bill ceiling
-def test_the_stage_throttle_and_the_table_ceiling_are_parameters():
-    values = {"ApiRateLimit": "7", "ApiBurstLimit": "9", "TableMaxReadUnits": "11", "TableMaxWriteUnits": "3"}
-    stage = stack("IngressStack", **values)["Resources"]["HttpApiStage"]
-    table = stack("NotesDataStack", **values)["Resources"]["NotesTable"]
-    assert stage["Properties"]["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 9, "ThrottlingRateLimit": 7}
-    assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["Properties"]["OnDemandThroughput"] == {"MaxReadRequestUnits": 11, "MaxWriteRequestUnits": 3}
-    defaults = stack("IngressStack")["Resources"]["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
-    assert defaults == {"ThrottlingBurstLimit": 20, "ThrottlingRateLimit": 10}
+def test_the_stage_throttle_and_the_table_ceiling_follow_the_profile():
+    """Abuse bounds are code: the profile's stage throttle (parent.yml), the sample's table ceiling
+    (notes-data.yml), five times dev's in prod."""
+    for profile, (rate, burst, reads, writes) in (("dev", (10, 20, 20, 5)), ("prod", (50, 100, 100, 25))):
+        stage = stack("IngressStack", Profile=profile)["Resources"]["HttpApiStage"]
+        table = stack("NotesDataStack", Profile=profile)["Resources"]["NotesTable"]
+        assert stage["Properties"]["DefaultRouteSettings"] == {"ThrottlingBurstLimit": burst, "ThrottlingRateLimit": rate}
+        assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["Properties"]["OnDemandThroughput"] == {"MaxReadRequestUnits": reads, "MaxWriteRequestUnits": writes}
 
 
-ABUSE_PARAMETERS = {"ApiRateLimit": "IngressStack", "ApiBurstLimit": "IngressStack",
-                    "TableMaxReadUnits": "NotesDataStack", "TableMaxWriteUnits": "NotesDataStack",
-                    "NoteTtlDays": "NotesService", "CloudFrontPrefixListId": "IngressStack",
-                    "WafRateLimit": "FrontendStack", "WebAclArn": "FrontendStack", "CloudFrontPlan": "FrontendStack",
-                    "OriginSecretVersion": "ClusterStack"}
+def test_prod_in_us_east_1_gets_the_waf_rate_rule_and_dev_none():
+    def limit(region, **values):
+        from blueprint.templates import nested_parameters
+        return nested_parameters(PARENT, "FrontendStack", {**values, "AWS::Region": region})["WafRateLimit"]
+    assert limit("us-east-1") == "0" and limit("us-east-1", Profile="prod") == "1000"
+    assert limit("us-east-1", CloudFrontPlan="Free") == "1000", "the Free plan includes its web ACL"
+    assert limit("eu-west-1", Profile="prod") == "0", "web ACLs for CloudFront exist only in us-east-1"
+    assert limit("us-east-1", Profile="prod", WebAclArn=ACL) == "0", "an existing one instead"
+
+
+# What stays a parameter among the bounds: a choice that differs between deployments.
+ABUSE_PARAMETERS = {"CloudFrontPrefixListId": "IngressStack", "WebAclArn": "FrontendStack",
+                    "CloudFrontPlan": "FrontendStack"}
 
 
 @pytest.mark.parametrize("name,stack", sorted(ABUSE_PARAMETERS.items()))
@@ -185,12 +194,10 @@ def failing_rules(region="us-east-1", **overrides) -> list[str]:
 
 @pytest.mark.parametrize("region,overrides,failed", [
     ("eu-west-1", {}, []),                                            # the defaults deploy anywhere
-    ("us-east-1", {"WafRateLimit": "1000"}, []),
-    ("eu-west-1", {"WafRateLimit": "1000"}, ["WebAclOnlyInUsEast1"]),
-    ("eu-west-1", {"WafRateLimit": "1000", "WebAclArn": ACL}, []),
-    ("us-east-1", {"WafRateLimit": "5"}, ["WafRateLimitAtLeastTen"]),
-    ("us-east-1", {"CloudFrontPlan": "Free"}, ["FreePlanNeedsWebAcl"]),
-    ("us-east-1", {"CloudFrontPlan": "Free", "WafRateLimit": "1000"}, []),
+    ("eu-west-1", {"Profile": "prod"}, []),                           # prod too (its web ACL only in us-east-1)
+    ("us-east-1", {"CloudFrontPlan": "Free"}, []),                    # the stack creates the plan's web ACL
+    ("eu-west-1", {"CloudFrontPlan": "Free"}, ["FreePlanNeedsWebAcl"]),
+    ("eu-west-1", {"CloudFrontPlan": "Free", "WebAclArn": ACL}, []),
     ("eu-west-1", {"Ingress": "LoadBalancer"}, ["LoadBalancerAdmitsOnlyCloudFront"]),
     ("eu-west-1", {"Ingress": "LoadBalancer", "CloudFrontPrefixListId": "pl-4fa04526"}, []),
 ])

@@ -86,8 +86,8 @@ def test_every_variant_resolves_in_every_fargate_region_default_and_pinned(paren
                 expected.add("ZonesKnownInThisRegion")
             if region not in supported and run["Ingress"] == "HttpApi":
                 expected.add("HttpApiNeedsVpcLinks")
-            if run.get("WafRateLimit", "0") != "0" and not run.get("WebAclArn") and region != "us-east-1":
-                expected.add("WebAclOnlyInUsEast1")
+            if run.get("CloudFrontPlan") == "Free" and not run.get("WebAclArn") and region != "us-east-1":
+                expected.add("FreePlanNeedsWebAcl")
             assert {r.split(":")[0] for r in deployment.refused} == expected, (region, run, deployment.refused)
 
 

@@ -22,11 +22,13 @@ from tests.support.dockerfile import dockerfile
 from tests.templates.conftest import IMAGE, ROOT, container, environment, service, stack
 
 SERVICE = template("service.yml")
+PARENT_TEMPLATE = template("parent.yml")
 DATA = template("notes-data.yml")
 FRONTEND = template("frontend.yml")
 # What the parent tells the sample's service.yml about the app: its port and health path.
 NOTES = template(PARENT)["Resources"]["NotesService"]["Properties"]["Parameters"]
 CONTRACT = {**SERVICE["Mappings"]["App"]["Container"], "Port": NOTES["ContainerPort"],
+            "GracefulTimeout": NOTES.get("GracefulTimeout", SERVICE["Parameters"]["GracefulTimeout"]["Default"]),
             "HealthCheckPath": NOTES["HealthCheckPath"]}
 INGRESSES = template(PARENT)["Parameters"]["Ingress"]["AllowedValues"]
 PER_INGRESS = {ingress: SERVICE["Mappings"]["App"][ingress] for ingress in INGRESSES}
@@ -286,7 +288,10 @@ def test_note_expiry_the_table_deletes_on_is_the_attribute_the_store_writes(lb_s
     from api.notes.store import TTL_ATTRIBUTE
     props = DATA["Resources"]["NotesTable"]["Properties"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
-    assert str(environment(lb_service)["NOTE_TTL_DAYS"]) == "30"
+    # The lifetime is the data stack's (notes-data.yml's Bounds), handed to the service as an output.
+    assert PARENT_TEMPLATE["Resources"]["NotesService"]["Properties"]["Parameters"]["EnvironmentNames"].split(",")[1] \
+        == "NOTE_TTL_DAYS"
+    assert {p: DATA["Mappings"]["Bounds"][p]["NoteTtlDays"] for p in ("dev", "prod")} == {"dev": "30", "prod": "30"}
     assert "note_ttl_days" in DEFAULTS and DEFAULTS["note_ttl_days"] == 0  # local runs keep notes
 
 

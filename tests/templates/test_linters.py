@@ -1,5 +1,5 @@
 """cfn-lint, sam validate, checkov and cfn-guard: zero findings, on the sources
-and on every Ingress x NetworkMode x Architecture combination (plus custom
+and on every Ingress x NetworkMode x Profile combination (plus custom
 domains and options), with every suppression inline, reasoned and needed."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_every_distinct_rendering_of_every_nested_stack_is_written_once(rendered
     files = list(rendered.glob("*/*.json"))
     assert len(files) == len(distinct)
     assert {p.stem for p in files} >= {"VpcStack", "ClusterStack", "IngressStack", "NotesDataStack", "NotesService",
-                                        "BudgetStack", "FrontendStack", "ReportsService"}
+                                        "BudgetStack", "FrontendStack", "SecondService"}
 
 
 def test_cfn_lint_sources_with_project_and_serverless_rules():
@@ -119,7 +119,7 @@ def test_cfn_guard_control_tower_rules(rendered):
 
 def test_cfn_guard_catches_a_violation(rendered, tmp_path):
     """The harness is live: an unencrypted bucket with no suppression fails."""
-    template = json.loads((rendered / "HttpApi-PublicSubnets-ARM64" / "FrontendStack.json").read_text())
+    template = json.loads((rendered / "HttpApi-PublicSubnets-dev" / "FrontendStack.json").read_text())
     bucket = template["Resources"]["Bucket"]
     bucket["Metadata"] = {}
     del bucket["Properties"]["PublicAccessBlockConfiguration"]

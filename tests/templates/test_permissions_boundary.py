@@ -48,9 +48,10 @@ def test_the_check_sees_a_role_without_it():
 
 
 def test_the_roles_exist_where_expected():
-    """The general check above is not vacuous: the execution role and each service's task role."""
+    """The general check above is not vacuous: the shared execution role, each service's task role, and the
+    execution role of a service with secrets of its own."""
     assert set(roles(template("cluster.yml"))) == {"TaskExecutionRole"}
-    assert set(roles(template("service.yml"))) == {"TaskRole"}
+    assert set(roles(template("service.yml"))) == {"TaskRole", "ExecutionRole"}
 
 
 @pytest.mark.parametrize("parent_name", [PARENT, TWO_SERVICES])

@@ -21,7 +21,7 @@ from checks.plan import (
     plan,
     with_deploy_values,
 )
-from checks.render import TWO_SERVICES, Renderer, load
+from checks.render import TWO_SERVICES, Renderer, load, template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plan"
 @pytest.mark.parametrize("parent", [PARENT, TWO_SERVICES])
@@ -111,8 +111,8 @@ def test_plan_describes_each_change_and_warns_once_per_hazard():
     assert [line for line in lines if line.startswith("WARNING")] == [
         "WARNING: IngressStack/HttpApiAccessLogs (AWS::Logs::LogGroup) would be DELETED with its log history"]
     refused = []
-    describe(plan({}, {"Cpu": "4096"}), out=refused.append)
-    assert refused[0].startswith("REFUSED before any change: ValidFargateSize")
+    describe(plan({}, {"DomainName": "app.example.com"}), out=refused.append)
+    assert refused[0].startswith("REFUSED before any change: DomainNeedsCertificate")
 
 
 def test_the_current_zones_pinned_are_no_change():
@@ -134,13 +134,24 @@ def test_adopting_or_dropping_an_existing_table_says_which_data_the_app_will_use
 
 
 @pytest.mark.parametrize("parent", [PARENT, TWO_SERVICES])
-def test_rotating_the_origin_secret_makes_a_new_secret_and_touches_no_data(parent):
+def test_rotating_the_origin_secret_makes_a_new_secret_and_touches_no_data(parent, tmp_path):
     """A new OriginSecretVersion replaces the secret: the old one, which the previous task definitions and
     CloudFront's previous {{resolve:...}} name, lives until the update's cleanup phase, so a failed update
     rolls back to references that still resolve. Updated in place (a new GenerateStringKey) the old key was
     gone and the rollback failed: UPDATE_ROLLBACK_FAILED
     (https://github.com/aws/cloudformation-coverage-roadmap/issues/1161, .../issues/2210)."""
-    result = plan({}, {"OriginSecretVersion": "2"}, parent=parent)
+    # The version is code in the parent's ClusterStack block: the rotation is that edit, then a deploy.
+    import copy
+    import json
+
+    from checks.render import CHILD_TEMPLATES, ROOT, plain
+    for name in CHILD_TEMPLATES:  # the children beside it, as beside parent.yml
+        (tmp_path / name).symlink_to(ROOT / name)
+    rotated = copy.deepcopy(plain(template(parent)))
+    rotated["Resources"]["ClusterStack"]["Properties"]["Parameters"]["OriginSecretVersion"] = "2"
+    path = tmp_path / "rotated.json"
+    path.write_text(json.dumps(rotated))
+    result = plan({}, {}, parent=str(path), before_parent=parent)
     assert not result.refused
     by_resource = {(c.stack, c.resource): c for c in result.changes}
     assert by_resource[("ClusterStack", "OriginVerifySecret")].action == "replace"

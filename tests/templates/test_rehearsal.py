@@ -15,7 +15,8 @@ from checks.render import DOMAINS, TWO_SERVICES, variants
 def switches() -> dict[str, dict[str, str]]:
     """Every switchable parameter of the parent and each of its other values: AllowedValues, the
     bound of a numeric range, and the optional settings checks/render.py's variants use (domains,
-    schedules, budget, image, pinned AZs), grouped where the parent's Rules need them together."""
+    budget, image, pinned AZs), grouped where the parent's Rules need them together. A service's
+    size, scaling and schedules are code in its block, not parameters: no switch here changes them."""
     out = {}
     for name, spec in template(PARENT).get("Parameters", {}).items():
         default = str(spec.get("Default", ""))
@@ -24,13 +25,10 @@ def switches() -> dict[str, dict[str, str]]:
         for value in others:
             out[f"{name}={value}"] = {name: value}
     options = variants()["HttpApi-domains-options"]
-    groups = {"domains": list(DOMAINS), "schedules": ["StopSchedule", "StartSchedule", "ScheduleTimezone"],
-              "budget": ["MonthlyBudget", "BudgetEmail"], "image": ["ImageUri"],
-              "desired count": ["ImageUri", "DesiredCount"], "pinned AZs": ["AvailabilityZoneIds"],
-              "task size": []}
+    groups = {"domains": list(DOMAINS), "budget": ["BudgetEmail"], "image": ["ImageUri"],
+              "pinned AZs": ["AvailabilityZoneIds"]}
     for group, names in groups.items():
         out[group] = {n: options[n] for n in names}
-    out["task size"] = {"Cpu": "1024", "Memory": "2048"}
     out["pinned AZs"] = {"AvailabilityZoneIds": "use1-az4,use1-az6"}
     return out
 

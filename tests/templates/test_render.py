@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from checks.render import template
+from checks.render import SECOND, TWO_SERVICES, template
 from tests.templates.conftest import CHILDREN, IMAGE, ROOT, render, service, stack
 
 PARENT = template("parent.yml")
 REQUIRED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName", "TableName",
-                    "Ingress", "Architecture", "NotesService"}
+                    "Ingress", "Profile", "NotesService"}
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 
 
@@ -109,9 +109,9 @@ def test_availability_zones_default_to_vpc_link_capable_ids_or_the_pinned_ones()
     assert "use1-az3" not in azs["us-east-1"]["Ids"], "use1-az3 has no VPC link support"
 
 
-@pytest.mark.parametrize("arch", ["ARM64", "X86_64"])
-def test_architecture_reaches_the_task_definition(arch):
-    platform = service(Architecture=arch)["TaskDefinition"]["Properties"]["RuntimePlatform"]
+@pytest.mark.parametrize("name,arch", [("NotesService", "ARM64"), (SECOND, "X86_64")])
+def test_each_blocks_architecture_reaches_its_task_definition(name, arch):
+    platform = service(name, TWO_SERVICES)["TaskDefinition"]["Properties"]["RuntimePlatform"]
     assert platform == {"CpuArchitecture": arch, "OperatingSystemFamily": "LINUX"}
 
 
@@ -122,24 +122,24 @@ def test_no_image_means_zero_tasks_and_an_image_hands_over_to_autoscaling():
     image = service(ImageUri=IMAGE)
     assert "DesiredCount" not in image["Service"]["Properties"]
     assert image["ScalableTarget"]["Properties"]["MinCapacity"] == 1
-    forced = service(ImageUri=IMAGE, DesiredCount="3")
-    assert forced["Service"]["Properties"]["DesiredCount"] == "3"
+    assert service(ImageUri=IMAGE, Profile="prod")["ScalableTarget"]["Properties"]["MinCapacity"] == 2
+    forced = service(SECOND, TWO_SERVICES, ImageUri=IMAGE)  # its block sets DesiredCount: "2"
+    assert forced["Service"]["Properties"]["DesiredCount"] == "2"
 
 
 def test_a_schedule_pins_the_service_to_zero_outside_working_hours():
     assert "ScheduledActions" not in service()["ScalableTarget"]["Properties"]
-    actions = service(ImageUri=IMAGE, StopSchedule="cron(0 19 ? * MON-FRI *)",
-                      StartSchedule="cron(0 7 ? * MON-FRI *)")["ScalableTarget"]["Properties"]["ScheduledActions"]
+    actions = service(SECOND, TWO_SERVICES, ImageUri=IMAGE)["ScalableTarget"]["Properties"]["ScheduledActions"]
     assert [a["ScalableTargetAction"] for a in actions] == [{"MinCapacity": 0, "MaxCapacity": 0},
-                                                            {"MinCapacity": 1, "MaxCapacity": 2}]
-    assert actions[0]["Timezone"] == "UTC"
+                                                            {"MinCapacity": 0, "MaxCapacity": 3}]
+    assert actions[0]["Timezone"] == "Europe/Berlin"
 
 
-def test_spot_by_default_and_an_on_demand_base_on_request():
+def test_spot_by_default_and_an_on_demand_base_in_prod():
     strategy = service()["Service"]["Properties"]["CapacityProviderStrategy"]
     assert strategy == [{"CapacityProvider": "FARGATE", "Base": 0, "Weight": 0},
                         {"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
-    prod = service(OnDemandBase="1")["Service"]["Properties"]["CapacityProviderStrategy"]
+    prod = service(Profile="prod")["Service"]["Properties"]["CapacityProviderStrategy"]
     assert prod[0]["Base"] == 1
 
 

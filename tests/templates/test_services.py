@@ -1,6 +1,7 @@
-"""One parent, many services: the commented second-service example in parent.yml is real (switched on,
-it is what `make test` renders through every check), services under one ingress cannot collide, and the
-parent's outputs are what the ops code reads (review/contract11.md: a Descriptor per service)."""
+"""One parent, many services: a second service's block generated from the first one's (what `make test`
+renders through every check) deploys beside it, services under one ingress cannot collide, a service
+takes any environment and secrets through its block without editing service.yml, and the parent's
+outputs are what the ops code reads (review/contract11.md: a Descriptor per service)."""
 from __future__ import annotations
 
 import json
@@ -9,14 +10,14 @@ import re
 import pytest
 
 from blueprint.templates import service_resources
-from checks.render import EXAMPLE_BEGIN, EXAMPLE_END, ROOT, TWO_SERVICES, parents, template, two_service_parent_text
-from tests.templates.conftest import environment, service, stack
+from checks.render import ROOT, SECOND, TWO_SERVICES, parents, template
+from tests.templates.conftest import container, environment, service, stack
 
 PARENT = template("parent.yml")
 SHARED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName", "TableName", "Ingress",
-                  "Architecture"}
+                  "Profile"}
 GONE = {"ServiceName", "ContainerName", "LogGroupName", "ScalableTargetId"}
-DESCRIPTOR_KEYS = {"name", "container", "logGroup", "scalableTarget", "pathPrefix", "healthCheckPath"}
+DESCRIPTOR_KEYS = {"name", "container", "logGroup", "scalableTarget", "pathPrefix", "healthCheckPath", "architecture"}
 BOTH_PARENTS = pytest.mark.parametrize("parent", list(parents().values()), ids=["parent", "two-services"])
 
 
@@ -27,29 +28,27 @@ def given(parent: dict, *names: str) -> dict[str, dict]:
             for n, r in service_resources(parent).items()}
 
 
-def test_the_example_is_parent_yml_with_one_comment_level_removed():
-    text = (ROOT / "parent.yml").read_text()
-    # one block each in Parameters (its image), Resources, FrontendStack's DependsOn and Outputs
-    assert text.count(EXAMPLE_BEGIN) == text.count(EXAMPLE_END) == 4
-    switched = two_service_parent_text()
-    assert len(switched.splitlines()) == len(text.splitlines()), "line for line"
-    assert set(service_resources(template(TWO_SERVICES))) == {"NotesService", "ReportsService"}
-    assert set(service_resources(PARENT)) == {"NotesService"}
-    assert "ReportsService" in template(TWO_SERVICES)["Outputs"]
+def test_the_second_service_is_generated_from_the_first_ones_block():
+    """No commented example to rot: the two-service parent is parent.yml plus a block built from its first
+    service's, with the first one's wiring and nothing of its data."""
+    assert "second service example" not in (ROOT / "parent.yml").read_text()
+    two = template(TWO_SERVICES)
+    assert set(service_resources(two)) == set(service_resources(PARENT)) | {SECOND}
+    assert "NotesService" in service_resources(PARENT) and SECOND not in service_resources(PARENT)
+    assert SECOND in two["Outputs"] and SECOND in two["Resources"]["FrontendStack"]["DependsOn"]
+    first, second = (two["Resources"][n]["Properties"]["Parameters"] for n in ("NotesService", SECOND))
+    wiring = {k for k, v in first.items() if isinstance(v, dict) and ("Fn::GetAtt" in v or "Ref" in v)}
+    assert {k: second[k] for k in wiring - {"PolicyArns", "EnvironmentValues"}} == \
+        {k: first[k] for k in wiring - {"PolicyArns", "EnvironmentValues"}}
+    assert "PolicyArns" not in second
 
 
 @BOTH_PARENTS
 def test_every_service_is_named_key_service_and_has_a_build_recipe_and_an_output(parent):
-    from scripts.errors import UsageError
-    from scripts.image import builds
     for name, resource in service_resources(parent).items():
         assert re.fullmatch(r"[A-Z][A-Za-z0-9]*Service", name)
         build = resource["Metadata"]["Build"]
-        if not (ROOT / build["Context"] / "Dockerfile").exists():
-            # The example's reports/ is the user's to create: `make deploy` and `make preflight` say so.
-            assert name != "NotesService"
-            with pytest.raises(UsageError, match=f"service {name} builds {build['Context']}/, which has no Dockerfile"):
-                builds(parent)
+        assert (ROOT / build["Context"] / "Dockerfile").exists()
         assert build["ImageParameter"] in parent["Parameters"]
         assert resource["Properties"]["Parameters"]["ImageUri"] == {"Ref": build["ImageParameter"]}
         output = parent["Outputs"][name]
@@ -78,7 +77,7 @@ def test_services_cannot_collide_on_the_shared_ingress(parent):
 
 @pytest.mark.parametrize("ingress", ["HttpApi", "LoadBalancer"])
 def test_the_second_service_gets_its_own_route_or_rule_on_the_shared_ingress(ingress):
-    reports = service("ReportsService", TWO_SERVICES, Ingress=ingress)
+    reports = service(SECOND, TWO_SERVICES, Ingress=ingress)
     notes = service("NotesService", TWO_SERVICES, Ingress=ingress)
     if ingress == "HttpApi":
         for r in (reports, notes):
@@ -87,7 +86,7 @@ def test_the_second_service_gets_its_own_route_or_rule_on_the_shared_ingress(ing
     else:
         assert reports["ListenerRule"]["Properties"]["Priority"] == 100
         assert reports["ListenerRule"]["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"][0] == \
-            "/api/reports"
+            "/api/second"
         assert notes["ListenerRule"]["Properties"]["Priority"] == 50000
     assert "NOTES_TABLE" not in environment(reports) and "ManagedPolicyArns" not in reports["TaskRole"]["Properties"], \
         "the notes data is the notes service's alone"
@@ -117,7 +116,7 @@ def test_every_service_checks_its_health_under_its_own_prefix(parent):
         assert PATH_PREFIX.fullmatch(g["HealthCheckPath"]), (name, g["HealthCheckPath"])
 
 
-@pytest.mark.parametrize("bad", ["/api/", "/api/reports/", "/api/re\"ports", "/api/a b", "/apix", "/api/{x}", "api"])
+@pytest.mark.parametrize("bad", ["/api/", "/api/second/", "/api/re\"ports", "/api/a b", "/apix", "/api/{x}", "api"])
 def test_the_prefix_pattern_refuses_what_a_route_key_or_the_descriptor_cannot_carry(bad):
     assert not PATH_PREFIX.fullmatch(bad)
 
@@ -141,3 +140,69 @@ def test_the_namespace_outlives_an_ingress_switch():
     for ingress in ("HttpApi", "LoadBalancer"):
         assert stack("ClusterStack", Ingress=ingress)["Resources"]["ServiceDiscoveryNamespace"]
     assert template("service.yml")["Resources"]["CloudMapService"]["Condition"] == "UseHttpApi"
+
+
+# ---------------------------------------------------------------- environment and secrets
+def slots(kind: str) -> int:
+    return sum(1 for c in template("service.yml")["Conditions"] if re.fullmatch(f"Has{kind}[0-9]+", c))
+
+
+def test_a_block_gives_its_service_any_environment_without_editing_service_yml():
+    """The generated second service passes three variables of its own; the notes service its two. No slot
+    named in service.yml, and nothing of one service's in the other's."""
+    second = environment(service(SECOND, TWO_SERVICES))
+    assert {k: second[k] for k in ("A", "B", "C")} == {"A": "1", "B": "two", "C": "3"}
+    assert "NOTES_TABLE" not in second
+    notes = environment(service("NotesService", TWO_SERVICES))
+    assert set(notes) >= {"NOTES_TABLE", "NOTE_TTL_DAYS"} and not {"A", "B", "C"} & set(notes)
+    assert "EnvName1" not in template("service.yml")["Parameters"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 20])
+def test_any_count_up_to_the_bound_renders_exactly_that_many(count):
+    """Any count up to the documented bound becomes exactly that many variables (the padding keeps every
+    Fn::Select in range: the all-branches check proves it for every region and branch; past the bound, make
+    cost and make preflight refuse the block: tests/cost)."""
+    from checks.render import Renderer
+    names = ",".join(f"V{i}" for i in range(count))
+    values = ",".join(str(i) for i in range(count))
+    r = Renderer(template("service.yml"), {"EnvironmentNames": names, "EnvironmentValues": values,
+                                           "SecretNames": names, "SecretArns": ",".join(
+                                               f"arn:aws:ssm:us-east-1:123456789012:parameter/v{i}" for i in range(count))
+                                           }).render()["Resources"]
+    env = {k: v for k, v in environment(r).items() if k.startswith("V")}
+    assert env == {f"V{i}": str(i) for i in range(count)}
+    secrets = [s for s in container(r).get("Secrets", []) if s["Name"].startswith("V")]
+    assert [s["Name"] for s in secrets] == [f"V{i}" for i in range(count)]
+    assert slots("Env") == slots("Secret") == 20
+
+
+def test_secrets_reach_the_container_and_only_its_own_execution_role_reads_them():
+    second = service(SECOND, TWO_SERVICES)
+    secrets = {s["Name"]: s["ValueFrom"] for s in container(second)["Secrets"]}
+    assert secrets["API_KEY"] == "arn:aws:ssm:us-east-1:123456789012:parameter/second/api-key"
+    assert secrets["DB_PASSWORD"].endswith(":secret:second-db-AbCdEf")
+    assert "ORIGIN_VERIFY_SECRET" in secrets
+    role = second["ExecutionRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statements[0]["Resource"] == [
+        "arn:aws:ssm:us-east-1:123456789012:parameter/second/api-key",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:second-db-AbCdEf"], "exactly its secrets"
+    assert second["TaskDefinition"]["Properties"]["ExecutionRoleArn"] == {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
+    notes = service("NotesService", TWO_SERVICES)
+    assert "ExecutionRole" not in notes, "no secrets of its own: the cluster's shared role"
+    assert notes["TaskDefinition"]["Properties"]["ExecutionRoleArn"] == {"Ref": "TaskExecutionRoleArn"}
+
+
+def test_the_container_contract_is_a_property_with_todays_values_as_defaults():
+    spec = template("service.yml")["Parameters"]
+    assert spec["HealthCheckCommand"]["Default"] == "CMD,python,/srv/healthcheck.py"
+    assert spec["User"]["Default"] == "10001:10001" and spec["GracefulTimeout"]["Default"] == 20
+    notes = container(service())
+    assert notes["HealthCheck"]["Command"] == ["CMD", "python", "/srv/healthcheck.py"] and notes["User"] == "10001:10001"
+    second = container(service(SECOND, TWO_SERVICES))
+    assert second["HealthCheck"]["Command"] == ["CMD", "/srv/healthcheck"] and second["User"] == "1000:1000"
+    assert environment(service(SECOND, TWO_SERVICES))["GRACEFUL_TIMEOUT"] == 10
+    # Nothing of the sample's language in the task definition itself (its comments may name the sample).
+    definition = json.dumps(template("service.yml")["Resources"]["TaskDefinition"]).lower()
+    assert not [word for word in ("python", "gunicorn", "10001", "healthcheck.py") if word in definition]
