@@ -3,7 +3,6 @@ what it changes on the wire, and that store.py answers as before."""
 from __future__ import annotations
 
 import gc
-import time
 
 import pytest
 from api.dynamodb import new_client
@@ -72,23 +71,3 @@ def test_loading_the_app_does_not_import_boto3():
     app_dir = Path(__file__).resolve().parents[2] / "app"
     out = subprocess.run([sys.executable, "-c", code], cwd=app_dir, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stderr
-
-
-def test_gunicorn_warms_the_client_when_a_worker_starts(table, unfreeze):
-    import runpy
-    from pathlib import Path
-    from types import SimpleNamespace
-
-    from api import create_app
-
-    from .conftest import make_settings
-    conf = runpy.run_path(str(Path(__file__).resolve().parents[2] / "app" / "gunicorn.conf.py"))
-    app = create_app(make_settings())
-    conf["post_worker_init"](SimpleNamespace(wsgi=app))
-    store = app.extensions["notes_store"]
-    for _ in range(300):
-        if store._client is not None:
-            break
-        time.sleep(0.01)
-    assert store._client is not None
-    conf["post_worker_init"](SimpleNamespace(wsgi=lambda environ, start_response: []))  # a reference app: nothing
