@@ -1,8 +1,6 @@
 """The DynamoDB client, with the settings `make bench` measured.
 
-No Flask here: bench/baseline_app.py builds its client with this function too
-(`tuned=False`), so the benchmark's bare boto3 baseline makes the same calls
-with boto3 as it comes, and the figures show what the tuning buys.
+No Flask here: the benchmark's reference apps build their client with this function too.
 
 boto3 is imported here, on the first call, not when the app is loaded: the
 health check does not need it, and gunicorn answers its first 200 that much
