@@ -125,6 +125,7 @@ start: $(VENV)/.installed ## Scale back to what `make stop` recorded
 	$(OPS) start
 bench: $(VENV)/.installed ## Notes API and health check vs boto3/bare baselines, whole core and 0.25 vCPU (installs wrk)
 	@$(PY) tests/system_deps.py wrk
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench $(ARGS)
 cost: $(VENV)/.installed ## Monthly estimate (ENV=, PARAMS=, REQUESTS=, TASKS=; ARGS=--json|--refresh)
 	$(OPS) cost $(ARGS)

@@ -131,7 +131,7 @@ def profile(endpoint_url: str, requests: int = 1000, timed: int = 500, rounds: i
                     if name == "tuned":
                         baseline_app._client = new_client("us-east-1", endpoint_url)
                     elif name == "baseline":
-                        baseline_app._client = new_client("us-east-1", endpoint_url, tuned=False)  # boto3 as it comes
+                        baseline_app._client = baseline_app.stock_client("us-east-1", endpoint_url)  # boto3 as it comes
                     target = app if name == "service" else baseline_app.app
                     _drive(target, _environs(method, path, 20, data))
                     cpu[name].append(_cpu_us(target, method, path, data, timed))

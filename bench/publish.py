@@ -59,7 +59,8 @@ def section(report: dict) -> str:
         lines += ["", f"**One 0.25 vCPU task sustains {cap['rps_at_cpu_target']:,.0f} notes requests/s at "
                       f"CpuTarget={cap['cpu_target']}%** ({cap['rps_at_full_quota']:,.0f} flat out; mix {mix}). "
                       "`make cost REQUESTS=...` turns a month's requests into the tasks this needs at peak "
-                      "(from `bench/published.json`) and warns above `MaxTasks`."]
+                      "(from the flat-out figure, copied with its provenance to `scripts/prices.toml` [capacity]) "
+                      "and warns above `MaxTasks`."]
     health = [(key, report[key]["health"]["ratios"]) for key in ("full", "quota") if "skipped" not in report[key]]
     lines += ["", "- Health check against the bare WSGI function (a figure, not a target: it is Flask's own "
                   "per-request cost and swings between runs and CPUs): "
@@ -97,6 +98,39 @@ def section(report: dict) -> str:
         for label, key in (("**total, service**", "cpu_us"), ("bare boto3 baseline", "baseline_cpu_us"),
                            ("baseline with the service's tuned client", "tuned_baseline_cpu_us")):
             lines.append(f"| {label} | " + " | ".join(f"{e[key]:,.0f}" for e in endpoints.values()) + " |")
+    if report.get("servers"):
+        lines += ["", servers_section(report["servers"])]
+    return "\n".join(lines)
+
+
+def servers_section(rows: dict) -> str:
+    """The candidate servers side by side (bench/servers.py): load, then slow clients under the quota."""
+    lines = ["The server, chosen by measurement (`bench/servers.py`): the service under each candidate, "
+             "`GET /api/health-check` and `GET /api/notes/<id>`, one run each.", "",
+             "| server | CPU | health req/s | health p99 ms | notes req/s | notes p99 ms | peak MB |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for name, row in rows.items():
+        for cpu, r in row["load"].items():
+            lines.append(f"| {name} | {cpu} | {r['health']['rps']:,.0f} | {r['health']['p99_ms']:.1f} | "
+                         f"{r['read']['rps']:,.0f} | {r['read']['p99_ms']:.1f} | "
+                         f"{max(r['health']['peak_rss_mb'], r['read']['peak_rss_mb']):.0f} |")
+    names = list(rows)
+    kinds = list(next(iter(rows.values()))["attacks"])
+    lines += ["", "Slow and stalled clients under the 0.25 vCPU quota, one kind per fresh server: the health "
+                  "check's worst latency (a new connection, 2 s timeout; *missed* counts the probes that failed) "
+                  "and the server's peak memory.", "",
+              "| attack | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for kind in kinds:
+        cells = []
+        for name in names:
+            a = rows[name]["attacks"].get(kind)
+            if not a:
+                cells.append("")
+                continue
+            worst = "none answered" if a["worst_ms"] is None else f"{a['worst_ms']:,.0f} ms"
+            missed = f", **{a['misses']}/{a['probes']} missed**" if a["misses"] else ""
+            cells.append(f"{worst}{missed}, {a['peak_rss_mb']:.0f} MB")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -332,29 +332,6 @@ def measure(standin: StandIn, note_id: str, post_script: Path, seconds: float, r
                 server.stop()
 
 
-MODELS = [("gthread 1 x 8 (shipped)", "1", "8", None), ("gthread 1 x 2", "1", "2", None),
-          ("gthread 2 x 4", "2", "4", None), ("sync x 1", "1", "1", "sync"), ("sync x 2", "2", "1", "sync")]
-
-
-def compare_models(standin: StandIn, note_id: str, seconds: float, connections: int, threads: int) -> list[dict]:
-    """GET /api/notes/<id> under other worker settings, service and baseline alike."""
-    out = []
-    for label, workers, worker_threads, klass in MODELS:
-        settings = {**server_env(standin), "WEB_CONCURRENCY": workers, "THREADS": worker_threads}
-        extra = ("--worker-class", klass) if klass else ()
-        row = {"model": label}
-        for name, app in (("baseline", "bench.baseline_app:app"), ("service", None)):
-            server = Server(name, settings, app, extra_args=extra).start()
-            try:
-                r = wrk(f"{server.url}/api/notes/{note_id}", seconds, connections, threads, server.proc.pid)
-            finally:
-                server.stop()
-            row[f"{name}_rps"], row[f"{name}_peak_rss_mb"] = r["rps"], r["peak_rss_mb"]
-        row["ratio"] = round(row["service_rps"] / row["baseline_rps"], 3)
-        out.append(row)
-    return out
-
-
 def machine() -> dict:
     cpu = ""
     try:
@@ -461,11 +438,9 @@ def table(report: dict) -> str:
         lines += ["", f"one 0.25 vCPU task, notes mix ({', '.join(f'{v:.0%} {k}' for k, v in cap['mix'].items())}): "
                       f"{cap['rps_at_full_quota']:,.0f} req/s flat out, {cap['rps_at_cpu_target']:,.0f} req/s at "
                       f"CpuTarget={cap['cpu_target']}%"]
-    if report.get("models"):
-        lines += ["", "worker models, GET /api/notes/<id> (service / baseline under the same settings):"]
-        for m in report["models"]:
-            lines.append(f"  {m['model']:<24} baseline {m['baseline_rps']:>7.0f}  service {m['service_rps']:>7.0f}  "
-                         f"ratio {m['ratio']:.2f}  service peak {m['service_peak_rss_mb']:.0f} MB")
+    if report.get("servers"):
+        from bench.servers import format_servers
+        lines += ["", format_servers(report["servers"])]
     if report.get("profile"):
         from bench.profile import format_profile
         lines += ["", format_profile(report["profile"])]
@@ -494,8 +469,10 @@ def run(args) -> dict:
             common = (standin, note_id, post_script, args.seconds, args.rounds, args.connections, args.threads)
             report["full"] = measure(*common, None)
             report["quota"] = measure(*common, args.quota) if args.quota else {"skipped": "--quota 0"}
-            if args.models:
-                report["models"] = compare_models(standin, note_id, args.seconds, args.connections, args.threads)
+            if args.servers:
+                from bench.servers import compare
+                report["servers"] = compare(server_env(standin), note_id, args.seconds, args.connections,
+                                            args.quota or 0.25, cpu_quota, wrk, rss_mb, free_port, SERVER_CPUS)
         from bench.profile import profile
         report["profile"] = profile(standin.url, args.profile_requests)
     finally:
@@ -513,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="wrk's threads (on their own core)")
     parser.add_argument("--quota", type=float, default=0.25, help="CPUs for the quota run; 0 skips it")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench.json")
-    parser.add_argument("--models", action="store_true", help="also compare gunicorn worker models")
+    parser.add_argument("--no-servers", dest="servers", action="store_false",
+                        help="skip the side-by-side servers and slow clients (bench/servers.py)")
     parser.add_argument("--profile", action="store_true", help="only where a notes request's CPU goes")
     parser.add_argument("--profile-requests", type=int, default=1000, help="requests per endpoint profiled")
     parser.add_argument("--publish", type=Path, metavar="REPORT",

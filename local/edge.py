@@ -53,7 +53,7 @@ STATIC_METHODS = {"GET", "HEAD"}
 # documents no body limit of its own, only 20,480 bytes for the request without its body
 # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html).
 MAX_BODY_BYTES = 10 * 1024 * 1024
-# Seconds a client has to send a request body once its headers are in (the API's CLIENT_TIMEOUT).
+# Seconds a client has to send a request body once its headers are in.
 BODY_TIMEOUT = 5.0
 # The edge's own errors under /api/ look like the app's (Flask's jsonify with app.json.compact and this
 # mimetype, app/api/__init__.py): one JSON shape for a client, whoever answered.

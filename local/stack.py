@@ -154,7 +154,7 @@ class LocalStack:
         # The origin secret is added here, not in api_environment(): `make bench` starts its servers
         # from api_environment() and sends no X-Origin-Verify header. api_env still wins ("" turns it off).
         env = {**self.api_environment(), "ORIGIN_VERIFY_SECRET": self.origin_secret, **self.api_env}
-        self.api = self._spawn([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"], APP_DIR, env)
+        self.api = self._spawn([sys.executable, "entrypoint.py"], APP_DIR, env)  # as the image starts it
         wait_http(f"{self.api_url}/api/health-check", 30, self.api)
 
     def start_edge(self) -> None:

@@ -42,8 +42,6 @@ PRICES = Path(__file__).with_name("prices.toml")
 GIB = 2 ** 30
 README = ROOT / "docs" / "cost.md"  # where the generated block lives (--readme takes another path)
 BLOCK = "cost"  # <!-- cost:start --> ... <!-- cost:end -->, written by scripts/generated.py
-# What one task serves: `make bench`'s figure, published with docs/performance.md's (python -m bench --publish).
-BENCH = ROOT / "bench" / "published.json"
 INGRESS_LINES = ("ALB", "ALB LCUs", "Public IPv4 (ALB)", "API Gateway requests", "Cloud Map")
 
 
@@ -91,11 +89,6 @@ class Estimate:
 @lru_cache(maxsize=8)
 def _read_toml(path: Path, mtime: float) -> dict:
     return tomllib.loads(path.read_text())
-
-
-@lru_cache(maxsize=8)
-def _read_json(path: Path, mtime: float) -> dict:
-    return json.loads(path.read_text())
 
 
 def price_file(path: Path = PRICES) -> dict:
@@ -327,12 +320,12 @@ def capacity_split(n: float, base: int, on_demand_weight: int, spot_weight: int)
 
 
 def task_capacity(config: dict, path: Path | None = None) -> float | None:
-    """Notes requests/s one task serves at CpuTarget: `make bench`'s 0.25 vCPU figure (notes mix,
-    CPU-bound), scaled by Cpu up to one vCPU (one gunicorn worker uses one core at most)."""
-    path = path or BENCH
-    try:  # parsed once per version of the file, as prices.toml is
-        full = _read_json(path, path.stat().st_mtime)["capacity"]["rps_at_full_quota"]
-    except (OSError, ValueError, KeyError, TypeError):
+    """Notes requests/s one task serves at CpuTarget: prices.toml's [capacity] figure for 0.25 vCPU (notes
+    mix, CPU-bound, measured; its provenance is beside it), scaled by Cpu up to one vCPU (one gunicorn
+    worker uses one core at most). None when the file has no such figure."""
+    try:
+        full = float(price_file(path or PRICES)["capacity"]["notes_rps_per_quarter_vcpu"])
+    except (KeyError, TypeError, ValueError):
         return None
     return full * min(int(config["Cpu"]), 1024) / 256 * int(config["CpuTarget"]) / 100
 
@@ -371,14 +364,14 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
     n = sum(running.values())
     est = Estimate(config, requests, n, region, price_date, notes=notes)
     for name, s in per_service.items():
-        need = tasks_needed(s, requests, a["peak_to_average"], hours)
+        need = tasks_needed(s, requests, a["peak_to_average"], hours, prices_path)
         if not need:
             continue
         needed, peak, per_task = need
         est.tasks_needed = max(est.tasks_needed or 0, needed)
         label = f"{name}: " if count > 1 else ""
         notes.append(f"{label}capacity: {peak:.1f} req/s at peak ({a['peak_to_average']:g}x the month's average) "
-                     f"needs {needed} task(s) at {per_task:,.0f} req/s each (make bench, CpuTarget={s['CpuTarget']}%)")
+                     f"needs {needed} task(s) at {per_task:,.0f} req/s each (prices.toml [capacity], CpuTarget={s['CpuTarget']}%)")
         if needed > int(s["MaxTasks"]):
             est.warnings.append(f"{label}{needed} tasks needed at peak, above MaxTasks={s['MaxTasks']}: autoscaling "
                                 f"stops there and requests queue (raise MaxTasks in its block in parent.yml)")

@@ -31,28 +31,33 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True,
                                       hide_input_in_errors=True)
 
-    # --- the HTTP server (read by gunicorn.conf.py) ---
+    # --- the HTTP server (read by gunicorn.conf.py and entrypoint.py; docs/performance.md) ---
     host: str = Field("0.0.0.0", description="Address to listen on; the container needs all interfaces.")
     port: int = Field(8000, ge=1, le=65535, description="Container port; must match service.yml.")
     web_concurrency: int = Field(1, ge=1, le=32, description="gunicorn worker processes.")
-    threads: int = Field(8, ge=1, le=128, description="Threads per worker (gthread).")
     graceful_timeout: int = Field(20, ge=1, le=110, description="Seconds to drain on SIGTERM; below ECS stopTimeout.")
-    keepalive: int = Field(75, ge=1, le=600, description="Idle keep-alive seconds; above the upstream idle timeout.")
-    # gunicorn's default, 1000, is what a stranger needs to hold to stop the health check: silent connections
-    # each occupy a slot until CLIENT_TIMEOUT, re-opened as fast as they close. Idle connections cost no
-    # thread (the event loop holds them), a few KiB each; the task's nofile limit (service.yml) is above this.
+    keepalive: int = Field(
+        75, ge=1, le=600,
+        description="Idle keep-alive seconds, above the upstream idle timeout; also the time a client has to "
+                    "send a request head (gevent worker).")
+    # Connections one worker holds at once, idle and half-sent ones included: a stranger must open more than
+    # this to make the health check wait. Each costs a greenlet and at most one request head (the limits
+    # below); docs/performance.md derives the worker's memory bound from the product. The task's nofile
+    # limit (service.yml) is above it.
     worker_connections: int = Field(
-        4096, ge=64, le=60000,
-        description="Connections one worker holds at once (gthread); beyond them new ones wait unaccepted.")
+        2048, ge=64, le=60000,
+        description="Connections one worker holds at once; beyond them new ones wait unaccepted.")
+    # gunicorn's limits on a request head (414/431 past them). The proxies in front pass at most 20,480
+    # bytes of request line and headers (gunicorn.conf.py cites the quotas).
+    limit_request_line: int = Field(8190, ge=256, le=8190, description="Longest request line (bytes).")
+    limit_request_fields: int = Field(32, ge=8, le=100, description="Most header fields in a request.")
+    limit_request_field_size: int = Field(1024, ge=256, le=8190, description="Longest header field (bytes).")
 
-    # --- shutdown and slow clients (read by api.server.DrainingThreadWorker) ---
+    # --- shutdown (read by entrypoint.py) ---
     drain_delay: int = Field(
         0, ge=0, le=60,
-        description="Seconds to keep accepting new connections after SIGTERM, before draining: covers the "
-                    "time API Gateway keeps routing to a task ECS removed from Cloud Map. 0 behind the ALB.")
-    client_timeout: int = Field(
-        5, ge=1, le=60,
-        description="Seconds a client has to send a whole request (headers and body) once it starts; then 408.")
+        description="Seconds to keep serving after SIGTERM before the drain starts: covers the time API "
+                    "Gateway keeps routing to a task ECS removed from Cloud Map. 0 behind the ALB.")
 
     @model_validator(mode="after")
     def _stop_fits_in_ecs_stop_timeout(self) -> Settings:

@@ -25,8 +25,6 @@ def test_runtime_packages_do_not_import_the_test_tooling(package):
     allowed = {"scripts/plan.py": {"checks.plan"}}  # `make plan` is the plan engine's front end
     for path in sorted((ROOT / package).glob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        if rel == "scripts/bench.py":
-            continue  # moves to bench/ (issue 11)
         tooling = {m for m in imported(path) if m.split(".")[0] in ("checks", "tests")}
         assert tooling <= allowed.get(rel, set()), f"{rel} imports {sorted(tooling)}"
 

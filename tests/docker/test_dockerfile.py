@@ -50,7 +50,7 @@ def test_multi_stage_and_the_runtime_copies_only_the_venv_and_code(dockerfile):
     assert len(dockerfile.values("FROM")) >= 3  # base, build, runtime
     stage = dockerfile.final
     copies = dockerfile.values("COPY", stage)
-    assert copies == ["--from=build /opt/venv /opt/venv", "gunicorn.conf.py healthcheck.py ./", "api ./api"]
+    assert copies == ["--from=build /opt/venv /opt/venv", "gunicorn.conf.py entrypoint.py healthcheck.py ./", "api ./api"]
     runs = " ".join(dockerfile.values("RUN", stage))
     for tool in ("apt-get", "curl", "wget", "gcc", "pip install"):
         assert tool not in runs, f"{tool} in the runtime stage"
@@ -69,7 +69,7 @@ def test_port_agrees_with_the_app(dockerfile):
 
 def test_command_runs_gunicorn_with_the_shipped_config(dockerfile):
     cmd = dockerfile.exec_form("CMD", dockerfile.final)  # exec form: JSON array
-    assert cmd == ["gunicorn", "--config", "gunicorn.conf.py"]
+    assert cmd == ["python", "entrypoint.py"]  # which starts gunicorn with gunicorn.conf.py
     assert (APP_DIR / "gunicorn.conf.py").is_file()
     assert dockerfile.values("STOPSIGNAL") == [], "SIGTERM is gunicorn's graceful stop"
 
@@ -86,7 +86,7 @@ def test_health_check_is_python_and_probes_the_health_path(dockerfile):
 def test_every_copied_file_is_in_the_build_context():
     ignore = (APP_DIR / ".dockerignore").read_text().splitlines()
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
-    for name in ("requirements.txt", "gunicorn.conf.py", "healthcheck.py", "api"):
+    for name in ("requirements.txt", "gunicorn.conf.py", "entrypoint.py", "healthcheck.py", "api"):
         assert name in allowed and (APP_DIR / name).exists()
 
 

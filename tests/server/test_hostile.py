@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import resource
 import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.server.conftest import start_stack
 from tests.server.support import assert_json_error, exchange, read_one_response, read_until_closed
 
 pytestmark = pytest.mark.server
@@ -85,6 +81,8 @@ def test_path_tricks_are_json_404(stack, path):
     assert_json_error(reply, range(400, 500))
 
 
+# Requests gunicorn refuses before Flask sees them keep gunicorn's own small error page (docs/api.md,
+# "Errors"): JSON there would need gunicorn's private internals. A 4xx, the connection closed, no traceback.
 @pytest.mark.parametrize("request_bytes,status", [
     (b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nX-Evil: a\r\nb: c\rd\r\n\r\n", 400),       # bare CR
     (b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nX-Bad\x00Name: y\r\n\r\n", 400),            # NUL in a name
@@ -93,12 +91,17 @@ def test_path_tricks_are_json_404(stack, path):
     (b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 200 + b"\r\n", 431),   # many headers
     (b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400),
     (b"POST /api/notes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n", 400),
-    (b"BREW /api/health-check HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
     (b"GET /api/health-check HTTP/9.9\r\nHost: x\r\n\r\n", 400),
 ])
-def test_malformed_http_gets_a_json_4xx_from_gunicorn_itself(stack, request_bytes, status):
+def test_malformed_http_gets_a_4xx_from_gunicorn_itself(stack, request_bytes, status):
     reply, _ = exchange(stack.host, stack.api_port, request_bytes)
-    assert_json_error(reply, status)
+    assert reply.startswith(b"HTTP/1.1 %d " % status), reply[:200]
+    assert b"Traceback" not in reply and b"File \"" not in reply
+
+
+def test_an_unknown_method_reaches_flask_and_gets_json(stack):
+    reply, _ = exchange(stack.host, stack.api_port, b"BREW /api/health-check HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert_json_error(reply, 405)
 
 
 def test_header_injection_through_the_request_id_is_not_echoed(stack):
@@ -106,125 +109,12 @@ def test_header_injection_through_the_request_id_is_not_echoed(stack):
     assert r.status_code == 200 and "Set-Cookie" not in r.headers and "\t" not in r.headers["X-Request-Id"]
 
 
-# --- slow clients (CLIENT_TIMEOUT, 5 s by default; see api/server.py) -------------------------
-CLIENT_TIMEOUT = 5
-SLACK = 2.5  # the event loop checks deadlines once a second, and the machine is shared
-STALLED_HEAD = b"GET /api/health-check HTTP/1.1\r\nHost: x\r\nX-Slow: "
-STALLED_BODY = (b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 100\r\n\r\n{\"te")
-
-
-def assert_request_timeout(reply: bytes) -> None:
-    """The server's 408 for a request that did not arrive in time, and the connection closes."""
-    error = assert_json_error(reply, 408, "request_timeout", closes=True)
-    assert error == {"code": "request_timeout", "message": "The request did not arrive in time."}
-
-
-def health_within(stack, seconds: float) -> float:
-    started = time.monotonic()
-    assert requests.get(f"{stack.api_url}/api/health-check", timeout=seconds).status_code == 200
-    return time.monotonic() - started
-
-
-def test_stalled_clients_do_not_starve_the_worker(stack):
-    """Twice as many stalled clients as threads (8 mid-headers, 8 mid-body): the health check
-    still answers at once, and every one of them is cut off after CLIENT_TIMEOUT."""
-    stalled = []
-    try:
-        for start in [STALLED_HEAD] * 8 + [STALLED_BODY] * 8:
-            sock = socket.create_connection((stack.host, stack.api_port), timeout=5)
-            sock.sendall(start)
-            stalled.append((sock, time.monotonic()))
-        time.sleep(0.5)  # every stalled request has reached the server
-        while time.monotonic() < stalled[0][1] + CLIENT_TIMEOUT - 1:  # while they are all held
-            assert health_within(stack, 2) < 2
-            time.sleep(0.5)
-        for sock, sent in stalled:
-            reply, closed = read_until_closed(sock, CLIENT_TIMEOUT + SLACK)
-            assert_request_timeout(reply)
-            assert closed - sent < CLIENT_TIMEOUT + SLACK
-    finally:
-        for sock, _ in stalled:
-            sock.close()
-
-
-def test_a_trickling_client_is_cut_off_too(stack):
-    """A deadline for the whole request, not an idle timeout: one header byte every half second
-    never stalls for long, and is still cut off."""
-    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
-        started = time.monotonic()
-        with pytest.raises(OSError):  # the server closes the connection under our writes
-            for byte in STALLED_HEAD + b"x" * 100:
-                sock.send(bytes([byte]))
-                time.sleep(0.5)
-        assert time.monotonic() - started < CLIENT_TIMEOUT + SLACK + 1
-
-
-def test_a_silent_connection_is_closed_without_a_reply(stack):
-    reply, took = exchange(stack.host, stack.api_port, b"", CLIENT_TIMEOUT + SLACK)  # send nothing
-    assert reply == b""
-    assert CLIENT_TIMEOUT - 1 <= took < CLIENT_TIMEOUT + SLACK
-
-
-def test_idle_keep_alive_connections_wait_without_a_thread(stack):
-    """Kept-alive connections wait in the event loop (as gthread does), so 16 of them hold no
-    thread; and one that starts its next request and stalls is cut off like a new one."""
-    kept = []
-    try:
-        for _ in range(16):
-            sock = socket.create_connection((stack.host, stack.api_port), timeout=5)
-            sock.sendall(b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert read_one_response(sock).startswith(b"HTTP/1.1 200")
-            kept.append(sock)
-        assert health_within(stack, 2) < 2
-        kept[0].sendall(STALLED_BODY)
-        sent = time.monotonic()
-        for _ in range(3):
-            assert health_within(stack, 2) < 2
-        reply, closed = read_until_closed(kept[0], CLIENT_TIMEOUT + SLACK)
-        assert_request_timeout(reply)
-        assert closed - sent < CLIENT_TIMEOUT + SLACK
-    finally:
-        for sock in kept:
-            sock.close()
-
-
-IDLE_CONNECTIONS = 1100  # more than gthread's default worker_connections (1000)
-
-
-def test_a_thousand_idle_connections_do_not_starve_the_health_check(tmp_path):
-    """Silent connections each hold one of a worker's WORKER_CONNECTIONS slots until CLIENT_TIMEOUT; beyond
-    the limit gunicorn stops accepting, and the health check waits in the listen backlog behind them
-    (an attacker re-opens them as they close). With 4096 slots, 1,100 of them leave it answering at once.
-    A private stack, started after the open-file limit is raised, since the server inherits it (the task's
-    own limit is service.yml's Ulimits)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = 2 * IDLE_CONNECTIONS + 512  # this process's sockets and the server's, and everything else
-    if soft < need:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
-    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= need, f"raise the open-file limit (ulimit -n {need})"
-    held = []
-    with start_stack(tmp_path) as stack:
-        try:
-            opened = time.monotonic()
-            for _ in range(IDLE_CONNECTIONS):
-                held.append(socket.create_connection((stack.host, stack.api_port), timeout=5))
-            time.sleep(0.5)  # the server has seen them all
-            for _ in range(3):
-                assert health_within(stack, 2) < 2
-            assert time.monotonic() - opened < CLIENT_TIMEOUT, "the idle connections were all held meanwhile"
-        finally:
-            for sock in held:
-                sock.close()
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-
 def origin(stack) -> bytes:
     """The header the edge adds (the API refuses /api/ requests without it), as raw request lines."""
     return b"".join(f"{name}: {value}\r\n".encode() for name, value in stack.origin_headers.items())
 
 
-def test_a_body_sent_in_pieces_within_the_timeout_is_served(stack):
+def test_a_body_sent_in_pieces_is_served(stack):
     body = json.dumps({"text": "sent in pieces"}).encode()
     with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
         sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
@@ -245,9 +135,8 @@ def test_a_chunked_body_is_served(stack):
     assert reply.startswith(b"HTTP/1.1 201"), reply[:200]
 
 
-def test_expect_100_continue_is_answered_while_the_body_is_awaited(stack):
-    """curl and others wait for "100 Continue" before sending a body: the event loop, which waits
-    for that body, sends it (once)."""
+def test_expect_100_continue_is_answered(stack):
+    """curl and others wait for "100 Continue" before sending a body."""
     body = json.dumps({"text": "after continue"}).encode()
     with socket.create_connection((stack.host, stack.api_port), timeout=2) as sock:
         sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
@@ -266,93 +155,13 @@ def test_pipelined_requests_are_all_answered(stack):
 
 
 def test_a_body_announced_over_the_limit_is_413_without_waiting_for_it(stack):
-    reply, took = exchange(stack.host, stack.api_port,
-                           b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
-                           b"Content-Length: 1000000\r\n\r\n{\"te")
-    assert_json_error(reply, 413, "payload_too_large", closes=True)
-    assert took < 2
-
-
-def worker_cpu_seconds(stack) -> float:
-    """CPU time the gunicorn worker (the master's one child) has used so far."""
-    pid = int(Path(f"/proc/{stack.api.pid}/task/{stack.api.pid}/children").read_text().split()[0])
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def test_a_body_of_one_byte_chunks_costs_the_event_loop_little(stack):
-    """A chunked body of 1-byte chunks sent 60 bytes at a time (about 80 KB, as much as the loop
-    buffers): the loop used to restart the chunk walk from the first byte on every recv, about
-    1-3 s of CPU for this one connection on a whole core (0.1 s now), while it could accept and dispatch
-    nothing else. Each byte is looked at once now: the health check answers meanwhile, and the
-    worker's CPU time for the lot stays small."""
-    body = b"1\r\nx\r\n" * 13_000
-    done = threading.Event()
-    health: list[float] = []
-
-    def check_health():
-        while not done.is_set():
-            health.append(health_within(stack, 5))
-            time.sleep(0.2)
-
-    with socket.create_connection((stack.host, stack.api_port), timeout=10) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        cpu_before = worker_cpu_seconds(stack)
-        checker = threading.Thread(target=check_health)
-        checker.start()
-        try:
-            sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
-                         b"Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n")
-            for i in range(0, len(body), 60):
-                sock.sendall(body[i:i + 60])
-                time.sleep(0.002)  # one piece per recv, as a slow link would deliver them
-            sock.sendall(b"0\r\n\r\n")
-            reply, _ = read_until_closed(sock, CLIENT_TIMEOUT + SLACK)
-        finally:
-            done.set()
-            checker.join()
-        cpu = worker_cpu_seconds(stack) - cpu_before
-    assert reply.startswith((b"HTTP/1.1 400", b"HTTP/1.1 408")), reply[:200]  # x...x is no JSON; or too slow a sender
-    assert health and max(health) < 2, health
-    print(f"worker CPU for an 80 KB body of 1-byte chunks in 60-byte pieces: {cpu:.2f} s")
-    assert cpu < 0.4, f"the worker spent {cpu:.2f} s of CPU on one trickled body"
-
-
-@pytest.mark.parametrize("extra", [b"X-A: 1\r\n" * 101, b"X-Big: " + b"a" * 8200, b"a" * 8200])
-def test_a_head_over_gunicorns_limits_is_refused_before_it_ends(stack, extra):
-    """Too many fields, too long a field or request line: answered at once (431/414 in JSON, as
-    gunicorn's parser answers them), not after CLIENT_TIMEOUT, however long the head would go on."""
-    start = b"GET /" if extra.startswith(b"a") else b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n"
-    reply, took = exchange(stack.host, stack.api_port, start + extra, CLIENT_TIMEOUT + SLACK)
-    assert_json_error(reply, 414 if extra.startswith(b"a") else 431)
-    assert took < 2
-
-
-@pytest.mark.parametrize("part", ["head", "body"])
-def test_a_request_read_by_its_thread_is_cut_off_at_its_deadline_too(stack, part):
-    """Requests the event loop does not buffer (pipelined ones here; also those past BUFFER_BUDGET
-    or with a head over 64 KB) are read by a thread. A socket timeout would restart with every
-    byte: one byte a second would hold the thread for ever. The deadline holds there too: a 408 in
-    JSON (from the worker while the head is read, from the app while it reads the body)."""
-    first = b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n\r\n"
-    second = STALLED_HEAD if part == "head" else (
-        b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
-        b"Content-Length: 100\r\n\r\n{\"te")
-    with socket.create_connection((stack.host, stack.api_port), timeout=5) as sock:
-        sock.sendall(first + second)
-        sent = time.monotonic()
-        assert read_one_response(sock).startswith(b"HTTP/1.1 200")
-        sock.settimeout(1)
-        reply = b""
-        for _ in range(3 * CLIENT_TIMEOUT):  # one byte a second until the server answers
-            try:
-                reply = sock.recv(65536)
-                break
-            except TimeoutError:
-                sock.send(b"x")
-        rest, closed = read_until_closed(sock, CLIENT_TIMEOUT + SLACK)
-    assert_request_timeout(reply + rest)
-    assert closed - sent < CLIENT_TIMEOUT + SLACK
+    with socket.create_connection((stack.host, stack.api_port), timeout=2) as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST /api/notes HTTP/1.1\r\nHost: x\r\n" + origin(stack) + b"Content-Type: application/json\r\n"
+                     b"Content-Length: 1000000\r\n\r\n{\"te")
+        reply = read_one_response(sock)
+    assert_json_error(reply, 413, "payload_too_large")
+    assert time.monotonic() - started < 2
 
 
 # --- Bounded responses and the origin check (app hardening) ---------------------------------------

@@ -173,13 +173,13 @@ OTHER_OPEN_FILES = 256
 
 @pytest.mark.parametrize("ingress", INGRESSES)
 def test_the_task_may_open_every_connection_gunicorn_holds(ingress):
-    """gunicorn holds up to WORKER_CONNECTIONS sockets per worker; gthread's own default (1000) let about
+    """gunicorn holds up to WORKER_CONNECTIONS sockets per worker; its own default (1000) let about
     1,000 silent connections starve the health check. The container's nofile limit is set (Fargate's
     default has changed: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Ulimit.html) and
     leaves room for every worker's connections."""
     gunicorn_conf = (ROOT / "app" / "gunicorn.conf.py").read_text()
     assert re.search(r"^worker_connections = settings\.worker_connections$", gunicorn_conf, re.M)
-    assert DEFAULTS["worker_connections"] >= 4096
+    assert DEFAULTS["worker_connections"] >= 2048
     c = container(service_for(ingress))
     (nofile,) = [u for u in c.get("Ulimits", []) if u["Name"] == "nofile"]
     assert nofile["SoftLimit"] == nofile["HardLimit"]

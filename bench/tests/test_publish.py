@@ -9,7 +9,7 @@ import json
 import pytest
 
 from bench import publish, run
-from scripts import cost, generated
+from scripts import generated
 
 
 def server(rps, p99=10.0, rss=100.0, standin=None):
@@ -90,30 +90,6 @@ def test_publish_writes_the_block_and_the_report(tmp_path):
     # The synthetic service is 0.72 of the ceiling everywhere while its verdicts pass: the page says so.
     assert "the service is under the 0.8 target in 6 of 6 runs" in text
     generated.assert_current(doc, publish.BLOCK, publish.section(report))
-
-
-def test_make_cost_says_how_many_tasks_requests_need(tmp_path, monkeypatch):
-    published = tmp_path / "published.json"
-    published.write_text(json.dumps({"capacity": {"rps_at_full_quota": 100.0}}))
-    monkeypatch.setattr(cost, "BENCH", published)
-    config = cost.configuration(None, "")  # each block: Cpu=256, CpuTarget=60, MaxTasks=2 in dev
-    for service in cost.settings(config)[1].values():
-        assert cost.task_capacity(service) == pytest.approx(60)
-    hours = cost.price_file(cost.PRICES)["hours_per_month"]
-    # 60 req/s per task at CpuTarget; the peak is 3x the average (prices.toml).
-    small = cost.estimate(config, 60 * 3600 * hours / 3)
-    assert small.tasks_needed == 1 and not small.warnings
-    big = cost.estimate(config, 60 * 3600 * hours * 2)  # peak 360 req/s: 6 tasks
-    assert big.tasks_needed == 6
-    assert big.warnings and "MaxTasks=2" in big.warnings[0]
-    assert "WARNING" in cost.table(big, [], None, None)
-    assert cost.estimate({**config, "MaxTasks": "10"}, 60 * 3600 * hours * 2).warnings == []
-    assert cost.estimate(config, 0).tasks_needed is None
-
-
-def test_without_a_bench_figure_make_cost_says_nothing_of_tasks(tmp_path, monkeypatch):
-    monkeypatch.setattr(cost, "BENCH", tmp_path / "missing.json")
-    assert cost.estimate(cost.configuration(None, ""), 1e9).tasks_needed is None
 
 
 def test_the_report_shape_survives_a_skipped_quota():
