@@ -292,12 +292,14 @@ def write_starter(root: Path, name: str, prefix: str) -> Path:
     target = root / SERVICES_DIR / name
     shutil.copytree(root / SAMPLE_CONTEXT, target, ignore=IGNORED)
     factory = target / "api" / "__init__.py"
-    kept = "".join(line for line in factory.read_text().splitlines(keepends=True) if line.strip() not in SAMPLE_LINES)
+    kept = "".join(line for line in factory.read_text().splitlines(keepends=True)
+                   if line.strip() not in SAMPLE_LINES and not (line.strip().startswith("#") and "app/api/notes" in line))
     if kept.count("    return app\n") != 1:  # create_app ends with `return app`: the example goes before it
         raise ServiceError("app/api/__init__.py: expected create_app to end with one `return app`")
-    factory.write_text(kept.replace("    return app\n", "    from . import hello  # the starter's example: "
-                                    "replace it with your own blueprints\n    app.register_blueprint(hello.bp)\n"
-                                    "    return app\n"))
+    example = ("    # The blueprints. The starter's example: replace it with your own (docs/api.md, \"Adding an endpoint\").\n"
+               "    from . import hello\n"
+               "    app.register_blueprint(hello.bp)\n")
+    factory.write_text(kept.replace("    return app\n", example + "    return app\n"))
     replace_once(target / "api" / "config.py", r'^API_PREFIX = "/api"$', f'API_PREFIX = "{prefix}"')
     replace_once(target / "healthcheck.py", r'^PATH = "/api/health-check"$', f'PATH = "{prefix}/health-check"')
     for source in STARTER.rglob("*"):
