@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help python venv run system-deps test test-unit test-templates lint-templates lock clean \
-	deploy preflight plan publish smoke status logs exec stop start cost bench destroy
+	deploy preflight plan publish smoke status logs exec stop start cost bench destroy service
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}' \
@@ -131,6 +131,10 @@ cost: $(VENV)/.installed ## Monthly estimate (ENV=, PARAMS=, REQUESTS=, TASKS=; 
 	$(OPS) cost $(ARGS)
 destroy: $(VENV)/.installed ## Empty the bucket, delete the stack and its image repositories (YES=1 skips the question)
 	$(OPS) destroy
+
+service: $(VENV)/.installed ## A new service: NAME=reports [PREFIX=/api/reports] (its block in parent.yml, services/NAME/)
+	@test -n "$(NAME)" || (echo "NAME= is needed, e.g. make service NAME=reports" >&2; exit 1)
+	$(PY) -m scripts new-service "$(NAME)" --prefix "$(or $(PREFIX),/api/$(NAME))"
 
 clean: ## Remove venvs and caches
 	rm -rf $(VENV) .venv-* .cache .pytest_cache build reports

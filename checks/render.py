@@ -62,6 +62,16 @@ WIRED = {"OriginVerifySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012
          "OriginVerifySecretKey": "v1", "CloudFrontPrefixListId": "pl-3b927c52"}
 
 
+def every_image() -> str:
+    """An ImageUri with an image for every build context parent.yml's services (and the generated second
+    service) name, as `make deploy` passes it: then every service runs tasks."""
+    from blueprint.services import image_value
+    from blueprint.templates import service_resources
+    contexts = [str(r["Metadata"]["Build"]["Context"]) for r in service_resources(template(PARENT)).values()]
+    return image_value({c: f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/{c.replace('/', '-')}@sha256:" + "0" * 64
+                        for c in dict.fromkeys([*contexts, SECOND_CONTEXT])})
+
+
 def variants() -> dict[str, dict[str, str]]:
     """Every Ingress x NetworkMode x Profile, plus each ingress with custom domains, an image (so the
     service runs tasks) and the options that add resources (prod's NAT per AZ and web ACL, a budget,
@@ -74,7 +84,7 @@ def variants() -> dict[str, dict[str, str]]:
     for ingress in ("HttpApi", "LoadBalancer"):
         out[f"{ingress}-domains-options"] = {
             "Ingress": ingress, "NetworkMode": "PrivateSubnets", "Profile": "prod",
-            "ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/notes@sha256:" + "0" * 64,
+            "ImageUri": every_image(),
             "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS, "BudgetEmail": "ops@example.com",
             "CloudFrontPlan": "Free", **WIRED,
             # One variant adopts a retained table instead of creating one.
@@ -83,10 +93,12 @@ def variants() -> dict[str, dict[str, str]]:
     return out
 
 
-# What the generated second service's block sets beyond the first one's wiring: a prefix and priority
-# of its own, and every option a block can turn on, so the renderings cover those branches too.
+# What the generated second service's block sets beyond the starter's: a prefix and priority of its
+# own, and every option a block can turn on, so the renderings cover those branches too. It builds app/
+# (a context with a Dockerfile in every fork).
+SECOND_NAME, SECOND_PREFIX, SECOND_CONTEXT = "second", "/api/second", "app"
 SECOND_BLOCK = {
-    "PathPrefix": "/api/second", "ListenerRulePriority": 100, "HealthCheckPath": "/api/second/health-check",
+    "ListenerRulePriority": 100,
     "ContainerPort": 8080, "Architecture": "X86_64", "Cpu": 512, "Memory": 1024, "MinTasks": 0, "MaxTasks": 3,
     "DesiredCount": "2", "EnableExecuteCommand": "true",
     "StopSchedule": "cron(0 19 ? * MON-FRI *)", "StartSchedule": "cron(0 7 ? * MON-FRI *)",
@@ -97,28 +109,17 @@ SECOND_BLOCK = {
     "SecretArns": "arn:aws:ssm:us-east-1:123456789012:parameter/second/api-key,"
                   "arn:aws:secretsmanager:us-east-1:123456789012:secret:second-db-AbCdEf",
 }
-SECOND_DROPS = ("PolicyArns",)  # the first service's data is its own
 
 
 def two_service_parent() -> dict:
-    """parent.yml with a second service, its block generated from the first one's (the parent's first
-    service.yml block) as `new-service` would write it: the wiring kept, the service's own settings
-    SECOND_BLOCK, and the frontend waiting for it too."""
-    import copy
-    parent = copy.deepcopy(load(ROOT / PARENT))
-    resources = parent["Resources"]
-    first = next(name for name, r in resources.items() if r.get("Type") == "AWS::Serverless::Application"
-                 and str(r["Properties"].get("Location", "")).endswith("service.yml"))
-    block = copy.deepcopy(resources[first])
-    params = {k: v for k, v in block["Properties"]["Parameters"].items()
-              if k not in SECOND_DROPS and not k.startswith("Environment")}
-    block["Properties"]["Parameters"] = {**params, **SECOND_BLOCK}
-    resources[SECOND] = block
-    frontend = resources["FrontendStack"]
-    frontend["DependsOn"] = [*frontend.get("DependsOn", []), SECOND]
-    parent["Outputs"][SECOND] = {"Description": "Service: the generated second service (JSON).",
-                                 "Value": {"Fn::GetAtt": [SECOND, "Outputs.Descriptor"]}}
-    return parent
+    """parent.yml with a second service, added by the very generator `new-service` uses
+    (blueprint/services.py's add_to_parent: the block's text, its DependsOn line, its output), with the
+    options of SECOND_BLOCK on."""
+    from blueprint.services import add_to_parent, decode
+    settings = {k: v for k, v in SECOND_BLOCK.items() if k != "ListenerRulePriority"}
+    text = add_to_parent((ROOT / PARENT).read_text(), SECOND_NAME, SECOND_PREFIX, SECOND_CONTEXT,
+                         SECOND_BLOCK["ListenerRulePriority"], settings)
+    return decode(text)
 
 
 def write_two_service_parent(directory: Path) -> Path:

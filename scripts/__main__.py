@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from scripts import cost, deploy, destroy, ops, plan, preflight, publish, scale
+from scripts import cost, deploy, destroy, new_service, ops, plan, preflight, publish, scale
 from scripts import smoke as smoke_runner
 from scripts.common import parse_overrides, run_cli, target
 
@@ -172,9 +172,11 @@ COMMANDS = [
     ("inspect", "logs", "the services' recent log lines", setup_logs, do_logs),
     ("inspect", "cost", "the monthly estimate and the ceiling of a configuration (offline)", cost.add_arguments,
      cost.run),
+    ("develop", "new-service", "a new service: its block in parent.yml and its build context services/NAME/",
+     new_service.add_arguments, new_service.run),
 ]
 GROUPS = {"deploy": "deploy (build, ship, remove)", "operate": "operate (a running stack)",
-          "inspect": "inspect (read only)"}
+          "inspect": "inspect (read only)", "develop": "develop (this repository, offline)"}
 
 
 def commands_help() -> str:

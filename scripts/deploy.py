@@ -17,6 +17,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+from blueprint import services
 from blueprint.templates import parent
 from scripts import image, prefix_list, preflight, publish, scale, stack_failures
 from scripts import outputs as stack_outputs
@@ -109,14 +110,17 @@ def wait_for_services(t: Target, outputs: ParentOutputs, timeout: float = 1200, 
 
 def build_images(t: Target, run=subprocess.run, params: dict | None = None) -> tuple[dict[str, str], str]:
     """Build and push each Context of parent.yml once, for the Architecture its services' blocks set;
-    ({image parameter: image by digest}, the version of the first (the sample's) build, which its image
-    reports: the version is a build argument, not a stack parameter)."""
-    images, versions = {}, []
+    ({image parameter: every image it carries, CONTEXT=IMAGE pairs by digest}, the version of the first
+    (the sample's) build, which its image reports: the version is a build argument, not a stack parameter).
+    One parameter carries every context's image, so a new service adds no parameter (blueprint/services.py)."""
+    carried: dict[str, dict[str, str]] = {}
+    versions = []
     for build in image.builds(params=params):
         ref, version = image.build_and_push(t, build.architecture, run, build.context)
-        images.update(dict.fromkeys(build.parameters, ref))
+        for parameter in build.parameters:
+            carried.setdefault(parameter, {})[build.context] = ref
         versions.append(version)
-    return images, versions[0]
+    return {parameter: services.image_value(refs) for parameter, refs in carried.items()}, versions[0]
 
 
 def refuse_unknown_parameters(t: Target, extra: dict) -> None:

@@ -52,7 +52,7 @@ def test_the_container_drops_every_linux_capability_unless_ecs_exec_is_on(exec_e
     """https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_KernelCapabilities.html ;
     ECS Exec's agent needs are undocumented (https://github.com/aws/containers-roadmap/issues/1360)."""
     template = render_file(SERVICE, {"EnableExecuteCommand": exec_enabled,
-                                     "ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/n@sha256:" + "0" * 64})
+                                     "ImageUri": "app=123456789012.dkr.ecr.eu-west-1.amazonaws.com/n@sha256:" + "0" * 64})
     (task,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::ECS::TaskDefinition"]
     for container in task["Properties"]["ContainerDefinitions"]:
         linux = container["LinuxParameters"]

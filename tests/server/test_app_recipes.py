@@ -64,8 +64,9 @@ def refs(node) -> list[str]:
     return [r for value in node for r in refs(value)] if isinstance(node, list) else []
 
 
-def serve(app_dir: Path, env: dict):
-    """The real server (gunicorn with the copy's gunicorn.conf.py) on a free port; yields its URL."""
+def serve(app_dir: Path, env: dict, health: str = "/api/health-check"):
+    """The real server (gunicorn with the copy's gunicorn.conf.py) on a free port, once `health` answers;
+    yields its URL."""
     port = free_port()
     server_env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "ORIGIN_VERIFY_SECRET": "",
                   "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1"}
@@ -74,7 +75,7 @@ def serve(app_dir: Path, env: dict):
                               start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/api/health-check", 30, server)
+        wait_http(f"{base}{health}", 30, server)
         yield base
     finally:
         server.terminate()

@@ -25,7 +25,7 @@ from checks.render import (
 RENDERED = ROOT / "build" / "rendered"
 CHILDREN = list(CHILD_TEMPLATES)
 SOURCES = ["parent.yml", *CHILDREN]
-IMAGE = "x@sha256:" + "0" * 64  # an ImageUri: the service then runs tasks
+IMAGE = "app=x@sha256:" + "0" * 64  # an ImageUri with app/'s image: the services built from it run tasks
 
 # Renderings, each made once per session (templates are read once by checks.render.template). Tests only
 # read what these return: a test that changed it would change it for every other.

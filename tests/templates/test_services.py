@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from blueprint.services import image_value
 from blueprint.templates import service_resources
 from checks.render import ROOT, SECOND, TWO_SERVICES, parents, template
 from tests.templates.conftest import container, environment, service, stack
@@ -28,9 +29,10 @@ def given(parent: dict, *names: str) -> dict[str, dict]:
             for n, r in service_resources(parent).items()}
 
 
-def test_the_second_service_is_generated_from_the_first_ones_block():
-    """No commented example to rot: the two-service parent is parent.yml plus a block built from its first
-    service's, with the first one's wiring and nothing of its data."""
+def test_the_second_service_is_the_one_new_service_writes():
+    """No commented example to rot: the two-service parent is parent.yml plus the block, DependsOn line
+    and output `new-service`'s generator writes (blueprint/services.py), with the same wiring as the
+    first service and nothing of its data."""
     assert "second service example" not in (ROOT / "parent.yml").read_text()
     two = template(TWO_SERVICES)
     assert set(service_resources(two)) == set(service_resources(PARENT)) | {SECOND}
@@ -50,11 +52,24 @@ def test_every_service_is_named_key_service_and_has_a_build_recipe_and_an_output
         build = resource["Metadata"]["Build"]
         assert (ROOT / build["Context"] / "Dockerfile").exists()
         assert build["ImageParameter"] in parent["Parameters"]
-        assert resource["Properties"]["Parameters"]["ImageUri"] == {"Ref": build["ImageParameter"]}
+        assert image_of(parent, name, "") == "", "no image given: no task"
+        everyone = {r["Metadata"]["Build"]["Context"]: f"{r['Metadata']['Build']['Context']}@sha256:{'0' * 64}"
+                    for r in service_resources(parent).values()}
+        assert image_of(parent, name, image_value(everyone)) == everyone[build["Context"]]
+        assert image_of(parent, name, image_value({"elsewhere": "x@sha256:1"})) == ""
         output = parent["Outputs"][name]
         assert output["Description"].startswith("Service:")
         assert output["Value"] == {"Fn::GetAtt": [name, "Outputs.Descriptor"]}
     assert SHARED_OUTPUTS <= set(parent["Outputs"]) and not GONE & set(parent["Outputs"])
+
+
+def image_of(parent: dict, service: str, images: str) -> str:
+    """The image a service's block passes service.yml when ImageUri is `images` (as CloudFormation computes it)."""
+    from checks.evaluate import Evaluator
+    evaluator = Evaluator(parent, {"ImageUri": images}, "us-east-1")
+    value = evaluator.ev(parent["Resources"][service]["Properties"]["Parameters"]["ImageUri"], service)
+    assert evaluator.problems == []
+    return value
 
 
 @BOTH_PARENTS

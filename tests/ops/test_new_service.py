@@ -1,0 +1,72 @@
+"""The scaffolder's choices that the copy test (tests/server/test_new_service.py) cannot vary: listener
+rule priorities among nested prefixes, a parent without any service, and ImageUri's pairs."""
+from __future__ import annotations
+
+import pytest
+
+from blueprint import services
+from blueprint.templates import PARENT
+from checks.evaluate import Evaluator
+
+
+def parent_with(*blocks: tuple[str, str, int]) -> str:
+    """parent.yml with these (name, prefix, priority) services added by the generator."""
+    text = PARENT.read_text()
+    for name, prefix, priority in blocks:
+        text = services.add_to_parent(text, name, prefix, priority=priority)
+    return text
+
+
+@pytest.mark.parametrize("existing, prefix, low, high", [
+    ([], "/api/reports", 1, 49999),  # under the sample's /api (50000)
+    ([("admin", "/api/reports/admin", 49900)], "/api/reports", 49901, 49999),  # above what it holds
+    ([("reports", "/api/reports", 49900)], "/api/reports/admin", 1, 49899),  # below what holds it
+    ([("reports", "/api/reports", 49900)], "/api/billing", 1, 49999),  # a sibling: any free one
+])
+def test_the_priority_is_free_and_orders_nested_prefixes(existing, prefix, low, high):
+    parent = services.decode(parent_with(*existing))
+    priority = services.priority_for(prefix, parent)
+    assert low <= priority <= high
+    assert priority not in {s.priority for s in services.existing_services(parent)}
+
+
+def test_a_parent_without_services_gets_a_depends_on_and_the_block_renders():
+    text = PARENT.read_text()
+    without = "\n".join(line for line in text.splitlines() if line != "      - NotesService").replace(
+        "    DependsOn:\n", "")
+    added = services.decode(services.add_to_parent(without, "reports", "/api/reports"))
+    assert added["Resources"]["FrontendStack"]["DependsOn"] == ["ReportsService"]
+    assert added["Outputs"]["ReportsService"]["Description"].startswith("Service:")
+
+
+def test_each_block_takes_its_own_image_and_none_is_an_empty_image():
+    parent = services.decode(parent_with(("reports", "/api/reports", 100)))
+    images = services.image_value({"app": "a@sha256:1", "services/reports": "r@sha256:2"})
+
+    def image(values: dict, key: str):
+        evaluator = Evaluator(parent, values, "us-east-1")
+        value = evaluator.ev(parent["Resources"][key]["Properties"]["Parameters"]["ImageUri"], key)
+        assert evaluator.problems == []
+        return value
+    assert image({"ImageUri": images}, "ReportsService") == "r@sha256:2"
+    assert image({"ImageUri": images}, "NotesService") == "a@sha256:1"
+    assert image({"ImageUri": "app=a@sha256:1"}, "ReportsService") == ""
+    assert image({}, "ReportsService") == image({}, "NotesService") == ""
+    with pytest.raises(ValueError):
+        services.image_value({"app": "a,b"})
+
+
+def test_make_deploy_passes_each_contexts_image_in_the_one_parameter(aws, monkeypatch):
+    """Two contexts, one parameter: each pushed to its own repository, both in ImageUri as CONTEXT=IMAGE."""
+    from scripts import deploy, image
+    from tests.ops.conftest import make_target
+    from tests.ops.fake_tools import FakeTools
+    monkeypatch.setattr(image, "builds", lambda params=None: [
+        image.Build("app", ("ImageUri",), ("NotesService",)),
+        image.Build("services/reports", ("ImageUri",), ("ReportsService",))])
+    images, _ = deploy.build_images(make_target(aws), FakeTools(aws))
+    pairs = dict(pair.split("=", 1) for pair in images["ImageUri"].split(","))
+    assert set(pairs) == {"app", "services/reports"} and set(images) == {"ImageUri"}
+    assert pairs["app"].split("@")[0].endswith("/fargate-blueprint-test")
+    assert pairs["services/reports"].split("@")[0].endswith("/fargate-blueprint-test-services-reports")
+    assert all("@sha256:" in ref for ref in pairs.values())
