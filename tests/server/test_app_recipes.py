@@ -52,7 +52,7 @@ def follow(copy: Path) -> None:
         target.write_text(content)
     factory = copy / "app" / "api" / "__init__.py"
     source = factory.read_text()
-    sample = "    app.register_blueprint(notes.bp)\n"  # "below the sample's lines"
+    sample = "    # <<< the sample\n"  # "below the sample's block"
     assert source.count(sample) == 1
     factory.write_text(source.replace(sample, sample + lines))
 

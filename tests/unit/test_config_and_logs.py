@@ -47,7 +47,7 @@ def test_access_log_is_json_with_request_id_and_skips_health_checks(log_lines):
 
 
 def test_health_checks_are_logged_when_asked(log_lines):
-    from tests.unit.conftest import PROBE, make_app
+    from tests.unit.conftest import make_app
     client = make_app(log_health_checks=True).test_client()
     client.get("/api/health-check")
     assert [line["path"] for line in log_lines() if line["logger"] == "api.access"] == ["/api/health-check"]

@@ -1,5 +1,6 @@
-from tests.unit.conftest import PROBE, assert_error, make_app, ready_with
 from api.errors import DatastoreUnavailable
+
+from tests.unit.conftest import PROBE, assert_error, make_app, ready_with
 
 
 def test_health_check_is_fast_json_with_version_and_uptime(client):

@@ -2,9 +2,9 @@
 import json
 import logging
 
+import pytest
 from api import logs
 from api.notes.store import NotesSettings
-import pytest
 
 
 def test_settings_come_from_the_environment(monkeypatch):
