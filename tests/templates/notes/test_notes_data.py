@@ -6,6 +6,7 @@ import re
 
 from api.notes.store import KEY_SCHEMA, NotesSettings
 
+from checks.plan import plan
 from checks.render import PARENT, template
 from local.dynamodb_table import table_definition
 from tests.templates.conftest import ROOT, environment, service, stack
@@ -90,3 +91,27 @@ def test_the_parent_passes_existing_table_name_through():
     assert not pattern.fullmatch("no spaces allowed")
     passed = PARENT_TEMPLATE["Resources"]["NotesDataStack"]["Properties"]["Parameters"]
     assert passed["ExistingTableName"] == {"Ref": "ExistingTableName"}
+
+
+def test_the_table_ceiling_follows_the_profile():
+    """Abuse bounds are code: the sample's table ceiling (notes-data.yml), five times dev's in prod."""
+    for profile, (reads, writes) in (("dev", (20, 5)), ("prod", (100, 25))):
+        table = stack("NotesDataStack", Profile=profile)["Resources"]["NotesTable"]
+        assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["Properties"]["OnDemandThroughput"] == {"MaxReadRequestUnits": reads, "MaxWriteRequestUnits": writes}
+
+
+def test_the_service_gets_the_tables_name_and_lifetime_and_the_parent_outputs_the_name():
+    from checks.render import TWO_SERVICES
+    notes = environment(service("NotesService", TWO_SERVICES))
+    assert set(notes) >= {"NOTES_TABLE", "NOTE_TTL_DAYS"}
+    assert PARENT_TEMPLATE["Outputs"]["TableName"]["Value"] == {"Fn::GetAtt": ["NotesDataStack", "Outputs.TableName"]}
+
+
+def test_adopting_or_dropping_an_existing_table_says_which_data_the_app_will_use():
+    adopt = plan({}, {"ExistingTableName": "notes-retained"})
+    (table,) = [c for c in adopt.changes if c.resource == "NotesTable"]
+    assert table.action == "remove" and "RETAINED" in table.hazard and "ExistingTableName" in table.hazard
+    drop = plan({"ExistingTableName": "notes-retained"}, {})
+    (table,) = [c for c in drop.changes if c.resource == "NotesTable"]
+    assert table.action == "add" and "EMPTY" in table.hazard
