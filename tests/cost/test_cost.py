@@ -435,3 +435,11 @@ def test_cli_prints_the_ceiling_and_json_carries_it():
     assert data["requestsPerMonth"] == 10 * routes * SECONDS
     assert {x["item"] for x in data["lines"]} >= {"API Gateway requests", "DynamoDB", "Fargate tasks", "CloudFront"}
     assert data["withWaf"] > data["withoutWaf"] == data["total"]
+
+
+def test_without_a_table_there_is_no_table_line():
+    """A parent that nests no data stack (the sample removed: docs/services.md) prices no DynamoDB."""
+    none = {"TableMaxReadUnits": "0", "TableMaxWriteUnits": "0"}
+    est, top = cost.estimate({**DEFAULT, **none}, 20e6), cost.ceiling({**DEV, **none})
+    assert not [x for x in est.lines + top.estimate.lines if x.item.startswith("DynamoDB")]
+    assert [x for x in cost.ceiling(DEV).estimate.lines if x.item == "DynamoDB storage"]
