@@ -147,6 +147,7 @@ def repository_copy(target: Path) -> Path:
 PLATFORM_TIERS = ["tests/unit", "tests/templates", "tests/cost"]
 
 
+@pytest.mark.timeout(360)  # three tiers in the copy: ~2 min alone, more on a busy machine
 def test_without_the_sample_the_rest_renders_lints_starts_and_passes_its_tests(tmp_path):
     """docs/services.md's "Remove the sample", its commands run as written in a copy of the repository:
     the platform renders and lints, starts on the real server and answers its health checks and a valid
