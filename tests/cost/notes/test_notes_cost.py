@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from scripts import cost
-from tests.cost.test_cost import GIB, ONE
+from tests.cost.test_cost import GIB, ONE, total
 
 DEV = cost.configuration("dev", "")
 SECONDS = 730 * 3600                                        # 2,628,000 s in a 730-hour month
@@ -51,3 +51,15 @@ def test_the_ceiling_of_the_dev_configuration_by_hand():
     # The WAF adds 6.00 + 52.56 M x 0.60 = 31.536 + 6.00 = 37.536
     assert top.with_waf == pytest.approx(by_hand + 6.00 + 52.56 * 0.60)
     assert top.without_waf == pytest.approx(by_hand)
+
+
+def test_the_table_is_priced_with_its_storage():
+    assert cost.has_tables(DEV)
+    assert {"DynamoDB", "DynamoDB storage"} <= {x.item for x in cost.ceiling(DEV).estimate.lines}
+
+
+def test_totals_are_what_the_cost_page_says():
+    """docs/cost.md's figures, the sample's table included."""
+    assert round(total(0).total, 2) == 6.95
+    assert round(total(1e6).total, 2) == 8.13
+    assert round(total(100e6).total, 2) == 247.85
