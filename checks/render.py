@@ -36,8 +36,17 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 PARENT = "parent.yml"
-CHILD_TEMPLATES = ("vpc.yml", "cluster.yml", "ingress.yml", "budget.yml", "notes-data.yml", "service.yml",
-                   "frontend.yml")
+
+
+def _children() -> tuple[str, ...]:
+    """The child templates the parent nests (each AWS::Serverless::Application's Location, in order):
+    removing the sample's data stack (docs/services.md) needs no edit here."""
+    resources = load(ROOT / PARENT)["Resources"].values()
+    return tuple(dict.fromkeys(str(r["Properties"]["Location"]) for r in resources
+                               if r.get("Type") == "AWS::Serverless::Application"))
+
+
+CHILD_TEMPLATES = _children()
 NO_VALUE = {"Ref": "AWS::NoValue"}
 TWO_SERVICES = "two-services"
 SECOND = "SecondService"  # the generated second service's logical id
@@ -87,8 +96,9 @@ def variants() -> dict[str, dict[str, str]]:
             "ImageUri": every_image(),
             "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS, "BudgetEmail": "ops@example.com",
             "CloudFrontPlan": "Free", **WIRED,
-            # One variant adopts a retained table instead of creating one.
-            **({"ExistingTableName": "notes-retained"} if ingress == "LoadBalancer" else {}),
+            # One variant adopts a retained table instead of creating one (while the sample is there).
+            **({"ExistingTableName": "notes-retained"} if ingress == "LoadBalancer" and "ExistingTableName" in
+               load(ROOT / PARENT)["Parameters"] else {}),
         }
     return out
 

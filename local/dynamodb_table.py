@@ -23,6 +23,11 @@ def table_template(resource: str = TABLE_RESOURCE, root: Path = ROOT) -> Path:
     raise ValueError(f"no template in {root} defines {resource}")
 
 
+def has_table(resource: str = TABLE_RESOURCE, root: Path = ROOT) -> bool:
+    """Whether a template defines the table (without the sample, none does: the local stack then creates none)."""
+    return any(resource in (load(path).get("Resources") or {}) for path in sorted(root.glob("*.yml")))
+
+
 def table_definition(template: Path | None = None, resource: str = TABLE_RESOURCE) -> dict:
     """The template's table as keyword arguments for DynamoDB's CreateTable."""
     template = template or table_template(resource)

@@ -29,7 +29,7 @@ from pathlib import Path
 import boto3
 
 from local import edge
-from local.dynamodb_table import create_table
+from local.dynamodb_table import create_table, has_table
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
@@ -144,7 +144,8 @@ class LocalStack:
         self.db = self._spawn([sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.db_port)], ROOT,
                               quiet=True)
         wait_http(f"{self.db_url}/moto-api/", 30, self.db)
-        create_table(self.dynamodb(), TABLE_NAME)
+        if has_table():  # the sample's table (notes-data.yml); a copy without the sample has none
+            create_table(self.dynamodb(), TABLE_NAME)
 
     def stop_db(self) -> None:
         _terminate(self.db, 10)

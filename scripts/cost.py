@@ -186,6 +186,11 @@ def settings(config: dict, region: str = "us-east-1", parent: dict | None = None
     return env, per_service
 
 
+def has_tables(config: dict) -> bool:
+    """Whether the configuration has a table to price: a data stack with on-demand ceilings (data_bounds)."""
+    return float(config.get("TableMaxReadUnits", "1")) + float(config.get("TableMaxWriteUnits", "1")) > 0
+
+
 def data_bounds(parent: dict, values: dict) -> dict[str, str]:
     """The on-demand tables' ceilings, summed over every nested stack that has one (the sample's
     notes-data.yml), and the shortest item lifetime they declare (an output named ...TtlDays)."""
@@ -461,11 +466,13 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
     add(Line("Secrets Manager", p["secretsmanager_secret_month"], detail="the X-Origin-Verify secret"))
     add(Line("S3 (frontend)", a["site_gb"] * p["s3_gb_month"], detail="a few files"))
 
-    # The data: DynamoDB on demand.
-    reads, writes = requests * a["read_share"], requests * (1 - a["read_share"])
-    add(Line("DynamoDB", variable=reads / 1e6 * p["dynamodb_read_per_million"]
-             + writes / 1e6 * p["dynamodb_write_per_million"],
-             detail=f"{reads / 1e6:g} M reads, {writes / 1e6:g} M writes, on demand"))
+    # The data: DynamoDB on demand, when the parent nests a table (the sample's notes-data.yml; a fork
+    # without it has none, and no line).
+    if has_tables(config):
+        reads, writes = requests * a["read_share"], requests * (1 - a["read_share"])
+        add(Line("DynamoDB", variable=reads / 1e6 * p["dynamodb_read_per_million"]
+                 + writes / 1e6 * p["dynamodb_write_per_million"],
+                 detail=f"{reads / 1e6:g} M reads, {writes / 1e6:g} M writes, on demand"))
 
     if config.get("ContainerInsights", "disabled") != "disabled":
         add(Line("Container Insights", p["container_insights_month"], detail="estimate; custom metrics"))
@@ -515,22 +522,22 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
     config = est.config
     # DynamoDB: not what this traffic would read, but the most the table lets anyone read and write.
     reads, writes = float(config["TableMaxReadUnits"]) * seconds, float(config["TableMaxWriteUnits"]) * seconds
-    (table,) = [line for line in est.lines if line.item == "DynamoDB"]
-    table.variable = reads / 1e6 * p["dynamodb_read_per_million"] + writes / 1e6 * p["dynamodb_write_per_million"]
-    table.detail = (f"max {config['TableMaxReadUnits']} reads + {config['TableMaxWriteUnits']} writes a second, "
-                    f"{reads / 1e6:g} M + {writes / 1e6:g} M units")
-    # What those writes keep: a write unit stores at most 1 KB, kept the items' lifetime (the data stack's
-    # ...TtlDays output, + the up to 2 days DynamoDB takes to delete an expired item) and backed up by
-    # point-in-time recovery.
     ttl_days = int(config.get("ItemTtlDays", "0"))
-    kept_days = ttl_days + 2 if ttl_days else seconds / 86400  # never expire: one month of growth
-    stored_gb = float(config["TableMaxWriteUnits"]) * 1024 * kept_days * 86400 / GIB
-    est.lines.insert(est.lines.index(table) + 1, Line(
-        "DynamoDB storage", variable=stored_gb * (p["dynamodb_storage_gb_month"] + p["dynamodb_pitr_gb_month"]),
-        detail=f"{stored_gb:.1f} GB: {config['TableMaxWriteUnits']} KB/s kept {kept_days:g} days, with PITR"))
+    for table in [line for line in est.lines if line.item == "DynamoDB"]:  # none when the parent nests no table
+        table.variable = reads / 1e6 * p["dynamodb_read_per_million"] + writes / 1e6 * p["dynamodb_write_per_million"]
+        table.detail = (f"max {config['TableMaxReadUnits']} reads + {config['TableMaxWriteUnits']} writes a second, "
+                        f"{reads / 1e6:g} M + {writes / 1e6:g} M units")
+        # What those writes keep: a write unit stores at most 1 KB, kept the items' lifetime (the data stack's
+        # ...TtlDays output, + the up to 2 days DynamoDB takes to delete an expired item) and backed up by
+        # point-in-time recovery.
+        kept_days = ttl_days + 2 if ttl_days else seconds / 86400  # never expire: one month of growth
+        stored_gb = float(config["TableMaxWriteUnits"]) * 1024 * kept_days * 86400 / GIB
+        est.lines.insert(est.lines.index(table) + 1, Line(
+            "DynamoDB storage", variable=stored_gb * (p["dynamodb_storage_gb_month"] + p["dynamodb_pitr_gb_month"]),
+            detail=f"{stored_gb:.1f} GB: {config['TableMaxWriteUnits']} KB/s kept {kept_days:g} days, with PITR"))
     notes = [f"{rate:g} requests/s on each of {count} routes ({len(services(parent))} service(s) x 2) all month = "
              f"{requests / 1e6:g} M requests reach the API (each route has its own throttle)"]
-    if not ttl_days:
+    if has_tables(config) and not ttl_days:
         notes.append("items never expire (TtlDays 0), so storage grows by this line's GB every month")
     if config["Ingress"] == "LoadBalancer":
         notes.append("Ingress=LoadBalancer has no stage throttle: this is the rate the HTTP API's routes would "

@@ -22,7 +22,7 @@ bp = Blueprint("health", __name__, url_prefix=API_PREFIX)
 HEALTH_ROUTE, READY_ROUTE = "/health-check", "/ready"
 HEALTH_PATH = API_PREFIX + HEALTH_ROUTE  # also app/healthcheck.py's and service.yml's (tests hold them to it)
 READY_PATH = API_PREFIX + READY_ROUTE
-_CHECKS = "readiness_checks"
+READINESS_CHECKS = "readiness_checks"  # the app.extensions key of the checks
 
 
 class Health(BaseModel):
@@ -39,7 +39,7 @@ class Ready(BaseModel):
 def add_readiness_check(app: Flask, name: str, check: Callable[[], object]) -> None:
     """/api/ready calls `check()` on each request; it raises an ApiError (e.g. DatastoreUnavailable,
     a 503 with Retry-After) when its dependency does not answer."""
-    app.extensions.setdefault(_CHECKS, {})[name] = check
+    app.extensions.setdefault(READINESS_CHECKS, {})[name] = check
 
 
 @bp.get(HEALTH_ROUTE)
@@ -55,7 +55,7 @@ def health_check():
 @bp.get(READY_ROUTE)
 @documented("Readiness: every dependency a blueprint declared answers.", {200: Ready, 503: UNAVAILABLE})
 def ready():
-    checks = current_app.extensions.get(_CHECKS, {})
+    checks = current_app.extensions.get(READINESS_CHECKS, {})
     for check in checks.values():
         check()  # raises -> the error's own response (a 503)
     return jsonify(status="ready", checks=dict.fromkeys(checks, "ok"))

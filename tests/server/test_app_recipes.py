@@ -4,8 +4,8 @@ Adding an endpoint: the steps are the code blocks of docs/api.md's "Adding an en
 blueprint module with its pydantic models and view, its lines in create_app, and its test. In the copy,
 the new test and the OpenAPI tests pass, and the real server (gunicorn with app/gunicorn.conf.py)
 answers the endpoint and lists it in /api/openapi.json with its schemas, every $ref resolving.
-Removing the sample (its folder and its two lines in create_app): the platform still starts, answers its
-health and readiness checks and serves a valid OpenAPI document."""
+Removing the sample: the commands of docs/services.md's "Remove the sample", run as written in a copy; the
+rest renders, lints, starts, answers its health checks, prices itself and passes the platform's tiers."""
 from __future__ import annotations
 
 import os
@@ -52,7 +52,7 @@ def follow(copy: Path) -> None:
         target.write_text(content)
     factory = copy / "app" / "api" / "__init__.py"
     source = factory.read_text()
-    sample = "    app.register_blueprint(notes.bp)\n"  # "below the sample's lines"
+    sample = "    # <<< the sample\n"  # "below the sample's block"
     assert source.count(sample) == 1
     factory.write_text(source.replace(sample, sample + lines))
 
@@ -115,17 +115,69 @@ def test_adding_an_endpoint_as_the_readme_says(tmp_path):
     assert dangling == []
 
 
-def test_without_the_sample_the_platform_starts_and_answers(tmp_path):
-    """docs/services.md's removal, the app's half: app/api/notes/ and its two lines in create_app go."""
+def removal() -> str:
+    """The shell commands of docs/services.md's "Remove the sample", as written there."""
+    text = (ROOT / "docs" / "services.md").read_text()
+    section = text.split("## Remove the sample\n", 1)[1].split("\n## ", 1)[0]
+    (commands,) = re.findall(r"```sh\n(.*?)```", section, re.S)
+    return commands
+
+
+def repository_copy(target: Path) -> Path:
+    """The repository's files (git ls-files: tracked, and new ones not ignored) in `target`, with the tool
+    venvs linked, as `make test` would build them there."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    for venv in (".venv-sam", ".venv-checkov"):
+        if (ROOT / venv).exists():
+            (target / venv).symlink_to((ROOT / venv).resolve())
+    (target / ".venv").symlink_to(Path(sys.prefix))  # this one: the app's and the test tools'
+    # A repository of its own: some tests list the tracked files (git ls-files).
+    for command in (["init", "-q"], ["add", "-A"]):
+        subprocess.run(["git", *command], cwd=target, check=True, capture_output=True)
+    return target
+
+
+# The tiers that are the platform's: the unit, templates and cost tiers (the browser tier tests the sample's page
+# and goes with it; the server tier drives the sample's endpoints: docs/services.md says what to do with it).
+PLATFORM_TIERS = ["tests/unit", "tests/templates", "tests/cost"]
+
+
+@pytest.mark.timeout(360)  # three tiers in the copy: ~2 min alone, more on a busy machine
+def test_without_the_sample_the_rest_renders_lints_starts_and_passes_its_tests(tmp_path):
+    """docs/services.md's "Remove the sample", its commands run as written in a copy of the repository:
+    the platform renders and lints, starts on the real server and answers its health checks and a valid
+    OpenAPI document, `make cost`'s model answers, and the platform's tiers pass (every test still collects)."""
     from openapi_spec_validator import validate as validate_spec
-    copy = tmp_path / "repo"
-    shutil.copytree(ROOT / "app", copy / "app", ignore=IGNORED)
-    shutil.rmtree(copy / "app" / "api" / "notes")
-    factory = copy / "app" / "api" / "__init__.py"
-    lines = [line for line in factory.read_text().splitlines(keepends=True)
-             if line.strip() not in ("from . import notes", "app.register_blueprint(notes.bp)")]
-    factory.write_text("".join(lines))
+    copy = repository_copy(tmp_path / "repo")
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", removal()], cwd=copy, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not (copy / "app" / "api" / "notes").exists() and not (copy / "notes-data.yml").exists()
+    for name in ("app/api/__init__.py", "parent.yml", "compose.yaml"):
+        text = (copy / name).read_text()
+        assert "the sample" not in text.replace("Remove the sample", ""), name
+    # Nothing outside the sample names it: its table, its settings, its blueprint.
+    for name in ("parent.yml", "app/api/__init__.py", "app/api/health.py", "app/api/config.py", "app/gunicorn.conf.py"):
+        text = (copy / name).read_text()
+        assert not re.search(r"NotesDataStack|NOTES_TABLE|ExistingTableName|api\.notes|from \. import notes", text), name
+    compose = __import__("yaml").safe_load((copy / "compose.yaml").read_text())
+    assert "depends_on" not in compose["services"]["api"] and "table" not in compose["services"]
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
+
+    # make cost's model, offline.
+    cost = subprocess.run([sys.executable, "-m", "scripts", "cost"], cwd=copy, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert cost.returncode == 0, cost.stdout[-2000:] + cost.stderr[-2000:]
+    assert "ceiling" in cost.stdout and "DynamoDB" not in cost.stdout  # no table, no table line
+
+    # The real server from the copy's app/.
     for base in serve(copy / "app", env):
         health = requests.get(f"{base}/api/health-check", timeout=5)
         assert health.status_code == 200 and health.json()["status"] == "ok"
@@ -135,3 +187,13 @@ def test_without_the_sample_the_platform_starts_and_answers(tmp_path):
         doc = requests.get(f"{base}/api/openapi.json", timeout=5).json()
     validate_spec(doc)
     assert set(doc["paths"]) == {"/api/health-check", "/api/ready", "/api/openapi.json"}
+
+    # Every test left collects; the platform's tiers pass (the templates tier: cfn-lint, sam validate --lint,
+    # checkov and cfn-guard on the copy's parent.yml and its renderings).
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    collected = subprocess.run([*pytest, "--collect-only"], cwd=copy, env=env, capture_output=True, text=True,
+                               timeout=180)
+    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-2000:]
+    tiers = subprocess.run([*pytest, "-x", *PLATFORM_TIERS], cwd=copy, env=env, capture_output=True, text=True,
+                           timeout=900)
+    assert tiers.returncode == 0, tiers.stdout[-4000:] + tiers.stderr[-2000:]

@@ -12,18 +12,15 @@ import pytest
 from api.config import API_PREFIX, Settings
 from api.errors import HTTP_CODES
 from api.health import HEALTH_PATH
-from api.notes.store import KEY_SCHEMA, NotesSettings
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from checks.render import PARENT, template
 from local import edge
-from local.dynamodb_table import table_definition
 from tests.support.dockerfile import dockerfile
 from tests.templates.conftest import IMAGE, ROOT, container, environment, service, stack
 
 SERVICE = template("service.yml")
 PARENT_TEMPLATE = template("parent.yml")
-DATA = template("notes-data.yml")
 FRONTEND = template("frontend.yml")
 # What the parent tells the sample's service.yml about the app: its port and health path.
 NOTES = template(PARENT)["Resources"]["NotesService"]["Properties"]["Parameters"]
@@ -32,7 +29,26 @@ CONTRACT = {**SERVICE["Mappings"]["App"]["Container"], "Port": NOTES["ContainerP
             "HealthCheckPath": NOTES["HealthCheckPath"]}
 INGRESSES = template(PARENT)["Parameters"]["Ingress"]["AllowedValues"]
 PER_INGRESS = {ingress: SERVICE["Mappings"]["App"][ingress] for ingress in INGRESSES}
-APP_SETTINGS = {**Settings.model_fields, **NotesSettings.model_fields}  # the platform's and the sample's
+
+
+def app_settings() -> dict:
+    """Every setting the app reads: the fields of each BaseSettings class in app/api/ (the platform's
+    config.py, and each blueprint's own, e.g. the sample's)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import api
+    from pydantic_settings import BaseSettings
+    fields = dict(Settings.model_fields)
+    for module in pkgutil.walk_packages(api.__path__, "api."):
+        for _, cls in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
+            if issubclass(cls, BaseSettings) and cls is not BaseSettings:
+                fields.update(cls.model_fields)
+    return fields
+
+
+APP_SETTINGS = app_settings()
 DEFAULTS = {name: field.default for name, field in APP_SETTINGS.items()}
 ALB_IDLE_TIMEOUT = 60
 FARGATE_MAX_STOP_TIMEOUT = 120  # also the notice a Fargate Spot interruption gives
@@ -125,7 +141,7 @@ def test_every_variable_the_task_sets_is_read_by_the_app(ingress):
         aliases = getattr(field.validation_alias, "choices", [])
         read |= {a.upper() for a in aliases if isinstance(a, str)}
     unread = set(environment(service_for(ingress))) - read
-    assert unread == set(), f"set by service.yml but not read by app/api/config.py or notes/store.py: {sorted(unread)}"
+    assert unread == set(), f"set by service.yml but not read by any settings class in app/api/: {sorted(unread)}"
 
 
 EXPECTED_TRUST = {
@@ -215,26 +231,6 @@ def test_the_apps_writable_path_is_writable_by_the_app_user(lb_service):
         assert re.search(rf"chown {uid}(:\d+)? {re.escape(path)}(\s|$)", runs), f"{path} is not owned by {uid}"
 
 
-def test_table_key_matches_the_store():
-    definition = table_definition()
-    assert {k["AttributeName"]: k["KeyType"] for k in definition["KeySchema"]} == KEY_SCHEMA
-    props = DATA["Resources"]["NotesTable"]["Properties"]
-    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-
-
-def test_task_role_reaches_only_the_table_with_the_calls_the_store_makes():
-    (table_statement,) = DATA["Resources"]["NotesAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert table_statement["Resource"]["Fn::If"][1] == {"Fn::GetAtt": ["NotesTable", "Arn"]}
-    # The notes service's task role gets that policy and no other.
-    assert NOTES["PolicyArns"] == {"Fn::GetAtt": ["NotesDataStack", "Outputs.AccessPolicyArn"]}
-    role = service()["TaskRole"]["Properties"]
-    assert role["ManagedPolicyArns"] == {"Ref": "PolicyArns"} and "Policies" not in role
-    used = set(re.findall(r'_call\(\s*"(\w+)"', (ROOT / "app" / "api" / "notes" / "store.py").read_text()))
-    allowed = {a.split(":")[1] for a in table_statement["Action"]}
-    to_api = {"get_item": "GetItem", "put_item": "PutItem", "delete_item": "DeleteItem", "query": "Query"}
-    assert {to_api[u] for u in used} == allowed
-
-
 def test_local_edge_sends_the_same_security_headers_as_cloudfront():
     """Every header the ResponseHeadersPolicy adds, dedicated field or custom header, and nothing else
     (HSTS aside: CloudFront is always HTTPS, the local edge never is)."""
@@ -282,17 +278,6 @@ def test_spa_rewrite_runs_only_on_the_static_behaviour():
     assert api["PathPattern"] == f"{API_PREFIX}/*" and "FunctionAssociations" not in api
     assert not [e for e in config.get("CustomErrorResponses", []) if "ResponsePagePath" in e or "ResponseCode" in e]
     assert api["TargetOriginId"] == "api" and "DELETE" in api["AllowedMethods"]
-
-
-def test_note_expiry_the_table_deletes_on_is_the_attribute_the_store_writes(lb_service):
-    from api.notes.store import TTL_ATTRIBUTE
-    props = DATA["Resources"]["NotesTable"]["Properties"]
-    assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
-    # The lifetime is the data stack's (notes-data.yml's Bounds), handed to the service as an output.
-    assert PARENT_TEMPLATE["Resources"]["NotesService"]["Properties"]["Parameters"]["EnvironmentNames"].split(",")[1] \
-        == "NOTE_TTL_DAYS"
-    assert {p: DATA["Mappings"]["Bounds"][p]["NoteTtlDays"] for p in ("dev", "prod")} == {"dev": "30", "prod": "30"}
-    assert "note_ttl_days" in DEFAULTS and DEFAULTS["note_ttl_days"] == 0  # local runs keep notes
 
 
 # Returned by API Gateway or the ALB themselves while tasks are replaced or unreachable.

@@ -1,19 +1,17 @@
 """Create order, update paths and deploy-time checks that linters do not see: what the ECS
 service waits for, the parent's Rules (evaluated, not just parsed), ECS Exec with a
-read-only root, and the notes table's lifecycle (retain, adopt)."""
+read-only root, and what a failed first create must be able to delete (the sample's table:
+tests/templates/notes/)."""
 from __future__ import annotations
-
-import re
 
 import pytest
 
 from checks.cfnlint.project_rules import LISTENER_TYPES, dependencies, forwards_to
 from checks.evaluate import broken_rules
 from checks.render import SECOND, TWO_SERVICES, WIRED, template, variants
-from tests.templates.conftest import CHILDREN, all_renderings, container, environment, service, stack, task_definition
+from tests.templates.conftest import CHILDREN, all_renderings, container, service, stack, task_definition
 
 PARENT = template("parent.yml")
-DATA_SOURCE = template("notes-data.yml")
 
 
 # ------------------------------------------------------------------ dependencies
@@ -180,17 +178,7 @@ def test_every_mount_has_its_volume_and_every_volume_is_mounted(variant):
     assert sorted(set(used)) == sorted(declared)
 
 
-# ------------------------------------------------------------------ the notes table
-def test_the_table_is_retained_on_delete_but_not_after_a_failed_first_create():
-    """RetainExceptOnCreate: a rolled-back first create deletes the new (empty) table rather
-    than leaving one more retained table behind on each attempt
-    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html)."""
-    table = DATA_SOURCE["Resources"]["NotesTable"]
-    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
-    assert table["UpdateReplacePolicy"] == "Retain"
-    assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-
-
+# ------------------------------------------------------------------ retention
 PROTECTION = ("DeletionProtectionEnabled", "DeletionProtection")
 
 
@@ -204,38 +192,3 @@ def test_nothing_the_rollback_of_a_failed_create_must_delete_is_deletion_protect
             continue
         props = resource.get("Properties", {})
         assert not [p for p in PROTECTION if props.get(p) not in (None, False, "false")], logical_id
-
-
-def test_by_default_the_stack_creates_the_table_and_the_service_uses_it():
-    data = stack("NotesDataStack")
-    assert "NotesTable" in data["Resources"]
-    (statement,) = data["Resources"]["NotesAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["NotesTable", "Arn"]}
-    assert data["Outputs"]["TableName"]["Value"] == {"Ref": "NotesTable"}
-    assert "NOTES_TABLE" in environment(service())  # its value: the data stack's output
-    passed = PARENT["Resources"]["NotesService"]["Properties"]["Parameters"]
-    assert passed["EnvironmentNames"].split(",")[0] == "NOTES_TABLE"
-    assert passed["EnvironmentValues"]["Fn::Join"][1][0] == {"Fn::GetAtt": ["NotesDataStack", "Outputs.TableName"]}
-
-
-def test_an_existing_table_is_adopted_instead_of_created():
-    """After `make destroy` the retained table can be taken back: ExistingTableName set, the stack creates no table, and the
-    policy, the task's environment and the outputs name the old one."""
-    data = stack("NotesDataStack", ExistingTableName="notes-retained")
-    assert not [r for r in data["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
-    (statement,) = data["Resources"]["NotesAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Resource"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingTableName}"}
-    assert data["Outputs"]["TableName"]["Value"] == "notes-retained"
-    assert "NotesTable" not in str(data)
-    assert "NOTES_TABLE" in environment(service(ExistingTableName="notes-retained"))
-
-
-def test_the_parent_passes_existing_table_name_through():
-    spec = PARENT["Parameters"]["ExistingTableName"]
-    assert spec["Default"] == ""
-    pattern = re.compile(spec["AllowedPattern"])
-    assert pattern.fullmatch("") and pattern.fullmatch("notes-stack-NotesTable-1A2B3C4D5E6F")
-    assert not pattern.fullmatch("no spaces allowed")
-    passed = PARENT["Resources"]["NotesDataStack"]["Properties"]["Parameters"]
-    assert passed["ExistingTableName"] == {"Ref": "ExistingTableName"}

@@ -81,7 +81,9 @@ def test_every_child_accepts_every_value_the_parent_allows(parent_name):
         for value in allowed_values(source, parent["Parameters"][source]):
             assert accepts(spec, value), f"{stack}.{name} refuses {value!r}, which parent.yml's {source} allows"
             checked += 1
-    assert checked > 30
+    # Not vacuous: every parameter the children receive straight from the parent was checked.
+    passed = {source for *_, source in passes(parent)}
+    assert passed and checked >= len(passed)
 
 
 def test_a_constraint_declared_again_in_a_child_is_caught():

@@ -124,15 +124,6 @@ def test_the_current_zones_pinned_are_no_change():
         "PublicSubnetTwo", "PrivateSubnetTwo", "PublicSubnetTwoRouteTable", "PrivateSubnetTwoRouteTable"}
 
 
-def test_adopting_or_dropping_an_existing_table_says_which_data_the_app_will_use():
-    adopt = plan({}, {"ExistingTableName": "notes-retained"})
-    (table,) = [c for c in adopt.changes if c.resource == "NotesTable"]
-    assert table.action == "remove" and "RETAINED" in table.hazard and "ExistingTableName" in table.hazard
-    drop = plan({"ExistingTableName": "notes-retained"}, {})
-    (table,) = [c for c in drop.changes if c.resource == "NotesTable"]
-    assert table.action == "add" and "EMPTY" in table.hazard
-
-
 @pytest.mark.parametrize("parent", [PARENT, TWO_SERVICES])
 def test_rotating_the_origin_secret_makes_a_new_secret_and_touches_no_data(parent, tmp_path):
     """A new OriginSecretVersion replaces the secret: the old one, which the previous task definitions and

@@ -7,7 +7,7 @@ from checks.render import SECOND, TWO_SERVICES, template
 from tests.templates.conftest import CHILDREN, IMAGE, ROOT, render, service, stack
 
 PARENT = template("parent.yml")
-REQUIRED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName", "TableName",
+REQUIRED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName",
                     "Ingress", "Profile", "NotesService"}
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 

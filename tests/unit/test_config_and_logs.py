@@ -6,18 +6,14 @@ import sys
 import pytest
 from api import logs
 from api.config import ACCESS_LOG_MAX_BYTES, Settings
-from api.notes.store import NotesSettings
 from pydantic import ValidationError
 
 
 def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("PORT", "9001")
-    monkeypatch.setenv("NOTES_TABLE", "my-table")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5000")
     monkeypatch.setenv("LOG_HEALTH_CHECKS", "true")
-    s, notes = Settings(), NotesSettings()
-    assert (s.port, notes.notes_table, notes.dynamodb_endpoint_url, s.log_health_checks) == (
-        9001, "my-table", "http://127.0.0.1:5000", True)
+    s = Settings()
+    assert (s.port, s.log_health_checks) == (9001, True)
 
 
 @pytest.mark.parametrize("name,value", [("PORT", "0"), ("PORT", "http"), ("LOG_LEVEL", "LOUD"),
@@ -38,19 +34,19 @@ def log_lines(capsys):
     root.handlers, root.level = saved[0], saved[1]
 
 
-def test_access_log_is_json_with_request_id_and_skips_health_checks(table, log_lines):
-    from tests.unit.conftest import make_app
+def test_access_log_is_json_with_request_id_and_skips_health_checks(log_lines):
+    from tests.unit.conftest import PROBE, make_app
     client = make_app().test_client()
     client.get("/api/health-check")
-    client.get("/api/notes", headers={"X-Request-Id": "req-1"})
+    client.get(PROBE, headers={"X-Request-Id": "req-1"})
     access = [line for line in log_lines() if line["logger"] == "api.access"]
     assert len(access) == 1
     (line,) = access
-    assert line["path"] == "/api/notes" and line["status"] == 200 and line["request_id"] == "req-1"
+    assert line["path"] == PROBE and line["status"] == 200 and line["request_id"] == "req-1"
     assert {"time", "level", "method", "duration_ms"} <= set(line)
 
 
-def test_health_checks_are_logged_when_asked(table, log_lines):
+def test_health_checks_are_logged_when_asked(log_lines):
     from tests.unit.conftest import make_app
     client = make_app(log_health_checks=True).test_client()
     client.get("/api/health-check")
@@ -65,10 +61,10 @@ def test_health_checks_are_logged_when_asked(table, log_lines):
     (1, "6.6.6.6, 203.0.113.7", "203.0.113.7"),
     (0, "6.6.6.6", "10.0.0.5"),
 ])
-def test_the_logged_client_address_is_the_viewers(table, log_lines, hops, chain, viewer):
-    from tests.unit.conftest import make_app
+def test_the_logged_client_address_is_the_viewers(log_lines, hops, chain, viewer):
+    from tests.unit.conftest import PROBE, make_app
     client = make_app(trusted_proxy_hops=hops).test_client()
-    client.get("/api/notes", headers={"X-Forwarded-For": chain}, environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    client.get(PROBE, headers={"X-Forwarded-For": chain}, environ_base={"REMOTE_ADDR": "10.0.0.5"})
     (line,) = [line for line in log_lines() if line["logger"] == "api.access"]
     assert line["remote_addr"] == viewer
 
@@ -98,21 +94,21 @@ def test_shutdown_defaults(monkeypatch):
     ('"', "\\", "\\"),
     ("\x01", "\x7f", "\u00ff"),
 ])
-def test_the_longest_access_log_line_is_what_the_cost_ceiling_prices(table, capsys, log_lines, char, agent_char,
+def test_the_longest_access_log_line_is_what_the_cost_ceiling_prices(capsys, log_lines, char, agent_char,
                                                                      forwarded_char):
     """A stranger chooses the path, the user agent and (calling the origin directly) X-Forwarded-For:
     each is cut, in bytes as written (JSON escapes included), so no request's line is longer than
     ACCESS_LOG_MAX_BYTES, which `make cost` uses for the ceiling's CloudWatch Logs line (an 8,000-character
     path used to log 8.4 KB; 256 emoji in a path would have logged 3 KB)."""
-    from tests.unit.conftest import make_app
+    from tests.unit.conftest import PROBE, make_app
     longest = ACCESS_LOG_MAX_BYTES
     client = make_app(trusted_proxy_hops=1).test_client()
-    client.get("/api/notes/" + char * 8000, headers={"User-Agent": agent_char * 8000, "X-Request-Id": "r" * 200,
+    client.get(f"{PROBE}/" + char * 8000, headers={"User-Agent": agent_char * 8000, "X-Request-Id": "r" * 200,
                                                      "X-Forwarded-For": forwarded_char * 8000})
     (line,) = [line for line in capsys.readouterr().out.splitlines() if '"api.access"' in line]
     assert len(line.encode()) <= longest, len(line.encode())
     assert len(line.encode()) > longest - 300, "the bound is loose: the fields are cut shorter than they need"
-    assert json.loads(line)["path"].startswith("/api/notes/" + char)
+    assert json.loads(line)["path"].startswith(f"{PROBE}/" + char)
 
 
 def test_make_cost_prices_the_bound_the_access_log_holds():
@@ -136,10 +132,10 @@ def test_the_access_log_follows_its_bound_when_it_changes(tmp_path):
         "from api import create_app, logs\n"
         "assert logs.ACCESS_LOG_MAX_BYTES == 760\n"
         "client = create_app().test_client()\n"
-        "client.get('/api/notes/' + chr(0x1F600) * 8000,"
+        "client.get('/api/nope/' + chr(0x1F600) * 8000,"
         " headers={'User-Agent': chr(92) * 8000, 'X-Request-Id': 'r' * 200})\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=app_dir, capture_output=True, text=True, timeout=60,
-                         env={"PATH": "/usr/bin:/bin", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"})
+                         env={"PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     (line,) = [line for line in out.stdout.splitlines() if '"api.access"' in line]
     assert 560 < len(line.encode()) <= 760, len(line.encode())
@@ -188,40 +184,28 @@ def test_every_log_line_is_one_ascii_json_object_with_its_extras_and_traceback()
     assert not {"funcName", "lineno", "pathname", "thread", "process", "msg", "args"} & set(data)
 
 
-def test_a_record_logged_inside_a_request_carries_its_request_id(table, log_lines):
+def test_a_record_logged_inside_a_request_carries_its_request_id(log_lines):
     """RequestIdFilter: the id the before_request hook gave the request is on every line logged while it runs,
-    here the datastore warning of a 503 and the access line after it."""
-    from unittest import mock
-
-    from botocore.exceptions import EndpointConnectionError
-
-    from tests.unit.conftest import make_app
-    app = make_app()
-    store = app.extensions["notes_store"]
-    with mock.patch.object(store.client, "get_item", side_effect=EndpointConnectionError(endpoint_url="x")):
-        r = app.test_client().get("/api/notes/" + "0" * 28)
+    here the warning of a 503 (a dependency not answering) and the access line after it."""
+    from tests.unit.conftest import PROBE, make_app
+    r = make_app().test_client().get(f"{PROBE}/unavailable")
     assert r.status_code == 503
     lines = log_lines()
     warning = next(line for line in lines if line["message"] == "datastore unavailable")
     access = next(line for line in lines if line["logger"] == "api.access")
     assert warning["request_id"] == access["request_id"] == r.headers["X-Request-Id"]
-    assert access["status"] == 503
+    assert access["status"] == 503 and warning["reason"] == "probe"
 
 
-def test_an_unexpected_exception_is_access_logged_as_a_500_with_its_request_id(table, log_lines):
-    from tests.unit.conftest import make_app
-    app = make_app()
-
-    def broken(*_args, **_kwargs):
-        raise RuntimeError("escaped")
-    app.extensions["notes_store"].list = broken
-    response = app.test_client().get("/api/notes", headers={"X-Request-Id": "req-9"})
+def test_an_unexpected_exception_is_access_logged_as_a_500_with_its_request_id(log_lines):
+    from tests.unit.conftest import PROBE, make_app
+    response = make_app().test_client().get(f"{PROBE}/boom", headers={"X-Request-Id": "req-9"})
     assert (response.status_code, response.headers["X-Request-Id"]) == (500, "req-9")
     lines = log_lines()
     (line,) = [line for line in lines if line["logger"] == "api.access"]
     assert (line["status"], line["request_id"]) == (500, "req-9")
     (error,) = [line for line in lines if line["message"] == "unhandled error"]
-    assert error["request_id"] == "req-9" and "RuntimeError: escaped" in error["exc_info"]
+    assert error["request_id"] == "req-9" and "RuntimeError: secret internals" in error["exc_info"]
 
 
 @pytest.mark.parametrize("value", [{("a", 1): "tuple key"}, float("nan")])

@@ -1,14 +1,10 @@
-"""The DynamoDB client's configuration (app/api/dynamodb.py), measured by `make bench`:
-what it changes on the wire, and that the sample's store answers as before."""
+"""The DynamoDB client's configuration (app/api/dynamodb.py), measured by `make bench`: what it changes on
+the wire (the sample's store with it: tests/unit/notes/test_notes_store_client.py)."""
 from __future__ import annotations
 
-import pytest
+import boto3
 from api.dynamodb import new_client
-from api.errors import DatastoreUnavailable
-from api.notes.store import NotesStore
-from botocore.stub import Stubber
-
-from .conftest import TABLE
+from moto import mock_aws
 
 
 def sent_user_agents(client) -> list[str]:
@@ -17,30 +13,19 @@ def sent_user_agents(client) -> list[str]:
     return seen
 
 
-def test_the_client_sends_one_fixed_user_agent(table):
-    client = new_client("us-east-1", None)
-    seen = sent_user_agents(client)
-    for _ in range(2):
-        client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"S": "b"}})
+def test_the_client_sends_one_fixed_user_agent():
+    with mock_aws():
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        client = new_client("us-east-1", None)
+        seen = sent_user_agents(client)
+        for _ in range(2):
+            client.get_item(TableName="t", Key={"pk": {"S": "a"}})
     assert len(set(seen)) == 1
     agent = seen[0].decode() if isinstance(seen[0], bytes) else seen[0]
     assert agent.startswith("Boto3/") and agent.count("Botocore/") == 1
     assert " m/" not in agent  # no per-call feature metrics: that is what costs the CPU
-
-
-def test_an_invalid_call_refused_by_dynamodb_is_still_a_503(table):
-    """Without client-side validation DynamoDB refuses a malformed call itself (ValidationException)."""
-    store = NotesStore(TABLE, "us-east-1", None, retry_after=5)
-    with Stubber(store.client) as stub:
-        stub.add_client_error("query", "ValidationException", http_status_code=400)
-        with pytest.raises(DatastoreUnavailable):
-            store.list(20, None)
-
-
-def test_the_client_is_built_once_on_first_use(table):
-    store = NotesStore(TABLE, "us-east-1", None, retry_after=5)
-    assert store.list(20, None) == ([], None)
-    assert store.client is store.client
 
 
 def test_loading_the_app_does_not_import_boto3():

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.unit.conftest import assert_error, make_app
+from tests.unit.conftest import PROBE, assert_error, make_app
 
 
 def test_unknown_api_path_is_json_404(client):
@@ -12,21 +12,29 @@ def test_paths_outside_api_are_json_too(client):
     assert_error(client.get("/"), 404, "not_found")
 
 
+def test_a_blueprints_own_error_keeps_its_code_and_fields(client):
+    error = assert_error(client.get(f"{PROBE}/missing"), 404, "probe_not_found")
+    assert error["field"] == "id"
+
+
 def test_wrong_method_is_405_with_allow(client):
-    response = client.put("/api/notes")
+    response = client.put(PROBE)
     assert_error(response, 405, "method_not_allowed")
     assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
 
 
-def test_unexpected_exception_is_500_without_traceback(app, client, caplog):
-    def boom(*_a, **_k):
-        raise RuntimeError("secret internals")
-    app.extensions["notes_store"].list = boom
-    response = client.get("/api/notes")
+def test_unexpected_exception_is_500_without_traceback(client, caplog):
+    response = client.get(f"{PROBE}/boom")
     error = assert_error(response, 500, "internal_error")
     assert "secret" not in response.get_data(as_text=True)
     assert error["message"] == "Something went wrong on our side."
     assert any(r.exc_info and "secret internals" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_an_unavailable_dependency_is_503_with_retry_after(client):
+    response = client.get(f"{PROBE}/unavailable")
+    assert_error(response, 503, "datastore_unavailable")
+    assert response.headers["Retry-After"] == "7"
 
 
 def test_request_id_is_taken_from_the_one_trusted_header(client):
@@ -44,7 +52,7 @@ def test_a_forged_trace_id_is_ignored(client):
     assert "forged" not in r.headers["X-Request-Id"] and len(r.headers["X-Request-Id"]) == 32
 
 
-def test_the_trusted_request_id_header_is_a_setting(table):
+def test_the_trusted_request_id_header_is_a_setting():
     client = make_app(request_id_header="X-Amzn-Trace-Id").test_client()
     r = client.get("/api/health-check", headers={"X-Amzn-Trace-Id": "Root=1-67891233-abcdef", "X-Request-Id": "x"})
     assert r.headers["X-Request-Id"] == "Root=1-67891233-abcdef"
@@ -59,7 +67,7 @@ def test_request_id_is_generated_when_absent_or_unsafe(client, value):
 
 
 def test_options_is_204_with_allow_and_no_body(client):
-    r = client.options("/api/notes")
+    r = client.options(PROBE)
     assert r.status_code == 204 and r.data == b""
     assert "Content-Type" not in r.headers
     assert {"GET", "POST"} <= set(r.headers["Allow"].split(", "))
@@ -67,6 +75,5 @@ def test_options_is_204_with_allow_and_no_body(client):
 
 
 def test_no_content_carries_no_html_content_type(client):
-    note = client.post("/api/notes", json={"text": "x"}).get_json()
-    r = client.delete(f"/api/notes/{note['id']}")
-    assert r.status_code == 204 and "Content-Type" not in r.headers
+    r = client.delete(f"{PROBE}/any")
+    assert r.status_code == 204 and r.data == b"" and "Content-Type" not in r.headers

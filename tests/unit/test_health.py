@@ -1,6 +1,6 @@
-from unittest import mock
+from api.errors import DatastoreUnavailable
 
-from tests.unit.conftest import assert_error, make_app
+from tests.unit.conftest import PROBE, assert_error, make_app, ready_with
 
 
 def test_health_check_is_fast_json_with_version_and_uptime(client):
@@ -12,40 +12,37 @@ def test_health_check_is_fast_json_with_version_and_uptime(client):
     assert body["uptimeSeconds"] >= 0
 
 
-def test_health_check_never_touches_the_datastore(aws):
-    # No table exists: liveness must still be 200 while readiness is 503.
-    client = make_app().test_client()
-    assert client.get("/api/health-check").status_code == 200
-    error = assert_error(client.get("/api/ready"), 503, "datastore_unavailable")
-    assert error["message"]
+def test_without_checks_the_app_is_ready(client):
+    assert client.get("/api/ready").get_json() == {"status": "ready", "checks": {}}
 
 
-def test_ready_when_the_table_answers(client):
-    response = client.get("/api/ready")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "ready", "checks": {"datastore": "ok"}}
-
-
-def test_ready_is_503_with_retry_after_when_the_datastore_is_unreachable():
-    # A closed port: the real botocore connection error path, no mocks of our code.
-    client = make_app(dynamodb_endpoint_url="http://127.0.0.1:9",
-                                      datastore_retry_after=7).test_client()
-    with mock.patch("botocore.retries.standard.ExponentialBackoff.delay_amount", return_value=0):
-        response = client.get("/api/ready")
-    assert_error(response, 503, "datastore_unavailable")
-    assert response.headers["Retry-After"] == "7"
-
-
-def test_readiness_runs_the_checks_blueprints_add(table):
-    """health.add_readiness_check: the generic way a blueprint makes /api/ready wait for its dependency."""
-    from api import health
-    from api.errors import DatastoreUnavailable
+def test_health_check_never_runs_the_readiness_checks():
+    """A dependency that does not answer: liveness still 200 (ECS must not kill the task), readiness 503."""
     app = make_app()
     calls = []
+
+    def down():
+        calls.append("down")
+        raise DatastoreUnavailable(retry_after=3)
+    ready_with(app, datastore=down)
+    client = app.test_client()
+    assert client.get("/api/health-check").status_code == 200
+    assert calls == []
+    error = assert_error(client.get("/api/ready"), 503, "datastore_unavailable")
+    assert error["message"] and calls == ["down"]
+
+
+def test_readiness_runs_the_checks_blueprints_add():
+    """health.add_readiness_check: the generic way a blueprint makes /api/ready wait for its dependency."""
+    from api import health
+    app = make_app()
+    ready_with(app)
+    calls = []
+    health.add_readiness_check(app, "datastore", lambda: calls.append("datastore"))
     health.add_readiness_check(app, "queue", lambda: calls.append("queue"))
     client = app.test_client()
     assert client.get("/api/ready").get_json() == {"status": "ready", "checks": {"datastore": "ok", "queue": "ok"}}
-    assert calls == ["queue"]
+    assert calls == ["datastore", "queue"]
 
     def down():
         raise DatastoreUnavailable(retry_after=3)
@@ -53,3 +50,4 @@ def test_readiness_runs_the_checks_blueprints_add(table):
     response = client.get("/api/ready")
     assert_error(response, 503, "datastore_unavailable")
     assert response.headers["Retry-After"] == "3"
+    assert client.get(PROBE).status_code == 200  # readiness gates /api/ready only, not the endpoints

@@ -38,7 +38,7 @@ def _text_rule(text: str) -> str:
 
 
 # The pattern is what the OpenAPI document shows (clients and fuzzers generate from it); _text_rule
-# is what the validator checks. tests/unit/test_notes.py holds them to the same answers.
+# is what the validator checks. tests/unit/notes/test_notes.py holds them to the same answers.
 NoteText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NOTE_LENGTH), AfterValidator(_text_rule),
                      Field(json_schema_extra={"pattern": NOTE_TEXT_PATTERN})]
 

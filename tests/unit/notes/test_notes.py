@@ -4,7 +4,8 @@ import pytest
 from api.notes.schemas import MAX_NOTE_LENGTH
 from api.notes.store import decode_cursor, encode_cursor, new_note_id
 
-from tests.unit.conftest import TABLE, assert_error, make_app
+from tests.unit.conftest import assert_error
+from tests.unit.notes.conftest import TABLE, make_app
 
 
 def create(client, text="hello"):
