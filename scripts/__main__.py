@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from scripts import cost, deploy, destroy, new_service, ops, plan, preflight, publish, scale
+from scripts import cost, deploy, destroy, new_service, ops, plan, preflight, publish, scale, upgrade
 from scripts import smoke as smoke_runner
 from scripts.common import parse_overrides, run_cli, target
 
@@ -56,7 +56,7 @@ def _target(args):
 # ---------------------------------------------------------------- the commands
 
 def do_deploy(args) -> int:
-    deploy.deploy(_target(args), parse_overrides(args.params), yes=args.yes)
+    deploy.deploy(_target(args), parse_overrides(args.params), yes=args.yes, accept=upgrade.parse_accept(args.accept))
     return 0
 
 
@@ -114,6 +114,8 @@ def setup_deploy(p):
     stack_flags(p)
     params_flag(p, "parameter overrides on top of samconfig.toml's")
     yes_flag(p, "deploy without asking (no change set confirmation, no questions)")
+    p.add_argument("--accept", default=_env("ACCEPT", ""), metavar="KEY,...",
+                   help="removed parameters whose deployed value this deploy may lose (ACCEPT=)")
 
 
 def setup_preflight(p):

@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 
 from blueprint import services
 from blueprint.templates import parent
-from scripts import image, prefix_list, preflight, publish, scale, stack_failures
+from scripts import image, prefix_list, preflight, publish, scale, stack_failures, upgrade
 from scripts import outputs as stack_outputs
 from scripts.common import ENVIRONMENTS, ROOT, Target, format_overrides, log, stack_parameters
-from scripts.errors import DeployFailed, NotConfirmed, ToolMissing, UsageError
+from scripts.errors import DeployedValueDropped, DeployFailed, NotConfirmed, ToolMissing, UsageError
 from scripts.outputs import ParentOutputs
 from scripts.smoke import smoke
 
@@ -133,19 +133,32 @@ def refuse_unknown_parameters(t: Target, extra: dict) -> None:
         unknown = sorted(set(values) - declared)
         if unknown:
             raise UsageError(f"{source} sets {', '.join(unknown)}, which parent.yml does not declare: remove "
-                             "it (a service's size and scaling are code in its block, the rest in the Profile "
-                             "mapping; docs/deploy.md)")
+                             f"it and set the value in code ({upgrade.where_now(unknown)}; docs/deploy.md)")
+
+
+def refuse_dropped_values(t: Target, params: dict, accept: set[str]) -> None:
+    """The deployed stack's values of parameters parent.yml no longer declares: `sam deploy` drops them and
+    the stack takes the code's value (a non-default VpcCidr: a new VPC). Refuse each one that differs from
+    both its old default and the code, one line each, until it is in code or named in ACCEPT=."""
+    lines = upgrade.check_deployed(t, params, accept)
+    for line in lines:
+        print(line, file=sys.stderr, flush=True)
+    if lines:
+        raise DeployedValueDropped(f"{len(lines)} deployed value(s) above would be lost; nothing was deployed "
+                                   "(docs/deploy.md, \"Updating a stack deployed with the old parameters\")")
 
 
 def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None, skip_smoke: bool = False,
            service_timeout: float = 1200, delay: float = 15, yes: bool = False, ask=input,
-           interactive: bool | None = None) -> dict:
-    """`interactive`: a terminal to ask on (default: stdin is a tty and not YES=1)."""
+           interactive: bool | None = None, accept: set[str] = frozenset()) -> dict:
+    """`interactive`: a terminal to ask on (default: stdin is a tty and not YES=1); `accept`: removed
+    parameters whose deployed value may be lost (ACCEPT=)."""
     if interactive is None:
         interactive = sys.stdin.isatty() and not yes
     extra = extra or {}
     params = {**t.parameters, **extra}
     refuse_unknown_parameters(t, extra)
+    refuse_dropped_values(t, params, set(accept))
     computed = prefix_list.origin_parameters(t, params)  # Ingress=LoadBalancer admits only CloudFront
     computed.update(boundary_parameter())
     params.update(computed)

@@ -15,6 +15,7 @@ scripts and tests. Callers tell failures apart by class (or `code`), never by th
     WaitTimedOut           wait_timed_out         a bounded wait ran out of time
     WaitFailed             wait_failed            what was waited for failed (e.g. the stack rolled back)
     PreflightFailed        preflight_failed       a preflight check failed; nothing was created
+    DeployedValueDropped   deployed_value_dropped the update would lose a deployed value of a removed parameter
     NotConfirmed           not_confirmed          the user did not confirm (or no terminal to ask on)
     StackNotDeployable     stack_not_deployable   the stack is busy or in a state only a human can clear
     DeployFailed           deploy_failed          `sam deploy` failed (the root cause is in the message)
@@ -85,6 +86,13 @@ class WaitFailed(OpsError):
 
 class PreflightFailed(OpsError):
     code = "preflight_failed"
+
+
+class DeployedValueDropped(OpsError):
+    """The deployed stack has a parameter parent.yml no longer declares, with a value the code does not give
+    (scripts/upgrade.py): `sam deploy` would drop it without a word. Nothing was deployed."""
+
+    code = "deployed_value_dropped"
 
 
 class NotConfirmed(OpsError):

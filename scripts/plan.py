@@ -14,6 +14,7 @@ from blueprint.templates import parent
 from checks.plan import describe, plan
 from scripts.common import ENVIRONMENTS, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
 from scripts.errors import UsageError
+from scripts.upgrade import dropped, where_now
 
 DEFAULT_REGION = "us-east-1"
 
@@ -28,8 +29,8 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
         raise UsageError('nothing to plan: give the change, e.g. make plan PARAMS="Ingress=LoadBalancer"')
     unknown = sorted(set(change) - set(parent()["Parameters"]))
     if unknown:
-        raise UsageError(f"parent.yml has no parameter {', '.join(unknown)} (a service's size and scaling are code "
-                         "in its block in parent.yml: edit it and run `make test`)")
+        raise UsageError(f"parent.yml has no parameter {', '.join(unknown)}: its value is code "
+                         f"({where_now(unknown)}): edit it and run `make test`")
     config = load_samconfig(env)
     if stack:
         t = target(env, stack, region, session)
@@ -41,6 +42,15 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
     after = {**before, **change}
     out(f"plan: {source} -> {' '.join(f'{k}={v}' for k, v in change.items())} ({region}, offline preview, "
         "not a change set)")
+    # A deployed parameter parent.yml no longer declares is not in the plan (it renders this parent): say
+    # which of their values the update would lose, as `make deploy` refuses them (scripts/upgrade.py).
+    # The values an update would send: the deployed ones, samconfig's (make deploy sends them all), PARAMS.
+    declared = set(parent()["Parameters"])
+    sent = {**{k: v for k, v in before.items() if k in declared},
+            **parse_overrides(config.get("parameter_overrides", "")), **change, "AWS::Region": region}
+    lost = dropped(before, sent) if stack else []
+    for line in lost:
+        out(line)
     result = plan(before, after, region)
     describe(result, out=out)
-    return 1 if result.refused else 0
+    return 1 if result.refused or lost else 0
