@@ -86,7 +86,7 @@ lint-templates: $(VENV)/.installed $(CHECKERS) ## cfn-lint, sam validate, checko
 	.venv-checkov/bin/checkov --directory build/rendered --framework cloudformation --skip-download --external-checks-dir checks/checkov --compact --quiet
 	$(PY) -m checks.guard build/rendered
 
-test-unit: $(VENV)/.installed ## Flask test client + moto only (seconds)
+test-unit: $(VENV)/.installed ## Flask test client + moto only (about a minute)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lock: ## Re-pin requirements after editing a *.in file (deploy.txt with hashes, after sam.txt)

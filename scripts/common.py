@@ -102,6 +102,15 @@ def parse_overrides(text: str) -> dict[str, str]:
     return out
 
 
+def check_allowed(values: dict, parameters: dict) -> None:
+    """Each value against its parameter's AllowedValues in a template's Parameters (what CloudFormation
+    would refuse), in one line: `make cost` and `make plan` ask before anything renders."""
+    for name, value in values.items():
+        allowed = parameters.get(name, {}).get("AllowedValues")
+        if allowed and str(value) not in {str(a) for a in allowed}:
+            raise UsageError(f"{name}={value} is not allowed: use one of {', '.join(map(str, allowed))}")
+
+
 def format_overrides(params: dict[str, str]) -> list[str]:
     """`sam deploy --parameter-overrides` arguments; SAM splits on spaces unless a value is quoted
     (a schedule such as cron(0 19 ? * MON-FRI *) has spaces)."""

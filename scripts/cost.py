@@ -35,7 +35,7 @@ from pathlib import Path
 
 from blueprint.templates import child, load, nested_parameters, parent, resolve, service_resources
 from scripts import generated
-from scripts.common import ROOT, OpsError, check_task_range, load_samconfig, parse_overrides, run_cli
+from scripts.common import ROOT, OpsError, check_allowed, check_task_range, load_samconfig, parse_overrides, run_cli
 from scripts.errors import UsageError
 
 PRICES = Path(__file__).with_name("prices.toml")
@@ -256,11 +256,7 @@ def fargate_sizes() -> dict[str, set[str]]:
 def validate(config: dict, parent: dict | None = None) -> None:
     """The parameters against parent.yml's allowed values, and every service's block (its code) against
     what CloudFormation refuses only once the deploy reaches that nested stack."""
-    parameters = (parent if parent is not None else parent_template())["Parameters"]
-    for name, spec in parameters.items():
-        allowed = spec.get("AllowedValues")
-        if allowed and name in config and str(config[name]) not in {str(a) for a in allowed}:
-            raise UsageError(f"{name}={config[name]} is not allowed: use one of {', '.join(map(str, allowed))}")
+    check_allowed(config, (parent if parent is not None else parent_template())["Parameters"])
     check_lists(parent if parent is not None else parent_template())
     sizes = fargate_sizes()
     for name, s in settings(config, parent=parent)[1].items():

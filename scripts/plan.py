@@ -12,7 +12,7 @@ import os
 
 from blueprint.templates import parent
 from checks.plan import describe, plan
-from scripts.common import ENVIRONMENTS, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
+from scripts.common import ENVIRONMENTS, check_allowed, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
 from scripts.errors import UsageError
 from scripts.upgrade import dropped, where_now
 
@@ -31,6 +31,7 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
     if unknown:
         raise UsageError(f"parent.yml has no parameter {', '.join(unknown)}: its value is code "
                          f"({where_now(unknown)}): edit it and run `make test`")
+    check_allowed(change, parent()["Parameters"])
     config = load_samconfig(env)
     if stack:
         t = target(env, stack, region, session)

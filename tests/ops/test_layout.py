@@ -48,3 +48,22 @@ def test_a_services_code_is_never_told_to_go_where_output_goes():
     for context in contexts:
         assert not ignored(f"{context}/Dockerfile"), f"{context}/ is ignored by git"
         assert context.split("/")[0] not in cleaned, f"`make clean` deletes {context}/"
+
+
+def test_the_app_venvs_two_lock_files_agree_on_every_package_they_share():
+    """`make run` and `make test` install app/requirements.txt and requirements/dev.txt into one venv with
+    one pip command: a package pinned to two versions (packaging 26.4 against 26.3 once) stops a fresh
+    clone at pip's resolver. dev.in takes the runtime pins as constraints; `make lock` re-pins both."""
+    import re
+
+    def pins(path):
+        found = {}
+        for line in (ROOT / path).read_text().splitlines():
+            match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", line)
+            if match:
+                found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+        return found
+
+    runtime, dev = pins("app/requirements.txt"), pins("requirements/dev.txt")
+    assert runtime and dev
+    assert {name: (runtime[name], dev[name]) for name in runtime.keys() & dev.keys() if runtime[name] != dev[name]} == {}

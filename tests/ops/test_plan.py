@@ -36,6 +36,26 @@ def test_plan_refuses_what_is_no_longer_a_parameter():
         plan.run("dev", None, None, "Cpu=512 MinTasks=2")
 
 
+@pytest.mark.parametrize("params, message", [
+    ("Ingress=Bogus", "^Ingress=Bogus is not allowed: use one of HttpApi, LoadBalancer$"),
+    ("Profile=staging", "^Profile=staging is not allowed: use one of dev, prod$"),
+    # Commas do not separate overrides: the whole rest is Ingress's value, which is refused.
+    ("Ingress=LoadBalancer,NetworkMode=PrivateSubnets", "^Ingress=LoadBalancer,NetworkMode=PrivateSubnets is not allowed"),
+])
+def test_plan_refuses_a_value_the_parameter_does_not_allow_in_one_line(params, message):
+    """As make cost does, before anything renders (it was a KeyError traceback from a Mappings lookup)."""
+    import subprocess
+    import sys
+
+    from scripts.common import ROOT
+    with pytest.raises(UsageError, match=message):
+        plan.run("dev", None, None, params)
+    done = subprocess.run([sys.executable, "-m", "scripts", "plan", "--params", params], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("error: ") and "is not allowed" in done.stderr
+
+
 def test_plan_needs_a_change():
     with pytest.raises(UsageError, match="nothing to plan"):
         plan.run("dev", None, None, "")
