@@ -111,3 +111,17 @@ def assert_error(response, status: int, code: str) -> dict:
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     assert "Traceback" not in response.get_data(as_text=True)
     return body["error"]
+
+
+@pytest.fixture
+def log_lines(capsys):
+    """What the app's JSON handler writes to stdout (a fresh handler, bound to pytest's capture)."""
+    import json
+    import logging
+
+    from api import logs
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers = [h for h in root.handlers if not isinstance(h, logs.JsonStdoutHandler)]
+    yield lambda: [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    root.handlers, root.level = saved[0], saved[1]

@@ -24,16 +24,6 @@ def test_invalid_settings_fail_at_start_naming_the_variable(monkeypatch, name, v
         Settings()
 
 
-@pytest.fixture
-def log_lines(capsys):
-    """What the app's JSON handler writes to stdout (a fresh handler, bound to pytest's capture)."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    root.handlers = [h for h in root.handlers if not isinstance(h, logs.JsonStdoutHandler)]
-    yield lambda: [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    root.handlers, root.level = saved[0], saved[1]
-
-
 def test_access_log_is_json_with_request_id_and_skips_health_checks(log_lines):
     from tests.unit.conftest import PROBE, make_app
     client = make_app().test_client()

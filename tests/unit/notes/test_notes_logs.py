@@ -1,9 +1,5 @@
 """The sample's settings and its log lines (tests/unit/test_config_and_logs.py: the platform's)."""
-import json
-import logging
 
-import pytest
-from api import logs
 from api.notes.store import NotesSettings
 
 
@@ -12,16 +8,6 @@ def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5000")
     notes = NotesSettings()
     assert (notes.notes_table, notes.dynamodb_endpoint_url) == ("my-table", "http://127.0.0.1:5000")
-
-
-@pytest.fixture
-def log_lines(capsys):
-    """What the app's JSON handler writes to stdout (a fresh handler, bound to pytest's capture)."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    root.handlers = [h for h in root.handlers if not isinstance(h, logs.JsonStdoutHandler)]
-    yield lambda: [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    root.handlers, root.level = saved[0], saved[1]
 
 
 def test_a_record_logged_inside_a_request_carries_its_request_id(table, log_lines):
