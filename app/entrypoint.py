@@ -36,11 +36,17 @@ def main(argv: list[str]) -> int:
         print(f"DRAIN_DELAY must be a whole number of seconds, not {os.environ['DRAIN_DELAY']!r}", file=sys.stderr)
         return 2
     here = os.path.dirname(os.path.abspath(__file__))
-    child = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", *argv], cwd=here)
+    # The handlers go in before gunicorn starts, so a signal that comes while it starts is never the default
+    # action (which would kill this process and orphan gunicorn): one that comes before the child exists is
+    # remembered and delivered to it as soon as it does.
+    child: subprocess.Popen | None = None
+    pending: list[int] = []
     stopping = threading.Event()
 
     def forward(signum, _frame):
-        if child.poll() is None:
+        if child is None:
+            pending.append(signum)
+        elif child.poll() is None:
             child.send_signal(signum)
 
     def term(signum, frame):
@@ -55,6 +61,9 @@ def main(argv: list[str]) -> int:
     for sig in FORWARDED:
         signal.signal(sig, forward)
     signal.signal(signal.SIGTERM, term)
+    child = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", *argv], cwd=here)
+    while pending:
+        forward(pending.pop(0), None)
     code = child.wait()
     return 128 - code if code < 0 else code
 
