@@ -4,8 +4,10 @@ API Gateway's VPC link keeps sending requests to a task for a while after ECS re
 and ECS sends SIGTERM right after that removal (https://github.com/aws/containers-roadmap/issues/1639).
 gunicorn has no setting or hook for "keep serving a while after SIGTERM" (its master closes the listeners
 as soon as it is told to stop), so this process starts gunicorn as its child and, on SIGTERM, waits
-DRAIN_DELAY seconds (0 behind the ALB, whose deregistration delay does this job) before passing the
-signal on; gunicorn then drains for GRACEFUL_TIMEOUT. Every other signal is passed on at once (SIGINT,
+DRAIN_DELAY seconds before passing the signal on; gunicorn then drains for GRACEFUL_TIMEOUT. service.yml
+sets 15 s behind the HTTP API and 25 s behind the ALB: a deploy deregisters the target before SIGTERM, but a
+Fargate Spot interruption sends SIGTERM while the target is still registered, so the task keeps serving until
+the target group's health checks can have taken it out. The default here, 0, is for `make run`. Every other signal is passed on at once (SIGINT,
 SIGQUIT, SIGHUP, SIGTTIN, ...), a second SIGTERM too. It exits with gunicorn's status, 128 + N for a
 signal N, as a shell would. Safe as PID 1 (`docker run`): every signal it must act on has a handler, and
 the only child it has is gunicorn, which reaps its own workers; ECS runs an init process in front of it

@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     drain_delay: int = Field(
         0, ge=0, le=60,
         description="Seconds to keep serving after SIGTERM before the drain starts: covers the time API "
-                    "Gateway keeps routing to a task ECS removed from Cloud Map. 0 behind the ALB.")
+                    "Gateway keeps routing to a task ECS removed from Cloud Map (service.yml: 15), or the ALB to a task a "
+                    "Spot interruption stops before its target is deregistered (service.yml: 25). 0 locally.")
 
     @model_validator(mode="after")
     def _stop_fits_in_ecs_stop_timeout(self) -> Settings:
