@@ -7,8 +7,9 @@ as soon as it is told to stop), so this process starts gunicorn as its child and
 DRAIN_DELAY seconds before passing the signal on; gunicorn then drains for GRACEFUL_TIMEOUT. service.yml
 sets 15 s behind the HTTP API and 25 s behind the ALB: a deploy deregisters the target before SIGTERM, but a
 Fargate Spot interruption sends SIGTERM while the target is still registered, so the task keeps serving until
-the target group's health checks can have taken it out. The default here, 0, is for `make run`. Every other signal is passed on at once (SIGINT,
-SIGQUIT, SIGHUP, SIGTTIN, ...), a second SIGTERM too. It exits with gunicorn's status, 128 + N for a
+the target group's health checks can have taken it out. The default here, 0, is for `make run`. Every other
+signal is passed on at once (SIGINT, SIGQUIT, SIGHUP, SIGTTIN, ...), a second SIGTERM too. Signals that come
+while gunicorn is still starting are held and delivered once it has started. It exits with gunicorn's status, 128 + N for a
 signal N, as a shell would. Safe as PID 1 (`docker run`): every signal it must act on has a handler, and
 the only child it has is gunicorn, which reaps its own workers; ECS runs an init process in front of it
 anyway (service.yml, InitProcessEnabled).
