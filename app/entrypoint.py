@@ -4,9 +4,12 @@ API Gateway's VPC link keeps sending requests to a task for a while after ECS re
 and ECS sends SIGTERM right after that removal (https://github.com/aws/containers-roadmap/issues/1639).
 gunicorn has no setting or hook for "keep serving a while after SIGTERM" (its master closes the listeners
 as soon as it is told to stop), so this process starts gunicorn as its child and, on SIGTERM, waits
-DRAIN_DELAY seconds (0 behind the ALB, whose deregistration delay does this job) before passing the
-signal on; gunicorn then drains for GRACEFUL_TIMEOUT. Every other signal is passed on at once (SIGINT,
-SIGQUIT, SIGHUP, SIGTTIN, ...), a second SIGTERM too. It exits with gunicorn's status, 128 + N for a
+DRAIN_DELAY seconds before passing the signal on; gunicorn then drains for GRACEFUL_TIMEOUT. service.yml
+sets 15 s behind the HTTP API and 25 s behind the ALB: a deploy deregisters the target before SIGTERM, but a
+Fargate Spot interruption sends SIGTERM while the target is still registered, so the task keeps serving until
+the target group's health checks can have taken it out. The default here, 0, is for `make run`. Every other
+signal is passed on at once (SIGINT, SIGQUIT, SIGHUP, SIGTTIN, ...), a second SIGTERM too. Signals that come
+while gunicorn is still starting are held and delivered once it has started. It exits with gunicorn's status, 128 + N for a
 signal N, as a shell would. Safe as PID 1 (`docker run`): every signal it must act on has a handler, and
 the only child it has is gunicorn, which reaps its own workers; ECS runs an init process in front of it
 anyway (service.yml, InitProcessEnabled).
@@ -36,11 +39,17 @@ def main(argv: list[str]) -> int:
         print(f"DRAIN_DELAY must be a whole number of seconds, not {os.environ['DRAIN_DELAY']!r}", file=sys.stderr)
         return 2
     here = os.path.dirname(os.path.abspath(__file__))
-    child = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", *argv], cwd=here)
+    # The handlers go in before gunicorn starts, so a signal that comes while it starts is never the default
+    # action (which would kill this process and orphan gunicorn): one that comes before the child exists is
+    # remembered and delivered to it as soon as it does.
+    child: subprocess.Popen | None = None
+    pending: list[int] = []
     stopping = threading.Event()
 
     def forward(signum, _frame):
-        if child.poll() is None:
+        if child is None:
+            pending.append(signum)
+        elif child.poll() is None:
             child.send_signal(signum)
 
     def term(signum, frame):
@@ -55,6 +64,9 @@ def main(argv: list[str]) -> int:
     for sig in FORWARDED:
         signal.signal(sig, forward)
     signal.signal(signal.SIGTERM, term)
+    child = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", *argv], cwd=here)
+    while pending:
+        forward(pending.pop(0), None)
     code = child.wait()
     return 128 - code if code < 0 else code
 

@@ -70,7 +70,8 @@ logconfig_dict = logging_config(settings.log_level)
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html), and no URL over
 # 8,192 bytes (CloudFront). A direct client gets no more: gunicorn answers 414/431 past these, so one
 # connection's head is at most limit_request_line + limit_request_fields * (limit_request_field_size + 2)
-# bytes (gunicorn's max_buffer_headers), about 40 KiB here instead of gunicorn's default ~820 KiB.
+# bytes (gunicorn's max_buffer_headers), about 57 KB here instead of gunicorn's default ~820 KB
+# (api/config.py says why 48 fields of 1,024 bytes).
 limit_request_line = settings.limit_request_line
 limit_request_fields = settings.limit_request_fields
 limit_request_field_size = settings.limit_request_field_size

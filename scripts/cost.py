@@ -226,9 +226,49 @@ def list_items(expr) -> int | None:
     return None
 
 
-def check_lists(parent: dict) -> None:
+SSM_PARAMETER_ARN = re.compile(r"^arn:aws[-a-z]*:ssm:[^:]+:\d{12}:parameter/(.+)$")
+SECRET_ARN = re.compile(r"^arn:aws[-a-z]*:secretsmanager:[^:]+:\d{12}:secret:([^:]+-[A-Za-z0-9]{6})$")
+SECRET_ARN_ANY = re.compile(r"^arn:aws[-a-z]*:secretsmanager:[^:]+:\d{12}:secret:([^:]+)(:.*)?$")
+PASS = ("pass arn:aws:ssm:REGION:ACCOUNT:parameter/NAME, or the secret's full ARN "
+        "arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf (`aws secretsmanager describe-secret --secret-id "
+        "NAME --query ARN`)")
+
+
+def check_secret(service: str, arn: str, boundary_stack: str | None = None) -> None:
+    """One SecretArns item: service.yml scopes the execution role with `Resource: !Ref SecretArns`, so the item
+    must be an ARN IAM matches exactly (https://docs.aws.amazon.com/secretsmanager/latest/userguide/
+    troubleshoot.html#ARN_secretnamehyphen); with a permissions boundary, also a name it lets roles read."""
+    where = f"{service}: SecretArns item {arn!r}"
+    parameter, secret, partial = SSM_PARAMETER_ARN.match(arn), SECRET_ARN.match(arn), SECRET_ARN_ANY.match(arn)
+    if not (parameter or secret):
+        if partial and partial.group(2):
+            raise UsageError(f"{where} names a JSON key or version after the secret (...:KEY::), which the execution "
+                             "role's policy would match nothing for: pass the secret's own full ARN and read the key "
+                             "from its JSON value in the app, or keep the value in a secret of its own")
+        if partial:
+            raise UsageError(f"{where} lacks the 6-character suffix Secrets Manager adds to a secret's ARN, so IAM "
+                             f"would not match the real ARN and the task would fail to start: {PASS}")
+        if not arn.startswith("arn:"):
+            raise UsageError(f"{where} is not an ARN, and IAM refuses a policy whose Resource is not one "
+                             f"(MalformedPolicyDocument, mid-deploy): {PASS}")
+        raise UsageError(f"{where} is neither an SSM parameter's nor a Secrets Manager secret's full ARN: {PASS}")
+    if boundary_stack is None:
+        return
+    if parameter and not parameter.group(1).startswith(f"{boundary_stack}/"):
+        raise UsageError(f"{where} is outside /{boundary_stack}/, and the permissions boundary (PermissionsBoundaryArn)"
+                         f" lets a role read only parameter/{boundary_stack}/* (deploy/permissions-boundary-policy.json)"
+                         f": name the parameter /{boundary_stack}/..., or widen the boundary")
+    if secret and not secret.group(1).startswith(f"{boundary_stack}-"):
+        raise UsageError(f"{where} is outside {boundary_stack}-*, and the permissions boundary (PermissionsBoundaryArn)"
+                         f" lets a role read only secret:{boundary_stack}-* (deploy/permissions-boundary-policy.json)"
+                         f": name the secret {boundary_stack}-..., or widen the boundary")
+
+
+def check_lists(parent: dict, boundary_stack: str | None = None) -> None:
     """Each block's environment and secrets fit service.yml's slots, names and values paired: a name past the
-    last slot would be dropped without a word, a missing value would be empty (docs/services.md)."""
+    last slot would be dropped without a word, a missing value would be empty (docs/services.md). Each secret
+    a block writes out is an ARN the execution role's policy can name (check_secret); with `boundary_stack`
+    (a deploy under a permissions boundary, for that stack), one the boundary lets it read."""
     spec = service_template()
     slots = {kind: sum(1 for c in spec["Conditions"] if re.fullmatch(f"Has{kind}[0-9]+", c)) for kind in ("Env", "Secret")}
     for name, resource in service_resources(parent).items():
@@ -241,6 +281,16 @@ def check_lists(parent: dict) -> None:
                 raise UsageError(f"{name}: {count} {names}, more than service.yml's {slots[kind]} slots")
             if paired is not None and paired != count:
                 raise UsageError(f"{name}: {count} {names} but {paired} {values}: give one value per name")
+        arns = given.get("SecretArns", "")
+        if isinstance(arns, str):
+            items = arns.split(",") if arns else []
+        elif list_items(arns) is not None:
+            items = arns["Fn::Join"][1]
+        else:
+            items = []  # a value only the deployment knows
+        for arn in items:
+            if isinstance(arn, str):  # a !GetAtt or !Sub only the deployment resolves
+                check_secret(name, arn.strip(), boundary_stack)
 
 
 def fargate_sizes() -> dict[str, set[str]]:
@@ -253,11 +303,13 @@ def fargate_sizes() -> dict[str, set[str]]:
     return sizes
 
 
-def validate(config: dict, parent: dict | None = None) -> None:
+def validate(config: dict, parent: dict | None = None, stack: str | None = None) -> None:
     """The parameters against parent.yml's allowed values, and every service's block (its code) against
-    what CloudFormation refuses only once the deploy reaches that nested stack."""
+    what CloudFormation refuses only once the deploy reaches that nested stack. `stack`: the stack a deploy
+    targets (preflight), whose name a permissions boundary's secrets must start with."""
     check_allowed(config, (parent if parent is not None else parent_template())["Parameters"])
-    check_lists(parent if parent is not None else parent_template())
+    boundary = stack if stack and str(config.get("PermissionsBoundaryArn", "")).strip() else None
+    check_lists(parent if parent is not None else parent_template(), boundary)
     sizes = fargate_sizes()
     for name, s in settings(config, parent=parent)[1].items():
         if s["Memory"] not in sizes.get(s["Cpu"], set()):

@@ -137,7 +137,7 @@ def check_task_counts(t: Target, params: dict) -> str:
     from scripts import cost
     template = parent()
     known = {k: v for k, v in params.items() if k in template["Parameters"]}
-    cost.validate(known, template)
+    cost.validate(known, template, t.stack_name)
     return "; ".join(check_task_range(nested_parameters(template, name, known), name)
                      for name in service_resources(template))
 

@@ -50,14 +50,21 @@ class Settings(BaseSettings):
     # gunicorn's limits on a request head (414/431 past them). The proxies in front pass at most 20,480
     # bytes of request line and headers (gunicorn.conf.py cites the quotas).
     limit_request_line: int = Field(8190, ge=256, le=8190, description="Longest request line (bytes).")
-    limit_request_fields: int = Field(32, ge=8, le=100, description="Most header fields in a request.")
+    # A browser's request arrives with ~25-28 fields: its own (sec-ch-ua*, sec-fetch-*, cookies, ...), all
+    # forwarded by CloudFront's AllViewerExceptHostHeader policy, plus CloudFront's (Via, X-Amz-Cf-Id,
+    # X-Forwarded-For, X-Origin-Verify) and API Gateway's (X-Amzn-Trace-Id, X-Forwarded-*): 48 leaves room.
+    # A field of 1,024 bytes fits everything the sample receives; a fork that takes a bearer token (a JWT is
+    # often 1-2 KB) or a site's cookies sets LIMIT_REQUEST_FIELD_SIZE=4094 or 8190 (docs/performance.md says
+    # what that does to the memory bound).
+    limit_request_fields: int = Field(48, ge=8, le=100, description="Most header fields in a request.")
     limit_request_field_size: int = Field(1024, ge=256, le=8190, description="Longest header field (bytes).")
 
     # --- shutdown (read by entrypoint.py) ---
     drain_delay: int = Field(
         0, ge=0, le=60,
         description="Seconds to keep serving after SIGTERM before the drain starts: covers the time API "
-                    "Gateway keeps routing to a task ECS removed from Cloud Map. 0 behind the ALB.")
+                    "Gateway keeps routing to a task ECS removed from Cloud Map (service.yml: 15), or the ALB to a task a "
+                    "Spot interruption stops before its target is deregistered (service.yml: 25). 0 locally.")
 
     @model_validator(mode="after")
     def _stop_fits_in_ecs_stop_timeout(self) -> Settings:

@@ -89,6 +89,10 @@ def logging_config(level: str) -> dict:
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
             "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
             "botocore": {"level": "WARNING"},
+            # urllib3 (under botocore) warns per discarded connection ("Connection pool is full"), a line per
+            # request under a burst, outside the access log's byte bound that `make cost` prices; its
+            # failures reach us as botocore exceptions anyway.
+            "urllib3": {"level": "ERROR"},
         },
     }
 

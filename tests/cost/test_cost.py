@@ -442,3 +442,56 @@ def test_without_a_table_there_is_no_table_line():
     none = {"TableMaxReadUnits": "0", "TableMaxWriteUnits": "0"}
     est, top = cost.estimate({**DEFAULT, **none}, 20e6), cost.ceiling({**DEV, **none})
     assert not [x for x in est.lines + top.estimate.lines if x.item.startswith("DynamoDB")]
+
+
+SSM = "arn:aws:ssm:us-east-1:123456789012:parameter/second/api-key"
+
+
+def with_secrets(arns: str) -> dict:
+    import copy
+
+    from checks.render import SECOND, two_service_parent
+    parent = copy.deepcopy(two_service_parent())
+    parent["Resources"][SECOND]["Properties"]["Parameters"].update(SecretNames="API_KEY,DB_PASSWORD", SecretArns=arns)
+    return parent
+
+
+@pytest.mark.parametrize("arn, why", [
+    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:second-db",
+     "lacks the 6-character suffix Secrets Manager adds"),
+    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:second-db-AbCdEf:password::",
+     "names a JSON key or version after the secret"),
+    ("second-db-password", "is not an ARN, and IAM refuses a policy whose Resource is not one"),
+    ("/second/db-password", "is not an ARN"),
+    ("arn:aws:s3:::bucket/key", "is neither an SSM parameter's nor a Secrets Manager secret's full ARN"),
+    ("arn:aws:ssm:us-east-1:1234:parameter/x", "is neither"),
+])
+def test_a_secret_the_execution_role_cannot_be_scoped_to_is_refused_in_one_line(arn, why):
+    """service.yml scopes the execution role with `Resource: !Ref SecretArns`: forms ECS accepts but IAM cannot
+    match (a partial ARN, a JSON key) fail at task start, a bare name fails the deploy midway. Refused before."""
+    from checks.render import SECOND
+    with pytest.raises(OpsError) as refused:
+        cost.validate(DEFAULT, with_secrets(f"{SSM},{arn}"))
+    message = str(refused.value)
+    assert message.startswith(f"{SECOND}: SecretArns item {arn!r} {why}") and "\n" not in message, message
+    assert "arn:aws:ssm:REGION:ACCOUNT:parameter/NAME" in message or "full ARN" in message, message
+
+
+def test_full_arns_pass_and_a_permissions_boundary_wants_the_stacks_own_names():
+    """deploy/permissions-boundary-policy.json lets a role read only secret:STACK-* and parameter/STACK/*: under
+    a boundary (preflight passes the stack) other names would fail at task start, so they are refused."""
+    from checks.render import SECOND
+    own = "arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter/notes/api-key," \
+          "arn:aws:secretsmanager:us-east-1:123456789012:secret:notes-db-AbCdEf"
+    boundary = {**DEFAULT, "PermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/permissions-boundary-notes"}
+    cost.validate(DEFAULT, with_secrets(own))
+    cost.validate(boundary, with_secrets(own), "notes")
+    foreign = f"{SSM},arn:aws:secretsmanager:us-east-1:123456789012:secret:notes-db-AbCdEf"
+    cost.validate(DEFAULT, with_secrets(foreign), "notes")  # no boundary: any full ARN
+    with pytest.raises(OpsError, match=rf"^{SECOND}: SecretArns item '{SSM}' is outside /notes/, and the "
+                                       r"permissions boundary .* name the parameter /notes/\.\.\., or widen"):
+        cost.validate(boundary, with_secrets(foreign), "notes")
+    other_secret = "arn:aws:ssm:us-east-1:123456789012:parameter/notes/k," \
+                   "arn:aws:secretsmanager:us-east-1:123456789012:secret:second-db-AbCdEf"
+    with pytest.raises(OpsError, match=r"is outside notes-\*, .* lets a role read only secret:notes-\* "):
+        cost.validate(boundary, with_secrets(other_secret), "notes")

@@ -93,6 +93,26 @@ def test_an_invalid_header_is_400(stack):
     assert reply.startswith(b"HTTP/1.1 400 ") and b"Traceback" not in reply
 
 
+# What a browser's request carries by the time it reaches the task through CloudFront (its
+# AllViewerExceptHostHeader policy forwards every viewer header) and API Gateway, as header fields.
+BROWSER_VIA_PROXIES = [
+    "Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Pragma", "Cookie", "Origin", "Referer",
+    "User-Agent", "Priority", "Content-Type", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform",
+    "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Gpc", "Dnt", "Upgrade-Insecure-Requests",
+    "Via", "X-Amz-Cf-Id", "X-Forwarded-For", "X-Origin-Verify-Stand-In", "X-Amzn-Trace-Id", "X-Forwarded-Port",
+    "X-Forwarded-Proto", "Forwarded",
+]
+
+
+def test_a_browsers_request_through_the_proxies_has_room_to_spare(stack):
+    """~28 fields arrive with a plain browser request; a fork adding a header or two, or a browser sending a
+    few more hints, must not turn every call into a 431. Ten more than the list above still pass."""
+    headers = {name: "v" * 200 for name in BROWSER_VIA_PROXIES} | {f"X-Extra-{i}": "v" for i in range(10)}
+    headers |= stack.origin_headers
+    r = requests.get(f"{stack.api_url}/api/health-check", headers=headers, timeout=5)
+    assert r.status_code == 200, (r.status_code, r.text[:200])
+
+
 def test_gunicorn_accepts_the_shipped_config():
     result = subprocess.run([sys.executable, "-m", "gunicorn", "--check-config", "--config", "gunicorn.conf.py"],
                             cwd=APP_DIR, capture_output=True, text=True, timeout=60)

@@ -309,3 +309,15 @@ def test_cloudfront_never_caches_an_api_error():
     assert sorted((emitted & configurable) - uncached) == []
     # Error caching only: a page or status override would turn API errors into something else.
     assert all(set(e) == {"ErrorCode", "ErrorCachingMinTTL"} for e in entries)
+
+
+def test_what_the_docs_say_of_the_drain_delay_is_what_the_template_sets():
+    """The setting's description, the entrypoint and docs/performance.md name each ingress's DRAIN_DELAY as
+    service.yml's App mapping sets it (a reader sizing a stop reads these, not the mapping)."""
+    description = APP_SETTINGS["drain_delay"].description
+    entrypoint = (ROOT / "app" / "entrypoint.py").read_text()
+    stops = (ROOT / "docs" / "performance.md").read_text().split("### Stops", 1)[1]
+    for text in (description, entrypoint, stops):
+        assert "0 behind the ALB" not in text and "stays 0" not in text
+        for ingress, per in PER_INGRESS.items():
+            assert re.search(rf"\b{int(per['DrainDelay'])}\b", text), (ingress, text[:300])

@@ -11,6 +11,7 @@ import pytest
 
 from blueprint.services import image_value
 from blueprint.templates import service_resources
+from checks.render import PARENT as PARENT_FILE
 from checks.render import ROOT, SECOND, TWO_SERVICES, parents, template
 from tests.templates.conftest import container, environment, service, stack
 
@@ -220,3 +221,26 @@ def test_the_container_contract_is_a_property_with_todays_values_as_defaults():
     # Nothing of the sample's language in the task definition itself (its comments may name the sample).
     definition = json.dumps(template("service.yml")["Resources"]["TaskDefinition"]).lower()
     assert not [word for word in ("python", "gunicorn", "10001", "healthcheck.py") if word in definition]
+
+
+# ---------------------------------------------------------------- the stop sequence of every block
+STOP_MARGIN = 10  # seconds between the end of the drain and SIGKILL (service.yml's App mapping)
+
+
+@pytest.mark.parametrize("parent_file", [PARENT_FILE, TWO_SERVICES], ids=["parent", "two-services"])
+@pytest.mark.parametrize("ingress", template("parent.yml")["Parameters"]["Ingress"]["AllowedValues"])
+def test_every_graceful_timeout_the_template_accepts_ends_before_sigkill(parent_file, ingress):
+    """For every service block and ingress, every GracefulTimeout service.yml accepts (MinValue..MaxValue:
+    CloudFormation refuses the rest) fits: DRAIN_DELAY + GRACEFUL_TIMEOUT + margin <= StopTimeout. A value
+    the template let through but ECS cut short would SIGKILL requests mid-drain."""
+    spec = template("service.yml")["Parameters"]["GracefulTimeout"]
+    accepted = range(int(spec["MinValue"]), int(spec["MaxValue"]) + 1)
+    assert int(spec["Default"]) in accepted
+    for name, block in given(template(parent_file), "GracefulTimeout").items():
+        assert int(block["GracefulTimeout"]) in accepted, (name, block)
+        rendered = service(name, parent_file, Ingress=ingress)
+        env, stop = environment(rendered), int(container(rendered)["StopTimeout"])
+        assert int(env["GRACEFUL_TIMEOUT"]) == int(block["GracefulTimeout"])
+        drain = int(env["DRAIN_DELAY"])
+        too_long = [g for g in accepted if drain + g + STOP_MARGIN > stop]
+        assert not too_long, f"{name} behind {ingress}: GracefulTimeout {too_long} outlast StopTimeout {stop}"
