@@ -15,6 +15,7 @@ import pytest
 
 from scripts import cost
 from scripts.common import ROOT, OpsError
+from tests.support.parents import with_secrets
 
 DEFAULT = cost.configuration(None, "")
 GIB = 2 ** 30
@@ -445,15 +446,6 @@ def test_without_a_table_there_is_no_table_line():
 
 
 SSM = "arn:aws:ssm:us-east-1:123456789012:parameter/second/api-key"
-
-
-def with_secrets(arns: str) -> dict:
-    import copy
-
-    from checks.render import SECOND, two_service_parent
-    parent = copy.deepcopy(two_service_parent())
-    parent["Resources"][SECOND]["Properties"]["Parameters"].update(SecretNames="API_KEY,DB_PASSWORD", SecretArns=arns)
-    return parent
 
 
 @pytest.mark.parametrize("arn, why", [

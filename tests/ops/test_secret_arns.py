@@ -3,22 +3,14 @@ read: under the permissions boundary CI deploys with, a name outside the stack's
 every deploy refuses)."""
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from scripts import cost, preflight
 from scripts.common import OpsError
 from tests.ops.conftest import make_target
+from tests.support.parents import with_secrets
 
 BOUNDARY = "arn:aws:iam::123456789012:policy/permissions-boundary-shop"
-
-
-def parent_with(arn: str) -> dict:
-    from checks.render import SECOND, two_service_parent
-    parent = copy.deepcopy(two_service_parent())
-    parent["Resources"][SECOND]["Properties"]["Parameters"].update(SecretNames="DB", SecretArns=arn)
-    return parent
 
 
 @pytest.mark.parametrize("arn, refused", [
@@ -28,7 +20,7 @@ def parent_with(arn: str) -> dict:
     ("arn:aws:ssm:us-east-1:123456789012:parameter/other/db", True),
 ])
 def test_under_a_boundary_preflight_wants_the_stacks_own_secret_names(monkeypatch, arn, refused):
-    monkeypatch.setattr(preflight, "parent", lambda: parent_with(arn))
+    monkeypatch.setattr(preflight, "parent", lambda: with_secrets(arn))
     params = {**cost.template_defaults(), "PermissionsBoundaryArn": BOUNDARY}
     t = make_target(None, stack="shop")
     if refused:
