@@ -217,7 +217,8 @@ BILLS = {
 def kept(rendered: dict[str, dict]) -> dict[str, list[str]]:
     """{stack: its resources} a delete cannot remove while the distribution stays: the distribution and what
     it depends on in its stack, and that stack and every stack it depends on in the parent (CloudFormation
-    deletes a resource only after everything that depends on it)."""
+    deletes a resource only after everything that depends on it: "Resource A is deleted before resource B",
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html)."""
     left: dict[str, list[str]] = {}
     for stack, rendering in rendered.items():
         resources = rendering.get("Resources", {})

@@ -195,8 +195,8 @@ def test_make_deploy_refuses_it_in_preflight_before_building_or_deploying(aws, m
 
 # ---------------------------------------------------------------- make destroy
 def test_what_a_delete_cannot_remove_while_the_distribution_stays():
-    """CloudFormation deletes a resource only after everything that depends on it
-    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html), and
+    """CloudFormation deletes a resource only after everything that depends on it ("Resource A is deleted
+    before resource B": https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html), and
     CloudFront refuses to delete a subscribed distribution ("You can't delete this distribution while it's
     subscribed to a pricing plan": https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html):
     the distribution, what it uses, and every stack the frontend depends on stay; the subscription (its delete
@@ -209,6 +209,10 @@ def test_what_a_delete_cannot_remove_while_the_distribution_stays():
 
 
 def test_destroy_of_a_free_plan_stack_stops_every_service_first_and_says_what_keeps_billing(aws, capsys):
+    """The delete of a subscribed distribution fails ("You can't delete this distribution while it's subscribed
+    to a pricing plan": https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html)
+    and keeps every stack the frontend depends on, its services included: they are stopped before the delete,
+    and what keeps billing until the next month is named from the deployed parameters (an ALB, a NAT gateway)."""
     outputs = create_deployment(aws, desired=0, parameters={**FREE, "Ingress": "LoadBalancer",
                                                              "NetworkMode": "PrivateSubnets"})
     t = make_target(aws)
