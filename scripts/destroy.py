@@ -13,18 +13,23 @@ A stack deployed with CloudFrontPlan=Free cannot be deleted at once: deleting th
 only schedules its cancellation for the end of the billing period, and CloudFront refuses to delete a
 distribution that is still subscribed
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-pricingplanmanager-subscription.html,
-https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html). The
-command says so before it asks, and explains the DELETE_FAILED it ends with.
+https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html: "You
+can't delete this distribution while it's subscribed to a pricing plan"). CloudFormation deletes a resource
+only after everything that depends on it, so the distribution's DELETE_FAILED keeps the frontend stack and
+every stack it depends on (services, ingress, network) until then. The command says so before it asks,
+with what keeps billing meanwhile (scripts/free_plan.py, from the deployed parameters), scales every service
+to zero first (scripts/scale.py's stop), and explains the DELETE_FAILED it ends with.
 """
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
-from scripts import image
+from scripts import image, scale
 from scripts import outputs as stack_outputs
-from scripts.common import ENVIRONMENTS, Target, aws_errors, log, wait
+from scripts.common import ENVIRONMENTS, Target, aws_errors, log, stack_parameters, wait
 from scripts.errors import NotConfirmed, WaitFailed
+from scripts.free_plan import billing_notice, billing_period_end
 
 
 def confirm(t: Target, yes: bool, ask=input) -> None:
@@ -38,24 +43,18 @@ def confirm(t: Target, yes: bool, ask=input) -> None:
         raise NotConfirmed("not confirmed; nothing was deleted")
 
 
-def on_free_plan(cfn, stack: str) -> bool:
-    """Whether the stack was deployed with CloudFrontPlan=Free (its deployed parameters)."""
+def deployed_parameters(cfn, stack: str) -> dict[str, str]:
     with aws_errors():
-        parameters = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Parameters", [])
-    return any(p["ParameterKey"] == "CloudFrontPlan" and p.get("ParameterValue") == "Free" for p in parameters)
-
-
-def billing_period_end(now: datetime) -> date:
-    """When a cancelled plan ends: AWS bills by calendar month (UTC), so the first day of the next one."""
-    return date(now.year + now.month // 12, now.month % 12 + 1, 1)
+        return stack_parameters(cfn.describe_stacks(StackName=stack)["Stacks"][0])
 
 
 def free_plan_notice(t: Target, now: datetime) -> str:
     end = billing_period_end(now)
     return (f"{t.stack_name} uses CloudFront's Free plan (CloudFrontPlan=Free): deleting it cancels the plan only "
             f"at the end of the billing period ({end:%Y-%m-%d} UTC), and CloudFront keeps the distribution until "
-            f"then, so this delete stops at DELETE_FAILED with the frontend (and the ingress and network it uses) "
-            f"left in place; run make destroy again on or after {end:%Y-%m-%d} to finish")
+            f"then, so this delete stops at DELETE_FAILED with the frontend and every stack it depends on left in "
+            f"place; every service is scaled to zero first; run make destroy again on or after {end:%Y-%m-%d} to "
+            "finish")
 
 
 def empty_bucket(s3, bucket: str) -> int:
@@ -98,10 +97,14 @@ def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
     outputs = stack_outputs.read(t)  # fails with one line when the stack does not exist
     contexts = [b.context for b in image.builds()]  # parent.yml read before anything is deleted
     s3, cfn = t.client("s3"), t.client("cloudformation")
-    free_plan = on_free_plan(cfn, t.stack_name)
+    deployed = deployed_parameters(cfn, t.stack_name)
+    free_plan = deployed.get("CloudFrontPlan") == "Free"
     if free_plan:
         log(free_plan_notice(t, now()))
+        log(billing_notice(deployed, t.region, billing_period_end(now())))
     confirm(t, yes, ask)
+    if free_plan:  # the services stay until the distribution can go: no tasks meanwhile
+        scale.stop(t, delay=delay, outputs=outputs)
     removed = empty_bucket(s3, outputs.bucket_name)
     log(f"emptied bucket {outputs.bucket_name} ({removed} object versions)")
     with aws_errors():

@@ -16,6 +16,7 @@ scripts and tests. Callers tell failures apart by class (or `code`), never by th
     WaitFailed             wait_failed            what was waited for failed (e.g. the stack rolled back)
     PreflightFailed        preflight_failed       a preflight check failed; nothing was created
     DeployedValueDropped   deployed_value_dropped the update would lose a deployed value of a removed parameter
+    OneWayDoor             one_way_door           the update changes what a CloudFront flat-rate plan locks
     NotConfirmed           not_confirmed          the user did not confirm (or no terminal to ask on)
     StackNotDeployable     stack_not_deployable   the stack is busy or in a state only a human can clear
     DeployFailed           deploy_failed          `sam deploy` failed (the root cause is in the message)
@@ -93,6 +94,13 @@ class DeployedValueDropped(OpsError):
     (scripts/upgrade.py): `sam deploy` would drop it without a word. Nothing was deployed."""
 
     code = "deployed_value_dropped"
+
+
+class OneWayDoor(OpsError):
+    """The update would delete the distribution, or remove or replace its web ACL, while it is on a CloudFront
+    flat-rate plan (scripts/free_plan.py): CloudFront refuses, the update would roll back. Nothing changed."""
+
+    code = "one_way_door"
 
 
 class NotConfirmed(OpsError):

@@ -12,6 +12,7 @@ import os
 
 from blueprint.templates import parent
 from checks.plan import describe, plan
+from scripts import free_plan
 from scripts.common import ENVIRONMENTS, check_allowed, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
 from scripts.errors import UsageError
 from scripts.upgrade import dropped, where_now
@@ -33,6 +34,7 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
                          f"({where_now(unknown)}): edit it and run `make test`")
     check_allowed(change, parent()["Parameters"])
     config = load_samconfig(env)
+    t = None
     if stack:
         t = target(env, stack, region, session)
         before, source, region = deployed_parameters(t), f"stack {stack}", t.region
@@ -54,4 +56,7 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
         out(line)
     result = plan(before, after, region)
     describe(result, out=out)
-    return 1 if result.refused or lost else 0
+    doors = free_plan.refusals(before, after, region, t)  # what a CloudFront flat-rate plan locks
+    for line in doors:
+        out(f"REFUSED: {line}")
+    return 1 if result.refused or lost or doors else 0

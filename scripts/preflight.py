@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 
 from blueprint.templates import load, nested_parameters, parent, service_resources
-from scripts import image, service_roles
+from scripts import free_plan, image, service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
 from scripts.errors import AwsCallFailed, PreflightFailed, ToolMissing, UsageError
 from scripts.image import PLATFORMS
@@ -209,6 +209,7 @@ CHECKS = {
     "certificates": check_certificates,
     "task counts": check_task_counts,
     "adopted table": check_adopted_table,
+    "flat-rate plan": free_plan.check,  # a change CloudFront refuses while the distribution is on a plan
     "service-linked roles": check_service_linked_roles,
     "templates": check_lint,
 }

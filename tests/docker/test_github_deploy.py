@@ -73,6 +73,9 @@ DENIED_AND_HANDLED = {
     "dynamodb:Scan": "a failed first create is cleared from your machine",
     "dynamodb:UpdateTable": "a failed first create is cleared from your machine",
     "dynamodb:DeleteTable": "a failed first create is cleared from your machine",
+    # scripts/free_plan.py: whether the distribution is on a flat-rate plan (an account-wide list): without
+    # it the deployed CloudFrontPlan decides.
+    "pricingplanmanager:ListSubscriptions": "the deployed CloudFrontPlan decides",
 }  # https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
 
 

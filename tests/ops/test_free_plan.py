@@ -1,0 +1,233 @@
+"""CloudFrontPlan=Free's one-way doors (scripts/free_plan.py): `make plan`, `make preflight` and so `make
+deploy` refuse, before anything changes, an update CloudFront would refuse while the distribution is on a
+flat-rate plan, and `make destroy` stops the services and says what keeps billing.
+
+Only AWS can prove the refusals themselves; these tests pin the transitions and cite the documentation:
+a subscribed distribution's web ACL cannot be removed or replaced, and the distribution cannot be deleted,
+until the plan ends with its billing period, even once cancelled
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-pricingplanmanager-subscription.html,
+https://docs.aws.amazon.com/pricingplanmanager/latest/APIReference/API_DisassociateResourcesFromSubscription.html,
+https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html).
+"""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from scripts import deploy, destroy, free_plan, preflight
+from scripts import plan as plan_command
+from scripts.errors import OneWayDoor, PreflightFailed
+from tests.ops.conftest import REGION, STACK, create_deployment, create_stack, make_target, stubbed, use_clients
+from tests.ops.fake_tools import FakeTools
+
+DEC_7 = datetime(2026, 12, 7, 12, tzinfo=UTC)
+ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/mine/1"
+OTHER_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/other/2"
+FREE = {"CloudFrontPlan": "Free"}
+
+
+def refused(before: dict, change: dict, region: str = "us-east-1") -> str:
+    found = free_plan.refusals(before, {**before, **change}, region, now=lambda: DEC_7)
+    return found[0] if found else ""
+
+
+# ---------------------------------------------------------------- the transitions, offline
+@pytest.mark.parametrize("before, change, region, says", [
+    # us-east-1, dev: the Free plan is what makes the stack create its web ACL; PayAsYouGo drops it
+    (FREE, {"CloudFrontPlan": "PayAsYouGo"}, "us-east-1", "removes the web ACL of FrontendStack/Distribution"),
+    # the stack's own web ACL swapped for WebAclArn, plan kept
+    (FREE, {"WebAclArn": ACL}, "us-east-1", "replaces the web ACL of FrontendStack/Distribution"),
+    # outside us-east-1 the plan runs on WebAclArn: another one, or none
+    ({**FREE, "WebAclArn": ACL}, {"WebAclArn": OTHER_ACL}, "eu-west-1", f"({ACL} -> {OTHER_ACL})"),
+    ({**FREE, "WebAclArn": ACL}, {"CloudFrontPlan": "PayAsYouGo", "WebAclArn": ""}, "eu-west-1", f"({ACL} -> none)"),
+    # prod keeps a web ACL on PayAsYouGo, but not back on dev
+    ({**FREE, "Profile": "prod"}, {"CloudFrontPlan": "PayAsYouGo", "Profile": "dev"}, "us-east-1",
+     "removes the web ACL"),
+])
+def test_a_change_that_moves_a_subscribed_distributions_web_acl_is_refused(before, change, region, says):
+    message = refused(before, change, region)
+    assert says in message
+    assert "until the plan ends with its billing period (2027-01-01 UTC at the earliest)" in message, message
+    assert "the update would fail and roll back" in message
+
+
+def test_the_subscription_cannot_lose_its_web_acl_either():
+    """DisassociateResourcesFromSubscription: a CloudFront plan always has exactly one distribution and one
+    web ACL, which cannot be removed from it."""
+    assert "changes ResourceArns of the subscription FrontendStack/PricingPlan" in refused(FREE, {"WebAclArn": ACL})
+
+
+@pytest.mark.parametrize("before, change, first, then", [
+    ({**FREE, "WebAclArn": ACL}, {"CloudFrontPlan": "PayAsYouGo", "WebAclArn": ""}, "CloudFrontPlan=PayAsYouGo",
+     "WebAclArn="),
+    ({**FREE, "Profile": "prod"}, {"CloudFrontPlan": "PayAsYouGo", "Profile": "dev"}, "CloudFrontPlan=PayAsYouGo",
+     "Profile=dev"),
+])
+def test_the_refusal_names_the_first_step_that_cancels_the_plan_and_keeps_the_web_acl(before, change, first, then):
+    region = "eu-west-1" if "WebAclArn" in before else "us-east-1"
+    message = refused(before, change, region)
+    assert f'first deploy only PARAMS="{first}" (it cancels the plan and keeps the web ACL), then on or after ' \
+           f'2027-01-01 deploy PARAMS="{then}"' in message
+
+
+def test_without_a_first_step_the_refusal_says_how_to_cancel_the_plan_alone():
+    """The PricingPlanManager API cancels a plan (CancelSubscription), which then runs to the end of its
+    billing period: https://docs.aws.amazon.com/pricingplanmanager/latest/APIReference/API_CancelSubscription.html"""
+    message = refused(FREE, {"CloudFrontPlan": "PayAsYouGo"})
+    assert "first cancel the plan and change nothing else (`aws pricing-plan-manager cancel-subscription" in message
+    assert "or keep CloudFrontPlan=Free, it costs $0), then on or after 2027-01-01" in message
+
+
+@pytest.mark.parametrize("before, change, region", [
+    (FREE, {"Ingress": "LoadBalancer", "NetworkMode": "PrivateSubnets"}, "us-east-1"),  # Free -> Free, other changes
+    (FREE, {"Profile": "prod"}, "us-east-1"),
+    ({**FREE, "Profile": "prod"}, {"Profile": "dev"}, "us-east-1"),        # the plan keeps the web ACL
+    ({**FREE, "Profile": "prod"}, {"CloudFrontPlan": "PayAsYouGo"}, "us-east-1"),  # prod keeps it: cancels only
+    ({**FREE, "WebAclArn": ACL}, {"CloudFrontPlan": "PayAsYouGo"}, "eu-west-1"),   # WebAclArn kept: cancels only
+    ({}, {"Profile": "prod"}, "us-east-1"),                                # PayAsYouGo: a web ACL comes
+    ({"Profile": "prod"}, {"Profile": "dev"}, "us-east-1"),                # and goes, no plan to mind
+    ({}, FREE, "us-east-1"),                                               # subscribing
+    ({"WebAclArn": ACL}, {"WebAclArn": ""}, "eu-west-1"),
+])
+def test_changes_that_leave_a_subscribed_distributions_web_acl_alone_pass(before, change, region):
+    assert refused(before, change, region) == ""
+
+
+# ---------------------------------------------------------------- against a deployed stack (moto + AWS's answer)
+def free_stack(aws, parameters: dict | None = None):
+    """A deployed parent stack as these checks read it: its parameters and its DistributionId output."""
+    create_stack(aws, STACK, [{"OutputKey": "DistributionId", "OutputValue": "E2QWRUHAPOMQZL", "Description": ""}],
+                 parameters or {**FREE, "Profile": "dev"})
+    account = aws.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["StackId"].split(":")[4]
+    return make_target(aws), f"arn:aws:cloudfront::{account}:distribution/E2QWRUHAPOMQZL"
+
+
+def plans(*summaries):
+    """A pricing-plan-manager client whose ListSubscriptions answers these subscriptions (moto has no such
+    service; the Stubber checks the call and the answer against the API)."""
+    client, stub = stubbed("pricing-plan-manager", activate=False)
+    stub.add_response("list_subscriptions", {"subscriptionSummaries": list(summaries)}, {})
+    stub.activate()
+    return client, stub
+
+
+def subscription(distribution: str, cancels: datetime | None = None) -> dict:
+    found = {"arn": "arn:aws:pricingplanmanager::123456789012:subscription/sub-1", "planFamily": "CloudFront",
+             "planTier": "FREE", "status": "ACTIVE", "resourceArns": [distribution, ACL], "eTag": "1",
+             "createdAt": datetime(2026, 12, 1, tzinfo=UTC), "updatedAt": datetime(2026, 12, 1, tzinfo=UTC)}
+    if cancels:
+        found["scheduledChange"] = {"changeType": "CANCELLATION", "effectiveDate": cancels}
+    return found
+
+
+def test_preflight_refuses_the_change_in_one_line_naming_the_subscription(aws, monkeypatch, capsys):
+    t, distribution = free_stack(aws)
+    client, stub = plans(subscription(distribution))
+    use_clients(monkeypatch, t, pricing_plan_manager=client)
+    with pytest.raises(PreflightFailed):
+        preflight.preflight(t, {"CloudFrontPlan": "PayAsYouGo"}, checks={"flat-rate plan": free_plan.check})
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("FAIL flat-rate plan: this change removes the web ACL of FrontendStack/Distribution")
+    assert "--arn arn:aws:pricingplanmanager::123456789012:subscription/sub-1" in line
+    stub.assert_no_pending_responses()
+
+
+def test_a_plan_that_has_ended_lets_the_change_through_though_the_stack_still_says_free(aws, monkeypatch):
+    """Step two of the refusal's path: cancelled with the API, and the billing period over."""
+    t, _ = free_stack(aws)
+    client, stub = plans()
+    use_clients(monkeypatch, t, pricing_plan_manager=client)
+    assert free_plan.check(t, {"CloudFrontPlan": "PayAsYouGo"}).startswith("CloudFrontPlan=PayAsYouGo: nothing")
+    stub.assert_no_pending_responses()
+
+
+def test_a_plan_cancelled_by_an_earlier_update_still_locks_the_web_acl_until_it_ends(aws, monkeypatch):
+    """CloudFrontPlan=PayAsYouGo with prod (the web ACL kept) cancelled the plan; dropping the web ACL
+    before the cancellation takes effect fails all the same."""
+    t, distribution = free_stack(aws, {"CloudFrontPlan": "PayAsYouGo", "Profile": "prod"})
+    client, _ = plans(subscription(distribution, cancels=datetime(2027, 1, 1, tzinfo=UTC)))
+    use_clients(monkeypatch, t, pricing_plan_manager=client)
+    with pytest.raises(OneWayDoor) as caught:
+        free_plan.check(t, {"Profile": "dev"})
+    assert "The plan is already cancelled: make this change on or after 2027-01-01" in str(caught.value)
+
+
+def test_without_permission_to_list_plans_the_deployed_parameters_decide(aws, monkeypatch):
+    t, _ = free_stack(aws)
+    client, stub = stubbed("pricing-plan-manager", activate=False)
+    stub.add_client_error("list_subscriptions", "AccessDeniedException", "not allowed")
+    stub.activate()
+    use_clients(monkeypatch, t, pricing_plan_manager=client)
+    with pytest.raises(OneWayDoor):
+        free_plan.check(t, {"CloudFrontPlan": "PayAsYouGo"})
+
+
+def test_a_change_that_moves_nothing_locked_asks_aws_nothing(aws, monkeypatch):
+    t, _ = free_stack(aws)
+    use_clients(monkeypatch, t, pricing_plan_manager=object())  # any call would raise AttributeError
+    assert free_plan.check(t, {"Ingress": "LoadBalancer"}).startswith("CloudFrontPlan=Free: nothing")
+
+
+def test_make_plan_with_a_deployed_stack_refuses_it_and_exits_non_zero(aws, monkeypatch):
+    t, distribution = free_stack(aws)
+    client, _ = plans(subscription(distribution))
+    real = type(t).client
+    monkeypatch.setattr(type(t), "client", lambda self, service, region=None:
+                        client if service == "pricing-plan-manager" else real(self, service, region))
+    said: list[str] = []
+    assert plan_command.run("dev", STACK, REGION, "CloudFrontPlan=PayAsYouGo", session=aws, out=said.append) == 1
+    (line,) = [s for s in said if s.startswith("REFUSED: ")]
+    assert "removes the web ACL of FrontendStack/Distribution" in line
+
+
+def test_make_deploy_refuses_it_in_preflight_before_building_or_deploying(aws, monkeypatch):
+    assert preflight.CHECKS["flat-rate plan"] is free_plan.check  # make deploy runs every check
+    t, distribution = free_stack(aws)
+    client, _ = plans(subscription(distribution))
+    use_clients(monkeypatch, t, pricing_plan_manager=client)
+    tools = FakeTools(aws)
+    with pytest.raises(PreflightFailed):
+        deploy.deploy(t, {"CloudFrontPlan": "PayAsYouGo"}, run=tools, checks={"flat-rate plan": free_plan.check},
+                      skip_smoke=True, delay=0, interactive=False)
+    assert tools.commands == []  # no image built, no sam deploy
+
+
+# ---------------------------------------------------------------- make destroy
+def test_what_a_delete_cannot_remove_while_the_distribution_stays():
+    """CloudFormation deletes a resource only after everything that depends on it ("Resource A is deleted
+    before resource B": https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html), and
+    CloudFront refuses to delete a subscribed distribution ("You can't delete this distribution while it's
+    subscribed to a pricing plan": https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html):
+    the distribution, what it uses, and every stack the frontend depends on stay; the subscription (its delete
+    schedules the cancellation), the budget and the bucket policy go."""
+    left = free_plan.kept(free_plan.renderings({**FREE, "BudgetEmail": "me@example.com"}, "us-east-1"))
+    assert {"FrontendStack", "NotesService", "IngressStack", "ClusterStack", "VpcStack"} <= set(left)
+    assert "BudgetStack" not in left
+    assert {"Distribution", "WebAcl", "Bucket"} <= set(left["FrontendStack"])
+    assert not {"PricingPlan", "BucketPolicy"} & set(left["FrontendStack"])
+
+
+def test_destroy_of_a_free_plan_stack_stops_every_service_first_and_says_what_keeps_billing(aws, capsys):
+    """The delete of a subscribed distribution fails ("You can't delete this distribution while it's subscribed
+    to a pricing plan": https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html)
+    and keeps every stack the frontend depends on, its services included: they are stopped before the delete,
+    and what keeps billing until the next month is named from the deployed parameters (an ALB, a NAT gateway)."""
+    outputs = create_deployment(aws, desired=0, parameters={**FREE, "Ingress": "LoadBalancer",
+                                                             "NetworkMode": "PrivateSubnets"})
+    t = make_target(aws)
+    destroy.destroy(t, yes=True, delay=0, now=lambda: DEC_7)
+    said = capsys.readouterr().out
+    (notice,) = [line for line in said.splitlines() if "what keeps billing" in line]
+    assert notice.startswith("until 2027-01-01 the delete cannot remove FrontendStack")
+    assert "the load balancer (IngressStack/LoadBalancer" in notice and "a NAT gateway (VpcStack/" in notice
+    assert said.index("what keeps billing") < said.index("stopping api") < said.index("emptied bucket")
+    svc = aws.client("ecs").describe_services(cluster=outputs.cluster_name, services=["api"])["services"][0]
+    target = aws.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[outputs.services["NotesService"].scalable_target])["ScalableTargets"][0]
+    assert (svc["desiredCount"], target["MinCapacity"], target["MaxCapacity"]) == (0, 0, 0)
+
+
+def test_a_default_free_stack_names_only_what_it_has():
+    notice = free_plan.billing_notice(FREE, "us-east-1", date(2027, 1, 1))
+    assert "the origin secret" in notice and "NAT gateway" not in notice and "load balancer" not in notice
