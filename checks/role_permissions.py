@@ -1,9 +1,9 @@
 """What CloudFormation's resource handlers call, against what the CloudFormation service role grants.
 
 CI deploys through a service role (deploy/cloudformation-service-role-policy.json): every AWS call a
-resource's create, update or delete handler makes runs with that role's permissions, and one missing
+resource's create, read, update or delete handler makes runs with that role's permissions, and one missing
 fails the deploy half-way, or its rollback. The calls each handler makes are CloudFormation's own
-registry data: `handlers.create/update/delete.permissions` of the resource schemas cfn-lint ships
+registry data: `handlers.create/read/update/delete.permissions` of the resource schemas cfn-lint ships
 (read through `cfnlint.schema.PROVIDER_SCHEMA_MANAGER`, the schema manager cfn-lint's rules use).
 
 Whether a statement grants a permission follows IAM's rules for resource-level permissions, from the
@@ -41,7 +41,8 @@ from blueprint.templates import ROOT
 
 CFN_ROLE = ROOT / "deploy" / "cloudformation-service-role-policy.json"
 NOT_NEEDED = ROOT / "deploy" / "cloudformation-service-role-not-needed.yml"
-HANDLERS = ("create", "update", "delete")
+# read too: CloudFormation reads a resource back for drift detection and some stack operations
+HANDLERS = ("create", "read", "update", "delete")
 SCHEMA_REGION = "us-east-1"  # CloudFormation's registry publishes the same handler permissions in every region
 
 # The service each type's handler passes a role to (iam:PassedToService), where the templates make it pass one:
@@ -153,7 +154,7 @@ def refusal(doc: dict, resource_type: str, action: str) -> str | None:
 # ---------------------------------------------------------------- what the handlers call
 
 def handler_permissions(resource_type: str) -> set[str]:
-    """Every permission the type's create, update and delete handlers list."""
+    """Every permission the type's create, read, update and delete handlers list."""
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
     schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, resource_type).schema
     handlers = schema.get("handlers", {})

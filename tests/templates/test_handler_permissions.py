@@ -2,7 +2,7 @@
 
 For every resource type in every rendered variant (the nested stacks' resources, and the parent's after the
 SAM transform: AWS::Serverless::Application becomes AWS::CloudFormation::Stack), every permission the type's
-create, update and delete handlers list in CloudFormation's registry schema is granted by
+create, read, update and delete handlers list in CloudFormation's registry schema is granted by
 deploy/cloudformation-service-role-policy.json, resource scoping respected, or is listed in
 deploy/cloudformation-service-role-not-needed.yml with the reason no template needs it
 (checks/role_permissions.py says how a grant is judged). A type a fork adds is covered without an edit here.
