@@ -207,7 +207,7 @@ print(json.dumps([sorted({r["Type"] for r in transform(t, {}, NoManagedPolicies(
 """
 
 
-def transformed_types(templates: list[dict], python: Path = ROOT / ".venv-sam" / "bin" / "python") -> set[str]:
+def transformed_types(templates: list[dict], python: Path | str = ROOT / ".venv-sam" / "bin" / "python") -> set[str]:
     """The resource types CloudFormation creates for SAM templates (AWS::Serverless::Application becomes
     AWS::CloudFormation::Stack), by the SAM translator itself (in .venv-sam, with the SAM CLI)."""
     import os

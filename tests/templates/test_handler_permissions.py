@@ -20,7 +20,7 @@ import pytest
 
 from checks import role_permissions as rp
 from checks.render import Renderer, renderings
-from tests.templates.conftest import all_renderings
+from tests.templates.conftest import all_renderings, venv_tool
 
 NOT_NEEDED = rp.not_needed()
 
@@ -32,7 +32,7 @@ def types() -> set[str]:
     nested = {r["Type"] for stacks in all_renderings().values() for _, rendering in stacks.values()
               for r in rendering.get("Resources", {}).values()}
     parents = {json.dumps(Renderer(parent, values, "us-east-1").render(), sort_keys=True) for parent, values in renderings().values()}
-    return nested | rp.transformed_types([json.loads(p) for p in sorted(parents)])
+    return nested | rp.transformed_types([json.loads(p) for p in sorted(parents)], venv_tool(".venv-sam", "python"))
 
 
 @pytest.fixture(scope="module")
