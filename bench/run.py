@@ -50,7 +50,9 @@ CGROUP = Path("/sys/fs/cgroup/cpu")
 # load generator never steals the measured server's CPU.
 SERVER_CPUS = {1} if (os.cpu_count() or 1) >= 2 else None
 LOAD_CPUS = {0} if (os.cpu_count() or 1) >= 2 else None
-TARGETS = {"notes_throughput_vs_baseline": 0.8, "health_throughput_vs_flask": 0.95, "health_p99_vs_flask": 1.3,
+# notes vs the baseline: issue 12; notes vs the minimal Flask app making the same calls: issue 16 (the
+# idiomatic sample keeps at least 0.85x of Flask's floor); the rest: issues 6 and 12.
+TARGETS = {"notes_throughput_vs_baseline": 0.8, "notes_throughput_vs_flask": 0.85, "health_throughput_vs_flask": 0.95, "health_p99_vs_flask": 1.3,
            "memory_under_load_mb": 150, "ready_seconds": 2.0, "standin_cpu_share_max": 0.1}
 TABLE = "notes"
 REGION = "us-east-1"
@@ -326,6 +328,7 @@ def measure(standin: StandIn, note_id: str, post_script: Path, seconds: float, r
                     ceiling = result[key]["ceiling"]["rps"]
                     result[key]["ratios"]["service_vs_ceiling"] = round(s["rps"] / ceiling, 3)
                     result[key]["ratios"]["flask_vs_ceiling"] = round(result[key]["flask"]["rps"] / ceiling, 3)
+                    result[key]["ratios"]["service_vs_flask"] = round(s["rps"] / result[key]["flask"]["rps"], 3)
             return result
         finally:
             for server in servers.values():
@@ -377,6 +380,9 @@ def verdict(report: dict) -> list[tuple[str, str, bool]]:
             out.append((f"{label}: notes {endpoint} throughput vs bare boto3 baseline (boto3 as it comes) >= 0.8",
                         f"{ratio:.2f}" + (f" ({failed} non-2xx)" if failed else ""),
                         ratio >= TARGETS["notes_throughput_vs_baseline"] and not failed))
+            vs_flask = full[key]["ratios"]["service_vs_flask"]
+            out.append((f"{label}: notes {endpoint} throughput vs minimal Flask app making the same calls >= 0.85",
+                        f"{vs_flask:.2f}", vs_flask >= TARGETS["notes_throughput_vs_flask"] and not failed))
             standin += [r["standin_cpu_share"] for r in full[key].values() if "standin_cpu_share" in r]
         health = full["health"]["ratios"]
         memory = max(full[key]["service"]["peak_rss_mb"] for key in ENDPOINTS)

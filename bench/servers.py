@@ -21,6 +21,12 @@ import urllib.request
 
 from local.stack import APP_DIR
 
+if str(APP_DIR) not in sys.path:
+    sys.path.insert(0, str(APP_DIR))
+from api.config import Settings  # noqa: E402
+
+SETTINGS = Settings()  # the shipped defaults (app/api/config.py)
+
 HEAD = b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n"
 POST = b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 # (what an attacker sends before it stalls, how many attackers). tests/server/test_slow_clients.py holds
@@ -34,10 +40,14 @@ ATTACKS = {
     "trailers (64)": (POST + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Trailer: a", 64),
     "idle + half-closed (2000)": (b"", 2000),
     "135 KB heads (3000)": (HEAD + b"".join(b"X-H%03d: %s\r\n" % (i, b"a" * 1000) for i in range(135)), 3000),
-    # The largest head the shipped limits let through (a ~8 KB URL, 31 fields of ~1 KB), held by 2,000
-    # connections, just under WORKER_CONNECTIONS: the memory bound of docs/performance.md, measured.
-    "largest heads held (2000)": (b"GET /api/" + b"a" * 8000 + b" HTTP/1.1\r\nHost: x\r\n"
-                                  + b"".join(b"X-H%03d: %s\r\n" % (i, b"a" * 1000) for i in range(30)), 2000),
+    # The largest head the shipped limits let through (the longest request line, as many fields as
+    # LIMIT_REQUEST_FIELDS allows with Host one of them, each as long as LIMIT_REQUEST_FIELD_SIZE allows),
+    # held by 2,000 connections, just under WORKER_CONNECTIONS: the memory bound of docs/performance.md,
+    # measured. The same head as tests/server/test_slow_clients.py's.
+    "largest heads held (2000)": (b"GET /api/health-check?" + b"a" * (SETTINGS.limit_request_line - 40)
+                                  + b" HTTP/1.1\r\nHost: x\r\n"
+                                  + b"".join(b"X-H%03d: %s\r\n" % (i, b"a" * (SETTINGS.limit_request_field_size - 8))
+                                             for i in range(SETTINGS.limit_request_fields - 1)), 2000),
 }
 PROBES = 5
 

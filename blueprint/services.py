@@ -195,6 +195,7 @@ WIRING = (
     "NamespaceId: !GetAtt ClusterStack.Outputs.NamespaceId",
     "OriginVerifySecretArn: !GetAtt ClusterStack.Outputs.OriginVerifySecretArn",
     "OriginVerifySecretKey: !GetAtt ClusterStack.Outputs.OriginVerifySecretKey",
+    "OriginVerifySecretArnPattern: !GetAtt ClusterStack.Outputs.OriginVerifySecretArnPattern",
     "Ingress: !Ref Ingress",
     "IngressSecurityGroupId: !GetAtt IngressStack.Outputs.IngressSecurityGroupId",
     "ApiId: !GetAtt IngressStack.Outputs.ApiId",

@@ -15,7 +15,7 @@ resource (so does one in `conditionalCreateOnlyProperties`, which "may" replace 
 the side of the data); any other change is an update in place
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html).
 
-Three classes of hazard are reported:
+These hazards are reported:
 
 * a data-bearing resource (DATA_BEARING) replaced, or removed without DeletionPolicy
   Retain/Snapshot: its data would be gone from the stack;
@@ -26,13 +26,19 @@ Three classes of hazard are reported:
 * the same for a resource added in one place (a stack, a logical id) while one with the same unique
   name is removed from another (UNIQUE_NAME): removals happen in the update's cleanup phase, after
   every create, so the add fails (e.g. an API custom domain moved from one nested stack to another).
+* a policy updated in place that names (by Ref, GetAtt or Sub, directly or through another nested
+  stack's output) a resource the change replaces: the previous copy lives until the cleanup phase, but
+  the policy grants only the new one, so tasks from the previous definition lose access during a
+  rollback (ROLLBACK_ACCESS).
 
     python -m checks.plan Ingress=LoadBalancer        # from the template defaults
 """
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -112,6 +118,17 @@ UNIQUE_NAME = {
 # Data stores whose add or retained removal moves the app onto other data: worth a line in the plan
 # (e.g. setting or clearing ExistingTableName). Log groups are left out: a new one is harmless.
 STARTS_EMPTY = {"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable", "AWS::S3::Bucket"}
+
+
+# A rollback runs in reverse: the services (the later stacks) roll back first, and a task of their previous
+# task definition starts with the policies as the update left them. A policy that names a resource by Ref,
+# GetAtt or Sub follows it to the copy a replacement creates, while the previous copy lives until the
+# update's cleanup phase: those tasks lose access to it. An execution role that can no longer read the old
+# secret stops them starting, the circuit breaker reverts and the stack ends UPDATE_ROLLBACK_FAILED
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html). Granting what
+# every copy matches (a name prefix, as cluster.yml does for the origin secret) keeps the rollback possible.
+ROLLBACK_ACCESS = "tasks from the previous definition lose access during a rollback"
+CHANGED_OUTPUT = re.compile(r"<([A-Za-z0-9]+\.Outputs\.[A-Za-z0-9]+) \(new\)>")  # _token's mark
 
 
 @dataclass
@@ -291,6 +308,65 @@ def name_clashes(changes: list[Change], old: dict[str, dict], new: dict[str, dic
                         "remove it in an update of its own first")
 
 
+def policy_resources(node, name: str = "") -> Iterator[tuple[str, object]]:
+    """(policy name, Resource) of each identity-policy statement in a resource's properties, whatever its
+    type: an IAM role's, user's or group's Policies, an IAM Policy or ManagedPolicy, any inline PolicyDocument.
+    A statement with a Principal belongs to a resource policy, which names the resource it is attached to and
+    moves with it: left out."""
+    if isinstance(node, dict):
+        name = str(node.get("PolicyName") or node.get("ManagedPolicyName") or name)
+        statements = node.get("Statement")
+        if statements is not None:
+            for statement in statements if isinstance(statements, list) else [statements]:
+                if isinstance(statement, dict) and "Resource" in statement \
+                        and not {"Principal", "NotPrincipal"} & set(statement):
+                    yield name, statement["Resource"]
+            return
+        for value in node.values():
+            yield from policy_resources(value, name)
+    elif isinstance(node, list):
+        for value in node:
+            yield from policy_resources(value, name)
+
+
+def replaced_behind(stack: str, rendering: dict, changes: list[Change], outputs: set[str],
+                    behind: dict[str, str]) -> None:
+    """Add to `behind` ("Stack.Outputs.Name" -> "Stack/Resource") each changed output of `stack` that names a
+    resource the change replaces, itself or through an earlier stack's output."""
+    replaced = {c.resource for c in changes if c.action == "replace"}
+    for output in sorted(outputs):
+        value = rendering.get("Outputs", {}).get(output, {}).get("Value")
+        named = [f"{stack}/{r}" for r in sorted(references(value) & replaced)]
+        named += [behind[t] for t in CHANGED_OUTPUT.findall(json.dumps(value, default=str)) if t in behind]
+        if named:
+            behind[f"{stack}.Outputs.{output}"] = named[0]
+
+
+def rollback_access(stack: str, rendering: dict, changes: list[Change], behind: dict[str, str], cause: str) -> None:
+    """Flag each policy updated in place whose Resource names a replaced resource (ROLLBACK_ACCESS). A policy
+    replaced with it is not: the previous one stays with the previous role until the cleanup phase."""
+    replaced = {c.resource for c in changes if c.action == "replace"}
+    for change in changes:
+        if change.action != "update":
+            continue
+        found = []
+        for policy, resource in policy_resources(rendering["Resources"][change.resource].get("Properties", {})):
+            named = [f"{stack}/{r}" for r in sorted(references(resource) & replaced)]
+            named += [behind[t] for t in CHANGED_OUTPUT.findall(json.dumps(resource, default=str)) if t in behind]
+            found += [f"policy {policy or change.resource} names {target}, which {cause} replaces"
+                      for target in dict.fromkeys(named)]
+        if found:
+            change.hazard = "; ".join([*filter(None, [change.hazard]), *dict.fromkeys(found)]) + \
+                f": {ROLLBACK_ACCESS} (grant every copy by a name prefix instead)"
+
+
+def _cause(before: dict, after: dict, edited: bool) -> str:
+    """The change in words: the parameters it sets, and the template edit (`before_parent`)."""
+    names = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    parts = [" ".join(f"{k}={after.get(k, '')}" for k in names)] if names else []
+    return " and ".join(parts + (["the template edit"] if edited or not parts else []))
+
+
 def with_deploy_values(values: dict) -> dict:
     """The parameters `make deploy` looks up and passes itself (scripts/prefix_list.py), with a stand-in
     value, so an offline plan shows what the change does instead of the Rule that asks for them."""
@@ -307,6 +383,7 @@ def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PAR
     version, a new or removed service). A nested stack only it has is deleted, one only `parent` has
     is created, the others are compared resource by resource."""
     before_parent = before_parent or parent
+    cause = _cause(before, after, before_parent != parent)
     before, after = with_deploy_values(before), with_deploy_values(after)
     _, old = render_stacks(before, region, parent_file=before_parent)
     changes: list[Change] = []
@@ -314,9 +391,12 @@ def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PAR
     refused, new_parent, stacks = rendered_stacks(after, region, changed_outputs, parent)
     new = {"parent": new_parent}
     empty = {"Resources": {}, "Outputs": {}}
+    behind: dict[str, str] = {}  # a changed output -> the replaced resource it names
     for stack, location, rendering in stacks:  # in order: outputs flow forward
         new[stack] = rendering
         found, outputs = diff_stack(stack, old.get(stack, empty), rendering, template(location))
+        rollback_access(stack, rendering, found, behind, cause)
+        replaced_behind(stack, rendering, found, outputs, behind)
         changes += found
         changed_outputs |= {f"{stack}.Outputs.{o}" for o in outputs}
     for stack, location in children(before_parent).items():

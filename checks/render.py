@@ -68,6 +68,7 @@ DOMAINS = {
 # What the parent always wires in (the cluster stack's secret) and `make deploy` passes for
 # Ingress=LoadBalancer (CloudFront's origin-facing prefix list in us-east-1).
 WIRED = {"OriginVerifySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:origin-verify-AbCdEf",
+         "OriginVerifySecretArnPattern": "arn:aws:secretsmanager:us-east-1:123456789012:secret:origin-verify-*",
          "OriginVerifySecretKey": "v1", "CloudFrontPrefixListId": "pl-3b927c52"}
 
 

@@ -72,12 +72,46 @@ def test_the_secret_is_generated_per_stack_and_its_key_follows_the_version():
     assert outputs["OriginVerifySecretKey"]["Value"] == {"Fn::Sub": "v${OriginSecretVersion}"}
 
 
-def test_only_the_execution_role_reads_the_secret_and_only_that_one():
-    r = resources("cluster.yml")
+def test_only_the_execution_roles_read_the_secret_and_every_version_of_it():
+    """A rotation replaces the secret (its Name holds the version) and updates the roles before the services;
+    in a rollback the services start tasks of their previous task definition, which name the OLD secret, so
+    every execution role must still grant it. Granted by its exact ARN (!Ref), those tasks could not start,
+    the circuit breaker reverted and the stack ended UPDATE_ROLLBACK_FAILED
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html). So they
+    grant the name prefix: Secrets Manager appends -XXXXXX to a name in the ARN, and an identity policy may
+    name secrets by a wildcard
+    (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples.html). Only a
+    deploy proves IAM matches it; this pins the pattern against the ARNs of both versions."""
+    import re
+    from fnmatch import fnmatchcase
+
+    from checks.render import SECOND
+
+    def arn(sub: dict, stack_name: str, version: str = "") -> str:  # as CloudFormation resolves the Sub
+        known = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012",
+                 "AWS::StackName": stack_name, "OriginSecretVersion": version}
+        return re.sub(r"\$\{([A-Za-z:]+)\}", lambda m: known[m.group(1)], sub["Fn::Sub"])
+    r = resources("cluster.yml", OriginSecretVersion="2")
     (policy,) = r["TaskExecutionRole"]["Properties"]["Policies"]
     (statement,) = policy["PolicyDocument"]["Statement"]
-    assert statement == {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                         "Resource": {"Ref": "OriginVerifySecret"}}
+    assert statement["Effect"] == "Allow" and statement["Action"] == "secretsmanager:GetSecretValue"
+    pattern = arn(statement["Resource"], "app-ClusterStack-1A2B")
+    name = r["OriginVerifySecret"]["Properties"]["Name"]
+
+    def secret(stack_name: str, version: str) -> str:
+        return f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{arn(name, stack_name, version)}-AbCdEf"
+    assert fnmatchcase(secret("app-ClusterStack-1A2B", "1"), pattern), "the previous version, for a rollback"
+    assert fnmatchcase(secret("app-ClusterStack-1A2B", "2"), pattern), "the current one"
+    assert not fnmatchcase(secret("other-ClusterStack-9Z8Y", "2"), pattern), "never another stack's"
+    # A service with secrets of its own gets the same pattern from the cluster stack, through the parent.
+    assert render("cluster.yml")["Outputs"]["OriginVerifySecretArnPattern"]["Value"] == statement["Resource"]
+    second = service(SECOND, TWO_SERVICES)
+    origin = second["ExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][-1]
+    assert origin == {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                      "Resource": {"Ref": "OriginVerifySecretArnPattern"}}
+    for block in service_resources(template(TWO_SERVICES)).values():
+        assert block["Properties"]["Parameters"]["OriginVerifySecretArnPattern"] == {
+            "Fn::GetAtt": ["ClusterStack", "Outputs.OriginVerifySecretArnPattern"]}
     task_role = str(service()["TaskRole"]) + "".join(  # and the policies data stacks give a service
         str(template(name)) for name in CHILDREN if name not in ("cluster.yml", "service.yml", "frontend.yml"))
     assert "secretsmanager" not in task_role, "the app's own role never needs it"

@@ -13,12 +13,14 @@ from checks.plan import (
     CLEAR_WITH_EMPTY,
     DATA_BEARING,
     PARENT,
+    ROLLBACK_ACCESS,
     Change,
     children,
     describe,
     diff_stack,
     name_clashes,
     plan,
+    rollback_access,
     with_deploy_values,
 )
 from checks.render import TWO_SERVICES, Renderer, load, template
@@ -124,25 +126,40 @@ def test_the_current_zones_pinned_are_no_change():
         "PublicSubnetTwo", "PrivateSubnetTwo", "PublicSubnetTwoRouteTable", "PrivateSubnetTwoRouteTable"}
 
 
+def rotated(parent: str, directory: Path, edited: dict[str, tuple[str, str]] | None = None) -> tuple[str, str]:
+    """`parent` (the version is code in its ClusterStack block) before and after the rotation to version 2, as
+    files in `directory` beside its children; `edited` rewrites a child: {file: (old text, new text)}."""
+    import copy
+    import json
+
+    from checks.render import CHILD_TEMPLATES, ROOT, plain
+    for name in CHILD_TEMPLATES:  # the children beside it, as beside parent.yml
+        if name in (edited or {}):
+            text = (ROOT / name).read_text()
+            old, new = edited[name]
+            assert old in text, (name, old)
+            (directory / name).write_text(text.replace(old, new))
+        else:
+            (directory / name).symlink_to(ROOT / name)
+    source = plain(template(parent))
+    after = copy.deepcopy(source)
+    after["Resources"]["ClusterStack"]["Properties"]["Parameters"]["OriginSecretVersion"] = "2"
+    (directory / "before.json").write_text(json.dumps(source))
+    (directory / "rotated.json").write_text(json.dumps(after))
+    return str(directory / "before.json"), str(directory / "rotated.json")
+
+
 @pytest.mark.parametrize("parent", [PARENT, TWO_SERVICES])
 def test_rotating_the_origin_secret_makes_a_new_secret_and_touches_no_data(parent, tmp_path):
     """A new OriginSecretVersion replaces the secret: the old one, which the previous task definitions and
     CloudFront's previous {{resolve:...}} name, lives until the update's cleanup phase, so a failed update
     rolls back to references that still resolve. Updated in place (a new GenerateStringKey) the old key was
     gone and the rollback failed: UPDATE_ROLLBACK_FAILED
-    (https://github.com/aws/cloudformation-coverage-roadmap/issues/1161, .../issues/2210)."""
-    # The version is code in the parent's ClusterStack block: the rotation is that edit, then a deploy.
-    import copy
-    import json
-
-    from checks.render import CHILD_TEMPLATES, ROOT, plain
-    for name in CHILD_TEMPLATES:  # the children beside it, as beside parent.yml
-        (tmp_path / name).symlink_to(ROOT / name)
-    rotated = copy.deepcopy(plain(template(parent)))
-    rotated["Resources"]["ClusterStack"]["Properties"]["Parameters"]["OriginSecretVersion"] = "2"
-    path = tmp_path / "rotated.json"
-    path.write_text(json.dumps(rotated))
-    result = plan({}, {}, parent=str(path), before_parent=parent)
+    (https://github.com/aws/cloudformation-coverage-roadmap/issues/1161, .../issues/2210). Nor does any
+    execution role lose the old secret (no ROLLBACK_ACCESS hazard): they grant every version by its name
+    prefix (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html)."""
+    before, after = rotated(parent, tmp_path)
+    result = plan({}, {}, parent=after, before_parent=before)
     assert not result.refused
     by_resource = {(c.stack, c.resource): c for c in result.changes}
     assert by_resource[("ClusterStack", "OriginVerifySecret")].action == "replace"
@@ -180,3 +197,48 @@ def test_a_unique_name_moving_between_any_two_places_is_flagged_and_an_unresolve
     assert found[2].hazard.startswith("would FAIL: created before the old one is deleted")
     assert "A/Ns holds the same Name+Vpc" in found[2].hazard
     assert found[3].hazard == ""
+
+
+def test_a_policy_updated_in_place_that_names_a_replaced_resource_is_flagged():
+    """The check is by what a policy names, not by these stacks: a role's inline policy naming the secret by
+    Ref and a managed policy naming the table by GetAtt and Sub are updated to the new copies while the old
+    ones live until the cleanup phase, so tasks from the previous definition lose access during a rollback.
+    A name prefix every copy matches, a resource policy (it moves with its resource) and a role replaced
+    with them (the previous task definition keeps the previous role) are not flagged."""
+    source = load(FIXTURES / "policy_names_replaced_resource.yml")
+    before = Renderer(source, {"Version": "1"}, substitute=True).render()
+    after = Renderer(source, {"Version": "2"}, substitute=True).render()
+    changes, _ = diff_stack("DataStack", before, after, source)
+    rollback_access("DataStack", after, changes, {}, "Version=2")
+    by_resource = {c.resource: c for c in changes}
+    assert {r for r, c in by_resource.items() if c.action == "replace"} >= {"Secret", "Table", "ReplacedRole"}
+    assert by_resource["PrefixRole"].action == "update", "checked, and granted by a prefix"
+    flagged = {r: c.hazard for r, c in by_resource.items() if ROLLBACK_ACCESS in c.hazard}
+    assert flagged == {
+        "ExactRole": "policy read-secret names DataStack/Secret, which Version=2 replaces: " + ROLLBACK_ACCESS
+                     + " (grant every copy by a name prefix instead)",
+        "TablePolicy": "policy TablePolicy names DataStack/Table, which Version=2 replaces: " + ROLLBACK_ACCESS
+                       + " (grant every copy by a name prefix instead)"}
+
+
+def test_rotating_with_exact_secret_grants_flags_every_execution_role_across_stacks(tmp_path):
+    """The defect cluster.yml and service.yml had: each execution role named the origin secret itself
+    (!Ref OriginVerifySecret; the cluster stack's OriginVerifySecretArn output in a service stack), so a rotation
+    left a rollback's tasks unable to read the old secret
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html). The plan
+    follows the replaced secret through the nested stack's output into the service stack."""
+    prefix = ("!Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+              "${AWS::StackName}-origin-verify-*\n")
+    before, after = rotated(TWO_SERVICES, tmp_path, {
+        "cluster.yml": (f"Resource: {prefix}", "Resource: !Ref OriginVerifySecret\n"),
+        "service.yml": ("Resource: !Ref OriginVerifySecretArnPattern", "Resource: !Ref OriginVerifySecretArn")})
+    lines = []
+    describe(plan({}, {}, parent=after, before_parent=before), out=lines.append)
+    warnings = [line for line in lines if ROLLBACK_ACCESS in line]
+    assert warnings == [
+        "WARNING: ClusterStack/TaskExecutionRole (AWS::IAM::Role) policy origin-verify-secret names "
+        f"ClusterStack/OriginVerifySecret, which the template edit replaces: {ROLLBACK_ACCESS} "
+        "(grant every copy by a name prefix instead)",
+        "WARNING: SecondService/ExecutionRole (AWS::IAM::Role) policy service-secrets names "
+        f"ClusterStack/OriginVerifySecret, which the template edit replaces: {ROLLBACK_ACCESS} "
+        "(grant every copy by a name prefix instead)"]

@@ -3,12 +3,14 @@
 rendered variant (checks/render.py), with checks/plan.py (the engine behind `make plan`), never
 replaces or silently deletes data, never leaves a list property out where only [] clears it
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-service.html),
-and fails no update but moving the subnets to other AZs."""
+never takes from a policy a resource it replaces (a rollback's tasks would lose access:
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html), and fails no
+update but moving the subnets to other AZs."""
 from __future__ import annotations
 
 import pytest
 
-from checks.plan import DATA_BEARING, PARENT, children, plan, template
+from checks.plan import DATA_BEARING, PARENT, ROLLBACK_ACCESS, children, plan, template
 from checks.render import DOMAINS, TWO_SERVICES, variants
 
 
@@ -62,6 +64,7 @@ def test_no_switch_replaces_or_silently_deletes_data_or_leaves_a_list_behind(bas
                 assert change.action != "replace", (label, change)
                 assert change.action != "remove" or "Condition" in source, (label, change)
             assert "left out" not in change.hazard, (label, change)
+            assert ROLLBACK_ACCESS not in change.hazard, (label, change)
             # Only moving the subnets to other AZs cannot be done in place (README, Regions and AZs).
             assert "would FAIL" not in change.hazard or "pinned AZs" in label, (label, change)
     applicable = [n for n, switch in SWITCHES.items()
@@ -89,6 +92,7 @@ def test_the_two_service_parent_survives_every_switch_from_the_defaults():
                     assert change.action != "replace", (name, change)
                     assert change.action != "remove" or "Condition" in source, (name, change)
                 assert "left out" not in change.hazard, (name, change)
+                assert ROLLBACK_ACCESS not in change.hazard, (name, change)
                 assert "would FAIL" not in change.hazard or name == "pinned AZs", (name, change)
             if {"Ingress"} <= set(switch):
                 assert {c.stack for c in result.changes if c.resource == "ListenerRule"} == {
