@@ -1,0 +1,221 @@
+"""What CloudFormation's resource handlers call, against what the CloudFormation service role grants.
+
+CI deploys through a service role (deploy/cloudformation-service-role-policy.json): every AWS call a
+resource's create, read, update or delete handler makes runs with that role's permissions, and one missing
+fails the deploy half-way, or its rollback. The calls each handler makes are CloudFormation's own
+registry data: `handlers.create/read/update/delete.permissions` of the resource schemas cfn-lint ships
+(read through `cfnlint.schema.PROVIDER_SCHEMA_MANAGER`, the schema manager cfn-lint's rules use).
+
+Whether a statement grants a permission follows IAM's rules for resource-level permissions, from the
+Service Authorization Reference as policy_sentry bundles it (`policy_sentry.querying.actions.get_action_data`):
+an action that takes no resource ARN is granted only by `Resource: "*"`; a statement scoped to ARNs grants
+an action only where one of those ARNs is of a resource type the action takes (a `distribution/...` ARN
+does not grant an action on functions). Two conditions the role relies on are followed too:
+
+- `iam:PassedToService`: a role passed to ECS tasks is not a role passed to CloudFormation. The service a
+  type's handler passes a role to is PASSED_TO; any other type's `iam:PassRole` is not granted by a
+  statement with that condition.
+- A resource that exists before the stack, named by a placeholder (HOSTED_ZONE_ID: the user's zone,
+  DISTRIBUTION_ID: the stack's distribution once it exists, ...), is what the types in PINNED act on;
+  a grant on it is no grant for another type (Cloud Map's private namespace reads the hosted zone *it*
+  creates, not the user's).
+
+Other conditions (a tag, a service-linked role's service name) are taken as met: they narrow a grant to
+the stack's own resources, which is what the handlers act on.
+
+Why policy_sentry and not parliament (which the policy lint already uses): parliament's bundled copy of the
+reference was last refreshed in its 1.6.4 release (April 2025) and lacks services and actions the templates
+use (pricingplanmanager, ec2:CreateVpcEncryptionControl, ...); policy_sentry (MIT, Salesforce) refreshes its
+copy with each release and documents its querying functions as its library API.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from blueprint.templates import ROOT
+
+CFN_ROLE = ROOT / "deploy" / "cloudformation-service-role-policy.json"
+NOT_NEEDED = ROOT / "deploy" / "cloudformation-service-role-not-needed.yml"
+# read too: CloudFormation reads a resource back for drift detection and some stack operations
+HANDLERS = ("create", "read", "update", "delete")
+# cfn-lint's copies for its 46 regions differ in which types exist (issue 17, part 2), not in a type's handler
+# permissions: the same lists in every region for the stack's types (checked when this was written).
+SCHEMA_REGION = "us-east-1"
+
+# The service each type's handler passes a role to (iam:PassedToService), where the templates make it pass one:
+# a task definition passes its task and execution roles to ECS tasks
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html); creating or updating a
+# nested stack passes the parent's service role to CloudFormation, which runs the nested stack as that role
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html).
+PASSED_TO = {
+    "AWS::ECS::TaskDefinition": "ecs-tasks.amazonaws.com",
+    "AWS::CloudFormation::Stack": "cloudformation.amazonaws.com",
+}
+
+# Placeholders that name one resource existing before the stack operation, and the types that act on it.
+PINNED = {
+    "HOSTED_ZONE_ID": {"AWS::Route53::RecordSet"},  # the custom domain's alias records
+    "DISTRIBUTION_ID": {"AWS::CloudFront::Distribution"},  # the stack's distribution, after the first deploy
+    "CLOUDFORMATION_ROLE": {"AWS::CloudFormation::Stack"},  # the role itself, passed on to the nested stacks
+    "SAM_BUCKET": {"AWS::CloudFormation::Stack"},  # the nested templates `sam deploy` uploaded
+}
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(doc: dict) -> list[dict]:
+    return as_list(doc["Statement"])
+
+
+def read_policy(path: Path = CFN_ROLE) -> dict:
+    """The policy as it is in deploy/, placeholders and all."""
+    return json.loads(path.read_text())
+
+
+# ---------------------------------------------------------------- the Service Authorization Reference
+
+@cache
+def arn_formats(action: str) -> frozenset[str] | None:
+    """The ARN formats of the resource types `action` can be scoped to; empty when it takes only
+    `Resource: "*"`; None when the reference does not know the action."""
+    from policy_sentry.querying.actions import get_action_data
+    service, name = action.split(":", 1)
+    entries = get_action_data(service, name).get(service)
+    if not entries:
+        return None
+    return frozenset(e["resource_arn_format"] for e in entries if e["resource_arn_format"] != "*")
+
+
+def arn_of_type(resource: str, arn_format: str) -> bool:
+    """Whether the policy's `resource` (an ARN pattern, placeholders in it) names resources of the type
+    `arn_format` describes (arn:${Partition}:route53:::hostedzone/${Id}): its service and its resource-type
+    part (`hostedzone/`, `distribution/`, `log-group:`) agree."""
+    pattern = "^" + ".*".join(re.escape(part) for part in re.split(r"\$\{[^}]+\}", arn_format)) + "$"
+    return re.match(pattern, resource.replace("*", "x").replace("?", "x")) is not None
+
+
+# ---------------------------------------------------------------- the policy
+
+def _acts(statement: dict, action: str) -> bool:
+    if "NotAction" in statement or "NotResource" in statement:
+        raise ValueError(f"{statement.get('Sid')}: NotAction/NotResource are not evaluated here")
+    return any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in as_list(statement["Action"]))
+
+
+def _passes_to(statement: dict, resource_type: str) -> bool:
+    """False when the statement limits iam:PassedToService to services other than the one `resource_type`
+    passes its role to."""
+    for keys in statement.get("Condition", {}).values():
+        for key, values in keys.items():
+            if key.lower() == "iam:passedtoservice":
+                service = PASSED_TO.get(resource_type)
+                if service is None or not any(fnmatch.fnmatchcase(service, v) for v in as_list(values)):
+                    return False
+    return True
+
+
+def _serves(resource: str, resource_type: str) -> bool:
+    return all(resource_type in types for name, types in PINNED.items() if name in resource)
+
+
+def refusal(doc: dict, resource_type: str, action: str) -> str | None:
+    """None when `doc` lets the handler of `resource_type` call `action`; otherwise why not, in a few words."""
+    allows = [s for s in statements(doc) if s["Effect"] == "Allow" and _acts(s, action)]
+    if not allows:
+        return "no statement allows it"
+    passing = [s for s in allows if _passes_to(s, resource_type)]
+    if not passing:
+        return f"iam:PassedToService allows other services than {PASSED_TO.get(resource_type, 'this type passes to')}"
+    resources = [r for s in passing for r in as_list(s["Resource"]) if _serves(r, resource_type)]
+    if not resources:
+        return "allowed only on a resource another type acts on (PINNED)"
+    denied = [s for s in statements(doc) if s["Effect"] == "Deny" and "Condition" not in s and _acts(s, action)]
+    resources = [r for r in resources
+                 if not any(fnmatch.fnmatchcase(r, d) for s in denied for d in as_list(s["Resource"]))]
+    if not resources:
+        return "denied"
+    if "*" in resources:
+        return None
+    formats = arn_formats(action)
+    if formats is None:
+        return "unknown to the Service Authorization Reference: only Resource \"*\" would grant it"
+    if not formats:
+        return "takes no resource ARN: needs Resource \"*\""
+    if any(arn_of_type(r, f) for r in resources for f in formats):
+        return None
+    return f"allowed only on {sorted(set(resources))}, which are not of the types it takes {sorted(formats)}"
+
+
+# ---------------------------------------------------------------- what the handlers call
+
+def handler_permissions(resource_type: str) -> set[str]:
+    """Every permission the type's create, read, update and delete handlers list."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, resource_type).schema
+    handlers = schema.get("handlers", {})
+    return {p for h in HANDLERS for p in handlers.get(h, {}).get("permissions", [])}
+
+
+def gaps(types: set[str], doc: dict) -> dict[tuple[str, str], str]:
+    """(type, permission) -> why the policy does not grant it, for every type in `types`."""
+    out = {}
+    for resource_type in sorted(types):
+        for permission in sorted(handler_permissions(resource_type)):
+            why = refusal(doc, resource_type, permission)
+            if why is not None:
+                out[(resource_type, permission)] = why
+    return out
+
+
+# ---------------------------------------------------------------- the reviewed list of permissions not needed
+
+@dataclass(frozen=True)
+class NotNeeded:
+    permissions: tuple[str, ...]  # IAM actions, or patterns (kms:*)
+    reason: str
+    types: tuple[str, ...] = ()  # only for these types; empty: for every type
+
+    def covers(self, resource_type: str, permission: str) -> bool:
+        return (any(fnmatch.fnmatchcase(permission.lower(), p.lower()) for p in self.permissions)
+                and (not self.types or resource_type in self.types))
+
+
+def not_needed(path: Path = NOT_NEEDED) -> list[NotNeeded]:
+    """The reviewed list (deploy/cloudformation-service-role-not-needed.yml), in file order."""
+    import yaml
+    return [NotNeeded(tuple(as_list(e["permission"])), str(e.get("reason") or "").strip(), tuple(e.get("types", ())))
+            for e in yaml.safe_load(path.read_text())]
+
+
+# ---------------------------------------------------------------- the types a deploy creates
+
+SAM_TRANSFORM = """
+import json, sys
+from samtranslator.translator.transform import transform
+
+class NoManagedPolicies:  # only a Serverless::Function naming a managed policy would need IAM's list
+    def load(self):
+        return {}
+
+print(json.dumps([sorted({r["Type"] for r in transform(t, {}, NoManagedPolicies())["Resources"].values()})
+                  for t in json.load(sys.stdin)]))
+"""
+
+
+def transformed_types(templates: list[dict], python: Path | str = ROOT / ".venv-sam" / "bin" / "python") -> set[str]:
+    """The resource types CloudFormation creates for SAM templates (AWS::Serverless::Application becomes
+    AWS::CloudFormation::Stack), by the SAM translator itself (in .venv-sam, with the SAM CLI)."""
+    import os
+    import subprocess
+    result = subprocess.run([str(python), "-c", SAM_TRANSFORM], input=json.dumps(templates), capture_output=True,
+                            text=True, timeout=120, check=False, env={**os.environ, "AWS_DEFAULT_REGION": SCHEMA_REGION})
+    if result.returncode != 0:
+        raise RuntimeError(f"the SAM translator failed: {result.stderr.strip().splitlines()[-1:]}")
+    return {t for found in json.loads(result.stdout) for t in found}
