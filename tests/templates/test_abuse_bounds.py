@@ -162,6 +162,23 @@ def test_the_free_flat_rate_plan_covers_the_distribution_and_its_web_acl():
     assert render("frontend.yml", WebAclArn=ACL)["Outputs"]["WebAclArn"]["Value"] == ACL
 
 
+def test_wherever_the_rules_accept_the_free_plan_the_frontend_outputs_its_web_acl():
+    """The plan's stack reads FrontendStack.Outputs.WebAclArn, an output only a frontend with a web ACL has:
+    every parameter set the Rules accept with CloudFrontPlan=Free must have one (FreePlanNeedsWebAcl)."""
+    import itertools
+
+    from checks.render import nested_renderings
+    accepted = 0
+    for region, acl, profile in itertools.product(("us-east-1", "eu-west-1"), ("", ACL), ("dev", "prod")):
+        values = {"CloudFrontPlan": "Free", "WebAclArn": acl, "Profile": profile}
+        if broken_rules(PARENT, values, region):
+            continue
+        accepted += 1
+        stacks = nested_renderings(PARENT, values, region)
+        assert "FreePlanStack" in stacks and "WebAclArn" in stacks["FrontendStack"][1]["Outputs"], (region, values)
+    assert accepted == 6, "all but eu-west-1 without a web ACL"
+
+
 # ------------------------------------------------------------ the bill ceiling
 def test_the_stage_throttle_follows_the_profile():
     """Abuse bounds are code: the profile's stage throttle (parent.yml), five times dev's in prod (the sample's
