@@ -108,7 +108,7 @@ def parameter_sets(region: str) -> dict[tuple[str, str], dict[str, str]]:
     for (parent, variant), values in _variants():
         out[(parent, variant)] = values
         out[(parent, f"{variant}+given")] = {**values, **given}
-    base = {**_variants()[0][1], "Ingress": "LoadBalancer", **given}
+    base = {**_variants()[0][1], "Ingress": "LoadBalancer", **given}  # the first: defaults + what make deploy passes
     for name, value in _options():
         out[(PARENT, f"{name}={value}")] = {**base, name: value}
     return out
@@ -122,7 +122,7 @@ def _options() -> tuple[tuple[str, str], ...]:
     for name, spec in template(PARENT)["Parameters"].items():
         default = str(spec.get("Default", ""))
         values = [str(v) for v in spec.get("AllowedValues", [])]
-        values += [values_[name] for _, values_ in _variants() if name in values_]
+        values += [variant[name] for _, variant in _variants() if name in variant]
         out += [(name, v) for v in dict.fromkeys(values) if v != default]
     return tuple(out)
 
