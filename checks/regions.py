@@ -18,7 +18,7 @@ How:
   (https://github.com/aws-cloudformation/cfn-lint/issues/2657), CloudFormation does not. Source templates,
   not renderings: a rendering drops what a false Condition drops, CloudFormation does not.
 - what a region can be asked to create: for each parameter set (checks/render.py's variants, as they are
-  and with everything a user may add: pinned AZs and a WebAclArn) the parent's Rules are evaluated
+  and with everything a user may add: pinned AZs and a WebAclArn; and each option alone) the parent's Rules are evaluated
   (checks/evaluate.py); unless one refuses the set, the parent and the template of every nested stack whose
   Condition holds (or cannot be decided) are created, and each must have all its types in that region.
 """
