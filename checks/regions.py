@@ -1,6 +1,7 @@
 """Every region the templates claim either has every resource type a deployment there can be asked to
 create, or a Rule of the parent refuses that region (or the parameter value that would nest the template
-holding the missing type) with a sentence saying why and what to do. A deep check (docs/checks.md).
+holding the missing type) with a sentence saying why and what to do (docs/checks.md). Not one of the
+deep checks a fork can drop: it keeps parent.yml's regional Rules equal to the data.
 
 Why: CloudFormation checks every resource type of a template when it creates a stack from it, whatever
 the resources' Conditions: a type the region lacks fails that stack ("Unrecognized resource types") even
