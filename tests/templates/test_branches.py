@@ -14,6 +14,7 @@ import pytest
 
 from checks.all_branches import check_deployment, every_intrinsic
 from checks.evaluate import Evaluator, fargate_regions
+from checks.regions import region_rules
 from checks.render import TWO_SERVICES, WIRED, load, template, variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "branches"
@@ -88,6 +89,14 @@ def test_every_variant_resolves_in_every_fargate_region_default_and_pinned(paren
                 expected.add("HttpApiNeedsVpcLinks")
             if run.get("CloudFrontPlan") == "Free" and not run.get("WebAclArn") and region != "us-east-1":
                 expected.add("FreePlanNeedsWebAcl")
+            # The regions each resource type is in (tests/templates/test_regions.py checks the lists).
+            listed = region_rules(template(parent))
+            if region not in listed["DeploysInThisRegion"]:
+                expected.add("DeploysInThisRegion")
+            if run.get("BudgetEmail") and region not in listed["BudgetInThisRegion"]:
+                expected.add("BudgetInThisRegion")
+            if run.get("CloudFrontPlan") == "Free" and region not in listed["FreePlanInThisRegion"]:
+                expected.add("FreePlanInThisRegion")
             assert {r.split(":")[0] for r in deployment.refused} == expected, (region, run, deployment.refused)
 
 
