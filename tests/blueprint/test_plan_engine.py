@@ -22,7 +22,6 @@ def test_plan_evaluates_and_renders_each_parent_once(monkeypatch):
     evaluated = []
     monkeypatch.setattr(checks.plan, "Evaluator", lambda *args: evaluated.append(args[0]) or Evaluator(*args))
     plan({}, {"Ingress": "LoadBalancer"})
-    # No BudgetEmail, no Free plan: neither conditional stack is created.
-    created = [location for stack, location in children(PARENT).items() if stack not in ("BudgetStack", "FreePlanStack")]
+    created = [location for stack, location in children(PARENT).items() if stack != "BudgetStack"]  # no MonthlyBudget
     assert sorted(map(id, rendered)) == sorted(id(template(name)) for name in [PARENT, *created] * 2)
     assert [t is template(PARENT) for t in evaluated] == [True, True]

@@ -10,7 +10,7 @@ import pytest
 from blueprint.templates import service_resources
 from checks.evaluate import broken_rules
 from checks.render import TWO_SERVICES, template
-from tests.templates.conftest import CHILDREN, all_renderings, container, environment, nested, render, service, stack
+from tests.templates.conftest import CHILDREN, all_renderings, container, environment, render, service, stack
 
 PARENT = template("parent.yml")
 SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:origin-verify-AbCdEf"
@@ -145,7 +145,7 @@ def test_no_security_group_in_any_template_is_open_to_the_internet():
 # ------------------------------------------------------------ per-client rate limit
 def test_no_web_acl_by_default():
     r = resources("frontend.yml")
-    assert "WebAcl" not in r
+    assert "WebAcl" not in r and "PricingPlan" not in r
     assert "WebACLId" not in r["Distribution"]["Properties"]["DistributionConfig"]
 
 
@@ -178,39 +178,14 @@ def test_an_existing_web_acl_is_attached_instead_of_creating_one():
 
 
 def test_the_free_flat_rate_plan_covers_the_distribution_and_its_web_acl():
-    """Its own stack (free-plan.yml), nested only for CloudFrontPlan=Free: its type is missing in regions
-    where everything else deploys (test_regions.py)."""
-    assert "FreePlanStack" not in nested(), "no plan by default"
-    assert nested(CloudFrontPlan="Free")["FreePlanStack"][0] == "free-plan.yml"
-    plan = resources("free-plan.yml")["PricingPlan"]["Properties"]
+    assert "PricingPlan" not in resources("frontend.yml", CloudFrontPlan="Free"), "no plan without a web ACL"
+    plan = resources("frontend.yml", CloudFrontPlan="Free", WafRateLimit="500")["PricingPlan"]["Properties"]
     assert (plan["PlanFamily"], plan["PlanTier"]) == ("CloudFront", "FREE")
     assert plan["ResourceArns"] == [
-        {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${DistributionId}"},
-        {"Ref": "WebAclArn"}]
-    given = PARENT["Resources"]["FreePlanStack"]["Properties"]["Parameters"]
-    assert given == {"DistributionId": {"Fn::GetAtt": ["FrontendStack", "Outputs.DistributionId"]},
-                     "WebAclArn": {"Fn::GetAtt": ["FrontendStack", "Outputs.WebAclArn"]}}
-    # The web ACL the plan covers: the one the frontend created, or the one it was given.
-    assert render("frontend.yml", WafRateLimit="500")["Outputs"]["WebAclArn"]["Value"] == {
-        "Fn::GetAtt": ["WebAcl", "Arn"]}
-    assert render("frontend.yml", WebAclArn=ACL)["Outputs"]["WebAclArn"]["Value"] == ACL
-
-
-def test_wherever_the_rules_accept_the_free_plan_the_frontend_outputs_its_web_acl():
-    """The plan's stack reads FrontendStack.Outputs.WebAclArn, an output only a frontend with a web ACL has:
-    every parameter set the Rules accept with CloudFrontPlan=Free must have one (FreePlanNeedsWebAcl)."""
-    import itertools
-
-    from checks.render import nested_renderings
-    accepted = 0
-    for region, acl, profile in itertools.product(("us-east-1", "eu-west-1"), ("", ACL), ("dev", "prod")):
-        values = {"CloudFrontPlan": "Free", "WebAclArn": acl, "Profile": profile}
-        if broken_rules(PARENT, values, region):
-            continue
-        accepted += 1
-        stacks = nested_renderings(PARENT, values, region)
-        assert "FreePlanStack" in stacks and "WebAclArn" in stacks["FrontendStack"][1]["Outputs"], (region, values)
-    assert accepted == 6, "all but eu-west-1 without a web ACL"
+        {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"},
+        {"Fn::GetAtt": ["WebAcl", "Arn"]}]
+    shared = resources("frontend.yml", CloudFrontPlan="Free", WebAclArn=ACL)["PricingPlan"]["Properties"]
+    assert shared["ResourceArns"][1] == ACL
 
 
 # ------------------------------------------------------------ the bill ceiling
@@ -234,18 +209,14 @@ def test_prod_in_us_east_1_gets_the_waf_rate_rule_and_dev_none():
 
 # What stays a parameter among the bounds: a choice that differs between deployments.
 ABUSE_PARAMETERS = {"CloudFrontPrefixListId": "IngressStack", "WebAclArn": "FrontendStack",
-                    "CloudFrontPlan": "FreePlanStack"}
+                    "CloudFrontPlan": "FrontendStack"}
 
 
 @pytest.mark.parametrize("name,stack", sorted(ABUSE_PARAMETERS.items()))
 def test_the_parent_declares_and_passes_each_bound(name, stack):
-    """Declared once, in the parent (test_parameters.py: the child accepts every value it allows), and
-    passed to the stack, or deciding whether the parent nests it."""
+    """Declared once, in the parent (test_parameters.py: the child accepts every value it allows)."""
     assert name in PARENT["Parameters"]
-    resource = PARENT["Resources"][stack]
-    passed = {"Ref": name} in resource["Properties"]["Parameters"].values()
-    decides = "Condition" in resource and str({"Ref": name}) in str(PARENT["Conditions"][resource["Condition"]])
-    assert passed or decides
+    assert {"Ref": name} in PARENT["Resources"][stack]["Properties"]["Parameters"].values()
 
 
 # ------------------------------------------------------------ parent Rules, evaluated

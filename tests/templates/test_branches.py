@@ -95,8 +95,6 @@ def test_every_variant_resolves_in_every_fargate_region_default_and_pinned(paren
                 expected.add("DeploysInThisRegion")
             if run.get("BudgetEmail") and region not in listed["BudgetInThisRegion"]:
                 expected.add("BudgetInThisRegion")
-            if run.get("CloudFrontPlan") == "Free" and region not in listed["FreePlanInThisRegion"]:
-                expected.add("FreePlanInThisRegion")
             assert {r.split(":")[0] for r in deployment.refused} == expected, (region, run, deployment.refused)
 
 

@@ -91,9 +91,6 @@ BAD = {
     "LoadBalancerAdmitsOnlyCloudFront": {"Ingress": "LoadBalancer", "CloudFrontPrefixListId": ""},
     "DeploysInThisRegion": {"region": "us-gov-west-1"},
     "BudgetInThisRegion": {"region": "eu-north-1", "BudgetEmail": "ops@example.com"},
-    "FreePlanInThisRegion": {"region": "me-central-1", "Ingress": "LoadBalancer", "CloudFrontPlan": "Free",
-                             "AvailabilityZoneIds": "mec1-az1,mec1-az2",
-                             "WebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/given/0"},
 }
 # service.yml's own Rules: a service's size and capacity are code in its block, checked by CloudFormation
 # when that nested stack's change set is made (and by `make test` and `make preflight` before).

@@ -54,10 +54,9 @@ def test_the_regional_data_sees_each_gap_and_a_condition_hides_none(lacks):
     under a Condition that only holds in us-east-1 still counted missing elsewhere (cfn-lint alone skips
     it: https://github.com/aws-cloudformation/cfn-lint/issues/2657)."""
     assert "AWS::Budgets::Budget" in lacks["budget.yml"]["ca-west-1"]
-    assert lacks["free-plan.yml"]["me-central-1"] == {"AWS::PricingPlanManager::Subscription"}
+    assert lacks["frontend.yml"]["me-central-1"] == {"AWS::PricingPlanManager::Subscription"}
     assert "AWS::CloudFront::Distribution" in lacks["frontend.yml"]["us-gov-west-1"]
     assert {"AWS::CloudFront::Function", "AWS::CloudFront::OriginAccessControl"} <= lacks["frontend.yml"]["cn-north-1"]
-    assert "me-central-1" not in lacks["frontend.yml"], "the Free plan's type no longer sits in the frontend"
     assert lacks["fixture"]["ca-west-1"] == {"AWS::Budgets::Budget"} and "us-east-1" not in lacks["fixture"]
     assert "us-east-1" not in lacks[PARENT] and not any("us-east-1" in by_region for by_region in lacks.values())
 
@@ -68,18 +67,15 @@ def test_every_parameter_set_a_region_accepts_has_every_type_it_creates(every_ve
     and each nested stack's whose Condition holds) has all its resource types there."""
     assert [(v.parent, v.variant, v.region, v.missing) for v in every_verdict if v.missing] == []
     accepted = {v.region for v in every_verdict if not v.refused}
-    assert {"us-east-1", "me-central-1", "ca-west-1", "af-south-1"} <= accepted
-    assert accepted.isdisjoint({"cn-north-1", "cn-northwest-1", "us-gov-east-1", "us-gov-west-1"})
+    assert {"us-east-1", "ca-west-1", "af-south-1"} <= accepted
+    assert accepted.isdisjoint({"cn-north-1", "cn-northwest-1", "us-gov-east-1", "us-gov-west-1", "me-central-1"})
 
 
 def test_the_check_finds_what_this_layout_fixed(lacks):
-    """The layout before: the Free plan's subscription inside frontend.yml (nested always) and none of the
-    regional Rules. The check names each region that layout could not deploy to."""
-    frontend = {r: lacks["frontend.yml"].get(r, set()) | lacks["free-plan.yml"].get(r, set()) for r in claimed_regions()}
-    before = {**lacks, "frontend.yml": {r: types for r, types in frontend.items() if types}}
-    rules = ("DeploysInThisRegion", "BudgetInThisRegion", "FreePlanInThisRegion")
+    """The layout before: none of the regional Rules. The check names each region it could not deploy to."""
+    rules = ("DeploysInThisRegion", "BudgetInThisRegion")
     found = {}
-    for verdict in verdicts(before, claimed_regions(), without=rules):
+    for verdict in verdicts(lacks, claimed_regions(), without=rules):
         for types in verdict.missing.values():
             found.setdefault(verdict.region, set()).update(types)
     assert "AWS::PricingPlanManager::Subscription" in found["me-central-1"]
