@@ -5,16 +5,40 @@ the stack, or on one with --service (SERVICE=notes in make). The flags default t
 Makefile passes (ENV, STACK, REGION, PARAMS, SERVICE, YES, DELETE_TABLE, FOLLOW, URL, ...), so
 `make logs SERVICE=notes FOLLOW=1` and `python -m scripts logs --service notes --follow` are the same.
 `python -m scripts COMMAND --help` lists a command's flags.
+
+Bad input is refused before a command acts, in one line on stderr and a non-zero exit: an unknown flag
+or a flag's wrong value (argparse's refusals, exit 2), a parameter parent.yml does not declare or a value
+it does not allow, an unknown ENV, STACK, AWS profile or region, no credentials, a stack that is not there
+or a SERVICE it lacks (exit 1; tests/ops/test_bad_input.py drives every command with each). Then every
+command says which region it uses, and where that came from, in one line on stderr:
+`region: eu-west-1 (from AWS_REGION)`.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from urllib.parse import urlsplit
 
 from scripts import cost, deploy, destroy, new_service, ops, plan, preflight, publish, scale, upgrade
+from scripts import outputs as stack_outputs
 from scripts import smoke as smoke_runner
-from scripts.common import parse_overrides, run_cli, target
+from scripts.common import (
+    DEFAULT_REGION,
+    ENVIRONMENTS,
+    Parser,
+    check_parameters,
+    describe_stack,
+    load_samconfig,
+    parse_overrides,
+    require_credentials,
+    resolve_region,
+    run_cli,
+    say_region,
+    session_for,
+    target,
+)
+from scripts.errors import UsageError
 
 PROG = "python -m scripts"
 
@@ -23,8 +47,32 @@ def _env(name: str, default=None):
     return os.environ.get(name) or default
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name) == "1"
+class BadVariable:
+    """A Makefile variable's value a flag cannot take (YES=yes): the flag's default, refused by main() only
+    when the chosen command has that flag, so `make status YES=yes` is not refused for a flag it lacks."""
+
+    def __init__(self, name: str, value: str, wanted: str):
+        self.message = f"{name}={value} is not {wanted}"
+
+
+def _flag(name: str) -> bool | BadVariable:
+    value = os.environ.get(name, "")
+    if value not in ("", "0", "1"):
+        return BadVariable(name, value, "1 (or 0, or unset)")
+    return value == "1"
+
+
+def whole_number(name: str):
+    """An argparse type for a count of NAME= (--minutes, ...): a whole number above zero, else one line."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name}={text} is not a whole number above zero")
+        return value
+    return parse
 
 
 # ---------------------------------------------------------------- flags shared by several commands
@@ -33,7 +81,7 @@ def stack_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default=_env("ENV", "dev"), metavar="{dev,prod}",
                    help="samconfig.toml environment (ENV=; default dev)")
     p.add_argument("--stack", default=_env("STACK"), help="another stack name than samconfig's (STACK=)")
-    p.add_argument("--region", default=_env("REGION"), help="AWS region (REGION=; default samconfig's, AWS_REGION)")
+    p.add_argument("--region", default=_env("REGION"), help="AWS region (REGION=; else samconfig's, AWS_REGION, the AWS profile's)")
 
 
 def service_flag(p: argparse.ArgumentParser) -> None:
@@ -53,60 +101,110 @@ def _target(args):
     return target(args.env, args.stack, args.region, service=getattr(args, "service", None))
 
 
+def ready(args, deployed: bool = False, samconfig: bool = False, stack: bool = False):
+    """What every AWS command checks before it acts, each a one-line refusal: ENV, STACK, the AWS profile,
+    the region, samconfig.toml's parameters for a command that sends them (`samconfig`), credentials, the
+    stack for a command that reads one (`stack`), and for a command on this blueprint's stack (`deployed`)
+    its outputs and SERVICE=. Then the region line; then the command. (Target, the outputs or None.)"""
+    t = _target(args)
+    if samconfig:
+        check_parameters(t.parameters, f"samconfig.toml [{ENVIRONMENTS[t.env]}]")
+    require_credentials(t)
+    outputs = None
+    if deployed:
+        outputs = stack_outputs.read(t)
+        outputs.select(t.service)
+    elif stack:
+        describe_stack(t)
+    say_region(t.region, t.region_source)
+    return t, outputs
+
+
+def overrides(args) -> dict[str, str]:
+    """PARAMS, checked against parent.yml's parameters before anything reads AWS."""
+    extra = parse_overrides(args.params, "PARAMS")
+    check_parameters(extra, "PARAMS")
+    return extra
+
+
 # ---------------------------------------------------------------- the commands
 
 def do_deploy(args) -> int:
-    deploy.deploy(_target(args), parse_overrides(args.params), yes=args.yes, accept=upgrade.parse_accept(args.accept))
+    extra = overrides(args)
+    t, _ = ready(args, samconfig=True)
+    deploy.deploy(t, extra, yes=args.yes, accept=upgrade.parse_accept(args.accept))
     return 0
 
 
 def do_preflight(args) -> int:
-    t = _target(args)
-    preflight.preflight(t, {**t.parameters, **parse_overrides(args.params)})
+    extra = overrides(args)
+    t, _ = ready(args, samconfig=True)
+    preflight.preflight(t, {**t.parameters, **extra})
     return 0
 
 
 def do_plan(args) -> int:
-    return plan.run(args.env, args.stack, args.region, args.params)
+    plan.parse_change(args.params)
+    if args.stack:
+        t, _ = ready(args, stack=True)
+        return plan.run(args.env, args.stack, t.region, args.params, session=t.session)
+    config = load_samconfig(args.env)
+    region, source = resolve_region(args.region, config, session_for(), default=DEFAULT_REGION)
+    say_region(region, source)
+    return plan.run(args.env, None, region, args.params)
 
 
 def do_publish(args) -> int:
-    publish.publish(_target(args))
+    t, outputs = ready(args, deployed=True)
+    publish.publish(t, outputs=outputs)
     return 0
 
 
 def do_destroy(args) -> int:
-    destroy.destroy(_target(args), yes=args.yes, delete_table=args.delete_table)
+    t, _ = ready(args, deployed=True)
+    destroy.destroy(t, yes=args.yes, delete_table=args.delete_table)
     return 0
 
 
 def do_stop(args) -> int:
-    scale.stop(_target(args))
+    t, outputs = ready(args, deployed=True)
+    scale.stop(t, outputs=outputs)
     return 0
 
 
 def do_start(args) -> int:
-    scale.start(_target(args))
+    t, outputs = ready(args, deployed=True)
+    scale.start(t, outputs=outputs)
     return 0
 
 
 def do_exec(args) -> int:
-    ops.exec_shell(_target(args), args.command, ask=input if sys.stdin.isatty() else None)
+    t, outputs = ready(args, deployed=True)
+    ops.exec_shell(t, args.command, outputs=outputs, ask=input if sys.stdin.isatty() else None)
     return 0
 
 
 def do_smoke(args) -> int:
-    smoke_runner.smoke(None if args.url else _target(args), url=args.url)
+    if args.url:
+        parts = urlsplit(args.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(f"URL={args.url} is not an http:// or https:// URL")
+        smoke_runner.smoke(None, url=args.url)
+        return 0
+    t, _ = ready(args, deployed=True)
+    smoke_runner.smoke(t)
     return 0
 
 
 def do_status(args) -> int:
-    ops.status(_target(args))
+    t, outputs = ready(args, deployed=True)
+    ops.status(t, outputs)
     return 0
 
 
 def do_logs(args) -> int:
-    ops.logs(_target(args), minutes=args.minutes, follow=args.follow)
+    t, outputs = ready(args, deployed=True)
+    ops.logs(t, minutes=args.minutes, follow=args.follow, outputs=outputs)
     return 0
 
 
@@ -153,7 +251,8 @@ def setup_smoke(p):
 def setup_logs(p):
     setup_services(p)
     p.add_argument("--follow", action="store_true", default=_flag("FOLLOW"), help="keep tailing (FOLLOW=1)")
-    p.add_argument("--minutes", type=int, default=int(_env("MINUTES", "10")), help="how far back (MINUTES=; 10)")
+    p.add_argument("--minutes", type=whole_number("MINUTES"), default=_env("MINUTES", "10"),
+                   help="how far back (MINUTES=; 10)")
 
 
 # (group, command, one line, flags, action): the help lists them in this order, by group.
@@ -192,7 +291,7 @@ def commands_help() -> str:
 
 def parser() -> argparse.ArgumentParser:
     doc = __doc__.split("\n", 2)
-    top = argparse.ArgumentParser(prog=PROG, usage="%(prog)s COMMAND [flags]", description=doc[2].strip() + "\n\n" + commands_help(),
+    top = Parser(prog=PROG, usage="%(prog)s COMMAND [flags]", description=doc[2].strip() + "\n\n" + commands_help(),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True, help=argparse.SUPPRESS)
     for _group, name, line, setup, action in COMMANDS:
@@ -204,6 +303,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    for value in vars(args).values():
+        if isinstance(value, BadVariable):
+            raise UsageError(value.message)
     return args.action(args)
 
 

@@ -8,7 +8,9 @@ cluster, and per service its ECS service, log group, scalable target, ...).
 """
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import shlex
 import sys
 import time
@@ -24,6 +26,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
+    ProfileNotFound,
     WaiterError,
 )
 
@@ -34,6 +37,7 @@ from scripts.errors import (  # noqa: F401 (OpsError: every script imports it fr
     NoRegion,
     OpsError,
     StackNotFound,
+    UnknownProfile,
     UsageError,
     WaitFailed,
     WaitTimedOut,
@@ -44,16 +48,27 @@ SAMCONFIG = ROOT / "samconfig.toml"
 ENVIRONMENTS = {"dev": "default", "prod": "prod"}
 
 
+NO_REGION = "no AWS region: set REGION= (or AWS_REGION, `region` in samconfig.toml, or the AWS profile's region)"
+NO_CREDENTIALS = ("no AWS credentials found: run `aws configure` (or `aws sso login`), "
+                  "or set AWS_PROFILE / AWS_ACCESS_KEY_ID")
+
+
+def unknown_profile(exc: ProfileNotFound) -> UnknownProfile:
+    return UnknownProfile(f"AWS profile {exc.kwargs.get('profile')} is not in your AWS config or credentials file: "
+                          "`aws configure list-profiles` lists them; set AWS_PROFILE to one, or unset it")
+
+
 @contextmanager
 def aws_errors():
     """Turn boto3's exceptions into one clear line, classed by what the user does about it."""
     try:
         yield
     except (NoCredentialsError, PartialCredentialsError):
-        raise NoCredentials("no AWS credentials found: run `aws configure` (or `aws sso login`), "
-                            "or set AWS_PROFILE / AWS_ACCESS_KEY_ID") from None
+        raise NoCredentials(NO_CREDENTIALS) from None
     except NoRegionError:
-        raise NoRegion("no AWS region: set AWS_REGION, or `region` in samconfig.toml") from None
+        raise NoRegion(NO_REGION) from None
+    except ProfileNotFound as exc:
+        raise unknown_profile(exc) from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Error"), error.get("Message", str(exc))
@@ -86,17 +101,22 @@ class Target:
     parameters: dict[str, str] = field(default_factory=dict)
     session: boto3.session.Session | None = None
     service: str | None = None  # SERVICE= / --service: one service of the stack; None: every service
+    region_source: str = ""  # where `region` came from (resolve_region), for the line every command prints
 
     def client(self, service: str, region: str | None = None):
         return self.session.client(service, region_name=region or self.region)
 
 
-def parse_overrides(text: str) -> dict[str, str]:
-    """samconfig's `Key="value" Key2="value"` string as a dict."""
+def parse_overrides(text: str, source: str = "samconfig.toml") -> dict[str, str]:
+    """samconfig's `Key="value" Key2="value"` string (or PARAMS=, the same form) as a dict."""
     out = {}
-    for token in shlex.split(text or ""):
+    try:
+        tokens = shlex.split(text or "")
+    except ValueError as exc:  # shlex's only failure: an unclosed quotation
+        raise UsageError(f"{source}: {text!r} cannot be read as Key=Value pairs ({exc})") from None
+    for token in tokens:
         if "=" not in token:
-            raise UsageError(f"samconfig.toml: parameter override {token!r} is not Key=Value")
+            raise UsageError(f"{source}: parameter override {token!r} is not Key=Value")
         key, value = token.split("=", 1)
         out[key] = value
     return out
@@ -109,6 +129,24 @@ def check_allowed(values: dict, parameters: dict) -> None:
         allowed = parameters.get(name, {}).get("AllowedValues")
         if allowed and str(value) not in {str(a) for a in allowed}:
             raise UsageError(f"{name}={value} is not allowed: use one of {', '.join(map(str, allowed))}")
+
+
+def check_parameters(values: dict, source: str, parameters: dict | None = None) -> None:
+    """What `make deploy`, `preflight`, `plan` and `cost` refuse before anything else, in one line: a name
+    parent.yml does not declare (`sam deploy` would drop it without a word; an old parameter's line says
+    where its value lives now, a misspelt one the name meant) and a value outside AllowedValues."""
+    from scripts.upgrade import REMOVED, where_now  # upgrade.py imports this module
+    if parameters is None:
+        from blueprint.templates import parent
+        parameters = parent()["Parameters"]
+    unknown = sorted(set(values) - set(parameters))
+    if unknown and all(k in REMOVED for k in unknown):
+        raise UsageError(f"{source} sets {', '.join(unknown)}, which parent.yml does not declare: remove it and set "
+                         f"the value in code ({where_now(unknown)}; docs/deploy.md)")
+    if unknown:
+        raise UsageError(f"{source} sets {', '.join(unknown)}, which parent.yml does not declare "
+                         f"({where_now(unknown, parameters)})")
+    check_allowed(values, parameters)
 
 
 def format_overrides(params: dict[str, str]) -> list[str]:
@@ -137,7 +175,10 @@ def check_task_range(params: dict, service: str = "") -> str:
 def load_samconfig(env: str, path: Path = SAMCONFIG) -> dict:
     if env not in ENVIRONMENTS:
         raise UsageError(f"unknown ENV={env}: use one of {', '.join(ENVIRONMENTS)}")
-    config = tomllib.loads(path.read_text())
+    try:
+        config = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path.name} is not valid TOML: {exc}") from None
     section = config.get(ENVIRONMENTS[env])
     if section is None:
         raise UsageError(f"samconfig.toml has no [{ENVIRONMENTS[env]}] environment for ENV={env}")
@@ -147,17 +188,81 @@ def load_samconfig(env: str, path: Path = SAMCONFIG) -> dict:
     return merged
 
 
+# CloudFormation's pattern for a stack name (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html).
+STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
+DEFAULT_REGION = "us-east-1"  # the offline commands' (plan, cost) region when nothing names one
+
+
+def session_for(session: boto3.session.Session | None = None) -> boto3.session.Session:
+    """boto3's session (AWS_PROFILE and the rest of its environment); a profile that does not exist is one line."""
+    try:
+        return session or boto3.session.Session()
+    except ProfileNotFound as exc:
+        raise unknown_profile(exc) from None
+
+
+_KNOWN_REGIONS: dict[str, frozenset[str]] = {}  # read once a process: boto3's endpoint data does not change
+
+
+def known_regions(session: boto3.session.Session) -> frozenset[str]:
+    """Every region of every partition boto3's endpoint data has."""
+    if "all" not in _KNOWN_REGIONS:
+        _KNOWN_REGIONS["all"] = frozenset(r for p in session.get_available_partitions()
+                                          for r in session.get_available_regions("cloudformation", partition_name=p))
+    return _KNOWN_REGIONS["all"]
+
+
+def resolve_region(explicit: str | None, config: dict, session: boto3.session.Session,
+                   default: str | None = None) -> tuple[str, str]:
+    """(region, where it came from), read in one order by every command: REGION= (--region), samconfig.toml's
+    `region`, AWS_REGION, then boto3's own (AWS_DEFAULT_REGION, the profile's region). None of them: `default`
+    for an offline command (plan, cost), else one line. A name no AWS partition has is refused here, before
+    any call goes to an endpoint that does not exist."""
+    try:
+        default_region = session.region_name  # boto3 reads the profile here, at the latest
+    except ProfileNotFound as exc:
+        raise unknown_profile(exc) from None
+    for value, source in ((explicit, "REGION= / --region"), (config.get("region"), "samconfig.toml"),
+                          (os.environ.get("AWS_REGION"), "AWS_REGION"),
+                          (default_region, "AWS_DEFAULT_REGION" if os.environ.get("AWS_DEFAULT_REGION") == default_region
+                           else f"AWS profile {session.profile_name}"),
+                          (default, "the default: nothing sets one; REGION= picks another")):
+        if value:
+            if value not in known_regions(session):
+                raise UsageError(f"region {value} (from {source}) is not an AWS region (no partition boto3 knows has "
+                                 "it): check its spelling, e.g. us-east-1")
+            return value, source
+    raise NoRegion(NO_REGION)
+
+
+def say_region(region: str, source: str) -> None:
+    """The one line every command prints, on stderr (stdout stays the command's own output, e.g. --json),
+    once its input is checked and before it acts."""
+    print(f"region: {region} (from {source})", file=sys.stderr, flush=True)
+
+
 def target(env: str = "dev", stack: str | None = None, region: str | None = None,
            session: boto3.session.Session | None = None, service: str | None = None) -> Target:
     config = load_samconfig(env)
-    session = session or boto3.session.Session()
-    region = region or config.get("region") or os.environ.get("AWS_REGION") or session.region_name
-    if not region:
-        raise NoRegion("no AWS region: set AWS_REGION, or `region` in samconfig.toml")
     name = stack or config.get("stack_name")
     if not name:
         raise UsageError("no stack name: set STACK=, or stack_name in samconfig.toml")
-    return Target(env, name, region, parse_overrides(config.get("parameter_overrides", "")), session, service)
+    if not STACK_NAME.fullmatch(name):
+        raise UsageError(f"STACK={name} is not a stack name: a letter, then letters, digits and hyphens "
+                         "(at most 128)")
+    session = session_for(session)
+    region, source = resolve_region(region, config, session)
+    return Target(env, name, region, parse_overrides(config.get("parameter_overrides", "")), session, service,
+                  source)
+
+
+def require_credentials(t: Target) -> None:
+    """Credentials are there to sign with (boto3's chain finds some), checked before any command acts, so
+    their absence is one line, not one per call; whether AWS accepts them shows at the first call."""
+    with aws_errors():
+        found = t.session.get_credentials()
+    if found is None:
+        raise NoCredentials(NO_CREDENTIALS)
 
 
 def describe_stack(t: Target) -> dict:
@@ -200,6 +305,14 @@ def wait(waiter_name: str, client, *, what: str, describe, timeout: float, delay
             raise WaitTimedOut(f"{what} did not finish within {timeout:.0f} s (last state: {state})")
         log(f"  [{elapsed:5.0f}s] {what}: {state}")
         sleep(delay)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its refusals (an unknown flag or command, a value of the wrong type) in one line on
+    stderr like every other error, and argparse's exit status 2 (argparse documents overriding exit/error)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message}\n")
 
 
 def run_cli(main) -> None:

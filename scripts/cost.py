@@ -35,7 +35,21 @@ from pathlib import Path
 
 from blueprint.templates import child, load, nested_parameters, parent, resolve, service_resources
 from scripts import generated
-from scripts.common import ROOT, OpsError, check_allowed, check_task_range, load_samconfig, parse_overrides, run_cli
+from scripts.common import (
+    DEFAULT_REGION,
+    ROOT,
+    OpsError,
+    Parser,
+    check_allowed,
+    check_parameters,
+    check_task_range,
+    load_samconfig,
+    parse_overrides,
+    resolve_region,
+    run_cli,
+    say_region,
+    session_for,
+)
 from scripts.errors import UsageError
 
 PRICES = Path(__file__).with_name("prices.toml")
@@ -148,11 +162,8 @@ def configuration(env: str | None = "dev", params: str = "") -> dict[str, str]:
     config = template_defaults()
     if env:
         config.update(parse_overrides(load_samconfig(env).get("parameter_overrides", "")))
-    overrides = parse_overrides(params)
-    unknown = sorted(set(overrides) - set(config))
-    if unknown:
-        raise UsageError(f"parent.yml has no parameter {', '.join(unknown)} (a service's size and scaling are "
-                         "code in its block in parent.yml)")
+    overrides = parse_overrides(params, "PARAMS")
+    check_parameters(overrides, "PARAMS")
     config.update(overrides)
     validate(config)
     return config
@@ -824,17 +835,30 @@ def update_prices(text: str, region: str, prices: dict[str, float]) -> str:
     return re.sub(r'^date = ".*"$', f'date = "{date.today().isoformat()}"', text, count=1, flags=re.M)
 
 
+def amount(name: str):
+    """An argparse type for REQUESTS= / TASKS=: a number, zero or more, else one line."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value >= 0 or math.isinf(value):  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{name}={text} is not a number of zero or more")
+        return value
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`make cost`'s flags (for `python -m scripts cost` and `python -m scripts.cost`); the Makefile's
-    ENV, PARAMS, REQUESTS, TASKS and REGION are their defaults."""
+    ENV, PARAMS, REQUESTS, TASKS and REGION are their defaults (read as flags are: a bad one is one line)."""
     parser.add_argument("--env", default=os.environ.get("ENV") or "dev", help="samconfig.toml environment (ENV=)")
     parser.add_argument("--params", default=os.environ.get("PARAMS", ""), help='"Key=Value ..." (PARAMS=)')
-    parser.add_argument("--requests", type=float, default=float(os.environ.get("REQUESTS") or 1e6),
+    parser.add_argument("--requests", type=amount("REQUESTS"), default=os.environ.get("REQUESTS") or "1e6",
                         help="requests a month (REQUESTS=, default 1000000)")
-    parser.add_argument("--tasks", type=float, default=float(os.environ["TASKS"]) if os.environ.get("TASKS") else None,
+    parser.add_argument("--tasks", type=amount("TASKS"), default=os.environ.get("TASKS") or None,
                         help="running tasks, all services together (TASKS=; default: each block's MinTasks/DesiredCount)")
-    parser.add_argument("--region", default=os.environ.get("REGION") or os.environ.get("AWS_REGION") or "us-east-1",
-                        help="price region (REGION=)")
+    parser.add_argument("--region", default=os.environ.get("REGION"),
+                        help="price region (REGION=; else samconfig's, AWS_REGION, the AWS profile's, us-east-1)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--refresh", action="store_true", help="update prices.toml from the Price List API")
     parser.add_argument("--readme", nargs="?", type=Path, const=README, metavar="FILE",
@@ -842,20 +866,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.requests < 0:
-        raise UsageError("REQUESTS cannot be negative")
     if args.readme:
         write_readme(args.readme)
         return 0
-    if args.refresh:
-        refresh(args.region)
     config = configuration(args.env, args.params)
-    kwargs = {"region": args.region, "tasks": args.tasks}
+    region, source = resolve_region(args.region, load_samconfig(args.env), session_for(), default=DEFAULT_REGION)
+    say_region(region, source)
+    if args.refresh:
+        refresh(region)
+    kwargs = {"region": region, "tasks": args.tasks}
     est = estimate(config, args.requests, **kwargs)
     alts = alternatives(config, args.requests, **kwargs)
-    even = break_even(config, region=args.region, tasks=args.tasks)
-    even_ingress = break_even(config, INGRESS_LINES, region=args.region, tasks=args.tasks)
-    top = ceiling(config, region=args.region)
+    even = break_even(config, region=region, tasks=args.tasks)
+    even_ingress = break_even(config, INGRESS_LINES, region=region, tasks=args.tasks)
+    top = ceiling(config, region=region)
     if args.json:
         print(json.dumps(as_json(est, alts, even, even_ingress, top), indent=2))
     else:
@@ -864,7 +888,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make cost", description=__doc__.splitlines()[0])
+    parser = Parser(prog="make cost", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -18,11 +18,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from blueprint import services
-from blueprint.templates import parent
 from scripts import image, prefix_list, preflight, publish, scale, stack_failures, upgrade
 from scripts import outputs as stack_outputs
-from scripts.common import ENVIRONMENTS, ROOT, Target, format_overrides, log, stack_parameters
-from scripts.errors import DeployedValueDropped, DeployFailed, NotConfirmed, ToolMissing, UsageError
+from scripts.common import ENVIRONMENTS, ROOT, Target, check_parameters, format_overrides, log, stack_parameters
+from scripts.errors import DeployedValueDropped, DeployFailed, NotConfirmed, ToolMissing
 from scripts.outputs import ParentOutputs
 from scripts.smoke import smoke
 
@@ -128,12 +127,8 @@ def refuse_unknown_parameters(t: Target, extra: dict) -> None:
     the template's parameters), so an old samconfig.toml's MinTasks=2 would quietly become the profile's
     value. Say so before anything happens (docs/deploy.md, "Updating a stack deployed with the old
     parameters")."""
-    declared = set(parent()["Parameters"])
     for source, values in ((f"samconfig.toml [{ENVIRONMENTS[t.env]}]", t.parameters), ("PARAMS", extra)):
-        unknown = sorted(set(values) - declared)
-        if unknown:
-            raise UsageError(f"{source} sets {', '.join(unknown)}, which parent.yml does not declare: remove "
-                             f"it and set the value in code ({upgrade.where_now(unknown)}; docs/deploy.md)")
+        check_parameters(values, source)
 
 
 def refuse_dropped_values(t: Target, params: dict, accept: set[str]) -> None:

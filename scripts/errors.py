@@ -6,6 +6,7 @@ scripts and tests. Callers tell failures apart by class (or `code`), never by th
     UsageError             bad_input              a wrong flag, parameter, ENV= or samconfig.toml entry
     NoCredentials          no_credentials         boto3 finds no AWS credentials
     CredentialsRejected    credentials_rejected   AWS refuses them (expired, wrong account)
+    UnknownProfile         unknown_profile        AWS_PROFILE names a profile the AWS config files lack
     NoRegion               no_region              no region in AWS_REGION, REGION= or samconfig.toml
     AwsCallFailed          aws_call_failed        any other refused AWS call (`aws_code`: AWS's error code)
     StackNotFound          stack_not_found        no stack by that name in the region
@@ -45,6 +46,10 @@ class NoCredentials(OpsError):
 
 class CredentialsRejected(OpsError):
     code = "credentials_rejected"
+
+
+class UnknownProfile(OpsError):
+    code = "unknown_profile"
 
 
 class NoRegion(OpsError):

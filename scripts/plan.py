@@ -13,9 +13,9 @@ import os
 from blueprint.templates import parent
 from checks.plan import describe, plan
 from scripts import free_plan
-from scripts.common import ENVIRONMENTS, check_allowed, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
+from scripts.common import ENVIRONMENTS, check_parameters, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
 from scripts.errors import UsageError
-from scripts.upgrade import dropped, where_now
+from scripts.upgrade import dropped
 
 DEFAULT_REGION = "us-east-1"
 
@@ -24,15 +24,17 @@ def deployed_parameters(t) -> dict[str, str]:
     return stack_parameters(describe_stack(t))
 
 
-def run(env: str, stack: str | None, region: str | None, params: str, session=None, out=print) -> int:
-    change = parse_overrides(params)
+def parse_change(params: str) -> dict[str, str]:
+    """PARAMS as the change to plan; empty, or not what parent.yml takes, is one line."""
+    change = parse_overrides(params, "PARAMS")
     if not change:
         raise UsageError('nothing to plan: give the change, e.g. make plan PARAMS="Ingress=LoadBalancer"')
-    unknown = sorted(set(change) - set(parent()["Parameters"]))
-    if unknown:
-        raise UsageError(f"parent.yml has no parameter {', '.join(unknown)}: its value is code "
-                         f"({where_now(unknown)}): edit it and run `make test`")
-    check_allowed(change, parent()["Parameters"])
+    check_parameters(change, "PARAMS")
+    return change
+
+
+def run(env: str, stack: str | None, region: str | None, params: str, session=None, out=print) -> int:
+    change = parse_change(params)
     config = load_samconfig(env)
     t = None
     if stack:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from blueprint.templates import load, nested_parameters, parent, service_resources
 from scripts import free_plan, image, service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
-from scripts.errors import AwsCallFailed, PreflightFailed, ToolMissing, UsageError
+from scripts.errors import AwsCallFailed, CredentialsRejected, NoCredentials, PreflightFailed, ToolMissing, UsageError
 from scripts.image import PLATFORMS
 
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/")
@@ -150,6 +150,9 @@ def check_build_platform(t: Target, params: dict, run=subprocess.run) -> str:
     if shutil.which("docker") is None:
         raise ToolMissing(f"cannot tell whether docker can build {', '.join(PLATFORMS[a] for a in architectures)}: "
                           "docker is not installed")
+    if run(["docker", "buildx", "version"], capture_output=True, text=True, check=False).returncode != 0:
+        raise ToolMissing(f"cannot tell whether docker can build {', '.join(PLATFORMS[a] for a in architectures)}: "
+                          "docker buildx is missing")
     result = run(["docker", "buildx", "inspect", "--bootstrap"], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         said = (result.stderr or result.stdout).strip().splitlines()
@@ -220,6 +223,8 @@ def preflight(t: Target, params: dict, checks: dict = CHECKS, out=print) -> list
     for name, check in checks.items():
         try:
             results.append(Result(name, True, check(t, params)))
+        except (NoCredentials, CredentialsRejected):
+            raise  # every check that calls AWS would fail with the same line: say it once
         except OpsError as exc:
             results.append(Result(name, False, str(exc)))
     for r in results:

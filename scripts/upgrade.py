@@ -12,6 +12,7 @@ REMOVED is the one table: docs/deploy.md's "what used to be a parameter" block i
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from blueprint.templates import child, nested_parameters, parent, resolve, service_resources
@@ -130,10 +131,15 @@ def parse_accept(text: str) -> set[str]:
     return {k for k in text.replace(",", " ").split() if k}
 
 
-def where_now(keys) -> str:
-    """'MinTasks: parent.yml's Profile mapping (...); Foo: ...' for a refusal naming old keys."""
-    return "; ".join(f"{k}: {REMOVED[k].home}" if k in REMOVED else f"{k}: not a parameter of this blueprint"
-                     for k in keys)
+def where_now(keys, parameters: dict | None = None) -> str:
+    """'MinTasks: parent.yml's Profile mapping (...); Foo: ...' for a refusal naming old keys; with the
+    template's `parameters`, a key that is no old one names the parameter it looks like (a misspelling)."""
+    def home(key: str) -> str:
+        if key in REMOVED:
+            return REMOVED[key].home
+        close = difflib.get_close_matches(key, list(parameters or {}), n=1, cutoff=0.75)
+        return f"did you mean {close[0]}?" if close else "not a parameter of this blueprint"
+    return "; ".join(f"{k}: {home(k)}" for k in keys)
 
 
 def doc_table() -> str:

@@ -234,9 +234,9 @@ def test_invalid_configurations_are_refused_like_the_template_refuses_them():
         cost.validate({**DEFAULT, "MinTasks": "3"})
     with pytest.raises(OpsError, match="Ingress=Nlb is not allowed"):
         cost.configuration(None, "Ingress=Nlb")
-    with pytest.raises(OpsError, match="no parameter Bogus"):
+    with pytest.raises(OpsError, match="PARAMS sets Bogus, which parent.yml does not declare"):
         cost.configuration(None, "Bogus=1")
-    with pytest.raises(OpsError, match="no parameter Cpu .*code in its block in parent.yml"):
+    with pytest.raises(OpsError, match="sets Cpu, which parent.yml does not declare: .*NotesService block"):
         cost.configuration(None, "Cpu=512")
 
 
@@ -290,7 +290,7 @@ def test_cli_errors_are_one_line():
     bad = run_cost("--params", "Ingress=Nlb")
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "Ingress=Nlb is not allowed" in bad.stderr
     code = run_cost("--params", "Cpu=256 Memory=8192")
-    assert code.returncode == 1 and code.stderr.count("\n") == 1 and "no parameter Cpu, Memory" in code.stderr
+    assert code.returncode == 1 and code.stderr.count("\n") == 1 and "sets Cpu, Memory, which parent.yml does not declare" in code.stderr
 
 
 def test_refresh_without_credentials_keeps_the_file(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import subprocess
 import sys
 
@@ -64,16 +65,20 @@ def test_the_makefiles_variables_are_the_defaults(monkeypatch):
 
 
 def test_the_service_flag_reaches_the_target(monkeypatch):
+    from tests.ops.conftest import sample_outputs
     seen = {}
-    monkeypatch.setattr(cli.ops, "status", lambda t: seen.setdefault("t", t))
+    monkeypatch.setattr(cli.stack_outputs, "read", lambda t: sample_outputs("x", services=("Notes", "Reports")))
+    monkeypatch.setattr(cli.ops, "status", lambda t, outputs: seen.setdefault("t", t))
     assert cli.main(["status", "--service", "reports", "--stack", "x", "--region", "eu-west-1"]) == 0
     assert (seen["t"].service, seen["t"].stack_name, seen["t"].region) == ("reports", "x", "eu-west-1")
 
 
 def test_cost_runs_as_a_subcommand():
+    """Its region line goes to stderr, as every command's does: stdout stays JSON."""
     result = run("cost", "--json", "--requests", "0")
     assert result.returncode == 0, result.stderr
-    assert '"total"' in result.stdout
+    assert json.loads(result.stdout)["region"] == "us-east-1"
+    assert result.stderr == "region: us-east-1 (from AWS_REGION)\n"
 
 
 def test_an_unknown_command_is_a_usage_error():

@@ -159,7 +159,7 @@ def test_preflight_checks_that_buildx_can_build_the_stack_architecture(aws, monk
         with pytest.raises(OpsError, match=r"cannot build linux/arm64 \(it lists linux/amd64, .*linux/386\): "
                                            r"install emulation .*--install arm64\) or set Architecture: X86_64"):
             preflight.check_build_platform(make_target(aws), {}, run=fake)
-    assert calls == [["docker", "buildx", "inspect", "--bootstrap"]]
+    assert calls == [["docker", "buildx", "version"], ["docker", "buildx", "inspect", "--bootstrap"]]
 
 
 # ---------------------------------------------------------------- 5. one image per architecture

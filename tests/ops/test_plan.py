@@ -31,7 +31,8 @@ def test_plan_says_when_the_parents_rules_refuse_the_change(capsys):
 
 
 def test_plan_refuses_what_is_no_longer_a_parameter():
-    with pytest.raises(UsageError, match="^parent.yml has no parameter Cpu, MinTasks: its value is code \\(Cpu: parent.yml's NotesService "
+    with pytest.raises(UsageError, match="^PARAMS sets Cpu, MinTasks, which parent.yml does not declare: remove it and set "
+                                         "the value in code \\(Cpu: parent.yml's NotesService "
                                          "block \\(Cpu\\); MinTasks: parent.yml's Profile mapping"):
         plan.run("dev", None, None, "Cpu=512 MinTasks=2")
 
