@@ -7,6 +7,7 @@ the sample; the sample's own real-server tests are in tests/server/notes/ and go
 from __future__ import annotations
 
 import pytest
+import requests
 
 from local.stack import LocalStack, free_port
 
@@ -19,6 +20,20 @@ def stack(tmp_path_factory):
     with LocalStack(port=free_port(), log=tmp_path_factory.mktemp("logs") / "stack.log",
                     wsgi_app=PROBE_APP) as running:
         yield running
+
+
+@pytest.fixture(params=["api", "edge"])
+def base(request, stack):
+    """The session stack: each case runs against gunicorn directly and through the edge."""
+    return stack.api_url if request.param == "api" else stack.url
+
+
+@pytest.fixture
+def http(stack):
+    """A client with the origin secret, as CloudFront sends it (the edge replaces it with its own)."""
+    with requests.Session() as session:
+        session.headers.update(stack.origin_headers)
+        yield session
 
 
 def start_stack(tmp_path, **kwargs) -> LocalStack:

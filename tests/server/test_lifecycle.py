@@ -7,6 +7,7 @@ import signal
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -121,7 +122,13 @@ def test_drain_delay_keeps_serving_new_connections_then_drains(new_stack):
     assert refused_at < DRAIN_DELAY + 1.5, refused_at                  # then refused
     assert results + late[1] == [200] * 4, results + late[1]            # nothing in flight was dropped
     assert master.returncode == 0
-    assert elapsed < DRAIN_DELAY + GRACEFUL, f"took {elapsed:.1f}s, over DRAIN_DELAY + GRACEFUL_TIMEOUT"
+    # The worker finished its requests and exited by itself, before GRACEFUL_TIMEOUT would have cut them off
+    # (gunicorn logs this warning when it does); the master is gone within the container's stopTimeout. Not
+    # `elapsed < DRAIN_DELAY + GRACEFUL`: the gevent worker looks for finished requests once a second and the
+    # master reaps it up to a second later, so on a loaded machine a worker that drained in time can still be
+    # reported after that sum (measured: 6.0-6.5 s with a load average of 6).
+    assert "Worker graceful timeout" not in Path(stack.log.name).read_text()
+    assert elapsed < DRAIN_DELAY + GRACEFUL + MARGIN, f"took {elapsed:.1f}s, over the stopTimeout the templates set"
 
 
 def test_a_hung_request_cannot_hold_the_stop_past_delay_plus_graceful(new_stack):

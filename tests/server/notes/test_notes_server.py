@@ -16,6 +16,7 @@ import requests
 from tests.server.conftest import start_stack
 from tests.server.support import assert_json_error
 from tests.server.test_hostile import HOSTILE_BODIES
+from tests.server.test_http import BAD_POSTS
 
 pytestmark = pytest.mark.server
 NOTES = "/api/notes"
@@ -55,20 +56,6 @@ def test_control_characters_in_a_note_are_refused(stack, text):
     assert note_count(stack) == before
 
 
-@pytest.fixture(params=["api", "edge"])
-def base(request, stack):
-    """Each case runs against gunicorn directly and through the edge."""
-    return stack.api_url if request.param == "api" else stack.url
-
-
-@pytest.fixture
-def http(stack):
-    """A client with the origin secret, as CloudFront sends it (the edge replaces it with its own)."""
-    with requests.Session() as session:
-        session.headers.update(stack.origin_headers)
-        yield session
-
-
 def test_ready_checks_the_table(http, base):
     ready = http.get(f"{base}/api/ready", timeout=5).json()
     assert ready["status"] == "ready" and ready["checks"]["datastore"] == "ok"
@@ -85,15 +72,7 @@ def test_note_round_trip(http, base):
     assert http.delete(f"{base}{NOTES}/{note['id']}", timeout=5).status_code == 204
 
 
-@pytest.mark.parametrize("kwargs,status,code", [
-    ({"data": b"{", "headers": {"Content-Type": "application/json"}}, 400, "malformed_json"),
-    ({"json": {"text": ""}}, 400, "validation_error"),
-    ({"json": {"nope": 1}}, 400, "validation_error"),
-    ({"data": b"text=hi", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415,
-     "unsupported_media_type"),
-    ({"data": json.dumps({"text": "x" * 20000}), "headers": {"Content-Type": "application/json"}}, 413,
-     "payload_too_large"),
-])
+@pytest.mark.parametrize("kwargs,status,code", BAD_POSTS)
 def test_bad_posts(http, base, kwargs, status, code):
     assert_json_error(http.post(f"{base}{NOTES}", timeout=5, **kwargs), status, code)
 
