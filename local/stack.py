@@ -85,8 +85,14 @@ class LocalStack:
     """moto (DynamoDB) + gunicorn (the API) + the edge (frontend and /api on one origin)."""
 
     def __init__(self, port: int = 8080, host: str = "127.0.0.1", api_port: int | None = None,
-                 db_port: int | None = None, log: Path | None = None, api_env: dict | None = None):
+                 db_port: int | None = None, log: Path | None = None, api_env: dict | None = None,
+                 wsgi_app: str | None = None, shared_db: bool = False):
         self.host, self.port = host, port
+        # shared_db: db_port is another stack's DynamoDB stand-in, already running; this one starts and stops none.
+        self.shared_db = shared_db
+        # Another WSGI app than the image's (gunicorn.conf.py's wsgi_app), as "module:name" importable from
+        # the repository's root: the real-server tests serve tests/support/probe_wsgi.py. `make run` never sets it.
+        self.wsgi_app = wsgi_app
         self.api_port = api_port or free_port(host)
         self.db_port = db_port or free_port(host)
         # The children's output: a file this stack opens and closes, or None for the terminal.
@@ -140,6 +146,8 @@ class LocalStack:
                                 start_new_session=True)  # Ctrl-C reaches us, and we stop them in order
 
     def start_db(self) -> None:
+        if self.shared_db:
+            return
         # moto's own request log would drown the API's JSON lines in `make run`.
         self.db = self._spawn([sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.db_port)], ROOT,
                               quiet=True)
@@ -155,7 +163,11 @@ class LocalStack:
         # The origin secret is added here, not in api_environment(): `make bench` starts its servers
         # from api_environment() and sends no X-Origin-Verify header. api_env still wins ("" turns it off).
         env = {**self.api_environment(), "ORIGIN_VERIFY_SECRET": self.origin_secret, **self.api_env}
-        self.api = self._spawn([sys.executable, "entrypoint.py"], APP_DIR, env)  # as the image starts it
+        app = []
+        if self.wsgi_app:  # gunicorn takes the command line's app over the config's
+            app = [self.wsgi_app]
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self.api = self._spawn([sys.executable, "entrypoint.py", *app], APP_DIR, env)  # as the image starts it
         wait_http(f"{self.api_url}/api/health-check", 30, self.api)
 
     def start_edge(self) -> None:
@@ -181,7 +193,8 @@ class LocalStack:
             self.edge_server = None
         _terminate(self.api, 30)  # SIGTERM: gunicorn drains in-flight requests
         self.api = None
-        self.stop_db()
+        if not self.shared_db:
+            self.stop_db()
         if self.log is not None:
             self.log.close()
 

@@ -1,4 +1,4 @@
-"""Helpers for the real-server tier: raw HTTP over a socket, and the check for our JSON errors."""
+"""Helpers for the real-server tier: raw HTTP over a socket, the check for our JSON errors, and the probe's count."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import requests
 from requests.structures import CaseInsensitiveDict
+
+from tests.support.probe import PROBE
 
 
 def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, float]:
@@ -81,3 +83,8 @@ def assert_json_error(response: requests.Response | bytes, status: int | range, 
     assert error["code"] == code if code else error["code"], error
     assert isinstance(error["message"], str) and error["message"], error
     return error
+
+
+def probe_calls(stack) -> int:
+    """How many bodies the probe's views accepted (tests/support/probe.py): a refused request adds none."""
+    return requests.get(f"{stack.api_url}{PROBE}/calls", headers=stack.origin_headers, timeout=5).json()["count"]

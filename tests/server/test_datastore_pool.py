@@ -1,5 +1,6 @@
 """Many requests at once through the real server (gunicorn's gevent worker) against the DynamoDB
-stand-in: the worker's calls share one client, and its connection pool must not log a line per request."""
+stand-in (the tests' probe makes one call with the platform's client, api/dynamodb.py): the worker's calls
+share one client, and its connection pool must not log a line per request."""
 from __future__ import annotations
 
 import threading
@@ -7,7 +8,7 @@ import threading
 import pytest
 import requests
 
-from tests.server.conftest import start_stack
+from tests.support.probe import PROBE
 from tests.support.slow_proxy import SlowProxy
 
 pytestmark = pytest.mark.server
@@ -15,23 +16,23 @@ CONCURRENT = 60  # well past botocore's default pool of 10; each DynamoDB call i
 DB_DELAY = 0.5
 
 
-def test_concurrent_requests_log_no_connection_pool_warning(tmp_path):
-    stack = start_stack(tmp_path)
+def test_concurrent_requests_log_no_connection_pool_warning(tmp_path, new_stack):
+    stack = new_stack()
     with SlowProxy(stack.db_url, DB_DELAY) as proxy:
         stack.api_env = {"AWS_ENDPOINT_URL_DYNAMODB": proxy.url}
         with stack:
             statuses: list = []
             held = threading.Barrier(CONCURRENT, timeout=20)
 
-            def list_notes():
+            def call():
                 held.wait()  # all at once, so their DynamoDB calls overlap
                 try:
-                    r = requests.get(f"{stack.api_url}/api/notes", headers=stack.origin_headers, timeout=20)
+                    r = requests.get(f"{stack.api_url}{PROBE}/datastore", headers=stack.origin_headers, timeout=20)
                     statuses.append(r.status_code)
                 except requests.RequestException as exc:
                     statuses.append(repr(exc))
 
-            threads = [threading.Thread(target=list_notes, daemon=True) for _ in range(CONCURRENT)]
+            threads = [threading.Thread(target=call, daemon=True) for _ in range(CONCURRENT)]
             for t in threads:
                 t.start()
             for t in threads:

@@ -116,7 +116,7 @@ def test_any_method_under_api_reaches_the_api_and_gets_json(stack):
 def test_an_announced_body_over_10_mb_is_413_before_it_is_sent(stack):
     """API Gateway refuses bodies over 10 MB; the edge says so from the headers alone, at once,
     instead of reading 12 MB first (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html)."""
-    reply, took = exchange(stack.host, stack.port, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    reply, took = exchange(stack.host, stack.port, b"POST /api/probe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                                    b"Content-Length: %d\r\n\r\n{\"text\": \"" % (12 * 1024 * 1024))
     assert_json_error(reply, 413, "payload_too_large", closes=True)
     assert took < 2
@@ -126,7 +126,7 @@ def test_the_edges_413_has_the_apps_shape_and_content_type(stack):
     """A client sees one error format under /api/, whether the edge or the app refused the body:
     same Content-Type, same JSON layout (spacing, key order, final newline); only the limit in the
     message differs."""
-    head = b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = b"POST /api/probe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
     secret = b"%s: %s\r\n" % (edge.ORIGIN_HEADER.encode(), stack.origin_secret.encode())
     at_edge, _ = exchange(stack.host, stack.port, head + b"Content-Length: %d\r\n\r\n" % (edge.MAX_BODY_BYTES + 1))
     # Connection: close, so the app's server closes after its answer instead of waiting for the body.
@@ -156,7 +156,7 @@ def test_server_and_date_are_sent_once(stack, path):
 
 def test_a_stalled_body_is_408_at_the_edge(stack, monkeypatch):
     monkeypatch.setattr(edge, "BODY_TIMEOUT", 1.0)  # the edge runs in-process and reads it per request
-    reply, took = exchange(stack.host, stack.port, b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    reply, took = exchange(stack.host, stack.port, b"POST /api/probe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                                    b"Content-Length: 100\r\n\r\n{\"te", edge.BODY_TIMEOUT + 5)
     assert_json_error(reply, 408, "request_timeout", closes=True)
     assert edge.BODY_TIMEOUT - 0.5 < took < edge.BODY_TIMEOUT + 2
@@ -164,13 +164,13 @@ def test_a_stalled_body_is_408_at_the_edge(stack, monkeypatch):
 
 @pytest.mark.parametrize("length", ["abc", "-1", "1e3"])
 def test_a_content_length_that_is_not_a_number_is_400_at_the_edge(stack, length):
-    reply, _ = exchange(stack.host, stack.port, f"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+    reply, _ = exchange(stack.host, stack.port, f"POST /api/probe HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
     assert_json_error(reply, 400, "bad_request", closes=True)
 
 
 def test_a_body_of_the_largest_size_reaches_the_api(stack):
     """10 MB exactly passes the edge; the API then applies its own, smaller limit."""
-    r = requests.post(stack.url + "/api/notes", data=b"x" * edge.MAX_BODY_BYTES,
+    r = requests.post(stack.url + "/api/probe", data=b"x" * edge.MAX_BODY_BYTES,
                       headers={"Content-Type": "application/json"}, timeout=30)
     assert_json_error(r, 413, "payload_too_large")
     assert r.headers["X-Request-Id"]  # answered by the API, not by the edge

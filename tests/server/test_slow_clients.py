@@ -15,12 +15,11 @@ import pytest
 from api.config import Settings
 
 from local.stack import APP_DIR, child_pids
-from tests.server.conftest import start_stack
 
 pytestmark = pytest.mark.server
 ATTACKERS = 64  # eight times the threads the former gthread worker had: each kind held them all then
 HEAD = b"GET /api/health-check HTTP/1.1\r\nHost: x\r\n"
-POST = b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+POST = b"POST /api/probe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 
 # What each attacker sends before it stalls (it never sends the rest, nor closes).
 STALLS = {
@@ -79,10 +78,10 @@ def test_stalled_clients_do_not_stop_the_health_check(stack, kind):
             sock.close()
 
 
-def test_thousands_of_idle_and_half_closed_connections_do_not_stop_the_health_check(tmp_path):
+def test_thousands_of_idle_and_half_closed_connections_do_not_stop_the_health_check(new_stack):
     """Silent connections (and ones that stop sending and half-close) each hold one of WORKER_CONNECTIONS
     slots, a greenlet of a few KiB, until `keepalive` ends them; the health check gets a slot meanwhile."""
-    with start_stack(tmp_path) as stack:
+    with new_stack() as stack:
         socks = []
         try:
             for i in range(2000):
@@ -98,7 +97,7 @@ def test_thousands_of_idle_and_half_closed_connections_do_not_stop_the_health_ch
                 sock.close()
 
 
-def test_many_large_heads_stay_within_the_memory_bound(tmp_path):
+def test_many_large_heads_stay_within_the_memory_bound(new_stack):
     """The review's attack, 3,000 connections each sending ~135 KB of head: gunicorn refuses each with 431
     at limit_request_fields * limit_request_field_size, so none is held. Then 1,000 heads just under the
     limits that stall: each is held, and the worker stays far below the task's 512 MB."""
@@ -109,7 +108,7 @@ def test_many_large_heads_stay_within_the_memory_bound(tmp_path):
     line = b"GET /api/health-check?" + b"a" * (settings.limit_request_line - 40) + b" HTTP/1.1\r\nHost: x\r\n"
     near = line + b"".join(b"X-H%03d: %s\r\n" % (i, b"a" * (settings.limit_request_field_size - 8))
                            for i in range(settings.limit_request_fields - 1))
-    with start_stack(tmp_path) as stack:
+    with new_stack() as stack:
         (master,) = child_pids(stack.api.pid)
         before = worker_rss_mb(master)
         socks = []

@@ -1,71 +1,20 @@
 """Unit tier: the Flask app through its test client.
 
 The platform's tests (errors, logs, origin, health, OpenAPI, config) need no blueprint of the app's: they
-add `probe`, a tiny blueprint defined here, for what they need (a body to validate, a 404 of its own, a
-204, a 500, a 503). The app is still the one create_app builds, whatever blueprints it registers; the
-sample's own tests and fixtures (DynamoDB from moto) are in tests/unit/notes/ and go with it.
+add `probe`, the tests' own tiny blueprint (tests/support/probe.py, shared with the real-server tier), for
+what they need (a body to validate, a 404 of its own, a 204, a 500, a 503). The app is still the one
+create_app builds, whatever blueprints it registers; the sample's own tests and fixtures (DynamoDB from
+moto) are in tests/unit/notes/ and go with it.
 """
 from __future__ import annotations
 
 import pytest
 from api import create_app, health
-from api.apidoc import UNAVAILABLE, documented
-from api.config import API_PREFIX, Settings
-from api.errors import ApiError, DatastoreUnavailable
-from flask import Blueprint, current_app, jsonify
-from pydantic import BaseModel, Field
+from api.config import Settings
 
-PROBE = f"{API_PREFIX}/probe"
+from tests.support.probe import PROBE, register
 
-
-class ProbeIn(BaseModel):
-    text: str = Field(min_length=1, max_length=10)
-
-
-class Probe(BaseModel):
-    text: str
-
-
-probe = Blueprint("probe", __name__, url_prefix=PROBE)
-
-
-@probe.post("")
-@documented("Echo a body.", {201: Probe})
-def echo(body: ProbeIn):
-    current_app.extensions["probe_calls"].append(body.text)
-    return jsonify(text=body.text), 201
-
-
-@probe.get("")
-@documented("Answer 200.", {200: Probe})
-def answer():
-    return jsonify(text="ok")
-
-
-@probe.get("/<item_id>")
-@documented("A 404 of the blueprint's own for any id but `known`.", {200: Probe, 404: "No such item."})
-def item(item_id: str):
-    if item_id != "known":
-        raise ApiError(404, "probe_not_found", "No such item.", field="id")
-    return jsonify(text=item_id)
-
-
-@probe.delete("/<item_id>")
-@documented("Answer 204.", {204: None})
-def forget(item_id: str):
-    return "", 204
-
-
-@probe.get("/boom")
-@documented("Fail as code with a bug does.", {200: Probe})
-def boom():
-    raise RuntimeError("secret internals")
-
-
-@probe.get("/unavailable")
-@documented("A dependency that does not answer.", {503: UNAVAILABLE})
-def unavailable():
-    raise DatastoreUnavailable(retry_after=7, reason="probe")
+__all__ = ["PROBE"]  # the unit tests import it from here
 
 
 def make_settings(**overrides) -> Settings:
@@ -75,10 +24,7 @@ def make_settings(**overrides) -> Settings:
 def make_app(**overrides):
     """create_app with the platform's settings (each overridable), plus the probe blueprint. /api/ready runs
     only the checks a test adds (`ready_with`): the app's own blueprints' dependencies are their tests'."""
-    app = create_app(make_settings(**overrides))
-    app.extensions["probe_calls"] = []
-    app.register_blueprint(probe)
-    return app
+    return register(create_app(make_settings(**overrides)))
 
 
 def ready_with(app, **checks) -> None:

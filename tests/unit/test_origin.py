@@ -43,7 +43,7 @@ def test_with_the_secret_the_api_answers(guarded):
 def test_the_check_runs_before_anything_else():
     """Nothing is read or run for a refused request: not the body, not the view."""
     app = make_app(origin_verify_secret=SECRET)
-    with mock.patch("tests.unit.conftest.ProbeIn.model_validate_json") as parse:
+    with mock.patch("tests.support.probe.ProbeIn.model_validate_json") as parse:
         assert_error(app.test_client().post(PROBE, data=b"{", content_type="application/json"), 403,
                      "origin_forbidden")
     parse.assert_not_called()
