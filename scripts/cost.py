@@ -42,13 +42,13 @@ from scripts.common import (
     Parser,
     check_allowed,
     check_parameters,
+    check_rules,
     check_task_range,
     load_samconfig,
     parse_overrides,
     resolve_region,
     run_cli,
     say_region,
-    session_for,
 )
 from scripts.errors import UsageError
 
@@ -870,7 +870,8 @@ def run(args: argparse.Namespace) -> int:
         write_readme(args.readme)
         return 0
     config = configuration(args.env, args.params)
-    region, source = resolve_region(args.region, load_samconfig(args.env), session_for(), default=DEFAULT_REGION)
+    region, source = resolve_region(args.region, load_samconfig(args.env), default=DEFAULT_REGION)
+    check_rules(config, region, "this configuration", source)  # a configuration no deploy can create: no price
     say_region(region, source)
     if args.refresh:
         refresh(region)

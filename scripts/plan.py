@@ -9,11 +9,22 @@ back to us-east-1.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from blueprint.templates import parent
-from checks.plan import describe, plan
+from checks.plan import Unrenderable, describe, plan, rule_refusals
 from scripts import free_plan
-from scripts.common import ENVIRONMENTS, check_parameters, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
+from scripts.common import (
+    ENVIRONMENTS,
+    check_parameters,
+    check_rules,
+    describe_stack,
+    load_samconfig,
+    parse_overrides,
+    refused_by,
+    stack_parameters,
+    target,
+)
 from scripts.errors import UsageError
 from scripts.upgrade import dropped
 
@@ -33,32 +44,73 @@ def parse_change(params: str) -> dict[str, str]:
     return change
 
 
-def run(env: str, stack: str | None, region: str | None, params: str, session=None, out=print) -> int:
+@dataclass
+class Sides:
+    """The two parameter sets of a plan, once the parent's Rules have been asked of them."""
+
+    source: str  # "stack X" or "samconfig.toml [default]"
+    region: str
+    before: dict[str, str]
+    change: dict[str, str]
+    unborn: list[str]  # why the parent's Rules refuse `before` here (samconfig's values: the plan of a first deploy)
+    target: object = None  # the deployed stack's Target, with STACK=
+
+    @property
+    def values(self) -> str:
+        return f"{self.source}'s deployed values" if self.target else f"{self.source}'s values"
+
+
+def sides(env: str, stack: str | None, region: str | None, params: str, session=None, region_source: str = "") -> Sides:
+    """Before and after, and the parent's Rules on each first (CloudFormation's own first check): a side they
+    refuse cannot be rendered for this region (a lookup with no entry), and the refusal is the one line worth
+    saying. The new values refused, or a deployed stack's, is that line; samconfig's, a first deploy."""
     change = parse_change(params)
-    config = load_samconfig(env)
     t = None
     if stack:
         t = target(env, stack, region, session)
         before, source, region = deployed_parameters(t), f"stack {stack}", t.region
     else:
+        config = load_samconfig(env)
         before = parse_overrides(config.get("parameter_overrides", ""))
         source = f"samconfig.toml [{ENVIRONMENTS[env]}]"
         region = region or config.get("region") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+    check_rules({**before, **change}, region, f"the new values ({source} with PARAMS)", region_source)
+    found = Sides(source, region, before, change, rule_refusals(before, region), t)
+    if found.unborn and t:
+        raise UsageError(f"parent.yml's Rules refuse {found.values} in {region} ({refused_by(found.unborn)}): this "
+                         "parent.yml cannot render what the stack runs, so there is nothing to compare with (the update "
+                         "is checked against the new values only, and they pass)")
+    return found
+
+
+def run(env: str, stack: str | None, region: str | None, params: str, session=None, out=print,
+        checked: Sides | None = None) -> int:
+    """`checked`: the sides `make plan` has already checked (before it said its region)."""
+    s = checked or sides(env, stack, region, params, session)
+    before, change, region, t = s.before, s.change, s.region, s.target
     after = {**before, **change}
-    out(f"plan: {source} -> {' '.join(f'{k}={v}' for k, v in change.items())} ({region}, offline preview, "
+    out(f"plan: {s.source} -> {' '.join(f'{k}={v}' for k, v in change.items())} ({region}, offline preview, "
         "not a change set)")
+    if s.unborn:  # samconfig's values: no stack can run them here, so the change is a first deploy
+        out(f"note: {s.values} cannot deploy in {region} (refused by {', '.join(f.split(':', 1)[0] for f in s.unborn)}),"
+            " so no stack has them there: this is the plan of a first deploy of the new values (STACK= compares with "
+            "a deployed stack)")
     # A deployed parameter parent.yml no longer declares is not in the plan (it renders this parent): say
     # which of their values the update would lose, as `make deploy` refuses them (scripts/upgrade.py).
     # The values an update would send: the deployed ones, samconfig's (make deploy sends them all), PARAMS.
     declared = set(parent()["Parameters"])
     sent = {**{k: v for k, v in before.items() if k in declared},
-            **parse_overrides(config.get("parameter_overrides", "")), **change, "AWS::Region": region}
-    lost = dropped(before, sent) if stack else []
+            **parse_overrides(load_samconfig(env).get("parameter_overrides", "")), **change, "AWS::Region": region}
+    lost = dropped(before, sent) if t else []
     for line in lost:
         out(line)
-    result = plan(before, after, region)
+    try:
+        result = plan(None if s.unborn else before, after, region, sides=(s.values, "the new values"))
+    except Unrenderable as exc:
+        raise UsageError(f"plan in {region}: {exc}") from None
     describe(result, out=out)
-    doors = free_plan.refusals(before, after, region, t)  # what a CloudFront flat-rate plan locks
+    # What a CloudFront flat-rate plan locks; nothing, when nothing can be deployed yet.
+    doors = [] if s.unborn else free_plan.refusals(before, after, region, t)
     for line in doors:
         out(f"REFUSED: {line}")
     return 1 if result.refused or lost or doors else 0
