@@ -172,23 +172,6 @@ def check_parameters(values: dict, source: str, parameters: dict | None = None) 
     check_allowed(values, parameters)
 
 
-def refused_by(failures: list[str]) -> str:
-    """The first of checks.plan.rule_refusals' answers with its AssertDescription, the others by name."""
-    more = [f.split(":", 1)[0] for f in failures[1:]]
-    return failures[0] + (f" (also refused by {', '.join(more)})" if more else "")
-
-
-def check_rules(values: dict, region: str, what: str, source: str = "") -> None:
-    """parent.yml's Rules on a parameter set in a region, as CloudFormation checks them before it changes
-    anything (checks/plan.py evaluates them offline): a refusal is one line with the Rule's AssertDescription.
-    `make plan` asks it of the new values, `make cost` of the configuration it would price."""
-    from checks.plan import rule_refusals  # the template evaluator: only the commands that render load it
-    failures = rule_refusals(values, region)
-    if failures:
-        raise UsageError(f"parent.yml's Rules refuse {what} in {region}{f' (from {source})' if source else ''}: "
-                         f"{refused_by(failures)}")
-
-
 def format_overrides(params: dict[str, str]) -> list[str]:
     """`sam deploy --parameter-overrides` arguments; SAM splits on spaces unless a value is quoted
     (a schedule such as cron(0 19 ? * MON-FRI *) has spaces)."""

@@ -42,7 +42,6 @@ from scripts.common import (
     Parser,
     check_allowed,
     check_parameters,
-    check_rules,
     check_task_range,
     load_samconfig,
     parse_overrides,
@@ -51,6 +50,7 @@ from scripts.common import (
     say_region,
 )
 from scripts.errors import UsageError
+from scripts.plan import check_rules  # the parent's Rules, asked as make plan asks them
 
 PRICES = Path(__file__).with_name("prices.toml")
 GIB = 2 ** 30

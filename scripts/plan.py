@@ -3,8 +3,8 @@ or replace, per nested stack, before any change set exists (checks/plan.py does 
 
 "Before" is the samconfig.toml environment's parameter set (ENV=), offline; with STACK= it is
 that deployed stack's parameters, read with your credentials. "After" is before plus PARAMS.
-The region (REGION=, AWS_REGION or samconfig's) only picks the default AZs; offline it falls
-back to us-east-1.
+The region (REGION=, AWS_REGION or samconfig's) picks the default AZs and the parent's Rules; offline
+it falls back to us-east-1. The Rules are asked of both sides before anything renders (sides()).
 """
 from __future__ import annotations
 
@@ -17,11 +17,9 @@ from scripts import free_plan
 from scripts.common import (
     ENVIRONMENTS,
     check_parameters,
-    check_rules,
     describe_stack,
     load_samconfig,
     parse_overrides,
-    refused_by,
     stack_parameters,
     target,
 )
@@ -42,6 +40,22 @@ def parse_change(params: str) -> dict[str, str]:
         raise UsageError('nothing to plan: give the change, e.g. make plan PARAMS="Ingress=LoadBalancer"')
     check_parameters(change, "PARAMS")
     return change
+
+
+def refused_by(failures: list[str]) -> str:
+    """The first of checks.plan.rule_refusals' answers with its AssertDescription, the others by name."""
+    more = [f.split(":", 1)[0] for f in failures[1:]]
+    return failures[0] + (f" (also refused by {', '.join(more)})" if more else "")
+
+
+def check_rules(values: dict, region: str, what: str, source: str = "") -> None:
+    """parent.yml's Rules on a parameter set in a region, as CloudFormation checks them before it changes
+    anything (checks/plan.py evaluates them offline): a refusal is one line with the Rule's AssertDescription.
+    `make plan` asks it of the new values, `make cost` of the configuration it would price."""
+    failures = rule_refusals(values, region)
+    if failures:
+        raise UsageError(f"parent.yml's Rules refuse {what} in {region}{f' (from {source})' if source else ''}: "
+                         f"{refused_by(failures)}")
 
 
 @dataclass

@@ -344,17 +344,24 @@ def test_an_expired_sso_login_is_one_line(tmp_path):
 
 # ---------------------------------------------------------------- regions and values the parent's Rules refuse
 
-@pytest.mark.parametrize("region, params, named", [
-    # The new values refused (here both sides): the one line names them and the Rule that no parameter satisfies.
-    ("me-central-1", "Profile=prod", "DeploysInThisRegion: This blueprint deploys only to the regions"),
-    ("cn-north-1", "Profile=prod", "DeploysInThisRegion: This blueprint deploys only to the regions"),
-    ("af-south-1", "Profile=prod", "ZonesKnownInThisRegion: This region has no default AZs"),
+WHAT = {"plan": "the new values (samconfig.toml [default] with PARAMS)", "cost": "this configuration"}
+
+
+@pytest.mark.parametrize("command, region, params, named", [
+    # The new values refused (for plan here both sides): the one line names the Rule no parameter satisfies first.
+    ("plan", "me-central-1", "Profile=prod", "DeploysInThisRegion: This blueprint deploys only to the regions"),
+    ("plan", "cn-north-1", "Profile=prod", "DeploysInThisRegion: This blueprint deploys only to the regions"),
+    ("plan", "af-south-1", "Profile=prod", "ZonesKnownInThisRegion: This region has no default AZs"),
+    ("cost", "me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
+    ("cost", "af-south-1", "", "ZonesKnownInThisRegion: This region has no default AZs"),
+    ("cost", "eu-south-2", "BudgetEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
 ])
-def test_plan_refuses_what_the_rules_refuse_in_one_line(region, params, named, offline, monkeypatch, capsys):
-    """It was an IndexError traceback from vpc.yml's AZ lookup (the samconfig side rendered unchecked)."""
-    code, lines = answer(["plan"], {"REGION": region, "PARAMS": params}, monkeypatch, capsys)
-    assert_one_line(code, lines, f"error: parent.yml's Rules refuse the new values (samconfig.toml [default] with "
-                                 f"PARAMS) in {region} (from REGION= / --region): {named}")
+def test_what_the_rules_refuse_is_one_line(command, region, params, named, offline, monkeypatch, capsys):
+    """make plan printed an IndexError traceback from vpc.yml's AZ lookup (the samconfig side rendered unchecked);
+    make cost priced what every change set refuses. Both ask the parent's Rules first, the same way."""
+    code, lines = answer([command], {"REGION": region, "PARAMS": params}, monkeypatch, capsys)
+    assert_one_line(code, lines, f"error: parent.yml's Rules refuse {WHAT[command]} in {region} (from REGION= / "
+                                 f"--region): {named}")
     assert offline == []
 
 
@@ -403,18 +410,6 @@ def test_a_side_that_cannot_render_is_one_line_naming_it(tmp_path):
         plan({"Zones": "a"}, {"Zones": "a,b"}, parent=str(parent), sides=("samconfig's", "the new values"))
     assert [(c.resource, c.action) for c in plan({"Zones": "a,b"}, {"Zones": "a,c"}, parent=str(parent)).changes] == [
         ("Topic", "replace")]
-
-
-@pytest.mark.parametrize("region, params, named", [
-    ("me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
-    ("af-south-1", "", "ZonesKnownInThisRegion: This region has no default AZs"),
-    ("eu-south-2", "BudgetEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
-])
-def test_cost_refuses_a_configuration_the_rules_refuse(region, params, named, offline, monkeypatch, capsys):
-    """make cost priced what every change set refuses; it asks the parent's Rules as make plan does."""
-    code, lines = answer(["cost"], {"REGION": region, "PARAMS": params}, monkeypatch, capsys)
-    assert_one_line(code, lines, f"error: parent.yml's Rules refuse this configuration in {region} (from REGION= / "
-                                 f"--region): {named}")
 
 
 @pytest.mark.parametrize("command", ["plan", "cost"])
