@@ -89,7 +89,9 @@ def test_cloud_map_may_create_the_namespaces_private_zone(policy):
         assert rp.refusal(policy, namespace, action) is None, action
     (create,) = [s for s in rp.statements(policy) if "route53:CreateHostedZone" in rp.as_list(s["Action"])]
     # Only private zones (a public one has no VPC) in the stack's region: the documented route53:VPCs key
-    # (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-conditions-route53.html).
+    # (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-conditions-route53.html). On any
+    # VPC of the region, as docs/security.md says: no aws:ViaAWSService, since Cloud Map's reference documents
+    # the caller's own route53:CreateHostedZone, not a call Cloud Map makes on its behalf.
     assert create["Condition"] == {"ForAnyValue:StringLike": {"route53:VPCs": "VPCId=vpc-*,VPCRegion=REGION"}}
     # Writing records stays limited to the user's own zone.
     assert rp.refusal(policy, "AWS::Route53::RecordSet", "route53:ChangeResourceRecordSets") is None
