@@ -89,7 +89,7 @@ def read_policy(path: Path = CFN_ROLE) -> dict:
 # CloudFormation types whose name differs from their IAM resource type's, so the match by name misses them.
 OWN_TYPES = {
     "AWS::IAM::ManagedPolicy": {"iam:policy"},
-    "AWS::S3::Bucket": {"s3:bucket", "s3:object"},  # the handler empties and reads the bucket's own objects
+    "AWS::S3::Bucket": {"s3:bucket", "s3:object"},  # its handlers also list calls on its objects (s3:DeleteObject)
     "AWS::S3::BucketPolicy": {"s3:bucket"},  # a bucket policy is the bucket's own configuration
     "AWS::ServiceDiscovery::PrivateDnsNamespace": {"servicediscovery:namespace"},
 }
