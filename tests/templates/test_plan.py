@@ -242,3 +242,89 @@ def test_rotating_with_exact_secret_grants_flags_every_execution_role_across_sta
         "WARNING: SecondService/ExecutionRole (AWS::IAM::Role) policy service-secrets names "
         f"ClusterStack/OriginVerifySecret, which the template edit replaces: {ROLLBACK_ACCESS} "
         "(grant every copy by a name prefix instead)"]
+
+
+def laid_out(parent: str, directory: Path, edited: dict[str, tuple[str, str]]) -> str:
+    """`parent` as a file in `directory` beside its children, `edited` rewriting some: {file: (old, new)}."""
+    import json
+
+    from checks.render import CHILD_TEMPLATES, ROOT, plain
+    directory.mkdir()
+    for name in CHILD_TEMPLATES:
+        if name in edited:
+            text, (old, new) = (ROOT / name).read_text(), edited[name]
+            assert old in text, (name, old)
+            (directory / name).write_text(text.replace(old, new))
+        else:
+            (directory / name).symlink_to(ROOT / name)
+    (directory / "parent.json").write_text(json.dumps(plain(template(parent))))
+    return str(directory / "parent.json")
+
+
+def test_a_policy_that_named_a_replaced_resource_and_no_longer_covers_its_previous_copy_is_flagged(tmp_path):
+    """Review of issue 17, finding 7: a stack created before the origin secret was named (2026-11-23, cluster.yml
+    before commit 5c91055) has a secret called OriginVerifySecret-<random>, and execution roles that name it
+    exactly. The upgrade names the secret (a replacement) and grants `STACK-origin-verify-*`, which the old
+    name does not match: if the update fails, the rollback's tasks (the previous task definitions, naming the
+    old secret) cannot read it (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html).
+    The plan flags each such policy, in the cluster stack and, through its output, in a service stack; a
+    rotation of today's named secret is not flagged (the prefix covers the previous copy: the test above)."""
+    prefix = ("!Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+              "${AWS::StackName}-origin-verify-*\n")
+    named = "      Name: !Sub ${AWS::StackName}-origin-verify-${OriginSecretVersion}  # a new version: a new secret\n"
+    before = laid_out(TWO_SERVICES, tmp_path / "before", {
+        "cluster.yml": (f"Resource: {prefix}", "Resource: !Ref OriginVerifySecret\n"),
+        "service.yml": ("Resource: !Ref OriginVerifySecretArnPattern", "Resource: !Ref OriginVerifySecretArn")})
+    before_text = (tmp_path / "before" / "cluster.yml").read_text()
+    (tmp_path / "before" / "cluster.yml").write_text(before_text.replace(named, ""))
+    after = laid_out(TWO_SERVICES, tmp_path / "after", {})
+    lines = []
+    describe(plan({}, {}, parent=after, before_parent=before), out=lines.append)
+    warnings = [line for line in lines if ROLLBACK_ACCESS in line]
+    fix = f"{ROLLBACK_ACCESS} (first deploy a policy that grants the previous copy too, then this change)"
+    assert warnings == [
+        "WARNING: ClusterStack/TaskExecutionRole (AWS::IAM::Role) policy origin-verify-secret named "
+        f"ClusterStack/OriginVerifySecret before, which the template edit replaces, and no longer covers its "
+        f"previous copy: {fix}",
+        "WARNING: SecondService/ExecutionRole (AWS::IAM::Role) policy service-secrets named "
+        f"ClusterStack/OriginVerifySecret before, which the template edit replaces, and no longer covers its "
+        f"previous copy: {fix}"]
+    # The first of docs/operate.md's two steps: both execution roles also grant the old name's pattern.
+    old_name = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:OriginVerifySecret-*"
+    step_one = laid_out(TWO_SERVICES, tmp_path / "step-one", {
+        "cluster.yml": (f"Resource: {prefix}", f"Resource:\n                  - {prefix.strip()}\n"
+                                                f"                  - !Sub {old_name}\n"),
+        "service.yml": ("Resource: !Ref OriginVerifySecretArnPattern",
+                        f'Resource: [!Ref OriginVerifySecretArnPattern, !Sub "{old_name}"]')})
+    assert plan({}, {}, parent=step_one, before_parent=before).hazards() == []
+
+
+@pytest.mark.parametrize("name, pattern, flagged", [
+    ({"Fn::Sub": "${AWS::StackName}-s-${Version}"}, "${AWS::StackName}-s-*", False),  # the prefix covers both
+    ({"Fn::Sub": "${AWS::StackName}-s-${Version}"}, "${AWS::StackName}-other-*", True),
+    (None, "${AWS::StackName}-s-*", True),  # a generated name (Secret-<random>) does not match
+    (None, "Secret-*", False),  # the generated name's pattern
+    ({"Fn::Sub": "${AWS::StackName}-s-${Version}"}, "*", False),
+])
+def test_a_policy_moving_from_the_resource_to_a_pattern_must_cover_the_previous_copy(name, pattern, flagged):
+    """The general rule behind the test above, by what the policies and the replaced resource's name say
+    (a name CloudFormation generates is the logical id, or the stack and the logical id, then -<random>)."""
+    def source(resource):
+        secret = {"Type": "AWS::SecretsManager::Secret", "Properties": {"Description": {"Fn::Sub": "v${Version}"}}}
+        if name is not None:
+            secret["Properties"]["Name"] = name
+        return {"Parameters": {"Version": {"Type": "String"}}, "Resources": {"Secret": secret, "Role": {
+            "Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}, "Policies": [{
+                "PolicyName": "read", "PolicyDocument": {"Statement": [{
+                    "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": resource}]}}]}}}}
+    arn = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    before = Renderer(source({"Ref": "Secret"}), {"Version": "1"}, substitute=True).render()
+    after_source = source({"Fn::Sub": arn + pattern})
+    if name is None:
+        after_source["Resources"]["Secret"]["Properties"]["Name"] = {"Fn::Sub": "${AWS::StackName}-s-${Version}"}
+    after = Renderer(after_source, {"Version": "2"}, substitute=True).render()
+    changes, _ = diff_stack("DataStack", before, after, after_source)
+    rollback_access("DataStack", after, changes, {}, "Version=2", {"DataStack": before})
+    by_resource = {c.resource: c for c in changes}
+    assert by_resource["Secret"].action == "replace"
+    assert (ROLLBACK_ACCESS in by_resource["Role"].hazard) == flagged, by_resource["Role"].hazard
