@@ -17,7 +17,12 @@ whichever parameters move it), and any replacement or change of the subscription
 the deployed distribution is on a plan is asked of AWS (ListSubscriptions) when the change has a door, since
 that outlives the stack's parameters both ways: a plan cancelled with CloudFrontPlan=PayAsYouGo runs to the
 end of the month, and one cancelled with the API and ended lets the change through although the stack still
-says Free. Without an answer (offline `make plan`, or no permission) the deployed parameters decide.
+says Free. Without an answer (offline `make plan`, or no permission) the deployed parameters decide. Only
+an ACTIVE or SYNC_IN_PROGRESS subscription locks (LOCKING).
+
+Turning the plan on is a door of its own (starts_alone): a rollback after the subscription exists has to
+undo the rest of the update on a subscribed distribution, so CloudFrontPlan=Free is refused on a first create
+and together with any other change of the frontend stack: PayAsYouGo first, then Free alone.
 """
 from __future__ import annotations
 
