@@ -103,10 +103,14 @@ def test_the_subscription_is_the_last_resource_of_its_stack():
     """Nothing of the frontend stack can fail once the plan has started: every other resource, the conditional
     DNS records too, is created before the subscription (DependsOn cannot name a conditional resource; the
     Refs in its Metadata order it: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-metadata.html).
-    A rollback after it would have to delete the subscribed distribution or put its web ACL back, which
-    CloudFront refuses (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html)."""
+    FrontendStack is the last of the parent: no stack waits for it (BudgetStack runs beside it, and a failure
+    there rolls back only the subscription). A rollback after it would have to delete the subscribed
+    distribution or put its web ACL back, which CloudFront refuses (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html)."""
     domain = {"DomainName": "www.example.com", "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/1"}
-    variants = [free_plan.renderings(FREE, "us-east-1")["FrontendStack"],
+    stacks = free_plan.renderings({**FREE, "BudgetEmail": "me@example.com"}, "us-east-1")
+    parent = stacks["parent"]["Resources"]  # and its stack the last of the parent: nothing waits for it
+    assert not [n for n in parent if "FrontendStack" in dependencies(parent, n)]
+    variants = [stacks["FrontendStack"],
                 render_file(Path("frontend.yml"), {**FREE, **domain, "WafRateLimit": "1000", "HostedZoneId": "Z1",
                                                    "ApiOriginDomain": "api.example.com"})]
     for rendering in variants:
