@@ -141,7 +141,8 @@ def starts_alone(before: dict | None, after: dict, region: str) -> str:
     alone = renderings({**before, "CloudFrontPlan": after.get("CloudFrontPlan")}, region)
     sources = {"parent": PARENT, **children(PARENT)}
     for stack in sorted({s for s, _ in started}):
-        others = diff_stack(stack, alone.get(stack, EMPTY), new[stack], template(sources[stack]))[0]
+        others = [c for c in diff_stack(stack, alone.get(stack, EMPTY), new[stack], template(sources[stack]))[0]
+                  if (stack, c.resource) not in started]
         if others or not plans_in({stack: alone.get(stack, EMPTY)}):
             moved = ", ".join(sorted(c.resource for c in others)) or "its web ACL"
             return (f"this change starts the Free plan in {stack} together with other changes there ({moved}): "
