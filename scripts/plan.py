@@ -61,4 +61,4 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
     doors = free_plan.refusals(before, after, region, t)  # what a CloudFront flat-rate plan locks
     for line in doors:
         out(f"REFUSED: {line}")
-    return 1 if result.refused or lost or doors else 0
+    return 1 if result.refused or result.failures() or lost or doors else 0
