@@ -143,6 +143,9 @@ class Change:
     hazard: str = ""             # why this change loses data or leaves a live value behind
 
 
+WOULD_FAIL = "would FAIL"  # how a hazard that fails the update begins
+
+
 @dataclass
 class Plan:
     refused: list[str]
@@ -150,6 +153,11 @@ class Plan:
 
     def hazards(self) -> list[Change]:
         return [c for c in self.changes if c.hazard]
+
+    def failures(self) -> list[Change]:
+        """The changes CloudFormation is predicted to fail (and roll back): `make plan` exits 1 for them,
+        as for a refusal, so a CI gate stops there; the other hazards are warnings."""
+        return [c for c in self.hazards() if c.hazard.startswith(WOULD_FAIL)]
 
 
 @cache
@@ -183,8 +191,11 @@ def children(parent_file: str) -> dict[str, str]:
 
 # --- rendering both sides ---------------------------------------------------------------
 def _token(value: Opaque, changed: set[str]) -> str:
+    """A value only a deployment knows, as text; marked (new) when it, or any it is made of (the parent's
+    !Join of another stack's outputs, say), is an output that changes, so the stack that takes it changes too."""
     origin = value.origin.removeprefix("GetAtt ")
-    return f"<{origin}{' (new)' if origin in changed else ''}>"
+    new = any(o.removeprefix("GetAtt ") in changed for o in value.inputs or (value.origin,))
+    return f"<{origin}{' (new)' if new else ''}>"
 
 
 def render_stacks(values: dict, region: str, changed_outputs: set[str] | None = None,
@@ -260,7 +271,7 @@ def hazard(change: Change, resource: dict, source: dict, after: dict | None, rep
             value = after.get("Properties", {}).get(prop)
             if kind_ == change.type and value == resource.get("Properties", {}).get(prop) \
                     and not references(value) & replaced:
-                return f"would FAIL to be replaced: the new one is created first with the same {prop} ({why})"
+                return f"{WOULD_FAIL} to be replaced: the new one is created first with the same {prop} ({why})"
     if kind and change.action == "replace":
         return f"would be REPLACED: a new, empty one takes its place and {kind} stay behind in the old one " \
                f"(or are deleted with it), changed: {', '.join(change.properties)}"
@@ -305,7 +316,7 @@ def name_clashes(changes: list[Change], old: dict[str, dict], new: dict[str, dic
         if holder is not None:
             props, why = UNIQUE_NAME[c.type]
             given = new[c.stack]["Resources"][c.resource].get("Properties", {})
-            c.hazard = (f"would FAIL: created before the old one is deleted: {holder.stack}/{holder.resource} holds "
+            c.hazard = (f"{WOULD_FAIL}: created before the old one is deleted: {holder.stack}/{holder.resource} holds "
                         f"the same {'+'.join(p for p in props if p in given)} until the update's cleanup ({why}); "
                         "remove it in an update of its own first")
 

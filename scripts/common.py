@@ -53,6 +53,15 @@ NO_CREDENTIALS = ("no AWS credentials found: run `aws configure` (or `aws sso lo
                   "or set AWS_PROFILE / AWS_ACCESS_KEY_ID")
 
 
+def no_credentials() -> NoCredentials:
+    """NO_CREDENTIALS; when AWS_PROFILE is set, setting it is not the fix: name the profile that has none."""
+    profile = os.environ.get("AWS_PROFILE")
+    if not profile:
+        return NoCredentials(NO_CREDENTIALS)
+    return NoCredentials(f"AWS profile {profile} (AWS_PROFILE) has no credentials: run `aws configure --profile "
+                         f"{profile}` (or `aws sso login --profile {profile}`), or set AWS_PROFILE to another")
+
+
 def unknown_profile(exc: ProfileNotFound) -> UnknownProfile:
     return UnknownProfile(f"AWS profile {exc.kwargs.get('profile')} is not in your AWS config or credentials file: "
                           "`aws configure list-profiles` lists them; set AWS_PROFILE to one, or unset it")
@@ -64,7 +73,7 @@ def aws_errors():
     try:
         yield
     except (NoCredentialsError, PartialCredentialsError):
-        raise NoCredentials(NO_CREDENTIALS) from None
+        raise no_credentials() from None
     except NoRegionError:
         raise NoRegion(NO_REGION) from None
     except ProfileNotFound as exc:
@@ -118,6 +127,8 @@ def parse_overrides(text: str, source: str = "samconfig.toml") -> dict[str, str]
         if "=" not in token:
             raise UsageError(f"{source}: parameter override {token!r} is not Key=Value")
         key, value = token.split("=", 1)
+        if key in out:  # shlex and dict would keep the last one without a word
+            raise UsageError(f"{source} gives {key} twice ({key}={out[key]} and {key}={value}): keep one")
         out[key] = value
     return out
 
@@ -262,7 +273,7 @@ def require_credentials(t: Target) -> None:
     with aws_errors():
         found = t.session.get_credentials()
     if found is None:
-        raise NoCredentials(NO_CREDENTIALS)
+        raise no_credentials()
 
 
 def describe_stack(t: Target) -> dict:

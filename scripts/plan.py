@@ -12,7 +12,7 @@ import os
 
 from blueprint.templates import parent
 from checks.plan import describe, plan
-from scripts import free_plan
+from scripts import cost, free_plan
 from scripts.common import ENVIRONMENTS, check_parameters, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
 from scripts.errors import UsageError
 from scripts.upgrade import dropped
@@ -45,6 +45,7 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
         source = f"samconfig.toml [{ENVIRONMENTS[env]}]"
         region = region or config.get("region") or os.environ.get("AWS_REGION") or DEFAULT_REGION
     after = {**before, **change}
+    cost.validate({**cost.template_defaults(), **after})  # what `make cost` refuses: a block's Fargate size, ...
     out(f"plan: {source} -> {' '.join(f'{k}={v}' for k, v in change.items())} ({region}, offline preview, "
         "not a change set)")
     # A deployed parameter parent.yml no longer declares is not in the plan (it renders this parent): say
@@ -61,4 +62,4 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
     doors = free_plan.refusals(before, after, region, t)  # what a CloudFront flat-rate plan locks
     for line in doors:
         out(f"REFUSED: {line}")
-    return 1 if result.refused or lost or doors else 0
+    return 1 if result.refused or result.failures() or lost or doors else 0

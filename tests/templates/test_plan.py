@@ -328,3 +328,31 @@ def test_a_policy_moving_from_the_resource_to_a_pattern_must_cover_the_previous_
     by_resource = {c.resource: c for c in changes}
     assert by_resource["Secret"].action == "replace"
     assert (ROLLBACK_ACCESS in by_resource["Role"].hazard) == flagged, by_resource["Role"].hazard
+
+
+def test_a_stack_taking_a_changed_output_through_a_join_changes_too():
+    """The parent passes NOTES_TABLE as !Join [",", [!GetAtt NotesDataStack.Outputs.TableName, ...]]
+    (how docs/services.md passes another stack's output): adopting a table changes that output, so the
+    task definition is replaced and the service rolls, not "no change"."""
+    result = plan({}, {"ExistingTableName": "my-table"})
+    service = {(c.resource, c.action) for c in result.changes if c.stack == "NotesService"}
+    assert ("TaskDefinition", "replace") in service and ("Service", "update") in service
+
+
+@pytest.mark.parametrize("expression", [
+    {"Fn::Join": [",", [{"Fn::GetAtt": ["Data", "Outputs.Table"]}, "7"]]},
+    {"Fn::Sub": "table=${Data.Outputs.Table}"},
+    {"Fn::Sub": ["table=${T}", {"T": {"Fn::GetAtt": ["Data", "Outputs.Table"]}}]},
+    {"Fn::Select": [0, {"Fn::Split": [",", {"Fn::GetAtt": ["Data", "Outputs.Table"]}]}]},
+    {"Fn::Join": ["", [{"Fn::Select": [1, {"Fn::Cidr": [{"Fn::GetAtt": ["Data", "Outputs.Table"]}, 2, 8]}]}]]},
+])
+def test_every_value_made_of_another_stacks_output_is_marked_new_when_that_output_changes(expression):
+    """The general rule behind the Join case: whatever intrinsic builds a value from one only a deployment
+    knows carries where it came from, so the plan's token for it says (new) when that output changes."""
+    from checks.evaluate import Evaluator, Opaque
+    from checks.plan import _token
+    source = {"Resources": {"Data": {"Type": "AWS::CloudFormation::Stack"}}}
+    value = Evaluator(source, {}, "us-east-1").ev(expression, "x")
+    assert isinstance(value, Opaque)
+    assert _token(value, {"Data.Outputs.Table"}).endswith(" (new)>")
+    assert not _token(value, {"Data.Outputs.Other"}).endswith(" (new)>")
