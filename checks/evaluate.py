@@ -65,6 +65,17 @@ class Opaque:
     where it is known exactly (Fn::Cidr)."""
     origin: str
     length: int | None = None
+    inputs: tuple[str, ...] = ()  # what a value made of unknown ones (Join, Sub, Select...) is made of: their origins
+
+
+def inputs_of(values) -> tuple[str, ...]:
+    """The origins of the unknown values among `values` (theirs, for one made of others), so an intrinsic over
+    them still says what it depends on: a plan marks it changed when one of them changes (checks/plan.py)."""
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, Opaque):
+            out += [origin for origin in value.inputs or (value.origin,) if origin not in out]
+    return tuple(out)
 
 
 NO_VALUE = object()
@@ -183,7 +194,7 @@ class Evaluator:
             if items.length is not None and index >= items.length:
                 return self.fail(path, f"Fn::Select index {index} is out of range for {items.origin} "
                                        f"({items.length} items)")
-            return Opaque(f"item {index} of {items.origin}")
+            return Opaque(f"item {index} of {items.origin}", inputs=inputs_of([items]))
         if not isinstance(items, list):
             return self.fail(path, f"Fn::Select needs a list, got {items!r}")
         if index >= len(items):
@@ -194,7 +205,7 @@ class Evaluator:
         """Fn::Split's and Fn::Join's second argument, or (None, the result when it is unknown or wrong)."""
         value = self.ev(args[1], f"{path}/1")
         if isinstance(value, Opaque):
-            return None, Opaque(f"{fn} of {value.origin}")
+            return None, Opaque(f"{fn} of {value.origin}", inputs=inputs_of([value]))
         if not isinstance(value, kind):
             return None, self.fail(path, f"{fn} needs a {kind.__name__}, got {value!r}")
         return value, None
@@ -209,7 +220,7 @@ class Evaluator:
             return result
         delimiter = args[0]
         if any(isinstance(i, Opaque) for i in items):
-            return Opaque("Fn::Join with unknown items")
+            return Opaque("Fn::Join with unknown items", inputs=inputs_of(items))
         if any(isinstance(i, dict | list) for i in items):
             return self.fail(path, f"Fn::Join items must be strings, got {items!r}")
         return delimiter.join(str(i) for i in items)
@@ -218,6 +229,7 @@ class Evaluator:
         text, variables = (args, {}) if isinstance(args, str) else (args[0], args[1] if len(args) > 1 else {})
         local = {k: self.ev(v, f"{path}/1/{k}") for k, v in variables.items()}
         unknown = False
+        opaque: list = []  # the unknown values it is made of
 
         def substitute(match):
             nonlocal unknown
@@ -227,16 +239,17 @@ class Evaluator:
             if name in local:
                 value = local[name]
             elif "." in name and name.split(".", 1)[0] in self.resources:
-                value = Opaque(f"${{{name}}}")
+                value = Opaque(f"GetAtt {name}")  # as Fn::GetAtt names it, so a plan can tell it changed
             else:
                 value = self._ref(name, f"{path}/${{{name}}}")
             if isinstance(value, Opaque) or value is NO_VALUE or not isinstance(value, str | int):
                 unknown = True
+                opaque.append(value)
                 return ""
             return str(value)
 
         result = re.sub(r"\$\{([^}]+)\}", substitute, text)
-        return Opaque("Fn::Sub with unknown values") if unknown else result
+        return Opaque("Fn::Sub with unknown values", inputs=inputs_of(opaque)) if unknown else result
 
     def _cidr(self, args, path):
         block, count, bits = (self.ev(a, f"{path}/{i}") for i, a in enumerate(args))
@@ -246,7 +259,7 @@ class Evaluator:
         if not 1 <= count <= 256:
             return self.fail(path, f"Fn::Cidr count {count} is not between 1 and 256")
         if isinstance(block, Opaque):
-            return Opaque(f"Fn::Cidr of {block.origin}", length=count)
+            return Opaque(f"Fn::Cidr of {block.origin}", length=count, inputs=inputs_of([block]))
         try:
             network = ipaddress.ip_network(block, strict=False)
         except ValueError:

@@ -29,7 +29,8 @@ These hazards are reported:
 * a policy updated in place that names (by Ref, GetAtt or Sub, directly or through another nested
   stack's output) a resource the change replaces: the previous copy lives until the cleanup phase, but
   the policy grants only the new one, so tasks from the previous definition lose access during a
-  rollback (ROLLBACK_ACCESS).
+  rollback (ROLLBACK_ACCESS); and a policy that named such a resource BEFORE the change and now grants a
+  pattern its previous copy's name does not match (or a generated name: a secret made before it was named).
 
     python -m checks.plan Ingress=LoadBalancer        # from the template defaults
 """
@@ -130,6 +131,7 @@ STARTS_EMPTY = {"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable", "AWS::S3::
 # every copy matches (a name prefix, as cluster.yml does for the origin secret) keeps the rollback possible.
 ROLLBACK_ACCESS = "tasks from the previous definition lose access during a rollback"
 CHANGED_OUTPUT = re.compile(r"<([A-Za-z0-9]+\.Outputs\.[A-Za-z0-9]+) \(new\)>")  # _token's mark
+OUTPUT_TOKEN = re.compile(r"<([A-Za-z0-9]+\.Outputs\.[A-Za-z0-9]+)(?: \(new\))?>")  # either side's token
 
 
 @dataclass
@@ -142,6 +144,9 @@ class Change:
     hazard: str = ""             # why this change loses data or leaves a live value behind
 
 
+WOULD_FAIL = "would FAIL"  # how a hazard that fails the update begins
+
+
 @dataclass
 class Plan:
     refused: list[str]
@@ -149,6 +154,11 @@ class Plan:
 
     def hazards(self) -> list[Change]:
         return [c for c in self.changes if c.hazard]
+
+    def failures(self) -> list[Change]:
+        """The changes CloudFormation is predicted to fail (and roll back): `make plan` exits 1 for them,
+        as for a refusal, so a CI gate stops there; the other hazards are warnings."""
+        return [c for c in self.hazards() if c.hazard.startswith(WOULD_FAIL)]
 
 
 @cache
@@ -182,8 +192,11 @@ def children(parent_file: str) -> dict[str, str]:
 
 # --- rendering both sides ---------------------------------------------------------------
 def _token(value: Opaque, changed: set[str]) -> str:
+    """A value only a deployment knows, as text; marked (new) when it, or any it is made of (the parent's
+    !Join of another stack's outputs, say), is an output that changes, so the stack that takes it changes too."""
     origin = value.origin.removeprefix("GetAtt ")
-    return f"<{origin}{' (new)' if origin in changed else ''}>"
+    new = any(o.removeprefix("GetAtt ") in changed for o in value.inputs or (value.origin,))
+    return f"<{origin}{' (new)' if new else ''}>"
 
 
 def render_stacks(values: dict, region: str, changed_outputs: set[str] | None = None,
@@ -259,7 +272,7 @@ def hazard(change: Change, resource: dict, source: dict, after: dict | None, rep
             value = after.get("Properties", {}).get(prop)
             if kind_ == change.type and value == resource.get("Properties", {}).get(prop) \
                     and not references(value) & replaced:
-                return f"would FAIL to be replaced: the new one is created first with the same {prop} ({why})"
+                return f"{WOULD_FAIL} to be replaced: the new one is created first with the same {prop} ({why})"
     if kind and change.action == "replace":
         return f"would be REPLACED: a new, empty one takes its place and {kind} stay behind in the old one " \
                f"(or are deleted with it), changed: {', '.join(change.properties)}"
@@ -304,7 +317,7 @@ def name_clashes(changes: list[Change], old: dict[str, dict], new: dict[str, dic
         if holder is not None:
             props, why = UNIQUE_NAME[c.type]
             given = new[c.stack]["Resources"][c.resource].get("Properties", {})
-            c.hazard = (f"would FAIL: created before the old one is deleted: {holder.stack}/{holder.resource} holds "
+            c.hazard = (f"{WOULD_FAIL}: created before the old one is deleted: {holder.stack}/{holder.resource} holds "
                         f"the same {'+'.join(p for p in props if p in given)} until the update's cleanup ({why}); "
                         "remove it in an update of its own first")
 
@@ -343,22 +356,68 @@ def replaced_behind(stack: str, rendering: dict, changes: list[Change], outputs:
             behind[f"{stack}.Outputs.{output}"] = named[0]
 
 
-def rollback_access(stack: str, rendering: dict, changes: list[Change], behind: dict[str, str], cause: str) -> None:
+def rollback_access(stack: str, rendering: dict, changes: list[Change], behind: dict[str, str], cause: str,
+                    old: dict[str, dict] | None = None) -> None:
     """Flag each policy updated in place whose Resource names a replaced resource (ROLLBACK_ACCESS). A policy
-    replaced with it is not: the previous one stays with the previous role until the cleanup phase."""
+    replaced with it is not: the previous one stays with the previous role until the cleanup phase. With `old`
+    (every stack's rendering before the change), also each policy that named a replaced resource BEFORE and no
+    longer covers its previous copy: granted by a pattern now (a name prefix) that the previous copy's name does
+    not match, or whose name is generated (unknown until deployed), e.g. a secret created before it was named."""
     replaced = {c.resource for c in changes if c.action == "replace"}
     for change in changes:
         if change.action != "update":
             continue
-        found = []
-        for policy, resource in policy_resources(rendering["Resources"][change.resource].get("Properties", {})):
+        found, dropped = [], []
+        after = list(policy_resources(rendering["Resources"][change.resource].get("Properties", {})))
+        for policy, resource in after:
             named = [f"{stack}/{r}" for r in sorted(references(resource) & replaced)]
             named += [behind[t] for t in CHANGED_OUTPUT.findall(json.dumps(resource, default=str)) if t in behind]
             found += [f"policy {policy or change.resource} names {target}, which {cause} replaces"
                       for target in dict.fromkeys(named)]
+        before = (old or {}).get(stack, {}).get("Resources", {}).get(change.resource, {})
+        for policy, resource in policy_resources(before.get("Properties", {})):
+            named = [f"{stack}/{r}" for r in sorted(references(resource) & replaced)]
+            named += [behind[t] for t in OUTPUT_TOKEN.findall(json.dumps(resource, default=str)) if t in behind]
+            dropped += [f"policy {policy or change.resource} named {target} before, which {cause} replaces, and no "
+                        "longer covers its previous copy" for target in dict.fromkeys(named)
+                        if not any(target in f for f in found) and not _covers([r for _, r in after], old, target)]
+        hazards = [*filter(None, [change.hazard])]
         if found:
-            change.hazard = "; ".join([*filter(None, [change.hazard]), *dict.fromkeys(found)]) + \
-                f": {ROLLBACK_ACCESS} (grant every copy by a name prefix instead)"
+            hazards.append("; ".join(dict.fromkeys(found)) + f": {ROLLBACK_ACCESS} (grant every copy by a name prefix instead)")
+        if dropped:
+            hazards.append("; ".join(dict.fromkeys(dropped)) + f": {ROLLBACK_ACCESS} (first deploy a policy that "
+                           "grants the previous copy too, then this change)")
+        change.hazard = "; ".join(hazards)
+
+
+def _covers(resources: list, old: dict[str, dict] | None, target: str) -> bool:
+    """Whether one of `resources` (a policy's, after the change) is a name pattern (`...:secret:PREFIX*`) that the
+    previous copy of `target` ("Stack/Resource"), by its Name property before the change, matches. A copy without
+    one has the name CloudFormation generated: the logical id, or the stack name and the logical id, then
+    "-<random>" (a secret made before it was named: OriginVerifySecret-AbCdEf), so only a pattern that keeps
+    that much covers it."""
+    stack, resource = target.split("/", 1)
+    properties = (old or {}).get(stack, {}).get("Resources", {}).get(resource, {}).get("Properties", {})
+    names = [_text(v) for k, v in properties.items() if k.endswith("Name") and _text(v)] \
+        or [f"{resource}-", f"${{AWS::StackName}}-{resource}-"]
+    flat = [r for item in resources for r in (item if isinstance(item, list) else [item])]
+    for pattern in filter(None, map(_text, flat)):
+        if not pattern.endswith("*"):
+            continue
+        kept = re.sub(r"\$\{[^}]*\}", lambda m: m.group(0).replace(":", "\x01").replace("/", "\x02"), pattern[:-1])
+        prefix = re.split(r"[:/]", kept)[-1].replace("\x01", ":").replace("\x02", "/")
+        if any(name.startswith(prefix) for name in names):  # an empty prefix (`secret:*`): any name
+            return True
+    return False
+
+
+def _text(value) -> str | None:
+    """A literal, or the text of a !Sub: what a name or an ARN pattern reads as, placeholders kept."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        return value["Fn::Sub"]
+    return None
 
 
 def _cause(before: dict, after: dict, edited: bool) -> str:
@@ -426,7 +485,7 @@ def plan(before: dict | None, after: dict, region: str = "us-east-1", parent: st
         for stack, location, rendering in stacks:  # in order: outputs flow forward
             new[stack] = rendering
             found, outputs = diff_stack(stack, old.get(stack, empty), rendering, template(location))
-            rollback_access(stack, rendering, found, behind, cause)
+            rollback_access(stack, rendering, found, behind, cause, old)
             replaced_behind(stack, rendering, found, outputs, behind)
             changes += found
             changed_outputs |= {f"{stack}.Outputs.{o}" for o in outputs}

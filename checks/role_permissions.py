@@ -7,10 +7,16 @@ registry data: `handlers.create/read/update/delete.permissions` of the resource 
 (read through `cfnlint.schema.PROVIDER_SCHEMA_MANAGER`, the schema manager cfn-lint's rules use).
 
 Whether a statement grants a permission follows IAM's rules for resource-level permissions, from the
-Service Authorization Reference as policy_sentry bundles it (`policy_sentry.querying.actions.get_action_data`):
-an action that takes no resource ARN is granted only by `Resource: "*"`; a statement scoped to ARNs grants
-an action only where one of those ARNs is of a resource type the action takes (a `distribution/...` ARN
-does not grant an action on functions). Two conditions the role relies on are followed too:
+Service Authorization Reference as policy_sentry bundles it (`policy_sentry.querying.actions.get_action_data`,
+`policy_sentry.querying.arns.get_arn_types_for_service`): an action that takes no resource ARN is granted only
+by `Resource: "*"`; a statement scoped to ARNs grants a type's handler an action only where one of those ARNs
+is of the IAM resource type the HANDLER works on (`works_on`), not merely of some type the action takes: a
+`distribution/*` ARN does not let the function's handler tag the function, a `role/...` ARN does not let a
+managed policy's handler read a role. The IAM resource type of a CloudFormation type is matched by name
+(AWS::CloudFront::Function -> cloudfront `function`, AWS::Logs::LogGroup -> logs `log-group`), among the
+services the type's handlers call; the few whose names differ, and the calls a handler makes on another
+type's resource (a task definition passes its roles), are the reviewed tables OWN_TYPES and ACTS_ON. Two
+conditions the role relies on are followed too:
 
 - `iam:PassedToService`: a role passed to ECS tasks is not a role passed to CloudFormation. The service a
   type's handler passes a role to is PASSED_TO; any other type's `iam:PassRole` is not granted by a
@@ -79,6 +85,37 @@ def read_policy(path: Path = CFN_ROLE) -> dict:
     return json.loads(path.read_text())
 
 
+# The IAM resource types ("service:type" as the Service Authorization Reference names them) of the
+# CloudFormation types whose name differs from their IAM resource type's, so the match by name misses them.
+OWN_TYPES = {
+    "AWS::IAM::ManagedPolicy": {"iam:policy"},
+    "AWS::S3::Bucket": {"s3:bucket", "s3:object"},  # its handlers also list calls on its objects (s3:DeleteObject)
+    "AWS::S3::BucketPolicy": {"s3:bucket"},  # a bucket policy is the bucket's own configuration
+    "AWS::ServiceDiscovery::PrivateDnsNamespace": {"servicediscovery:namespace"},
+}
+
+# Calls a type's handler makes on a resource of ANOTHER type, and that type: a statement scoped to that type's
+# ARNs grants the call for this type too. Reviewed like a suppression: an entry says what the handler acts on.
+# "*": every type (a service creates its service-linked role the first time an account uses it; the
+# statement's iam:AWSServiceName condition says which services may).
+ACTS_ON = {
+    "*": {"iam:CreateServiceLinkedRole": "iam:role"},
+    # the alias records live in the user's zone; a change is waited for until it is INSYNC
+    "AWS::Route53::RecordSet": {"route53:ChangeResourceRecordSets": "route53:hostedzone",
+                                "route53:GetHostedZone": "route53:hostedzone",
+                                "route53:ListResourceRecordSets": "route53:hostedzone",
+                                "route53:GetChange": "route53:change"},
+    # the private hosted zone Cloud Map creates for the namespace, read back once created
+    "AWS::ServiceDiscovery::PrivateDnsNamespace": {"route53:GetHostedZone": "route53:hostedzone"},
+    # the task and execution roles the task definition passes to ECS tasks
+    "AWS::ECS::TaskDefinition": {"iam:PassRole": "iam:role", "iam:GetRole": "iam:role"},
+    # the policy is attached to (and detached from) the stack's roles; it reads none of them
+    "AWS::IAM::ManagedPolicy": {"iam:AttachRolePolicy": "iam:role", "iam:DetachRolePolicy": "iam:role"},
+    # the service role, passed on to the nested stacks
+    "AWS::CloudFormation::Stack": {"iam:PassRole": "iam:role"},
+}
+
+
 # ---------------------------------------------------------------- the Service Authorization Reference
 
 @cache
@@ -91,6 +128,52 @@ def arn_formats(action: str) -> frozenset[str] | None:
     if not entries:
         return None
     return frozenset(e["resource_arn_format"] for e in entries if e["resource_arn_format"] != "*")
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+@cache
+def resource_arn_formats(service: str) -> dict[str, str]:
+    """IAM resource type name -> its ARN format, for one service prefix (empty when the reference lacks it)."""
+    from policy_sentry.querying.arns import get_arn_types_for_service
+    try:
+        return dict(get_arn_types_for_service(service) or {})
+    except KeyError:  # a prefix the reference does not know (policy_sentry finds no "resources" for it)
+        return {}
+
+
+def _formats(names: set[str]) -> set[str]:
+    out = set()
+    for name in names:
+        service, kind = name.split(":", 1)
+        out.add(resource_arn_formats(service)[kind])
+    return out
+
+
+@cache
+def own_resource_types(resource_type: str) -> frozenset[str]:
+    """The IAM resource type(s) ("service:type") a CloudFormation type IS: OWN_TYPES, or the resource type of
+    the same name (case, '-' and '_' aside) in a service its handlers call."""
+    if resource_type in OWN_TYPES:
+        return frozenset(OWN_TYPES[resource_type])
+    name = _normal(resource_type.rsplit("::", 1)[-1])
+    services = {p.split(":", 1)[0].lower() for p in handler_permissions(resource_type)}
+    return frozenset(f"{service}:{kind}" for service in services for kind in resource_arn_formats(service)
+                     if _normal(kind) == name)
+
+
+def own_arn_formats(resource_type: str) -> frozenset[str]:
+    return frozenset(_formats(own_resource_types(resource_type)))
+
+
+def works_on(resource_type: str, action: str) -> frozenset[str]:
+    """The ARN formats of the resources the handler of `resource_type` calls `action` on: the type's own,
+    and the other type ACTS_ON names for that call."""
+    other = {names[a] for names in (ACTS_ON.get("*", {}), ACTS_ON.get(resource_type, {}))
+             for a in names if a.lower() == action.lower()}
+    return own_arn_formats(resource_type) | frozenset(_formats(other))
 
 
 def arn_of_type(resource: str, arn_format: str) -> bool:
@@ -148,9 +231,15 @@ def refusal(doc: dict, resource_type: str, action: str) -> str | None:
         return "unknown to the Service Authorization Reference: only Resource \"*\" would grant it"
     if not formats:
         return "takes no resource ARN: needs Resource \"*\""
-    if any(arn_of_type(r, f) for r in resources for f in formats):
+    if not any(arn_of_type(r, f) for r in resources for f in formats):
+        return f"allowed only on {sorted(set(resources))}, which are not of the types it takes {sorted(formats)}"
+    target = formats & works_on(resource_type, action)
+    if not target:
+        return (f"scoped to ARNs, but the reference names none of the resource types {resource_type}'s handler "
+                f"works on among those {action} takes: grant it on \"*\", or say in OWN_TYPES/ACTS_ON what it acts on")
+    if any(arn_of_type(r, f) for r in resources for f in target):
         return None
-    return f"allowed only on {sorted(set(resources))}, which are not of the types it takes {sorted(formats)}"
+    return f"allowed only on {sorted(set(resources))}, another resource type than {resource_type}'s {sorted(target)}"
 
 
 # ---------------------------------------------------------------- what the handlers call

@@ -240,9 +240,21 @@ def _terminate(proc: subprocess.Popen | None, timeout: float) -> None:
         proc.wait(5)
 
 
+def port_number(text: str) -> int:
+    """An argparse type: PORT= as a TCP port (1-65535), else one line (not int()'s or bind()'s traceback)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"PORT={text} is not a port number (1-65535), e.g. make run PORT=8081")
+    return port
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run the frontend, API and a local DynamoDB on one origin.")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    from scripts.common import Parser  # argparse with its refusals in one line, as every ops command
+    parser = Parser(prog="make run", description="Run the frontend, API and a local DynamoDB on one origin.")
+    parser.add_argument("--port", type=port_number, default=os.environ.get("PORT", "8080"))
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
 

@@ -189,10 +189,11 @@ def do_smoke(args) -> int:
         parts = urlsplit(args.url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UsageError(f"URL={args.url} is not an http:// or https:// URL")
+        smoke_runner.refuse_service_with_url(args.service, args.url)
         smoke_runner.smoke(None, url=args.url)
         return 0
-    t, _ = ready(args, deployed=True)
-    smoke_runner.smoke(t)
+    t, outputs = ready(args, deployed=True)
+    smoke_runner.smoke(t, outputs=outputs)
     return 0
 
 

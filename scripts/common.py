@@ -58,6 +58,15 @@ NO_CREDENTIALS = ("no AWS credentials found: run `aws configure` (or `aws sso lo
                   "or set AWS_PROFILE / AWS_ACCESS_KEY_ID")
 
 
+def no_credentials() -> NoCredentials:
+    """NO_CREDENTIALS; when AWS_PROFILE is set, setting it is not the fix: name the profile that has none."""
+    profile = os.environ.get("AWS_PROFILE")
+    if not profile:
+        return NoCredentials(NO_CREDENTIALS)
+    return NoCredentials(f"AWS profile {profile} (AWS_PROFILE) has no credentials: run `aws configure --profile "
+                         f"{profile}` (or `aws sso login --profile {profile}`), or set AWS_PROFILE to another")
+
+
 def unknown_profile(exc: ProfileNotFound) -> UnknownProfile:
     return UnknownProfile(f"AWS profile {exc.kwargs.get('profile')} is not in your AWS config or credentials file: "
                           "`aws configure list-profiles` lists them; set AWS_PROFILE to one, or unset it")
@@ -76,7 +85,7 @@ def aws_errors(profile: str | None = None):
     try:
         yield
     except (NoCredentialsError, PartialCredentialsError):
-        raise NoCredentials(NO_CREDENTIALS) from None
+        raise no_credentials() from None
     except SSOTokenLoadError:  # no cached SSO token: never logged in, or the cache was cleared
         raise NoCredentials(f"no SSO login for this AWS profile: run {sso_login(profile)}") from None
     except (UnauthorizedSSOTokenError, TokenRetrievalError):  # the SSO session expired or cannot be renewed
@@ -141,6 +150,8 @@ def parse_overrides(text: str, source: str = "samconfig.toml") -> dict[str, str]
         if "=" not in token:
             raise UsageError(f"{source}: parameter override {token!r} is not Key=Value")
         key, value = token.split("=", 1)
+        if key in out:  # shlex and dict would keep the last one without a word
+            raise UsageError(f"{source} gives {key} twice ({key}={out[key]} and {key}={value}): keep one")
         out[key] = value
     return out
 
@@ -301,7 +312,7 @@ def require_credentials(t: Target) -> None:
     except OSError as exc:  # botocore runs a credential_process itself: a program that is not there, or not executable
         raise NoCredentials(f"no AWS credentials: the profile's credential_process cannot run ({exc})") from None
     if found is None:
-        raise NoCredentials(NO_CREDENTIALS)
+        raise no_credentials()
 
 
 def describe_stack(t: Target) -> dict:

@@ -50,7 +50,6 @@ from scripts.common import (
     say_region,
 )
 from scripts.errors import UsageError
-from scripts.plan import check_rules  # the parent's Rules, asked as make plan asks them
 
 PRICES = Path(__file__).with_name("prices.toml")
 GIB = 2 ** 30
@@ -871,6 +870,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     config = configuration(args.env, args.params)
     region, source = resolve_region(args.region, load_samconfig(args.env), default=DEFAULT_REGION)
+    from scripts.plan import check_rules  # the parent's Rules, asked as make plan asks them (plan imports cost)
     check_rules(config, region, "this configuration", source)  # a configuration no deploy can create: no price
     say_region(region, source)
     if args.refresh:

@@ -172,7 +172,7 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
     for reason in stopped:
         log(reason)
     if not stopped and not skip_smoke:
-        smoke(t, version=version, run=run)
+        smoke(t, version=version, run=run, outputs=outputs)
     log(f"\nFrontend: {outputs.frontend_url}\nAPI:      {outputs.api_url}")
     for name, ref in images.items():
         log(f"{name + ':':<9} {ref}")

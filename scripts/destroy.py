@@ -16,20 +16,31 @@ distribution that is still subscribed
 https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html: "You
 can't delete this distribution while it's subscribed to a pricing plan"). CloudFormation deletes a resource
 only after everything that depends on it, so the distribution's DELETE_FAILED keeps the frontend stack and
-every stack it depends on (services, ingress, network) until then. The command says so before it asks,
-with what keeps billing meanwhile (scripts/free_plan.py, from the deployed parameters), scales every service
-to zero first (scripts/scale.py's stop), and explains the DELETE_FAILED it ends with.
+every stack it depends on (services, ingress, network) until then. Whether the distribution is still on a
+plan, and until when, is asked of AWS (scripts/free_plan.py's live_subscription: a plan cancelled earlier
+locks though the stack says PayAsYouGo, an ended one no longer does though it says Free); without an answer
+the deployed CloudFrontPlan decides. The command says so before it asks, with what keeps billing meanwhile,
+scales every service to zero first (scripts/scale.py's stop) and suspends its scheduled and dynamic scaling,
+so that no StartSchedule or alarm brings tasks back while the stacks wait
+(https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-suspend-resume-scaling.html),
+and explains the DELETE_FAILED it ends with. CloudFront deletes only a disabled distribution ("Before you can
+delete a distribution, you must disable it", HowToDeleteDistribution.html), so expect the site to stop
+serving at the first run, not the second.
 """
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from scripts import image, scale
 from scripts import outputs as stack_outputs
 from scripts.common import ENVIRONMENTS, Target, aws_errors, log, stack_parameters, wait
 from scripts.errors import NotConfirmed, WaitFailed
-from scripts.free_plan import billing_notice, billing_period_end
+from scripts.free_plan import billing_notice, billing_period_end, live_subscription
+
+# Application Auto Scaling's three switches: scheduled actions (StartSchedule/StopSchedule) and the
+# target-tracking policy's scale-out and scale-in all stop acting on the target.
+SUSPENDED = {"DynamicScalingInSuspended": True, "DynamicScalingOutSuspended": True, "ScheduledScalingSuspended": True}
 
 
 def confirm(t: Target, yes: bool, ask=input) -> None:
@@ -43,18 +54,36 @@ def confirm(t: Target, yes: bool, ask=input) -> None:
         raise NotConfirmed("not confirmed; nothing was deleted")
 
 
-def deployed_parameters(cfn, stack: str) -> dict[str, str]:
+def deployed_stack(cfn, stack: str) -> dict:
     with aws_errors():
-        return stack_parameters(cfn.describe_stacks(StackName=stack)["Stacks"][0])
+        return cfn.describe_stacks(StackName=stack)["Stacks"][0]
 
 
-def free_plan_notice(t: Target, now: datetime) -> str:
-    end = billing_period_end(now)
-    return (f"{t.stack_name} uses CloudFront's Free plan (CloudFrontPlan=Free): deleting it cancels the plan only "
+def plan_ends(t: Target, stack: dict, now: datetime) -> date | None:
+    """When the distribution's flat-rate plan ends, if it is still on one (None: the delete can finish)."""
+    live = live_subscription(t, stack)
+    if live is None:  # AWS cannot say (no permission): the deployed parameters decide
+        return billing_period_end(now) if stack_parameters(stack).get("CloudFrontPlan") == "Free" else None
+    return (live.ends or billing_period_end(now)) if live.arn else None
+
+
+def free_plan_notice(t: Target, end: date) -> str:
+    return (f"{t.stack_name}'s distribution is on CloudFront's Free plan: deleting the stack cancels the plan only "
             f"at the end of the billing period ({end:%Y-%m-%d} UTC), and CloudFront keeps the distribution until "
             f"then, so this delete stops at DELETE_FAILED with the frontend and every stack it depends on left in "
-            f"place; every service is scaled to zero first; run make destroy again on or after {end:%Y-%m-%d} to "
-            "finish")
+            f"place; CloudFront disables a distribution before it deletes it, so the site stops serving now; every "
+            f"service is scaled to zero first, its scheduled and dynamic scaling suspended; run make destroy again "
+            f"on or after {end:%Y-%m-%d} to finish")
+
+
+def hold_at_zero(t: Target, outputs) -> None:
+    """Suspend every service's scaling at 0 tasks: StartSchedule would otherwise restore MinTasks each day."""
+    aas = t.client("application-autoscaling")
+    with aws_errors():
+        for svc in outputs.services.values():
+            aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=svc.scalable_target,
+                                         ScalableDimension=scale.DIMENSION, MinCapacity=0, MaxCapacity=0,
+                                         SuspendedState=SUSPENDED)
 
 
 def empty_bucket(s3, bucket: str) -> int:
@@ -97,14 +126,15 @@ def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
     outputs = stack_outputs.read(t)  # fails with one line when the stack does not exist
     contexts = [b.context for b in image.builds()]  # parent.yml read before anything is deleted
     s3, cfn = t.client("s3"), t.client("cloudformation")
-    deployed = deployed_parameters(cfn, t.stack_name)
-    free_plan = deployed.get("CloudFrontPlan") == "Free"
-    if free_plan:
-        log(free_plan_notice(t, now()))
-        log(billing_notice(deployed, t.region, billing_period_end(now())))
+    stack = deployed_stack(cfn, t.stack_name)
+    end = plan_ends(t, stack, now())
+    if end:
+        log(free_plan_notice(t, end))
+        log(billing_notice(stack_parameters(stack), t.region, end))
     confirm(t, yes, ask)
-    if free_plan:  # the services stay until the distribution can go: no tasks meanwhile
+    if end:  # the services stay until the distribution can go: no tasks meanwhile
         scale.stop(t, delay=delay, outputs=outputs)
+        hold_at_zero(t, outputs)
     removed = empty_bucket(s3, outputs.bucket_name)
     log(f"emptied bucket {outputs.bucket_name} ({removed} object versions)")
     with aws_errors():
@@ -119,10 +149,9 @@ def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
         wait("stack_delete_complete", cfn, what=f"deleting stack {t.stack_name}", describe=state, timeout=timeout,
              delay=delay, StackName=t.stack_name)
     except WaitFailed as exc:
-        if not free_plan:
+        if not end:
             raise
-        end = billing_period_end(now())
-        raise WaitFailed(f"{exc}. Expected with CloudFrontPlan=Free: the distribution stays subscribed until "
+        raise WaitFailed(f"{exc}. Expected with the Free plan: the distribution stays subscribed until "
                          f"{end:%Y-%m-%d} UTC and CloudFront refuses to delete it before; what does not depend on it "
                          f"is gone. Run make destroy again on or after {end:%Y-%m-%d}") from None
     for context in contexts:

@@ -17,7 +17,12 @@ whichever parameters move it), and any replacement or change of the subscription
 the deployed distribution is on a plan is asked of AWS (ListSubscriptions) when the change has a door, since
 that outlives the stack's parameters both ways: a plan cancelled with CloudFrontPlan=PayAsYouGo runs to the
 end of the month, and one cancelled with the API and ended lets the change through although the stack still
-says Free. Without an answer (offline `make plan`, or no permission) the deployed parameters decide.
+says Free. Without an answer (offline `make plan`, or no permission) the deployed parameters decide. Only
+an ACTIVE or SYNC_IN_PROGRESS subscription locks (LOCKING).
+
+Turning the plan on is a door of its own (starts_alone): a rollback after the subscription exists has to
+undo the rest of the update on a subscribed distribution, so CloudFrontPlan=Free is refused on a first create
+and together with any other change of the frontend stack: PayAsYouGo first, then Free alone.
 """
 from __future__ import annotations
 
@@ -36,6 +41,11 @@ from scripts.stack_failures import stack_or_none
 SUBSCRIPTION = "AWS::PricingPlanManager::Subscription"
 # The association CloudFront locks while the resource is on a plan: the property path holding it.
 LOCKED = {"AWS::CloudFront::Distribution": ("DistributionConfig", "WebACLId")}
+# The subscription statuses that hold the distribution: ACTIVE, and SYNC_IN_PROGRESS (a change being applied
+# to an active one). PENDING_APPROVAL (a paid tier not approved yet: a cancel deletes it at once) and FAILED
+# (never provisioned) lock nothing. The API's Status enum: botocore/data/pricing-plan-manager/2025-08-05/
+# service-2.json, shape Status = PENDING_APPROVAL | ACTIVE | SYNC_IN_PROGRESS | FAILED.
+LOCKING = ("ACTIVE", "SYNC_IN_PROGRESS")
 PLAN_REGION = "us-east-1"  # the PricingPlanManager API's only endpoint (its user guide, "Getting started")
 EMPTY = {"Resources": {}, "Outputs": {}}
 
@@ -100,6 +110,47 @@ def doors(before: dict, after: dict, region: str, subscribed: bool | None = None
     return found
 
 
+def plans_in(rendered: dict[str, dict]) -> set[tuple[str, str]]:
+    """(stack, logical id) of every subscription these renderings create."""
+    return {(stack, name) for stack, rendering in rendered.items()
+            for name, r in rendering.get("Resources", {}).items() if r["Type"] == SUBSCRIPTION}
+
+
+def starts_alone(before: dict | None, after: dict, region: str) -> str:
+    """"" when the update from `before` (None: a first create) to `after` starts no plan, or starts one with
+    nothing else changing in its stack; else the refusal, one line. A plan's subscription is the last resource
+    of its stack (frontend.yml orders it after every other), but a rollback of the same update still has to
+    undo the rest of that stack, and CloudFront refuses to delete a subscribed distribution or to put its web
+    ACL back ("You can't delete this distribution while it's subscribed to a pricing plan",
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html; the plan
+    outlives the subscription's delete to the end of the billing period,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-pricingplanmanager-subscription.html):
+    a failed first create ends ROLLBACK_FAILED, a failed update UPDATE_ROLLBACK_FAILED, until the month ends.
+    A change only in another stack (BudgetStack runs beside FrontendStack) rolls back without touching the
+    distribution: the subscription's delete only schedules the cancellation."""
+    new = renderings(after, region)
+    started = plans_in(new) - (plans_in(renderings(before, region)) if before is not None else set())
+    if not started:
+        return ""
+    how = (f"deploy with CloudFrontPlan=PayAsYouGo first, then switch to the Free plan alone "
+           f'(make deploy PARAMS="CloudFrontPlan={after.get("CloudFrontPlan")}", nothing else changed)')
+    if before is None:
+        return (f"a first create with CloudFrontPlan={after.get('CloudFrontPlan')} starts the plan "
+                f"({', '.join(f'{s}/{n}' for s, n in sorted(started))}); if anything fails the rollback cannot "
+                f"delete the subscribed distribution and the stack stays ROLLBACK_FAILED until the month ends: {how}")
+    alone = renderings({**before, "CloudFrontPlan": after.get("CloudFrontPlan")}, region)
+    sources = {"parent": PARENT, **children(PARENT)}
+    for stack in sorted({s for s, _ in started}):
+        others = [c for c in diff_stack(stack, alone.get(stack, EMPTY), new[stack], template(sources[stack]))[0]
+                  if (stack, c.resource) not in started]
+        if others or not plans_in({stack: alone.get(stack, EMPTY)}):
+            moved = ", ".join(sorted(c.resource for c in others)) or "its web ACL"
+            return (f"this change starts the Free plan in {stack} together with other changes there ({moved}): "
+                    f"if one fails the rollback cannot undo it on the subscribed distribution (UPDATE_ROLLBACK_FAILED "
+                    f"until the month ends): {how}")
+    return ""
+
+
 def cancels(before: dict, after: dict, region: str) -> bool:
     """Whether the update deletes a subscription (schedules its cancellation)."""
     old, new = renderings(before, region), renderings(after, region)
@@ -141,7 +192,7 @@ def live_subscription(t: Target, stack: dict) -> Live | None:
         with aws_errors():
             for page in plan_manager.get_paginator("list_subscriptions").paginate():
                 for found in page.get("subscriptionSummaries", []):
-                    if distribution in found.get("resourceArns", []):
+                    if distribution in found.get("resourceArns", []) and found.get("status") in LOCKING:
                         change = found.get("scheduledChange") or {}
                         ends = change.get("effectiveDate") if change.get("changeType") == "CANCELLATION" else None
                         return Live(found["arn"], ends.date() if ends else None)
@@ -181,6 +232,9 @@ def refusals(before: dict, after: dict, region: str, t: Target | None = None, st
     else []. With the deployed stack `t` (its description `stack`, read when not given), AWS says whether the
     distribution is on a plan."""
     change = {k: v for k, v in after.items() if before.get(k) != v}
+    starting = starts_alone(before, after, region) if change else ""
+    if starting:
+        return [starting]
     if not change or not doors(before, after, region, subscribed=True):
         return []  # nothing locked moves: no need to ask AWS
     if t is not None and stack is None:
@@ -193,9 +247,12 @@ def refusals(before: dict, after: dict, region: str, t: Target | None = None, st
 def check(t: Target, params: dict) -> str:
     """Preflight (so `make deploy`): the deployed stack's parameters against the ones this deploy sends."""
     stack = stack_or_none(t.client("cloudformation"), t.stack_name)
-    if stack is None or stack.get("StackStatus") == "ROLLBACK_COMPLETE":
-        return "no deployed stack to compare with"
     declared = set(parent()["Parameters"])
+    if stack is None or stack.get("StackStatus") == "ROLLBACK_COMPLETE":  # the deploy creates the stack
+        first = starts_alone(None, {k: v for k, v in params.items() if k in declared}, t.region)
+        if first:
+            raise OneWayDoor(first)
+        return "no deployed stack to compare with"
     before = {k: v for k, v in stack_parameters(stack).items() if k in declared}
     after = {**before, **{k: v for k, v in params.items() if k in declared}}
     found = refusals(before, after, t.region, t, stack)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from blueprint.templates import parent
 from checks.plan import Unrenderable, describe, plan, rule_refusals
-from scripts import free_plan
+from scripts import cost, free_plan
 from scripts.common import (
     ENVIRONMENTS,
     check_parameters,
@@ -89,6 +89,7 @@ def sides(env: str, stack: str | None, region: str | None, params: str, session=
         source = f"samconfig.toml [{ENVIRONMENTS[env]}]"
         region = region or config.get("region") or os.environ.get("AWS_REGION") or DEFAULT_REGION
     check_rules({**before, **change}, region, f"the new values ({source} with PARAMS)", region_source)
+    cost.validate({**cost.template_defaults(), **before, **change})  # what `make cost` refuses: a block's Fargate size, ...
     found = Sides(source, region, before, change, rule_refusals(before, region), t)
     if found.unborn and t:
         raise UsageError(f"parent.yml's Rules refuse {found.values} in {region} ({refused_by(found.unborn)}): this "
@@ -127,4 +128,4 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
     doors = [] if s.unborn else free_plan.refusals(before, after, region, t)
     for line in doors:
         out(f"REFUSED: {line}")
-    return 1 if result.refused or lost or doors else 0
+    return 1 if result.refused or result.failures() or lost or doors else 0

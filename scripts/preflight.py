@@ -218,6 +218,14 @@ CHECKS = {
 }
 
 
+def left_behind(results: list[Result]) -> str:
+    """What a failed preflight leaves: the service-linked roles, when that check ran (the one thing it creates,
+    kept: every deploy needs them, and they cost nothing), and nothing else."""
+    if any(r.ok and r.check == "service-linked roles" for r in results):
+        return "nothing else was created (the service-linked roles above are kept: every deploy needs them)"
+    return "nothing was created"
+
+
 def preflight(t: Target, params: dict, checks: dict = CHECKS, out=print) -> list[Result]:
     results = []
     for name, check in checks.items():
@@ -231,5 +239,5 @@ def preflight(t: Target, params: dict, checks: dict = CHECKS, out=print) -> list
         out(f"{'ok  ' if r.ok else 'FAIL'} {r.check}: {r.detail}", file=sys.stdout if r.ok else sys.stderr)
     failed = [r for r in results if not r.ok]
     if failed:
-        raise PreflightFailed(f"preflight: {len(failed)} of {len(results)} checks failed; nothing was created")
+        raise PreflightFailed(f"preflight: {len(failed)} of {len(results)} checks failed; {left_behind(results)}")
     return results

@@ -1,26 +1,79 @@
 """`make smoke`, and the last step of `make deploy`: the smoke suite (tests/smoke) against a deployed
 stack or any URL. The one place that runs it; tests/smoke/conftest.py reads the target from these
-environment variables (SMOKE_STACK and AWS_REGION, or SMOKE_URL; SMOKE_VERSION; SMOKE_SERVICE)."""
+environment variables (SMOKE_STACK and AWS_REGION, or SMOKE_URL; SMOKE_VERSION; SMOKE_SERVICE).
+
+Before the suite starts, the runner waits for every health check it will call (bounded by SMOKE_WAIT
+seconds, default 300; 20 for a plain-HTTP URL), printing a progress line per attempt as it happens. No
+answer in time is one line and a non-zero exit, not a pytest report of every test that needed it."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 
-from scripts.common import ROOT, Target
-from scripts.errors import SmokeFailed
+import requests
+
+from scripts.common import ROOT, Target, log
+from scripts.errors import SmokeFailed, UsageError, WaitTimedOut
 
 SUITE = "tests/smoke"
+SAMPLE_HEALTH = "/api/health-check"  # the sample service's: the one a bare URL is checked on
+WAIT_AWS = 300.0  # the minutes after a deploy: tasks registering, DNS
+WAIT_LOCAL = 20.0  # a plain-HTTP URL: the local stack, up in seconds
 
 
 def command() -> list[str]:
     return [sys.executable, "-m", "pytest", SUITE, "-p", "no:cacheprovider", "-q"]
 
 
+def wait_seconds(url: str | None = None) -> float:
+    """SMOKE_WAIT when set, else 20 s for a plain-HTTP URL and 300 s for a deployment."""
+    text = os.environ.get("SMOKE_WAIT")
+    if text:
+        try:
+            return float(text)
+        except ValueError:
+            raise UsageError(f"SMOKE_WAIT={text} is not a number of seconds") from None
+    return WAIT_LOCAL if url and url.startswith("http://") else WAIT_AWS
+
+
+def wait_healthy(url: str, timeout: float, get=requests.get, clock=time.monotonic, sleep=time.sleep) -> None:
+    """Bounded wait for a health check to answer 200, a progress line per attempt; the only retrying
+    the smoke tests do. No answer in time: WaitTimedOut, in one line."""
+    start, last = clock(), "no answer"
+    while True:
+        try:
+            r = get(url, timeout=10)
+            if r.status_code == 200:
+                return
+            last = f"HTTP {r.status_code}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        elapsed = clock() - start
+        if elapsed >= timeout:
+            raise WaitTimedOut(f"no answer from {url} within {timeout:.0f} s (last: {last})")
+        log(f"  [{elapsed:4.0f}s] waiting for {url}: {last}")
+        sleep(min(10.0, max(1.0, timeout / 30), max(0.0, timeout - elapsed)))
+
+
+def health_urls(t: Target | None, url: str | None, outputs=None) -> list[str]:
+    """The health checks the suite will call: a URL's sample one, or every service's (t.service's only)
+    through the stack's frontend (CloudFront)."""
+    if url:
+        return [url.rstrip("/") + SAMPLE_HEALTH]
+    if outputs is None:
+        from scripts import outputs as stack_outputs
+        outputs = stack_outputs.read(t)
+    base = outputs.frontend_url.rstrip("/")
+    return [base + s.health_check_path for s in outputs.select(t.service)]
+
+
 def smoke(t: Target | None = None, url: str | None = None, version: str | None = None,
-          run=subprocess.run) -> None:
+          run=subprocess.run, outputs=None, wait=None) -> None:
     """Against `url` when given, else against the stack `t` names (every service's health check, or
-    t.service's only). Raises SmokeFailed, with the report already printed above."""
+    t.service's only): wait for the health checks, then run the suite. Raises WaitTimedOut (one line) or
+    SmokeFailed, with the suite's report already printed above."""
     env = dict(os.environ)
     if url:
         env["SMOKE_URL"] = url
@@ -30,7 +83,18 @@ def smoke(t: Target | None = None, url: str | None = None, version: str | None =
             env["SMOKE_SERVICE"] = t.service
     if version:
         env["SMOKE_VERSION"] = version
+    if url or t is not None:
+        for health in health_urls(t, url, outputs):
+            (wait or wait_healthy)(health, wait_seconds(url))
     result = run(command(), cwd=ROOT, env=env, check=False)
     if result.returncode != 0:
         where = url or (f"stack {t.stack_name}" if t else "the local stack")
         raise SmokeFailed(f"smoke tests failed against {where}; their report is above")
+
+
+def refuse_service_with_url(service: str | None, url: str) -> None:
+    """SERVICE= picks one of a stack's services; a URL has no services to pick from, so both is one line
+    rather than SERVICE= silently ignored."""
+    if service:
+        raise UsageError(f"SERVICE={service} picks a service of a stack, but URL={url} is a single base URL: "
+                         "unset SERVICE= (or URL=, to smoke-test the stack's services)")

@@ -68,6 +68,19 @@ def test_cli_without_credentials_says_so_in_one_line(command, tmp_path):
                                      "or set AWS_PROFILE / AWS_ACCESS_KEY_ID")
 
 
+def test_a_profile_without_credentials_is_named_not_told_to_set_aws_profile(tmp_path):
+    """AWS_PROFILE=p1, a profile in the config file with no credentials: the line names p1."""
+    (tmp_path / "config").write_text("[profile p1]\nregion = eu-west-1\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_PROFILE": "p1",
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "config"),
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    result = subprocess.run([sys.executable, "-m", "scripts", "status"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: AWS profile p1 (AWS_PROFILE) has no credentials: run `aws configure "
+                                     "--profile p1` (or `aws sso login --profile p1`), or set AWS_PROFILE to another")
+
+
 def test_cli_with_a_wrong_stack_name_exits_non_zero_with_one_line(tmp_path):
     # moto's server is not needed: a closed endpoint proves the call is made and reported in one line.
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x",

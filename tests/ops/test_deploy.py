@@ -79,6 +79,17 @@ def test_a_failing_sam_deploy_is_one_line(aws):
         deploy.deploy(t, run=failing, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
 
 
+def test_a_failed_preflight_that_made_the_service_linked_roles_says_nothing_else_was_created(aws, capsys):
+    """Preflight's one creation shows as `ok service-linked roles: ... (created)`: its last line must not then
+    say "nothing was created"."""
+    checks = {**ONLY_AWS_CHECKS, "service-linked roles": preflight.check_service_linked_roles}
+    with pytest.raises(PreflightFailed, match=r"1 of 5 checks failed; nothing else was created \(the service-linked"):
+        preflight.preflight(make_target(aws), {"CertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
+                            checks=checks)
+    assert any(line.startswith("ok   service-linked roles: ") and "(created)" in line
+               for line in capsys.readouterr().out.splitlines())
+
+
 def test_preflight_reports_every_failure_in_one_line_each(aws, capsys):
     t = make_target(aws)
     params = {"AvailabilityZoneIds": "use1-az3,use1-az1",

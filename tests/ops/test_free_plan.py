@@ -12,9 +12,12 @@ https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDi
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
+from checks.cfnlint.project_rules import dependencies
+from checks.render import render_file
 from scripts import deploy, destroy, free_plan, preflight
 from scripts import plan as plan_command
 from scripts.errors import OneWayDoor, PreflightFailed
@@ -87,11 +90,59 @@ def test_without_a_first_step_the_refusal_says_how_to_cancel_the_plan_alone():
     ({**FREE, "WebAclArn": ACL}, {"CloudFrontPlan": "PayAsYouGo"}, "eu-west-1"),   # WebAclArn kept: cancels only
     ({}, {"Profile": "prod"}, "us-east-1"),                                # PayAsYouGo: a web ACL comes
     ({"Profile": "prod"}, {"Profile": "dev"}, "us-east-1"),                # and goes, no plan to mind
-    ({}, FREE, "us-east-1"),                                               # subscribing
+    ({}, FREE, "us-east-1"),                                               # subscribing, alone
+    ({}, {**FREE, "BudgetEmail": "me@example.com"}, "us-east-1"),         # and another stack beside it
     ({"WebAclArn": ACL}, {"WebAclArn": ""}, "eu-west-1"),
 ])
 def test_changes_that_leave_a_subscribed_distributions_web_acl_alone_pass(before, change, region):
     assert refused(before, change, region) == ""
+
+
+# ---------------------------------------------------------------- turning the plan on
+def test_the_subscription_is_the_last_resource_of_its_stack():
+    """Nothing of the frontend stack can fail once the plan has started: every other resource, the conditional
+    DNS records too, is created before the subscription (DependsOn cannot name a conditional resource; the
+    Refs in its Metadata order it: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-metadata.html).
+    FrontendStack is the last of the parent: no stack waits for it (BudgetStack runs beside it, and a failure
+    there rolls back only the subscription). A rollback after it would have to delete the subscribed
+    distribution or put its web ACL back, which CloudFront refuses (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html)."""
+    domain = {"DomainName": "www.example.com", "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/1"}
+    stacks = free_plan.renderings({**FREE, "BudgetEmail": "me@example.com"}, "us-east-1")
+    parent = stacks["parent"]["Resources"]  # and its stack the last of the parent: nothing waits for it
+    assert not [n for n in parent if "FrontendStack" in dependencies(parent, n)]
+    variants = [stacks["FrontendStack"],
+                render_file(Path("frontend.yml"), {**FREE, **domain, "WafRateLimit": "1000", "HostedZoneId": "Z1",
+                                                   "ApiOriginDomain": "api.example.com"})]
+    for rendering in variants:
+        resources = rendering["Resources"]
+        assert "PricingPlan" in resources
+        for name in (n for n, r in resources.items() if r["Type"] == free_plan.SUBSCRIPTION):
+            assert dependencies(resources, name) == set(resources) - {name}
+    assert "SiteDnsRecord" in variants[1]["Resources"]
+
+
+@pytest.mark.parametrize("before, change, region, moved", [
+    ({}, {**FREE, "DomainName": "www.example.com",
+          "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/1"}, "us-east-1", "Distribution"),
+    ({}, {**FREE, "WebAclArn": ACL}, "eu-west-1", "Distribution"),  # the web ACL has to come first, then Free
+])
+def test_turning_the_plan_on_with_another_change_of_its_stack_is_refused(before, change, region, moved):
+    message = refused(before, change, region)
+    assert message.startswith("this change starts the Free plan in FrontendStack together with other changes there")
+    assert moved in message
+    assert message.endswith("deploy with CloudFrontPlan=PayAsYouGo first, then switch to the Free plan alone "
+                            '(make deploy PARAMS="CloudFrontPlan=Free", nothing else changed)')
+
+
+def test_a_first_create_on_the_free_plan_is_refused_in_preflight(aws):
+    """A failed first create rolls back by deleting the distribution, which CloudFront refuses while it is
+    subscribed: the stack would stay ROLLBACK_FAILED until the month ends."""
+    t = make_target(aws)
+    with pytest.raises(OneWayDoor) as caught:
+        free_plan.check(t, FREE)
+    assert str(caught.value).startswith("a first create with CloudFrontPlan=Free starts the plan (FrontendStack/")
+    assert "deploy with CloudFrontPlan=PayAsYouGo first" in str(caught.value)
+    assert free_plan.check(t, {"CloudFrontPlan": "PayAsYouGo"}) == "no deployed stack to compare with"
 
 
 # ---------------------------------------------------------------- against a deployed stack (moto + AWS's answer)
@@ -112,9 +163,9 @@ def plans(*summaries):
     return client, stub
 
 
-def subscription(distribution: str, cancels: datetime | None = None) -> dict:
+def subscription(distribution: str, cancels: datetime | None = None, status: str = "ACTIVE") -> dict:
     found = {"arn": "arn:aws:pricingplanmanager::123456789012:subscription/sub-1", "planFamily": "CloudFront",
-             "planTier": "FREE", "status": "ACTIVE", "resourceArns": [distribution, ACL], "eTag": "1",
+             "planTier": "FREE", "status": status, "resourceArns": [distribution, ACL], "eTag": "1",
              "createdAt": datetime(2026, 12, 1, tzinfo=UTC), "updatedAt": datetime(2026, 12, 1, tzinfo=UTC)}
     if cancels:
         found["scheduledChange"] = {"changeType": "CANCELLATION", "effectiveDate": cancels}
@@ -140,6 +191,21 @@ def test_a_plan_that_has_ended_lets_the_change_through_though_the_stack_still_sa
     use_clients(monkeypatch, t, pricing_plan_manager=client)
     assert free_plan.check(t, {"CloudFrontPlan": "PayAsYouGo"}).startswith("CloudFrontPlan=PayAsYouGo: nothing")
     stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("status, locks", [
+    ("ACTIVE", True), ("SYNC_IN_PROGRESS", True), ("PENDING_APPROVAL", False), ("FAILED", False)])
+def test_only_an_active_subscription_locks(aws, monkeypatch, status, locks):
+    """The API's Status enum (botocore's pricing-plan-manager service-2.json): PENDING_APPROVAL (a paid tier
+    never approved, deleted at once on cancel) and FAILED (never provisioned) hold nothing."""
+    t, distribution = free_stack(aws)
+    client, _ = plans(subscription(distribution, status=status))
+    use_clients(monkeypatch, t, pricing_plan_manager=client)
+    if locks:
+        with pytest.raises(OneWayDoor):
+            free_plan.check(t, {"CloudFrontPlan": "PayAsYouGo"})
+    else:
+        assert free_plan.check(t, {"CloudFrontPlan": "PayAsYouGo"}).startswith("CloudFrontPlan=PayAsYouGo: nothing")
 
 
 def test_a_plan_cancelled_by_an_earlier_update_still_locks_the_web_acl_until_it_ends(aws, monkeypatch):
@@ -226,6 +292,37 @@ def test_destroy_of_a_free_plan_stack_stops_every_service_first_and_says_what_ke
     target = aws.client("application-autoscaling").describe_scalable_targets(
         ServiceNamespace="ecs", ResourceIds=[outputs.services["NotesService"].scalable_target])["ScalableTargets"][0]
     assert (svc["desiredCount"], target["MinCapacity"], target["MaxCapacity"]) == (0, 0, 0)
+    # StartSchedule would restore MinTasks each day: scheduled and dynamic scaling are suspended
+    # (https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-suspend-resume-scaling.html)
+    assert target["SuspendedState"] == destroy.SUSPENDED
+    assert "CloudFront disables a distribution before it deletes it, so the site stops serving now" in said
+
+
+def deployment_on_a_plan(aws, monkeypatch, parameters: dict, *summaries):
+    """A deployed stack (moto) and AWS's answer about its distribution's plan (the Stubber)."""
+    outputs = create_deployment(aws, desired=0, parameters=parameters)
+    t = make_target(aws)
+    account = aws.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["StackId"].split(":")[4]
+    distribution = f"arn:aws:cloudfront::{account}:distribution/{outputs.distribution_id}"
+    client, _ = plans(*[subscription(distribution, **s) for s in summaries])
+    use_clients(monkeypatch, t, pricing_plan_manager=client)
+    return t
+
+
+def test_destroy_after_the_plan_ended_deletes_at_once_though_the_stack_still_says_free(aws, monkeypatch, capsys):
+    t = deployment_on_a_plan(aws, monkeypatch, FREE)
+    destroy.destroy(t, yes=True, delay=0, now=lambda: DEC_7)
+    said = capsys.readouterr().out
+    assert "Free plan" not in said and "stopping" not in said
+
+
+def test_destroy_of_a_stack_whose_cancelled_plan_still_runs_waits_for_its_date(aws, monkeypatch, capsys):
+    """CloudFrontPlan=PayAsYouGo cancelled the plan; it ends on the date AWS gives, not the parameters'."""
+    t = deployment_on_a_plan(aws, monkeypatch, {"CloudFrontPlan": "PayAsYouGo", "Profile": "prod"},
+                             {"cancels": datetime(2027, 2, 1, tzinfo=UTC)})
+    destroy.destroy(t, yes=True, delay=0, now=lambda: DEC_7)
+    said = capsys.readouterr().out
+    assert "run make destroy again on or after 2027-02-01" in said and "stopping api" in said
 
 
 def test_a_default_free_stack_names_only_what_it_has():

@@ -34,6 +34,31 @@ def test_plan_says_when_the_parents_rules_refuse_the_change(capsys):
     assert capsys.readouterr() == ("", "")
 
 
+def test_a_predicted_failure_exits_non_zero_like_a_refusal(capsys):
+    """A CI gate on `make plan` must stop at an update it predicts CloudFormation fails (here: subnets
+    replaced with the same CIDR blocks), not only at a Rule's refusal; a warning alone still exits 0."""
+    assert cli.main(["plan", "--params", "AvailabilityZoneIds=use1-az4,use1-az6"]) == 1
+    assert "would FAIL to be replaced" in capsys.readouterr().out
+
+
+def test_plan_refuses_a_block_make_cost_refuses(monkeypatch):
+    """A service block edited to Cpu 512 / Memory 512 (no such Fargate size): `make plan` refuses it in the
+    same line as `make cost` (one check, scripts/cost.py's validate), not a plan CloudFormation would refuse."""
+    import copy
+
+    from scripts import cost
+    edited = copy.deepcopy(cost.parent_template())
+    edited["Resources"]["NotesService"]["Properties"]["Parameters"].update(Cpu=512, Memory=512)
+    monkeypatch.setattr(cost, "parent_template", lambda: edited)
+    with pytest.raises(UsageError, match=r"^NotesService: Cpu=512 with Memory=512 is not a Fargate size \(with 512: "):
+        plan.run("dev", None, None, "Ingress=LoadBalancer")
+
+
+def test_plan_refuses_a_name_given_twice():
+    with pytest.raises(UsageError, match=r"^PARAMS gives Ingress twice \(Ingress=LoadBalancer and Ingress=HttpApi\)"):
+        plan.run("dev", None, None, "Ingress=LoadBalancer Ingress=HttpApi")
+
+
 def test_plan_refuses_what_is_no_longer_a_parameter():
     with pytest.raises(UsageError, match="^PARAMS sets Cpu, MinTasks, which parent.yml does not declare: remove it and set "
                                          "the value in code \\(Cpu: parent.yml's NotesService "

@@ -191,7 +191,7 @@ def test_destroy_of_a_free_plan_stack_says_what_will_happen_before_it_asks(aws, 
         return "no"
     with pytest.raises(NotConfirmed):
         destroy.destroy(t, ask=ask, delay=0, now=lambda: datetime.fromisoformat(NOV_24))
-    (notice,) = [line for line in seen[0].splitlines() if "CloudFrontPlan=Free" in line]
+    (notice,) = [line for line in seen[0].splitlines() if "CloudFront's Free plan" in line]
     assert "end of the billing period (2026-12-01 UTC)" in notice and "DELETE_FAILED" in notice
     assert "make destroy again on or after 2026-12-01" in notice
 
@@ -230,6 +230,6 @@ def test_a_free_plan_delete_that_stops_at_delete_failed_says_why_and_when(aws, m
     with pytest.raises(WaitFailed) as caught:
         destroy.destroy(t, yes=True, delay=0, now=lambda: datetime.fromisoformat(NOV_24))
     message = str(caught.value)
-    assert "Expected with CloudFrontPlan=Free" in message and "until 2026-12-01 UTC" in message
+    assert "Expected with the Free plan" in message and "until 2026-12-01 UTC" in message
     assert "make destroy again on or after 2026-12-01" in message
     stubber.assert_no_pending_responses()

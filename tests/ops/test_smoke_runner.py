@@ -1,13 +1,16 @@
 """scripts/smoke.py: the one runner of the smoke suite, for `make smoke` and the end of `make deploy`."""
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
+import sys
 
 import pytest
 
 from scripts import smoke
 from scripts.common import ROOT, Target
-from scripts.errors import SmokeFailed
+from scripts.errors import SmokeFailed, UsageError, WaitTimedOut
 
 
 class Recorder:
@@ -22,7 +25,12 @@ class Recorder:
 def test_against_a_stack_it_passes_the_stack_region_service_and_version(monkeypatch):
     monkeypatch.delenv("SMOKE_URL", raising=False)
     run = Recorder()
-    smoke.smoke(Target("dev", "my-stack", "eu-west-1", service="reports"), version="abc", run=run)
+    from tests.ops.conftest import sample_outputs
+    waited = []
+    smoke.smoke(Target("dev", "my-stack", "eu-west-1", service="reports"), version="abc", run=run,
+                outputs=sample_outputs(frontend="https://d1.cloudfront.net/", services=("Notes", "Reports")),
+                wait=lambda url, timeout: waited.append(url))
+    assert waited == ["https://d1.cloudfront.net/reports/health-check"], "the runner waits for the ones it checks"
     (args, kwargs), = run.calls
     assert args == smoke.command() and "tests/smoke" in args and kwargs["cwd"] == ROOT
     env = kwargs["env"]
@@ -33,15 +41,57 @@ def test_against_a_stack_it_passes_the_stack_region_service_and_version(monkeypa
 
 def test_against_a_url_it_needs_no_stack():
     run = Recorder()
-    smoke.smoke(url="https://example.com", run=run)
+    smoke.smoke(url="https://example.com", run=run, wait=lambda url, timeout: None)
     env = run.calls[0][1]["env"]
     assert env["SMOKE_URL"] == "https://example.com" and "SMOKE_STACK" not in env
 
 
 def test_a_failed_suite_is_one_line_with_a_code():
     with pytest.raises(SmokeFailed, match="^smoke tests failed against stack s; their report is above$") as info:
-        smoke.smoke(Target("dev", "s", "us-east-1"), run=Recorder(1))
+        smoke.smoke(Target("dev", "s", "us-east-1"), run=Recorder(1), outputs=_outputs(), wait=lambda url, timeout: None)
     assert info.value.code == "smoke_failed"
+
+
+def _outputs():
+    from tests.ops.conftest import sample_outputs
+    return sample_outputs()
+
+
+def test_no_answer_shows_progress_as_it_waits_then_ends_in_one_line():
+    """`make smoke` against a URL that never answers (a closed local port): a progress line per attempt
+    while it waits (SMOKE_WAIT bounds it), then one line and exit 1, with no pytest report and no suite run."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: every connection is refused
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        env = {**os.environ, "SMOKE_WAIT": "2"}
+        env.pop("SERVICE", None)
+        result = subprocess.run([sys.executable, "-m", "scripts", "smoke", "--url", url], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    progress = [line for line in result.stdout.splitlines() if "waiting for" in line]
+    assert progress and all(f"waiting for {url}/api/health-check: ConnectionError" in p for p in progress)
+    assert result.stderr.splitlines() == [
+        f"error: no answer from {url}/api/health-check within 2 s (last: ConnectionError)"]
+    assert "pytest" not in result.stdout + result.stderr and "fixture" not in result.stdout
+
+
+def test_the_wait_is_bounded_and_prints_each_attempt(capsys):
+    now = [0.0]
+    with pytest.raises(WaitTimedOut, match=r"^no answer from u within 3 s \(last: HTTP 503\)$"):
+        smoke.wait_healthy("u", 3, get=lambda url, timeout: Answer(503),
+                           clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    assert capsys.readouterr().out.count("waiting for u: HTTP 503") == 3
+
+
+class Answer:
+    def __init__(self, status_code: int):
+        self.status_code = status_code
+
+
+def test_a_service_with_a_url_is_refused_not_ignored():
+    with pytest.raises(UsageError, match="^SERVICE=nope picks a service of a stack, but URL=https://x is a single"):
+        smoke.refuse_service_with_url("nope", "https://x")
+    smoke.refuse_service_with_url(None, "https://x")
 
 
 def test_only_the_runner_runs_the_suite():

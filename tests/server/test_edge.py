@@ -69,6 +69,19 @@ def test_make_run_exits_non_zero_with_one_line_on_a_busy_port(stack):
     assert result.stderr.strip().count("\n") == 0 and "already in use" in result.stderr
 
 
+@pytest.mark.parametrize("argv, env", [(["--port", "abc"], {}), (["--port", "99999"], {}), ([], {"PORT": "0"})])
+def test_make_run_refuses_what_is_not_a_port_in_one_line(argv, env, monkeypatch, capsys):
+    """PORT=abc was int()'s ValueError, PORT=99999 bind()'s OverflowError, each a traceback."""
+    from local.stack import main
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("error: make run: argument --port: PORT=") and "is not a port number (1-65535)" in err
+
+
 def test_make_run_says_its_notes_last_only_while_it_runs(tmp_path):
     """moto keeps the table in memory: the start-up lines say so (and docs/local.md)."""
     import signal

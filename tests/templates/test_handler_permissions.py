@@ -89,7 +89,9 @@ def test_cloud_map_may_create_the_namespaces_private_zone(policy):
         assert rp.refusal(policy, namespace, action) is None, action
     (create,) = [s for s in rp.statements(policy) if "route53:CreateHostedZone" in rp.as_list(s["Action"])]
     # Only private zones (a public one has no VPC) in the stack's region: the documented route53:VPCs key
-    # (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-conditions-route53.html).
+    # (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-conditions-route53.html). On any
+    # VPC of the region, as docs/security.md says: no aws:ViaAWSService, since Cloud Map's reference documents
+    # the caller's own route53:CreateHostedZone, not a call Cloud Map makes on its behalf.
     assert create["Condition"] == {"ForAnyValue:StringLike": {"route53:VPCs": "VPCId=vpc-*,VPCRegion=REGION"}}
     # Writing records stays limited to the user's own zone.
     assert rp.refusal(policy, "AWS::Route53::RecordSet", "route53:ChangeResourceRecordSets") is None
@@ -122,6 +124,7 @@ def allow(action: str, resource="*", **condition) -> dict:
 
 
 NAMESPACE, RECORDS = "AWS::ServiceDiscovery::PrivateDnsNamespace", "AWS::Route53::RecordSet"
+FUNCTION, DISTRIBUTION = "AWS::CloudFront::Function", "AWS::CloudFront::Distribution"
 
 
 @pytest.mark.parametrize("statement, resource_type, action, why", [
@@ -143,6 +146,24 @@ NAMESPACE, RECORDS = "AWS::ServiceDiscovery::PrivateDnsNamespace", "AWS::Route53
     (allow("iam:PassRole", "arn:aws:iam::ACCOUNT_ID:role/STACK-*",
            StringEquals={"iam:PassedToService": "ecs-tasks.amazonaws.com"}),
      "AWS::ECS::TaskDefinition", "iam:PassRole", None),
+    # A grant counts on the resource type the HANDLER works on, not on any type the action takes (the review of
+    # issue 17): the distribution's ARN does not let the function's handler tag the function...
+    (allow("cloudfront:TagResource", "arn:aws:cloudfront::ACCOUNT_ID:distribution/*"), FUNCTION,
+     "cloudfront:TagResource", "resource types"),
+    (allow("cloudfront:TagResource", "arn:aws:cloudfront::ACCOUNT_ID:distribution/*"), DISTRIBUTION,
+     "cloudfront:TagResource", None),
+    (allow("cloudfront:GetFunction", "arn:aws:cloudfront::ACCOUNT_ID:function/spa-*"), FUNCTION,
+     "cloudfront:GetFunction", None),
+    # ... a role's ARN does not let a managed policy's handler read roles, only attach itself to them (ACTS_ON)
+    (allow("iam:GetRole", "arn:aws:iam::ACCOUNT_ID:role/STACK-*"), "AWS::IAM::ManagedPolicy", "iam:GetRole",
+     "resource types"),
+    (allow("iam:AttachRolePolicy", "arn:aws:iam::ACCOUNT_ID:role/STACK-*"), "AWS::IAM::ManagedPolicy",
+     "iam:AttachRolePolicy", None),
+    (allow("iam:GetRole", "arn:aws:iam::ACCOUNT_ID:role/STACK-*"), "AWS::IAM::Role", "iam:GetRole", None),
+    (allow("iam:GetPolicy", "arn:aws:iam::ACCOUNT_ID:role/STACK-*"), "AWS::IAM::ManagedPolicy", "iam:GetPolicy",
+     "not of the types it takes"),
+    (allow("logs:DeleteLogGroup", "arn:aws:logs:REGION:ACCOUNT_ID:log-group:STACK-*"), "AWS::Logs::LogGroup",
+     "logs:DeleteLogGroup", None),
 ])
 def test_the_check_judges_scope_and_conditions(statement, resource_type, action, why):
     found = rp.refusal({"Statement": [statement]}, resource_type, action)
@@ -175,3 +196,39 @@ def test_a_stale_entry_is_found():
     assert stale(gaps, entries) == ["('kinesis:*',) for AWS::SQS::Queue: not asked by that type",
                                     "route53:CreateHostedZone: no type asks for it, or the role grants it now"]
     assert unlisted(gaps, entries[1:]) == ["AWS::DynamoDB::Table kinesis:PutRecords: no statement allows it"]
+
+
+def test_a_grant_on_another_types_arn_is_no_grant(policy, types):
+    """The review's repro: without the function's own tag grant, the distribution's (distribution/*) used to
+    satisfy the check for the function's handler; now the check names the gap."""
+    before = copy.deepcopy(policy)
+    before["Statement"] = [s for s in rp.statements(before) if s.get("Sid") != "TagTheStacksSpaFunction"]
+    missing = unlisted(rp.gaps({FUNCTION, DISTRIBUTION}, before), NOT_NEEDED)
+    assert [m.split(": ", 1)[0] for m in missing] == [f"{FUNCTION} cloudfront:ListTagsForResource",
+                                                      f"{FUNCTION} cloudfront:TagResource"]
+    assert unlisted(rp.gaps({FUNCTION, DISTRIBUTION}, policy), NOT_NEEDED) == []
+
+
+def test_the_types_own_iam_resource_types_are_found_by_name():
+    """Each CloudFormation type is matched to its IAM resource type by name (or OWN_TYPES where the names
+    differ), and every call ACTS_ON names is one the type's handlers list (no stale entry)."""
+    assert rp.own_resource_types(FUNCTION) == {"cloudfront:function"}
+    assert rp.own_resource_types("AWS::Logs::LogGroup") == {"logs:log-group"}
+    assert rp.own_resource_types("AWS::SecretsManager::Secret") == {"secretsmanager:Secret"}
+    assert rp.own_resource_types("AWS::IAM::ManagedPolicy") == {"iam:policy"}
+    for resource_type, calls in rp.ACTS_ON.items():
+        for action in calls:
+            assert resource_type == "*" or action in rp.handler_permissions(resource_type), (resource_type, action)
+    for resource_type in rp.OWN_TYPES:
+        assert rp.own_arn_formats(resource_type), resource_type
+
+
+def test_the_free_plan_grants_only_what_the_subscriptions_handlers_call(policy):
+    """pricingplanmanager:* would also grant ApprovePaidSubscription, which starts billing for a paid plan and
+    which no handler calls (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awspricingplanmanager.html):
+    the role lists exactly the actions the subscription's handlers list."""
+    subscription = "AWS::PricingPlanManager::Subscription"
+    granted = {a for s in rp.statements(policy) if s["Effect"] == "Allow"
+               for a in rp.as_list(s["Action"]) if a.lower().startswith("pricingplanmanager:")}
+    assert granted == {p for p in rp.handler_permissions(subscription) if p.startswith("pricingplanmanager:")}
+    assert rp.refusal(policy, subscription, "pricingplanmanager:ApprovePaidSubscription") is not None

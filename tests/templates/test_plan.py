@@ -242,3 +242,117 @@ def test_rotating_with_exact_secret_grants_flags_every_execution_role_across_sta
         "WARNING: SecondService/ExecutionRole (AWS::IAM::Role) policy service-secrets names "
         f"ClusterStack/OriginVerifySecret, which the template edit replaces: {ROLLBACK_ACCESS} "
         "(grant every copy by a name prefix instead)"]
+
+
+def laid_out(parent: str, directory: Path, edited: dict[str, tuple[str, str]]) -> str:
+    """`parent` as a file in `directory` beside its children, `edited` rewriting some: {file: (old, new)}."""
+    import json
+
+    from checks.render import CHILD_TEMPLATES, ROOT, plain
+    directory.mkdir()
+    for name in CHILD_TEMPLATES:
+        if name in edited:
+            text, (old, new) = (ROOT / name).read_text(), edited[name]
+            assert old in text, (name, old)
+            (directory / name).write_text(text.replace(old, new))
+        else:
+            (directory / name).symlink_to(ROOT / name)
+    (directory / "parent.json").write_text(json.dumps(plain(template(parent))))
+    return str(directory / "parent.json")
+
+
+def test_a_policy_that_named_a_replaced_resource_and_no_longer_covers_its_previous_copy_is_flagged(tmp_path):
+    """Review of issue 17, finding 7: a stack created before the origin secret was named (2026-11-23, cluster.yml
+    before commit 5c91055) has a secret called OriginVerifySecret-<random>, and execution roles that name it
+    exactly. The upgrade names the secret (a replacement) and grants `STACK-origin-verify-*`, which the old
+    name does not match: if the update fails, the rollback's tasks (the previous task definitions, naming the
+    old secret) cannot read it (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html).
+    The plan flags each such policy, in the cluster stack and, through its output, in a service stack; a
+    rotation of today's named secret is not flagged (the prefix covers the previous copy: the test above)."""
+    prefix = ("!Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+              "${AWS::StackName}-origin-verify-*\n")
+    named = "      Name: !Sub ${AWS::StackName}-origin-verify-${OriginSecretVersion}  # a new version: a new secret\n"
+    before = laid_out(TWO_SERVICES, tmp_path / "before", {
+        "cluster.yml": (f"Resource: {prefix}", "Resource: !Ref OriginVerifySecret\n"),
+        "service.yml": ("Resource: !Ref OriginVerifySecretArnPattern", "Resource: !Ref OriginVerifySecretArn")})
+    before_text = (tmp_path / "before" / "cluster.yml").read_text()
+    (tmp_path / "before" / "cluster.yml").write_text(before_text.replace(named, ""))
+    after = laid_out(TWO_SERVICES, tmp_path / "after", {})
+    lines = []
+    describe(plan({}, {}, parent=after, before_parent=before), out=lines.append)
+    warnings = [line for line in lines if ROLLBACK_ACCESS in line]
+    fix = f"{ROLLBACK_ACCESS} (first deploy a policy that grants the previous copy too, then this change)"
+    assert warnings == [
+        "WARNING: ClusterStack/TaskExecutionRole (AWS::IAM::Role) policy origin-verify-secret named "
+        f"ClusterStack/OriginVerifySecret before, which the template edit replaces, and no longer covers its "
+        f"previous copy: {fix}",
+        "WARNING: SecondService/ExecutionRole (AWS::IAM::Role) policy service-secrets named "
+        f"ClusterStack/OriginVerifySecret before, which the template edit replaces, and no longer covers its "
+        f"previous copy: {fix}"]
+    # The first of docs/operate.md's two steps: both execution roles also grant the old name's pattern.
+    old_name = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:OriginVerifySecret-*"
+    step_one = laid_out(TWO_SERVICES, tmp_path / "step-one", {
+        "cluster.yml": (f"Resource: {prefix}", f"Resource:\n                  - {prefix.strip()}\n"
+                                                f"                  - !Sub {old_name}\n"),
+        "service.yml": ("Resource: !Ref OriginVerifySecretArnPattern",
+                        f'Resource: [!Ref OriginVerifySecretArnPattern, !Sub "{old_name}"]')})
+    assert plan({}, {}, parent=step_one, before_parent=before).hazards() == []
+
+
+@pytest.mark.parametrize("name, pattern, flagged", [
+    ({"Fn::Sub": "${AWS::StackName}-s-${Version}"}, "${AWS::StackName}-s-*", False),  # the prefix covers both
+    ({"Fn::Sub": "${AWS::StackName}-s-${Version}"}, "${AWS::StackName}-other-*", True),
+    (None, "${AWS::StackName}-s-*", True),  # a generated name (Secret-<random>) does not match
+    (None, "Secret-*", False),  # the generated name's pattern
+    ({"Fn::Sub": "${AWS::StackName}-s-${Version}"}, "*", False),
+])
+def test_a_policy_moving_from_the_resource_to_a_pattern_must_cover_the_previous_copy(name, pattern, flagged):
+    """The general rule behind the test above, by what the policies and the replaced resource's name say
+    (a name CloudFormation generates is the logical id, or the stack and the logical id, then -<random>)."""
+    def source(resource):
+        secret = {"Type": "AWS::SecretsManager::Secret", "Properties": {"Description": {"Fn::Sub": "v${Version}"}}}
+        if name is not None:
+            secret["Properties"]["Name"] = name
+        return {"Parameters": {"Version": {"Type": "String"}}, "Resources": {"Secret": secret, "Role": {
+            "Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}, "Policies": [{
+                "PolicyName": "read", "PolicyDocument": {"Statement": [{
+                    "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": resource}]}}]}}}}
+    arn = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    before = Renderer(source({"Ref": "Secret"}), {"Version": "1"}, substitute=True).render()
+    after_source = source({"Fn::Sub": arn + pattern})
+    if name is None:
+        after_source["Resources"]["Secret"]["Properties"]["Name"] = {"Fn::Sub": "${AWS::StackName}-s-${Version}"}
+    after = Renderer(after_source, {"Version": "2"}, substitute=True).render()
+    changes, _ = diff_stack("DataStack", before, after, after_source)
+    rollback_access("DataStack", after, changes, {}, "Version=2", {"DataStack": before})
+    by_resource = {c.resource: c for c in changes}
+    assert by_resource["Secret"].action == "replace"
+    assert (ROLLBACK_ACCESS in by_resource["Role"].hazard) == flagged, by_resource["Role"].hazard
+
+
+def test_a_stack_taking_a_changed_output_through_a_join_changes_too():
+    """The parent passes NOTES_TABLE as !Join [",", [!GetAtt NotesDataStack.Outputs.TableName, ...]]
+    (how docs/services.md passes another stack's output): adopting a table changes that output, so the
+    task definition is replaced and the service rolls, not "no change"."""
+    result = plan({}, {"ExistingTableName": "my-table"})
+    service = {(c.resource, c.action) for c in result.changes if c.stack == "NotesService"}
+    assert ("TaskDefinition", "replace") in service and ("Service", "update") in service
+
+
+@pytest.mark.parametrize("expression", [
+    {"Fn::Join": [",", [{"Fn::GetAtt": ["Data", "Outputs.Table"]}, "7"]]},
+    {"Fn::Sub": "table=${Data.Outputs.Table}"},
+    {"Fn::Sub": ["table=${T}", {"T": {"Fn::GetAtt": ["Data", "Outputs.Table"]}}]},
+    {"Fn::Select": [0, {"Fn::Split": [",", {"Fn::GetAtt": ["Data", "Outputs.Table"]}]}]},
+    {"Fn::Join": ["", [{"Fn::Select": [1, {"Fn::Cidr": [{"Fn::GetAtt": ["Data", "Outputs.Table"]}, 2, 8]}]}]]},
+])
+def test_every_value_made_of_another_stacks_output_is_marked_new_when_that_output_changes(expression):
+    """The general rule behind the Join case: whatever intrinsic builds a value from one only a deployment
+    knows carries where it came from, so the plan's token for it says (new) when that output changes."""
+    from checks.evaluate import Evaluator, Opaque
+    from checks.plan import _token
+    source = {"Resources": {"Data": {"Type": "AWS::CloudFormation::Stack"}}}
+    value = Evaluator(source, {}, "us-east-1").ev(expression, "x")
+    assert isinstance(value, Opaque)
+    assert _token(value, {"Data.Outputs.Table"}).endswith(" (new)>")
+    assert not _token(value, {"Data.Outputs.Other"}).endswith(" (new)>")
