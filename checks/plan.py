@@ -40,6 +40,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -48,7 +49,7 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from checks.cfnlint.project_rules import references  # one reader of Ref, GetAtt and Sub
 from checks.evaluate import NESTED, Evaluator, Opaque, nested_stacks
-from checks.render import PARENT, WIRED, Renderer, nested_parameters, render_nested, template
+from checks.render import PARENT, WIRED, Renderer, RenderError, nested_parameters, render_nested, template
 
 SCHEMA_REGION = "us-east-1"
 
@@ -434,36 +435,69 @@ def with_deploy_values(values: dict) -> dict:
     return values
 
 
-def plan(before: dict, after: dict, region: str = "us-east-1", parent: str = PARENT,
-         before_parent: str | None = None) -> Plan:
+def rule_refusals(values: dict, region: str, parent_file: str = PARENT) -> list[str]:
+    """Why CloudFormation would refuse parameter set `values` in `region` before changing anything, as
+    "Rule: its AssertDescription" (or a value outside its parameter's bounds), with what `make deploy` passes
+    itself filled in. A Rule without a RuleCondition (one no parameter satisfies, e.g. the region's) comes
+    first: the one to fix before the others matter. `make plan` asks it of each side, `make cost` of its one."""
+    parent = template(parent_file)
+    failures = Evaluator(parent, with_deploy_values(values), region, parent_file).rule_failures()
+    always = {name for name, rule in parent.get("Rules", {}).items() if "RuleCondition" not in rule}
+    return sorted(failures, key=lambda failure: failure.split(":", 1)[0] not in always)
+
+
+class Unrenderable(Exception):
+    """One side of a plan cannot be rendered (the message says which, and why, in one line)."""
+
+
+@contextmanager
+def rendering_of(side: str):
+    """Render one side of a plan: a failure of the small evaluator (a lookup or index no deployment of these
+    values could resolve either) becomes one line naming the side, not a traceback."""
+    try:
+        yield
+    except (RenderError, LookupError, TypeError, ValueError) as exc:
+        raise Unrenderable(f"{side} cannot be rendered: {type(exc).__name__}: {exc}") from exc
+
+
+def plan(before: dict | None, after: dict, region: str = "us-east-1", parent: str = PARENT,
+         before_parent: str | None = None, sides: tuple[str, str] = ("the before values", "the after values")) -> Plan:
     """Rehearse the update from parameter set `before` to `after` (parent parameter names) of the
     stack made from `parent` (parent.yml, or TWO_SERVICES). With `before_parent`, the stack was
     deployed from that other parent: an edit of the code in a block (a size, the origin secret's
     version, a new or removed service). A nested stack only it has is deleted, one only `parent` has
-    is created, the others are compared resource by resource."""
+    is created, the others are compared resource by resource. `before` None: nothing is deployed, the
+    plan of a first deploy. `sides` name the two in an Unrenderable's message."""
     before_parent = before_parent or parent
-    cause = _cause(before, after, before_parent != parent)
-    before, after = with_deploy_values(before), with_deploy_values(after)
-    _, old = render_stacks(before, region, parent_file=before_parent)
+    cause = _cause(before or {}, after, before_parent != parent)
+    empty = {"Resources": {}, "Outputs": {}}
+    old = {"parent": empty}
+    if before is not None:
+        with rendering_of(sides[0]):
+            _, old = render_stacks(with_deploy_values(before), region, parent_file=before_parent)
+    after = with_deploy_values(after)
     changes: list[Change] = []
     changed_outputs: set[str] = set()
-    refused, new_parent, stacks = rendered_stacks(after, region, changed_outputs, parent)
-    new = {"parent": new_parent}
-    empty = {"Resources": {}, "Outputs": {}}
     behind: dict[str, str] = {}  # a changed output -> the replaced resource it names
-    for stack, location, rendering in stacks:  # in order: outputs flow forward
-        new[stack] = rendering
-        found, outputs = diff_stack(stack, old.get(stack, empty), rendering, template(location))
-        rollback_access(stack, rendering, found, behind, cause, old)
-        replaced_behind(stack, rendering, found, outputs, behind)
-        changes += found
-        changed_outputs |= {f"{stack}.Outputs.{o}" for o in outputs}
+    with rendering_of(sides[1]):
+        refused, new_parent, stacks = rendered_stacks(after, region, changed_outputs, parent)
+        new = {"parent": new_parent}
+        for stack, location, rendering in stacks:  # in order: outputs flow forward
+            new[stack] = rendering
+            found, outputs = diff_stack(stack, old.get(stack, empty), rendering, template(location))
+            rollback_access(stack, rendering, found, behind, cause, old)
+            replaced_behind(stack, rendering, found, outputs, behind)
+            changes += found
+            changed_outputs |= {f"{stack}.Outputs.{o}" for o in outputs}
     for stack, location in children(before_parent).items():
-        if stack not in new:  # the whole nested stack is deleted
+        if stack not in new and stack in old:  # the whole nested stack is deleted
             changes += diff_stack(stack, old[stack], empty, template(location))[0]
     parent_changes, _ = diff_stack("parent", old["parent"], new["parent"], template(parent))
     changes += [c for c in parent_changes if c.type not in NESTED]
     name_clashes(changes, old, new)
+    if before is None:  # a first deploy: nothing was used before, so nothing "starts empty"
+        for c in changes:
+            c.hazard = "" if c.type in STARTS_EMPTY and c.action == "add" else c.hazard
     return Plan(refused, changes)
 
 

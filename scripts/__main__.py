@@ -35,7 +35,6 @@ from scripts.common import (
     resolve_region,
     run_cli,
     say_region,
-    session_for,
     target,
 )
 from scripts.errors import UsageError
@@ -149,9 +148,10 @@ def do_plan(args) -> int:
         t, _ = ready(args, stack=True)
         return plan.run(args.env, args.stack, t.region, args.params, session=t.session)
     config = load_samconfig(args.env)
-    region, source = resolve_region(args.region, config, session_for(), default=DEFAULT_REGION)
+    region, source = resolve_region(args.region, config, default=DEFAULT_REGION)
+    checked = plan.sides(args.env, None, region, args.params, region_source=source)  # the Rules' refusal: one line
     say_region(region, source)
-    return plan.run(args.env, None, region, args.params)
+    return plan.run(args.env, None, region, args.params, checked=checked)
 
 
 def do_publish(args) -> int:

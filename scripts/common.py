@@ -20,13 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import botocore.session
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    CredentialRetrievalError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
     ProfileNotFound,
+    SSOTokenLoadError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
     WaiterError,
 )
 
@@ -67,13 +72,31 @@ def unknown_profile(exc: ProfileNotFound) -> UnknownProfile:
                           "`aws configure list-profiles` lists them; set AWS_PROFILE to one, or unset it")
 
 
+def sso_login(profile: str | None) -> str:
+    """The command that renews an SSO login (IAM Identity Center) for the profile."""
+    return f"`aws sso login --profile {profile}`" if profile else "`aws sso login` (with --profile, if you use one)"
+
+
 @contextmanager
-def aws_errors():
-    """Turn boto3's exceptions into one clear line, classed by what the user does about it."""
+def aws_errors(profile: str | None = None):
+    """Turn boto3's exceptions into one clear line, classed by what the user does about it. `profile`: the
+    AWS profile in use, named in the hint for an SSO login (botocore loads SSO credentials lazily, so an
+    expired login shows at the first call unless require_credentials loads them first)."""
     try:
         yield
     except (NoCredentialsError, PartialCredentialsError):
         raise no_credentials() from None
+    except SSOTokenLoadError:  # no cached SSO token: never logged in, or the cache was cleared
+        raise NoCredentials(f"no SSO login for this AWS profile: run {sso_login(profile)}") from None
+    except (UnauthorizedSSOTokenError, TokenRetrievalError):  # the SSO session expired or cannot be renewed
+        raise CredentialsRejected(f"the SSO login has expired or cannot be renewed: run {sso_login(profile)}") \
+            from None
+    except CredentialRetrievalError as exc:  # a credential_process (provider custom-process) or another source
+        source = exc.kwargs.get("provider")
+        source = "the profile's credential_process" if source == "custom-process" else f"credential source {source}"
+        reason = exc.kwargs.get("error_msg") or "it gave no reason"
+        raise NoCredentials(f"no AWS credentials: {source} failed ({reason}): run it by hand to see why, or set "
+                            "AWS_PROFILE to another profile") from None
     except NoRegionError:
         raise NoRegion(NO_REGION) from None
     except ProfileNotFound as exc:
@@ -215,35 +238,44 @@ def session_for(session: boto3.session.Session | None = None) -> boto3.session.S
 _KNOWN_REGIONS: dict[str, frozenset[str]] = {}  # read once a process: boto3's endpoint data does not change
 
 
-def known_regions(session: boto3.session.Session) -> frozenset[str]:
-    """Every region of every partition boto3's endpoint data has."""
+def known_regions() -> frozenset[str]:
+    """Every region of every partition boto3's endpoint data has. The data does not depend on the AWS profile,
+    so it is read without one (botocore's documented `session_vars` override: no `profile` variable), and an
+    offline command given REGION= works whatever AWS_PROFILE says."""
     if "all" not in _KNOWN_REGIONS:
-        _KNOWN_REGIONS["all"] = frozenset(r for p in session.get_available_partitions()
-                                          for r in session.get_available_regions("cloudformation", partition_name=p))
+        data = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+        _KNOWN_REGIONS["all"] = frozenset(r for p in data.get_available_partitions()
+                                          for r in data.get_available_regions("cloudformation", partition_name=p))
     return _KNOWN_REGIONS["all"]
 
 
-def resolve_region(explicit: str | None, config: dict, session: boto3.session.Session,
+def resolve_region(explicit: str | None, config: dict, session: boto3.session.Session | None = None,
                    default: str | None = None) -> tuple[str, str]:
     """(region, where it came from), read in one order by every command: REGION= (--region), samconfig.toml's
     `region`, AWS_REGION, then boto3's own (AWS_DEFAULT_REGION, the profile's region). None of them: `default`
     for an offline command (plan, cost), else one line. A name no AWS partition has is refused here, before
-    any call goes to an endpoint that does not exist."""
-    try:
-        default_region = session.region_name  # boto3 reads the profile here, at the latest
-    except ProfileNotFound as exc:
-        raise unknown_profile(exc) from None
-    for value, source in ((explicit, "REGION= / --region"), (config.get("region"), "samconfig.toml"),
-                          (os.environ.get("AWS_REGION"), "AWS_REGION"),
-                          (default_region, "AWS_DEFAULT_REGION" if os.environ.get("AWS_DEFAULT_REGION") == default_region
-                           else f"AWS profile {session.profile_name}"),
-                          (default, "the default: nothing sets one; REGION= picks another")):
-        if value:
-            if value not in known_regions(session):
-                raise UsageError(f"region {value} (from {source}) is not an AWS region (no partition boto3 knows has "
-                                 "it): check its spelling, e.g. us-east-1")
-            return value, source
-    raise NoRegion(NO_REGION)
+    any call goes to an endpoint that does not exist. `session`: the command's (an AWS command has one, made
+    from its profile); an offline command passes none and the AWS profile is read only when nothing before it
+    names a region, so an unknown AWS_PROFILE does not stop `make plan REGION=...`, which calls no AWS."""
+    chain = ((explicit, "REGION= / --region"), (config.get("region"), "samconfig.toml"),
+             (os.environ.get("AWS_REGION"), "AWS_REGION"))
+    value, source = next(((v, s) for v, s in chain if v), (None, ""))
+    if not value:
+        session = session_for(session)
+        try:
+            value = session.region_name  # boto3 reads the profile here, at the latest
+        except ProfileNotFound as exc:
+            raise unknown_profile(exc) from None
+        source = "AWS_DEFAULT_REGION" if os.environ.get("AWS_DEFAULT_REGION") == value \
+            else f"AWS profile {session.profile_name}"
+    if not value and default:
+        value, source = default, "the default: nothing sets one; REGION= picks another"
+    if not value:
+        raise NoRegion(NO_REGION)
+    if value not in known_regions():
+        raise UsageError(f"region {value} (from {source}) is not an AWS region (no partition boto3 knows has "
+                         "it): check its spelling, e.g. us-east-1")
+    return value, source
 
 
 def say_region(region: str, source: str) -> None:
@@ -268,10 +300,17 @@ def target(env: str = "dev", stack: str | None = None, region: str | None = None
 
 
 def require_credentials(t: Target) -> None:
-    """Credentials are there to sign with (boto3's chain finds some), checked before any command acts, so
-    their absence is one line, not one per call; whether AWS accepts them shows at the first call."""
-    with aws_errors():
-        found = t.session.get_credentials()
+    """Credentials are there to sign with, checked before any command acts, so their absence is one line,
+    not one per call: boto3's chain finds some and they load (an SSO profile's or a credential_process's
+    load only when first used, so get_frozen_credentials() loads them here: an expired SSO login or a failing
+    process is this one line too). Whether AWS accepts them shows at the first call."""
+    try:
+        with aws_errors(t.session.profile_name):
+            found = t.session.get_credentials()
+            if found is not None:
+                found.get_frozen_credentials()
+    except OSError as exc:  # botocore runs a credential_process itself: a program that is not there, or not executable
+        raise NoCredentials(f"no AWS credentials: the profile's credential_process cannot run ({exc})") from None
     if found is None:
         raise no_credentials()
 

@@ -48,7 +48,6 @@ from scripts.common import (
     resolve_region,
     run_cli,
     say_region,
-    session_for,
 )
 from scripts.errors import UsageError
 
@@ -870,7 +869,9 @@ def run(args: argparse.Namespace) -> int:
         write_readme(args.readme)
         return 0
     config = configuration(args.env, args.params)
-    region, source = resolve_region(args.region, load_samconfig(args.env), session_for(), default=DEFAULT_REGION)
+    region, source = resolve_region(args.region, load_samconfig(args.env), default=DEFAULT_REGION)
+    from scripts.plan import check_rules  # the parent's Rules, asked as make plan asks them (plan imports cost)
+    check_rules(config, region, "this configuration", source)  # a configuration no deploy can create: no price
     say_region(region, source)
     if args.refresh:
         refresh(region)

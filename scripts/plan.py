@@ -3,17 +3,26 @@ or replace, per nested stack, before any change set exists (checks/plan.py does 
 
 "Before" is the samconfig.toml environment's parameter set (ENV=), offline; with STACK= it is
 that deployed stack's parameters, read with your credentials. "After" is before plus PARAMS.
-The region (REGION=, AWS_REGION or samconfig's) only picks the default AZs; offline it falls
-back to us-east-1.
+The region (REGION=, AWS_REGION or samconfig's) picks the default AZs and the parent's Rules; offline
+it falls back to us-east-1. The Rules are asked of both sides before anything renders (sides()).
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from blueprint.templates import parent
-from checks.plan import describe, plan
+from checks.plan import Unrenderable, describe, plan, rule_refusals
 from scripts import cost, free_plan
-from scripts.common import ENVIRONMENTS, check_parameters, describe_stack, load_samconfig, parse_overrides, stack_parameters, target
+from scripts.common import (
+    ENVIRONMENTS,
+    check_parameters,
+    describe_stack,
+    load_samconfig,
+    parse_overrides,
+    stack_parameters,
+    target,
+)
 from scripts.errors import UsageError
 from scripts.upgrade import dropped
 
@@ -33,33 +42,90 @@ def parse_change(params: str) -> dict[str, str]:
     return change
 
 
-def run(env: str, stack: str | None, region: str | None, params: str, session=None, out=print) -> int:
+def refused_by(failures: list[str]) -> str:
+    """The first of checks.plan.rule_refusals' answers with its AssertDescription, the others by name."""
+    more = [f.split(":", 1)[0] for f in failures[1:]]
+    return failures[0] + (f" (also refused by {', '.join(more)})" if more else "")
+
+
+def check_rules(values: dict, region: str, what: str, source: str = "") -> None:
+    """parent.yml's Rules on a parameter set in a region, as CloudFormation checks them before it changes
+    anything (checks/plan.py evaluates them offline): a refusal is one line with the Rule's AssertDescription.
+    `make plan` asks it of the new values, `make cost` of the configuration it would price."""
+    failures = rule_refusals(values, region)
+    if failures:
+        raise UsageError(f"parent.yml's Rules refuse {what} in {region}{f' (from {source})' if source else ''}: "
+                         f"{refused_by(failures)}")
+
+
+@dataclass
+class Sides:
+    """The two parameter sets of a plan, once the parent's Rules have been asked of them."""
+
+    source: str  # "stack X" or "samconfig.toml [default]"
+    region: str
+    before: dict[str, str]
+    change: dict[str, str]
+    unborn: list[str]  # why the parent's Rules refuse `before` here (samconfig's values: the plan of a first deploy)
+    target: object = None  # the deployed stack's Target, with STACK=
+
+    @property
+    def values(self) -> str:
+        return f"{self.source}'s deployed values" if self.target else f"{self.source}'s values"
+
+
+def sides(env: str, stack: str | None, region: str | None, params: str, session=None, region_source: str = "") -> Sides:
+    """Before and after, and the parent's Rules on each first (CloudFormation's own first check): a side they
+    refuse cannot be rendered for this region (a lookup with no entry), and the refusal is the one line worth
+    saying. The new values refused, or a deployed stack's, is that line; samconfig's, a first deploy."""
     change = parse_change(params)
-    config = load_samconfig(env)
     t = None
     if stack:
         t = target(env, stack, region, session)
         before, source, region = deployed_parameters(t), f"stack {stack}", t.region
     else:
+        config = load_samconfig(env)
         before = parse_overrides(config.get("parameter_overrides", ""))
         source = f"samconfig.toml [{ENVIRONMENTS[env]}]"
         region = region or config.get("region") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+    check_rules({**before, **change}, region, f"the new values ({source} with PARAMS)", region_source)
+    cost.validate({**cost.template_defaults(), **before, **change})  # what `make cost` refuses: a block's Fargate size, ...
+    found = Sides(source, region, before, change, rule_refusals(before, region), t)
+    if found.unborn and t:
+        raise UsageError(f"parent.yml's Rules refuse {found.values} in {region} ({refused_by(found.unborn)}): this "
+                         "parent.yml cannot render what the stack runs, so there is nothing to compare with (the update "
+                         "is checked against the new values only, and they pass)")
+    return found
+
+
+def run(env: str, stack: str | None, region: str | None, params: str, session=None, out=print,
+        checked: Sides | None = None) -> int:
+    """`checked`: the sides `make plan` has already checked (before it said its region)."""
+    s = checked or sides(env, stack, region, params, session)
+    before, change, region, t = s.before, s.change, s.region, s.target
     after = {**before, **change}
-    cost.validate({**cost.template_defaults(), **after})  # what `make cost` refuses: a block's Fargate size, ...
-    out(f"plan: {source} -> {' '.join(f'{k}={v}' for k, v in change.items())} ({region}, offline preview, "
+    out(f"plan: {s.source} -> {' '.join(f'{k}={v}' for k, v in change.items())} ({region}, offline preview, "
         "not a change set)")
+    if s.unborn:  # samconfig's values: no stack can run them here, so the change is a first deploy
+        out(f"note: {s.values} cannot deploy in {region} (refused by {', '.join(f.split(':', 1)[0] for f in s.unborn)}),"
+            " so no stack has them there: this is the plan of a first deploy of the new values (STACK= compares with "
+            "a deployed stack)")
     # A deployed parameter parent.yml no longer declares is not in the plan (it renders this parent): say
     # which of their values the update would lose, as `make deploy` refuses them (scripts/upgrade.py).
     # The values an update would send: the deployed ones, samconfig's (make deploy sends them all), PARAMS.
     declared = set(parent()["Parameters"])
     sent = {**{k: v for k, v in before.items() if k in declared},
-            **parse_overrides(config.get("parameter_overrides", "")), **change, "AWS::Region": region}
-    lost = dropped(before, sent) if stack else []
+            **parse_overrides(load_samconfig(env).get("parameter_overrides", "")), **change, "AWS::Region": region}
+    lost = dropped(before, sent) if t else []
     for line in lost:
         out(line)
-    result = plan(before, after, region)
+    try:
+        result = plan(None if s.unborn else before, after, region, sides=(s.values, "the new values"))
+    except Unrenderable as exc:
+        raise UsageError(f"plan in {region}: {exc}") from None
     describe(result, out=out)
-    doors = free_plan.refusals(before, after, region, t)  # what a CloudFront flat-rate plan locks
+    # What a CloudFront flat-rate plan locks; nothing, when nothing can be deployed yet.
+    doors = [] if s.unborn else free_plan.refusals(before, after, region, t)
     for line in doors:
         out(f"REFUSED: {line}")
     return 1 if result.refused or result.failures() or lost or doors else 0

@@ -4,12 +4,15 @@ The matrix is built from the commands scripts/__main__.py declares and the flags
 line), so a new command or flag is driven too: an unknown flag; a wrong value of each Makefile variable
 it reads (ENV, REGION, STACK, PARAMS, MINUTES, REQUESTS, TASKS, YES, FOLLOW, DELETE_TABLE, URL); a
 parameter name parent.yml does not declare; an AWS profile that does not exist; no credentials at all;
+credentials that do not load (an SSO profile never logged in or expired, a failing credential_process);
 a stack that is not deployed and a SERVICE the stack lacks (moto). Each case runs in-process (main()
 with capsys); a guard fails any case that opens a socket, so nothing reaches the network.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import socket
 
 import pytest
@@ -38,6 +41,29 @@ WRONG_VALUES = {
     "--url": ("URL", "localhost:8080", "URL=localhost:8080"),
 }
 NEW_STACK_IS_FINE = {"deploy", "preflight"}  # they create the stack; every other --stack command reads one
+OFFLINE = {"plan", "cost"}  # they call no AWS (plan without --stack): the AWS profile only for its region
+# Profiles whose credentials botocore finds but cannot load (the offline fixture's AWS config file), and what
+# the one line must say: an SSO profile (IAM Identity Center) never logged in (no cached token for its
+# session), a credential_process that fails or is not there. An SSO login that has expired: see
+# test_an_expired_sso_login_is_one_line (botocore fixes its token cache's directory at import).
+SSO = "sso_account_id = 123456789012\nsso_role_name = Dev\nregion = us-east-1\n"
+START_URL = "https://example.awsapps.com/start"
+NEVER_LOGGED_IN = "fargate-blueprint-tests-never-logged-in"  # an sso-session no token cache holds
+PROFILES = {
+    "sso-no-login": (f"sso_session = {NEVER_LOGGED_IN}\n{SSO}", "no SSO login for this AWS profile: run "
+                                                                 "`aws sso login --profile sso-no-login`"),
+    "process-fails": ("credential_process = false\nregion = us-east-1\n",
+                      "no AWS credentials: the profile's credential_process failed (it gave no reason)"),
+    "process-missing": ("credential_process = /nonexistent/credential-helper\nregion = us-east-1\n",
+                        "no AWS credentials: the profile's credential_process cannot run"),
+}
+EXPIRED = {  # their cached token is past its expiresAt (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.html)
+    "sso-expired": f"sso_start_url = {START_URL}\nsso_region = us-east-1\n{SSO}",  # the legacy keys
+    "sso-session-expired": f"sso_session = expired\n{SSO}",
+}
+AWS_CONFIG = "".join(f"[profile {name}]\n{body}\n" for name, body in
+                     [*((n, b) for n, (b, _) in PROFILES.items()), *EXPIRED.items()]) + "".join(
+    f"[sso-session {name}]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n\n" for name in (NEVER_LOGGED_IN, "expired"))
 
 
 @functools.cache
@@ -72,13 +98,18 @@ def cases() -> list:
             found += [pytest.param(command, [command], {"PARAMS": params}, named, id=f"{command}-PARAMS={params}")
                       for params, named in (("Ingress=Foo", "Ingress=Foo"), ("Ingres=LoadBalancer", "did you mean Ingress?"),
                                             ('Ingress="HttpApi', "No closing quotation"))]
-        if has(command, "--region"):  # it reads the AWS profile, at least for its region
-            found.append(pytest.param(command, argv(command), {"AWS_PROFILE": "nonexistent"},
+        if has(command, "--region"):  # it reads the AWS profile, at least for its region when nothing else names one
+            found.append(pytest.param(command, argv(command), {"AWS_PROFILE": "nonexistent", "AWS_REGION": None},
                                       "AWS profile nonexistent is not in", id=f"{command}-unknown-profile"))
         if has(command, "--stack"):  # it calls AWS (plan: with a deployed stack to start from)
             extra = ["--stack", DEPLOYED_STACK] if command == "plan" else []
             found.append(pytest.param(command, [*argv(command), *extra], {"AWS_ACCESS_KEY_ID": None},
                                       "no AWS credentials found", id=f"{command}-no-credentials"))
+            found.append(pytest.param(command, [*argv(command), *extra], {"AWS_PROFILE": "nonexistent",
+                                                                          "REGION": "eu-west-1"},
+                                      "AWS profile nonexistent is not in", id=f"{command}-unknown-profile-with-region"))
+            found += [pytest.param(command, [*argv(command), *extra], {"AWS_ACCESS_KEY_ID": None, "AWS_PROFILE": profile},
+                                   named, id=f"{command}-{profile}") for profile, (_, named) in PROFILES.items()]
     found.append(pytest.param("new-service", ["new-service", "Reports!"], {}, "Reports!", id="new-service-bad-name"))
     return found
 
@@ -97,6 +128,17 @@ def deployed_cases() -> list:
     return found
 
 
+def write_aws_config(home) -> None:
+    """HOME/config with the profiles above, and HOME/.aws/sso/cache with expired tokens for EXPIRED's
+    (file name: the SHA-1 of the sso-session's name, or of the legacy start URL)."""
+    (home / "config").write_text(AWS_CONFIG)
+    cache = home / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True)
+    for key in ("expired", START_URL):
+        (cache / f"{hashlib.sha1(key.encode()).hexdigest()}.json").write_text(json.dumps({
+            "startUrl": START_URL, "region": "us-east-1", "accessToken": "x", "expiresAt": "2020-01-01T00:00:00Z"}))
+
+
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
     """No Makefile variable set, AWS config and credentials files empty, no credential source that
@@ -107,7 +149,8 @@ def offline(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     empty = tmp_path / "empty"
     empty.write_text("")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    write_aws_config(tmp_path)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
@@ -123,8 +166,9 @@ def offline(monkeypatch, tmp_path):
 
 def answer(command_line: list[str], env: dict, monkeypatch, capsys) -> tuple[int, list[str]]:
     for name, value in env.items():
-        if value is None:
-            for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if value is None:  # unset (the access key: the whole set of environment credentials)
+            for key in (name,) if name != "AWS_ACCESS_KEY_ID" else ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                                                  "AWS_SESSION_TOKEN"):
                 monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(name, value)
@@ -178,7 +222,8 @@ def test_the_matrix_covers_every_command_and_kind():
         assert f"{command}-unknown-flag" in mine and len(mine) >= 2, (command, mine)
     for command in ("deploy", "preflight", "plan", "publish", "destroy", "stop", "start", "exec", "smoke", "status",
                     "logs"):
-        assert {f"{command}-unknown-profile", f"{command}-no-credentials"} <= set(ids), command
+        assert {f"{command}-unknown-profile", f"{command}-no-credentials", f"{command}-unknown-profile-with-region",
+                *(f"{command}-{profile}" for profile in PROFILES)} <= set(ids), command
     for command in ("plan", "publish", "destroy", "stop", "start", "exec", "smoke", "status", "logs"):
         assert f"{command}-no-such-stack" in ids, command
     for command in ("deploy", "preflight", "plan", "cost"):
@@ -259,3 +304,122 @@ def test_preflight_names_a_missing_buildx_plugin(monkeypatch):
                                                         "Run 'docker --help' for more information\n")
     with pytest.raises(ToolMissing, match="docker buildx is missing$"):
         preflight.check_build_platform(make_target(None), {}, run=docker)
+
+
+NO_NETWORK = """import os, socket, sys
+def refuse(*args, **kwargs):
+    raise OSError("no network")
+socket.socket.connect = refuse
+socket.getaddrinfo = refuse
+from scripts.__main__ import main
+from scripts.common import run_cli
+for profile in sys.argv[2:]:
+    os.environ["AWS_PROFILE"] = profile
+    try:
+        run_cli(lambda: main([sys.argv[1]]))
+    except SystemExit as exited:
+        print(f"exit {exited.code}", file=sys.stderr)
+"""
+
+
+def test_an_expired_sso_login_is_one_line(tmp_path):
+    """botocore loads an SSO profile's credentials at the first call; preflight said the expiry once per check
+    (and once under "FAIL region"). Its own process (one for both profiles), so botocore reads HOME's token
+    cache: expired tokens, legacy keys and sso-session (UnauthorizedSSOTokenError, TokenRetrievalError)."""
+    import os
+    import subprocess
+    import sys
+
+    from scripts.common import ROOT
+    write_aws_config(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in MAKE_VARIABLES}
+    env.update(HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               AWS_EC2_METADATA_DISABLED="true")
+    done = subprocess.run([sys.executable, "-c", NO_NETWORK, "preflight", *EXPIRED], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout == "", done.stderr
+    assert done.stderr.splitlines() == [line for profile in EXPIRED for line in (
+        f"error: the SSO login has expired or cannot be renewed: run `aws sso login --profile {profile}`", "exit 1")]
+
+
+# ---------------------------------------------------------------- regions and values the parent's Rules refuse
+
+WHAT = {"plan": "the new values (samconfig.toml [default] with PARAMS)", "cost": "this configuration"}
+
+
+@pytest.mark.parametrize("command, region, params, named", [
+    # The new values refused (for plan here both sides): the one line names the Rule no parameter satisfies first.
+    ("plan", "me-central-1", "Profile=prod", "DeploysInThisRegion: This blueprint deploys only to the regions"),
+    ("plan", "cn-north-1", "Profile=prod", "DeploysInThisRegion: This blueprint deploys only to the regions"),
+    ("plan", "af-south-1", "Profile=prod", "ZonesKnownInThisRegion: This region has no default AZs"),
+    ("cost", "me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
+    ("cost", "af-south-1", "", "ZonesKnownInThisRegion: This region has no default AZs"),
+    ("cost", "eu-south-2", "BudgetEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
+])
+def test_what_the_rules_refuse_is_one_line(command, region, params, named, offline, monkeypatch, capsys):
+    """make plan printed an IndexError traceback from vpc.yml's AZ lookup (the samconfig side rendered unchecked);
+    make cost priced what every change set refuses. Both ask the parent's Rules first, the same way."""
+    code, lines = answer([command], {"REGION": region, "PARAMS": params}, monkeypatch, capsys)
+    assert_one_line(code, lines, f"error: parent.yml's Rules refuse {WHAT[command]} in {region} (from REGION= / "
+                                 f"--region): {named}")
+    assert offline == []
+
+
+def test_plan_from_values_no_stack_can_have_is_a_first_deploy(offline, monkeypatch, capsys):
+    """af-south-1 has no API Gateway VPC links: samconfig's values (HttpApi, no pinned AZs) cannot deploy
+    there, the new ones can. No stack has the old values there, so the plan is the first deploy's: all adds."""
+    code, lines = answer(["plan"], {"REGION": "af-south-1", "PARAMS": "Ingress=LoadBalancer "
+                                    "AvailabilityZoneIds=afs1-az1,afs1-az2"}, monkeypatch, capsys)
+    assert code == 0, lines
+    assert lines[1] == ("note: samconfig.toml [default]'s values cannot deploy in af-south-1 (refused by "
+                        "ZonesKnownInThisRegion, HttpApiNeedsVpcLinks), so no stack has them there: this is the plan of "
+                        "a first deploy of the new values (STACK= compares with a deployed stack)")
+    changes = [line for line in lines if line.startswith("  ")]
+    assert len(changes) > 30 and all(line.startswith("  + add ") for line in changes), changes
+    assert "  + add      LoadBalancer                   AWS::ElasticLoadBalancingV2::LoadBalancer" in changes
+    assert not any(line.startswith("WARNING") for line in lines), "nothing was used before: nothing starts empty"
+
+
+def test_plan_refuses_deployed_values_the_rules_refuse_in_one_line(monkeypatch):
+    """STACK=: a deployed stack whose values this parent.yml's Rules refuse (deployed from an older one) has no
+    rendering to compare with: one line naming that side, not a traceback."""
+    import boto3
+
+    from scripts import plan
+    with mock_aws():
+        session = boto3.session.Session(region_name="af-south-1")
+        create_stack(session, DEPLOYED_STACK, sample_outputs().as_outputs(), {"Ingress": "HttpApi", "Profile": "dev"})
+        with pytest.raises(UsageError, match=rf"^parent.yml's Rules refuse stack {DEPLOYED_STACK}'s deployed values in "
+                                             r"af-south-1 \(ZonesKnownInThisRegion: .* \(also refused by "
+                                             r"HttpApiNeedsVpcLinks\)\): this parent.yml cannot render what the stack runs"):
+            plan.run("dev", DEPLOYED_STACK, "af-south-1", "Ingress=LoadBalancer AvailabilityZoneIds=afs1-az1,afs1-az2",
+                     session=session)
+
+
+def test_a_side_that_cannot_render_is_one_line_naming_it(tmp_path):
+    """What the Rules do not catch and the evaluator cannot resolve (an index past a list's end) is an error
+    naming the side, which `make plan` says in one line."""
+    from checks.plan import Unrenderable, plan
+    parent = tmp_path / "parent.yml"
+    parent.write_text("Parameters:\n  Zones: {Type: String, Default: ''}\nResources:\n  Topic:\n"
+                      "    Type: AWS::SNS::Topic\n    Properties:\n"
+                      "      TopicName: !Select [1, !Split [',', !Ref Zones]]\n")
+    with pytest.raises(Unrenderable, match=r"^the new values cannot be rendered: IndexError: list index out of range$"):
+        plan({"Zones": "a,b"}, {"Zones": "a"}, parent=str(parent), sides=("samconfig's", "the new values"))
+    with pytest.raises(Unrenderable, match=r"^samconfig's cannot be rendered: IndexError"):
+        plan({"Zones": "a"}, {"Zones": "a,b"}, parent=str(parent), sides=("samconfig's", "the new values"))
+    assert [(c.resource, c.action) for c in plan({"Zones": "a,b"}, {"Zones": "a,c"}, parent=str(parent)).changes] == [
+        ("Topic", "replace")]
+
+
+@pytest.mark.parametrize("command", ["plan", "cost"])
+def test_offline_commands_given_a_region_do_not_read_the_aws_profile(command, offline, monkeypatch, capsys):
+    """They call no AWS: an AWS_PROFILE that does not exist matters only where its region would be read
+    (the unknown-profile cases above); commands that call AWS refuse it with REGION= too."""
+    monkeypatch.setenv("AWS_PROFILE", "nonexistent")
+    monkeypatch.setenv("REGION", "eu-west-1")
+    assert cli.main(argv(command)) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "region: eu-west-1 (from REGION= / --region)\n"
+    assert "eu-west-1" in captured.out.splitlines()[0]
+    assert offline == []

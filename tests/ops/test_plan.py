@@ -26,8 +26,12 @@ def test_plan_from_samconfig_is_offline_and_lists_each_change(capsys, monkeypatc
 
 
 def test_plan_says_when_the_parents_rules_refuse_the_change(capsys):
-    assert cli.main(["plan", "--params", "DomainName=app.example.com"]) == 1
-    assert "REFUSED before any change: DomainNeedsCertificate" in capsys.readouterr().out
+    """One line with the Rule's AssertDescription, before the plan (or the region line) is printed."""
+    with pytest.raises(UsageError, match=r"^parent.yml's Rules refuse the new values \(samconfig.toml \[default\] with "
+                                         r"PARAMS\) in \S+ \(from .*\): DomainNeedsCertificate: DomainName needs "
+                                         r"CertificateArn"):
+        cli.main(["plan", "--params", "DomainName=app.example.com"])
+    assert capsys.readouterr() == ("", "")
 
 
 def test_a_predicted_failure_exits_non_zero_like_a_refusal(capsys):
