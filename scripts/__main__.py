@@ -100,14 +100,19 @@ def _target(args):
     return target(args.env, args.stack, args.region, service=getattr(args, "service", None))
 
 
-def ready(args, deployed: bool = False, samconfig: bool = False, stack: bool = False):
+def ready(args, deployed: bool = False, samconfig: bool = False, stack: bool = False, extra: dict | None = None):
     """What every AWS command checks before it acts, each a one-line refusal: ENV, STACK, the AWS profile,
-    the region, samconfig.toml's parameters for a command that sends them (`samconfig`), credentials, the
+    the region, samconfig.toml's parameters for a command that sends them (`samconfig`, with PARAMS'
+    `extra`: then also parent.yml's Rules and bounds on what it would send, in this region, as
+    CloudFormation checks them before it changes anything, and as `make plan` asks them), credentials, the
     stack for a command that reads one (`stack`), and for a command on this blueprint's stack (`deployed`)
     its outputs and SERVICE=. Then the region line; then the command. (Target, the outputs or None.)"""
     t = _target(args)
     if samconfig:
-        check_parameters(t.parameters, f"samconfig.toml [{ENVIRONMENTS[t.env]}]")
+        source = f"samconfig.toml [{ENVIRONMENTS[t.env]}]"
+        check_parameters(t.parameters, source)
+        plan.check_rules({**t.parameters, **(extra or {})}, t.region, "the values to deploy",
+                         f"{source} with PARAMS" if extra else source)
     require_credentials(t)
     outputs = None
     if deployed:
@@ -130,14 +135,14 @@ def overrides(args) -> dict[str, str]:
 
 def do_deploy(args) -> int:
     extra = overrides(args)
-    t, _ = ready(args, samconfig=True)
+    t, _ = ready(args, samconfig=True, extra=extra)
     deploy.deploy(t, extra, yes=args.yes, accept=upgrade.parse_accept(args.accept))
     return 0
 
 
 def do_preflight(args) -> int:
     extra = overrides(args)
-    t, _ = ready(args, samconfig=True)
+    t, _ = ready(args, samconfig=True, extra=extra)
     preflight.preflight(t, {**t.parameters, **extra})
     return 0
 

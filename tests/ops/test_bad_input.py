@@ -344,7 +344,8 @@ def test_an_expired_sso_login_is_one_line(tmp_path):
 
 # ---------------------------------------------------------------- regions and values the parent's Rules refuse
 
-WHAT = {"plan": "the new values (samconfig.toml [default] with PARAMS)", "cost": "this configuration"}
+WHAT = {"plan": "the new values (samconfig.toml [default] with PARAMS)", "cost": "this configuration",
+        "preflight": "the values to deploy", "deploy": "the values to deploy"}
 
 
 @pytest.mark.parametrize("command, region, params, named", [
@@ -355,13 +356,24 @@ WHAT = {"plan": "the new values (samconfig.toml [default] with PARAMS)", "cost":
     ("cost", "me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
     ("cost", "af-south-1", "", "ZonesKnownInThisRegion: This region has no default AZs"),
     ("cost", "eu-south-2", "BudgetEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
+    # preflight and deploy, before credentials (none here) and before any image is built: what the change set
+    # would refuse after the build and push.
+    ("preflight", "me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
+    ("deploy", "cn-north-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
+    ("preflight", "eu-south-2", "BudgetEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
+    ("deploy", "us-east-1", "DomainName=example.com", "DomainNeedsCertificate: DomainName needs CertificateArn"),
+    ("preflight", "us-east-1", "BudgetEmail=notanemail", "BudgetEmail"),
 ])
 def test_what_the_rules_refuse_is_one_line(command, region, params, named, offline, monkeypatch, capsys):
     """make plan printed an IndexError traceback from vpc.yml's AZ lookup (the samconfig side rendered unchecked);
-    make cost priced what every change set refuses. Both ask the parent's Rules first, the same way."""
-    code, lines = answer([command], {"REGION": region, "PARAMS": params}, monkeypatch, capsys)
-    assert_one_line(code, lines, f"error: parent.yml's Rules refuse {WHAT[command]} in {region} (from REGION= / "
-                                 f"--region): {named}")
+    make cost priced what every change set refuses; make preflight and make deploy passed it, to fail after
+    the images were built. All ask the parent's Rules (and each parameter's bounds) first, the same way."""
+    source = " with PARAMS" if params and command in ("preflight", "deploy") else ""
+    source = f"samconfig.toml [default]{source}" if command in ("preflight", "deploy") else "REGION= / --region"
+    code, lines = answer([command], {"REGION": region, "PARAMS": params, "AWS_ACCESS_KEY_ID": None}, monkeypatch,
+                         capsys)
+    assert_one_line(code, lines, f"error: parent.yml's Rules refuse {WHAT[command]} in {region} (from {source}): "
+                                 f"{named}")
     assert offline == []
 
 
