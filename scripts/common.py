@@ -25,6 +25,7 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     CredentialRetrievalError,
+    EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
@@ -37,6 +38,7 @@ from botocore.exceptions import (
 
 from scripts.errors import (  # noqa: F401 (OpsError: every script imports it from here)
     AwsCallFailed,
+    AwsUnreachable,
     CredentialsRejected,
     NoCredentials,
     NoRegion,
@@ -113,6 +115,9 @@ def aws_errors(profile: str | None = None):
         if str(exc.kwargs.get("reason", "")).startswith("Max attempts exceeded"):
             raise WaitTimedOut(f"gave up waiting: {exc}") from None
         raise WaitFailed(f"gave up waiting: {exc}") from None
+    except EndpointConnectionError as exc:  # every later call fails alike: one line, and preflight says it once
+        raise AwsUnreachable(f"cannot reach AWS at {exc.kwargs.get('endpoint_url', 'its endpoint')}: check the "
+                             "network, a proxy (HTTPS_PROXY) and the region") from None
     except BotoCoreError as exc:
         raise AwsCallFailed(f"AWS call failed: {exc}") from None
 

@@ -9,6 +9,7 @@ scripts and tests. Callers tell failures apart by class (or `code`), never by th
     UnknownProfile         unknown_profile        AWS_PROFILE names a profile the AWS config files lack
     NoRegion               no_region              no region in AWS_REGION, REGION= or samconfig.toml
     AwsCallFailed          aws_call_failed        any other refused AWS call (`aws_code`: AWS's error code)
+    AwsUnreachable         aws_unreachable        no connection to AWS's endpoint (network, proxy, region)
     StackNotFound          stack_not_found        no stack by that name in the region
     NotABlueprintStack     not_a_blueprint_stack  the stack lacks an output this blueprint's parent has
     UnknownService         unknown_service        SERVICE= names no service of the stack
@@ -64,6 +65,10 @@ class AwsCallFailed(OpsError):
     def __init__(self, message: str, aws_code: str = "", aws_message: str = ""):
         super().__init__(message)
         self.aws_code, self.aws_message = aws_code, aws_message
+
+
+class AwsUnreachable(OpsError):
+    code = "aws_unreachable"
 
 
 class StackNotFound(OpsError):

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from blueprint.templates import load, nested_parameters, parent, service_resources
 from scripts import free_plan, image, service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
-from scripts.errors import AwsCallFailed, CredentialsRejected, NoCredentials, PreflightFailed, ToolMissing, UsageError
+from scripts.errors import (AwsCallFailed, AwsUnreachable, CredentialsRejected, NoCredentials, PreflightFailed,
+                           ToolMissing, UsageError)
 from scripts.image import PLATFORMS
 
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/")
@@ -231,7 +232,7 @@ def preflight(t: Target, params: dict, checks: dict = CHECKS, out=print) -> list
     for name, check in checks.items():
         try:
             results.append(Result(name, True, check(t, params)))
-        except (NoCredentials, CredentialsRejected):
+        except (NoCredentials, CredentialsRejected, AwsUnreachable):
             raise  # every check that calls AWS would fail with the same line: say it once
         except OpsError as exc:
             results.append(Result(name, False, str(exc)))

@@ -294,6 +294,17 @@ def test_preflight_says_rejected_credentials_once(monkeypatch, capsys):
     assert capsys.readouterr().err == "", "no FAIL line per check: the error is the one line"
 
 
+def test_aws_out_of_reach_is_said_once(offline, monkeypatch, capsys):
+    """Credentials present, AWS's endpoints unreachable (no network, a proxy, a firewall): preflight said
+    "AWS call failed: Could not connect to the endpoint URL" once per check that calls AWS; now one line."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's retries of a refused connection: one is enough here
+    code, lines = answer(["preflight"], {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+                         monkeypatch, capsys)
+    lines = [line for line in lines if not line.startswith("region: ")]  # said before the first call
+    assert_one_line(code, lines, "cannot reach AWS at https://sts.")
+    assert offline, "it did try AWS"
+
+
 def test_preflight_names_a_missing_buildx_plugin(monkeypatch):
     """Without the plugin docker answers `docker buildx ...` with its generic "Run 'docker --help'"."""
     import subprocess
