@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from blueprint.templates import load, nested_parameters, parent, service_resources
 from scripts import free_plan, image, service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
-from scripts.errors import (AwsCallFailed, AwsUnreachable, CredentialsRejected, NoCredentials, PreflightFailed,
-                           ToolMissing, UsageError)
+from scripts.errors import AwsCallFailed, AwsUnreachable, CredentialsRejected, NoCredentials, PreflightFailed, ToolMissing, UsageError
 from scripts.image import PLATFORMS
 
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/")

@@ -298,10 +298,11 @@ def test_aws_out_of_reach_is_said_once(offline, monkeypatch, capsys):
     """Credentials present, AWS's endpoints unreachable (no network, a proxy, a firewall): preflight said
     "AWS call failed: Could not connect to the endpoint URL" once per check that calls AWS; now one line."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's retries of a refused connection: one is enough here
-    code, lines = answer(["preflight"], {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
-                         monkeypatch, capsys)
+    # An endpoint of its own (botocore honours AWS_ENDPOINT_URL), so no AWS stand-in answers in its place.
+    code, lines = answer(["preflight"], {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                                         "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, monkeypatch, capsys)
     lines = [line for line in lines if not line.startswith("region: ")]  # said before the first call
-    assert_one_line(code, lines, "cannot reach AWS at https://sts.")
+    assert_one_line(code, lines, "cannot reach AWS at http://127.0.0.1:9")
     assert offline, "it did try AWS"
 
 

@@ -154,9 +154,11 @@ PLATFORM_TIERS = ["tests/unit", "tests/server", "tests/templates", "tests/cost"]
 # server's own endurance tests, load, a killed worker, fuzzing and slow clients (~2 min): they hold gunicorn's
 # settings and the entrypoint to account under abuse, which the sample's removal does not touch (the copy's
 # gunicorn.conf.py, entrypoint and app start and answer in the tests that do run here: every request shape,
-# error and drain). Their place in make test's 15 minutes is worth more than a second run.
+# error and drain). Their place in make test's 15 minutes is worth more than a second run. And the deep
+# checks' droppability, which makes a copy of its own to run tests this copy runs itself.
 NOT_IN_THE_COPY = ["tests/server/test_app_recipes.py", "tests/server/test_new_service.py",
-                   "tests/server/test_robustness.py", "tests/server/test_slow_clients.py"]
+                   "tests/server/test_robustness.py", "tests/server/test_slow_clients.py",
+                   "tests/templates/test_deep_checks_droppable.py"]
 
 
 @pytest.mark.timeout(600)  # four tiers in the copy: ~3 min alone, more on a busy machine

@@ -25,7 +25,6 @@ from scripts.outputs import ParentOutputs
 from scripts.smoke import SAMPLE_HEALTH, WAIT_LOCAL, wait_healthy, wait_seconds
 
 
-
 @dataclass
 class Deployment:
     frontend_url: str

@@ -330,15 +330,6 @@ def test_a_policy_moving_from_the_resource_to_a_pattern_must_cover_the_previous_
     assert (ROLLBACK_ACCESS in by_resource["Role"].hazard) == flagged, by_resource["Role"].hazard
 
 
-def test_a_stack_taking_a_changed_output_through_a_join_changes_too():
-    """The parent passes NOTES_TABLE as !Join [",", [!GetAtt NotesDataStack.Outputs.TableName, ...]]
-    (how docs/services.md passes another stack's output): adopting a table changes that output, so the
-    task definition is replaced and the service rolls, not "no change"."""
-    result = plan({}, {"ExistingTableName": "my-table"})
-    service = {(c.resource, c.action) for c in result.changes if c.stack == "NotesService"}
-    assert ("TaskDefinition", "replace") in service and ("Service", "update") in service
-
-
 @pytest.mark.parametrize("expression", [
     {"Fn::Join": [",", [{"Fn::GetAtt": ["Data", "Outputs.Table"]}, "7"]]},
     {"Fn::Sub": "table=${Data.Outputs.Table}"},

@@ -115,3 +115,12 @@ def test_adopting_or_dropping_an_existing_table_says_which_data_the_app_will_use
     drop = plan({"ExistingTableName": "notes-retained"}, {})
     (table,) = [c for c in drop.changes if c.resource == "NotesTable"]
     assert table.action == "add" and "EMPTY" in table.hazard
+
+
+def test_a_stack_taking_a_changed_output_through_a_join_changes_too():
+    """The parent passes NOTES_TABLE as !Join [",", [!GetAtt NotesDataStack.Outputs.TableName, ...]]
+    (how docs/services.md passes another stack's output): adopting a table changes that output, so the
+    task definition is replaced and the service rolls, not "no change"."""
+    result = plan({}, {"ExistingTableName": "my-table"})
+    service = {(c.resource, c.action) for c in result.changes if c.stack == "NotesService"}
+    assert ("TaskDefinition", "replace") in service and ("Service", "update") in service
