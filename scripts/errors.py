@@ -9,7 +9,7 @@ scripts and tests. Callers tell failures apart by class (or `code`), never by th
     UnknownProfile         unknown_profile        AWS_PROFILE names a profile the AWS config files lack
     NoRegion               no_region              no region in AWS_REGION, REGION= or samconfig.toml
     AwsCallFailed          aws_call_failed        any other refused AWS call (`aws_code`: AWS's error code)
-    AwsUnreachable         aws_unreachable        no connection to AWS's endpoint (network, proxy, region)
+    AwsUnreachable         aws_unreachable        an AwsCallFailed: no connection to the endpoint (network, proxy)
     StackNotFound          stack_not_found        no stack by that name in the region
     NotABlueprintStack     not_a_blueprint_stack  the stack lacks an output this blueprint's parent has
     UnknownService         unknown_service        SERVICE= names no service of the stack
@@ -67,7 +67,10 @@ class AwsCallFailed(OpsError):
         self.aws_code, self.aws_message = aws_code, aws_message
 
 
-class AwsUnreachable(OpsError):
+class AwsUnreachable(AwsCallFailed):
+    """No connection to the endpoint: every later call would fail alike (a caller that can do without an
+    answer, e.g. the Free-plan check falling back to the deployed parameters, treats it as any failed call)."""
+
     code = "aws_unreachable"
 
 
