@@ -154,11 +154,10 @@ PLATFORM_TIERS = ["tests/unit", "tests/server", "tests/templates", "tests/cost"]
 # server's own endurance tests, load, a killed worker, fuzzing and slow clients (~2 min): they hold gunicorn's
 # settings and the entrypoint to account under abuse, which the sample's removal does not touch (the copy's
 # gunicorn.conf.py, entrypoint and app start and answer in the tests that do run here: every request shape,
-# error and drain). Their place in make test's 15 minutes is worth more than a second run. And the deep
-# checks' droppability, which makes a copy of its own to run tests this copy runs itself.
+# error and drain). Their place in make test's 15 minutes is worth more than a second run. And any test
+# marked own_copy, which makes a copy of its own to run tests this copy runs itself.
 NOT_IN_THE_COPY = ["tests/server/test_app_recipes.py", "tests/server/test_new_service.py",
-                   "tests/server/test_robustness.py", "tests/server/test_slow_clients.py",
-                   "tests/templates/test_deep_checks_droppable.py"]
+                   "tests/server/test_robustness.py", "tests/server/test_slow_clients.py"]
 
 
 @pytest.mark.timeout(600)  # four tiers in the copy: ~3 min alone, more on a busy machine
@@ -208,6 +207,6 @@ def test_without_the_sample_the_rest_renders_lints_starts_and_passes_its_tests(t
                                timeout=180)
     assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-2000:]
     ignored = [f"--ignore={path}" for path in NOT_IN_THE_COPY]
-    tiers = subprocess.run([*pytest, "-x", *ignored, *PLATFORM_TIERS], cwd=copy, env=env, capture_output=True,
+    tiers = subprocess.run([*pytest, "-x", "-m", "not own_copy", *ignored, *PLATFORM_TIERS], cwd=copy, env=env, capture_output=True,
                            text=True, timeout=580)
     assert tiers.returncode == 0, tiers.stdout[-4000:] + tiers.stderr[-2000:]

@@ -13,6 +13,8 @@ import pytest
 
 from checks.render import ROOT
 
+pytestmark = pytest.mark.own_copy
+
 # What dropping the deep checks deletes (the command in docs/checks.md).
 DEEP_CHECKS = ("checks/all_branches.py", "tests/templates/test_branches.py", "tests/templates/fixtures/branches",
                "tests/templates/test_rehearsal.py", "tests/templates/test_deep_checks_droppable.py")
