@@ -386,3 +386,17 @@ def run_cli(main) -> None:
 def stack_parameters(stack: dict) -> dict[str, str]:
     """A DescribeStacks answer's parameters as {key: value}."""
     return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+
+
+# The states in which a stack name exists but the next deploy creates the stack: REVIEW_IN_PROGRESS, a change
+# set for a new stack that never ran (declined at sam deploy's confirmation, or interrupted), which has no
+# template and no parameters, and which SAM deploys with a CREATE change set (samcli/lib/deploy/deployer.py,
+# has_stack: "we treat like this stack does not exist"); ROLLBACK_COMPLETE, a failed first create, which make
+# deploy deletes before it creates the stack again (stack_failures.clear_failed_create).
+NOT_CREATED = ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE")
+
+
+def not_created(stack: dict | None) -> bool:
+    """Whether the next deploy creates this stack (DescribeStacks' answer, None: no stack by that name): then
+    nothing is deployed to compare with, and SAM sends no UsePreviousValue."""
+    return stack is None or stack.get("StackStatus") in NOT_CREATED
