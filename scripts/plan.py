@@ -12,7 +12,9 @@ import os
 from dataclasses import dataclass
 
 from blueprint.templates import parent
+from checks.cfnlint.project_rules import references
 from checks.plan import Unrenderable, describe, plan, rule_refusals
+from checks.render import PARENT, template
 from scripts import cost, free_plan
 from scripts.common import (
     ENVIRONMENTS,
@@ -45,11 +47,21 @@ def refused_by(failures: list[str]) -> str:
     return failures[0] + (f" (also refused by {', '.join(more)})" if more else "")
 
 
-def check_rules(values: dict, region: str, what: str, source: str = "") -> None:
+def rule_inputs(failure: str) -> set[str]:
+    """The parameters a refusal of rule_refusals reads: its Rule's (pseudo parameters aside), or for a value
+    outside its bounds that parameter alone."""
+    name = failure.split(":", 1)[0]
+    rules = template(PARENT).get("Rules", {})
+    return {r for r in references(rules[name]) if not r.startswith("AWS::")} if name in rules else {name}
+
+
+def check_rules(values: dict, region: str, what: str, source: str = "", settled: set[str] | None = None) -> None:
     """parent.yml's Rules on a parameter set in a region, as CloudFormation checks them before it changes
     anything (checks/plan.py evaluates them offline): a refusal is one line with the Rule's AssertDescription.
-    `make plan` asks it of the new values, `make cost` of the configuration it would price."""
-    failures = rule_refusals(values, region)
+    `make plan` asks it of the new values, `make cost` of the configuration it would price. `settled`: the
+    parameters whose values are final; a refusal reading another one is left for later (make deploy, before
+    credentials: an update keeps the deployed value of every parameter it does not send)."""
+    failures = [f for f in rule_refusals(values, region) if settled is None or rule_inputs(f) <= settled]
     if failures:
         raise UsageError(f"parent.yml's Rules refuse {what} in {region}{f' (from {source})' if source else ''}: "
                          f"{refused_by(failures)}")

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import socket
+import uuid
 
 import pytest
 from moto import mock_aws
@@ -373,7 +374,8 @@ WHAT = {"plan": "the new values (samconfig.toml [default] with PARAMS)", "cost":
     ("preflight", "me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
     ("deploy", "cn-north-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
     ("preflight", "eu-south-2", "BudgetEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
-    ("deploy", "us-east-1", "DomainName=example.com", "DomainNeedsCertificate: DomainName needs CertificateArn"),
+    # DomainName and CertificateArn both sent: no deployed value can change the answer
+    ("deploy", "us-east-1", "DomainName=example.com CertificateArn=", "DomainNeedsCertificate: DomainName needs CertificateArn"),
     ("preflight", "us-east-1", "BudgetEmail=notanemail", "BudgetEmail"),
 ])
 def test_what_the_rules_refuse_is_one_line(command, region, params, named, offline, monkeypatch, capsys):
@@ -387,6 +389,56 @@ def test_what_the_rules_refuse_is_one_line(command, region, params, named, offli
     assert_one_line(code, lines, f"error: parent.yml's Rules refuse {WHAT[command]} in {region} (from {source}): "
                                  f"{named}")
     assert offline == []
+
+
+ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/mine/1"
+API_CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/1"
+
+
+@pytest.mark.parametrize("command, deployed, params, refused", [
+    # Free outside us-east-1 on a stack given WebAclArn earlier: the step the Free-plan refusal asks for
+    ("preflight", {"CloudFrontPlan": "PayAsYouGo", "WebAclArn": ACL}, "CloudFrontPlan=Free", ""),
+    ("deploy", {"CloudFrontPlan": "PayAsYouGo", "WebAclArn": ACL}, "CloudFrontPlan=Free", ""),
+    ("preflight", {"ApiDomainName": "api.example.com"}, f"ApiCertificateArn={API_CERTIFICATE}", ""),
+    ("preflight", {"CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/2"}, "DomainName=www.example.com", ""),
+    # no stack, a stack without the value, a change set that never ran: the template's default, refused
+    ("preflight", None, "CloudFrontPlan=Free", "FreePlanNeedsWebAcl: CloudFrontPlan=Free needs a web ACL"),
+    ("deploy", {"Profile": "dev"}, "CloudFrontPlan=Free", "FreePlanNeedsWebAcl: CloudFrontPlan=Free needs a web ACL"),
+    ("preflight", "REVIEW_IN_PROGRESS", "CloudFrontPlan=Free", "FreePlanNeedsWebAcl: CloudFrontPlan=Free needs a web ACL"),
+])
+def test_the_rules_see_the_deployed_values_an_update_keeps(command, deployed, params, refused, offline, monkeypatch,
+                                                          capsys):
+    """SAM sends UsePreviousValue for every parameter of the template the deploy does not name, and none for a
+    stack it creates (samcli/lib/deploy/deployer.py merge_parameters and create_changeset; docs/deploy.md), so
+    CloudFormation asks the Rules of deployed < samconfig.toml < PARAMS: make preflight and make deploy did
+    of samconfig.toml < PARAMS over the defaults, and refused these updates."""
+    from moto.cloudformation.models import cloudformation_backends
+    monkeypatch.setattr(getattr(cli, command), command, lambda *a, **k: 0)
+    stack = f"rules-{uuid.uuid4().hex[:8]}"  # a name of its own: the module's moto (deployment) may be running
+    with mock_aws():
+        import boto3
+        session = boto3.session.Session(region_name="eu-west-1")
+        if deployed is not None:
+            create_stack(session, stack, [], {} if deployed == "REVIEW_IN_PROGRESS" else deployed)
+        if deployed == "REVIEW_IN_PROGRESS":
+            next(s for s in cloudformation_backends["123456789012"]["eu-west-1"].stacks.values()
+                 if s.name == stack).status = deployed
+        monkeypatch.setattr(common, "session_for", lambda session_=None: session)
+        if not refused:
+            assert cli.main([command, "--region", "eu-west-1", "--stack", stack, "--params", params]) == 0
+            return
+        code, lines = answer([command], {"REGION": "eu-west-1", "STACK": stack, "PARAMS": params}, monkeypatch, capsys)
+    over = f" over stack {stack}'s deployed values" if isinstance(deployed, dict) else ""
+    assert_one_line(code, lines, "error: parent.yml's Rules refuse the values to deploy in eu-west-1 (from "
+                                 f"samconfig.toml [default] with PARAMS{over}): {refused}")
+
+
+def test_before_credentials_only_a_refusal_no_deployed_value_can_change(offline, monkeypatch, capsys):
+    """DomainName alone may meet a deployed CertificateArn: without credentials no stack can be read, so the
+    line is the credentials' (the region's and the sent values' own refusals come first: the cases above)."""
+    code, lines = answer(["deploy"], {"REGION": "us-east-1", "PARAMS": "DomainName=example.com",
+                                      "AWS_ACCESS_KEY_ID": None}, monkeypatch, capsys)
+    assert_one_line(code, lines, "no AWS credentials found")
 
 
 def test_plan_from_values_no_stack_can_have_is_a_first_deploy(offline, monkeypatch, capsys):
