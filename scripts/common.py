@@ -18,22 +18,29 @@ import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
     CredentialRetrievalError,
-    EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
     ProfileNotFound,
+    ProxyConnectionError,
+    ReadTimeoutError,
+    SSLError,
     SSOTokenLoadError,
     TokenRetrievalError,
     UnauthorizedSSOTokenError,
     WaiterError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotocoreConnectionError,  # not the builtin of that name
 )
 
 from scripts.errors import (  # noqa: F401 (OpsError: every script imports it from here)
@@ -79,6 +86,12 @@ def sso_login(profile: str | None) -> str:
     return f"`aws sso login --profile {profile}`" if profile else "`aws sso login` (with --profile, if you use one)"
 
 
+def _endpoint(exc: BotoCoreError) -> str:
+    """The scheme and host a network error names (its URL without the path), or "its endpoint"."""
+    url = urlsplit(str(exc.kwargs.get("endpoint_url", "")))
+    return f"{url.scheme}://{url.netloc}" if url.netloc else "its endpoint"
+
+
 @contextmanager
 def aws_errors(profile: str | None = None):
     """Turn boto3's exceptions into one clear line, classed by what the user does about it. `profile`: the
@@ -115,9 +128,18 @@ def aws_errors(profile: str | None = None):
         if str(exc.kwargs.get("reason", "")).startswith("Max attempts exceeded"):
             raise WaitTimedOut(f"gave up waiting: {exc}") from None
         raise WaitFailed(f"gave up waiting: {exc}") from None
-    except EndpointConnectionError as exc:  # every later call fails alike: one line, and preflight says it once
-        raise AwsUnreachable(f"cannot reach AWS at {exc.kwargs.get('endpoint_url', 'its endpoint')}: check the "
-                             "network, a proxy (HTTPS_PROXY) and the region") from None
+    # The network between us and AWS: every later call fails alike, so one line (and preflight says it once).
+    # botocore's public classes: ConnectionError (no connection: refused, unresolved, timed out, the proxy, TLS)
+    # and the HTTPClientErrors of a connection that stopped answering.
+    except SSLError as exc:  # a proxy that inspects TLS presents its own certificate
+        raise AwsUnreachable(f"cannot reach AWS at {_endpoint(exc)}: TLS validation failed ({exc.kwargs.get('error')}): "
+                             "behind a proxy that inspects TLS, point AWS_CA_BUNDLE at its CA certificate") from None
+    except ProxyConnectionError as exc:  # botocore masks the proxy URL's password
+        raise AwsUnreachable(f"cannot reach AWS through the proxy {exc.kwargs.get('proxy_url')}: check HTTPS_PROXY "
+                             "(and NO_PROXY), or unset it") from None
+    except (BotocoreConnectionError, ReadTimeoutError, ConnectionClosedError) as exc:
+        raise AwsUnreachable(f"cannot reach AWS at {_endpoint(exc)}: check the network, a proxy (HTTPS_PROXY) and the "
+                             "region") from None
     except BotoCoreError as exc:
         raise AwsCallFailed(f"AWS call failed: {exc}") from None
 

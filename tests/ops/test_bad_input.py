@@ -307,6 +307,54 @@ def test_aws_out_of_reach_is_said_once(offline, monkeypatch, capsys):
     assert offline, "it did try AWS"
 
 
+def test_a_proxy_that_refuses_is_said_once(offline, monkeypatch, capsys):
+    """HTTPS_PROXY naming a proxy that does not answer: botocore's ProxyConnectionError (a ConnectionError, like
+    EndpointConnectionError) was "FAIL ... Failed to connect to proxy URL" once per check that calls AWS."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    code, lines = answer(["preflight"], {"HTTPS_PROXY": "http://127.0.0.1:9"}, monkeypatch, capsys)
+    lines = [line for line in lines if not line.startswith("region: ")]
+    assert_one_line(code, lines, "cannot reach AWS through the proxy http://127.0.0.1:9: check HTTPS_PROXY")
+    assert offline, "it did try the proxy"
+
+
+def test_an_endpoint_that_times_out_is_said_once(offline, monkeypatch, capsys):
+    """A firewall that drops packets: the connection times out (botocore's ConnectTimeoutError)."""
+    import socket
+
+    def times_out(*args, **kwargs):
+        offline.append(args)
+        raise TimeoutError("timed out")
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                                                                  ("127.0.0.1", 9))])
+    monkeypatch.setattr(socket.socket, "connect", times_out)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    code, lines = answer(["preflight"], {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, monkeypatch, capsys)
+    lines = [line for line in lines if not line.startswith("region: ")]
+    assert_one_line(code, lines, "cannot reach AWS at http://127.0.0.1:9: check the network")
+    assert offline
+
+
+@pytest.mark.parametrize("raised, says", [
+    ("SSLError", "TLS validation failed (certificate verify failed): behind a proxy that inspects TLS, point "
+                 "AWS_CA_BUNDLE at its CA certificate"),
+    ("ReadTimeoutError", "cannot reach AWS at https://sts.us-east-1.amazonaws.com: check the network"),
+    ("ConnectionClosedError", "cannot reach AWS at https://sts.us-east-1.amazonaws.com: check the network"),
+])
+def test_every_network_failure_botocore_names_is_aws_out_of_reach(raised, says):
+    """botocore's public classes for a connection that failed or stopped answering
+    (https://docs.aws.amazon.com/boto3/latest/guide/error-handling.html lists
+    botocore.exceptions; the TLS hint: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html,
+    AWS_CA_BUNDLE)."""
+    import botocore.exceptions
+
+    from scripts.errors import AwsUnreachable
+    error = getattr(botocore.exceptions, raised)(endpoint_url="https://sts.us-east-1.amazonaws.com/?x=1",
+                                                error="certificate verify failed")
+    with pytest.raises(AwsUnreachable) as caught, common.aws_errors():
+        raise error
+    assert says in str(caught.value)
+
+
 def test_preflight_names_a_missing_buildx_plugin(monkeypatch):
     """Without the plugin docker answers `docker buildx ...` with its generic "Run 'docker --help'"."""
     import subprocess
