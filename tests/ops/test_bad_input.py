@@ -311,7 +311,11 @@ def test_a_proxy_that_refuses_is_said_once(offline, monkeypatch, capsys):
     """HTTPS_PROXY naming a proxy that does not answer: botocore's ProxyConnectionError (a ConnectionError, like
     EndpointConnectionError) was "FAIL ... Failed to connect to proxy URL" once per check that calls AWS."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    code, lines = answer(["preflight"], {"HTTPS_PROXY": "http://127.0.0.1:9"}, monkeypatch, capsys)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    # An endpoint of its own, as above: no AWS stand-in (this module's moto) answers in the proxy's place.
+    code, lines = answer(["preflight"], {"HTTPS_PROXY": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": "https://127.0.0.1:8"},
+                         monkeypatch, capsys)
     lines = [line for line in lines if not line.startswith("region: ")]
     assert_one_line(code, lines, "cannot reach AWS through the proxy http://127.0.0.1:9: check HTTPS_PROXY")
     assert offline, "it did try the proxy"
