@@ -32,6 +32,7 @@ from scripts.common import (
     load_samconfig,
     not_created,
     parse_overrides,
+    region_enabled,
     require_credentials,
     resolve_region,
     run_cli,
@@ -119,19 +120,20 @@ def ready(args, deployed: bool = False, samconfig: bool = False, stack: bool = F
         sent, source = {**t.parameters, **(extra or {})}, f"{config} with PARAMS" if extra else config
         plan.check_rules(sent, t.region, "the values to deploy", source, settled=set(sent))
     require_credentials(t)
-    if samconfig:
-        # An update keeps the deployed value of every parameter it does not send (SAM sends UsePreviousValue
-        # for it, scripts/deploy.py), so the Rules see deployed < samconfig.toml < PARAMS; a create, the defaults.
-        found = stack_or_none(t.client("cloudformation"), t.stack_name)
-        previous = {} if not_created(found) else stack_parameters(found)
-        plan.check_rules({**previous, **sent}, t.region, "the values to deploy",
-                         f"{source} over stack {t.stack_name}'s deployed values" if previous else source)
-    outputs = None
-    if deployed:
-        outputs = stack_outputs.read(t)
-        outputs.select(t.service)
-    elif stack:
-        describe_stack(t)
+    with region_enabled(t):  # the first call to AWS: an opt-in region that is off answers like bad credentials
+        if samconfig:
+            # An update keeps the deployed value of every parameter it does not send (SAM sends UsePreviousValue
+            # for it, scripts/deploy.py), so the Rules see deployed < samconfig.toml < PARAMS; a create, the defaults.
+            found = stack_or_none(t.client("cloudformation"), t.stack_name)
+            previous = {} if not_created(found) else stack_parameters(found)
+            plan.check_rules({**previous, **sent}, t.region, "the values to deploy",
+                             f"{source} over stack {t.stack_name}'s deployed values" if previous else source)
+        outputs = None
+        if deployed:
+            outputs = stack_outputs.read(t)
+            outputs.select(t.service)
+        elif stack:
+            describe_stack(t)
     say_region(t.region, t.region_source)
     return t, outputs
 

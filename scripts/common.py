@@ -119,9 +119,10 @@ def aws_errors(profile: str | None = None):
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Error"), error.get("Message", str(exc))
-        if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"):
-            raise CredentialsRejected(f"AWS rejected the credentials ({code}): refresh them, e.g. `aws sso login`") \
-                from None
+        if code in ("ExpiredToken", "ExpiredTokenException", *REJECTED_BY_REGION):
+            rejected = CredentialsRejected(f"AWS rejected the credentials ({code}): refresh them, e.g. `aws sso login`")
+            rejected.aws_code = code  # region_enabled() tells an opt-in region that is off by it
+            raise rejected from None
         raise AwsCallFailed(f"{exc.operation_name} failed: {code}: {message}", code, message) from None
     except WaiterError as exc:
         # botocore's only structured hint: a waiter that ran out of attempts says so in `reason`.
@@ -142,6 +143,32 @@ def aws_errors(profile: str | None = None):
                              "region") from None
     except BotoCoreError as exc:
         raise AwsCallFailed(f"AWS call failed: {exc}") from None
+
+
+# What AWS answers any credentials in an opt-in region the account has not enabled, as it answers unknown
+# keys (https://repost.aws/knowledge-center/iam-validate-access-credentials); us-east-1 is never off.
+REJECTED_BY_REGION = ("InvalidClientTokenId", "UnrecognizedClientException")
+ALWAYS_ENABLED = "us-east-1"
+
+
+@contextmanager
+def region_enabled(t: Target):
+    """Credentials AWS rejects in t.region (REJECTED_BY_REGION) are asked of STS in us-east-1 once: accepted
+    there, the one line names the region that is not enabled, not the credentials
+    (https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html)."""
+    try:
+        yield
+    except CredentialsRejected as exc:
+        if getattr(exc, "aws_code", "") not in REJECTED_BY_REGION or t.region == ALWAYS_ENABLED:
+            raise
+        try:
+            with aws_errors(t.session.profile_name):
+                t.client("sts", region=ALWAYS_ENABLED).get_caller_identity()
+        except OpsError:
+            raise exc from None
+        raise UsageError(f"region {t.region} is not enabled for this account (AWS accepts these credentials in "
+                         f"{ALWAYS_ENABLED} only): enable it (`aws account enable-region --region-name {t.region}`, or "
+                         "the console's AWS Regions page) or choose another with REGION=") from None
 
 
 def stack_missing(exc: AwsCallFailed) -> bool:

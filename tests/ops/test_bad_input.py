@@ -359,6 +359,42 @@ def test_every_network_failure_botocore_names_is_aws_out_of_reach(raised, says):
     assert says in str(caught.value)
 
 
+@pytest.mark.parametrize("command", ["status", "preflight"])
+@pytest.mark.parametrize("accepted_in_us_east_1, says", [
+    (True, "error: region eu-south-2 is not enabled for this account (AWS accepts these credentials in us-east-1 "
+           "only): enable it (`aws account enable-region --region-name eu-south-2`"),
+    (False, "error: AWS rejected the credentials (InvalidClientTokenId): refresh them"),
+])
+def test_an_opt_in_region_that_is_off_is_named_not_the_credentials(command, accepted_in_us_east_1, says, offline,
+                                                                    monkeypatch, capsys):
+    """An opt-in region the account has not enabled answers every call InvalidClientTokenId, as for unknown keys
+    (https://repost.aws/knowledge-center/iam-validate-access-credentials;
+    https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html): the commands said "refresh
+    the credentials". STS in us-east-1 tells the two apart (the Stubber checks both calls)."""
+    from tests.ops.conftest import stubbed
+    cfn, cfn_stub = stubbed("cloudformation", activate=False)
+    cfn_stub.add_client_error("describe_stacks", "InvalidClientTokenId",
+                              "The security token included in the request is invalid.", 403)
+    cfn_stub.activate()
+    sts, sts_stub = stubbed("sts", activate=False)
+    if accepted_in_us_east_1:
+        sts_stub.add_response("get_caller_identity", {"UserId": "AIDAEXAMPLE", "Account": "123456789012",
+                                                      "Arn": "arn:aws:iam::123456789012:user/me"})
+    else:
+        sts_stub.add_client_error("get_caller_identity", "InvalidClientTokenId", "The security token is invalid.", 403)
+    sts_stub.activate()
+    asked: list = []
+
+    def client(self, service, region=None):
+        asked.append((service, region or self.region))
+        return {"cloudformation": cfn, "sts": sts}[service]
+    monkeypatch.setattr(common.Target, "client", client)
+    code, lines = answer([command], {"REGION": "eu-south-2"}, monkeypatch, capsys)
+    assert_one_line(code, lines, says)
+    assert asked == [("cloudformation", "eu-south-2"), ("sts", "us-east-1")]
+    sts_stub.assert_no_pending_responses()
+
+
 def test_preflight_names_a_missing_buildx_plugin(monkeypatch):
     """Without the plugin docker answers `docker buildx ...` with its generic "Run 'docker --help'"."""
     import subprocess
