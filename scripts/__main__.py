@@ -8,10 +8,10 @@ Makefile passes (ENV, STACK, REGION, PARAMS, SERVICE, YES, DELETE_TABLE, FOLLOW,
 
 Bad input is refused before a command acts, in one line on stderr and a non-zero exit: an unknown flag
 or a flag's wrong value (argparse's refusals, exit 2), a parameter parent.yml does not declare or a value
-it does not allow, an unknown ENV, STACK, AWS profile or region, no credentials, a stack that is not there
-or a SERVICE it lacks (exit 1; tests/ops/test_bad_input.py drives every command with each). Then every
-command says which region it uses, and where that came from, in one line on stderr:
-`region: eu-west-1 (from AWS_REGION)`.
+it does not allow, an unknown ENV, STACK, AWS profile or region, no credentials, an opt-in region the
+account has not enabled, AWS out of reach, a stack that is not there or a SERVICE it lacks (exit 1;
+tests/ops/test_bad_input.py drives every command with each). Then every command says which region it uses,
+and where that came from, in one line on stderr: `region: eu-west-1 (from AWS_REGION)`.
 """
 from __future__ import annotations
 

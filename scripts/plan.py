@@ -125,8 +125,10 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
             " so no stack has them there: this is the plan of a first deploy of the new values (STACK= compares with "
             "a deployed stack)")
     if s.status:
-        out(f"note: {s.source} is {s.status}, not created yet (a change set that never ran, or a failed first "
-            "create): the next deploy creates it, so this is the plan of a first deploy of samconfig's values with PARAMS")
+        why = "its first change set never ran" if s.status == "REVIEW_IN_PROGRESS" else \
+            "its first create failed and make deploy deletes it first"
+        out(f"note: {s.source} is {s.status}, not created yet ({why}): the next deploy creates it, so this is the plan "
+            "of a first deploy of samconfig's values with PARAMS")
     first = bool(s.unborn or s.status)
     # A deployed parameter parent.yml no longer declares is not in the plan (it renders this parent): say
     # which of their values the update would lose, as `make deploy` refuses them (scripts/upgrade.py).
