@@ -25,6 +25,7 @@ import botocore.session
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConfigParseError,
     ConnectionClosedError,
     CredentialRetrievalError,
     NoCredentialsError,
@@ -67,18 +68,37 @@ NO_CREDENTIALS = ("no AWS credentials found: run `aws configure` (or `aws sso lo
                   "or set AWS_PROFILE / AWS_ACCESS_KEY_ID")
 
 
+def profile_variable() -> str | None:
+    """The environment variable that chose the AWS profile: AWS_PROFILE, else botocore's AWS_DEFAULT_PROFILE."""
+    return next((name for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if os.environ.get(name)), None)
+
+
 def no_credentials() -> NoCredentials:
-    """NO_CREDENTIALS; when AWS_PROFILE is set, setting it is not the fix: name the profile that has none."""
-    profile = os.environ.get("AWS_PROFILE")
-    if not profile:
+    """NO_CREDENTIALS; when a variable chose the profile, setting one is not the fix: name the profile."""
+    variable = profile_variable()
+    if not variable:
         return NoCredentials(NO_CREDENTIALS)
-    return NoCredentials(f"AWS profile {profile} (AWS_PROFILE) has no credentials: run `aws configure --profile "
-                         f"{profile}` (or `aws sso login --profile {profile}`), or set AWS_PROFILE to another")
+    profile = os.environ[variable]
+    return NoCredentials(f"AWS profile {profile} ({variable}) has no credentials: run `aws configure --profile "
+                         f"{profile}` (or `aws sso login --profile {profile}`), or set {variable} to another")
+
+
+def partial_credentials(exc: PartialCredentialsError) -> NoCredentials:
+    """Half a set of credentials, e.g. AWS_ACCESS_KEY_ID without AWS_SECRET_ACCESS_KEY: name what is missing."""
+    missing, provider = exc.kwargs.get("cred_var", "a value"), exc.kwargs.get("provider", "")
+    where = "the environment" if provider == "env" else f"credential source {provider}"
+    return NoCredentials(f"incomplete AWS credentials in {where}: {missing} is missing; set it, or remove the rest")
 
 
 def unknown_profile(exc: ProfileNotFound) -> UnknownProfile:
-    return UnknownProfile(f"AWS profile {exc.kwargs.get('profile')} is not in your AWS config or credentials file: "
-                          "`aws configure list-profiles` lists them; set AWS_PROFILE to one, or unset it")
+    variable = profile_variable() or "AWS_PROFILE"
+    return UnknownProfile(f"AWS profile {exc.kwargs.get('profile')} ({variable}) is not in your AWS config or "
+                          f"credentials file: `aws configure list-profiles` lists them; set {variable} to one, "
+                          "or unset it")
+
+
+def credential_process(profile: str | None) -> str:
+    return f"profile {profile}'s credential_process" if profile else "the profile's credential_process"
 
 
 def sso_login(profile: str | None) -> str:
@@ -99,7 +119,9 @@ def aws_errors(profile: str | None = None):
     expired login shows at the first call unless require_credentials loads them first)."""
     try:
         yield
-    except (NoCredentialsError, PartialCredentialsError):
+    except PartialCredentialsError as exc:
+        raise partial_credentials(exc) from None
+    except NoCredentialsError:
         raise no_credentials() from None
     except SSOTokenLoadError:  # no cached SSO token: never logged in, or the cache was cleared
         raise NoCredentials(f"no SSO login for this AWS profile: run {sso_login(profile)}") from None
@@ -108,10 +130,11 @@ def aws_errors(profile: str | None = None):
             from None
     except CredentialRetrievalError as exc:  # a credential_process (provider custom-process) or another source
         source = exc.kwargs.get("provider")
-        source = "the profile's credential_process" if source == "custom-process" else f"credential source {source}"
+        source = credential_process(profile) if source == "custom-process" else f"credential source {source}"
         reason = exc.kwargs.get("error_msg") or "it gave no reason"
+        variable = profile_variable() or "AWS_PROFILE"
         raise NoCredentials(f"no AWS credentials: {source} failed ({reason}): run it by hand to see why, or set "
-                            "AWS_PROFILE to another profile") from None
+                            f"{variable} to another profile") from None
     except NoRegionError:
         raise NoRegion(NO_REGION) from None
     except ProfileNotFound as exc:
@@ -364,7 +387,8 @@ def require_credentials(t: Target) -> None:
             if found is not None:
                 found.get_frozen_credentials()
     except OSError as exc:  # botocore runs a credential_process itself: a program that is not there, or not executable
-        raise NoCredentials(f"no AWS credentials: the profile's credential_process cannot run ({exc})") from None
+        raise NoCredentials(f"no AWS credentials: {credential_process(t.session.profile_name)} cannot run ({exc})") \
+            from None
     if found is None:
         raise no_credentials()
 
@@ -425,6 +449,10 @@ def run_cli(main) -> None:
         code = main()
     except OpsError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except ConfigParseError as exc:  # botocore reads the AWS config files whenever a session starts
+        print(f"error: cannot parse the AWS config file {exc.kwargs.get('path')}: fix it, or point AWS_CONFIG_FILE "
+              "(or AWS_SHARED_CREDENTIALS_FILE) at another", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

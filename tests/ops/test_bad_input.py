@@ -54,9 +54,9 @@ PROFILES = {
     "sso-no-login": (f"sso_session = {NEVER_LOGGED_IN}\n{SSO}", "no SSO login for this AWS profile: run "
                                                                  "`aws sso login --profile sso-no-login`"),
     "process-fails": ("credential_process = false\nregion = us-east-1\n",
-                      "no AWS credentials: the profile's credential_process failed (it gave no reason)"),
+                      "no AWS credentials: profile process-fails's credential_process failed (it gave no reason)"),
     "process-missing": ("credential_process = /nonexistent/credential-helper\nregion = us-east-1\n",
-                        "no AWS credentials: the profile's credential_process cannot run"),
+                        "no AWS credentials: profile process-missing's credential_process cannot run"),
 }
 EXPIRED = {  # their cached token is past its expiresAt (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.html)
     "sso-expired": f"sso_start_url = {START_URL}\nsso_region = us-east-1\n{SSO}",  # the legacy keys
@@ -101,14 +101,21 @@ def cases() -> list:
                                             ('Ingress="HttpApi', "No closing quotation"))]
         if has(command, "--region"):  # it reads the AWS profile, at least for its region when nothing else names one
             found.append(pytest.param(command, argv(command), {"AWS_PROFILE": "nonexistent", "AWS_REGION": None},
-                                      "AWS profile nonexistent is not in", id=f"{command}-unknown-profile"))
+                                      "AWS profile nonexistent (AWS_PROFILE) is not in", id=f"{command}-unknown-profile"))
+            found.append(pytest.param(command, argv(command), {"AWS_DEFAULT_PROFILE": "nonexistent", "AWS_REGION": None},
+                                      "(AWS_DEFAULT_PROFILE) is not in your AWS config or credentials file: `aws configure "
+                                      "list-profiles` lists them; set AWS_DEFAULT_PROFILE to one",
+                                      id=f"{command}-unknown-default-profile"))
         if has(command, "--stack"):  # it calls AWS (plan: with a deployed stack to start from)
             extra = ["--stack", DEPLOYED_STACK] if command == "plan" else []
             found.append(pytest.param(command, [*argv(command), *extra], {"AWS_ACCESS_KEY_ID": None},
                                       "no AWS credentials found", id=f"{command}-no-credentials"))
             found.append(pytest.param(command, [*argv(command), *extra], {"AWS_PROFILE": "nonexistent",
                                                                           "REGION": "eu-west-1"},
-                                      "AWS profile nonexistent is not in", id=f"{command}-unknown-profile-with-region"))
+                                      "AWS profile nonexistent (AWS_PROFILE) is not in", id=f"{command}-unknown-profile-with-region"))
+            found.append(pytest.param(command, [*argv(command), *extra], {"AWS_SECRET_ACCESS_KEY": None},
+                                      "incomplete AWS credentials in the environment: AWS_SECRET_ACCESS_KEY is missing",
+                                      id=f"{command}-half-the-keys"))
             found += [pytest.param(command, [*argv(command), *extra], {"AWS_ACCESS_KEY_ID": None, "AWS_PROFILE": profile},
                                    named, id=f"{command}-{profile}") for profile, (_, named) in PROFILES.items()]
     found.append(pytest.param("new-service", ["new-service", "Reports!"], {}, "Reports!", id="new-service-bad-name"))
@@ -285,6 +292,19 @@ def test_a_samconfig_that_is_not_toml_is_one_line(tmp_path):
 
 
 # ---------------------------------------------------------------- preflight says a credential failure once
+
+@pytest.mark.parametrize("command", [command for _, command, *_ in cli.COMMANDS if has(command, "--region")])
+@pytest.mark.parametrize("variable", ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"])
+def test_an_aws_config_file_that_does_not_parse_is_one_line(command, variable, offline, monkeypatch, capsys, tmp_path):
+    """botocore reads both files whenever a session starts, offline commands given REGION= included (the region
+    list, read once a process, is read anew here as in a new process)."""
+    from scripts import common
+    monkeypatch.setattr(common, "_KNOWN_REGIONS", {})
+    broken = tmp_path / "broken"
+    broken.write_text("[profile broken\nregion = eu-west-1\n")
+    code, lines = answer([*argv(command), "--region", "eu-west-1"], {variable: str(broken)}, monkeypatch, capsys)
+    assert_one_line(code, lines, f"cannot parse the AWS config file {broken}")
+
 
 def test_preflight_says_rejected_credentials_once(monkeypatch, capsys):
     def rejected(t, params):
