@@ -292,7 +292,8 @@ class Evaluator:
             if "AllowedValues" in spec and text not in [str(v) for v in spec["AllowedValues"]]:
                 failed.append(f"{name}: {text!r} is not one of {spec['AllowedValues']}")
             if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], text):
-                failed.append(f"{name}: {text!r} does not match {spec['AllowedPattern']}")
+                failed.append(f"{name}: {text!r} is not allowed: "  # CloudFormation says the ConstraintDescription
+                              f"{spec.get('ConstraintDescription') or 'it does not match ' + spec['AllowedPattern']}")
             for bound, outside in (("MinValue", lambda v, b: v < b), ("MaxValue", lambda v, b: v > b)):
                 if bound in spec and re.fullmatch(r"-?\d+(\.\d+)?", text) and outside(float(text), float(spec[bound])):
                     failed.append(f"{name}: {text} is outside {bound} {spec[bound]}")

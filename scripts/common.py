@@ -234,12 +234,17 @@ def parse_overrides(text: str, source: str = "samconfig.toml") -> dict[str, str]
 
 
 def check_allowed(values: dict, parameters: dict) -> None:
-    """Each value against its parameter's AllowedValues in a template's Parameters (what CloudFormation
-    would refuse), in one line: `make cost` and `make plan` ask before anything renders."""
+    """Each value against its parameter's AllowedValues and AllowedPattern in a template's Parameters (what
+    CloudFormation would refuse), in one line: `make cost` and `make plan` ask before anything renders. A
+    pattern's refusal says its ConstraintDescription, as CloudFormation does, not the regular expression."""
     for name, value in values.items():
-        allowed = parameters.get(name, {}).get("AllowedValues")
+        spec = parameters.get(name, {})
+        allowed = spec.get("AllowedValues")
         if allowed and str(value) not in {str(a) for a in allowed}:
             raise UsageError(f"{name}={value} is not allowed: use one of {', '.join(map(str, allowed))}")
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], str(value)):
+            raise UsageError(f"{name}={value} is not allowed: "
+                             f"{spec.get('ConstraintDescription') or 'it does not match ' + spec['AllowedPattern']}")
 
 
 def check_parameters(values: dict, source: str, parameters: dict | None = None) -> None:

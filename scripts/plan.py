@@ -62,9 +62,10 @@ def check_rules(values: dict, region: str, what: str, source: str = "", settled:
     parameters whose values are final; a refusal reading another one is left for later (make deploy, before
     credentials: an update keeps the deployed value of every parameter it does not send)."""
     failures = [f for f in rule_refusals(values, region) if settled is None or rule_inputs(f) <= settled]
-    if failures:
-        raise UsageError(f"parent.yml's Rules refuse {what} in {region}{f' (from {source})' if source else ''}: "
-                         f"{refused_by(failures)}")
+    if failures:  # a value outside its parameter's constraints is the parameter's refusal, not a Rule's
+        who = "parent.yml refuses" if failures[0].split(":", 1)[0] in parent()["Parameters"] else \
+            "parent.yml's Rules refuse"
+        raise UsageError(f"{who} {what} in {region}{f' (from {source})' if source else ''}: {refused_by(failures)}")
 
 
 @dataclass

@@ -484,7 +484,6 @@ WHAT = {"plan": "the new values (samconfig.toml [default] with PARAMS)", "cost":
     ("preflight", "eu-south-2", "BudgetEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
     # DomainName and CertificateArn both sent: no deployed value can change the answer
     ("deploy", "us-east-1", "DomainName=example.com CertificateArn=", "DomainNeedsCertificate: DomainName needs CertificateArn"),
-    ("preflight", "us-east-1", "BudgetEmail=notanemail", "BudgetEmail"),
 ])
 def test_what_the_rules_refuse_is_one_line(command, region, params, named, offline, monkeypatch, capsys):
     """make plan printed an IndexError traceback from vpc.yml's AZ lookup (the samconfig side rendered unchecked);
@@ -607,3 +606,41 @@ def test_offline_commands_given_a_region_do_not_read_the_aws_profile(command, of
     assert captured.err == "region: eu-west-1 (from REGION= / --region)\n"
     assert "eu-west-1" in captured.out.splitlines()[0]
     assert offline == []
+
+
+# ---------------------------------------------------------------- a parameter's constraint, said in words
+
+def pattern_parameters() -> list[str]:
+    from blueprint.templates import parent
+    return [name for name, spec in parent()["Parameters"].items() if "AllowedPattern" in spec]
+
+
+def test_every_pattern_parameter_says_its_constraint_in_words():
+    """CloudFormation shows a refused value's ConstraintDescription, or else the bare regular expression
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html):
+    every parameter with an AllowedPattern has one, so a new one cannot ship without it."""
+    from blueprint.templates import parent
+    assert len(pattern_parameters()) >= 10
+    missing = [n for n in pattern_parameters() if not parent()["Parameters"][n].get("ConstraintDescription")]
+    assert missing == []
+
+
+@pytest.mark.parametrize("command", ["plan", "cost", "preflight"])
+@pytest.mark.parametrize("name", pattern_parameters())
+def test_a_value_outside_a_pattern_is_refused_with_its_constraint_description(command, name, offline, monkeypatch,
+                                                                              capsys):
+    """make plan printed `... does not match ^$|^arn:aws[a-z-]*:acm:us-east-1:...` under "parent.yml's Rules
+    refuse" (a parameter's constraint is not a Rule); now the ConstraintDescription, as CloudFormation says it."""
+    from blueprint.templates import parent
+    described = " ".join(parent()["Parameters"][name]["ConstraintDescription"].split())
+    code, lines = answer([command], {"PARAMS": f"{name}=NOT_VALID!", "AWS_ACCESS_KEY_ID": None}, monkeypatch, capsys)
+    assert_one_line(code, lines, f"error: {name}=NOT_VALID! is not allowed: {described}")
+    assert offline == []
+
+
+def test_a_constraint_the_rules_check_meets_is_the_parameters_refusal_not_a_rules():
+    """What reaches parent.yml's Rules unchecked (a deployed stack's values, samconfig's) says the same."""
+    from scripts.plan import check_rules
+    with pytest.raises(UsageError, match=r"^parent.yml refuses these values in us-east-1: BudgetEmail: 'x' is not "
+                                         r"allowed: empty, or one email address \(name@example.com\)$"):
+        check_rules({"BudgetEmail": "x"}, "us-east-1", "these values")
