@@ -98,7 +98,8 @@ CLEAR_WITH_EMPTY = {
 # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html;
 # "The CIDR ... conflicts with another subnet": https://github.com/aws/aws-cdk/issues/6683).
 CONFLICT_ON_REPLACE = {
-    ("AWS::EC2::Subnet", "CidrBlock"): "two subnets of a VPC cannot share a CIDR block",
+    ("AWS::EC2::Subnet", "CidrBlock"): "two subnets of a VPC cannot share a CIDR block: keep the AZs the stack was "
+                                       "created with, or deploy a second stack in the new ones (docs/deploy.md)",
     ("AWS::EC2::NatGateway", "AllocationId"): "an Elastic IP address serves one NAT gateway at a time",
 }
 

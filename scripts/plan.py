@@ -15,7 +15,7 @@ from blueprint.templates import parent
 from checks.cfnlint.project_rules import references
 from checks.plan import Unrenderable, describe, plan, rule_refusals
 from checks.render import PARENT, template
-from scripts import cost, free_plan
+from scripts import cost, free_plan, zones
 from scripts.common import (
     ENVIRONMENTS,
     check_parameters,
@@ -66,6 +66,8 @@ def check_rules(values: dict, region: str, what: str, source: str = "", settled:
         who = "parent.yml refuses" if failures[0].split(":", 1)[0] in parent()["Parameters"] else \
             "parent.yml's Rules refuse"
         raise UsageError(f"{who} {what} in {region}{f' (from {source})' if source else ''}: {refused_by(failures)}")
+    if settled is None or "AvailabilityZoneIds" in settled:  # what only the subnets would refuse
+        zones.check_zone_ids(values.get("AvailabilityZoneIds", ""), region)
 
 
 @dataclass

@@ -644,3 +644,18 @@ def test_a_constraint_the_rules_check_meets_is_the_parameters_refusal_not_a_rule
     with pytest.raises(UsageError, match=r"^parent.yml refuses these values in us-east-1: BudgetEmail: 'x' is not "
                                          r"allowed: empty, or one email address \(name@example.com\)$"):
         check_rules({"BudgetEmail": "x"}, "us-east-1", "these values")
+
+
+@pytest.mark.parametrize("command", ["plan", "cost", "preflight", "deploy"])
+@pytest.mark.parametrize("zones, named", [
+    ("use1-az4,use1-az6", "AvailabilityZoneIds=use1-az4,use1-az6: use1-az4 is an AZ ID of us-east-1, not of eu-west-1: "
+                          "give two AZ IDs of eu-west-1 (euw1-az..."),
+    ("euw1-az1,euw1-az1", "AvailabilityZoneIds=euw1-az1,euw1-az1 names one AZ twice: give two different AZ IDs"),
+])
+def test_az_ids_of_another_region_or_one_az_twice_are_one_line(command, zones, named, offline, monkeypatch, capsys):
+    """make plan REGION=eu-west-1 with us-east-1's AZ IDs printed only "would FAIL ... same CidrBlock" warnings, and
+    one AZ named twice passed plan and cost: both are refused offline, before credentials or a build."""
+    code, lines = answer([command], {"REGION": "eu-west-1", "PARAMS": f"AvailabilityZoneIds={zones}",
+                                     "AWS_ACCESS_KEY_ID": None}, monkeypatch, capsys)
+    assert_one_line(code, lines, f"error: {named}")
+    assert offline == []

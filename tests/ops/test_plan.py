@@ -38,7 +38,9 @@ def test_a_predicted_failure_exits_non_zero_like_a_refusal(capsys):
     """A CI gate on `make plan` must stop at an update it predicts CloudFormation fails (here: subnets
     replaced with the same CIDR blocks), not only at a Rule's refusal; a warning alone still exits 0."""
     assert cli.main(["plan", "--params", "AvailabilityZoneIds=use1-az4,use1-az6"]) == 1
-    assert "would FAIL to be replaced" in capsys.readouterr().out
+    failing = [line for line in capsys.readouterr().out.splitlines() if "would FAIL" in line]
+    assert failing and all("deploy a second stack in the new ones (docs/deploy.md)" in line for line in failing), \
+        "each says what to do instead"
 
 
 def test_plan_refuses_a_block_make_cost_refuses(monkeypatch):
