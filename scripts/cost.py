@@ -49,7 +49,7 @@ from scripts.common import (
     run_cli,
     say_region,
 )
-from scripts.errors import UsageError
+from scripts.errors import NoCredentials, UsageError
 
 PRICES = Path(__file__).with_name("prices.toml")
 GIB = 2 ** 30
@@ -793,7 +793,8 @@ def on_demand_price(product_json: str) -> tuple[str, float]:
 
 
 def refresh(region: str, session=None, path: Path = PRICES) -> dict[str, float]:
-    """Current Fargate prices from the AWS Price List API into prices.toml (other rows kept)."""
+    """Current Fargate prices from the AWS Price List API into prices.toml (other rows kept); a refresh that
+    cannot happen (no credentials, no network, no prices for the region) is an OpsError, the file untouched."""
     import boto3
     from botocore.exceptions import NoCredentialsError
 
@@ -811,11 +812,13 @@ def refresh(region: str, session=None, path: Path = PRICES) -> dict[str, float]:
                     for suffix, key in FARGATE_USAGE.items():
                         if usage.endswith("-" + suffix) or usage == suffix:
                             found[key] = price
-    except (OpsError, NoCredentialsError) as exc:
-        print(f"cost: kept {path.name} ({exc})", file=sys.stderr)
-        return {}
-    if found:
-        path.write_text(update_prices(path.read_text(), region, found))
+    except NoCredentialsError as exc:  # asked for and not done: one line and a non-zero exit, no estimate
+        raise NoCredentials(f"--refresh kept {path.name}: {exc} (the Price List API needs AWS credentials)") from None
+    except OpsError as exc:
+        raise type(exc)(f"--refresh kept {path.name}: {exc}") from None
+    if not found:
+        raise OpsError(f"--refresh kept {path.name}: the Price List API has no Fargate prices for {region}")
+    path.write_text(update_prices(path.read_text(), region, found))
     return found
 
 

@@ -299,7 +299,12 @@ def test_refresh_without_credentials_keeps_the_file(tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "x"),
            "AWS_CONFIG_FILE": str(tmp_path / "x"), "AWS_EC2_METADATA_DISABLED": "true"}
     result = run_cost("--refresh", env=env)
-    assert result.returncode == 0 and "kept prices.toml (no AWS credentials found" in result.stderr
+    # The refresh asked for did not happen: one line and a non-zero exit, not an estimate from the old prices.
+    assert result.returncode == 1 and result.stdout == "", result.stdout
+    assert result.stderr.splitlines()[-1].startswith("error: --refresh kept prices.toml: no AWS credentials found"), \
+        result.stderr
+    assert [line for line in result.stderr.splitlines() if not line.startswith("region: ")] == [
+        result.stderr.splitlines()[-1]]
     assert cost.PRICES.read_text() == before
 
 
