@@ -66,7 +66,7 @@ CHECKERS := .venv-sam/.installed .venv-checkov/.installed
 venv: $(VENV)/.installed $(CHECKERS) ## Create or update all venvs
 
 run: $(VENV)/.installed ## Run the stack locally on http://127.0.0.1:$(PORT)/ (PORT= another; notes last until it stops)
-	$(PY) -m local.stack --port $(PORT)
+	$(PY) -m local.stack --port "$(PORT)"
 
 system-deps:
 	@$(PY) tests/system_deps.py

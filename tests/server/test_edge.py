@@ -82,6 +82,24 @@ def test_make_run_refuses_what_is_not_a_port_in_one_line(argv, env, monkeypatch,
     assert err.startswith("error: make run: argument --port: PORT=") and "is not a port number (1-65535)" in err
 
 
+@pytest.mark.parametrize("port", ["", "abc"])
+def test_make_run_with_an_empty_port_says_what_a_wrong_one_says(port, capsys):
+    """`make run PORT=` gave argparse's "argument --port: expected one argument": the Makefile passed nothing
+    after --port. The command make runs (make -n), run here, refuses PORT= as it refuses PORT=abc."""
+    import shlex
+    import subprocess
+
+    from local.stack import ROOT, main
+    shown = subprocess.run(["make", "-n", "--no-print-directory", "run", f"PORT={port}"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=30, check=True).stdout.splitlines()
+    argv = shlex.split(next(line for line in shown if " -m local.stack " in line))
+    with pytest.raises(SystemExit) as exit_:
+        main(argv[argv.index("local.stack") + 1:])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err == f"error: make run: argument --port: PORT={port} is not a port number " \
+                                            "(1-65535), e.g. make run PORT=8081\n"
+
+
 def test_make_run_says_its_notes_last_only_while_it_runs(tmp_path):
     """moto keeps the table in memory: the start-up lines say so (and docs/local.md)."""
     import signal
