@@ -26,7 +26,6 @@ import json
 import math
 import os
 import re
-import sys
 import tomllib
 from dataclasses import asdict, dataclass, field
 from datetime import date
