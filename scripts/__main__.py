@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from urllib.parse import urlsplit
 
 from scripts import cost, deploy, destroy, new_service, ops, plan, preflight, publish, scale, upgrade
 from scripts import outputs as stack_outputs
@@ -204,10 +203,8 @@ def do_exec(args) -> int:
 
 
 def do_smoke(args) -> int:
+    smoke_runner.check_input(args.url)
     if args.url:
-        parts = urlsplit(args.url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError(f"URL={args.url} is not an http:// or https:// URL")
         smoke_runner.refuse_service_with_url(args.service, args.url)
         smoke_runner.smoke(None, url=args.url)
         return 0

@@ -7,10 +7,12 @@ seconds, default 300; 20 for a plain-HTTP URL), printing a progress line per att
 answer in time is one line and a non-zero exit, not a pytest report of every test that needed it."""
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
 import requests
 
@@ -28,14 +30,31 @@ def command() -> list[str]:
 
 
 def wait_seconds(url: str | None = None) -> float:
-    """SMOKE_WAIT when set, else 20 s for a plain-HTTP URL and 300 s for a deployment."""
+    """SMOKE_WAIT when set (seconds, zero or more), else 20 s for a plain-HTTP URL and 300 s for a deployment."""
     text = os.environ.get("SMOKE_WAIT")
     if text:
         try:
-            return float(text)
+            seconds = float(text)
         except ValueError:
-            raise UsageError(f"SMOKE_WAIT={text} is not a number of seconds") from None
+            seconds = -1.0
+        if not 0 <= seconds < math.inf:  # also refuses nan
+            raise UsageError(f"SMOKE_WAIT={text} is not a number of seconds (zero or more)")
+        return seconds
     return WAIT_LOCAL if url and url.startswith("http://") else WAIT_AWS
+
+
+def check_input(url: str | None) -> None:
+    """URL= and SMOKE_WAIT=, each a one-line refusal before anything is called. URL= is a base URL: the suite
+    appends paths (/api/health-check), so a path is kept but a query string or a fragment is refused rather
+    than probed as http://host/path?x=1/api/health-check."""
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(f"URL={url} is not an http:// or https:// URL")
+        if parts.query or parts.fragment or url.endswith(("?", "#")):
+            raise UsageError(f"URL={url} has a query string or fragment: give the base URL the paths are appended to, "
+                             f"e.g. URL={parts.scheme}://{parts.netloc}{parts.path}")
+    wait_seconds(url)
 
 
 def wait_healthy(url: str, timeout: float, get=requests.get, clock=time.monotonic, sleep=time.sleep) -> None:

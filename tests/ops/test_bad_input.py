@@ -659,3 +659,18 @@ def test_az_ids_of_another_region_or_one_az_twice_are_one_line(command, zones, n
                                      "AWS_ACCESS_KEY_ID": None}, monkeypatch, capsys)
     assert_one_line(code, lines, f"error: {named}")
     assert offline == []
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"URL": "http://127.0.0.1:9", "SMOKE_WAIT": "-3"}, "SMOKE_WAIT=-3 is not a number of seconds (zero or more)"),
+    ({"URL": "http://127.0.0.1:9", "SMOKE_WAIT": "nan"}, "SMOKE_WAIT=nan is not a number of seconds"),
+    ({"URL": "http://127.0.0.1:9/path?x=1"}, "URL=http://127.0.0.1:9/path?x=1 has a query string or fragment: give the "
+                                             "base URL the paths are appended to, e.g. URL=http://127.0.0.1:9/path"),
+    ({"URL": "https://example.com/#top"}, "URL=https://example.com/#top has a query string or fragment"),
+    ({"SMOKE_WAIT": "soon"}, "SMOKE_WAIT=soon is not a number of seconds"),  # a stack's smoke: before credentials
+])
+def test_smoke_refuses_a_wait_or_url_it_cannot_use_in_one_line(env, named, offline, monkeypatch, capsys):
+    """SMOKE_WAIT=-3 waited "within -3 s"; a URL with a query string was probed as .../path?x=1/api/health-check."""
+    code, lines = answer(["smoke"], {**env, "AWS_ACCESS_KEY_ID": None}, monkeypatch, capsys)
+    assert_one_line(code, lines, f"error: {named}")
+    assert offline == [], "refused before any request"
