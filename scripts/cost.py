@@ -557,9 +557,10 @@ class Ceiling:
     routes: int  # HTTP API routes, each with its own bucket: the API accepts rate x routes a second
     reads: float
     writes: float
-    without_waf: float
+    without_waf: float  # on CloudFrontPlan=Free: both compare the same throttles on PayAsYouGo (free_plan)
     with_waf: float
     notes: list[str] = field(default_factory=list)
+    free_plan: bool = False
 
     @property
     def total(self) -> float:
@@ -599,20 +600,28 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
     if config["Ingress"] == "LoadBalancer":
         notes.append("Ingress=LoadBalancer has no stage throttle: this is the rate the HTTP API's routes would "
                      "accept, for comparison; an ALB takes whatever arrives (the WAF limits each IP, not the total)")
-    notes.append("CloudFront bills every request it receives, including the ones the throttles refuse: "
-                 f"${p['cloudfront_per_10k_https'] * 100:.2f} per extra million"
-                 + (f" (+ ${p['waf_per_million']:.2f} with the WAF)" if web_acl(config) == "created" else "")
-                 + "; only CloudFrontPlan=Free caps it (throttled, never billed)")
+    free = config.get("CloudFrontPlan") == "Free"
+    if free:  # the plan chosen: nothing to suggest, say what it does with this traffic
+        notes.append("CloudFrontPlan=Free bills no CloudFront request and no WAF request, the throttles' refusals "
+                     "included: beyond its monthly allowance CloudFront throttles instead")
+    else:
+        notes.append("CloudFront bills every request it receives, including the ones the throttles refuse: "
+                     f"${p['cloudfront_per_10k_https'] * 100:.2f} per extra million"
+                     + (f" (+ ${p['waf_per_million']:.2f} with the WAF)" if web_acl(config) == "created" else "")
+                     + "; only CloudFrontPlan=Free caps it (throttled, never billed)")
     if any(s.get("StopSchedule") and s.get("StartSchedule") for s in per_service.values()):
         notes.append("the schedule would stop tasks outside working hours; the ceiling assumes MaxTasks all month")
     without_waf = with_waf = est.total
     if _compare:
         toggled = {**config, "WebAclArn": "", "CloudFrontPlan": "PayAsYouGo"}
-        if web_acl(config) == "created":
+        if free:  # the Free plan includes its WAF: the comparison is pay-as-you-go's, with and without one
+            without_waf = ceiling({**toggled, "WafRateLimit": "0"}, region, prices_path, False, parent).total
+            with_waf = ceiling({**toggled, "WafRateLimit": "1000"}, region, prices_path, False, parent).total
+        elif web_acl(config) == "created":
             without_waf = ceiling({**toggled, "WafRateLimit": "0"}, region, prices_path, False, parent).total
         else:
             with_waf = ceiling({**toggled, "WafRateLimit": "1000"}, region, prices_path, False, parent).total
-    return Ceiling(est, rate, count, reads, writes, without_waf, with_waf, notes)
+    return Ceiling(est, rate, count, reads, writes, without_waf, with_waf, notes, free)
 
 
 def alternatives(config: dict, requests: float, **kwargs) -> list[tuple[str, Estimate]]:
@@ -677,8 +686,11 @@ def ceiling_table(c: Ceiling) -> str:
              "", f"{'item':<24}{'monthly':>12}  detail", "-" * 96]
     for line in c.estimate.lines:
         lines.append(f"{line.item:<24}{money(line.total):>12}  {line.detail}")
-    lines += ["-" * 96, f"{'ceiling':<24}{money(c.total):>12}",
-              f"without a WAF {money(c.without_waf)}, with the WAF rate rule {money(c.with_waf)}"]
+    compared = f"without a WAF {money(c.without_waf)}, with the WAF rate rule {money(c.with_waf)}"
+    if c.free_plan:
+        compared = (f"on CloudFrontPlan=PayAsYouGo instead: {compared} (the Free plan's {money(c.total)} includes "
+                    "its WAF and bills no CloudFront request)")
+    lines += ["-" * 96, f"{'ceiling':<24}{money(c.total):>12}", compared]
     lines += [f"note: {n}" for n in c.notes]
     return "\n".join(lines)
 
@@ -690,6 +702,7 @@ def ceiling_json(c: Ceiling) -> dict:
             "lines": [{"item": line.item, "total": round(line.total, 4), "detail": line.detail}
                       for line in c.estimate.lines],
             "total": round(c.total, 4), "withoutWaf": round(c.without_waf, 4), "withWaf": round(c.with_waf, 4),
+            "wafComparedOn": "PayAsYouGo" if c.free_plan else "this plan",
             "notes": c.notes + c.estimate.notes}
 
 

@@ -492,3 +492,20 @@ def test_full_arns_pass_and_a_permissions_boundary_wants_the_stacks_own_names():
                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:second-db-AbCdEf"
     with pytest.raises(OpsError, match=r"is outside notes-\*, .* lets a role read only secret:notes-\* "):
         cost.validate(boundary, with_secrets(other_secret), "notes")
+
+
+def test_the_free_plans_ceiling_compares_pay_as_you_go_and_suggests_no_plan_already_chosen():
+    """With CloudFrontPlan=Free, `make cost` still said "only CloudFrontPlan=Free caps it" and printed "with the
+    WAF rate rule" as the Free plan's own (cheaper) total. The note now follows the plan; the comparison is
+    pay-as-you-go's, with and without a WAF, beside the Free plan's total."""
+    free = cost.ceiling({**DEV, "CloudFrontPlan": "Free"})
+    paid = cost.ceiling(DEV)
+    assert not any("only CloudFrontPlan=Free caps it" in n for n in free.notes)
+    assert any(n.startswith("CloudFrontPlan=Free bills no CloudFront request") for n in free.notes)
+    assert any("only CloudFrontPlan=Free caps it" in n for n in paid.notes)
+    assert (free.without_waf, free.with_waf) == (pytest.approx(paid.without_waf), pytest.approx(paid.with_waf))
+    assert free.total < free.without_waf < free.with_waf
+    assert (f"on CloudFrontPlan=PayAsYouGo instead: without a WAF {cost.money(free.without_waf)}, with the WAF rate "
+            f"rule {cost.money(free.with_waf)} (the Free plan's {cost.money(free.total)} includes its WAF") \
+        in cost.ceiling_table(free)
+    assert cost.ceiling_json(free)["wafComparedOn"] == "PayAsYouGo"
