@@ -251,6 +251,18 @@ def port_number(text: str) -> int:
     return port
 
 
+def not_served(parent: dict | None = None) -> list[str]:
+    """A line per service parent.yml declares beyond app/ (`make service` adds them): `make run` serves app/
+    alone behind the edge, so it says which prefixes 404 here and the command that runs each on its own
+    (docs/services.md, "Running a new service locally")."""
+    from blueprint.services import SAMPLE_CONTEXT, existing_services
+    from blueprint.templates import parent as parent_template
+    return [f"  {s.prefix}/* is not served here: run it alone with `cd {s.context} && PORT=8081 "
+            f"{os.path.relpath(sys.executable, ROOT / s.context)} entrypoint.py` "
+            f"(http://127.0.0.1:8081{s.prefix}/...; docs/services.md)"
+            for s in existing_services(parent or parent_template()) if s.context not in ("", SAMPLE_CONTEXT)]
+
+
 def main(argv: list[str] | None = None) -> int:
     from scripts.common import Parser  # argparse with its refusals in one line, as every ops command
     parser = Parser(prog="make run", description="Run the frontend, API and a local DynamoDB on one origin.")
@@ -271,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                       "dynamodb": stack.db_url, "table": TABLE_NAME}), flush=True)
     print(f"\n  Open {stack.url}/   (Ctrl-C stops everything)\n"
           f"  Notes are kept in memory by the DynamoDB stand-in: they are gone when this stops.\n", flush=True)
+    for line in not_served():
+        print(line, flush=True)
     try:
         while not stopping.wait(1):
             for name, proc in (("API", stack.api), ("DynamoDB stand-in", stack.db)):

@@ -36,7 +36,9 @@ def parse_change(params: str) -> dict[str, str]:
     """PARAMS as the change to plan; empty, or not what parent.yml takes, is one line."""
     change = parse_overrides(params, "PARAMS")
     if not change:
-        raise UsageError('nothing to plan: give the change, e.g. make plan PARAMS="Ingress=LoadBalancer"')
+        raise UsageError('nothing to plan: make plan previews a change of parameters, e.g. make plan PARAMS="Ingress='
+                         'LoadBalancer"; a template edit (a new service block, say) shows in the change set make deploy '
+                         'prints (ENV=prod asks before applying it)')
     check_parameters(change, "PARAMS")
     return change
 

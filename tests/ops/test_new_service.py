@@ -70,3 +70,15 @@ def test_make_deploy_passes_each_contexts_image_in_the_one_parameter(aws, monkey
     assert pairs["app"].split("@")[0].endswith("/fargate-blueprint-test")
     assert pairs["services/reports"].split("@")[0].endswith("/fargate-blueprint-test-services-reports")
     assert all("@sha256:" in ref for ref in pairs.values())
+
+
+def test_make_run_names_each_added_service_it_does_not_serve_and_how_to_run_it():
+    """After `make service NAME=reports`, `make run` answered /api/reports/hello with a 404 and no word: it serves
+    app/ alone. Its start-up lines name each other service's prefix and the command that runs it on its own: the
+    one `make run` starts app/ with (LocalStack.start_api: entrypoint.py in the build context, as the image does;
+    tests/server/test_new_service.py serves a new context's starter the same way, with gunicorn.conf.py)."""
+    from local.stack import not_served
+    assert not_served(services.decode(PARENT.read_text())) == [], "the sample alone: everything is served"
+    (line,) = not_served(services.decode(parent_with(("reports", "/api/reports", 49900))))
+    assert line.startswith("  /api/reports/* is not served here: run it alone with `cd services/reports && PORT=8081 ")
+    assert line.endswith(" entrypoint.py` (http://127.0.0.1:8081/api/reports/...; docs/services.md)")

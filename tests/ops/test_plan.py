@@ -89,7 +89,10 @@ def test_plan_refuses_a_value_the_parameter_does_not_allow_in_one_line(params, m
 
 
 def test_plan_needs_a_change():
-    with pytest.raises(UsageError, match="nothing to plan"):
+    """After `make service NAME=reports` a user tries `make plan`: it says it previews parameters only, and where
+    a template edit shows instead."""
+    with pytest.raises(UsageError, match=r"^nothing to plan: make plan previews a change of parameters, .*; a template "
+                                         r"edit \(a new service block, say\) shows in the change set make deploy prints"):
         plan.run("dev", None, None, "")
 
 
