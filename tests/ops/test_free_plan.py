@@ -91,7 +91,7 @@ def test_without_a_first_step_the_refusal_says_how_to_cancel_the_plan_alone():
     ({}, {"Profile": "prod"}, "us-east-1"),                                # PayAsYouGo: a web ACL comes
     ({"Profile": "prod"}, {"Profile": "dev"}, "us-east-1"),                # and goes, no plan to mind
     ({}, FREE, "us-east-1"),                                               # subscribing, alone
-    ({}, {**FREE, "BudgetEmail": "me@example.com"}, "us-east-1"),         # and another stack beside it
+    ({"BudgetEmail": "me@example.com"}, FREE, "us-east-1"),               # beside a budget that stays as it is
     ({"WebAclArn": ACL}, {"WebAclArn": ""}, "eu-west-1"),
 ])
 def test_changes_that_leave_a_subscribed_distributions_web_acl_alone_pass(before, change, region):
@@ -132,6 +132,19 @@ def test_turning_the_plan_on_with_another_change_of_its_stack_is_refused(before,
     assert moved in message
     assert message.endswith("deploy with CloudFrontPlan=PayAsYouGo first, then switch to the Free plan alone "
                             '(make deploy PARAMS="CloudFrontPlan=Free", nothing else changed)')
+
+
+@pytest.mark.parametrize("before, change, besides", [
+    ({}, {**FREE, "BudgetEmail": "me@example.com"}, "BudgetEmail"),     # BudgetStack runs beside FrontendStack
+    ({}, {**FREE, "ExistingTableName": "notes", "NetworkMode": "PrivateSubnets"}, "ExistingTableName, NetworkMode"),
+])
+def test_turning_the_plan_on_with_a_change_of_another_stack_is_refused(before, change, besides):
+    """In us-east-1 the Free plan brings the stack's own web ACL to the distribution; a BudgetStack failure after
+    the subscription exists rolls that back on a subscribed distribution, which CloudFront refuses
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-pricingplanmanager-subscription.html)."""
+    message = refused(before, change)
+    assert message.startswith(f"this change starts the Free plan together with {besides}: "), message
+    assert message.endswith('(make deploy PARAMS="CloudFrontPlan=Free", nothing else changed)')
 
 
 def test_a_first_create_on_the_free_plan_is_refused_in_preflight(aws):
