@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from blueprint.templates import parent
 from checks.plan import Unrenderable, describe, plan, rule_refusals
-from scripts import cost, free_plan
+from scripts import cost, free_plan, origin_secret
 from scripts.common import (
     ENVIRONMENTS,
     check_parameters,
@@ -128,4 +128,8 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
     doors = [] if s.unborn else free_plan.refusals(before, after, region, t)
     for line in doors:
         out(f"REFUSED: {line}")
-    return 1 if result.refused or result.failures() or lost or doors else 0
+    # A secret the deployed stack got before it had a Name: only its physical id tells (scripts/origin_secret.py).
+    upgrade = origin_secret.problems(t, after.get("PermissionsBoundaryArn", "")) if t else []
+    for line in upgrade:
+        out(f"WARNING: {line}")
+    return 1 if result.refused or result.failures() or lost or doors or upgrade else 0

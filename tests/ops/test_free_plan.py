@@ -106,7 +106,8 @@ def test_the_subscription_is_the_last_resource_of_its_stack():
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-metadata.html, the
     ordering is community-verified: https://cloudonaut.io/optional-dependson-with-cloudformation-metadata-to-the-rescue,
     https://github.com/aws/serverless-application-model/pull/653). FrontendStack is the last of the parent: no
-    stack waits for it (BudgetStack runs beside it, so turning Free on is refused beside any other change). A rollback after it would have to delete the subscribed
+    stack waits for it (BudgetStack runs beside it, so turning Free on is refused beside any other change). A
+    rollback after it would have to delete the subscribed
     distribution or put its web ACL back, which CloudFront refuses (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html)."""
     domain = {"DomainName": "www.example.com", "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/1"}
     stacks = free_plan.renderings({**FREE, "BudgetEmail": "me@example.com"}, "us-east-1")
