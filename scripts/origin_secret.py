@@ -30,8 +30,9 @@ from pathlib import Path
 from checks.cfnlint.project_rules import references
 from checks.evaluate import nested_stacks
 from checks.render import PARENT, template
-from scripts.common import ROOT, Target, aws_errors, stack_missing
+from scripts.common import ROOT, Target, aws_errors, stack_missing, stack_parameters
 from scripts.errors import AwsCallFailed, TwoStepUpgrade
+from scripts.stack_failures import stack_or_none
 
 SECRET = "AWS::SecretsManager::Secret"
 BOUNDARY = ROOT / "deploy" / "permissions-boundary-policy.json"
@@ -220,13 +221,5 @@ def check(t: Target, params: dict) -> str:
 
 
 def _deployed_boundary(t: Target) -> str:
-    cfn = t.client("cloudformation")
-    try:
-        with aws_errors():
-            stacks = cfn.describe_stacks(StackName=t.stack_name)["Stacks"]
-    except AwsCallFailed as exc:
-        if stack_missing(exc):
-            return ""
-        raise
-    return next((p.get("ParameterValue", "") for p in stacks[0].get("Parameters", [])
-                 if p["ParameterKey"] == "PermissionsBoundaryArn"), "")
+    stack = stack_or_none(t.client("cloudformation"), t.stack_name)
+    return stack_parameters(stack).get("PermissionsBoundaryArn", "") if stack else ""
