@@ -121,11 +121,20 @@ def test_the_first_step_with_a_permissions_boundary_is_refused(aws, monkeypatch,
            f"only {STACK}-* secrets: deploy this step without it" in line
 
 
-def test_preflight_reads_the_deployed_boundary_when_the_deploy_sends_none(aws, monkeypatch, first_step):
-    create_stack(aws, STACK, [], {"PermissionsBoundaryArn": BOUNDARY})
+def test_preflight_reads_the_deployed_boundary_when_the_deploy_sends_none(aws, monkeypatch):
+    """SAM sends UsePreviousValue for a parameter not given: the stack keeps the boundary it has."""
+    from datetime import UTC, datetime
     t = make_target(aws)
+    client, stub = stubbed("cloudformation", activate=False)
+    stub.add_response("describe_stacks", {"Stacks": [{
+        "StackName": STACK, "StackStatus": "UPDATE_COMPLETE", "CreationTime": datetime(2026, 11, 1, tzinfo=UTC),
+        "Parameters": [{"ParameterKey": "PermissionsBoundaryArn", "ParameterValue": BOUNDARY}]}]}, {"StackName": STACK})
+    stub.add_client_error("describe_stacks", "ValidationError", "Stack with id another-stack does not exist", 400)
+    stub.activate()
+    use_clients(monkeypatch, t, cloudformation=client)
     assert origin_secret._deployed_boundary(t) == BOUNDARY
-    assert origin_secret._deployed_boundary(make_target(aws, "another-stack")) == ""
+    monkeypatch.setattr(t, "stack_name", "another-stack")
+    assert origin_secret._deployed_boundary(t) == ""
 
 
 class MotoAndStub:
