@@ -195,7 +195,7 @@ def problems(t: Target, boundary: str, parent_file: str = PARENT) -> list[str]:
                           if not covers(statement, name, stack_name)})
         if missing:
             lines.append(f"{what}; upgrade in two deploys: first grant the old name too "
-                         f"(arn:...:secret:{name.rsplit('-', 2)[0]}-* beside the origin secret's pattern in "
+                         f"(arn:...:secret:{name.rsplit('-', 2)[0]}-* beside the secret's pattern in "
                          f"{', '.join(missing)}), deploy without a permissions boundary, then remove that grant and "
                          f"deploy again ({DOCS})")
             continue

@@ -89,7 +89,7 @@ def test_a_secret_named_before_it_had_a_name_is_refused_in_preflight(aws, monkey
     message = str(caught.value)
     assert message.startswith("ClusterStack/OriginVerifySecret is OriginVerifySecret-AbCdEfGhIjKl-XyZ123, created "
                               "before it had a Name: this update replaces it")
-    assert "first grant the old name too (arn:...:secret:OriginVerifySecret-* beside the origin secret's pattern in " \
+    assert "first grant the old name too (arn:...:secret:OriginVerifySecret-* beside the secret's pattern in " \
            "cluster.yml, service.yml)" in message
     assert message.endswith('(docs/operate.md, "Upgrading a stack created before 2026-11-24")')
     stub.assert_no_pending_responses()
