@@ -8,10 +8,10 @@ Makefile passes (ENV, STACK, REGION, PARAMS, SERVICE, YES, DELETE_TABLE, FOLLOW,
 
 Bad input is refused before a command acts, in one line on stderr and a non-zero exit: an unknown flag
 or a flag's wrong value (argparse's refusals, exit 2), a parameter parent.yml does not declare or a value
-it does not allow, an unknown ENV, STACK, AWS profile or region, no credentials, a stack that is not there
-or a SERVICE it lacks (exit 1; tests/ops/test_bad_input.py drives every command with each). Then every
-command says which region it uses, and where that came from, in one line on stderr:
-`region: eu-west-1 (from AWS_REGION)`.
+it does not allow, an unknown ENV, STACK, AWS profile or region, no credentials, an opt-in region the
+account has not enabled, AWS out of reach, a stack that is not there or a SERVICE it lacks (exit 1;
+tests/ops/test_bad_input.py drives every command with each). Then every command says which region it uses,
+and where that came from, in one line on stderr: `region: eu-west-1 (from AWS_REGION)`.
 """
 from __future__ import annotations
 
@@ -30,14 +30,18 @@ from scripts.common import (
     check_parameters,
     describe_stack,
     load_samconfig,
+    not_created,
     parse_overrides,
+    region_enabled,
     require_credentials,
     resolve_region,
     run_cli,
     say_region,
+    stack_parameters,
     target,
 )
 from scripts.errors import UsageError
+from scripts.stack_failures import stack_or_none
 
 PROG = "python -m scripts"
 
@@ -104,22 +108,32 @@ def ready(args, deployed: bool = False, samconfig: bool = False, stack: bool = F
     """What every AWS command checks before it acts, each a one-line refusal: ENV, STACK, the AWS profile,
     the region, samconfig.toml's parameters for a command that sends them (`samconfig`, with PARAMS'
     `extra`: then also parent.yml's Rules and bounds on what it would send, in this region, as
-    CloudFormation checks them before it changes anything, and as `make plan` asks them), credentials, the
-    stack for a command that reads one (`stack`), and for a command on this blueprint's stack (`deployed`)
-    its outputs and SERVICE=. Then the region line; then the command. (Target, the outputs or None.)"""
+    CloudFormation checks them before it changes anything, and as `make plan` asks them: before credentials
+    those that read only sent values, after them all, on the deployed stack's values with the sent ones on
+    top), credentials, the stack for a command that reads one (`stack`), and for a command on this
+    blueprint's stack (`deployed`) its outputs and SERVICE=. Then the region line; then the command.
+    (Target, the outputs or None.)"""
     t = _target(args)
-    if samconfig:
-        source = f"samconfig.toml [{ENVIRONMENTS[t.env]}]"
-        check_parameters(t.parameters, source)
-        plan.check_rules({**t.parameters, **(extra or {})}, t.region, "the values to deploy",
-                         f"{source} with PARAMS" if extra else source)
+    if samconfig:  # before credentials: the refusals no deployed value can change (they read only what is sent)
+        config = f"samconfig.toml [{ENVIRONMENTS[t.env]}]"
+        check_parameters(t.parameters, config)
+        sent, source = {**t.parameters, **(extra or {})}, f"{config} with PARAMS" if extra else config
+        plan.check_rules(sent, t.region, "the values to deploy", source, settled=set(sent))
     require_credentials(t)
-    outputs = None
-    if deployed:
-        outputs = stack_outputs.read(t)
-        outputs.select(t.service)
-    elif stack:
-        describe_stack(t)
+    with region_enabled(t):  # the first call to AWS: an opt-in region that is off answers like bad credentials
+        if samconfig:
+            # An update keeps the deployed value of every parameter it does not send (SAM sends UsePreviousValue
+            # for it, scripts/deploy.py), so the Rules see deployed < samconfig.toml < PARAMS; a create, the defaults.
+            found = stack_or_none(t.client("cloudformation"), t.stack_name)
+            previous = {} if not_created(found) else stack_parameters(found)
+            plan.check_rules({**previous, **sent}, t.region, "the values to deploy",
+                             f"{source} over stack {t.stack_name}'s deployed values" if previous else source)
+        outputs = None
+        if deployed:
+            outputs = stack_outputs.read(t)
+            outputs.select(t.service)
+        elif stack:
+            describe_stack(t)
     say_region(t.region, t.region_source)
     return t, outputs
 

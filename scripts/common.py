@@ -18,22 +18,30 @@ import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConfigParseError,
+    ConnectionClosedError,
     CredentialRetrievalError,
-    EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
     ProfileNotFound,
+    ProxyConnectionError,
+    ReadTimeoutError,
+    SSLError,
     SSOTokenLoadError,
     TokenRetrievalError,
     UnauthorizedSSOTokenError,
     WaiterError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotocoreConnectionError,  # not the builtin of that name
 )
 
 from scripts.errors import (  # noqa: F401 (OpsError: every script imports it from here)
@@ -60,23 +68,48 @@ NO_CREDENTIALS = ("no AWS credentials found: run `aws configure` (or `aws sso lo
                   "or set AWS_PROFILE / AWS_ACCESS_KEY_ID")
 
 
+def profile_variable() -> str | None:
+    """The environment variable that chose the AWS profile: AWS_PROFILE, else botocore's AWS_DEFAULT_PROFILE."""
+    return next((name for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if os.environ.get(name)), None)
+
+
 def no_credentials() -> NoCredentials:
-    """NO_CREDENTIALS; when AWS_PROFILE is set, setting it is not the fix: name the profile that has none."""
-    profile = os.environ.get("AWS_PROFILE")
-    if not profile:
+    """NO_CREDENTIALS; when a variable chose the profile, setting one is not the fix: name the profile."""
+    variable = profile_variable()
+    if not variable:
         return NoCredentials(NO_CREDENTIALS)
-    return NoCredentials(f"AWS profile {profile} (AWS_PROFILE) has no credentials: run `aws configure --profile "
-                         f"{profile}` (or `aws sso login --profile {profile}`), or set AWS_PROFILE to another")
+    profile = os.environ[variable]
+    return NoCredentials(f"AWS profile {profile} ({variable}) has no credentials: run `aws configure --profile "
+                         f"{profile}` (or `aws sso login --profile {profile}`), or set {variable} to another")
+
+
+def partial_credentials(exc: PartialCredentialsError) -> NoCredentials:
+    """Half a set of credentials, e.g. AWS_ACCESS_KEY_ID without AWS_SECRET_ACCESS_KEY: name what is missing."""
+    missing, provider = exc.kwargs.get("cred_var", "a value"), exc.kwargs.get("provider", "")
+    where = "the environment" if provider == "env" else f"credential source {provider}"
+    return NoCredentials(f"incomplete AWS credentials in {where}: {missing} is missing; set it, or remove the rest")
 
 
 def unknown_profile(exc: ProfileNotFound) -> UnknownProfile:
-    return UnknownProfile(f"AWS profile {exc.kwargs.get('profile')} is not in your AWS config or credentials file: "
-                          "`aws configure list-profiles` lists them; set AWS_PROFILE to one, or unset it")
+    variable = profile_variable() or "AWS_PROFILE"
+    return UnknownProfile(f"AWS profile {exc.kwargs.get('profile')} ({variable}) is not in your AWS config or "
+                          f"credentials file: `aws configure list-profiles` lists them; set {variable} to one, "
+                          "or unset it")
+
+
+def credential_process(profile: str | None) -> str:
+    return f"profile {profile}'s credential_process" if profile else "the profile's credential_process"
 
 
 def sso_login(profile: str | None) -> str:
     """The command that renews an SSO login (IAM Identity Center) for the profile."""
     return f"`aws sso login --profile {profile}`" if profile else "`aws sso login` (with --profile, if you use one)"
+
+
+def _endpoint(exc: BotoCoreError) -> str:
+    """The scheme and host a network error names (its URL without the path), or "its endpoint"."""
+    url = urlsplit(str(exc.kwargs.get("endpoint_url", "")))
+    return f"{url.scheme}://{url.netloc}" if url.netloc else "its endpoint"
 
 
 @contextmanager
@@ -86,7 +119,9 @@ def aws_errors(profile: str | None = None):
     expired login shows at the first call unless require_credentials loads them first)."""
     try:
         yield
-    except (NoCredentialsError, PartialCredentialsError):
+    except PartialCredentialsError as exc:
+        raise partial_credentials(exc) from None
+    except NoCredentialsError:
         raise no_credentials() from None
     except SSOTokenLoadError:  # no cached SSO token: never logged in, or the cache was cleared
         raise NoCredentials(f"no SSO login for this AWS profile: run {sso_login(profile)}") from None
@@ -95,10 +130,11 @@ def aws_errors(profile: str | None = None):
             from None
     except CredentialRetrievalError as exc:  # a credential_process (provider custom-process) or another source
         source = exc.kwargs.get("provider")
-        source = "the profile's credential_process" if source == "custom-process" else f"credential source {source}"
+        source = credential_process(profile) if source == "custom-process" else f"credential source {source}"
         reason = exc.kwargs.get("error_msg") or "it gave no reason"
+        variable = profile_variable() or "AWS_PROFILE"
         raise NoCredentials(f"no AWS credentials: {source} failed ({reason}): run it by hand to see why, or set "
-                            "AWS_PROFILE to another profile") from None
+                            f"{variable} to another profile") from None
     except NoRegionError:
         raise NoRegion(NO_REGION) from None
     except ProfileNotFound as exc:
@@ -106,20 +142,56 @@ def aws_errors(profile: str | None = None):
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Error"), error.get("Message", str(exc))
-        if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"):
-            raise CredentialsRejected(f"AWS rejected the credentials ({code}): refresh them, e.g. `aws sso login`") \
-                from None
+        if code in ("ExpiredToken", "ExpiredTokenException", *REJECTED_BY_REGION):
+            rejected = CredentialsRejected(f"AWS rejected the credentials ({code}): refresh them, e.g. `aws sso login`")
+            rejected.aws_code = code  # region_enabled() tells an opt-in region that is off by it
+            raise rejected from None
         raise AwsCallFailed(f"{exc.operation_name} failed: {code}: {message}", code, message) from None
     except WaiterError as exc:
         # botocore's only structured hint: a waiter that ran out of attempts says so in `reason`.
         if str(exc.kwargs.get("reason", "")).startswith("Max attempts exceeded"):
             raise WaitTimedOut(f"gave up waiting: {exc}") from None
         raise WaitFailed(f"gave up waiting: {exc}") from None
-    except EndpointConnectionError as exc:  # every later call fails alike: one line, and preflight says it once
-        raise AwsUnreachable(f"cannot reach AWS at {exc.kwargs.get('endpoint_url', 'its endpoint')}: check the "
-                             "network, a proxy (HTTPS_PROXY) and the region") from None
+    # The network between us and AWS: every later call fails alike, so one line (and preflight says it once).
+    # botocore's public classes: ConnectionError (no connection: refused, unresolved, timed out, the proxy, TLS)
+    # and the HTTPClientErrors of a connection that stopped answering.
+    except SSLError as exc:  # a proxy that inspects TLS presents its own certificate
+        raise AwsUnreachable(f"cannot reach AWS at {_endpoint(exc)}: TLS validation failed ({exc.kwargs.get('error')}): "
+                             "behind a proxy that inspects TLS, point AWS_CA_BUNDLE at its CA certificate") from None
+    except ProxyConnectionError as exc:  # botocore masks the proxy URL's password
+        raise AwsUnreachable(f"cannot reach AWS through the proxy {exc.kwargs.get('proxy_url')}: check HTTPS_PROXY "
+                             "(and NO_PROXY), or unset it") from None
+    except (BotocoreConnectionError, ReadTimeoutError, ConnectionClosedError) as exc:
+        raise AwsUnreachable(f"cannot reach AWS at {_endpoint(exc)}: check the network, a proxy (HTTPS_PROXY) and the "
+                             "region") from None
     except BotoCoreError as exc:
         raise AwsCallFailed(f"AWS call failed: {exc}") from None
+
+
+# What AWS answers any credentials in an opt-in region the account has not enabled, as it answers unknown
+# keys (https://repost.aws/knowledge-center/iam-validate-access-credentials); us-east-1 is never off.
+REJECTED_BY_REGION = ("InvalidClientTokenId", "UnrecognizedClientException")
+ALWAYS_ENABLED = "us-east-1"
+
+
+@contextmanager
+def region_enabled(t: Target):
+    """Credentials AWS rejects in t.region (REJECTED_BY_REGION) are asked of STS in us-east-1 once: accepted
+    there, the one line names the region that is not enabled, not the credentials
+    (https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html)."""
+    try:
+        yield
+    except CredentialsRejected as exc:
+        if getattr(exc, "aws_code", "") not in REJECTED_BY_REGION or t.region == ALWAYS_ENABLED:
+            raise
+        try:
+            with aws_errors(t.session.profile_name):
+                t.client("sts", region=ALWAYS_ENABLED).get_caller_identity()
+        except OpsError:
+            raise exc from None
+        raise UsageError(f"region {t.region} is not enabled for this account (AWS accepts these credentials in "
+                         f"{ALWAYS_ENABLED} only): enable it (`aws account enable-region --region-name {t.region}`, or "
+                         "the console's AWS Regions page) or choose another with REGION=") from None
 
 
 def stack_missing(exc: AwsCallFailed) -> bool:
@@ -315,7 +387,8 @@ def require_credentials(t: Target) -> None:
             if found is not None:
                 found.get_frozen_credentials()
     except OSError as exc:  # botocore runs a credential_process itself: a program that is not there, or not executable
-        raise NoCredentials(f"no AWS credentials: the profile's credential_process cannot run ({exc})") from None
+        raise NoCredentials(f"no AWS credentials: {credential_process(t.session.profile_name)} cannot run ({exc})") \
+            from None
     if found is None:
         raise no_credentials()
 
@@ -377,6 +450,10 @@ def run_cli(main) -> None:
     except OpsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except ConfigParseError as exc:  # botocore reads the AWS config files whenever a session starts
+        print(f"error: cannot parse the AWS config file {exc.kwargs.get('path')}: fix it, or point AWS_CONFIG_FILE "
+              "(or AWS_SHARED_CREDENTIALS_FILE) at another", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
@@ -386,3 +463,17 @@ def run_cli(main) -> None:
 def stack_parameters(stack: dict) -> dict[str, str]:
     """A DescribeStacks answer's parameters as {key: value}."""
     return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+
+
+# The states in which a stack name exists but the next deploy creates the stack: REVIEW_IN_PROGRESS, a change
+# set for a new stack that never ran (declined at sam deploy's confirmation, or interrupted), which has no
+# template and no parameters, and which SAM deploys with a CREATE change set (samcli/lib/deploy/deployer.py,
+# has_stack: "we treat like this stack does not exist"); ROLLBACK_COMPLETE, a failed first create, which make
+# deploy deletes before it creates the stack again (stack_failures.clear_failed_create).
+NOT_CREATED = ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE")
+
+
+def not_created(stack: dict | None) -> bool:
+    """Whether the next deploy creates this stack (DescribeStacks' answer, None: no stack by that name): then
+    nothing is deployed to compare with, and SAM sends no UsePreviousValue."""
+    return stack is None or stack.get("StackStatus") in NOT_CREATED

@@ -20,7 +20,16 @@ from datetime import UTC, datetime, timedelta
 from blueprint import services
 from scripts import image, prefix_list, preflight, publish, scale, stack_failures, upgrade
 from scripts import outputs as stack_outputs
-from scripts.common import ENVIRONMENTS, ROOT, Target, check_parameters, format_overrides, log, stack_parameters
+from scripts.common import (
+    ENVIRONMENTS,
+    ROOT,
+    Target,
+    check_parameters,
+    format_overrides,
+    log,
+    not_created,
+    stack_parameters,
+)
 from scripts.errors import DeployedValueDropped, DeployFailed, NotConfirmed, ToolMissing
 from scripts.outputs import ParentOutputs
 from scripts.smoke import smoke
@@ -70,7 +79,7 @@ def parameter_changes(t: Target, sources: list[tuple[str, dict]]) -> list[tuple[
     """(name, deployed value, value to send, where it comes from) for each parameter this deploy changes;
     empty for a new stack. The last source naming a parameter wins, as in the deploy."""
     stack = stack_failures.stack_or_none(t.client("cloudformation"), t.stack_name)
-    if stack is None:
+    if not_created(stack):
         return []
     deployed = stack_parameters(stack)
     chosen: dict[str, tuple[str, str]] = {}

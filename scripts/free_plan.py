@@ -34,7 +34,7 @@ from blueprint.templates import parent
 from checks.cfnlint.project_rules import dependencies, references
 from checks.plan import children, diff_stack, render_stacks, with_deploy_values
 from checks.render import PARENT, template
-from scripts.common import Target, aws_errors, describe_stack, stack_parameters
+from scripts.common import Target, aws_errors, describe_stack, not_created, stack_parameters
 from scripts.errors import AwsCallFailed, OneWayDoor
 from scripts.stack_failures import stack_or_none
 
@@ -258,7 +258,7 @@ def check(t: Target, params: dict) -> str:
     """Preflight (so `make deploy`): the deployed stack's parameters against the ones this deploy sends."""
     stack = stack_or_none(t.client("cloudformation"), t.stack_name)
     declared = set(parent()["Parameters"])
-    if stack is None or stack.get("StackStatus") == "ROLLBACK_COMPLETE":  # the deploy creates the stack
+    if not_created(stack):  # the deploy creates the stack
         first = starts_alone(None, {k: v for k, v in params.items() if k in declared}, t.region)
         if first:
             raise OneWayDoor(first)

@@ -12,13 +12,16 @@ import os
 from dataclasses import dataclass
 
 from blueprint.templates import parent
+from checks.cfnlint.project_rules import references
 from checks.plan import Unrenderable, describe, plan, rule_refusals
+from checks.render import PARENT, template
 from scripts import cost, free_plan, origin_secret
 from scripts.common import (
     ENVIRONMENTS,
     check_parameters,
     describe_stack,
     load_samconfig,
+    not_created,
     parse_overrides,
     stack_parameters,
     target,
@@ -27,10 +30,6 @@ from scripts.errors import UsageError
 from scripts.upgrade import dropped
 
 DEFAULT_REGION = "us-east-1"
-
-
-def deployed_parameters(t) -> dict[str, str]:
-    return stack_parameters(describe_stack(t))
 
 
 def parse_change(params: str) -> dict[str, str]:
@@ -48,11 +47,21 @@ def refused_by(failures: list[str]) -> str:
     return failures[0] + (f" (also refused by {', '.join(more)})" if more else "")
 
 
-def check_rules(values: dict, region: str, what: str, source: str = "") -> None:
+def rule_inputs(failure: str) -> set[str]:
+    """The parameters a refusal of rule_refusals reads: its Rule's (pseudo parameters aside), or for a value
+    outside its bounds that parameter alone."""
+    name = failure.split(":", 1)[0]
+    rules = template(PARENT).get("Rules", {})
+    return {r for r in references(rules[name]) if not r.startswith("AWS::")} if name in rules else {name}
+
+
+def check_rules(values: dict, region: str, what: str, source: str = "", settled: set[str] | None = None) -> None:
     """parent.yml's Rules on a parameter set in a region, as CloudFormation checks them before it changes
     anything (checks/plan.py evaluates them offline): a refusal is one line with the Rule's AssertDescription.
-    `make plan` asks it of the new values, `make cost` of the configuration it would price."""
-    failures = rule_refusals(values, region)
+    `make plan` asks it of the new values, `make cost` of the configuration it would price. `settled`: the
+    parameters whose values are final; a refusal reading another one is left for later (make deploy, before
+    credentials: an update keeps the deployed value of every parameter it does not send)."""
+    failures = [f for f in rule_refusals(values, region) if settled is None or rule_inputs(f) <= settled]
     if failures:
         raise UsageError(f"parent.yml's Rules refuse {what} in {region}{f' (from {source})' if source else ''}: "
                          f"{refused_by(failures)}")
@@ -68,10 +77,11 @@ class Sides:
     change: dict[str, str]
     unborn: list[str]  # why the parent's Rules refuse `before` here (samconfig's values: the plan of a first deploy)
     target: object = None  # the deployed stack's Target, with STACK=
+    status: str = ""  # STACK= names a stack the next deploy creates (common.not_created): its status
 
     @property
     def values(self) -> str:
-        return f"{self.source}'s deployed values" if self.target else f"{self.source}'s values"
+        return f"{self.source}'s deployed values" if self.target and not self.status else f"{self.source}'s values"
 
 
 def sides(env: str, stack: str | None, region: str | None, params: str, session=None, region_source: str = "") -> Sides:
@@ -79,19 +89,23 @@ def sides(env: str, stack: str | None, region: str | None, params: str, session=
     refuse cannot be rendered for this region (a lookup with no entry), and the refusal is the one line worth
     saying. The new values refused, or a deployed stack's, is that line; samconfig's, a first deploy."""
     change = parse_change(params)
-    t = None
+    t, status = None, ""
+    config = load_samconfig(env)
+    before = parse_overrides(config.get("parameter_overrides", ""))
+    source = f"samconfig.toml [{ENVIRONMENTS[env]}]"
     if stack:
         t = target(env, stack, region, session)
-        before, source, region = deployed_parameters(t), f"stack {stack}", t.region
+        deployed, source, region = describe_stack(t), f"stack {stack}", t.region
+        if not_created(deployed):  # nothing deployed: the deploy creates it from samconfig's values and PARAMS
+            status = deployed["StackStatus"]
+        else:
+            before = stack_parameters(deployed)
     else:
-        config = load_samconfig(env)
-        before = parse_overrides(config.get("parameter_overrides", ""))
-        source = f"samconfig.toml [{ENVIRONMENTS[env]}]"
         region = region or config.get("region") or os.environ.get("AWS_REGION") or DEFAULT_REGION
     check_rules({**before, **change}, region, f"the new values ({source} with PARAMS)", region_source)
     cost.validate({**cost.template_defaults(), **before, **change})  # what `make cost` refuses: a block's Fargate size, ...
-    found = Sides(source, region, before, change, rule_refusals(before, region), t)
-    if found.unborn and t:
+    found = Sides(source, region, before, change, rule_refusals(before, region), t, status)
+    if found.unborn and t and not status:
         raise UsageError(f"parent.yml's Rules refuse {found.values} in {region} ({refused_by(found.unborn)}): this "
                          "parent.yml cannot render what the stack runs, so there is nothing to compare with (the update "
                          "is checked against the new values only, and they pass)")
@@ -110,26 +124,34 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
         out(f"note: {s.values} cannot deploy in {region} (refused by {', '.join(f.split(':', 1)[0] for f in s.unborn)}),"
             " so no stack has them there: this is the plan of a first deploy of the new values (STACK= compares with "
             "a deployed stack)")
+    if s.status:
+        why = "its first change set never ran" if s.status == "REVIEW_IN_PROGRESS" else \
+            "its first create failed and make deploy deletes it first"
+        out(f"note: {s.source} is {s.status}, not created yet ({why}): the next deploy creates it, so this is the plan "
+            "of a first deploy of samconfig's values with PARAMS")
+    first = bool(s.unborn or s.status)
     # A deployed parameter parent.yml no longer declares is not in the plan (it renders this parent): say
     # which of their values the update would lose, as `make deploy` refuses them (scripts/upgrade.py).
     # The values an update would send: the deployed ones, samconfig's (make deploy sends them all), PARAMS.
     declared = set(parent()["Parameters"])
     sent = {**{k: v for k, v in before.items() if k in declared},
             **parse_overrides(load_samconfig(env).get("parameter_overrides", "")), **change, "AWS::Region": region}
-    lost = dropped(before, sent) if t else []
+    lost = dropped(before, sent) if t and not s.status else []
     for line in lost:
         out(line)
     try:
-        result = plan(None if s.unborn else before, after, region, sides=(s.values, "the new values"))
+        result = plan(None if first else before, after, region, sides=(s.values, "the new values"))
     except Unrenderable as exc:
         raise UsageError(f"plan in {region}: {exc}") from None
     describe(result, out=out)
-    # What a CloudFront flat-rate plan locks; nothing, when nothing can be deployed yet.
-    doors = [] if s.unborn else free_plan.refusals(before, after, region, t)
+    # What a CloudFront flat-rate plan locks; nothing, when nothing can be deployed yet; a first create on it.
+    doors = [] if s.unborn else [free_plan.starts_alone(None, after, region)] if s.status else \
+        free_plan.refusals(before, after, region, t)
+    doors = [line for line in doors if line]
     for line in doors:
         out(f"REFUSED: {line}")
     # A secret the deployed stack got before it had a Name: only its physical id tells (scripts/origin_secret.py).
-    upgrade = origin_secret.problems(t, after.get("PermissionsBoundaryArn", "")) if t else []
+    upgrade = origin_secret.problems(t, after.get("PermissionsBoundaryArn", "")) if t and not s.status else []
     for line in upgrade:
         out(f"WARNING: {line}")
     return 1 if result.refused or result.failures() or lost or doors or upgrade else 0

@@ -22,6 +22,10 @@ from scripts.outputs import ParentOutputs, ServiceOutputs
 
 TAG_PREFIX = "blueprint:stopped-"
 DIMENSION = "ecs:service:DesiredCount"
+# Start resumes all three of Application Auto Scaling's switches: a Free-plan `make destroy` interrupted after
+# it suspended them (destroy.hold_at_zero) would leave them off, since RegisterScalableTarget keeps what it is
+# not given (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html).
+RESUMED = {"DynamicScalingInSuspended": False, "DynamicScalingOutSuspended": False, "ScheduledScalingSuspended": False}
 
 
 def _describe(ecs, cluster: str, service: ServiceOutputs) -> dict:
@@ -137,7 +141,8 @@ def _start_one(ecs, aas, cluster: str, svc: ServiceOutputs) -> dict:
     desired = min(max(saved["desired"], saved["min"], 1), max(saved["max"], 1))
     with aws_errors():
         aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=svc.scalable_target,
-                                     ScalableDimension=DIMENSION, MinCapacity=saved["min"], MaxCapacity=saved["max"])
+                                     ScalableDimension=DIMENSION, MinCapacity=saved["min"], MaxCapacity=saved["max"],
+                                     SuspendedState=RESUMED)
         ecs.update_service(cluster=cluster, service=svc.name, desiredCount=desired)
         ecs.untag_resource(resourceArn=service["serviceArn"], tagKeys=[TAG_PREFIX + k for k in saved])
     log(f"starting {svc.name}: {desired} tasks, autoscaling {saved['min']}-{saved['max']}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from blueprint.templates import child, nested_parameters, parent, resolve, service_resources
 from scripts import generated, stack_failures
-from scripts.common import ROOT, Target, stack_parameters
+from scripts.common import ROOT, Target, not_created, stack_parameters
 
 DOC = ROOT / "docs" / "deploy.md"
 BLOCK = "removed-parameters"  # <!-- removed-parameters:start --> ... :end -->, scripts/generated.py
@@ -118,7 +118,7 @@ def dropped(deployed: dict[str, str], values: dict, accept: set[str] = frozenset
 def check_deployed(t: Target, params: dict, accept: set[str] = frozenset()) -> list[str]:
     """dropped() for the deployed stack `t` (none yet: nothing to lose) with the parameters being sent."""
     stack = stack_failures.stack_or_none(t.client("cloudformation"), t.stack_name)
-    if stack is None or stack.get("StackStatus") == "ROLLBACK_COMPLETE":  # a failed first create holds nothing
+    if not_created(stack):  # a change set never run or a failed first create holds nothing
         return []
     deployed = stack_parameters(stack)
     declared = set(parent()["Parameters"])

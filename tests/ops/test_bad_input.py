@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import socket
+import uuid
 
 import pytest
 from moto import mock_aws
@@ -53,9 +54,9 @@ PROFILES = {
     "sso-no-login": (f"sso_session = {NEVER_LOGGED_IN}\n{SSO}", "no SSO login for this AWS profile: run "
                                                                  "`aws sso login --profile sso-no-login`"),
     "process-fails": ("credential_process = false\nregion = us-east-1\n",
-                      "no AWS credentials: the profile's credential_process failed (it gave no reason)"),
+                      "no AWS credentials: profile process-fails's credential_process failed (it gave no reason)"),
     "process-missing": ("credential_process = /nonexistent/credential-helper\nregion = us-east-1\n",
-                        "no AWS credentials: the profile's credential_process cannot run"),
+                        "no AWS credentials: profile process-missing's credential_process cannot run"),
 }
 EXPIRED = {  # their cached token is past its expiresAt (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.html)
     "sso-expired": f"sso_start_url = {START_URL}\nsso_region = us-east-1\n{SSO}",  # the legacy keys
@@ -100,14 +101,21 @@ def cases() -> list:
                                             ('Ingress="HttpApi', "No closing quotation"))]
         if has(command, "--region"):  # it reads the AWS profile, at least for its region when nothing else names one
             found.append(pytest.param(command, argv(command), {"AWS_PROFILE": "nonexistent", "AWS_REGION": None},
-                                      "AWS profile nonexistent is not in", id=f"{command}-unknown-profile"))
+                                      "AWS profile nonexistent (AWS_PROFILE) is not in", id=f"{command}-unknown-profile"))
+            found.append(pytest.param(command, argv(command), {"AWS_DEFAULT_PROFILE": "nonexistent", "AWS_REGION": None},
+                                      "(AWS_DEFAULT_PROFILE) is not in your AWS config or credentials file: `aws configure "
+                                      "list-profiles` lists them; set AWS_DEFAULT_PROFILE to one",
+                                      id=f"{command}-unknown-default-profile"))
         if has(command, "--stack"):  # it calls AWS (plan: with a deployed stack to start from)
             extra = ["--stack", DEPLOYED_STACK] if command == "plan" else []
             found.append(pytest.param(command, [*argv(command), *extra], {"AWS_ACCESS_KEY_ID": None},
                                       "no AWS credentials found", id=f"{command}-no-credentials"))
             found.append(pytest.param(command, [*argv(command), *extra], {"AWS_PROFILE": "nonexistent",
                                                                           "REGION": "eu-west-1"},
-                                      "AWS profile nonexistent is not in", id=f"{command}-unknown-profile-with-region"))
+                                      "AWS profile nonexistent (AWS_PROFILE) is not in", id=f"{command}-unknown-profile-with-region"))
+            found.append(pytest.param(command, [*argv(command), *extra], {"AWS_SECRET_ACCESS_KEY": None},
+                                      "incomplete AWS credentials in the environment: AWS_SECRET_ACCESS_KEY is missing",
+                                      id=f"{command}-half-the-keys"))
             found += [pytest.param(command, [*argv(command), *extra], {"AWS_ACCESS_KEY_ID": None, "AWS_PROFILE": profile},
                                    named, id=f"{command}-{profile}") for profile, (_, named) in PROFILES.items()]
     found.append(pytest.param("new-service", ["new-service", "Reports!"], {}, "Reports!", id="new-service-bad-name"))
@@ -285,6 +293,19 @@ def test_a_samconfig_that_is_not_toml_is_one_line(tmp_path):
 
 # ---------------------------------------------------------------- preflight says a credential failure once
 
+@pytest.mark.parametrize("command", [command for _, command, *_ in cli.COMMANDS if has(command, "--region")])
+@pytest.mark.parametrize("variable", ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"])
+def test_an_aws_config_file_that_does_not_parse_is_one_line(command, variable, offline, monkeypatch, capsys, tmp_path):
+    """botocore reads both files whenever a session starts, offline commands given REGION= included (the region
+    list, read once a process, is read anew here as in a new process)."""
+    from scripts import common
+    monkeypatch.setattr(common, "_KNOWN_REGIONS", {})
+    broken = tmp_path / "broken"
+    broken.write_text("[profile broken\nregion = eu-west-1\n")
+    code, lines = answer([*argv(command), "--region", "eu-west-1"], {variable: str(broken)}, monkeypatch, capsys)
+    assert_one_line(code, lines, f"cannot parse the AWS config file {broken}")
+
+
 def test_preflight_says_rejected_credentials_once(monkeypatch, capsys):
     def rejected(t, params):
         raise CredentialsRejected("AWS rejected the credentials (ExpiredToken): refresh them, e.g. `aws sso login`")
@@ -304,6 +325,94 @@ def test_aws_out_of_reach_is_said_once(offline, monkeypatch, capsys):
     lines = [line for line in lines if not line.startswith("region: ")]  # said before the first call
     assert_one_line(code, lines, "cannot reach AWS at http://127.0.0.1:9")
     assert offline, "it did try AWS"
+
+
+def test_a_proxy_that_refuses_is_said_once(offline, monkeypatch, capsys):
+    """HTTPS_PROXY naming a proxy that does not answer: botocore's ProxyConnectionError (a ConnectionError, like
+    EndpointConnectionError) was "FAIL ... Failed to connect to proxy URL" once per check that calls AWS."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    # An endpoint of its own, as above: no AWS stand-in (this module's moto) answers in the proxy's place.
+    code, lines = answer(["preflight"], {"HTTPS_PROXY": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": "https://127.0.0.1:8"},
+                         monkeypatch, capsys)
+    lines = [line for line in lines if not line.startswith("region: ")]
+    assert_one_line(code, lines, "cannot reach AWS through the proxy http://127.0.0.1:9: check HTTPS_PROXY")
+    assert offline, "it did try the proxy"
+
+
+def test_an_endpoint_that_times_out_is_said_once(offline, monkeypatch, capsys):
+    """A firewall that drops packets: the connection times out (botocore's ConnectTimeoutError)."""
+    import socket
+
+    def times_out(*args, **kwargs):
+        offline.append(args)
+        raise TimeoutError("timed out")
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                                                                  ("127.0.0.1", 9))])
+    monkeypatch.setattr(socket.socket, "connect", times_out)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    code, lines = answer(["preflight"], {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, monkeypatch, capsys)
+    lines = [line for line in lines if not line.startswith("region: ")]
+    assert_one_line(code, lines, "cannot reach AWS at http://127.0.0.1:9: check the network")
+    assert offline
+
+
+@pytest.mark.parametrize("raised, says", [
+    ("SSLError", "TLS validation failed (certificate verify failed): behind a proxy that inspects TLS, point "
+                 "AWS_CA_BUNDLE at its CA certificate"),
+    ("ReadTimeoutError", "cannot reach AWS at https://sts.us-east-1.amazonaws.com: check the network"),
+    ("ConnectionClosedError", "cannot reach AWS at https://sts.us-east-1.amazonaws.com: check the network"),
+])
+def test_every_network_failure_botocore_names_is_aws_out_of_reach(raised, says):
+    """botocore's public classes for a connection that failed or stopped answering
+    (https://docs.aws.amazon.com/boto3/latest/guide/error-handling.html lists
+    botocore.exceptions; the TLS hint: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html,
+    AWS_CA_BUNDLE)."""
+    import botocore.exceptions
+
+    from scripts.errors import AwsUnreachable
+    error = getattr(botocore.exceptions, raised)(endpoint_url="https://sts.us-east-1.amazonaws.com/?x=1",
+                                                error="certificate verify failed")
+    with pytest.raises(AwsUnreachable) as caught, common.aws_errors():
+        raise error
+    assert says in str(caught.value)
+
+
+@pytest.mark.parametrize("command", ["status", "preflight"])
+@pytest.mark.parametrize("accepted_in_us_east_1, says", [
+    (True, "error: region eu-south-2 is not enabled for this account (AWS accepts these credentials in us-east-1 "
+           "only): enable it (`aws account enable-region --region-name eu-south-2`"),
+    (False, "error: AWS rejected the credentials (InvalidClientTokenId): refresh them"),
+])
+def test_an_opt_in_region_that_is_off_is_named_not_the_credentials(command, accepted_in_us_east_1, says, offline,
+                                                                    monkeypatch, capsys):
+    """An opt-in region the account has not enabled answers every call InvalidClientTokenId, as for unknown keys
+    (https://repost.aws/knowledge-center/iam-validate-access-credentials;
+    https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html): the commands said "refresh
+    the credentials". STS in us-east-1 tells the two apart (the Stubber checks both calls)."""
+    from tests.ops.conftest import stubbed
+    cfn, cfn_stub = stubbed("cloudformation", activate=False)
+    cfn_stub.add_client_error("describe_stacks", "InvalidClientTokenId",
+                              "The security token included in the request is invalid.", 403)
+    cfn_stub.activate()
+    sts, sts_stub = stubbed("sts", activate=False)
+    if accepted_in_us_east_1:
+        sts_stub.add_response("get_caller_identity", {"UserId": "AIDAEXAMPLE", "Account": "123456789012",
+                                                      "Arn": "arn:aws:iam::123456789012:user/me"})
+    else:
+        sts_stub.add_client_error("get_caller_identity", "InvalidClientTokenId", "The security token is invalid.", 403)
+    sts_stub.activate()
+    asked: list = []
+
+    def client(self, service, region=None):
+        asked.append((service, region or self.region))
+        return {"cloudformation": cfn, "sts": sts}[service]
+    monkeypatch.setattr(common.Target, "client", client)
+    code, lines = answer([command], {"REGION": "eu-south-2"}, monkeypatch, capsys)
+    assert_one_line(code, lines, says)
+    assert asked == [("cloudformation", "eu-south-2"), ("sts", "us-east-1")]
+    sts_stub.assert_no_pending_responses()
 
 
 def test_preflight_names_a_missing_buildx_plugin(monkeypatch):
@@ -373,7 +482,8 @@ WHAT = {"plan": "the new values (samconfig.toml [default] with PARAMS)", "cost":
     ("preflight", "me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
     ("deploy", "cn-north-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
     ("preflight", "eu-south-2", "BudgetEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
-    ("deploy", "us-east-1", "DomainName=example.com", "DomainNeedsCertificate: DomainName needs CertificateArn"),
+    # DomainName and CertificateArn both sent: no deployed value can change the answer
+    ("deploy", "us-east-1", "DomainName=example.com CertificateArn=", "DomainNeedsCertificate: DomainName needs CertificateArn"),
     ("preflight", "us-east-1", "BudgetEmail=notanemail", "BudgetEmail"),
 ])
 def test_what_the_rules_refuse_is_one_line(command, region, params, named, offline, monkeypatch, capsys):
@@ -387,6 +497,56 @@ def test_what_the_rules_refuse_is_one_line(command, region, params, named, offli
     assert_one_line(code, lines, f"error: parent.yml's Rules refuse {WHAT[command]} in {region} (from {source}): "
                                  f"{named}")
     assert offline == []
+
+
+ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/mine/1"
+API_CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/1"
+
+
+@pytest.mark.parametrize("command, deployed, params, refused", [
+    # Free outside us-east-1 on a stack given WebAclArn earlier: the step the Free-plan refusal asks for
+    ("preflight", {"CloudFrontPlan": "PayAsYouGo", "WebAclArn": ACL}, "CloudFrontPlan=Free", ""),
+    ("deploy", {"CloudFrontPlan": "PayAsYouGo", "WebAclArn": ACL}, "CloudFrontPlan=Free", ""),
+    ("preflight", {"ApiDomainName": "api.example.com"}, f"ApiCertificateArn={API_CERTIFICATE}", ""),
+    ("preflight", {"CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/2"}, "DomainName=www.example.com", ""),
+    # no stack, a stack without the value, a change set that never ran: the template's default, refused
+    ("preflight", None, "CloudFrontPlan=Free", "FreePlanNeedsWebAcl: CloudFrontPlan=Free needs a web ACL"),
+    ("deploy", {"Profile": "dev"}, "CloudFrontPlan=Free", "FreePlanNeedsWebAcl: CloudFrontPlan=Free needs a web ACL"),
+    ("preflight", "REVIEW_IN_PROGRESS", "CloudFrontPlan=Free", "FreePlanNeedsWebAcl: CloudFrontPlan=Free needs a web ACL"),
+])
+def test_the_rules_see_the_deployed_values_an_update_keeps(command, deployed, params, refused, offline, monkeypatch,
+                                                          capsys):
+    """SAM sends UsePreviousValue for every parameter of the template the deploy does not name, and none for a
+    stack it creates (samcli/lib/deploy/deployer.py merge_parameters and create_changeset; docs/deploy.md), so
+    CloudFormation asks the Rules of deployed < samconfig.toml < PARAMS: make preflight and make deploy did
+    of samconfig.toml < PARAMS over the defaults, and refused these updates."""
+    from moto.cloudformation.models import cloudformation_backends
+    monkeypatch.setattr(getattr(cli, command), command, lambda *a, **k: 0)
+    stack = f"rules-{uuid.uuid4().hex[:8]}"  # a name of its own: the module's moto (deployment) may be running
+    with mock_aws():
+        import boto3
+        session = boto3.session.Session(region_name="eu-west-1")
+        if deployed is not None:
+            create_stack(session, stack, [], {} if deployed == "REVIEW_IN_PROGRESS" else deployed)
+        if deployed == "REVIEW_IN_PROGRESS":
+            next(s for s in cloudformation_backends["123456789012"]["eu-west-1"].stacks.values()
+                 if s.name == stack).status = deployed
+        monkeypatch.setattr(common, "session_for", lambda session_=None: session)
+        if not refused:
+            assert cli.main([command, "--region", "eu-west-1", "--stack", stack, "--params", params]) == 0
+            return
+        code, lines = answer([command], {"REGION": "eu-west-1", "STACK": stack, "PARAMS": params}, monkeypatch, capsys)
+    over = f" over stack {stack}'s deployed values" if isinstance(deployed, dict) else ""
+    assert_one_line(code, lines, "error: parent.yml's Rules refuse the values to deploy in eu-west-1 (from "
+                                 f"samconfig.toml [default] with PARAMS{over}): {refused}")
+
+
+def test_before_credentials_only_a_refusal_no_deployed_value_can_change(offline, monkeypatch, capsys):
+    """DomainName alone may meet a deployed CertificateArn: without credentials no stack can be read, so the
+    line is the credentials' (the region's and the sent values' own refusals come first: the cases above)."""
+    code, lines = answer(["deploy"], {"REGION": "us-east-1", "PARAMS": "DomainName=example.com",
+                                      "AWS_ACCESS_KEY_ID": None}, monkeypatch, capsys)
+    assert_one_line(code, lines, "no AWS credentials found")
 
 
 def test_plan_from_values_no_stack_can_have_is_a_first_deploy(offline, monkeypatch, capsys):

@@ -230,6 +230,33 @@ def test_stacks_a_deploy_cannot_go_through_are_one_line(aws, state, message):
         stack_failures.clear_failed_create(make_target(aws), False, delay=0)
 
 
+def test_a_stack_whose_first_change_set_never_ran_is_a_first_create_to_every_check(aws, capsys):
+    """A declined or interrupted `sam deploy` of a new stack (prod's samconfig confirms change sets) leaves it
+    REVIEW_IN_PROGRESS, with no template, until its change set runs; SAM then deploys it with a CREATE change
+    set, sending no UsePreviousValue (samcli/lib/deploy/deployer.py, has_stack: "we treat like this stack does
+    not exist"; https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html).
+    So it is a first create to the Free-plan check, the lost-value check, the changed-parameter list and
+    `make plan STACK=`, whatever parameters DescribeStacks shows for it (a REVIEW_IN_PROGRESS stack is set as
+    CloudFormation leaves it: moto cannot decline a change set)."""
+    from scripts import free_plan, upgrade
+    from scripts import plan as plan_command
+    from scripts.errors import OneWayDoor
+    from tests.ops.conftest import create_stack
+    create_stack(aws, STACK, [], {"CloudFrontPlan": "Free", "VpcCidr": "10.1.0.0/16", "Ingress": "HttpApi"})
+    next(s for s in cloudformation_backends[ACCOUNT][REGION].stacks.values()).status = "REVIEW_IN_PROGRESS"
+    t = make_target(aws)
+    with pytest.raises(OneWayDoor, match="^a first create with CloudFrontPlan=Free starts the plan"):
+        free_plan.check(t, {"CloudFrontPlan": "Free"})
+    assert upgrade.check_deployed(t, {}) == [], "nothing deployed: no value to lose"
+    assert deploy.parameter_changes(t, [("PARAMS", {"Ingress": "LoadBalancer"})]) == [], "nothing deployed to change"
+    said: list[str] = []
+    assert plan_command.run("dev", STACK, REGION, "CloudFrontPlan=Free", session=aws, out=said.append) == 1
+    assert said[1].startswith(f"note: stack {STACK} is REVIEW_IN_PROGRESS, not created yet")
+    assert [line for line in said if line.startswith("REFUSED: ")][0].startswith(
+        "REFUSED: a first create with CloudFrontPlan=Free starts the plan")
+    assert all(line.startswith("  + add ") for line in said if line.startswith("  ")), "a first deploy: all adds"
+
+
 # ---------------------------------------------------------------- 3. the root cause
 
 T0 = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)

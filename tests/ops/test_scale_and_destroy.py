@@ -34,6 +34,21 @@ def test_stop_then_start_restores_what_was_there(deployed):
     assert not [x for x in tags if x["key"].startswith("blueprint:")]
 
 
+def test_start_after_an_interrupted_free_plan_destroy_resumes_scaling(deployed):
+    """make destroy on a Free-plan stack stops every service and suspends its scaling (hold_at_zero) before the
+    delete; interrupted there, make start restored min/max but left scheduled and dynamic scaling suspended,
+    since RegisterScalableTarget keeps what it is not given
+    (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html)."""
+    t, out = deployed
+    scale.stop(t, delay=0)
+    destroy.hold_at_zero(t, out)
+    assert autoscaling(t, out)["SuspendedState"] == destroy.SUSPENDED
+    scale.start(t, delay=0)
+    target = autoscaling(t, out)
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 3)
+    assert target["SuspendedState"] == {switch: False for switch in destroy.SUSPENDED}
+
+
 def test_start_respects_the_autoscaling_minimum(deployed):
     t, out = deployed  # desired 0 with autoscaling 1-3
     scale.stop(t, delay=0)

@@ -67,7 +67,8 @@ def test_named_in_accept_they_proceed_and_only_those(aws, capsys):
     assert len(tools.named("sam", "deploy")) == 1
 
 
-def test_accept_reaches_the_deploy_from_the_command_line(monkeypatch):
+def test_accept_reaches_the_deploy_from_the_command_line(aws, monkeypatch):
+    """`aws`: the command reads the stack (none here) before it deploys, for the Rules on the values it keeps."""
     seen = {}
     monkeypatch.setattr(deploy, "deploy", lambda t, extra, yes, accept: seen.update(accept=accept))
     monkeypatch.setenv("ACCEPT", "VpcCidr, Cpu")

@@ -7,13 +7,12 @@ copy would prove nothing the first test does not, and cost ~90 s of make test's 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 
 import pytest
 
 from scripts.common import ROOT
+from tests.support.copies import pytest_in, ran_clean, repository_copy
 
 # Using bench/ (Markdown may still describe it): its path, importing it, running it.
 USES_BENCH = re.compile(r"\bbench/|[\"']bench[\"']|^\s*(from|import) bench\b|-m bench\b", re.M)
@@ -46,29 +45,9 @@ def test_nothing_outside_bench_uses_it():
 
 @pytest.mark.timeout(240)
 def test_a_copy_without_bench_collects_and_passes_the_tiers_that_stood_on_it(tmp_path):
-    copy = tmp_path / "repo"
-    for path in tracked():
-        if path.startswith("bench/"):
-            continue
-        (copy / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / path, copy / path)
-    for made in (".venv", ".venv-sam", ".venv-checkov", ".cache"):  # what `make venv` made, as in a fork's clone
-        if (ROOT / made).exists():
-            (copy / made).symlink_to((ROOT / made).resolve())
+    copy = repository_copy(tmp_path / "repo", leave_out=lambda path: path.startswith("bench/"))
     (copy / "Makefile").write_text(without_bench_target((ROOT / "Makefile").read_text()))
-    # A repository with one commit, as a fork's clone is: tests list tracked files and tag images by commit.
-    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
-    subprocess.run(["git", "init", "-q"], cwd=copy, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=copy, check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "without bench"], cwd=copy, check=True)
-
-    def pytest_in_copy(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=copy,
-                              capture_output=True, text=True, timeout=200)
-
-    collected = pytest_in_copy("--collect-only", "-q")
-    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-2000:]
-    assert not re.search(r"^bench/", collected.stdout, re.M), "tests of bench/ were collected from a copy without it"
-    tiers = pytest_in_copy("-q", "-x", "tests/cost", "tests/blueprint", "tests/ops/test_cli.py",
-                           "tests/ops/test_generated.py", "tests/unit/test_docs.py")
-    assert tiers.returncode == 0, tiers.stdout[-3000:] + tiers.stderr[-2000:]
+    # Every test collects (one run: the rest is deselected, not ignored); the tiers that stood on bench/ pass.
+    tiers = pytest_in(copy, ["tests/cost", "tests/blueprint", "tests/ops/test_cli.py", "tests/ops/test_generated.py",
+                             "tests/unit/test_docs.py"], "-x", timeout=200)
+    assert ran_clean(tiers), tiers.stdout[-3000:] + tiers.stderr[-2000:]

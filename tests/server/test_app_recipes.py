@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +18,9 @@ import pytest
 import requests
 
 from local.stack import ROOT, free_port, wait_http
+from tests.support.copies import pytest_in, ran_clean, repository_copy
 
 pytestmark = pytest.mark.server
-
-IGNORED = shutil.ignore_patterns(".git", ".venv*", ".cache", ".hypothesis", ".pytest_cache", ".schemathesis",
-                                 "__pycache__", "reports", "build", "node_modules")
 
 
 def recipe() -> tuple[dict[str, str], str]:
@@ -84,8 +81,7 @@ def serve(app_dir: Path, env: dict, health: str = "/api/health-check"):
 
 def test_adding_an_endpoint_as_the_readme_says(tmp_path):
     assert "docs/api.md#adding-an-endpoint" in (ROOT / "README.md").read_text()
-    copy = tmp_path / "repo"
-    shutil.copytree(ROOT, copy, ignore=IGNORED)
+    copy = repository_copy(tmp_path / "repo")
     follow(copy)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
 
@@ -121,26 +117,6 @@ def removal() -> str:
     section = text.split("## Remove the sample\n", 1)[1].split("\n## ", 1)[0]
     (commands,) = re.findall(r"```sh\n(.*?)```", section, re.S)
     return commands
-
-
-def repository_copy(target: Path) -> Path:
-    """The repository's files (git ls-files: tracked, and new ones not ignored) in `target`, with the tool
-    venvs linked, as `make test` would build them there."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    for venv in (".venv-sam", ".venv-checkov"):
-        if (ROOT / venv).exists():
-            (target / venv).symlink_to((ROOT / venv).resolve())
-    (target / ".venv").symlink_to(Path(sys.prefix))  # this one: the app's and the test tools'
-    # A repository of its own: some tests list the tracked files (git ls-files).
-    for command in (["init", "-q"], ["add", "-A"]):
-        subprocess.run(["git", *command], cwd=target, check=True, capture_output=True)
-    return target
 
 
 # The tiers that are the platform's: the unit, real-server, templates and cost tiers (the browser tier tests the
@@ -200,13 +176,9 @@ def test_without_the_sample_the_rest_renders_lints_starts_and_passes_its_tests(t
     validate_spec(doc)
     assert set(doc["paths"]) == {"/api/health-check", "/api/ready", "/api/openapi.json"}
 
-    # Every test left collects; the platform's tiers pass (the templates tier: cfn-lint, sam validate --lint,
-    # checkov and cfn-guard on the copy's parent.yml and its renderings).
-    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    collected = subprocess.run([*pytest, "--collect-only"], cwd=copy, env=env, capture_output=True, text=True,
-                               timeout=180)
-    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-2000:]
-    ignored = [f"--ignore={path}" for path in NOT_IN_THE_COPY]
-    tiers = subprocess.run([*pytest, "-x", "-m", "not own_copy", *ignored, *PLATFORM_TIERS], cwd=copy, env=env, capture_output=True,
-                           text=True, timeout=580)
-    assert tiers.returncode == 0, tiers.stdout[-4000:] + tiers.stderr[-2000:]
+    # Every test left collects (one run: the rest is deselected, not ignored); the platform's tiers pass (the
+    # templates tier: cfn-lint, sam validate --lint, checkov and cfn-guard on the copy's parent.yml and its
+    # renderings).
+    tiers = pytest_in(copy, PLATFORM_TIERS, "-x", "-m", "not own_copy",
+                      *(f"--deselect={path}::" for path in NOT_IN_THE_COPY), env=env, timeout=580)
+    assert ran_clean(tiers), tiers.stdout[-4000:] + tiers.stderr[-2000:]

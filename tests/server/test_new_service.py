@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +18,9 @@ import requests
 
 from local.stack import ROOT
 from tests.server.test_app_recipes import serve
+from tests.support.copies import repository_copy
 
 pytestmark = pytest.mark.server
-VENVS = (".venv-sam", ".venv-checkov")  # the checkers the copy's template tests call, shared
 
 
 def readme_command() -> list[str]:
@@ -34,24 +33,6 @@ def readme_command() -> list[str]:
 
 def git(copy: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=copy, capture_output=True, text=True, check=True, timeout=60).stdout
-
-
-def copy_repository(target: Path) -> Path:
-    """The repository's files as `git ls-files` lists them (tracked, and new ones not ignored), in a git
-    repository of their own."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
-                            check=True, timeout=60).stdout.decode().split("\0")
-    for name in listed:
-        source = ROOT / name
-        if name and not name.startswith(".venv") and source.is_file() and not source.is_symlink():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    for venv in VENVS:
-        (target / venv).symlink_to(ROOT / venv)
-    git(target, "init", "-q")
-    git(target, "add", "-A")
-    git(target, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "copy")
-    return target
 
 
 def new_service(copy: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -73,7 +54,7 @@ REFUSED = [
 
 @pytest.mark.timeout(480)  # the copy's template and cost tests take most of it (~2 minutes alone)
 def test_new_service_in_a_copy_passes_every_check(tmp_path):
-    copy = copy_repository(tmp_path / "repo")
+    copy = repository_copy(tmp_path / "repo")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
 
     for args, says in REFUSED:

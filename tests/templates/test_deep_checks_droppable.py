@@ -4,14 +4,12 @@ template tests that share their engine (checks/evaluate.py, checks/plan.py) stil
 tracked file names them. This file goes with them."""
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from checks.render import ROOT
+from tests.support.copies import pytest_in, ran_clean, repository_copy
 
 pytestmark = pytest.mark.own_copy
 
@@ -35,39 +33,19 @@ def tracked() -> list[str]:
     return [p for p in out.decode().split("\0") if p and (ROOT / p).is_file()]
 
 
-@pytest.fixture(scope="module")
-def copy_without_them(tmp_path_factory) -> Path:
-    """The working tree's tracked files (as they are now, edits included), minus the deep checks."""
-    copy = tmp_path_factory.mktemp("fork")
-    for path in tracked():
-        if not dropped(path):
-            (copy / path).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / path, copy / path)
-    return copy
-
-
-def pytest_in(copy: Path, *args: str, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args], cwd=copy,
-                          capture_output=True, text=True, timeout=timeout)
-
-
 def test_the_list_names_what_exists():
     for path in DEEP_CHECKS:
         assert (ROOT / path).exists(), path
 
 
-def test_every_test_module_still_imports_without_them(copy_without_them):
-    assert not (copy_without_them / "checks" / "all_branches.py").exists()
-    result = pytest_in(copy_without_them, "--collect-only", timeout=120)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "error" not in result.stdout.splitlines()[-1].lower(), result.stdout[-2000:]
-
-
 @pytest.mark.timeout(180)
-def test_the_template_tests_sharing_their_engine_pass_without_them(copy_without_them):
-    result = pytest_in(copy_without_them, "-x", *(f"tests/templates/{name}" for name in SHARING_THE_ENGINE),
-                       "tests/ops/test_plan.py", timeout=150)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+def test_without_them_every_test_collects_and_the_tests_sharing_their_engine_pass(tmp_path):
+    copy = repository_copy(tmp_path / "fork", leave_out=dropped)
+    assert not (copy / "checks" / "all_branches.py").exists()
+    # One run: every test is collected (the rest deselected, not ignored), these run.
+    result = pytest_in(copy, [*(f"tests/templates/{name}" for name in SHARING_THE_ENGINE), "tests/ops/test_plan.py"],
+                       "-x", timeout=170)
+    assert ran_clean(result), result.stdout[-3000:] + result.stderr[-2000:]
 
 
 def test_no_other_tracked_file_names_them():
