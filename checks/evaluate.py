@@ -81,6 +81,17 @@ def inputs_of(values) -> tuple[str, ...]:
 NO_VALUE = object()
 
 
+def shown(value) -> str:
+    """A value inside an unknown one's origin: an unknown as its own origin, a known one as written. An
+    intrinsic that mixes unknown and known values keeps the known parts in its origin, so the text a plan
+    compares changes when they do (a parameter beside another stack's output in a Join or Sub)."""
+    if isinstance(value, Opaque):
+        return value.origin
+    if isinstance(value, list):
+        return "[" + ", ".join(shown(v) for v in value) + "]"
+    return repr(value)
+
+
 class Evaluator:
     """Evaluate the intrinsics of one template for one region and one set of parameter values; what cannot
     resolve is recorded in `problems`."""
@@ -220,7 +231,7 @@ class Evaluator:
             return result
         delimiter = args[0]
         if any(isinstance(i, Opaque) for i in items):
-            return Opaque("Fn::Join with unknown items", inputs=inputs_of(items))
+            return Opaque(f"Fn::Join({delimiter!r}, {shown(items)})", inputs=inputs_of(items))
         if any(isinstance(i, dict | list) for i in items):
             return self.fail(path, f"Fn::Join items must be strings, got {items!r}")
         return delimiter.join(str(i) for i in items)
@@ -245,11 +256,11 @@ class Evaluator:
             if isinstance(value, Opaque) or value is NO_VALUE or not isinstance(value, str | int):
                 unknown = True
                 opaque.append(value)
-                return ""
+                return "${" + (value.origin if isinstance(value, Opaque) else "?") + "}"
             return str(value)
 
         result = re.sub(r"\$\{([^}]+)\}", substitute, text)
-        return Opaque("Fn::Sub with unknown values", inputs=inputs_of(opaque)) if unknown else result
+        return Opaque(f"Fn::Sub({result!r})", inputs=inputs_of(opaque)) if unknown else result
 
     def _cidr(self, args, path):
         block, count, bits = (self.ev(a, f"{path}/{i}") for i, a in enumerate(args))

@@ -19,6 +19,7 @@ scripts and tests. Callers tell failures apart by class (or `code`), never by th
     PreflightFailed        preflight_failed       a preflight check failed; nothing was created
     DeployedValueDropped   deployed_value_dropped the update would lose a deployed value of a removed parameter
     OneWayDoor             one_way_door           the update changes what a CloudFront flat-rate plan locks
+    TwoStepUpgrade         two_step_upgrade       the update replaces a secret named before it had a Name: two deploys
     NotConfirmed           not_confirmed          the user did not confirm (or no terminal to ask on)
     StackNotDeployable     stack_not_deployable   the stack is busy or in a state only a human can clear
     DeployFailed           deploy_failed          `sam deploy` failed (the root cause is in the message)
@@ -114,6 +115,10 @@ class OneWayDoor(OpsError):
     flat-rate plan (scripts/free_plan.py): CloudFront refuses, the update would roll back. Nothing changed."""
 
     code = "one_way_door"
+
+
+class TwoStepUpgrade(OpsError):
+    code = "two_step_upgrade"
 
 
 class NotConfirmed(OpsError):

@@ -22,7 +22,7 @@ an ACTIVE or SYNC_IN_PROGRESS subscription locks (LOCKING).
 
 Turning the plan on is a door of its own (starts_alone): a rollback after the subscription exists has to
 undo the rest of the update on a subscribed distribution, so CloudFrontPlan=Free is refused on a first create
-and together with any other change of the frontend stack: PayAsYouGo first, then Free alone.
+and together with any other parameter change, in any stack: PayAsYouGo first, then Free alone.
 """
 from __future__ import annotations
 
@@ -126,8 +126,10 @@ def starts_alone(before: dict | None, after: dict, region: str) -> str:
     outlives the subscription's delete to the end of the billing period,
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-pricingplanmanager-subscription.html):
     a failed first create ends ROLLBACK_FAILED, a failed update UPDATE_ROLLBACK_FAILED, until the month ends.
-    A change only in another stack (BudgetStack runs beside FrontendStack) rolls back without touching the
-    distribution: the subscription's delete only schedules the cancellation."""
+    A change in another stack is refused too: BudgetStack runs beside FrontendStack, and its failure after
+    the subscription exists rolls back the frontend stack's whole update, the web ACL the Free plan brings to
+    the distribution included (in us-east-1 the plan is what makes the stack create its own), on a subscribed
+    distribution. So no other parameter may change in the same deploy."""
     new = renderings(after, region)
     started = plans_in(new) - (plans_in(renderings(before, region)) if before is not None else set())
     if not started:
@@ -148,6 +150,14 @@ def starts_alone(before: dict | None, after: dict, region: str) -> str:
             return (f"this change starts the Free plan in {stack} together with other changes there ({moved}): "
                     f"if one fails the rollback cannot undo it on the subscribed distribution (UPDATE_ROLLBACK_FAILED "
                     f"until the month ends): {how}")
+    declared = parent()["Parameters"]
+    default = {k: str(p.get("Default", "")) for k, p in declared.items()}
+    besides = sorted(k for k in after if k in declared and k != "CloudFrontPlan"
+                     and after[k] != before.get(k, default[k]))
+    if besides:
+        return (f"this change starts the Free plan together with {', '.join(besides)}: if any stack's update fails "
+                f"after the subscription exists (BudgetStack runs beside FrontendStack), the rollback cannot undo the "
+                f"frontend stack's on the subscribed distribution (UPDATE_ROLLBACK_FAILED until the month ends): {how}")
     return ""
 
 

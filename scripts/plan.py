@@ -15,7 +15,7 @@ from blueprint.templates import parent
 from checks.cfnlint.project_rules import references
 from checks.plan import Unrenderable, describe, plan, rule_refusals
 from checks.render import PARENT, template
-from scripts import cost, free_plan, zones
+from scripts import cost, free_plan, origin_secret, zones
 from scripts.common import (
     ENVIRONMENTS,
     check_parameters,
@@ -155,4 +155,8 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
     doors = [line for line in doors if line]
     for line in doors:
         out(f"REFUSED: {line}")
-    return 1 if result.refused or result.failures() or lost or doors else 0
+    # A secret the deployed stack got before it had a Name: only its physical id tells (scripts/origin_secret.py).
+    upgrade = origin_secret.problems(t, after.get("PermissionsBoundaryArn", "")) if t and not s.status else []
+    for line in upgrade:
+        out(f"WARNING: {line}")
+    return 1 if result.refused or result.failures() or lost or doors or upgrade else 0

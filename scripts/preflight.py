@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 
 from blueprint.templates import load, nested_parameters, parent, service_resources
-from scripts import free_plan, image, service_roles
+from scripts import free_plan, image, origin_secret, service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
 from scripts.errors import AwsCallFailed, AwsUnreachable, CredentialsRejected, NoCredentials, PreflightFailed, ToolMissing, UsageError
 from scripts.image import PLATFORMS
@@ -213,6 +213,7 @@ CHECKS = {
     "task counts": check_task_counts,
     "adopted table": check_adopted_table,
     "flat-rate plan": free_plan.check,  # a change CloudFront refuses while the distribution is on a plan
+    "origin secret": origin_secret.check,  # a secret named before it had a Name: the two-step upgrade
     "service-linked roles": check_service_linked_roles,
     "templates": check_lint,
 }

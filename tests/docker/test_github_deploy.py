@@ -225,6 +225,8 @@ def test_the_deploy_role_acts_on_aws_only_through_the_cloudformation_role():
     doc = json.loads(ROLE.read_text())
     role_arn = "arn:aws:iam::ACCOUNT_ID:role/CLOUDFORMATION_ROLE"
     for s in statements(doc):
+        if s["Effect"] == "Deny":  # the one deny: no resource import (test_the_deploy_role_cannot_import_...)
+            continue
         assert s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s
         actions = as_list(s["Action"])
         assert not any(a.endswith("*") for a in actions), f"{s['Sid']}: no wildcard actions"
@@ -660,3 +662,143 @@ def test_deploy_passes_the_boundary_from_the_environment_and_ci_sets_it(deploy_j
     assert boundary_parameter({"PERMISSIONS_BOUNDARY_ARN": arn}) == {"PermissionsBoundaryArn": arn}
     assert boundary_parameter({}) == {}, "unset: the stack keeps the boundary it has"
     assert deploy_job["env"]["PERMISSIONS_BOUNDARY_ARN"] == "${{ vars.AWS_PERMISSIONS_BOUNDARY_ARN }}"
+
+
+# ---- grants that can match, on keys that exist (every policy in deploy/) -----------------------------
+POLICIES = [ROLE, CFN_ROLE, BOUNDARY]
+# Condition keys IAM sets on every request, whatever the action (the resource and request tag keys are not:
+# the Service Authorization Reference lists them per action): https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+PER_ACTION_GLOBAL = ("aws:resourcetag/", "aws:requesttag/", "aws:tagkeys")
+
+
+def _action_data(action: str) -> list[dict]:
+    from policy_sentry.querying.actions import get_action_data
+    service, name = action.split(":", 1)
+    return get_action_data(service, name).get(service) or []
+
+
+# Grants the reference does not list but AWS documents: the SAM transform is used through CreateChangeSet on
+# its own ARN (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/transform-aws-serverless.html).
+DOCUMENTED_ELSEWHERE = {("cloudformation:CreateChangeSet", "arn:aws:cloudformation:*:aws:transform/Serverless-2016-10-31")}
+
+
+SEGMENT = "\x01"  # a format's ${Partition}, ${Region} or ${Account}: text without ':' or '/'
+STARS = {"*": "", SEGMENT: ":/"}  # a wildcard -> the characters it cannot stand for
+
+
+def globs_meet(a: str, b: str) -> bool:
+    """Whether some string matches both patterns (`*` any run, `?` one character, SEGMENT one ARN field)."""
+    @functools.cache
+    def meet(i: int, j: int) -> bool:
+        x, y = a[i] if i < len(a) else None, b[j] if j < len(b) else None
+        if x is None and y is None:
+            return True
+        if (x in STARS and meet(i + 1, j)) or (y in STARS and meet(i, j + 1)):
+            return True
+        if x in STARS and y is not None and y not in STARS and y not in STARS[x] and meet(i, j + 1):
+            return True
+        if y in STARS and x is not None and x not in STARS and x not in STARS[y] and meet(i + 1, j):
+            return True
+        return (x is not None and y is not None and x not in STARS and y not in STARS
+                and (x == y or "?" in (x, y)) and meet(i + 1, j + 1))
+    return meet(0, 0)
+
+
+def can_be(resource: str, arn_format: str) -> bool:
+    """Whether an ARN of the reference's format can match the policy's Resource pattern."""
+    pattern = re.sub(r"\$\{(Partition|Region|Account)\}", SEGMENT, arn_format)
+    return globs_meet(resource, re.sub(r"\$\{[^}]+\}", "*", pattern))
+
+
+def dead_grants(doc: dict) -> list[str]:
+    """Each Allow statement's action that none of its Resource ARNs can be (the Service Authorization
+    Reference's resource types for the action; an action without any takes only "*"), and each Resource no
+    action of the statement takes: a grant that can never match."""
+    from checks import role_permissions as rp  # the Service Authorization Reference, as policy_sentry ships it
+    found = []
+    for s in statements(doc):
+        resources = as_list(s.get("Resource", []))
+        actions = [a for a in as_list(s.get("Action", [])) if "*" not in a]
+        if s["Effect"] != "Allow" or "*" in resources or not actions:
+            continue
+        served = set()
+        for action in actions:
+            formats = rp.arn_formats(action)
+            matching = {r for r in resources for f in formats or () if can_be(r, f)}
+            matching |= {r for r in resources if any(a == action and fnmatch.fnmatchcase(r, p)
+                                                     for a, p in DOCUMENTED_ELSEWHERE)}
+            if not matching:
+                found.append(f"{s.get('Sid')}: {action} takes {sorted(formats) if formats else 'only *'}, "
+                             f"not {resources}")
+            served |= matching
+        found += [f"{s.get('Sid')}: no action takes {r}" for r in resources if r not in served and
+                  all(rp.arn_formats(a) is not None for a in actions)]
+    return found
+
+
+def unknown_condition_keys(doc: dict) -> list[str]:
+    """Each condition key a statement uses that is neither global nor one the Service Authorization Reference
+    lists for every action of the statement (${TagKey} and tag-key stand for any tag key): IAM would find no
+    such key in the request, and the condition would never (or always) hold."""
+    found = []
+    for s in statements(doc):
+        actions = [a for a in as_list(s.get("Action", [])) if "*" not in a]
+        for keys in s.get("Condition", {}).values():
+            for key in keys:
+                lower = key.lower()
+                if lower.startswith("aws:") and not lower.startswith(PER_ACTION_GLOBAL):
+                    continue
+                for action in actions:
+                    listed = {k for e in _action_data(action) for k in e["condition_keys"]}
+                    patterns = [re.sub(r"\$\{TagKey\}|tag-key", "*", k).lower() for k in listed]
+                    if not any(fnmatch.fnmatchcase(lower, p) for p in patterns):
+                        found.append(f"{s.get('Sid')}: {action} has no condition key {key}")
+    return found
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.name)
+def test_every_grant_can_match_and_every_condition_key_exists(path):
+    assert dead_grants(policy(path)) == []
+    assert unknown_condition_keys(policy(path)) == []
+
+
+def test_the_checks_find_a_grant_that_cannot_match_and_a_key_that_does_not_exist():
+    """cloudfront:UntagResource takes no function ARN (a grant the role once had on function/spa-*), and
+    secretsmanager:DeleteSecret knows no cloudformation:* key."""
+    doc = {"Statement": [
+        {"Sid": "Dead", "Effect": "Allow", "Action": ["cloudfront:DeleteFunction", "cloudfront:UntagResource"],
+         "Resource": "arn:aws:cloudfront::123456789012:function/spa-*"},
+        {"Sid": "Stray", "Effect": "Allow", "Action": "cloudfront:GetFunction",
+         "Resource": ["arn:aws:cloudfront::123456789012:function/spa-*", "arn:aws:s3:::bucket"]},
+        {"Sid": "Keyless", "Effect": "Allow", "Action": "secretsmanager:DeleteSecret", "Resource": "*",
+         "Condition": {"StringEquals": {"cloudformation:RoleArn": "x", "aws:SourceAccount": "1",
+                                        "aws:ResourceTag/aws:cloudformation:stack-name": "s"}}}]}
+    dead = dead_grants(doc)
+    assert [d.split(":", 2)[:2] for d in dead] == [["Dead", " cloudfront"], ["Stray", " no action takes arn"]]
+    assert "UntagResource" in dead[0]
+    assert unknown_condition_keys(doc) == ["Keyless: secretsmanager:DeleteSecret has no condition key cloudformation:RoleArn"]
+
+
+def test_the_old_origin_secret_may_be_retired_only_if_the_stacks_own():
+    """The secret a stack made before it was named (OriginVerifySecret-<random>) has no stack prefix, so its
+    ARN pattern matches every such secret of the account; CloudFormation tags each resource it creates with
+    aws:cloudformation:stack-name (the nested stack's name: STACK-ClusterStack-...,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-resource-tags.html), which
+    aws:ResourceTag/${TagKey} reads for every action here
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html)."""
+    doc = json.loads(CFN_ROLE.read_text())
+    (retire,) = [s for s in statements(doc) if ":secret:OriginVerifySecret-" in str(s["Resource"])]
+    assert retire["Condition"] == {"StringLike": {"aws:ResourceTag/aws:cloudformation:stack-name": "STACK-*"}}
+
+
+def test_the_deploy_role_cannot_import_resources_into_the_stack():
+    """An IMPORT change set (or ImportExistingResources) would let CI adopt a VPC, log group or web ACL the
+    stack never made, then delete it with the stack. CreateChangeSet carries cloudformation:ImportResourceTypes
+    only then (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html#awscloudformation-policy-keys);
+    Null false: the key is in the request (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Null).
+    An explicit deny wins over the Allow statements."""
+    doc = json.loads(ROLE.read_text())
+    denies = [s for s in statements(doc) if s["Effect"] == "Deny"]
+    assert denies == [{"Sid": "NeverImportResourcesIntoTheStack", "Effect": "Deny",
+                       "Action": "cloudformation:CreateChangeSet", "Resource": "*",
+                       "Condition": {"Null": {"cloudformation:ImportResourceTypes": "false"}}}]

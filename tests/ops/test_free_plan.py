@@ -91,7 +91,7 @@ def test_without_a_first_step_the_refusal_says_how_to_cancel_the_plan_alone():
     ({}, {"Profile": "prod"}, "us-east-1"),                                # PayAsYouGo: a web ACL comes
     ({"Profile": "prod"}, {"Profile": "dev"}, "us-east-1"),                # and goes, no plan to mind
     ({}, FREE, "us-east-1"),                                               # subscribing, alone
-    ({}, {**FREE, "BudgetEmail": "me@example.com"}, "us-east-1"),         # and another stack beside it
+    ({"BudgetEmail": "me@example.com"}, FREE, "us-east-1"),               # beside a budget that stays as it is
     ({"WebAclArn": ACL}, {"WebAclArn": ""}, "eu-west-1"),
 ])
 def test_changes_that_leave_a_subscribed_distributions_web_acl_alone_pass(before, change, region):
@@ -102,9 +102,12 @@ def test_changes_that_leave_a_subscribed_distributions_web_acl_alone_pass(before
 def test_the_subscription_is_the_last_resource_of_its_stack():
     """Nothing of the frontend stack can fail once the plan has started: every other resource, the conditional
     DNS records too, is created before the subscription (DependsOn cannot name a conditional resource; the
-    Refs in its Metadata order it: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-metadata.html).
-    FrontendStack is the last of the parent: no stack waits for it (BudgetStack runs beside it, and a failure
-    there rolls back only the subscription). A rollback after it would have to delete the subscribed
+    Refs in its Metadata order it; AWS documents only that Ref may be used there,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-metadata.html, the
+    ordering is community-verified: https://cloudonaut.io/optional-dependson-with-cloudformation-metadata-to-the-rescue,
+    https://github.com/aws/serverless-application-model/pull/653). FrontendStack is the last of the parent: no
+    stack waits for it (BudgetStack runs beside it, so turning Free on is refused beside any other change). A
+    rollback after it would have to delete the subscribed
     distribution or put its web ACL back, which CloudFront refuses (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html)."""
     domain = {"DomainName": "www.example.com", "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/1"}
     stacks = free_plan.renderings({**FREE, "BudgetEmail": "me@example.com"}, "us-east-1")
@@ -132,6 +135,19 @@ def test_turning_the_plan_on_with_another_change_of_its_stack_is_refused(before,
     assert moved in message
     assert message.endswith("deploy with CloudFrontPlan=PayAsYouGo first, then switch to the Free plan alone "
                             '(make deploy PARAMS="CloudFrontPlan=Free", nothing else changed)')
+
+
+@pytest.mark.parametrize("before, change, besides", [
+    ({}, {**FREE, "BudgetEmail": "me@example.com"}, "BudgetEmail"),     # BudgetStack runs beside FrontendStack
+    ({}, {**FREE, "ExistingTableName": "notes", "NetworkMode": "PrivateSubnets"}, "ExistingTableName, NetworkMode"),
+])
+def test_turning_the_plan_on_with_a_change_of_another_stack_is_refused(before, change, besides):
+    """In us-east-1 the Free plan brings the stack's own web ACL to the distribution; a BudgetStack failure after
+    the subscription exists rolls that back on a subscribed distribution, which CloudFront refuses
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-pricingplanmanager-subscription.html)."""
+    message = refused(before, change)
+    assert message.startswith(f"this change starts the Free plan together with {besides}: "), message
+    assert message.endswith('(make deploy PARAMS="CloudFrontPlan=Free", nothing else changed)')
 
 
 def test_a_first_create_on_the_free_plan_is_refused_in_preflight(aws):

@@ -347,3 +347,22 @@ def test_every_value_made_of_another_stacks_output_is_marked_new_when_that_outpu
     assert isinstance(value, Opaque)
     assert _token(value, {"Data.Outputs.Table"}).endswith(" (new)>")
     assert not _token(value, {"Data.Outputs.Other"}).endswith(" (new)>")
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: {"Fn::Join": [",", [{"Fn::GetAtt": ["Data", "Outputs.Table"]}, {"Ref": "P"}]]},
+    lambda p: {"Fn::Sub": "table=${Data.Outputs.Table},p=${P}"},
+    lambda p: {"Fn::Sub": ["${T}/${P}", {"T": {"Fn::GetAtt": ["Data", "Outputs.Table"]}}]},
+    lambda p: {"Fn::Select": [0, {"Fn::Split": [",", {"Fn::Join": ["-", [{"Fn::GetAtt": ["Data", "Outputs.Table"]},
+                                                                           {"Ref": "P"}]]}]}]},
+])
+def test_a_value_mixing_another_stacks_output_with_a_parameter_changes_with_the_parameter(make):
+    """`make plan` compares the token's text: one that dropped the known parts would read the same for P=a
+    and P=b, and the change to the nested stack's parameter would go unseen."""
+    from checks.evaluate import Evaluator
+    from checks.plan import _token
+    source = {"Parameters": {"P": {"Type": "String"}}, "Resources": {"Data": {"Type": "AWS::CloudFormation::Stack"}}}
+    tokens = [_token(Evaluator(source, {"P": p}, "us-east-1").ev(make(p), "x"), set()) for p in ("a", "b")]
+    assert tokens[0] != tokens[1], tokens
+    assert "Data.Outputs.Table" in tokens[0]
+    assert tokens[0] == _token(Evaluator(source, {"P": "a"}, "us-east-1").ev(make("a"), "x"), set())
