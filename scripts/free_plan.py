@@ -27,6 +27,7 @@ and together with any other parameter change, in any stack: PayAsYouGo first, th
 from __future__ import annotations
 
 import itertools
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -134,13 +135,18 @@ def starts_alone(before: dict | None, after: dict, region: str) -> str:
     started = plans_in(new) - (plans_in(renderings(before, region)) if before is not None else set())
     if not started:
         return ""
-    how = (f"deploy with CloudFrontPlan=PayAsYouGo first, then switch to the Free plan alone "
-           f'(make deploy PARAMS="CloudFrontPlan={after.get("CloudFrontPlan")}", nothing else changed)')
+    plan = after.get("CloudFrontPlan")
     if before is None:
-        return (f"a first create with CloudFrontPlan={after.get('CloudFrontPlan')} starts the plan "
+        return (f"a first create with CloudFrontPlan={plan} starts the plan "
                 f"({', '.join(f'{s}/{n}' for s, n in sorted(started))}); if anything fails the rollback cannot "
-                f"delete the subscribed distribution and the stack stays ROLLBACK_FAILED until the month ends: {how}")
-    alone = renderings({**before, "CloudFrontPlan": after.get("CloudFrontPlan")}, region)
+                f"delete the subscribed distribution and the stack stays ROLLBACK_FAILED until the month ends: "
+                f"deploy with CloudFrontPlan=PayAsYouGo first, then run the same deploy with CloudFrontPlan={plan}")
+    declared = parent()["Parameters"]
+    default = {k: str(p.get("Default", "")) for k, p in declared.items()}
+    besides = sorted(k for k in after if k in declared and k != "CloudFrontPlan"
+                     and after[k] != before.get(k, default[k]))
+    how = _two_steps({k: after[k] for k in besides}, plan)
+    alone = renderings({**before, "CloudFrontPlan": plan}, region)
     sources = {"parent": PARENT, **children(PARENT)}
     for stack in sorted({s for s, _ in started}):
         others = [c for c in diff_stack(stack, alone.get(stack, EMPTY), new[stack], template(sources[stack]))[0]
@@ -150,15 +156,21 @@ def starts_alone(before: dict | None, after: dict, region: str) -> str:
             return (f"this change starts the Free plan in {stack} together with other changes there ({moved}): "
                     f"if one fails the rollback cannot undo it on the subscribed distribution (UPDATE_ROLLBACK_FAILED "
                     f"until the month ends): {how}")
-    declared = parent()["Parameters"]
-    default = {k: str(p.get("Default", "")) for k, p in declared.items()}
-    besides = sorted(k for k in after if k in declared and k != "CloudFrontPlan"
-                     and after[k] != before.get(k, default[k]))
     if besides:
         return (f"this change starts the Free plan together with {', '.join(besides)}: if any stack's update fails "
                 f"after the subscription exists (BudgetStack runs beside FrontendStack), the rollback cannot undo the "
                 f"frontend stack's on the subscribed distribution (UPDATE_ROLLBACK_FAILED until the month ends): {how}")
     return ""
+
+
+def _two_steps(others: dict[str, str], plan: str) -> str:
+    """The two deploys that reach the same values with the plan turned on alone: the other changes first, then
+    the same values and the plan (repeating them changes nothing, and keeps them whatever samconfig.toml says)."""
+    if not others:
+        return f'deploy the other changes first, then make deploy PARAMS="CloudFrontPlan={plan}" alone'
+    given = " ".join(f"{k}={shlex.quote(v)}" for k, v in others.items())
+    return (f'first make deploy PARAMS="{given}", then make deploy PARAMS="{given} CloudFrontPlan={plan}" '
+            "(with the same ENV= and STACK=)")
 
 
 def cancels(before: dict, after: dict, region: str) -> bool:
