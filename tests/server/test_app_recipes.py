@@ -123,17 +123,24 @@ def removal() -> str:
 # sample's page and goes with it, as its tests in the tiers' notes/ folders do). The server tier's platform tests
 # call the tests' probe blueprint (tests/support/probe.py), so they run against the copy's app as they do here.
 PLATFORM_TIERS = ["tests/unit", "tests/server", "tests/templates", "tests/cost"]
-# Not run in the copy: this module (the copy would copy itself); the scaffolder's test, which writes a new
-# service into a copy of its own and runs the template, cost and real-server checks there (~2 min): the
-# scaffolder reads no file of the sample (the starter it writes is checked without it), and its other inputs,
-# the parent's service blocks and the checks, are the ones this copy's templates and cost tiers pass; and the
-# server's own endurance tests, load, a killed worker, fuzzing and slow clients (~2 min): they hold gunicorn's
-# settings and the entrypoint to account under abuse, which the sample's removal does not touch (the copy's
-# gunicorn.conf.py, entrypoint and app start and answer in the tests that do run here: every request shape,
-# error and drain). Their place in make test's 15 minutes is worth more than a second run. And any test
-# marked own_copy, which makes a copy of its own to run tests this copy runs itself.
-NOT_IN_THE_COPY = ["tests/server/test_app_recipes.py", "tests/server/test_new_service.py",
-                   "tests/server/test_robustness.py", "tests/server/test_slow_clients.py"]
+# Not run in the copy (node ids or their prefixes): this module (the copy would copy itself); the scaffolder's
+# test, which writes a new service into a copy of its own and runs the template, cost and real-server checks
+# there (~2 min): the scaffolder reads no file of the sample (the starter it writes is checked without it), and
+# its other inputs, the parent's service blocks and the checks, are the ones this copy's templates and cost tiers
+# pass. And what the sample's removal cannot reach, each a file the removal leaves as it is: the server's own
+# endurance tests, load, a killed worker, fuzzing and slow clients (~2 min), its drain after SIGTERM and the
+# datastore client's pool (~25 s), which hold gunicorn's settings, the entrypoint and app/api/dynamodb.py to
+# account; and the project's cfn-lint rules on their own fixture templates (~10 s). The copy's gunicorn.conf.py,
+# entrypoint and app start and answer in the tests that do run here (every request shape and error, a datastore
+# outage), and its templates pass every rule. Their place in make test's 15 minutes is worth more than a second
+# run. And any test marked own_copy, which makes a copy of its own to run tests this copy runs itself.
+NOT_IN_THE_COPY = ["tests/server/test_app_recipes.py::", "tests/server/test_new_service.py::",
+                   "tests/server/test_robustness.py::", "tests/server/test_slow_clients.py::",
+                   "tests/server/test_datastore_pool.py::",
+                   *(f"tests/server/test_lifecycle.py::{name}" for name in (
+                       "test_sigterm_drains", "test_drain_delay", "test_a_hung_request", "test_a_request_on_a_kept_alive")),
+                   "tests/templates/test_project_rules.py::test_rule_fires_on_its_bad_fixture",
+                   "tests/templates/test_project_rules.py::test_rules_are_quiet_on_good_fixtures"]
 
 
 @pytest.mark.timeout(600)  # four tiers in the copy: ~3 min alone, more on a busy machine
@@ -180,5 +187,5 @@ def test_without_the_sample_the_rest_renders_lints_starts_and_passes_its_tests(t
     # templates tier: cfn-lint, sam validate --lint, checkov and cfn-guard on the copy's parent.yml and its
     # renderings).
     tiers = pytest_in(copy, PLATFORM_TIERS, "-x", "-m", "not own_copy",
-                      *(f"--deselect={path}::" for path in NOT_IN_THE_COPY), env=env, timeout=580)
+                      *(f"--deselect={node}" for node in NOT_IN_THE_COPY), env=env, timeout=580)
     assert ran_clean(tiers), tiers.stdout[-4000:] + tiers.stderr[-2000:]
