@@ -156,7 +156,7 @@ def do_deploy(args) -> int:
 def do_preflight(args) -> int:
     extra = overrides(args)
     t, _ = ready(args, samconfig=True, extra=extra)
-    preflight.preflight(t, {**t.parameters, **extra})
+    preflight.preflight(t, {**t.parameters, **extra, **deploy.boundary_parameter()})  # as make deploy sends it
     return 0
 
 

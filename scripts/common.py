@@ -176,22 +176,34 @@ ALWAYS_ENABLED = "us-east-1"
 
 @contextmanager
 def region_enabled(t: Target):
-    """Credentials AWS rejects in t.region (REJECTED_BY_REGION) are asked of STS in us-east-1 once: accepted
-    there, the one line names the region that is not enabled, not the credentials
-    (https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html)."""
+    """Credentials AWS rejects in t.region (REJECTED_BY_REGION), in the commercial partition (China's and
+    GovCloud's regions reject a commercial account's keys, and no account enables them), are asked of STS and
+    EC2 in us-east-1 once. Accepted there, the one line says why t.region refused them: the region is not
+    enabled (DescribeRegions' OptInStatus, https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html),
+    or it is, and the credentials are session tokens from STS's global endpoint, which "are valid only in AWS
+    Regions that are available by default"
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_SetSecurityTokenServicePreferences.html)."""
     try:
         yield
     except CredentialsRejected as exc:
-        if getattr(exc, "aws_code", "") not in REJECTED_BY_REGION or t.region == ALWAYS_ENABLED:
+        if getattr(exc, "aws_code", "") not in REJECTED_BY_REGION or t.region == ALWAYS_ENABLED \
+                or botocore.session.get_session().get_partition_for_region(t.region) != "aws":
             raise
         try:
             with aws_errors(t.session.profile_name):
                 t.client("sts", region=ALWAYS_ENABLED).get_caller_identity()
+                found = t.client("ec2", region=ALWAYS_ENABLED).describe_regions(
+                    AllRegions=True, RegionNames=[t.region])["Regions"]
         except OpsError:
             raise exc from None
-        raise UsageError(f"region {t.region} is not enabled for this account (AWS accepts these credentials in "
-                         f"{ALWAYS_ENABLED} only): enable it (`aws account enable-region --region-name {t.region}`, or "
-                         "the console's AWS Regions page) or choose another with REGION=") from None
+        if found and found[0].get("OptInStatus") == "not-opted-in":
+            raise UsageError(f"region {t.region} is not enabled for this account (AWS accepts these credentials in "
+                             f"{ALWAYS_ENABLED}): enable it (`aws account enable-region --region-name {t.region}`, or "
+                             "the console's AWS Regions page) or choose another with REGION=") from None
+        raise UsageError(f"AWS rejected the credentials in {t.region} ({exc.aws_code}) but accepts them in "
+                         f"{ALWAYS_ENABLED}: session tokens from STS's global endpoint work only in the regions "
+                         f"enabled by default; get them from a regional endpoint (AWS_STS_REGIONAL_ENDPOINTS=regional) "
+                         "or set the account's global endpoint tokens to version 2 (IAM's account settings)") from None
 
 
 def stack_missing(exc: AwsCallFailed) -> bool:

@@ -203,8 +203,10 @@ def problems(t: Target, boundary: str, parent_file: str = PARENT) -> list[str]:
         if boundary and allowed and not fnmatchcase(name, allowed):
             lines.append(f"{what}; this is the first of the two deploys, but the permissions boundary "
                          f"({boundary}) lets the roles read only {allowed} secrets: deploy this step without it "
-                         f"(unset PERMISSIONS_BOUNDARY_ARN; a stack that has one: PermissionsBoundaryArn=\"\" from an "
-                         f"admin machine), then set it again with the second ({DOCS})")
+                         f"(unset PERMISSIONS_BOUNDARY_ARN; a stack that has one: PermissionsBoundaryArn=\"\" with an "
+                         f"administrator's role as CLOUDFORMATION_ROLE_ARN, since a stack keeps the last role it was "
+                         f"given and the service role may not remove a boundary), then set it again with the second "
+                         f"({DOCS})")
     return lines
 
 

@@ -48,7 +48,11 @@ def check_input(url: str | None) -> None:
     appends paths (/api/health-check), so a path is kept but a query string or a fragment is refused rather
     than probed as http://host/path?x=1/api/health-check."""
     if url:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (read for its check: a port that is not a number raises ValueError)
+        except ValueError as exc:
+            raise UsageError(f"URL={url} is not a URL ({exc})") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UsageError(f"URL={url} is not an http:// or https:// URL")
         if parts.query or parts.fragment or url.endswith(("?", "#")):

@@ -792,9 +792,9 @@ def test_the_old_origin_secret_may_be_retired_only_if_the_stacks_own():
 
 
 def test_the_deploy_role_cannot_import_resources_into_the_stack():
-    """An IMPORT change set (or ImportExistingResources) would let CI adopt a VPC, log group or web ACL the
-    stack never made, then delete it with the stack. CreateChangeSet carries cloudformation:ImportResourceTypes
-    only then (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html#awscloudformation-policy-keys);
+    """An IMPORT change set would let CI adopt a VPC, log group or web ACL the stack never made, then delete it
+    with the stack. CreateChangeSet carries cloudformation:ImportResourceTypes for an import (whether a CREATE or
+    UPDATE with ImportExistingResources carries it too, no document says: docs/security.md says so) (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html#awscloudformation-policy-keys);
     Null false: the key is in the request (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Null).
     An explicit deny wins over the Allow statements."""
     doc = json.loads(ROLE.read_text())

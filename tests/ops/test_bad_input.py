@@ -380,39 +380,52 @@ def test_every_network_failure_botocore_names_is_aws_out_of_reach(raised, says):
 
 
 @pytest.mark.parametrize("command", ["status", "preflight"])
-@pytest.mark.parametrize("accepted_in_us_east_1, says", [
-    (True, "error: region eu-south-2 is not enabled for this account (AWS accepts these credentials in us-east-1 "
-           "only): enable it (`aws account enable-region --region-name eu-south-2`"),
-    (False, "error: AWS rejected the credentials (InvalidClientTokenId): refresh them"),
+@pytest.mark.parametrize("region, accepted_in_us_east_1, opt_in, says", [
+    ("eu-south-2", True, "not-opted-in", "error: region eu-south-2 is not enabled for this account (AWS accepts these "
+     "credentials in us-east-1): enable it (`aws account enable-region --region-name eu-south-2`"),
+    ("eu-south-2", True, "opted-in", "error: AWS rejected the credentials in eu-south-2 (InvalidClientTokenId) but "
+     "accepts them in us-east-1: session tokens from STS's global endpoint work only in the regions enabled by default"),
+    ("eu-south-2", False, None, "error: AWS rejected the credentials (InvalidClientTokenId): refresh them"),
+    # Another partition rejects a commercial account's keys, and no account enables its regions: not asked.
+    ("cn-north-1", None, None, "error: AWS rejected the credentials (InvalidClientTokenId): refresh them"),
+    ("us-gov-west-1", None, None, "error: AWS rejected the credentials (InvalidClientTokenId): refresh them"),
 ])
-def test_an_opt_in_region_that_is_off_is_named_not_the_credentials(command, accepted_in_us_east_1, says, offline,
-                                                                    monkeypatch, capsys):
+def test_an_opt_in_region_that_is_off_is_named_not_the_credentials(command, region, accepted_in_us_east_1, opt_in,
+                                                                    says, offline, monkeypatch, capsys):
     """An opt-in region the account has not enabled answers every call InvalidClientTokenId, as for unknown keys
     (https://repost.aws/knowledge-center/iam-validate-access-credentials;
     https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html): the commands said "refresh
-    the credentials". STS in us-east-1 tells the two apart (the Stubber checks both calls)."""
+    the credentials". STS and EC2's DescribeRegions in us-east-1 tell the cases apart, in the commercial
+    partition only (the Stubber checks the calls)."""
     from tests.ops.conftest import stubbed
+    monkeypatch.setattr(cli.plan, "check_rules", lambda *args, **kwargs: None)  # the Rules refuse cn-/us-gov-
     cfn, cfn_stub = stubbed("cloudformation", activate=False)
     cfn_stub.add_client_error("describe_stacks", "InvalidClientTokenId",
                               "The security token included in the request is invalid.", 403)
     cfn_stub.activate()
     sts, sts_stub = stubbed("sts", activate=False)
+    ec2, ec2_stub = stubbed("ec2", activate=False)
     if accepted_in_us_east_1:
         sts_stub.add_response("get_caller_identity", {"UserId": "AIDAEXAMPLE", "Account": "123456789012",
                                                       "Arn": "arn:aws:iam::123456789012:user/me"})
-    else:
+        ec2_stub.add_response("describe_regions", {"Regions": [{"RegionName": region, "OptInStatus": opt_in}]},
+                              {"AllRegions": True, "RegionNames": [region]})
+    elif accepted_in_us_east_1 is False:
         sts_stub.add_client_error("get_caller_identity", "InvalidClientTokenId", "The security token is invalid.", 403)
     sts_stub.activate()
+    ec2_stub.activate()
     asked: list = []
 
     def client(self, service, region=None):
         asked.append((service, region or self.region))
-        return {"cloudformation": cfn, "sts": sts}[service]
+        return {"cloudformation": cfn, "sts": sts, "ec2": ec2}[service]
     monkeypatch.setattr(common.Target, "client", client)
-    code, lines = answer([command], {"REGION": "eu-south-2"}, monkeypatch, capsys)
+    code, lines = answer([command], {"REGION": region}, monkeypatch, capsys)
     assert_one_line(code, lines, says)
-    assert asked == [("cloudformation", "eu-south-2"), ("sts", "us-east-1")]
+    us_east_1 = [("sts", "us-east-1")] + ([("ec2", "us-east-1")] if accepted_in_us_east_1 else [])
+    assert asked == [("cloudformation", region), *(us_east_1 if accepted_in_us_east_1 is not None else [])]
     sts_stub.assert_no_pending_responses()
+    ec2_stub.assert_no_pending_responses()
 
 
 def test_preflight_names_a_missing_buildx_plugin(monkeypatch):
@@ -668,6 +681,8 @@ def test_az_ids_of_another_region_or_one_az_twice_are_one_line(command, zones, n
                                              "base URL the paths are appended to, e.g. URL=http://127.0.0.1:9/path"),
     ({"URL": "https://example.com/#top"}, "URL=https://example.com/#top has a query string or fragment"),
     ({"SMOKE_WAIT": "soon"}, "SMOKE_WAIT=soon is not a number of seconds"),  # a stack's smoke: before credentials
+    ({"URL": "http://[::1"}, "URL=http://[::1 is not a URL"),
+    ({"URL": "http://127.0.0.1:abc"}, "URL=http://127.0.0.1:abc is not a URL"),
 ])
 def test_smoke_refuses_a_wait_or_url_it_cannot_use_in_one_line(env, named, offline, monkeypatch, capsys):
     """SMOKE_WAIT=-3 waited "within -3 s"; a URL with a query string was probed as .../path?x=1/api/health-check."""

@@ -119,6 +119,23 @@ def test_the_first_step_with_a_permissions_boundary_is_refused(aws, monkeypatch,
     (line,) = origin_secret.problems(t, BOUNDARY, first_step)
     assert f"this is the first of the two deploys, but the permissions boundary ({BOUNDARY}) lets the roles read " \
            f"only {STACK}-* secrets: deploy this step without it" in line
+    # A stack keeps the last role it was given, and the service role may not remove a boundary
+    # (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html, RoleARN).
+    assert "PermissionsBoundaryArn=\"\" with an administrator's role as CLOUDFORMATION_ROLE_ARN" in line
+
+
+def test_preflight_judges_the_boundary_make_deploy_sends(monkeypatch):
+    """PERMISSIONS_BOUNDARY_ARN is sent by make deploy (deploy.boundary_parameter); make preflight judges it too."""
+    from types import SimpleNamespace
+
+    from scripts import __main__ as cli
+    seen: dict = {}
+    monkeypatch.delenv("PARAMS", raising=False)
+    monkeypatch.setenv("PERMISSIONS_BOUNDARY_ARN", BOUNDARY)
+    monkeypatch.setattr(cli, "ready", lambda args, **kwargs: (SimpleNamespace(parameters={"Profile": "dev"}), None))
+    monkeypatch.setattr(cli.preflight, "preflight", lambda t, params: seen.update(params))
+    assert cli.main(["preflight"]) == 0
+    assert seen == {"Profile": "dev", "PermissionsBoundaryArn": BOUNDARY}
 
 
 def test_preflight_reads_the_deployed_boundary_when_the_deploy_sends_none(aws, monkeypatch):
