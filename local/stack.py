@@ -257,7 +257,7 @@ def not_served(parent: dict | None = None) -> list[str]:
     (docs/services.md, "Running a new service locally")."""
     from blueprint.services import SAMPLE_CONTEXT, existing_services
     from blueprint.templates import parent as parent_template
-    return [f"  {s.prefix}/* is not served here: run it alone with `cd {s.context} && PORT=8081 "
+    return [f"  {s.prefix}/* is not served here: run it alone with `cd {s.context} && HOST=127.0.0.1 PORT=8081 "
             f"{os.path.relpath(sys.executable, ROOT / s.context)} entrypoint.py` "
             f"(http://127.0.0.1:8081{s.prefix}/...; docs/services.md)"
             for s in existing_services(parent or parent_template()) if s.context not in ("", SAMPLE_CONTEXT)]

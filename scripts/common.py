@@ -28,6 +28,7 @@ from botocore.exceptions import (
     ConfigParseError,
     ConnectionClosedError,
     CredentialRetrievalError,
+    InvalidConfigError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
@@ -75,6 +76,9 @@ def profile_variable() -> str | None:
 
 def no_credentials() -> NoCredentials:
     """NO_CREDENTIALS; when a variable chose the profile, setting one is not the fix: name the profile."""
+    if os.environ.get("AWS_SECRET_ACCESS_KEY") and not os.environ.get("AWS_ACCESS_KEY_ID"):
+        return NoCredentials("incomplete AWS credentials in the environment: AWS_ACCESS_KEY_ID is missing; set it, "
+                             "or remove the rest")
     variable = profile_variable()
     if not variable:
         return NoCredentials(NO_CREDENTIALS)
@@ -139,6 +143,9 @@ def aws_errors(profile: str | None = None):
         raise NoRegion(NO_REGION) from None
     except ProfileNotFound as exc:
         raise unknown_profile(exc) from None
+    except InvalidConfigError as exc:  # e.g. a source_profile that is not there
+        raise UsageError(f"the AWS profile cannot be used: {exc} Fix it in the AWS config file "
+                         "(`aws configure list-profiles` lists the profiles)") from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Error"), error.get("Message", str(exc))
@@ -236,7 +243,7 @@ def parse_overrides(text: str, source: str = "samconfig.toml") -> dict[str, str]
     except ValueError as exc:  # shlex's only failure: an unclosed quotation
         raise UsageError(f"{source}: {text!r} cannot be read as Key=Value pairs ({exc})") from None
     for token in tokens:
-        if "=" not in token:
+        if "=" not in token or token.startswith("="):
             raise UsageError(f"{source}: parameter override {token!r} is not Key=Value")
         key, value = token.split("=", 1)
         if key in out:  # shlex and dict would keep the last one without a word
@@ -468,8 +475,12 @@ def run_cli(main) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except ConfigParseError as exc:  # botocore reads the AWS config files whenever a session starts
-        print(f"error: cannot parse the AWS config file {exc.kwargs.get('path')}: fix it, or point AWS_CONFIG_FILE "
-              "(or AWS_SHARED_CREDENTIALS_FILE) at another", file=sys.stderr)
+        path = str(exc.kwargs.get("path"))
+        credentials = os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"))
+        which, variable = ("credentials", "AWS_SHARED_CREDENTIALS_FILE") if os.path.abspath(path) == \
+            os.path.abspath(credentials) else ("config", "AWS_CONFIG_FILE")
+        print(f"error: cannot parse the AWS {which} file {path}: fix it, or point {variable} at another",
+              file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

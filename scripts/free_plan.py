@@ -159,7 +159,7 @@ def starts_alone(before: dict | None, after: dict, region: str) -> str:
     if besides:
         return (f"this change starts the Free plan together with {', '.join(besides)}: if any stack's update fails "
                 f"after the subscription exists (BudgetStack runs beside FrontendStack), the rollback cannot undo the "
-                f"frontend stack's on the subscribed distribution (UPDATE_ROLLBACK_FAILED until the month ends): {how}")
+                f"frontend stack's changes on the subscribed distribution (UPDATE_ROLLBACK_FAILED until the month ends): {how}")
     return ""
 
 

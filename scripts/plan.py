@@ -104,7 +104,11 @@ def sides(env: str, stack: str | None, region: str | None, params: str, session=
         if not_created(deployed):  # nothing deployed: the deploy creates it from samconfig's values and PARAMS
             status = deployed["StackStatus"]
         else:
-            before = stack_parameters(deployed)
+            # What make deploy sends on top of the deployed values: samconfig's parameter_overrides in full (a
+            # value set once with PARAMS and not in samconfig would go back), then PARAMS.
+            deployed_values = stack_parameters(deployed)
+            change = {**{k: v for k, v in before.items() if deployed_values.get(k) != v}, **change}
+            before = deployed_values
     else:
         region = region or config.get("region") or os.environ.get("AWS_REGION") or DEFAULT_REGION
     check_rules({**before, **change}, region, f"the new values ({source} with PARAMS)", region_source)
@@ -144,6 +148,15 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
     lost = dropped(before, sent) if t and not s.status else []
     for line in lost:
         out(line)
+    if t and not first:  # the trap: a value set once with PARAMS goes back to samconfig's at the next deploy
+        given = parse_overrides(params) if params else {}
+        back = {k: v for k, v in parse_overrides(load_samconfig(env).get("parameter_overrides", "")).items()
+                if k not in given and before.get(k) != v}
+        if back:
+            out(f"note: make deploy also sends samconfig.toml [{ENVIRONMENTS[env]}]'s "
+                f"{' '.join(f'{k}={v}' for k, v in back.items())} (the stack has "
+                f"{' '.join(f'{k}={before.get(k, chr(34) * 2)}' for k in back)}): planned here too; to keep the "
+                "deployed value, put it in samconfig.toml or PARAMS")
     try:
         result = plan(None if first else before, after, region, sides=(s.values, "the new values"))
     except Unrenderable as exc:

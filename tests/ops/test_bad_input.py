@@ -57,6 +57,9 @@ PROFILES = {
                       "no AWS credentials: profile process-fails's credential_process failed (it gave no reason)"),
     "process-missing": ("credential_process = /nonexistent/credential-helper\nregion = us-east-1\n",
                         "no AWS credentials: profile process-missing's credential_process cannot run"),
+    "source-missing": ("source_profile = nope\nrole_arn = arn:aws:iam::123456789012:role/r\nregion = us-east-1\n",
+                       'the AWS profile cannot be used: The source_profile "nope" referenced in the profile '
+                       '"source-missing" does not exist. Fix it in the AWS config file'),
 }
 EXPIRED = {  # their cached token is past its expiresAt (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.html)
     "sso-expired": f"sso_start_url = {START_URL}\nsso_region = us-east-1\n{SSO}",  # the legacy keys
@@ -98,6 +101,7 @@ def cases() -> list:
         if has(command, "--params"):
             found += [pytest.param(command, [command], {"PARAMS": params}, named, id=f"{command}-PARAMS={params}")
                       for params, named in (("Ingress=Foo", "Ingress=Foo"), ("Ingres=LoadBalancer", "did you mean Ingress?"),
+                                            ("=x", "'=x' is not Key=Value"),
                                             ('Ingress="HttpApi', "No closing quotation"))]
         if has(command, "--region"):  # it reads the AWS profile, at least for its region when nothing else names one
             found.append(pytest.param(command, argv(command), {"AWS_PROFILE": "nonexistent", "AWS_REGION": None},
@@ -113,6 +117,10 @@ def cases() -> list:
             found.append(pytest.param(command, [*argv(command), *extra], {"AWS_PROFILE": "nonexistent",
                                                                           "REGION": "eu-west-1"},
                                       "AWS profile nonexistent (AWS_PROFILE) is not in", id=f"{command}-unknown-profile-with-region"))
+            found.append(pytest.param(command, [*argv(command), *extra], {"AWS_ACCESS_KEY_ID": None,
+                                                                          "AWS_SECRET_ACCESS_KEY": "x"},
+                                      "incomplete AWS credentials in the environment: AWS_ACCESS_KEY_ID is missing",
+                                      id=f"{command}-only-the-secret"))
             found.append(pytest.param(command, [*argv(command), *extra], {"AWS_SECRET_ACCESS_KEY": None},
                                       "incomplete AWS credentials in the environment: AWS_SECRET_ACCESS_KEY is missing",
                                       id=f"{command}-half-the-keys"))
@@ -303,7 +311,8 @@ def test_an_aws_config_file_that_does_not_parse_is_one_line(command, variable, o
     broken = tmp_path / "broken"
     broken.write_text("[profile broken\nregion = eu-west-1\n")
     code, lines = answer([*argv(command), "--region", "eu-west-1"], {variable: str(broken)}, monkeypatch, capsys)
-    assert_one_line(code, lines, f"cannot parse the AWS config file {broken}")
+    which = "credentials" if variable == "AWS_SHARED_CREDENTIALS_FILE" else "config"
+    assert_one_line(code, lines, f"cannot parse the AWS {which} file {broken}: fix it, or point {variable} at another")
 
 
 def test_preflight_says_rejected_credentials_once(monkeypatch, capsys):

@@ -80,5 +80,5 @@ def test_make_run_names_each_added_service_it_does_not_serve_and_how_to_run_it()
     from local.stack import not_served
     assert not_served(services.decode(PARENT.read_text())) == [], "the sample alone: everything is served"
     (line,) = not_served(services.decode(parent_with(("reports", "/api/reports", 49900))))
-    assert line.startswith("  /api/reports/* is not served here: run it alone with `cd services/reports && PORT=8081 ")
+    assert line.startswith("  /api/reports/* is not served here: run it alone with `cd services/reports && HOST=127.0.0.1 PORT=8081 ")
     assert line.endswith(" entrypoint.py` (http://127.0.0.1:8081/api/reports/...; docs/services.md)")

@@ -96,17 +96,33 @@ def test_plan_needs_a_change():
         plan.run("dev", None, None, "")
 
 
-def test_plan_from_a_deployed_stack_starts_from_its_parameters(aws, capsys):
-    template = {"Parameters": {"Ingress": {"Type": "String"}, "NetworkMode": {"Type": "String"}},
+@pytest.mark.parametrize("params, switches_ingress", [("NetworkMode=PrivateSubnets", True),
+                                                      ("NetworkMode=PrivateSubnets Ingress=LoadBalancer", False)])
+def test_plan_from_a_deployed_stack_starts_from_its_parameters_and_sends_what_make_deploy_sends(
+        params, switches_ingress, aws, capsys):
+    """make deploy sends the deployed values (UsePreviousValue), samconfig.toml's in full, then PARAMS: the stack
+    below has Ingress=LoadBalancer from an earlier PARAMS, samconfig's dev set says HttpApi, so a deploy of
+    NetworkMode alone also switches the ingress back, and the plan shows it, with a note saying why."""
+    template = {"Parameters": {"Profile": {"Type": "String"}, "Ingress": {"Type": "String"},
+                               "NetworkMode": {"Type": "String"}},
                 "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
     aws.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template), Parameters=[
+        {"ParameterKey": "Profile", "ParameterValue": "dev"},
         {"ParameterKey": "Ingress", "ParameterValue": "LoadBalancer"},
         {"ParameterKey": "NetworkMode", "ParameterValue": "PublicSubnets"}])
     lines = []
-    assert plan.run("dev", STACK, "us-east-1", "NetworkMode=PrivateSubnets", session=aws, out=lines.append) == 0
-    assert lines[0].startswith(f"plan: stack {STACK} -> NetworkMode=PrivateSubnets (us-east-1")
+    assert plan.run("dev", STACK, "us-east-1", params, session=aws, out=lines.append) == 0
     assert any(line.startswith("  + add      NatGatewayOne ") for line in lines)
-    assert not any("VpcLink" in line for line in lines), "the stack runs the load balancer: no VPC link to touch"
+    added_link = any(line.startswith("  + add      VpcLink") for line in lines)
+    note = [line for line in lines if line.startswith("note: make deploy also sends samconfig.toml [default]'s")]
+    if switches_ingress:
+        assert lines[0].startswith(f"plan: stack {STACK} -> Ingress=HttpApi NetworkMode=PrivateSubnets (us-east-1")
+        assert added_link and note == [
+            "note: make deploy also sends samconfig.toml [default]'s Ingress=HttpApi (the stack has "
+            "Ingress=LoadBalancer): planned here too; to keep the deployed value, put it in samconfig.toml or PARAMS"]
+    else:
+        assert lines[0].startswith(f"plan: stack {STACK} -> Ingress=LoadBalancer NetworkMode=PrivateSubnets")
+        assert not added_link and note == [], "the stack keeps the load balancer: no VPC link to touch"
 
 
 def test_plan_names_a_missing_stack_in_one_line(aws):
