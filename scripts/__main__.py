@@ -103,6 +103,15 @@ def _target(args):
     return target(args.env, args.stack, args.region, service=getattr(args, "service", None))
 
 
+def other_environment(env: str, stack: str | None) -> None:
+    """STACK= naming another environment's stack (samconfig.toml's stack_name there) without its ENV=: a command
+    that sends samconfig's values would send this environment's to it (prod's stack, dev's values)."""
+    for other, section in ENVIRONMENTS.items():
+        if stack and other != env and load_samconfig(other).get("stack_name") == stack:
+            raise UsageError(f"STACK={stack} is samconfig.toml [{section}]'s stack: add ENV={other} (without it "
+                             f"[{ENVIRONMENTS[env]}]'s values would be sent to it)")
+
+
 def ready(args, deployed: bool = False, samconfig: bool = False, stack: bool = False, extra: dict | None = None):
     """What every AWS command checks before it acts, each a one-line refusal: ENV, STACK, the AWS profile,
     the region, samconfig.toml's parameters for a command that sends them (`samconfig`, with PARAMS'
@@ -114,8 +123,10 @@ def ready(args, deployed: bool = False, samconfig: bool = False, stack: bool = F
     (Target, the outputs or None.)"""
     t = _target(args)
     if samconfig:  # before credentials: the refusals no deployed value can change (they read only what is sent)
+        other_environment(t.env, args.stack)
         config = f"samconfig.toml [{ENVIRONMENTS[t.env]}]"
         check_parameters(t.parameters, config)
+        check_parameters(deploy.boundary_parameter(), "PERMISSIONS_BOUNDARY_ARN")
         sent, source = {**t.parameters, **(extra or {})}, f"{config} with PARAMS" if extra else config
         plan.check_rules(sent, t.region, "the values to deploy", source, settled=set(sent))
     require_credentials(t)
@@ -162,6 +173,11 @@ def do_preflight(args) -> int:
 
 def do_plan(args) -> int:
     plan.parse_change(args.params)
+    # The samconfig values a plan starts from (or, with STACK=, sends on top of the deployed ones): as make
+    # deploy, a name parent.yml no longer declares is refused, not planned.
+    check_parameters(parse_overrides(load_samconfig(args.env).get("parameter_overrides", "")),
+                     f"samconfig.toml [{ENVIRONMENTS[args.env]}]")
+    other_environment(args.env, args.stack)
     if args.stack:
         t, _ = ready(args, stack=True)
         return plan.run(args.env, args.stack, t.region, args.params, session=t.session)

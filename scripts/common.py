@@ -101,6 +101,13 @@ def unknown_profile(exc: ProfileNotFound) -> UnknownProfile:
                           "or unset it")
 
 
+def invalid_config(exc: InvalidConfigError) -> UsageError:
+    """botocore's refusal of the AWS configuration (a profile's source_profile that is not there, a bad
+    `services` section, an AWS_* variable it does not take), raised by a call or a client's creation."""
+    return UsageError(f"the AWS configuration cannot be used: {exc} Fix the AWS config file or the AWS_* "
+                      "variable it names")
+
+
 def credential_process(profile: str | None) -> str:
     return f"profile {profile}'s credential_process" if profile else "the profile's credential_process"
 
@@ -144,8 +151,7 @@ def aws_errors(profile: str | None = None):
     except ProfileNotFound as exc:
         raise unknown_profile(exc) from None
     except InvalidConfigError as exc:  # e.g. a source_profile that is not there
-        raise UsageError(f"the AWS profile cannot be used: {exc} Fix it in the AWS config file "
-                         "(`aws configure list-profiles` lists the profiles)") from None
+        raise invalid_config(exc) from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Error"), error.get("Message", str(exc))
@@ -199,14 +205,24 @@ def region_enabled(t: Target):
         try:
             with aws_errors(t.session.profile_name):
                 t.client("sts", region=ALWAYS_ENABLED).get_caller_identity()
-                found = t.client("ec2", region=ALWAYS_ENABLED).describe_regions(
-                    AllRegions=True, RegionNames=[t.region])["Regions"]
         except OpsError:
             raise exc from None
-        if found and found[0].get("OptInStatus") == "not-opted-in":
+        try:
+            with aws_errors(t.session.profile_name):
+                found = t.client("ec2", region=ALWAYS_ENABLED).describe_regions(
+                    AllRegions=True, RegionNames=[t.region])["Regions"]
+        except OpsError:  # e.g. not allowed ec2:DescribeRegions: what is known is said, no more
+            raise UsageError(f"AWS rejected the credentials in {t.region} ({exc.aws_code}) but accepts them in "
+                             f"{ALWAYS_ENABLED}: the region may not be enabled for this account (the console's AWS "
+                             "Regions page says)") from None
+        status = found[0].get("OptInStatus") if found else None
+        if status == "not-opted-in":
             raise UsageError(f"region {t.region} is not enabled for this account (AWS accepts these credentials in "
                              f"{ALWAYS_ENABLED}): enable it (`aws account enable-region --region-name {t.region}`, or "
                              "the console's AWS Regions page) or choose another with REGION=") from None
+        frozen = t.session.get_credentials().get_frozen_credentials()
+        if status != "opted-in" or not frozen.token:  # enabling, or not a session: nothing more to say
+            raise exc from None
         raise UsageError(f"AWS rejected the credentials in {t.region} ({exc.aws_code}) but accepts them in "
                          f"{ALWAYS_ENABLED}: session tokens from STS's global endpoint work only in the regions "
                          f"enabled by default; get them from a regional endpoint (AWS_STS_REGIONAL_ENDPOINTS=regional) "
@@ -473,6 +489,9 @@ def run_cli(main) -> None:
         code = main()
     except OpsError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except InvalidConfigError as exc:  # a client's creation reads the configuration too, outside aws_errors
+        print(f"error: {invalid_config(exc)}", file=sys.stderr)
         sys.exit(1)
     except ConfigParseError as exc:  # botocore reads the AWS config files whenever a session starts
         path = str(exc.kwargs.get("path"))

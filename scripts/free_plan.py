@@ -169,8 +169,11 @@ def _two_steps(others: dict[str, str], plan: str) -> str:
     if not others:
         return f'deploy the other changes first, then make deploy PARAMS="CloudFrontPlan={plan}" alone'
     given = " ".join(f"{k}={shlex.quote(v)}" for k, v in others.items())
+    # In a shell's double quotes \ " ` $ are special, and make expands a $ once more: written so that PARAMS
+    # reaches the command as given.
+    given = given.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$", "\\$\\$")
     return (f'first make deploy PARAMS="{given}", then make deploy PARAMS="{given} CloudFrontPlan={plan}" '
-            "(with the same ENV= and STACK=)")
+            "(with the same ENV=, STACK= and REGION=)")
 
 
 def cancels(before: dict, after: dict, region: str) -> bool:

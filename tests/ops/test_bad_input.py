@@ -58,8 +58,8 @@ PROFILES = {
     "process-missing": ("credential_process = /nonexistent/credential-helper\nregion = us-east-1\n",
                         "no AWS credentials: profile process-missing's credential_process cannot run"),
     "source-missing": ("source_profile = nope\nrole_arn = arn:aws:iam::123456789012:role/r\nregion = us-east-1\n",
-                       'the AWS profile cannot be used: The source_profile "nope" referenced in the profile '
-                       '"source-missing" does not exist. Fix it in the AWS config file'),
+                       'the AWS configuration cannot be used: The source_profile "nope" referenced in the profile '
+                       '"source-missing" does not exist. Fix the AWS config file'),
 }
 EXPIRED = {  # their cached token is past its expiresAt (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.html)
     "sso-expired": f"sso_start_url = {START_URL}\nsso_region = us-east-1\n{SSO}",  # the legacy keys
@@ -388,26 +388,40 @@ def test_every_network_failure_botocore_names_is_aws_out_of_reach(raised, says):
     assert says in str(caught.value)
 
 
+REFRESH = "error: AWS rejected the credentials (InvalidClientTokenId): refresh them"
+
+
 @pytest.mark.parametrize("command", ["status", "preflight"])
-@pytest.mark.parametrize("region, accepted_in_us_east_1, opt_in, says", [
-    ("eu-south-2", True, "not-opted-in", "error: region eu-south-2 is not enabled for this account (AWS accepts these "
-     "credentials in us-east-1): enable it (`aws account enable-region --region-name eu-south-2`"),
-    ("eu-south-2", True, "opted-in", "error: AWS rejected the credentials in eu-south-2 (InvalidClientTokenId) but "
+@pytest.mark.parametrize("region, accepted_in_us_east_1, opt_in, token, says", [
+    ("eu-south-2", True, "not-opted-in", False, "error: region eu-south-2 is not enabled for this account (AWS accepts "
+     "these credentials in us-east-1): enable it (`aws account enable-region --region-name eu-south-2`"),
+    ("eu-south-2", True, "opted-in", True, "error: AWS rejected the credentials in eu-south-2 (InvalidClientTokenId) but "
      "accepts them in us-east-1: session tokens from STS's global endpoint work only in the regions enabled by default"),
-    ("eu-south-2", False, None, "error: AWS rejected the credentials (InvalidClientTokenId): refresh them"),
+    ("eu-south-2", True, "opted-in", False, REFRESH),  # long-term keys: no token to blame
+    ("eu-south-2", True, "enabling", True, REFRESH),
+    ("eu-south-2", True, None, False, "error: AWS rejected the credentials in eu-south-2 (InvalidClientTokenId) but "
+     "accepts them in us-east-1: the region may not be enabled for this account"),  # DescribeRegions not allowed
+    ("eu-south-2", False, None, False, REFRESH),
     # Another partition rejects a commercial account's keys, and no account enables its regions: not asked.
-    ("cn-north-1", None, None, "error: AWS rejected the credentials (InvalidClientTokenId): refresh them"),
-    ("us-gov-west-1", None, None, "error: AWS rejected the credentials (InvalidClientTokenId): refresh them"),
+    ("cn-north-1", None, None, False, REFRESH),
+    ("us-gov-west-1", None, None, False, REFRESH),
 ])
 def test_an_opt_in_region_that_is_off_is_named_not_the_credentials(command, region, accepted_in_us_east_1, opt_in,
-                                                                    says, offline, monkeypatch, capsys):
+                                                                    token, says, offline, monkeypatch, capsys):
     """An opt-in region the account has not enabled answers every call InvalidClientTokenId, as for unknown keys
     (https://repost.aws/knowledge-center/iam-validate-access-credentials;
     https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html): the commands said "refresh
     the credentials". STS and EC2's DescribeRegions in us-east-1 tell the cases apart, in the commercial
-    partition only (the Stubber checks the calls)."""
+    partition only; a session token from STS's global endpoint is refused in an enabled opt-in region
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_SetSecurityTokenServicePreferences.html). The
+    Stubber checks the calls."""
     from tests.ops.conftest import stubbed
     monkeypatch.setattr(cli.plan, "check_rules", lambda *args, **kwargs: None)  # the Rules refuse cn-/us-gov-
+    monkeypatch.delenv("AWS_SECURITY_TOKEN", raising=False)
+    if token:
+        monkeypatch.setenv("AWS_SESSION_TOKEN", "a-session-token")
+    else:
+        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     cfn, cfn_stub = stubbed("cloudformation", activate=False)
     cfn_stub.add_client_error("describe_stacks", "InvalidClientTokenId",
                               "The security token included in the request is invalid.", 403)
@@ -417,8 +431,11 @@ def test_an_opt_in_region_that_is_off_is_named_not_the_credentials(command, regi
     if accepted_in_us_east_1:
         sts_stub.add_response("get_caller_identity", {"UserId": "AIDAEXAMPLE", "Account": "123456789012",
                                                       "Arn": "arn:aws:iam::123456789012:user/me"})
-        ec2_stub.add_response("describe_regions", {"Regions": [{"RegionName": region, "OptInStatus": opt_in}]},
-                              {"AllRegions": True, "RegionNames": [region]})
+        if opt_in:
+            ec2_stub.add_response("describe_regions", {"Regions": [{"RegionName": region, "OptInStatus": opt_in}]},
+                                  {"AllRegions": True, "RegionNames": [region]})
+        else:
+            ec2_stub.add_client_error("describe_regions", "UnauthorizedOperation", "not authorized", 403)
     elif accepted_in_us_east_1 is False:
         sts_stub.add_client_error("get_caller_identity", "InvalidClientTokenId", "The security token is invalid.", 403)
     sts_stub.activate()
@@ -435,6 +452,41 @@ def test_an_opt_in_region_that_is_off_is_named_not_the_credentials(command, regi
     assert asked == [("cloudformation", region), *(us_east_1 if accepted_in_us_east_1 is not None else [])]
     sts_stub.assert_no_pending_responses()
     ec2_stub.assert_no_pending_responses()
+
+
+def test_a_stack_of_another_environment_without_its_env_is_refused(offline, monkeypatch, capsys):
+    """STACK= prod's stack with ENV= left at dev: plan, preflight and deploy would send dev's samconfig values."""
+    prod = common.load_samconfig("prod")["stack_name"]
+    for command in ("plan", "preflight", "deploy"):
+        code, lines = answer([command], {"STACK": prod, "PARAMS": "NetworkMode=PrivateSubnets"}, monkeypatch, capsys)
+        assert_one_line(code, lines, f"STACK={prod} is samconfig.toml [prod]'s stack: add ENV=prod")
+
+
+def test_plan_refuses_samconfig_names_make_deploy_refuses(offline, monkeypatch, capsys, tmp_path):
+    """A samconfig.toml still setting a parameter parent.yml no longer declares: make deploy refuses it, so
+    make plan does too (it would plan a value no deploy sends)."""
+    config = common.load_samconfig("dev")
+    monkeypatch.setattr(common, "load_samconfig", lambda env: {
+        **config, "parameter_overrides": config["parameter_overrides"] + ' MinTasks="2"'})
+    monkeypatch.setattr(cli, "load_samconfig", common.load_samconfig)
+    code, lines = answer(["plan"], {"PARAMS": "NetworkMode=PrivateSubnets"}, monkeypatch, capsys)
+    assert_one_line(code, lines, "samconfig.toml [default] sets MinTasks, which parent.yml does not declare")
+
+
+def test_a_permissions_boundary_that_is_not_a_policy_arn_is_refused_before_anything(offline, monkeypatch, capsys):
+    for command in ("preflight", "deploy"):
+        code, lines = answer([command], {"PERMISSIONS_BOUNDARY_ARN": "permissions-boundary-app"}, monkeypatch, capsys)
+        assert_one_line(code, lines, "PermissionsBoundaryArn=permissions-boundary-app is not allowed")
+
+
+def test_an_aws_configuration_botocore_refuses_when_it_makes_a_client_is_one_line(offline, monkeypatch, capsys,
+                                                                                   tmp_path):
+    """botocore reads a profile's `services` section when it creates a client, outside any call."""
+    config = tmp_path / "services-config"
+    config.write_text("[profile broken-services]\nservices = nope\nregion = us-east-1\n")
+    code, lines = answer(["status"], {"AWS_CONFIG_FILE": str(config), "AWS_PROFILE": "broken-services"},
+                         monkeypatch, capsys)
+    assert_one_line(code, lines, "the AWS configuration cannot be used:")
 
 
 def test_preflight_names_a_missing_buildx_plugin(monkeypatch):

@@ -357,3 +357,19 @@ def test_destroy_of_a_stack_whose_cancelled_plan_still_runs_waits_for_its_date(a
 def test_a_default_free_stack_names_only_what_it_has():
     notice = free_plan.billing_notice(FREE, "us-east-1", date(2027, 1, 1))
     assert "the origin secret" in notice and "NAT gateway" not in notice and "load balancer" not in notice
+
+
+@pytest.mark.parametrize("value", ["o'brien@example.com", "cost$5@example.com", 'a"b`c\\d@example.com'])
+def test_the_refusals_commands_carry_any_value_through_the_shell_and_make(value, tmp_path):
+    """The two deploys are written for a shell and for make (which expands a $ once more, and exports PARAMS as
+    the Makefile does): run as printed, each reaches the command with exactly the values planned."""
+    import subprocess
+    message = refused({}, {**FREE, "BudgetEmail": value})
+    (tmp_path / "Makefile").write_text("export PARAMS\ndeploy:\n\t@printf '%s\\n' \"$$PARAMS\"\n")
+    commands = re.findall(r'make deploy PARAMS="(?:[^"\\]|\\.)*"', message)
+    assert len(commands) == 2, message
+    received = [subprocess.run(["bash", "-c", command.replace("make ", "make -s ", 1)], cwd=tmp_path,
+                               capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+                for command in commands]
+    assert [parse_overrides(r, "PARAMS") for r in received] == [
+        {"BudgetEmail": value}, {"BudgetEmail": value, "CloudFrontPlan": "Free"}]
