@@ -105,7 +105,7 @@ def test_fuzzing_from_the_openapi_document_finds_nothing(stack, tmp_path):
     operations against the document)."""
     st = Path(sys.executable).parent / "schemathesis"
     result = subprocess.run(
-        [str(st), "run", f"{stack.api_url}/api/openapi.json", "--max-examples", "15", "--max-time", "60",
+        [str(st), "run", f"{stack.api_url}/api/openapi.json", "--max-examples", "15", "--max-time", "30",
          "--header", f"X-Origin-Verify: {stack.origin_secret}",  # as CloudFront; the check is fuzzed too
          "--exclude-path-regex", f"^{PROBE}",
          "--request-timeout", "10", "--generation-deterministic", "--report", "junit",
