@@ -175,7 +175,7 @@ def do_plan(args) -> int:
     plan.parse_change(args.params)
     # The samconfig values a plan starts from (or, with STACK=, sends on top of the deployed ones): as make
     # deploy, a name parent.yml no longer declares is refused, not planned.
-    check_parameters(parse_overrides(load_samconfig(args.env).get("parameter_overrides", "")),
+    check_parameters(plan.samconfig_values(args.env),
                      f"samconfig.toml [{ENVIRONMENTS[args.env]}]")
     other_environment(args.env, args.stack)
     if args.stack:

@@ -32,6 +32,11 @@ from scripts.upgrade import dropped
 DEFAULT_REGION = "us-east-1"
 
 
+def samconfig_values(env: str) -> dict[str, str]:
+    """samconfig.toml's parameter_overrides for ENV=: what every deploy of it sends in full."""
+    return parse_overrides(load_samconfig(env).get("parameter_overrides", ""))
+
+
 def parse_change(params: str) -> dict[str, str]:
     """PARAMS as the change to plan; empty, or not what parent.yml takes, is one line."""
     change = parse_overrides(params, "PARAMS")
@@ -144,13 +149,13 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
     # The values an update would send: the deployed ones, samconfig's (make deploy sends them all), PARAMS.
     declared = set(parent()["Parameters"])
     sent = {**{k: v for k, v in before.items() if k in declared},
-            **parse_overrides(load_samconfig(env).get("parameter_overrides", "")), **change, "AWS::Region": region}
+            **samconfig_values(env), **change, "AWS::Region": region}
     lost = dropped(before, sent) if t and not s.status else []
     for line in lost:
         out(line)
     if t and not first:  # the trap: a value set once with PARAMS goes back to samconfig's at the next deploy
         given = parse_overrides(params) if params else {}
-        back = {k: v for k, v in parse_overrides(load_samconfig(env).get("parameter_overrides", "")).items()
+        back = {k: v for k, v in samconfig_values(env).items()
                 if k not in given and before.get(k) != v}
         if back:
             out(f"note: make deploy also sends samconfig.toml [{ENVIRONMENTS[env]}]'s "

@@ -469,6 +469,7 @@ def test_plan_refuses_samconfig_names_make_deploy_refuses(offline, monkeypatch, 
     monkeypatch.setattr(common, "load_samconfig", lambda env: {
         **config, "parameter_overrides": config["parameter_overrides"] + ' MinTasks="2"'})
     monkeypatch.setattr(cli, "load_samconfig", common.load_samconfig)
+    monkeypatch.setattr(cli.plan, "load_samconfig", common.load_samconfig)
     code, lines = answer(["plan"], {"PARAMS": "NetworkMode=PrivateSubnets"}, monkeypatch, capsys)
     assert_one_line(code, lines, "samconfig.toml [default] sets MinTasks, which parent.yml does not declare")
 

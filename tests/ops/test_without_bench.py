@@ -7,20 +7,14 @@ copy would prove nothing the first test does not, and cost ~90 s of make test's 
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
 from scripts.common import ROOT
-from tests.support.copies import pytest_in, ran_clean, repository_copy
+from tests.support.copies import listed, pytest_in, ran_clean, repository_copy
 
 # Using bench/ (Markdown may still describe it): its path, importing it, running it.
 USES_BENCH = re.compile(r"\bbench/|[\"']bench[\"']|^\s*(from|import) bench\b|-m bench\b", re.M)
-
-
-def tracked() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return [path for path in out.split("\0") if path and (ROOT / path).is_file()]
 
 
 def without_bench_target(makefile: str) -> str:
@@ -32,7 +26,7 @@ def test_nothing_outside_bench_uses_it():
     makefile = (ROOT / "Makefile").read_text()
     assert without_bench_target(makefile) != makefile, "the Makefile has no bench: rule to remove"
     users = []
-    for path in tracked():
+    for path in listed():
         if path.startswith("bench/") or path.endswith(".md") or path == "tests/ops/test_without_bench.py":
             continue
         text = (ROOT / path).read_text(errors="replace")

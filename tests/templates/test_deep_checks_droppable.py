@@ -4,12 +4,10 @@ template tests that share their engine (checks/evaluate.py, checks/plan.py) stil
 tracked file names them. This file goes with them."""
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from checks.render import ROOT
-from tests.support.copies import pytest_in, ran_clean, repository_copy
+from tests.support.copies import listed, pytest_in, ran_clean, repository_copy
 
 pytestmark = pytest.mark.own_copy
 
@@ -26,11 +24,6 @@ SHARING_THE_ENGINE = ("test_render.py", "test_plan.py", "test_regions.py", "test
 
 def dropped(path: str) -> bool:
     return any(path == deep or path.startswith(deep + "/") for deep in DEEP_CHECKS)
-
-
-def tracked() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, timeout=30).stdout
-    return [p for p in out.decode().split("\0") if p and (ROOT / p).is_file()]
 
 
 def test_the_list_names_what_exists():
@@ -50,7 +43,7 @@ def test_without_them_every_test_collects_and_the_tests_sharing_their_engine_pas
 
 def test_no_other_tracked_file_names_them():
     naming = []
-    for path in tracked():
+    for path in listed():
         if dropped(path) or path == DESCRIBED_IN:
             continue
         try:
