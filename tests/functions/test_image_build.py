@@ -315,23 +315,29 @@ def test_the_answer_stays_under_4_kb_whatever_the_log_holds(responses, codebuild
 
 # --- Delete ------------------------------------------------------------------------------------------------
 
-def test_delete_stops_this_resources_running_build_and_no_other(responses, codebuild):
+def test_delete_stops_this_resources_running_build_and_no_other(responses, codebuild, caplog):
+    """Another stack's running build, another resource's of this stack and our finished one come first:
+    stopping any of them would be a call the Stubber does not expect."""
     event = request(responses, "Delete", SourceLayerArn="x", RepositoryUri="y", Architecture="ARM64")
-    ours, theirs, finished = (f"{PROJECT}:{uuid.uuid4()}" for _ in range(3))
+    ours, theirs, sibling, finished = (f"{PROJECT}:{uuid.uuid4()}" for _ in range(4))
 
-    def variables(stack: str) -> list[dict]:
+    def variables(stack: str, logical_id: str = "Image") -> list[dict]:
         return [{"name": "CFN_STACK_ID", "value": stack, "type": "PLAINTEXT"},
-                {"name": "CFN_LOGICAL_ID", "value": "Image", "type": "PLAINTEXT"}]
+                {"name": "CFN_LOGICAL_ID", "value": logical_id, "type": "PLAINTEXT"}]
 
-    codebuild.add_response("list_builds_for_project", {"ids": [theirs, ours, finished]},
+    codebuild.add_response("list_builds_for_project", {"ids": [finished, theirs, sibling, ours]},
                            {"projectName": PROJECT, "sortOrder": "DESCENDING"})
     codebuild.add_response("batch_get_builds", {"builds": [
-        build_record(theirs, "IN_PROGRESS", variables(OTHER_STACK)),
-        build_record(ours, "IN_PROGRESS", variables(STACK)),
         build_record(finished, "FAILED", variables(STACK)),
-    ]}, {"ids": [theirs, ours, finished]})
+        build_record(theirs, "IN_PROGRESS", variables(OTHER_STACK)),
+        build_record(sibling, "IN_PROGRESS", variables(STACK, "WorkerImage")),
+        build_record(ours, "IN_PROGRESS", variables(STACK)),
+    ]}, {"ids": [finished, theirs, sibling, ours]})
     codebuild.add_response("stop_build", {"build": {"id": ours, "buildStatus": "STOPPED"}}, {"id": ours})
-    image_build.handler(event, None)
+    with caplog.at_level(logging.INFO, logger="image_build"):
+        image_build.handler(event, None)
+    assert f"stopped build {ours}" in caplog.text
+    assert "could not stop" not in caplog.text
     answer = responses.only().body
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "previous-physical-id"
