@@ -27,8 +27,12 @@ cdk-github-runners#540 is a user waiting an hour for such a response). CodeBuild
 Change when a build ends, whatever phase it ended in, so every build started here is answered.
 
 What still ends in CloudFormation's ServiceTimeout (the template sets it): an event that never arrives
-(the rule or its Lambda permission missing) or an answer that cannot be delivered. The handler itself
-never raises: an exception becomes a FAILED answer with the error in one line.
+(the rule or its Lambda permission missing) or an answer that cannot be delivered. On a request the
+handler never raises: an exception becomes a FAILED answer with the error in one line. On a build
+event it raises only when it could not read the build or deliver the answer: EventBridge invokes the
+function asynchronously, and Lambda runs a failed asynchronous invocation twice more, one and then two
+minutes later (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html);
+answering the same event twice is harmless.
 
 https://docs.aws.amazon.com/codebuild/latest/userguide/sample-build-notifications.html (the events)
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref.html (requests and answers)
@@ -77,6 +81,10 @@ class BadProperty(ValueError):
     """A missing or malformed resource property: the message names it."""
 
 
+class NotAnswered(RuntimeError):
+    """A finished build whose answer could not be delivered: raised so that Lambda runs the event again."""
+
+
 @functools.cache
 def aws(service: str):
     """One client per service for the life of the execution environment (created on first use)."""
@@ -84,7 +92,7 @@ def aws(service: str):
 
 
 def handler(event: dict, context=None) -> None:
-    """Entry point for both callers; never raises (see the module's docstring)."""
+    """Entry point for both callers (see the module's docstring for when it raises)."""
     if event.get("detail-type") == EVENT_TYPE:
         on_build_event(event)
     elif "RequestType" in event:
@@ -219,12 +227,8 @@ def on_build_event(event: dict) -> None:
     if not build_id or status in (None, "IN_PROGRESS"):
         logger.info("ignored state %s of build %s", status, build_id)
         return
-    try:
-        builds = aws("codebuild").batch_get_builds(ids=[build_id])["builds"]
-    except Exception:
-        # Without the build's variables there is no request to answer; CloudFormation's timeout will.
-        logger.exception("could not read build %s", build_id)
-        return
+    # Unreadable (throttled, say): raise, and Lambda runs the event again.
+    builds = aws("codebuild").batch_get_builds(ids=[build_id])["builds"]
     variables = build_variables(builds[0]) if builds else {}
     missing = [name for name in (*REQUEST_FIELDS, "CFN_PHYSICAL_ID") if not variables.get(name)]
     if missing:
@@ -238,25 +242,22 @@ def on_build_event(event: dict) -> None:
     physical_id = variables["CFN_PHYSICAL_ID"]
     logger.info("build %s %s for request %s", build_id, status, request["RequestId"])
     try:
-        if status == "SUCCEEDED":
-            answer_success(request, physical_id, variables)
-        else:
-            send(request, "FAILED", failure_reason(build, status), physical_id)
+        answer = success(variables) if status == "SUCCEEDED" else ("FAILED", failure_reason(build, status), None)
     except Exception as error:
-        logger.exception("answering build %s failed", build_id)
-        send(request, "FAILED", f"image build {status}, but its result could not be read: {one_line(error)}",
-             physical_id)
+        logger.exception("reading the result of build %s failed", build_id)
+        answer = ("FAILED", f"image build {status}, but its result could not be read: {one_line(error)}", None)
+    if not send(request, answer[0], answer[1], physical_id, answer[2]):
+        raise NotAnswered(f"the answer to request {request['RequestId']} for build {build_id} was not delivered")
 
 
-def answer_success(request: dict, physical_id: str, variables: dict[str, str]) -> None:
+def success(variables: dict[str, str]) -> tuple[str, str, dict | None]:
+    """(status, reason, data) for a build that SUCCEEDED: SUCCESS only when its image is in the repository."""
     repository, tag = variables["REPOSITORY_URI"], variables["IMAGE_TAG"]
     match = REPOSITORY_URI.match(repository)
     digest = image_digest(match["name"], tag) if match else None
     if not digest:
-        send(request, "FAILED", f"image build SUCCEEDED but {repository} has no image tagged {tag}", physical_id)
-        return
-    send(request, "SUCCESS", f"image {tag} built", physical_id,
-         {"ImageUri": f"{repository}@{digest}", "Version": variables["APP_VERSION"]})
+        return "FAILED", f"image build SUCCEEDED but {repository} has no image tagged {tag}", None
+    return "SUCCESS", f"image {tag} built", {"ImageUri": f"{repository}@{digest}", "Version": variables["APP_VERSION"]}
 
 
 def failure_reason(build: dict, status: str) -> str:

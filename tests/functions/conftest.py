@@ -61,7 +61,7 @@ def response_server():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield ResponseServer(f"http://127.0.0.1:{server.server_address[1]}", received)
     server.shutdown()

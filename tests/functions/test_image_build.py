@@ -25,6 +25,7 @@ import zipfile
 import custom_resource
 import image_build
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
@@ -169,11 +170,15 @@ def phases(failed: str, status: str, message: str = "") -> list[dict]:
     return [*done, last, {"phaseType": "FINALIZING", "phaseStatus": "SUCCEEDED"}, {"phaseType": "COMPLETED"}]
 
 
-def started(responses, codebuild, architecture: str = "ARM64") -> tuple[dict, list[dict], str, str, str]:
-    """A Create that started a build: (request, the build's variables, build id, repository, version)."""
+def started(responses, codebuild, architecture: str = "ARM64", response_status: int | None = None,
+            ) -> tuple[dict, list[dict], str, str, str]:
+    """A Create that started a build: (request, the build's variables, build id, repository, version).
+    `response_status`: what the response URL will answer (conftest.py), 200 by default."""
     layer, version = source_layer("FROM python:3.13-slim\n")
     repository_uri = repository()
     event = request(responses, SourceLayerArn=layer, RepositoryUri=repository_uri, Architecture=architecture)
+    if response_status:
+        event["ResponseURL"] = f"{responses.url}/response/status/{response_status}"
     variables = build_variables(event, layer, repository_uri, version, architecture)
     build_id = expect_start(codebuild, variables, architecture)
     image_build.handler(event, None)
@@ -400,6 +405,33 @@ def test_a_build_without_cfn_variables_is_ignored(responses, codebuild, caplog):
         image_build.handler(state_change(build_id, "FAILED"), None)
     assert responses.received == []
     assert f"ignored build {build_id}" in caplog.text
+
+
+def test_an_unreadable_build_is_raised_for_lambda_to_retry(responses, codebuild):
+    """EventBridge invokes the function asynchronously: an error makes Lambda run the event again."""
+    build_id = f"{PROJECT}:{uuid.uuid4()}"
+    codebuild.add_client_error("batch_get_builds", "ThrottlingException", "Rate exceeded")
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        image_build.handler(state_change(build_id, "SUCCEEDED"), None)
+    assert responses.received == []
+
+
+def test_an_undelivered_answer_is_raised_for_lambda_to_retry(responses, codebuild, monkeypatch):
+    monkeypatch.setattr(custom_resource, "RETRY_DELAY", 0)
+    _, variables, build_id, _, _ = started(responses, codebuild, response_status=503)
+    codebuild.add_response("batch_get_builds", {"builds": [build_record(build_id, "FAILED", variables)]},
+                           {"ids": [build_id]})
+    with pytest.raises(image_build.NotAnswered):
+        image_build.handler(state_change(build_id, "FAILED"), None)
+    assert len(responses.received) == custom_resource.ATTEMPTS
+
+
+def test_an_in_progress_event_is_ignored(responses, codebuild, caplog):
+    """The rule already filters them out; a stray one reads nothing (no CodeBuild call is stubbed)."""
+    with caplog.at_level(logging.INFO, logger="image_build"):
+        image_build.handler(state_change(f"{PROJECT}:{uuid.uuid4()}", "IN_PROGRESS"), None)
+    assert responses.received == []
+    assert "ignored state IN_PROGRESS" in caplog.text
 
 
 # --- the response itself ----------------------------------------------------------------------------------
