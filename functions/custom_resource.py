@@ -12,10 +12,12 @@ application/x-www-form-urlencoded and S3 would refuse the signature), and "the t
 response body can't exceed 4096 bytes": the reason is cut in its middle until the body fits, so a
 reason's head (what failed) and tail (where to read more) both survive.
 
-Why our own ~60 lines: `cfn-response` is only importable by inline (ZipFile) code and sends through
-the requests copy that botocore no longer vendors; crhelper (aws-cloudformation/custom-resource-helper)
-would be a packaged dependency, and it answers from the invocation that received the request, while
-the image build answers from another one (the CodeBuild event), given only the request's fields.
+Why our own ~80 lines: AWS's `cfn-response` module is provided only to inline (ZipFile) function code
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-lambda-function-code-cfnresponsemodule.html);
+crhelper (aws-cloudformation/custom-resource-helper) would be a dependency packaged with the code, and
+its long-running mode polls (a scheduled rule invoking the function again every few minutes) where the
+image build is told by CodeBuild's event, which reaches a different invocation holding only the
+request's fields.
 """
 from __future__ import annotations
 
