@@ -131,54 +131,6 @@ def test_preflight_and_cost_refuse_min_tasks_above_max_tasks(aws, monkeypatch, t
         cost.validate({**cost.configuration("prod", ""), "MinTasks": "5"}, changed)
 
 
-# ---------------------------------------------------------------- 9. buildx platforms
-
-INSPECT = """Name:          default
-Driver:        docker
-Nodes:
-Name:             default
-Endpoint:         default
-Status:           running
-BuildKit version: v0.16.0
-Platforms:        linux/amd64, linux/amd64/v2, linux/amd64/v3, linux/386*
-"""
-
-
-@pytest.mark.parametrize("arch, ok", [("X86_64", True), ("ARM64", False)])
-def test_preflight_checks_that_buildx_can_build_the_stack_architecture(aws, monkeypatch, tmp_path, arch, ok):
-    monkeypatch.setattr(preflight.shutil, "which", lambda name, **kw: f"/usr/bin/{name}")
-    notes_block(monkeypatch, tmp_path, every=True, Architecture=arch)
-    calls = []
-
-    def fake(args, **kw):
-        calls.append(args)
-        return subprocess.CompletedProcess(args, 0, INSPECT, "")
-    if ok:
-        assert preflight.check_build_platform(make_target(aws), {}, run=fake) == "linux/amd64"
-    else:
-        with pytest.raises(OpsError, match=r"cannot build linux/arm64 \(it lists linux/amd64, .*linux/386\): "
-                                           r"install emulation .*--install arm64\) or set Architecture: X86_64"):
-            preflight.check_build_platform(make_target(aws), {}, run=fake)
-    assert calls == [["docker", "buildx", "version"], ["docker", "buildx", "inspect", "--bootstrap"]]
-
-
-# ---------------------------------------------------------------- 5. one image per architecture
-
-def test_switching_architecture_builds_a_new_image_instead_of_reusing_the_other_cpu(aws, monkeypatch, tmp_path):
-    t = make_target(aws)
-    tools = FakeTools(aws)
-    arm = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
-    notes_block(monkeypatch, tmp_path, every=True, Architecture="X86_64")  # the blocks' code changed
-    x86 = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
-    builds = tools.named("docker", "buildx", "build")
-    assert [b[b.index("--platform") + 1] for b in builds] == ["linux/arm64", "linux/amd64"]
-    tags = [b[b.index("--tag") + 1].rsplit(":", 1)[1] for b in builds]
-    assert tags == [f"{arm['version']}-arm64", f"{arm['version']}-amd64"]
-    assert arm["version"] == x86["version"]  # the app reports the source version, whatever the CPU
-    images = aws.client("ecr").list_images(repositoryName=STACK)["imageIds"]
-    assert {i["imageTag"] for i in images} == set(tags)
-
-
 # ---------------------------------------------------------------- 2. a failed first create
 
 def rolled_back(session, stack: str = STACK) -> None:
