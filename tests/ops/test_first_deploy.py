@@ -326,7 +326,57 @@ def test_a_failed_sam_deploy_names_the_root_cause_what_to_do_and_where_to_read_m
     assert out[-1] == "the first create failed: the next make deploy deletes the empty stack and creates it again"
 
 
+BUILD_LOG = ["#9 [build 4/6] RUN pip install --no-cache-dir -r requirements.txt",
+             "#9 1.912 ERROR: No matching distribution found for flask==99.0",
+             "ERROR: failed to solve: process \"/bin/sh -c pip install\" did not complete successfully: exit code: 1",
+             "[Container] 2026/12/07 18:02:11.402 Command did not exit successfully docker build exit status 1"]
+LOG_LINK = ("https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/"
+            "fargate-blueprint-test-BuildStack-1-builds/log-events/3f1c")
+
+
+def test_a_failed_image_build_prints_its_log_lines_and_link_in_full(aws, monkeypatch, capsys):
+    """The image-build custom resource answers FAILED with the build's last log lines and the link to the whole
+    log (functions/image_build.py); CloudFormation reports it as "Received response status [FAILED] from custom
+    resource. Message returned: ..." (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html).
+    make deploy prints every line of it, then the build's what-to-do (not the deploying identity's, though the
+    log says "failed"), and ends with one line."""
+    create_deployment(aws)
+    t = make_target(aws)
+    service = arn(f"{STACK}-NotesService-1AB2C3", "n")
+    reason = ("Received response status [FAILED] from custom resource. Message returned: image build FAILED in BUILD:\n"
+              + "\n".join(BUILD_LOG) + f"\n(full log: {LOG_LINK}) (RequestId: 5b0c)")
+    now = datetime.now(UTC)
+    parent = [stack_self(PARENT, "UPDATE_ROLLBACK_COMPLETE", 30),
+              event(PARENT, "NotesService", NESTED, "UPDATE_FAILED", 20, f"Embedded stack {service} was not "
+                    "successfully updated. Currently in UPDATE_ROLLBACK_IN_PROGRESS with reason: The following "
+                    "resource(s) failed to update: [Image].", physical=service),
+              stack_self(PARENT, "UPDATE_IN_PROGRESS", 0, "User Initiated")]
+    nested = [event(service, "Image", "Custom::ImageBuild", "UPDATE_FAILED", 10, reason)]
+    for e in parent + nested:
+        e["Timestamp"] = now + (e["Timestamp"] - T0)
+    cfn, stub = stubbed_cfn((STACK, parent), (service, nested))
+    stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackId": PARENT, "CreationTime": now,
+                                                      "StackStatus": "UPDATE_ROLLBACK_COMPLETE"}]}, {"StackName": STACK})
+    real_client = t.client
+    monkeypatch.setattr(t, "client", lambda s, region=None: cfn if s == "cloudformation" else real_client(s, region))
+    with pytest.raises(DeployFailed) as info:
+        deploy.sam_deploy(t, {}, run=lambda args, **kw: subprocess.CompletedProcess(args, 1, "", ""))
+    assert str(info.value) == (f"sam deploy failed: Image (Custom::ImageBuild) in stack {STACK}-NotesService-1AB2C3: "
+                               "Received response status [FAILED] from custom resource. Message returned: image build "
+                               "FAILED in BUILD: (+5 lines above)")
+    out = capsys.readouterr().out.splitlines()
+    start = out.index(f"cause: Image (Custom::ImageBuild) in stack {STACK}-NotesService-1AB2C3: Received response "
+                      "status [FAILED] from custom resource. Message returned: image build FAILED in BUILD:")
+    assert out[start + 1:start + 6] == [*(f"  {line}" for line in BUILD_LOG), f"  (full log: {LOG_LINK}) (RequestId: 5b0c)"]
+    assert out[start + 6].startswith("what to do: the image build in CodeBuild failed: its last log lines are above")
+
+
 @pytest.mark.parametrize("reason, advice", [
+    ("Received response status [FAILED] from custom resource. Message returned: image build FAILED in POST_BUILD: "
+     "denied: User: arn:aws:sts::1:assumed-role/b/x is not authorized to perform: ecr:PutImage (full log: https://x)",
+     "the image build in CodeBuild failed"),
+    ("CloudFormation did not receive a response from your Custom Resource. Please check your logs for requestId "
+     "[0e1f].", "did not answer within its ServiceTimeout"),
     ("Resource handler returned message: \"The maximum number of VPCs has been reached. (Service: Ec2, Status Code: "
      "400, Request ID: 1)\" (HandlerErrorCode: ServiceLimitExceeded)", "a region holds five VPCs by default"),
     ("The maximum number of addresses has been reached. (Service: AmazonEC2; Status Code: 400; Error Code: "
