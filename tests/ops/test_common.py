@@ -35,7 +35,7 @@ def test_samconfig_environments():
 
 
 def test_samconfig_has_no_sam_delete_sections():
-    """`sam delete` fails on the versioned frontend bucket; `make destroy` empties it first."""
+    """`make destroy` is the way down: it names the retained table and waits out the Free plan (docs/operate.md)."""
     import tomllib
     config = tomllib.loads((ROOT / "samconfig.toml").read_text())
     assert [env for env, section in config.items() if isinstance(section, dict) and "delete" in section] == []
