@@ -111,7 +111,8 @@ def confirm_parameter_changes(t: Target, sources: list[tuple[str, dict]], intera
         return changes
     log(f"parameters that change on {t.stack_name}:")
     for key, old, new, label in changes:
-        log(f"  {key}: {old} -> {new}  ({label})")
+        shown = [value or '""' for value in (old, new)]  # an empty value, said
+        log(f"  {key}: {shown[0]} -> {shown[1]}  ({label})")
     if any(label == sources[0][0] for *_, label in changes):
         log("note: samconfig.toml's values are sent on every deploy and replace ones set earlier with PARAMS; "
             "lasting choices belong in samconfig.toml (parameter_overrides)")

@@ -59,7 +59,7 @@ def test_a_stack_last_deployed_with_an_image_goes_back_to_building_and_says_so(a
     tools = FakeTools(aws)
     deploy.deploy(make_target(aws), run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
     assert sent_parameters(tools)["ImageUri"] == ""
-    assert f"  ImageUri: {old} ->   (computed by make deploy)" in capsys.readouterr().out
+    assert f'  ImageUri: {old} -> ""  (computed by make deploy)' in capsys.readouterr().out
 
 
 def test_deploy_stops_before_creating_anything_when_preflight_fails(aws):

@@ -79,6 +79,9 @@ def test_make_image_builds_a_new_services_context_locally(monkeypatch):
                                          r"\(app, services/reports\)$"):
         image.build_locally(None, run=lambda args, **kw: ran.append(args))
     assert len(ran) == 1
+    from scripts.errors import BuildFailed
+    with pytest.raises(BuildFailed, match=r"^docker build of app/ failed \(exit 1\); see its output above$"):
+        image.build_locally("app", run=lambda args, **kw: subprocess.CompletedProcess(args, 1))
 
 
 def test_make_run_names_each_added_service_it_does_not_serve_and_how_to_run_it():
