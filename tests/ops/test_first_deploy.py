@@ -288,6 +288,27 @@ def test_root_cause_walks_nested_stacks_past_the_cascade_messages():
     assert "service-linked role was not ready yet" in stack_failures.hint(cause.reason)
 
 
+def failed_sam_deploy(t, monkeypatch, now, *histories: tuple[str, list[dict]], status: str = "ROLLBACK_COMPLETE"):
+    """A `sam deploy` that exits 1 after CloudFormation wrote these event histories (their times moved to `now`)
+    and left the parent in `status`: the DeployFailed it raises."""
+    for _, events in histories:
+        for e in events:
+            e["Timestamp"] = now + (e["Timestamp"] - T0)
+    cfn, stub = stubbed_cfn(*histories)
+    stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackId": PARENT, "CreationTime": now,
+                                                      "StackStatus": status}]}, {"StackName": STACK})
+    real_client = t.client
+    monkeypatch.setattr(t, "client", lambda s, region=None: cfn if s == "cloudformation" else real_client(s, region))
+
+    def failing(args, **kwargs):
+        if args[0].endswith("sam"):
+            return subprocess.CompletedProcess(args, 1, "", "")
+        raise AssertionError(args)
+    with pytest.raises(DeployFailed) as info:
+        deploy.sam_deploy(t, {"MinTasks": "1"}, run=failing)
+    return info
+
+
 def test_a_failed_sam_deploy_names_the_root_cause_what_to_do_and_where_to_read_more(aws, monkeypatch, capsys):
     create_deployment(aws)
     t = make_target(aws)
@@ -302,20 +323,7 @@ def test_a_failed_sam_deploy_names_the_root_cause_what_to_do_and_where_to_read_m
                     physical=frontend),
               stack_self(PARENT, "CREATE_IN_PROGRESS", 0, "User Initiated")]
     nested = [event(frontend, "Distribution", "AWS::CloudFront::Distribution", "CREATE_FAILED", 10, verify)]
-    for e in parent + nested:
-        e["Timestamp"] = now + (e["Timestamp"] - T0)
-    cfn, stub = stubbed_cfn((STACK, parent), (frontend, nested))
-    stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackId": PARENT, "CreationTime": now,
-                                                      "StackStatus": "ROLLBACK_COMPLETE"}]}, {"StackName": STACK})
-    real_client = t.client
-    monkeypatch.setattr(t, "client", lambda s, region=None: cfn if s == "cloudformation" else real_client(s, region))
-
-    def failing(args, **kwargs):
-        if args[0].endswith("sam"):
-            return subprocess.CompletedProcess(args, 1, "", "")
-        raise AssertionError(args)
-    with pytest.raises(DeployFailed) as info:
-        deploy.sam_deploy(t, {"MinTasks": "1"}, run=failing)
+    info = failed_sam_deploy(t, monkeypatch, now, (STACK, parent), (frontend, nested))
     assert str(info.value).startswith("sam deploy failed: Distribution (AWS::CloudFront::Distribution) in stack "
                                       f"{STACK}-FrontendStack-QWE: Resource handler returned message")
     assert "\n" not in str(info.value)
@@ -352,15 +360,7 @@ def test_a_failed_image_build_prints_its_log_lines_and_link_in_full(aws, monkeyp
                     "resource(s) failed to update: [Image].", physical=service),
               stack_self(PARENT, "UPDATE_IN_PROGRESS", 0, "User Initiated")]
     nested = [event(service, "Image", "Custom::ImageBuild", "UPDATE_FAILED", 10, reason)]
-    for e in parent + nested:
-        e["Timestamp"] = now + (e["Timestamp"] - T0)
-    cfn, stub = stubbed_cfn((STACK, parent), (service, nested))
-    stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackId": PARENT, "CreationTime": now,
-                                                      "StackStatus": "UPDATE_ROLLBACK_COMPLETE"}]}, {"StackName": STACK})
-    real_client = t.client
-    monkeypatch.setattr(t, "client", lambda s, region=None: cfn if s == "cloudformation" else real_client(s, region))
-    with pytest.raises(DeployFailed) as info:
-        deploy.sam_deploy(t, {}, run=lambda args, **kw: subprocess.CompletedProcess(args, 1, "", ""))
+    info = failed_sam_deploy(t, monkeypatch, now, (STACK, parent), (service, nested), status="UPDATE_ROLLBACK_COMPLETE")
     assert str(info.value) == (f"sam deploy failed: Image (Custom::ImageBuild) in stack {STACK}-NotesService-1AB2C3: "
                                "Received response status [FAILED] from custom resource. Message returned: image build "
                                "FAILED in BUILD: (+5 lines above)")
