@@ -130,7 +130,7 @@ bench: $(VENV)/.installed ## Notes API and health check vs boto3/bare baselines,
 	@$(PY) tests/system_deps.py wrk
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench $(ARGS)
-cost: $(VENV)/.installed ## Monthly estimate (ENV=, PARAMS=, REQUESTS=, TASKS=; ARGS=--json|--refresh)
+cost: $(VENV)/.installed ## Monthly estimate and what a deploy's build costs (ENV=, PARAMS=, REQUESTS=, TASKS=; ARGS=--json|--refresh)
 	$(OPS) cost $(ARGS)
 destroy: $(VENV)/.installed ## Delete the stack (its site, images and logs go with it; the table is kept) (YES=1 skips the question)
 	$(OPS) destroy

@@ -309,14 +309,15 @@ COMMANDS = [
      setup_smoke, do_smoke),
     ("inspect", "status", "URLs, services, deployments, recent events, VPC link warnings", setup_services, do_status),
     ("inspect", "logs", "the services' recent log lines", setup_logs, do_logs),
-    ("inspect", "cost", "the monthly estimate and the ceiling of a configuration (offline)", cost.add_arguments,
+    ("inspect", "cost", "the monthly estimate, a deploy's build and the ceiling of a configuration (offline)",
+     cost.add_arguments,
      cost.run),
     ("develop", "image", "docker build of one build Context on this machine (optional; needs Docker)", setup_image,
      do_image),
     ("develop", "new-service", "a new service: its block in parent.yml and its build context services/NAME/",
      new_service.add_arguments, new_service.run),
 ]
-GROUPS = {"deploy": "deploy (build, ship, remove)", "operate": "operate (a running stack)",
+GROUPS = {"deploy": "deploy (check, ship, remove)", "operate": "operate (a running stack)",
           "inspect": "inspect (read only)", "develop": "develop (this repository, offline)"}
 
 
