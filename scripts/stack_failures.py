@@ -85,9 +85,12 @@ class Failure:
 
     def lines(self) -> list[str]:
         """The reason in full, line by line, the first naming the resource: a custom resource's reason can hold
-        several (a failed image build's last log lines, then the link to the whole log)."""
+        several (its own lines; or a failed image build's last log lines, which functions/image_build.py joins
+        with " | " on one line, then the link to the whole log)."""
         said = [" ".join(line.split()) for line in self.reason.splitlines()]
         said = [line for line in said if line] or [""]
+        if len(said) == 1:
+            said = build_log_lines(said[0])
         return [f"{self.resource} ({self.resource_type}) in stack {self.stack_name}: {said[0]}", *said[1:]]
 
     def summary(self) -> str:
@@ -95,6 +98,22 @@ class Failure:
         line and how many more were printed above it."""
         lines = self.lines()
         return lines[0] if len(lines) == 1 else f"{lines[0]} (+{len(lines) - 1} lines above)"
+
+
+# functions/image_build.py's failure_reason: "image build <status> in <phase>[ (<phase message>)]: <log line> |
+# <log line> ... (full log: <link>)", inside CloudFormation's "Received response status [FAILED] from custom
+# resource. Message returned: ... (RequestId: ...)".
+IMAGE_BUILD_FAILED = re.compile(r"image build [A-Z_]+ in [A-Za-z_ ]+?(?: \(.*?\))?: ")
+FULL_LOG = " (full log: "
+
+
+def build_log_lines(reason: str) -> list[str]:
+    """A failed image build's one-line reason as its lines: up to the phase, each log line, the link."""
+    head, at = IMAGE_BUILD_FAILED.search(reason), reason.rfind(FULL_LOG)
+    if not head or at < head.end():
+        return [reason]
+    log = reason[head.end():at]
+    return [reason[:head.end()].rstrip(), *(line for line in log.split(" | ") if line), reason[at + 1:]]
 
 
 def hint(reason: str) -> str | None:

@@ -351,8 +351,10 @@ def test_a_failed_image_build_prints_its_log_lines_and_link_in_full(aws, monkeyp
     create_deployment(aws)
     t = make_target(aws)
     service = arn(f"{STACK}-NotesService-1AB2C3", "n")
-    reason = ("Received response status [FAILED] from custom resource. Message returned: image build FAILED in BUILD:\n"
-              + "\n".join(BUILD_LOG) + f"\n(full log: {LOG_LINK}) (RequestId: 5b0c)")
+    phase = ("BUILD (COMMAND_EXECUTION_ERROR: Error while executing command: docker build --build-arg "
+             "APP_VERSION=3f2a9c1b0d4e -t x . Reason: exit status 1)")
+    reason = (f"Received response status [FAILED] from custom resource. Message returned: image build FAILED in {phase}: "
+              + " | ".join(BUILD_LOG) + f" (full log: {LOG_LINK}) (RequestId: 5b0c)")
     now = datetime.now(UTC)
     parent = [stack_self(PARENT, "UPDATE_ROLLBACK_COMPLETE", 30),
               event(PARENT, "NotesService", NESTED, "UPDATE_FAILED", 20, f"Embedded stack {service} was not "
@@ -361,14 +363,18 @@ def test_a_failed_image_build_prints_its_log_lines_and_link_in_full(aws, monkeyp
               stack_self(PARENT, "UPDATE_IN_PROGRESS", 0, "User Initiated")]
     nested = [event(service, "Image", "Custom::ImageBuild", "UPDATE_FAILED", 10, reason)]
     info = failed_sam_deploy(t, monkeypatch, now, (STACK, parent), (service, nested), status="UPDATE_ROLLBACK_COMPLETE")
-    assert str(info.value) == (f"sam deploy failed: Image (Custom::ImageBuild) in stack {STACK}-NotesService-1AB2C3: "
-                               "Received response status [FAILED] from custom resource. Message returned: image build "
-                               "FAILED in BUILD: (+5 lines above)")
+    first = (f"Image (Custom::ImageBuild) in stack {STACK}-NotesService-1AB2C3: Received response status [FAILED] "
+             f"from custom resource. Message returned: image build FAILED in {phase}:")
+    assert str(info.value) == f"sam deploy failed: {first} (+5 lines above)"
     out = capsys.readouterr().out.splitlines()
-    start = out.index(f"cause: Image (Custom::ImageBuild) in stack {STACK}-NotesService-1AB2C3: Received response "
-                      "status [FAILED] from custom resource. Message returned: image build FAILED in BUILD:")
+    start = out.index(f"cause: {first}")
     assert out[start + 1:start + 6] == [*(f"  {line}" for line in BUILD_LOG), f"  (full log: {LOG_LINK}) (RequestId: 5b0c)"]
     assert out[start + 6].startswith("what to do: the image build in CodeBuild failed: its last log lines are above")
+    # A reason of several lines (another custom resource's) is printed line by line too; other reasons whole.
+    lines = stack_failures.Failure(service, "Site", "Custom::SitePublish", "one\n  two \n\nthree", now).lines()
+    assert lines == [f"Site (Custom::SitePublish) in stack {STACK}-NotesService-1AB2C3: one", "two", "three"]
+    plain = stack_failures.Failure(service, "Image", "Custom::ImageBuild", "image build not started: x | y", now)
+    assert plain.lines() == [plain.line()]
 
 
 @pytest.mark.parametrize("reason, advice", [
