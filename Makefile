@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help python venv run system-deps test test-unit test-templates lint-templates lock clean \
-	deploy preflight plan publish smoke status logs exec stop start cost bench destroy service
+	deploy preflight plan publish image smoke status logs exec stop start cost bench destroy service
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}' \
@@ -95,22 +95,25 @@ lock: ## Re-pin requirements after editing a *.in file (deploy.txt with hashes, 
 	cd requirements && for f in dev sam checkov; do ../.venv-tools/bin/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links -o $$f.txt $$f.in; done
 	cd requirements && ../.venv-tools/bin/pip-compile -q --strip-extras --no-header --allow-unsafe --no-emit-index-url --no-emit-find-links --generate-hashes -o deploy.txt deploy.in
 
-# ---- deploy and operate (AWS credentials, and Docker for deploy) --------------------------
+# ---- deploy and operate (AWS credentials; no Docker: the stack builds its images in CodeBuild) ----
 # ENV=dev|prod picks the samconfig.toml environment; STACK= another stack; PARAMS="Key=Value ...".
 OPS := $(PY) -m scripts
 ENV ?= dev
 # SERVICE=notes: one service of the stack (status, logs, exec, stop, start, smoke); default every service.
 # `python -m scripts --help` lists the commands by group, `python -m scripts COMMAND --help` their flags.
-export ENV STACK PARAMS YES DELETE_TABLE FOLLOW MINUTES URL REGION REQUESTS TASKS SERVICE
+export ENV STACK PARAMS YES DELETE_TABLE FOLLOW MINUTES URL REGION REQUESTS TASKS SERVICE CONTEXT
 
-deploy: $(VENV)/.installed $(CHECKERS) ## Build, push, sam deploy, wait, publish, smoke test
+deploy: $(VENV)/.installed $(CHECKERS) ## sam deploy (the stack builds its images, publishes the site), wait, smoke test
 	$(OPS) deploy
-preflight: $(VENV)/.installed ## Check credentials, Docker, AZs, certificates, templates; create only the ECS service-linked roles
+preflight: $(VENV)/.installed ## Check credentials, AZs, certificates, build contexts, templates; create only the ECS service-linked roles
 	$(OPS) preflight
 plan: $(VENV)/.installed ## What PARAMS= would add/remove/update/replace, offline (STACK= reads a deployed stack)
 	$(OPS) plan
-publish: $(VENV)/.installed ## Upload frontend/ and invalidate what changed
-	$(OPS) publish
+# Gone: the stack publishes frontend/ on every deploy (its site custom resource). One line, not "No rule".
+publish:
+	@echo "make publish is gone: the stack publishes frontend/ on every deploy; run make deploy" >&2; exit 2
+image: $(VENV)/.installed ## Optional, needs Docker: docker build one build context locally (CONTEXT=app)
+	$(OPS) image
 smoke: $(VENV)/.installed ## Smoke tests against the stack (STACK=, SERVICE=) or any URL (URL=)
 	$(OPS) smoke
 status: $(VENV)/.installed ## URLs, services, deployments, recent events (SERVICE= for one)
@@ -127,9 +130,9 @@ bench: $(VENV)/.installed ## Notes API and health check vs boto3/bare baselines,
 	@$(PY) tests/system_deps.py wrk
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench $(ARGS)
-cost: $(VENV)/.installed ## Monthly estimate (ENV=, PARAMS=, REQUESTS=, TASKS=; ARGS=--json|--refresh)
+cost: $(VENV)/.installed ## Monthly estimate and what a deploy's build costs (ENV=, PARAMS=, REQUESTS=, TASKS=; ARGS=--json|--refresh)
 	$(OPS) cost $(ARGS)
-destroy: $(VENV)/.installed ## Empty the bucket, delete the stack and its image repositories (YES=1 skips the question)
+destroy: $(VENV)/.installed ## Delete the stack (its site, images and logs go with it; the table is kept) (YES=1 skips the question)
 	$(OPS) destroy
 
 service: $(VENV)/.installed ## A new service: NAME=reports [PREFIX=/api/reports] (its block in parent.yml, services/NAME/)

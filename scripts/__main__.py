@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 
-from scripts import cost, deploy, destroy, new_service, ops, plan, preflight, publish, scale, upgrade
+from scripts import cost, deploy, destroy, image, new_service, ops, plan, preflight, scale, upgrade
 from scripts import outputs as stack_outputs
 from scripts import smoke as smoke_runner
 from scripts.common import (
@@ -188,12 +188,6 @@ def do_plan(args) -> int:
     return plan.run(args.env, None, region, args.params, checked=checked)
 
 
-def do_publish(args) -> int:
-    t, outputs = ready(args, deployed=True)
-    publish.publish(t, outputs=outputs)
-    return 0
-
-
 def do_destroy(args) -> int:
     t, _ = ready(args, deployed=True)
     destroy.destroy(t, yes=args.yes, delete_table=args.delete_table)
@@ -226,6 +220,11 @@ def do_smoke(args) -> int:
         return 0
     t, outputs = ready(args, deployed=True)
     smoke_runner.smoke(t, outputs=outputs)
+    return 0
+
+
+def do_image(args) -> int:
+    image.build_locally(args.context)
     return 0
 
 
@@ -266,6 +265,11 @@ def setup_destroy(p):
                    help="also delete the retained notes table and its data (DELETE_TABLE=1)")
 
 
+def setup_image(p):
+    p.add_argument("--context", default=_env("CONTEXT"), metavar="DIR",
+                   help="the build Context in parent.yml to build (CONTEXT=; needed when there are several)")
+
+
 def setup_services(p):
     stack_flags(p)
     service_flag(p)
@@ -290,13 +294,14 @@ def setup_logs(p):
 
 # (group, command, one line, flags, action): the help lists them in this order, by group.
 COMMANDS = [
-    ("deploy", "deploy", "build and push the images, sam deploy, wait, publish, smoke test", setup_deploy, do_deploy),
-    ("deploy", "preflight", "check credentials, Docker, AZs, certificates, templates; create the service-linked "
-     "roles", setup_preflight, do_preflight),
+    ("deploy", "deploy", "sam deploy (the stack builds the images and publishes the site), wait, smoke test",
+     setup_deploy, do_deploy),
+    ("deploy", "preflight", "check credentials, AZs, certificates, build contexts, templates; create the "
+     "service-linked roles", setup_preflight, do_preflight),
     ("deploy", "plan", "what PARAMS would add, remove, update or replace (offline; --stack reads a deployed one)",
      setup_plan, do_plan),
-    ("deploy", "publish", "upload frontend/ and invalidate what changed", stack_flags, do_publish),
-    ("deploy", "destroy", "empty the bucket, delete the stack and its image repositories", setup_destroy, do_destroy),
+    ("deploy", "destroy", "delete the stack (its bucket, image repositories and logs go with it); the table is kept",
+     setup_destroy, do_destroy),
     ("operate", "stop", "scale every service (or --service) to zero, remembering its scale", setup_services, do_stop),
     ("operate", "start", "scale back to what stop recorded", setup_services, do_start),
     ("operate", "exec", "a shell in a running task of one service", setup_exec, do_exec),
@@ -304,12 +309,15 @@ COMMANDS = [
      setup_smoke, do_smoke),
     ("inspect", "status", "URLs, services, deployments, recent events, VPC link warnings", setup_services, do_status),
     ("inspect", "logs", "the services' recent log lines", setup_logs, do_logs),
-    ("inspect", "cost", "the monthly estimate and the ceiling of a configuration (offline)", cost.add_arguments,
+    ("inspect", "cost", "the monthly estimate, a deploy's build and the ceiling of a configuration (offline)",
+     cost.add_arguments,
      cost.run),
+    ("develop", "image", "docker build of one build Context on this machine (optional; needs Docker)", setup_image,
+     do_image),
     ("develop", "new-service", "a new service: its block in parent.yml and its build context services/NAME/",
      new_service.add_arguments, new_service.run),
 ]
-GROUPS = {"deploy": "deploy (build, ship, remove)", "operate": "operate (a running stack)",
+GROUPS = {"deploy": "deploy (check, ship, remove)", "operate": "operate (a running stack)",
           "inspect": "inspect (read only)", "develop": "develop (this repository, offline)"}
 
 

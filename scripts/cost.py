@@ -13,7 +13,11 @@ stacks' table ceilings. Prices come from
 scripts/prices.toml (one dated file, with sources); traffic assumptions too.
 Fixed costs (what you pay at zero traffic) and per-request costs are shown
 apart, then the same traffic on the other ingress and network mode, and the
-request volume at which switching ingress pays off. Last, the ceiling: the most
+request volume at which switching ingress pays off. Then what a deploy that
+builds the images costs (`deploy` in --json): the stack builds them in
+CodeBuild, driven by custom resources, and keeps the last ones in its
+repositories; none of it runs at rest, so the monthly estimate (the idle total)
+is the same as before the stack built its images. Last, the ceiling: the most
 the configuration can cost in a month with every throttle saturated (`ceiling`
 in --json).
 """
@@ -95,6 +99,23 @@ class Estimate:
 
     def subtotal(self, items) -> float:
         return sum(line.total for line in self.lines if line.item in items)
+
+
+@dataclass
+class DeployCost:
+    """What one deploy that builds every service's image costs, beside the monthly estimate (nothing of it
+    bills at rest): build minutes and the custom resources' invocations per deploy, before the free tiers; and
+    the images the repositories keep, a month, at most."""
+
+    lines: list[Line]  # per deploy: Line.variable
+    storage: Line  # the images kept: Line.fixed, a month
+    builds: int  # images built per deploy
+    free_deploys: int  # such deploys a month within CodeBuild's free minutes
+    minutes: float  # one build's, estimated (prices.toml [assumptions])
+
+    @property
+    def per_deploy(self) -> float:
+        return sum(line.variable for line in self.lines)
 
 
 # ----------------------------------------------------------------- inputs
@@ -539,6 +560,51 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
     return est
 
 
+def built_services(config: dict, parent: dict) -> list[str]:
+    """The services whose image the stack builds: every one, unless ImageUri gives an image for its Context
+    (a pipeline that builds its own; blueprint/services.py)."""
+    from blueprint.services import existing_services
+    given = {pair.split("=", 1)[0] for pair in str(config.get("ImageUri") or "").split(",") if "=" in pair}
+    contexts = {s.key: s.context for s in existing_services(parent)}
+    return [name for name in services(parent) if contexts.get(name) not in given]
+
+
+def deploy_cost(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
+                parent: dict | None = None) -> DeployCost:
+    """A deploy that changes every build context: one CodeBuild build per service on its Architecture's small
+    fleet (arm1.small or general1.small), the image-build function twice per build (the request, the build's
+    completion event) and the site publisher once; the repositories keep `images_kept` images each."""
+    p, a, _, _ = load_prices(region, prices_path)
+    parent = parent if parent is not None else parent_template()
+    _, per_service = settings(config, region, parent)
+    built = built_services(config, parent)
+    minutes = a["build_minutes"]
+    build_cost, details = 0.0, []
+    for name in built:
+        arm = per_service[name]["Architecture"] == "ARM64"
+        price = p["codebuild_arm_small_minute" if arm else "codebuild_x86_small_minute"]
+        build_cost += minutes * price
+        details.append(f"{name} {minutes:g} min x ${price:g} ({'arm1' if arm else 'general1'}.small)")
+    per_deploy_minutes = minutes * len(built)
+    free = int(p["codebuild_free_minutes"] // per_deploy_minutes) if built else 0
+    invocations = 2 * len(built) + 1
+    gb_seconds = invocations * a["custom_resource_seconds"] * 128 / 1024
+    lines = [
+        Line("CodeBuild", variable=build_cost,
+             detail=("; ".join(details) + f"; the first {p['codebuild_free_minutes']} build minutes a month are free "
+                     f"({free} such deploys)") if built else "ImageUri gives every image: nothing is built"),
+        Line("Lambda (custom resources)", variable=invocations / 1e6 * p["lambda_per_million"]
+             + gb_seconds * p["lambda_arm_gb_second"],
+             detail=f"{invocations} invocations, {gb_seconds:g} GB-s: within the always-free "
+                    f"{p['lambda_free_requests'] / 1e6:g} M requests and {p['lambda_free_gb_seconds']:,} GB-s a month"),
+    ]
+    gb = len(built) * a["images_kept"] * a["image_mb"] / 1024
+    storage = Line("ECR (images kept)", fixed=gb * p["ecr_gb_month"],
+                   detail=f"a month, at most: {len(built)} x {a['images_kept']} images x ~{a['image_mb']} MB "
+                          f"at ${p['ecr_gb_month']:.2f}/GB-month (one repository per service)")
+    return DeployCost(lines, storage, len(built), free, minutes)
+
+
 def web_acl(config: dict) -> str:
     """none, created (WafRateLimit in this stack: parent.yml's CreatesWebAcl, prod or the Free plan in
     us-east-1) or existing (WebAclArn), as frontend.yml decides."""
@@ -656,7 +722,17 @@ def money(x: float) -> str:
     return f"{x:,.2f}"
 
 
-def table(est: Estimate, alts, even: float | None, even_ingress: float | None) -> str:
+def deploy_table(d: DeployCost) -> list[str]:
+    lines = ["", "Each deploy that builds the images (not in the total above: none of it bills at rest)"]
+    for line in d.lines:
+        lines.append(f"  {line.item:<26}{money(line.variable):>8}  {line.detail}")
+    lines.append(f"  {'= a deploy':<26}{money(d.per_deploy):>8}  before the free tiers")
+    lines.append(f"  {d.storage.item:<26}{money(d.storage.fixed):>8}  {d.storage.detail}")
+    return lines
+
+
+def table(est: Estimate, alts, even: float | None, even_ingress: float | None,
+          deploy: DeployCost | None = None) -> str:
     c = est.config
     lines = [f"Monthly estimate, {est.region}, prices of {est.price_date} (730 h; USD)",
              f"Profile={c['Profile']} Ingress={c['Ingress']} NetworkMode={c['NetworkMode']} tasks={est.tasks:g} "
@@ -664,8 +740,9 @@ def table(est: Estimate, alts, even: float | None, even_ingress: float | None) -
              "", f"{'item':<24}{'fixed':>10}{'per-request':>13}  detail", "-" * 96]
     for line in est.lines:
         lines.append(f"{line.item:<24}{money(line.fixed):>10}{money(line.variable):>13}  {line.detail}")
-    lines += ["-" * 96, f"{'total':<24}{money(est.fixed):>10}{money(est.variable):>13}  = {money(est.total)} a month",
-              "", "Same traffic, other choices:"]
+    lines += ["-" * 96, f"{'total':<24}{money(est.fixed):>10}{money(est.variable):>13}  = {money(est.total)} a month"]
+    lines += deploy_table(deploy) if deploy else []
+    lines += ["", "Same traffic, other choices:"]
     for label, alt in alts:
         lines.append(f"  {label:<32}{money(alt.total):>10}  (fixed {money(alt.fixed)})")
     other = "LoadBalancer" if c["Ingress"] == "HttpApi" else "HttpApi"
@@ -706,8 +783,17 @@ def ceiling_json(c: Ceiling) -> dict:
             "notes": c.notes + c.estimate.notes}
 
 
-def as_json(est: Estimate, alts, even, even_ingress, top: Ceiling | None = None) -> dict:
-    return {"ceiling": ceiling_json(top) if top else None, "region": est.region, "priceDate": est.price_date, "configuration": est.config,
+def deploy_json(d: DeployCost) -> dict:
+    return {"builds": d.builds, "perDeploy": round(d.per_deploy, 4), "freeDeploysPerMonth": d.free_deploys,
+            "lines": [{"item": line.item, "perDeploy": round(line.variable, 6), "detail": line.detail} for line in d.lines],
+            "storagePerMonth": round(d.storage.fixed, 4), "storageDetail": d.storage.detail}
+
+
+def as_json(est: Estimate, alts, even, even_ingress, top: Ceiling | None = None,
+            deploy: DeployCost | None = None) -> dict:
+    return {"ceiling": ceiling_json(top) if top else None,
+            "deploy": deploy_json(deploy) if deploy else None, "region": est.region, "priceDate": est.price_date,
+            "configuration": est.config,
             "requestsPerMonth": est.requests, "tasks": est.tasks,
             "lines": [asdict(line) | {"total": round(line.total, 4)} for line in est.lines],
             "fixed": round(est.fixed, 4), "perRequest": round(est.variable, 4), "total": round(est.total, 4),
@@ -753,9 +839,21 @@ def readme_section() -> str:
         "access log adds CloudWatch Logs ingestion).",
         "- At high volume the per-request parts dominate: API Gateway, CloudFront beyond its free 10 M "
         "requests, CloudWatch Logs beyond 5 GB, and DynamoDB. Run `make cost REQUESTS=...` for yours.",
+        deploy_bullet(deploy_cost(base)),
         "",
         *ceiling_rows(),
     ])
+
+
+def deploy_bullet(d: DeployCost) -> str:
+    invoke = d.lines[1]
+    return (f"- **Building the images** (the stack does it, in CodeBuild) is not in the table: none of it bills at "
+            f"rest, so the totals above are the same as when `make deploy` built them with Docker. A deploy that "
+            f"changes the build context costs **${money(d.per_deploy)}**: {d.builds} build(s) of ~{d.minutes:g} min on "
+            f"the service's architecture (the first build minutes of each month are free: {d.free_deploys} such "
+            f"deploys), and its custom resources' invocations ${money(invoke.variable)} (within Lambda's always-free "
+            f"tier); an unchanged context builds nothing. The repositories keep the last images: "
+            f"**${money(d.storage.fixed)} a month** at most ({d.storage.detail.split(': ', 1)[1]}).")
 
 
 def ceiling_rows() -> list[str]:
@@ -896,10 +994,11 @@ def run(args: argparse.Namespace) -> int:
     even = break_even(config, region=region, tasks=args.tasks)
     even_ingress = break_even(config, INGRESS_LINES, region=region, tasks=args.tasks)
     top = ceiling(config, region=region)
+    deploy = deploy_cost(config, region=region)
     if args.json:
-        print(json.dumps(as_json(est, alts, even, even_ingress, top), indent=2))
+        print(json.dumps(as_json(est, alts, even, even_ingress, top, deploy), indent=2))
     else:
-        print(table(est, alts, even, even_ingress) + "\n\n" + ceiling_table(top))
+        print(table(est, alts, even, even_ingress, deploy) + "\n\n" + ceiling_table(top))
     return 0
 
 

@@ -1,13 +1,18 @@
-"""`make deploy`: from a clone to a working deployment in one command.
+"""`make deploy`: from a clone to a working deployment in one command, with no Docker.
 
-preflight -> clear a failed first create -> for each build Context in parent.yml
-(image.builds): image repository, build and push (skipped when the commit is
-already there for the architecture) -> show the parameters that change ->
-`sam deploy` with each image by digest (on failure: the root cause from the
-nested stacks' events) -> wait until every ECS service is stable -> publish the
-frontend -> smoke tests (skipped, and said, when a service is stopped) -> print
-the URLs.
-Running it again with no changes rebuilds nothing and is not an error.
+preflight -> clear a failed first create -> show the parameters that change -> `sam deploy` (on
+failure: the root cause from the nested stacks' events, a failed image build's last log lines
+included) -> wait until every ECS service is stable -> smoke tests (skipped, and said, when a service
+is stopped), each health check against the version its service's descriptor says the stack built ->
+print the URLs.
+
+The stack does the rest itself, as it does for `sam deploy --guided`: `sam deploy` packages each
+service's build context and frontend/ (layers whose content hash names them), a custom resource builds
+each image in CodeBuild for the service's architecture and the task definition runs it by digest, and
+another publishes the site. So an unchanged context builds nothing, and this command runs no docker,
+pushes nothing and uploads no site. An ImageUri given in PARAMS (a pipeline that builds and scans its
+images itself) is passed on as given, and the services it names skip the build.
+Running it again with no changes is not an error.
 """
 from __future__ import annotations
 
@@ -17,9 +22,9 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from blueprint import services
-from scripts import image, prefix_list, preflight, publish, scale, stack_failures, upgrade
+from blueprint.services import IMAGE_PARAMETER
 from scripts import outputs as stack_outputs
+from scripts import prefix_list, preflight, scale, stack_failures, upgrade
 from scripts.common import (
     ENVIRONMENTS,
     ROOT,
@@ -75,6 +80,13 @@ def boundary_parameter(environ=os.environ) -> dict:
     return {"PermissionsBoundaryArn": arn} if arn else {}
 
 
+def image_parameter(params: dict) -> dict:
+    """ImageUri as given (PARAMS or samconfig.toml: images built elsewhere, by digest), else "" (the stack
+    builds every image). Always sent: a parameter left out keeps its deployed value, so a stack whose last
+    deploy ran a given image (or an image an older `make deploy` pushed) would keep running it and never build."""
+    return {} if IMAGE_PARAMETER in params else {IMAGE_PARAMETER: ""}
+
+
 def parameter_changes(t: Target, sources: list[tuple[str, dict]]) -> list[tuple[str, str, str, str]]:
     """(name, deployed value, value to send, where it comes from) for each parameter this deploy changes;
     empty for a new stack. The last source naming a parameter wins, as in the deploy."""
@@ -99,7 +111,8 @@ def confirm_parameter_changes(t: Target, sources: list[tuple[str, dict]], intera
         return changes
     log(f"parameters that change on {t.stack_name}:")
     for key, old, new, label in changes:
-        log(f"  {key}: {old} -> {new}  ({label})")
+        shown = [value or '""' for value in (old, new)]  # an empty value, said
+        log(f"  {key}: {shown[0]} -> {shown[1]}  ({label})")
     if any(label == sources[0][0] for *_, label in changes):
         log("note: samconfig.toml's values are sent on every deploy and replace ones set earlier with PARAMS; "
             "lasting choices belong in samconfig.toml (parameter_overrides)")
@@ -114,21 +127,6 @@ def wait_for_services(t: Target, outputs: ParentOutputs, timeout: float = 1200, 
     """Until every service of the stack is stable (its new tasks healthy, the old ones drained)."""
     scale.wait_stable(t.client("ecs"), outputs.cluster_name, [s.name for s in outputs.services.values()],
                       timeout, delay)
-
-
-def build_images(t: Target, run=subprocess.run, params: dict | None = None) -> tuple[dict[str, str], str]:
-    """Build and push each Context of parent.yml once, for the Architecture its services' blocks set;
-    ({image parameter: every image it carries, CONTEXT=IMAGE pairs by digest}, the version of the first
-    (the sample's) build, which its image reports: the version is a build argument, not a stack parameter).
-    One parameter carries every context's image, so a new service adds no parameter (blueprint/services.py)."""
-    carried: dict[str, dict[str, str]] = {}
-    versions = []
-    for build in image.builds(params=params):
-        ref, version = image.build_and_push(t, build.architecture, run, build.context)
-        for parameter in build.parameters:
-            carried.setdefault(parameter, {})[build.context] = ref
-        versions.append(version)
-    return {parameter: services.image_value(refs) for parameter, refs in carried.items()}, versions[0]
 
 
 def refuse_unknown_parameters(t: Target, extra: dict) -> None:
@@ -165,24 +163,22 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
     refuse_dropped_values(t, params, set(accept))
     computed = prefix_list.origin_parameters(t, params)  # Ingress=LoadBalancer admits only CloudFront
     computed.update(boundary_parameter())
+    computed.update(image_parameter(params))
     params.update(computed)
     preflight.preflight(t, params, **({"checks": checks} if checks is not None else {}))
     stack_failures.clear_failed_create(t, interactive, ask, delay=delay)
-    images, version = build_images(t, run, params)
-    computed.update(images)
-    params.update(computed)
     confirm_parameter_changes(t, [(f"samconfig.toml [{ENVIRONMENTS[t.env]}]", t.parameters), ("PARAMS", extra),
                                   (COMPUTED, computed)], interactive, ask)
     sam_deploy(t, params, run, yes=yes)
     outputs = stack_outputs.read(t)  # read once: the deploy is done, nothing below changes them
     wait_for_services(t, outputs, service_timeout, delay)
-    publish.publish(t, outputs=outputs, delay=delay)
     stopped = scale.stopped_reasons(t, outputs)
     for reason in stopped:
         log(reason)
     if not stopped and not skip_smoke:
-        smoke(t, version=version, run=run, outputs=outputs)
+        smoke(t, run=run, outputs=outputs)
     log(f"\nFrontend: {outputs.frontend_url}\nAPI:      {outputs.api_url}")
-    for name, ref in images.items():
-        log(f"{name + ':':<9} {ref}")
-    return {"images": images, "version": version, "outputs": outputs}
+    for service in outputs.services.values():
+        log(f"{service.short + ':':<9} " + (f"image built from version {service.version}" if service.version
+                                             else "the ImageUri given"))
+    return {"outputs": outputs, "parameters": params}

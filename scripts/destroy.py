@@ -1,13 +1,14 @@
 """`make destroy`: remove the deployment.
 
-Empties the frontend bucket (every version: CloudFormation cannot delete a
-non-empty bucket), deletes the stack and waits until it is gone, then deletes
-the image repositories the deploy created (one per build Context in parent.yml). The notes table is retained by the
-template; it is deleted only when asked (DELETE_TABLE=1), after it leaves
-UPDATING (DynamoDB refuses to delete a table that is not ACTIVE) and with
-deletion protection turned off. A kept table can be adopted by the next deploy:
-`make deploy PARAMS="ExistingTableName=<table>"` (or in samconfig.toml).
+Deletes the stack and waits until it is gone. The stack removes what it made: its image repositories
+with their images (EmptyOnDelete), the site's files (the site custom resource empties the bucket, every
+version, before CloudFormation deletes it), the build project and the log groups. The notes table is
+retained by the template; it is deleted only when asked (DELETE_TABLE=1), after it leaves UPDATING
+(DynamoDB refuses to delete a table that is not ACTIVE) and with deletion protection turned off. A kept
+table can be adopted by the next deploy: `make deploy PARAMS="ExistingTableName=<table>"` (or in
+samconfig.toml).
 https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html
+https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecr-repository.html (EmptyOnDelete)
 
 A stack deployed with CloudFrontPlan=Free cannot be deleted at once: deleting the plan's subscription
 only schedules its cancellation for the end of the billing period, and CloudFront refuses to delete a
@@ -32,8 +33,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime
 
-from scripts import image, scale
 from scripts import outputs as stack_outputs
+from scripts import scale
 from scripts.common import ENVIRONMENTS, Target, aws_errors, log, stack_parameters, wait
 from scripts.errors import NotConfirmed, WaitFailed
 from scripts.free_plan import billing_notice, billing_period_end, live_subscription
@@ -47,7 +48,7 @@ def confirm(t: Target, yes: bool, ask=input) -> None:
     if yes:
         return
     try:
-        answer = ask(f"Delete stack {t.stack_name} in {t.region} and its frontend bucket? Type the stack name: ")
+        answer = ask(f"Delete stack {t.stack_name} in {t.region}, its site and its images? Type the stack name: ")
     except EOFError:
         raise NotConfirmed("no terminal to confirm on: run with YES=1 to delete without asking") from None
     if answer.strip() != t.stack_name:
@@ -86,18 +87,6 @@ def hold_at_zero(t: Target, outputs) -> None:
                                          SuspendedState=SUSPENDED)
 
 
-def empty_bucket(s3, bucket: str) -> int:
-    removed = 0
-    with aws_errors():
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-            objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                       for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-            if objects:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
-                removed += len(objects)
-    return removed
-
-
 def remove_table(dynamodb, table: str, timeout: float = 600, delay: float = 10, sleep=time.sleep) -> None:
     """Delete a table that may be UPDATING (e.g. just after the stack released it): wait until ACTIVE
     (the table_exists waiter's rule), turn deletion protection off, wait again, delete, wait until gone."""
@@ -124,8 +113,7 @@ def remove_table(dynamodb, table: str, timeout: float = 600, delay: float = 10, 
 def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
             timeout: float = 3600, delay: float = 15, now=lambda: datetime.now(UTC)) -> dict:
     outputs = stack_outputs.read(t)  # fails with one line when the stack does not exist
-    contexts = [b.context for b in image.builds()]  # parent.yml read before anything is deleted
-    s3, cfn = t.client("s3"), t.client("cloudformation")
+    cfn = t.client("cloudformation")
     stack = deployed_stack(cfn, t.stack_name)
     end = plan_ends(t, stack, now())
     if end:
@@ -135,8 +123,6 @@ def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
     if end:  # the services stay until the distribution can go: no tasks meanwhile
         scale.stop(t, delay=delay, outputs=outputs)
         hold_at_zero(t, outputs)
-    removed = empty_bucket(s3, outputs.bucket_name)
-    log(f"emptied bucket {outputs.bucket_name} ({removed} object versions)")
     with aws_errors():
         cfn.delete_stack(StackName=t.stack_name)
 
@@ -154,10 +140,7 @@ def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
         raise WaitFailed(f"{exc}. Expected with the Free plan: the distribution stays subscribed until "
                          f"{end:%Y-%m-%d} UTC and CloudFront refuses to delete it before; what does not depend on it "
                          f"is gone. Run make destroy again on or after {end:%Y-%m-%d}") from None
-    for context in contexts:
-        repo = image.delete_repository(t, context)
-        if repo:
-            log(f"deleted image repository {repo}")
+    log(f"deleted stack {t.stack_name}, with its site, image repositories and log groups")
     table = outputs.table_name
     if table and delete_table:
         remove_table(t.client("dynamodb"), table, delay=delay)
@@ -166,4 +149,4 @@ def destroy(t: Target, yes: bool = False, delete_table: bool = False, ask=input,
         log(f"kept table {table} (retained with its data; DELETE_TABLE=1 removes it)")
         log(f"to use it again: make deploy PARAMS=\"ExistingTableName={table}\" (or add ExistingTableName=\"{table}\" "
             f"to parameter_overrides in samconfig.toml [{ENVIRONMENTS[t.env]}])")
-    return {"bucket_versions_removed": removed, "table_deleted": bool(table and delete_table)}
+    return {"table_deleted": bool(table and delete_table)}

@@ -23,7 +23,7 @@ scripts and tests. Callers tell failures apart by class (or `code`), never by th
     NotConfirmed           not_confirmed          the user did not confirm (or no terminal to ask on)
     StackNotDeployable     stack_not_deployable   the stack is busy or in a state only a human can clear
     DeployFailed           deploy_failed          `sam deploy` failed (the root cause is in the message)
-    BuildFailed            build_failed           docker build, login or push failed
+    BuildFailed            build_failed           make image: the local docker build failed
     ToolMissing            tool_missing           a program the command needs is not installed
     ServiceNotActive       service_not_active     the stack's ECS service is missing or draining
     ServiceNotReady        service_not_ready      exec cannot reach a task (ECS Exec off, nothing running)

@@ -7,7 +7,11 @@ builds (review/contract11.md):
 
     {"name": ECS service, "container": container name, "logGroup": log group,
      "scalableTarget": "service/<cluster>/<service>", "pathPrefix": "/api",
-     "healthCheckPath": "/api/health-check", "architecture": "ARM64"}
+     "healthCheckPath": "/api/health-check", "architecture": "ARM64", "version": "3f2a9c1b0d4e"}
+
+"version" is what the stack built the service's image from (the first 12 hex digits of its source
+layer's SHA-256, which the image reports in its health check); "" when the stack runs an ImageUri given
+to it (nothing to compare), and absent in a stack deployed before the stack built its images.
 
 A stack without one of them is not a stack of this blueprint (or of an older version of it): that is
 one line (NotABlueprintStack), not a KeyError deep in a command. tests/ops/test_outputs.py holds
@@ -37,11 +41,13 @@ class ServiceOutputs:
     path_prefix: str
     health_check_path: str
     architecture: str = "ARM64"  # its block's Architecture (what its image must be built for)
+    version: str = ""  # the version its health check must report ("" : not known, not compared)
 
     # descriptor JSON key -> field
     DESCRIPTOR = {"name": "name", "container": "container", "logGroup": "log_group",
                   "scalableTarget": "scalable_target", "pathPrefix": "path_prefix",
-                  "healthCheckPath": "health_check_path", "architecture": "architecture"}
+                  "healthCheckPath": "health_check_path", "architecture": "architecture", "version": "version"}
+    OPTIONAL = frozenset({"version"})  # "" with an explicit ImageUri; absent in an older stack
 
     @property
     def short(self) -> str:
@@ -138,10 +144,11 @@ def parse_service(key: str, value: str, stack: str = "the stack") -> ServiceOutp
     except json.JSONDecodeError:
         raise NotABlueprintStack(f"{stack}: output {key} is not a service descriptor (JSON): "
                                  "is it a stack of this blueprint?") from None
-    missing = [k for k in ServiceOutputs.DESCRIPTOR if not isinstance(descriptor, dict) or not descriptor.get(k)]
+    missing = [k for k in ServiceOutputs.DESCRIPTOR if k not in ServiceOutputs.OPTIONAL
+               and (not isinstance(descriptor, dict) or not descriptor.get(k))]
     if missing:
         raise NotABlueprintStack(f"{stack}: output {key} lacks {', '.join(missing)}: is it a stack of this blueprint?")
-    return ServiceOutputs(key=key, **{f: str(descriptor[k]) for k, f in ServiceOutputs.DESCRIPTOR.items()})
+    return ServiceOutputs(key=key, **{f: str(descriptor.get(k) or "") for k, f in ServiceOutputs.DESCRIPTOR.items()})
 
 
 def read(t: Target) -> ParentOutputs:

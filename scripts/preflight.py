@@ -1,5 +1,6 @@
 """`make preflight`: everything that would make a deploy fail, checked before
 anything is created. Each failure is one line; any failure exits non-zero.
+No Docker, buildx or QEMU: the stack builds its images in CodeBuild.
 The one thing it creates: the service-linked roles a brand-new account lacks
 (ECS's and Application Auto Scaling's), which the first deploy would race."""
 from __future__ import annotations
@@ -14,7 +15,6 @@ from blueprint.templates import load, nested_parameters, parent, service_resourc
 from scripts import free_plan, image, origin_secret, service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
 from scripts.errors import AwsCallFailed, AwsUnreachable, CredentialsRejected, NoCredentials, PreflightFailed, ToolMissing, UsageError
-from scripts.image import PLATFORMS
 
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/")
 
@@ -38,18 +38,6 @@ def check_region(t: Target, params: dict) -> str:
     if t.region not in regions:
         raise OpsError(f"region {t.region} is not enabled for this account")
     return t.region
-
-
-def check_docker(t: Target, params: dict, run=subprocess.run) -> str:
-    if shutil.which("docker") is None:
-        raise ToolMissing("docker is not installed: the image is built with docker buildx")
-    server = run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=False)
-    if server.returncode != 0 or not server.stdout.strip():
-        raise OpsError("the Docker engine is not running (docker version cannot reach it)")
-    buildx = run(["docker", "buildx", "version"], capture_output=True, text=True, check=False)
-    if buildx.returncode != 0:
-        raise ToolMissing("docker buildx is missing: install the buildx plugin")
-    return f"engine {server.stdout.strip()}"
 
 
 def vpc_link_zone_ids(region: str) -> list[str]:
@@ -142,33 +130,6 @@ def check_task_counts(t: Target, params: dict) -> str:
                      for name in service_resources(template))
 
 
-def check_build_platform(t: Target, params: dict, run=subprocess.run) -> str:
-    """The buildx builder can build every CPU architecture the services' blocks set (`docker buildx inspect
-    --bootstrap` lists its platforms; another architecture needs QEMU emulation or a native builder):
-    https://docs.docker.com/build/building/multi-platform/"""
-    architectures = sorted({b.architecture for b in image.builds(params=params)})
-    if shutil.which("docker") is None:
-        raise ToolMissing(f"cannot tell whether docker can build {', '.join(PLATFORMS[a] for a in architectures)}: "
-                          "docker is not installed")
-    if run(["docker", "buildx", "version"], capture_output=True, text=True, check=False).returncode != 0:
-        raise ToolMissing(f"cannot tell whether docker can build {', '.join(PLATFORMS[a] for a in architectures)}: "
-                          "docker buildx is missing")
-    result = run(["docker", "buildx", "inspect", "--bootstrap"], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        said = (result.stderr or result.stdout).strip().splitlines()
-        raise OpsError(f"docker buildx inspect --bootstrap failed: {said[-1] if said else f'exit {result.returncode}'}")
-    platforms = [p.strip().rstrip("*") for line in result.stdout.splitlines()
-                 if line.strip().startswith("Platforms:") for p in line.split(":", 1)[1].split(",")]
-    for architecture in architectures:
-        wanted = PLATFORMS[architecture]
-        if wanted not in platforms:
-            other = "X86_64" if architecture == "ARM64" else "ARM64"
-            raise OpsError(f"the buildx builder cannot build {wanted} (it lists {', '.join(platforms) or 'nothing'}): "
-                           f"install emulation (docker run --privileged --rm tonistiigi/binfmt --install "
-                           f"{wanted.split('/')[1]}) or set Architecture: {other} in the service's block in parent.yml")
-    return ", ".join(PLATFORMS[a] for a in architectures)
-
-
 def check_adopted_table(t: Target, params: dict) -> str:
     """ExistingTableName must name a table in this region. The template's bounds (OnDemandThroughput
     maximums, the TTL on expiresAt) apply only to a table it creates: say plainly when an adopted table
@@ -198,15 +159,15 @@ def check_adopted_table(t: Target, params: dict) -> str:
 
 
 def check_images(t: Target, params: dict) -> str:
-    """parent.yml names, for each service, a Context with a Dockerfile and the parameter that takes its image."""
-    return "; ".join(f"{b.context}/ -> {', '.join(b.parameters)} ({', '.join(b.services)})" for b in image.builds())
+    """parent.yml names, for each service, a Context with a Dockerfile (what the stack's CodeBuild project
+    builds) and the parameter that can take an image built elsewhere instead; one architecture per Context."""
+    return "; ".join(f"{b.context}/ -> {', '.join(b.parameters)} ({', '.join(b.services)})"
+                     for b in image.builds(params=params))
 
 
 CHECKS = {
     "credentials": check_credentials,
     "region": check_region,
-    "docker": check_docker,
-    "build platform": check_build_platform,
     "images": check_images,
     "availability zones": check_zones,
     "certificates": check_certificates,

@@ -1,6 +1,8 @@
 """`make smoke`, and the last step of `make deploy`: the smoke suite (tests/smoke) against a deployed
 stack or any URL. The one place that runs it; tests/smoke/conftest.py reads the target from these
-environment variables (SMOKE_STACK and AWS_REGION, or SMOKE_URL; SMOKE_VERSION; SMOKE_SERVICE).
+environment variables (SMOKE_STACK and AWS_REGION, or SMOKE_URL; SMOKE_SERVICE). Against a stack, the
+version each health check must report comes from its service's descriptor output (the source the stack
+built the image from); against a URL, from SMOKE_VERSION when the caller sets it.
 
 Before the suite starts, the runner waits for every health check it will call (bounded by SMOKE_WAIT
 seconds, default 300; 20 for a plain-HTTP URL), printing a progress line per attempt as it happens. No
@@ -92,8 +94,7 @@ def health_urls(t: Target | None, url: str | None, outputs=None) -> list[str]:
     return [base + s.health_check_path for s in outputs.select(t.service)]
 
 
-def smoke(t: Target | None = None, url: str | None = None, version: str | None = None,
-          run=subprocess.run, outputs=None, wait=None) -> None:
+def smoke(t: Target | None = None, url: str | None = None, run=subprocess.run, outputs=None, wait=None) -> None:
     """Against `url` when given, else against the stack `t` names (every service's health check, or
     t.service's only): wait for the health checks, then run the suite. Raises WaitTimedOut (one line) or
     SmokeFailed, with the suite's report already printed above."""
@@ -104,8 +105,6 @@ def smoke(t: Target | None = None, url: str | None = None, version: str | None =
         env.update(SMOKE_STACK=t.stack_name, AWS_REGION=t.region)
         if t.service:
             env["SMOKE_SERVICE"] = t.service
-    if version:
-        env["SMOKE_VERSION"] = version
     if url or t is not None:
         for health in health_urls(t, url, outputs):
             (wait or wait_healthy)(health, wait_seconds(url))

@@ -33,7 +33,16 @@ CASCADE = re.compile(
 NESTED_STACK = re.compile(r"^arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack/([^/]+)/")
 
 # Refusals only AWS can make, and what the user does about each (docs/operate.md: Troubleshooting a first deploy).
+# The custom resources' own failures come first: a build log quoting "AccessDenied" or "quota" is the build's
+# problem, not the deploying identity's.
 HINTS = [
+    (re.compile(r"image build (FAILED|FAULT|STOPPED|TIMED_OUT)\b"),
+     "the image build in CodeBuild failed: its last log lines are above and the whole log at the link; fix the "
+     "build context (its Dockerfile, its requirements), check it builds with make image if you have Docker, "
+     "then run make deploy again (the rollback kept the image that was running)"),
+    (re.compile(r"did not receive a response from your Custom Resource|Custom Resource failed to stabilize", re.I),
+     "a custom resource did not answer within its ServiceTimeout: its function's log group (build.yml, "
+     "frontend.yml) says why; run make deploy again"),
     (re.compile(r"account must be verified before you can add new CloudFront", re.I),
      "AWS has not verified this account for CloudFront yet: open a case with AWS Support "
      "(https://console.aws.amazon.com/support/home#/) quoting this message, then run make deploy again"),
@@ -73,6 +82,38 @@ class Failure:
     def line(self) -> str:
         reason = " ".join(self.reason.split())
         return f"{self.resource} ({self.resource_type}) in stack {self.stack_name}: {reason}"
+
+    def lines(self) -> list[str]:
+        """The reason in full, line by line, the first naming the resource: a custom resource's reason can hold
+        several (its own lines; or a failed image build's last log lines, which functions/image_build.py joins
+        with " | " on one line, then the link to the whole log)."""
+        said = [" ".join(line.split()) for line in self.reason.splitlines()]
+        said = [line for line in said if line] or [""]
+        if len(said) == 1:
+            said = build_log_lines(said[0])
+        return [f"{self.resource} ({self.resource_type}) in stack {self.stack_name}: {said[0]}", *said[1:]]
+
+    def summary(self) -> str:
+        """One line for the error that ends the command: the whole reason when it is one line, else its first
+        line and how many more were printed above it."""
+        lines = self.lines()
+        return lines[0] if len(lines) == 1 else f"{lines[0]} (+{len(lines) - 1} lines above)"
+
+
+# functions/image_build.py's failure_reason: "image build <status> in <phase>[ (<phase message>)]: <log line> |
+# <log line> ... (full log: <link>)", inside CloudFormation's "Received response status [FAILED] from custom
+# resource. Message returned: ... (RequestId: ...)".
+IMAGE_BUILD_FAILED = re.compile(r"image build [A-Z_]+ in [A-Za-z_ ]+?(?: \(.*?\))?: ")
+FULL_LOG = " (full log: "
+
+
+def build_log_lines(reason: str) -> list[str]:
+    """A failed image build's one-line reason as its lines: up to the phase, each log line, the link."""
+    head, at = IMAGE_BUILD_FAILED.search(reason), reason.rfind(FULL_LOG)
+    if not head or at < head.end():
+        return [reason]
+    log = reason[head.end():at]
+    return [reason[:head.end()].rstrip(), *(line for line in log.split(" | ") if line), reason[at + 1:]]
 
 
 def hint(reason: str) -> str | None:
@@ -150,8 +191,9 @@ def root_cause(cfn, stack: str, after=None, histories: dict | None = None) -> Fa
 
 
 def explain(t: Target, cfn=None, after=None, histories: dict | None = None) -> str | None:
-    """Print the root cause of the stack's latest failure with what to do and where to read more; return
-    the one-line cause (None when the events name none, e.g. sam failed before CloudFormation started)."""
+    """Print the root cause of the stack's latest failure in full (every line of its reason: a failed image
+    build's last log lines and the link to its whole log) with what to do and where to read more; return the
+    cause in one line (None when the events name none, e.g. sam failed before CloudFormation started)."""
     cfn = cfn or t.client("cloudformation")
     try:
         cause = root_cause(cfn, t.stack_name, after, histories)
@@ -159,12 +201,15 @@ def explain(t: Target, cfn=None, after=None, histories: dict | None = None) -> s
         return None
     if cause is None:
         return None
-    log(f"cause: {cause.line()}")
+    first, *rest = cause.lines()
+    log(f"cause: {first}")
+    for line in rest:
+        log(f"  {line}")
     what = hint(cause.reason)
     if what:
         log(f"what to do: {what}")
     log(f"more: aws cloudformation describe-stack-events --stack-name {cause.stack_id} --region {t.region}")
-    return cause.line()
+    return cause.summary()
 
 
 def retained_after_rollback(cfn, stack: str, since=None, depth: int = 0,

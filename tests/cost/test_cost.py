@@ -284,6 +284,11 @@ def test_cli_table_and_json():
     assert data["total"] == pytest.approx(cost.estimate(dev, 0).total, abs=1e-4) and data["priceDate"] == "2026-09-28"
     assert set(data["alternatives"]) == {"HttpApi + PublicSubnets", "HttpApi + PrivateSubnets",
                                          "LoadBalancer + PublicSubnets", "LoadBalancer + PrivateSubnets"}
+    deploy = cost.deploy_cost(dev)
+    assert "Each deploy that builds the images (not in the total above: none of it bills at rest)" in table.stdout
+    assert f"  {'= a deploy':<26}{cost.money(deploy.per_deploy):>8}  before the free tiers" in table.stdout
+    assert data["deploy"]["perDeploy"] == pytest.approx(deploy.per_deploy, abs=1e-4)
+    assert data["deploy"]["storagePerMonth"] == pytest.approx(deploy.storage.fixed, abs=1e-4)
 
 
 def test_cli_errors_are_one_line():
@@ -509,3 +514,53 @@ def test_the_free_plans_ceiling_compares_pay_as_you_go_and_suggests_no_plan_alre
             f"rule {cost.money(free.with_waf)} (the Free plan's {cost.money(free.total)} includes its WAF") \
         in cost.ceiling_table(free)
     assert cost.ceiling_json(free)["wafComparedOn"] == "PayAsYouGo"
+
+
+# ----------------------------------------------------------------- the images the stack builds
+BUILD_ITEMS = {"CodeBuild", "Lambda (custom resources)", "ECR (images kept)"}
+
+
+def test_a_deploy_builds_each_image_on_its_architectures_small_fleet():
+    """One CodeBuild build per service (3 min, prices.toml [assumptions]) on arm1.small for ARM64, general1.small
+    for X86_64; the image-build function twice per build and the site publisher once; 10 images of ~60 MB kept
+    per repository. The two-service parent: notes ARM64, the second X86_64."""
+    one = cost.deploy_cost(DEFAULT, parent=ONE)
+    (build, invoke) = one.lines
+    assert build.variable == pytest.approx(3 * 0.0034)                       # 0.0102
+    assert one.free_deploys == 33                                             # 100 free minutes // 3
+    # 3 invocations: 3 / 1e6 x 0.20 + 3 x 2 s x 0.125 GB x 0.0000133334
+    assert invoke.variable == pytest.approx(3 * 0.2e-6 + 0.75 * 0.0000133334)
+    assert one.storage.fixed == pytest.approx(10 * 60 / 1024 * 0.10)          # 0.05859375 a month
+    two = cost.deploy_cost(DEFAULT, parent=two_services())
+    assert two.builds == 2 and two.free_deploys == 16                         # 100 // 6
+    assert two.lines[0].variable == pytest.approx(3 * 0.0034 + 3 * 0.005)    # 0.0252
+    assert "general1.small" in two.lines[0].detail and "arm1.small" in two.lines[0].detail
+    assert two.storage.fixed == pytest.approx(2 * 10 * 60 / 1024 * 0.10)
+
+
+def test_an_image_uri_given_builds_nothing_for_its_context():
+    """ImageUri=app=... (a pipeline's own image): the services built from app/ cost no build and keep no image."""
+    given = {**DEFAULT, "ImageUri": "app=123456789012.dkr.ecr.us-east-1.amazonaws.com/x@sha256:" + "a" * 64}
+    none = cost.deploy_cost(given, parent=ONE)
+    assert (none.builds, none.per_deploy, none.storage.fixed) == (0, pytest.approx(1e-6 * 0.2 + 0.25 * 0.0000133334), 0)
+    assert none.lines[0].detail == "ImageUri gives every image: nothing is built"
+    from checks.render import SECOND
+    parent = two_services()
+    parent["Resources"][SECOND]["Metadata"]["Build"]["Context"] = "services/second"  # its own context
+    two = cost.deploy_cost(given, parent=parent)
+    assert two.builds == 1 and two.lines[0].variable == pytest.approx(3 * 0.005)  # the second (x86) alone
+
+
+@pytest.mark.parametrize("config", [DEFAULT, {**DEFAULT, "Ingress": "LoadBalancer", "NetworkMode": "PrivateSubnets"}])
+def test_the_idle_total_does_not_change_when_the_stack_builds_its_images(config):
+    """CodeBuild bills build minutes, Lambda invocations, EventBridge nothing for CodeBuild's events: at rest the
+    monthly estimate has no line of the build, and its total is what it was (the default: the hand-computed
+    FIXED above); what a deploy builds is priced beside it."""
+    idle = cost.estimate(config, 0, parent=ONE)
+    assert not {x.item for x in idle.lines} & BUILD_ITEMS
+    assert idle.total == pytest.approx(sum(x.total for x in idle.lines))
+    if config is DEFAULT:
+        assert idle.total == pytest.approx(FIXED)
+    deploy = cost.deploy_cost(config, parent=ONE)
+    assert {x.item for x in deploy.lines} | {deploy.storage.item} == BUILD_ITEMS
+    assert 0 < deploy.per_deploy < 0.05 and 0 < deploy.storage.fixed < 0.10

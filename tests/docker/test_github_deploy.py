@@ -43,7 +43,6 @@ PLACEHOLDERS = {
     "STACK": "fargate-blueprint-dev",
     "CLOUDFORMATION_ROLE": "fargate-blueprint-cloudformation",
     "SAM_BUCKET": "aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f",
-    "FRONTEND_BUCKET": "fargate-blueprint-dev-frontend-1a2b3c-bucket-4d5e6f",
     "DISTRIBUTION_ID": "E2QWRUHAPOMQZL",
     "HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ",
 }
@@ -55,9 +54,12 @@ SAM_DEPLOY_ACTIONS = [
     "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet", "cloudformation:DescribeStackEvents",
     "s3:PutObject", "s3:GetObject",
 ]
-# What `docker buildx build --push` asks ECR for (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html).
-DOCKER_PUSH_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-                       "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage"]
+# What pushing an image asks ECR for (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html):
+# the stack's CodeBuild role pushes (each repository's policy grants it), never the deploy role.
+IMAGE_PUSH_ACTIONS = ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
+                      "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:CreateRepository"]
+# What publishing the site takes: the stack's site custom resource does it, never the deploy role.
+SITE_PUBLISH_ACTIONS = ["s3:ListBucket", "s3:DeleteObject", "cloudfront:CreateInvalidation"]
 # boto3 calls whose IAM action is not named after the operation.
 IAM_ACTION = {"s3:ListObjectsV2": "s3:ListBucket", "s3:DeleteObjects": "s3:DeleteObject", "s3:HeadObject": "s3:GetObject"}
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
@@ -243,7 +245,7 @@ def test_the_deploy_role_acts_on_aws_only_through_the_cloudformation_role():
         if "cloudformation:CreateChangeSet" in actions and ":stack/" in s["Resource"]:
             assert s["Condition"] == {"ArnEquals": {"cloudformation:RoleArn": role_arn}}
         if s["Resource"] == "*":
-            assert set(actions) <= {"ecr:GetAuthorizationToken", "ec2:DescribeRegions", "ec2:DescribeAvailabilityZones",
+            assert set(actions) <= {"ec2:DescribeRegions", "ec2:DescribeAvailabilityZones",
                                     "ec2:DescribeManagedPrefixLists",
                                     "application-autoscaling:DescribeScalableTargets",
                                     "application-autoscaling:DescribeScheduledActions",
@@ -252,7 +254,8 @@ def test_the_deploy_role_acts_on_aws_only_through_the_cloudformation_role():
                                     "pricingplanmanager:ListSubscriptions"}, \
                 f"{s['Sid']}: only actions without resource-level permissions may have Resource *"
     for action in ("cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
-                   "iam:CreateRole", "s3:CreateBucket", "ecs:UpdateService", "ec2:RunInstances"):
+                   "iam:CreateRole", "s3:CreateBucket", "ecs:UpdateService", "ec2:RunInstances",
+                   *IMAGE_PUSH_ACTIONS, *SITE_PUBLISH_ACTIONS, "codebuild:StartBuild"):
         assert not allowed(doc, action), f"the deploy role may {action} directly"
 
 
@@ -417,10 +420,11 @@ def iam_actions(service: str, operation: str) -> str:
 def test_the_deploy_role_allows_every_aws_call_of_the_deploy_path():
     doc = policy(ROLE)
     calls = deploy_path_calls()
-    assert {("ecr", "describe_images"), ("cloudfront", "waiter:invalidation_completed"),
+    assert {("ecs", "describe_services"), ("cloudformation", "describe_stack_events"),
             ("ec2", "describe_regions")} <= calls, "the scanner sees the calls"
     assert ("ecs", "update_service") not in calls, "make stop's calls are not on the deploy path"
-    needed = {iam_actions(service, op) for service, op in calls} | set(SAM_DEPLOY_ACTIONS) | set(DOCKER_PUSH_ACTIONS)
+    assert not {service for service, _ in calls} & {"ecr", "codebuild"}, "the stack builds and pushes the images"
+    needed = {iam_actions(service, op) for service, op in calls} | set(SAM_DEPLOY_ACTIONS)
     missing = sorted(a for a in needed - NO_PERMISSION_NEEDED - set(DENIED_AND_HANDLED) if not allowed(doc, a))
     assert missing == [], f"the deploy path calls these, the deploy role may not: {missing}"
     for action in DENIED_AND_HANDLED:
@@ -500,17 +504,16 @@ def test_the_deploy_requirements_are_hash_pinned_and_only_what_deploying_needs()
         assert pinned[name] == sam[name], f"{name}: deploy.txt and sam.txt disagree (make lock)"
 
 
-def test_the_runner_builds_the_image_natively_for_the_stacks_architecture(deploy_job):
-    """No QEMU: an arm64 runner for ARM64, an x86 one for X86_64 (what the services' blocks in parent.yml set;
-    every image one job builds has one architecture)."""
-    from scripts.image import builds
-    (architecture,) = {b.architecture for b in builds()}
-    runner = deploy_job["runs-on"]
-    assert runner.endswith("-arm") == (architecture == "ARM64"), f"{runner} cannot build {architecture} natively"
-    uses = [s.get("uses", "") for s in deploy_job["steps"]]
-    assert not any("setup-qemu-action" in u for u in uses), "emulation is neither needed nor pinned"
-    assert not any("setup-buildx-action" in u for u in uses), \
-        "the runner's own buildx (docker driver) pulls no unpinned BuildKit image"
+def test_the_deploy_job_needs_no_docker_emulation_or_registry_login(deploy_job):
+    """The stack builds its images in CodeBuild on their own architecture (build.yml): the job runs on an
+    ordinary x86 runner, sets up no QEMU or buildx, logs in to no registry and runs no docker."""
+    assert deploy_job["runs-on"] == "ubuntu-24.04", "an ordinary runner: the architecture is CodeBuild's"
+    uses = [s.get("uses", "").split("@")[0] for s in deploy_job["steps"]]
+    for action in ("docker/setup-qemu-action", "docker/setup-buildx-action", "docker/login-action",
+                   "aws-actions/amazon-ecr-login"):
+        assert action not in uses, f"{action}: nothing in the job builds or pushes an image"
+    runs = " ".join(s.get("run", "") for s in deploy_job["steps"])
+    assert not re.search(r"\bdocker\b|\becr\b", runs), "no docker and no registry in the job's commands"
 
 
 def test_dependabot_watches_pip_docker_and_actions():

@@ -80,13 +80,14 @@ def make_target(session, stack: str = STACK, service: str | None = None) -> Targ
 def sample_outputs(stack: str = STACK, frontend: str = "https://d111.cloudfront.net", bucket: str = "",
                    distribution: str = "E1", services: tuple[str, ...] = ("Notes",)) -> ParentOutputs:
     """The outputs a deployed parent has, typed; `services`: their keys without "Service". The first
-    service's ECS name is "api" (the sample's container name), the others' their lower-case key."""
+    service's ECS name is "api" (the sample's container name), the others' their lower-case key; the first
+    runs an image the stack built (its descriptor has a version), the others an ImageUri given (version "")."""
     def service(key: str, first: bool) -> ServiceOutputs:
         name = "api" if first else key.lower()
         return ServiceOutputs(key=f"{key}Service", name=name, container=name, log_group=f"{stack}-{name}-logs",
                               scalable_target=f"service/cluster/{name}", path_prefix="/api" if first else
                               f"/{key.lower()}", health_check_path="/api/health-check" if first else
-                              f"/{key.lower()}/health-check")
+                              f"/{key.lower()}/health-check", version="3f2a9c1b0d4e" if first else "")
     return ParentOutputs(frontend_url=frontend, api_url="https://api.example.com", bucket_name=bucket or f"{stack}-site",
                          distribution_id=distribution, cluster_name="cluster", ingress="HttpApi", profile="dev",
                          table_name=f"{stack}-notes",

@@ -22,7 +22,7 @@ from moto import mock_aws
 from scripts import __main__ as cli
 from scripts import common, preflight
 from scripts.common import Parser, resolve_region, run_cli, session_for
-from scripts.errors import CredentialsRejected, NoRegion, ToolMissing, UsageError
+from scripts.errors import CredentialsRejected, NoRegion, UsageError
 from tests.ops.conftest import create_stack, make_target, sample_outputs
 
 DEPLOYED_STACK = "fargate-blueprint-dev"  # samconfig.toml's dev stack: what the commands act on by default
@@ -40,6 +40,7 @@ WRONG_VALUES = {
     "--follow": ("FOLLOW", "true", "FOLLOW=true"),
     "--delete-table": ("DELETE_TABLE", "y", "DELETE_TABLE=y"),
     "--url": ("URL", "localhost:8080", "URL=localhost:8080"),
+    "--context": ("CONTEXT", "nowhere", "CONTEXT=nowhere is not a build Context in parent.yml"),
 }
 NEW_STACK_IS_FINE = {"deploy", "preflight"}  # they create the stack; every other --stack command reads one
 OFFLINE = {"plan", "cost"}  # they call no AWS (plan without --stack): the AWS profile only for its region
@@ -236,11 +237,10 @@ def test_the_matrix_covers_every_command_and_kind():
     for _, command, *_ in cli.COMMANDS:
         mine = [i for i in ids if i.startswith(command + "-")]
         assert f"{command}-unknown-flag" in mine and len(mine) >= 2, (command, mine)
-    for command in ("deploy", "preflight", "plan", "publish", "destroy", "stop", "start", "exec", "smoke", "status",
-                    "logs"):
+    for command in ("deploy", "preflight", "plan", "destroy", "stop", "start", "exec", "smoke", "status", "logs"):
         assert {f"{command}-unknown-profile", f"{command}-no-credentials", f"{command}-unknown-profile-with-region",
                 *(f"{command}-{profile}" for profile in PROFILES)} <= set(ids), command
-    for command in ("plan", "publish", "destroy", "stop", "start", "exec", "smoke", "status", "logs"):
+    for command in ("plan", "destroy", "stop", "start", "exec", "smoke", "status", "logs"):
         assert f"{command}-no-such-stack" in ids, command
     for command in ("deploy", "preflight", "plan", "cost"):
         assert f"{command}-PARAMS=Ingres=LoadBalancer" in ids, command
@@ -249,7 +249,7 @@ def test_the_matrix_covers_every_command_and_kind():
 # ---------------------------------------------------------------- which region, said the same way
 
 ACTIONS = {"deploy": "deploy.deploy", "preflight": "preflight.preflight", "plan": "plan.run",
-           "publish": "publish.publish", "destroy": "destroy.destroy", "stop": "scale.stop", "start": "scale.start",
+           "destroy": "destroy.destroy", "stop": "scale.stop", "start": "scale.start",
            "exec": "ops.exec_shell", "smoke": "smoke_runner.smoke", "status": "ops.status", "logs": "ops.logs"}
 
 
@@ -490,16 +490,14 @@ def test_an_aws_configuration_botocore_refuses_when_it_makes_a_client_is_one_lin
     assert_one_line(code, lines, "the AWS configuration cannot be used:")
 
 
-def test_preflight_names_a_missing_buildx_plugin(monkeypatch):
-    """Without the plugin docker answers `docker buildx ...` with its generic "Run 'docker --help'"."""
-    import subprocess
-    monkeypatch.setattr(preflight.shutil, "which", lambda name, **kw: f"/usr/bin/{name}")
-
-    def docker(args, **kw):
-        return subprocess.CompletedProcess(args, 1, "", "docker: unknown command: docker buildx\n\n"
-                                                        "Run 'docker --help' for more information\n")
-    with pytest.raises(ToolMissing, match="docker buildx is missing$"):
-        preflight.check_build_platform(make_target(None), {}, run=docker)
+def test_make_image_without_docker_says_the_deploy_needs_none(monkeypatch, capsys):
+    """`make image` is the optional local build: without Docker, one line that says so, naming what does not
+    need it."""
+    from scripts import image
+    monkeypatch.setattr(image.shutil, "which", lambda name, **kw: None)
+    code, lines = answer(["image", "--context", "app"], {}, monkeypatch, capsys)
+    assert_one_line(code, lines, "docker is not installed: make image is the optional local build (make deploy "
+                                 "and sam deploy build in CodeBuild, without Docker)")
 
 
 NO_NETWORK = """import os, socket, sys

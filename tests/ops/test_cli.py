@@ -31,7 +31,7 @@ def test_help_lists_every_command_under_its_group():
         at = text.index(f"\n  {name:<10} {line}")
         later = [p for p in positions.values() if p > positions[cli.GROUPS[group]]]
         assert positions[cli.GROUPS[group]] < at < min(later, default=len(text)), f"{name} is under {group}"
-    assert {name for _, name, *_ in cli.COMMANDS} >= {"deploy", "preflight", "plan", "publish", "destroy", "stop",
+    assert {name for _, name, *_ in cli.COMMANDS} >= {"deploy", "preflight", "plan", "destroy", "stop", "image",
                                                      "start", "exec", "smoke", "status", "logs", "cost"}
 
 

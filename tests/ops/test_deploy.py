@@ -1,4 +1,3 @@
-import json
 import subprocess
 
 import pytest
@@ -14,40 +13,53 @@ ONLY_AWS_CHECKS = {"credentials": preflight.check_credentials, "region": preflig
                    "availability zones": preflight.check_zones, "certificates": preflight.check_certificates}
 
 
-def test_repository_is_created_with_scanning_immutable_tags_and_a_lifecycle(aws):
-    t = make_target(aws)
-    uri = image.ensure_repository(t)
-    ecr = aws.client("ecr")
-    repo = ecr.describe_repositories(repositoryNames=[image.repository_name(t)])["repositories"][0]
-    assert repo["repositoryUri"] == uri
-    assert repo["imageTagMutability"] == "IMMUTABLE" and repo["imageScanningConfiguration"]["scanOnPush"]
-    policy = json.loads(ecr.get_lifecycle_policy(repositoryName=repo["repositoryName"])["lifecyclePolicyText"])
-    assert policy["rules"][0]["selection"]["countNumber"] == image.KEEP_IMAGES
-    assert image.ensure_repository(t) == uri  # idempotent
+def sent_parameters(tools: FakeTools, index: int = -1) -> dict:
+    sam = tools.named("sam", "deploy")[index]
+    return parse_overrides(" ".join(sam[sam.index("--parameter-overrides") + 1:]))
 
 
-def test_first_deploy_into_an_empty_account_then_a_redeploy_that_rebuilds_nothing(aws, capsys):
+def test_first_deploy_into_an_empty_account_then_a_redeploy_runs_no_docker_and_uploads_nothing(aws, capsys):
+    """The stack builds its images and publishes its site (build.yml, frontend.yml): the deploy is preflight,
+    sam deploy, the wait and the smoke tests. FakeTools refuses any command but sam, git and the smoke suite."""
     t = make_target(aws)
     tools = FakeTools(aws)
     first = deploy.deploy(t, {"Ingress": "HttpApi"}, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
-    builds = tools.named("docker", "buildx", "build")
-    assert len(builds) == 1 and "linux/arm64" in builds[0]  # the notes block's Architecture
-    # The version travels in the image (app/Dockerfile's ARG APP_VERSION), not as a stack parameter.
-    assert f"APP_VERSION={first['version']}" in builds[0] and first["version"] == image.source_tag()
-    (sam,) = tools.named("sam", "deploy")
-    params = parse_overrides(" ".join(sam[sam.index("--parameter-overrides") + 1:]))
-    assert params["ImageUri"] == first["images"]["ImageUri"] and "@sha256:" in first["images"]["ImageUri"]
+    assert tools.named("docker") == [] and [c[0].rsplit("/", 1)[-1] for c in tools.commands] == ["sam"]
+    params = sent_parameters(tools)
+    assert params["ImageUri"] == "", "empty: the stack builds every service's image"
     assert "AppVersion" not in params and set(params) <= set(parent()["Parameters"])
     assert params["Ingress"] == "HttpApi" and params["Profile"] == "dev"  # samconfig's set, plus PARAMS
+    (sam,) = tools.named("sam", "deploy")
     assert "--no-fail-on-empty-changeset" in sam
     bucket = first["outputs"].bucket_name
-    assert "index.html" in {o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]}
-    assert "Frontend: https://" in capsys.readouterr().out
+    assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=bucket), "the stack publishes the site"
+    assert aws.client("ecr").describe_repositories()["repositories"] == [], "the stack owns the repositories"
+    out = capsys.readouterr().out
+    assert "Frontend: https://" in out and "notes:    image built from version 3f2a9c1b0d4e" in out
 
-    second = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
-    assert len(tools.named("docker", "buildx", "build")) == 1, "an image already in ECR is not rebuilt"
-    assert second["images"] == first["images"]
-    assert len(tools.named("sam", "deploy")) == 2
+    deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
+    assert len(tools.named("sam", "deploy")) == 2 and tools.named("docker") == []
+
+
+def test_an_image_uri_given_in_params_is_passed_as_given(aws):
+    """A pipeline that builds and scans its images itself passes them by digest; the services it names skip
+    the stack's build (service.yml's BuildsImage condition)."""
+    given = "app=123456789012.dkr.ecr.us-east-1.amazonaws.com/notes@sha256:" + "a" * 64
+    tools = FakeTools(aws)
+    deploy.deploy(make_target(aws), {"ImageUri": given}, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
+    assert sent_parameters(tools)["ImageUri"] == given and tools.named("docker") == []
+
+
+def test_a_stack_last_deployed_with_an_image_goes_back_to_building_and_says_so(aws, capsys):
+    """sam deploy keeps a parameter it is not sent (UsePreviousValue): without an explicit empty ImageUri, a stack
+    an older make deploy (or a PARAMS=ImageUri=...) gave an image would run it for ever and never build."""
+    from tests.ops.conftest import create_deployment
+    old = "app=123456789012.dkr.ecr.us-east-1.amazonaws.com/fargate-blueprint-test@sha256:" + "b" * 64
+    create_deployment(aws, parameters={"ImageUri": old, "Profile": "dev"})
+    tools = FakeTools(aws)
+    deploy.deploy(make_target(aws), run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
+    assert sent_parameters(tools)["ImageUri"] == ""
+    assert f'  ImageUri: {old} -> ""  (computed by make deploy)' in capsys.readouterr().out
 
 
 def test_deploy_stops_before_creating_anything_when_preflight_fails(aws):
@@ -57,7 +69,6 @@ def test_deploy_stops_before_creating_anything_when_preflight_fails(aws):
         deploy.deploy(t, {"AvailabilityZoneIds": "use1-az3,use1-az1"}, run=tools, checks=ONLY_AWS_CHECKS,
                       skip_smoke=True, delay=0)
     assert tools.commands == []
-    assert aws.client("ecr").describe_repositories()["repositories"] == []
 
 
 def test_deploy_reports_a_service_that_never_becomes_stable(aws, capsys):
@@ -140,10 +151,10 @@ def test_preflight_refuses_a_certificate_still_pending_validation(aws):
         preflight.check_certificates(t, {"CertificateArn": arn})
 
 
-def test_preflight_docker_check_says_the_engine_is_not_running_here(aws):
-    fake = lambda args, **kw: subprocess.CompletedProcess(args, 1, "", "Cannot connect to the Docker daemon")  # noqa: E731
-    with pytest.raises(OpsError, match="Docker engine is not running"):
-        preflight.check_docker(make_target(aws), {}, run=fake)
+def test_preflight_checks_no_docker_and_deploy_needs_none():
+    """No engine, no buildx, no QEMU: CodeBuild builds the images (docs/deploy.md)."""
+    assert not [name for name in preflight.CHECKS if "docker" in name or "platform" in name]
+    assert not [name for name in dir(preflight) if "docker" in name or "build_platform" in name]
 
 
 def test_preflight_lint_runs_cfn_lint_on_the_templates(aws):
@@ -222,7 +233,7 @@ Resources:
         image.builds(load(tmp_path / "parent.yml"))
 
 
-def test_a_two_service_deploy_builds_the_shared_image_once_and_waits_for_both(aws, parent_template, capsys):
+def test_a_two_service_deploy_waits_for_both_and_names_what_each_runs(aws, parent_template, capsys):
     from tests.ops.conftest import create_deployment
     parent_template.write_text(TWO_CONTEXTS.replace("Context: reports", "Context: app"))  # both from app/
     t = make_target(aws)
@@ -235,13 +246,11 @@ def test_a_two_service_deploy_builds_the_shared_image_once_and_waits_for_both(aw
             create_deployment(aws, services=("Notes", "Reports"))
             return subprocess.CompletedProcess(args, 0, "", "")
         return real(args, **kwargs)
-    result = deploy.deploy(t, run=two_services, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0,
-                           interactive=False)
-    assert len(tools.named("docker", "buildx", "build")) == 1, "one Context, one build"
-    (sam,) = tools.named("sam", "deploy")
-    params = parse_overrides(" ".join(sam[sam.index("--parameter-overrides") + 1:]))
-    assert params["ImageUri"] == params["ReportsImageUri"] == result["images"]["ImageUri"]
-    assert "ECS service api, reports: done" in capsys.readouterr().out
+    deploy.deploy(t, run=two_services, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
+    assert tools.named("docker") == [] and sent_parameters(tools)["ImageUri"] == ""
+    out = capsys.readouterr().out
+    assert "ECS service api, reports: done" in out
+    assert "notes:    image built from version 3f2a9c1b0d4e" in out and "reports:  the ImageUri given" in out
 
 
 def test_preflight_reads_the_build_recipes_before_anything_is_created(aws, parent_template):

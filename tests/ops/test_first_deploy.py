@@ -131,54 +131,6 @@ def test_preflight_and_cost_refuse_min_tasks_above_max_tasks(aws, monkeypatch, t
         cost.validate({**cost.configuration("prod", ""), "MinTasks": "5"}, changed)
 
 
-# ---------------------------------------------------------------- 9. buildx platforms
-
-INSPECT = """Name:          default
-Driver:        docker
-Nodes:
-Name:             default
-Endpoint:         default
-Status:           running
-BuildKit version: v0.16.0
-Platforms:        linux/amd64, linux/amd64/v2, linux/amd64/v3, linux/386*
-"""
-
-
-@pytest.mark.parametrize("arch, ok", [("X86_64", True), ("ARM64", False)])
-def test_preflight_checks_that_buildx_can_build_the_stack_architecture(aws, monkeypatch, tmp_path, arch, ok):
-    monkeypatch.setattr(preflight.shutil, "which", lambda name, **kw: f"/usr/bin/{name}")
-    notes_block(monkeypatch, tmp_path, every=True, Architecture=arch)
-    calls = []
-
-    def fake(args, **kw):
-        calls.append(args)
-        return subprocess.CompletedProcess(args, 0, INSPECT, "")
-    if ok:
-        assert preflight.check_build_platform(make_target(aws), {}, run=fake) == "linux/amd64"
-    else:
-        with pytest.raises(OpsError, match=r"cannot build linux/arm64 \(it lists linux/amd64, .*linux/386\): "
-                                           r"install emulation .*--install arm64\) or set Architecture: X86_64"):
-            preflight.check_build_platform(make_target(aws), {}, run=fake)
-    assert calls == [["docker", "buildx", "version"], ["docker", "buildx", "inspect", "--bootstrap"]]
-
-
-# ---------------------------------------------------------------- 5. one image per architecture
-
-def test_switching_architecture_builds_a_new_image_instead_of_reusing_the_other_cpu(aws, monkeypatch, tmp_path):
-    t = make_target(aws)
-    tools = FakeTools(aws)
-    arm = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
-    notes_block(monkeypatch, tmp_path, every=True, Architecture="X86_64")  # the blocks' code changed
-    x86 = deploy.deploy(t, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0, interactive=False)
-    builds = tools.named("docker", "buildx", "build")
-    assert [b[b.index("--platform") + 1] for b in builds] == ["linux/arm64", "linux/amd64"]
-    tags = [b[b.index("--tag") + 1].rsplit(":", 1)[1] for b in builds]
-    assert tags == [f"{arm['version']}-arm64", f"{arm['version']}-amd64"]
-    assert arm["version"] == x86["version"]  # the app reports the source version, whatever the CPU
-    images = aws.client("ecr").list_images(repositoryName=STACK)["imageIds"]
-    assert {i["imageTag"] for i in images} == set(tags)
-
-
 # ---------------------------------------------------------------- 2. a failed first create
 
 def rolled_back(session, stack: str = STACK) -> None:
@@ -336,6 +288,27 @@ def test_root_cause_walks_nested_stacks_past_the_cascade_messages():
     assert "service-linked role was not ready yet" in stack_failures.hint(cause.reason)
 
 
+def failed_sam_deploy(t, monkeypatch, now, *histories: tuple[str, list[dict]], status: str = "ROLLBACK_COMPLETE"):
+    """A `sam deploy` that exits 1 after CloudFormation wrote these event histories (their times moved to `now`)
+    and left the parent in `status`: the DeployFailed it raises."""
+    for _, events in histories:
+        for e in events:
+            e["Timestamp"] = now + (e["Timestamp"] - T0)
+    cfn, stub = stubbed_cfn(*histories)
+    stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackId": PARENT, "CreationTime": now,
+                                                      "StackStatus": status}]}, {"StackName": STACK})
+    real_client = t.client
+    monkeypatch.setattr(t, "client", lambda s, region=None: cfn if s == "cloudformation" else real_client(s, region))
+
+    def failing(args, **kwargs):
+        if args[0].endswith("sam"):
+            return subprocess.CompletedProcess(args, 1, "", "")
+        raise AssertionError(args)
+    with pytest.raises(DeployFailed) as info:
+        deploy.sam_deploy(t, {"MinTasks": "1"}, run=failing)
+    return info
+
+
 def test_a_failed_sam_deploy_names_the_root_cause_what_to_do_and_where_to_read_more(aws, monkeypatch, capsys):
     create_deployment(aws)
     t = make_target(aws)
@@ -350,20 +323,7 @@ def test_a_failed_sam_deploy_names_the_root_cause_what_to_do_and_where_to_read_m
                     physical=frontend),
               stack_self(PARENT, "CREATE_IN_PROGRESS", 0, "User Initiated")]
     nested = [event(frontend, "Distribution", "AWS::CloudFront::Distribution", "CREATE_FAILED", 10, verify)]
-    for e in parent + nested:
-        e["Timestamp"] = now + (e["Timestamp"] - T0)
-    cfn, stub = stubbed_cfn((STACK, parent), (frontend, nested))
-    stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackId": PARENT, "CreationTime": now,
-                                                      "StackStatus": "ROLLBACK_COMPLETE"}]}, {"StackName": STACK})
-    real_client = t.client
-    monkeypatch.setattr(t, "client", lambda s, region=None: cfn if s == "cloudformation" else real_client(s, region))
-
-    def failing(args, **kwargs):
-        if args[0].endswith("sam"):
-            return subprocess.CompletedProcess(args, 1, "", "")
-        raise AssertionError(args)
-    with pytest.raises(DeployFailed) as info:
-        deploy.sam_deploy(t, {"MinTasks": "1"}, run=failing)
+    info = failed_sam_deploy(t, monkeypatch, now, (STACK, parent), (frontend, nested))
     assert str(info.value).startswith("sam deploy failed: Distribution (AWS::CloudFront::Distribution) in stack "
                                       f"{STACK}-FrontendStack-QWE: Resource handler returned message")
     assert "\n" not in str(info.value)
@@ -374,7 +334,55 @@ def test_a_failed_sam_deploy_names_the_root_cause_what_to_do_and_where_to_read_m
     assert out[-1] == "the first create failed: the next make deploy deletes the empty stack and creates it again"
 
 
+BUILD_LOG = ["#9 [build 4/6] RUN pip install --no-cache-dir -r requirements.txt",
+             "#9 1.912 ERROR: No matching distribution found for flask==99.0",
+             "ERROR: failed to solve: process \"/bin/sh -c pip install\" did not complete successfully: exit code: 1",
+             "[Container] 2026/12/07 18:02:11.402 Command did not exit successfully docker build exit status 1"]
+LOG_LINK = ("https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/"
+            "fargate-blueprint-test-BuildStack-1-builds/log-events/3f1c")
+
+
+def test_a_failed_image_build_prints_its_log_lines_and_link_in_full(aws, monkeypatch, capsys):
+    """The image-build custom resource answers FAILED with the build's last log lines and the link to the whole
+    log (functions/image_build.py); CloudFormation reports it as "Received response status [FAILED] from custom
+    resource. Message returned: ..." (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html).
+    make deploy prints every line of it, then the build's what-to-do (not the deploying identity's, though the
+    log says "failed"), and ends with one line."""
+    create_deployment(aws)
+    t = make_target(aws)
+    service = arn(f"{STACK}-NotesService-1AB2C3", "n")
+    phase = ("BUILD (COMMAND_EXECUTION_ERROR: Error while executing command: docker build --build-arg "
+             "APP_VERSION=3f2a9c1b0d4e -t x . Reason: exit status 1)")
+    reason = (f"Received response status [FAILED] from custom resource. Message returned: image build FAILED in {phase}: "
+              + " | ".join(BUILD_LOG) + f" (full log: {LOG_LINK}) (RequestId: 5b0c)")
+    now = datetime.now(UTC)
+    parent = [stack_self(PARENT, "UPDATE_ROLLBACK_COMPLETE", 30),
+              event(PARENT, "NotesService", NESTED, "UPDATE_FAILED", 20, f"Embedded stack {service} was not "
+                    "successfully updated. Currently in UPDATE_ROLLBACK_IN_PROGRESS with reason: The following "
+                    "resource(s) failed to update: [Image].", physical=service),
+              stack_self(PARENT, "UPDATE_IN_PROGRESS", 0, "User Initiated")]
+    nested = [event(service, "Image", "Custom::ImageBuild", "UPDATE_FAILED", 10, reason)]
+    info = failed_sam_deploy(t, monkeypatch, now, (STACK, parent), (service, nested), status="UPDATE_ROLLBACK_COMPLETE")
+    first = (f"Image (Custom::ImageBuild) in stack {STACK}-NotesService-1AB2C3: Received response status [FAILED] "
+             f"from custom resource. Message returned: image build FAILED in {phase}:")
+    assert str(info.value) == f"sam deploy failed: {first} (+5 lines above)"
+    out = capsys.readouterr().out.splitlines()
+    start = out.index(f"cause: {first}")
+    assert out[start + 1:start + 6] == [*(f"  {line}" for line in BUILD_LOG), f"  (full log: {LOG_LINK}) (RequestId: 5b0c)"]
+    assert out[start + 6].startswith("what to do: the image build in CodeBuild failed: its last log lines are above")
+    # A reason of several lines (another custom resource's) is printed line by line too; other reasons whole.
+    lines = stack_failures.Failure(service, "Site", "Custom::SitePublish", "one\n  two \n\nthree", now).lines()
+    assert lines == [f"Site (Custom::SitePublish) in stack {STACK}-NotesService-1AB2C3: one", "two", "three"]
+    plain = stack_failures.Failure(service, "Image", "Custom::ImageBuild", "image build not started: x | y", now)
+    assert plain.lines() == [plain.line()]
+
+
 @pytest.mark.parametrize("reason, advice", [
+    ("Received response status [FAILED] from custom resource. Message returned: image build FAILED in POST_BUILD: "
+     "denied: User: arn:aws:sts::1:assumed-role/b/x is not authorized to perform: ecr:PutImage (full log: https://x)",
+     "the image build in CodeBuild failed"),
+    ("CloudFormation did not receive a response from your Custom Resource. Please check your logs for requestId "
+     "[0e1f].", "did not answer within its ServiceTimeout"),
     ("Resource handler returned message: \"The maximum number of VPCs has been reached. (Service: Ec2, Status Code: "
      "400, Request ID: 1)\" (HandlerErrorCode: ServiceLimitExceeded)", "a region holds five VPCs by default"),
     ("The maximum number of addresses has been reached. (Service: AmazonEC2; Status Code: 400; Error Code: "

@@ -316,7 +316,7 @@ def test_destroy_of_a_free_plan_stack_stops_every_service_first_and_says_what_ke
     (notice,) = [line for line in said.splitlines() if "what keeps billing" in line]
     assert notice.startswith("until 2027-01-01 the delete cannot remove FrontendStack")
     assert "the load balancer (IngressStack/LoadBalancer" in notice and "a NAT gateway (VpcStack/" in notice
-    assert said.index("what keeps billing") < said.index("stopping api") < said.index("emptied bucket")
+    assert said.index("what keeps billing") < said.index("stopping api") < said.index("deleted stack")
     svc = aws.client("ecs").describe_services(cluster=outputs.cluster_name, services=["api"])["services"][0]
     target = aws.client("application-autoscaling").describe_scalable_targets(
         ServiceNamespace="ecs", ResourceIds=[outputs.services["NotesService"].scalable_target])["ScalableTargets"][0]

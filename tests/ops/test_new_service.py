@@ -56,20 +56,32 @@ def test_each_block_takes_its_own_image_and_none_is_an_empty_image():
         services.image_value({"app": "a,b"})
 
 
-def test_make_deploy_passes_each_contexts_image_in_the_one_parameter(aws, monkeypatch):
-    """Two contexts, one parameter: each pushed to its own repository, both in ImageUri as CONTEXT=IMAGE."""
-    from scripts import deploy, image
-    from tests.ops.conftest import make_target
-    from tests.ops.fake_tools import FakeTools
+def test_make_image_builds_a_new_services_context_locally(monkeypatch):
+    """The optional local build covers every Context parent.yml names (compose.yaml builds app/ alone): one
+    `docker build` for this machine's CPU, tagged <context>:local, pushing nothing; with several contexts and
+    no CONTEXT=, one line naming them."""
+    import subprocess
+
+    from scripts import image
+    from scripts.common import ROOT
+    from scripts.errors import UsageError
     monkeypatch.setattr(image, "builds", lambda params=None: [
         image.Build("app", ("ImageUri",), ("NotesService",)),
         image.Build("services/reports", ("ImageUri",), ("ReportsService",))])
-    images, _ = deploy.build_images(make_target(aws), FakeTools(aws))
-    pairs = dict(pair.split("=", 1) for pair in images["ImageUri"].split(","))
-    assert set(pairs) == {"app", "services/reports"} and set(images) == {"ImageUri"}
-    assert pairs["app"].split("@")[0].endswith("/fargate-blueprint-test")
-    assert pairs["services/reports"].split("@")[0].endswith("/fargate-blueprint-test-services-reports")
-    assert all("@sha256:" in ref for ref in pairs.values())
+    monkeypatch.setattr(image.shutil, "which", lambda name, **kw: f"/usr/bin/{name}")
+    ran = []
+    tag = image.build_locally("services/reports/", run=lambda args, **kw: ran.append(args) or
+                              subprocess.CompletedProcess(args, 0))
+    assert tag == "services-reports:local"
+    assert ran == [["docker", "build", "--build-arg", "APP_VERSION=local", "--tag", "services-reports:local",
+                    str(ROOT / "services/reports")]]
+    with pytest.raises(UsageError, match=r"^parent.yml names 2 build contexts: pick one with CONTEXT= "
+                                         r"\(app, services/reports\)$"):
+        image.build_locally(None, run=lambda args, **kw: ran.append(args))
+    assert len(ran) == 1
+    from scripts.errors import BuildFailed
+    with pytest.raises(BuildFailed, match=r"^docker build of app/ failed \(exit 1\); see its output above$"):
+        image.build_locally("app", run=lambda args, **kw: subprocess.CompletedProcess(args, 1))
 
 
 def test_make_run_names_each_added_service_it_does_not_serve_and_how_to_run_it():

@@ -1,16 +1,11 @@
+"""The site the stack publishes (frontend/ built as scripts/site.py builds it: hashed assets, cache headers,
+the file-type allow-list). Publishing it is the stack's site custom resource (tests/functions)."""
 import re
 import shutil
 
 import pytest
 
-from scripts import publish
-from scripts.site import IMMUTABLE, NO_CACHE, SOURCE, SiteFile, build, publishable
-
-
-def objects(t, bucket):
-    s3 = t.client("s3")
-    return {o["Key"]: s3.head_object(Bucket=bucket, Key=o["Key"])
-            for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+from scripts.site import IMMUTABLE, NO_CACHE, SOURCE, build, publishable
 
 
 def test_build_hashes_assets_and_points_index_at_them():
@@ -23,46 +18,6 @@ def test_build_hashes_assets_and_points_index_at_them():
         assert site[key].cache_control == IMMUTABLE
         assert f'"/{key}"' in index.body.decode()
     assert site[[k for k in hashed if k.endswith(".js")][0]].content_type == "text/javascript; charset=utf-8"
-
-
-def test_first_publish_uploads_everything_and_invalidates_the_page(deployed):
-    t, out = deployed
-    result = publish.publish(t, delay=0)
-    stored = objects(t, out.bucket_name)
-    assert set(stored) == set(build())
-    assert stored["index.html"]["CacheControl"] == NO_CACHE
-    assert stored["index.html"]["ContentType"] == "text/html; charset=utf-8"
-    assert result["invalidated"] == ["/", "/index.html"]
-    invalidations = t.client("cloudfront").list_invalidations(DistributionId=out.distribution_id)
-    assert invalidations["InvalidationList"]["Quantity"] == 1
-
-
-def test_republishing_unchanged_files_does_nothing(deployed):
-    t, out = deployed
-    publish.publish(t, delay=0)
-    again = publish.publish(t, delay=0)
-    assert again == {"uploaded": [], "removed": [], "invalidated": []}
-    assert t.client("cloudfront").list_invalidations(DistributionId=out.distribution_id)[
-        "InvalidationList"]["Quantity"] == 1
-
-
-def test_a_changed_asset_uploads_only_what_changed_and_removes_the_stale_one(deployed):
-    t, out = deployed
-    site = build()
-    publish.publish(t, site=site, delay=0)
-    old_js = next(k for k in site if k.endswith(".js"))
-    changed = dict(site)
-    del changed[old_js]
-    new_js = SiteFile("assets/app.0123456789.js", b"console.log(2)", "text/javascript; charset=utf-8", IMMUTABLE)
-    changed[new_js.key] = new_js
-    index = site["index.html"]
-    changed["index.html"] = SiteFile("index.html", index.body.replace(old_js.encode(), new_js.key.encode()),
-                                     index.content_type, index.cache_control)
-    result = publish.publish(t, site=changed, delay=0)
-    assert result["uploaded"] == [new_js.key, "index.html"]
-    assert result["removed"] == [old_js]
-    assert result["invalidated"] == ["/", f"/{old_js}", "/index.html"]
-    assert old_js not in objects(t, out.bucket_name)
 
 
 # What lands in a frontend/ folder on a real machine besides the site.
@@ -102,11 +57,9 @@ def test_site_files_are_publishable(key):
     assert publishable(key)
 
 
-def test_publish_uploads_only_the_allow_list_and_names_what_it_skipped(deployed, littered, capsys):
-    t, out = deployed
-    result = publish.publish(t, site=build(littered), delay=0)
-    stored = set(objects(t, out.bucket_name))
-    assert stored == set(build()) == set(result["uploaded"]), "exactly the site, as from a clean frontend/"
+def test_the_site_is_only_the_allow_list_and_says_what_it_skipped(littered, capsys):
+    """What the stack's site publisher uploads (the site the build makes), from a littered frontend/."""
+    assert set(build(littered)) == set(build()), "exactly the site, as from a clean frontend/"
     printed = capsys.readouterr().out
     for key in [*LITTER, "linked.txt"]:
         assert f"skipped {key} " in printed

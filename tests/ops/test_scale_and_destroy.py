@@ -1,8 +1,7 @@
 import pytest
 
-from scripts import destroy, image, scale
+from scripts import destroy, scale
 from scripts.errors import NotConfirmed, StackNotFound
-from scripts.image import ensure_repository
 from tests.ops.conftest import service_arn, stubbed
 
 NOTES = "NotesService"
@@ -92,33 +91,21 @@ def test_destroy_asks_and_refuses_without_a_terminal(deployed):
     assert t.client("cloudformation").describe_stacks(StackName=t.stack_name)["Stacks"]
 
 
-def test_destroy_empties_every_version_deletes_the_stack_and_keeps_the_table(deployed):
+def test_destroy_deletes_the_stack_and_leaves_its_bucket_and_repositories_to_it(deployed, capsys):
+    """The stack empties its bucket (the site custom resource) and deletes its repositories (EmptyOnDelete):
+    destroy only deletes the stack. Here the bucket is not the fake stack's, so what it held stays."""
     t, out = deployed
     s3 = t.client("s3")
-    for body in (b"v1", b"v2"):
-        s3.put_object(Bucket=out.bucket_name, Key="index.html", Body=body)
-    s3.delete_object(Bucket=out.bucket_name, Key="index.html")  # a delete marker too
-    ensure_repository(t)
+    s3.put_object(Bucket=out.bucket_name, Key="index.html", Body=b"v1")
     result = destroy.destroy(t, ask=lambda _p: t.stack_name, delay=0)
-    assert result == {"bucket_versions_removed": 3, "table_deleted": False}
-    assert s3.list_object_versions(Bucket=out.bucket_name).get("Versions") is None
+    assert result == {"table_deleted": False}
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=out.bucket_name)["Contents"]] == ["index.html"]
     with pytest.raises(Exception, match="does not exist"):
         t.client("cloudformation").describe_stacks(StackName=t.stack_name)
-    assert t.client("ecr").describe_repositories()["repositories"] == []
     assert out.table_name in t.client("dynamodb").list_tables()["TableNames"]
-
-
-def test_destroy_deletes_the_repository_of_every_build_context(deployed, monkeypatch):
-    t, _ = deployed
-    monkeypatch.setattr(image, "builds", lambda: [image.Build("app", ("ImageUri",), ("NotesService",)),
-                                                  image.Build("reports", ("ReportsImageUri",), ("ReportsService",))])
-    for context in ("app", "reports"):
-        ensure_repository(t, context)
-    ecr = t.client("ecr")
-    assert sorted(r["repositoryName"] for r in ecr.describe_repositories()["repositories"]) == [
-        "fargate-blueprint-test", "fargate-blueprint-test-reports"]
-    destroy.destroy(t, yes=True, delay=0)
-    assert ecr.describe_repositories()["repositories"] == []
+    printed = capsys.readouterr().out
+    assert f"kept table {out.table_name} (retained with its data; DELETE_TABLE=1 removes it)" in printed
+    assert "emptied bucket" not in printed and "deleted image repository" not in printed
 
 
 def test_destroy_deletes_the_table_only_when_asked(deployed):

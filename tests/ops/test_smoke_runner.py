@@ -22,21 +22,21 @@ class Recorder:
         return subprocess.CompletedProcess(args, self.code)
 
 
-def test_against_a_stack_it_passes_the_stack_region_service_and_version(monkeypatch):
+def test_against_a_stack_it_passes_the_stack_region_and_service(monkeypatch):
     monkeypatch.delenv("SMOKE_URL", raising=False)
+    monkeypatch.delenv("SMOKE_VERSION", raising=False)
     run = Recorder()
     from tests.ops.conftest import sample_outputs
     waited = []
-    smoke.smoke(Target("dev", "my-stack", "eu-west-1", service="reports"), version="abc", run=run,
+    smoke.smoke(Target("dev", "my-stack", "eu-west-1", service="reports"), run=run,
                 outputs=sample_outputs(frontend="https://d1.cloudfront.net/", services=("Notes", "Reports")),
                 wait=lambda url, timeout: waited.append(url))
     assert waited == ["https://d1.cloudfront.net/reports/health-check"], "the runner waits for the ones it checks"
     (args, kwargs), = run.calls
     assert args == smoke.command() and "tests/smoke" in args and kwargs["cwd"] == ROOT
     env = kwargs["env"]
-    assert (env["SMOKE_STACK"], env["AWS_REGION"], env["SMOKE_SERVICE"], env["SMOKE_VERSION"]) == (
-        "my-stack", "eu-west-1", "reports", "abc")
-    assert "SMOKE_URL" not in env
+    assert (env["SMOKE_STACK"], env["AWS_REGION"], env["SMOKE_SERVICE"]) == ("my-stack", "eu-west-1", "reports")
+    assert "SMOKE_URL" not in env and "SMOKE_VERSION" not in env, "the versions come from the stack's descriptors"
 
 
 def test_against_a_url_it_needs_no_stack():
@@ -108,6 +108,44 @@ def test_the_suite_checks_each_services_health_path_through_the_sites_domain():
     assert from_stack(stack).health_checks == {"notes": "https://d1.cloudfront.net/api/health-check",
                                                "reports": "https://d1.cloudfront.net/reports/health-check"}
     assert list(from_stack(stack, service="reports").health_checks) == ["reports"]
+
+
+def test_the_suite_expects_the_version_each_services_descriptor_names():
+    """The stack built NotesService's image (its descriptor has a version); ReportsService runs an ImageUri given
+    to it ("": nothing to compare); a descriptor from before the stack built images has no version at all."""
+    import json
+
+    from tests.ops.conftest import sample_outputs
+    from tests.smoke.conftest import Deployment, from_stack
+    out = sample_outputs(frontend="https://d1.cloudfront.net/", services=("Notes", "Reports"))
+    assert out.services["NotesService"].version and not out.services["ReportsService"].version
+    stack = {"StackName": "s", "Outputs": out.as_outputs()}
+    assert from_stack(stack).expected_versions == {
+        "https://d1.cloudfront.net/api/health-check": out.services["NotesService"].version}
+    assert from_stack(stack, service="reports").expected_versions == {}
+    older = [dict(o, OutputValue=json.dumps({k: v for k, v in json.loads(o["OutputValue"]).items() if k != "version"}))
+             if o["OutputKey"].endswith("Service") else o for o in stack["Outputs"]]
+    assert from_stack({"StackName": "s", "Outputs": older}).expected_versions == {}
+    url = Deployment("http://127.0.0.1:8080", version="abc")  # SMOKE_VERSION against a URL: the sample's
+    assert url.expected_versions == {"http://127.0.0.1:8080/api/health-check": "abc"}
+
+
+def test_the_version_check_fails_when_a_health_check_reports_another():
+    """What the smoke test asserts, against answers that say another version: the deploy's tasks still run
+    the previous image."""
+    from tests.smoke.conftest import Deployment, wrong_versions
+
+    class Answer:
+        def __init__(self, version):
+            self.version = version
+
+        def json(self):
+            return {"status": "ok", "version": self.version}
+    deployment = Deployment("https://d1.cloudfront.net", health_paths={"notes": "/api/health-check"},
+                            versions={"notes": "3f2a9c1b0d4e"})
+    assert wrong_versions(deployment, lambda url: Answer("3f2a9c1b0d4e")) == []
+    assert wrong_versions(deployment, lambda url: Answer("0123456789ab")) == [
+        "GET https://d1.cloudfront.net/api/health-check: version 0123456789ab, the stack built 3f2a9c1b0d4e"]
 
 
 def test_the_suite_refuses_a_health_check_another_service_would_answer():

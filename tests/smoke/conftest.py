@@ -9,7 +9,9 @@ Every service of the stack must answer its own health check (healthCheckPath)
 through CloudFront.
 Checks that mean something only in AWS (marked aws_only: HTTPS redirect,
 direct S3 access, the API's own URL) are reported as not applicable against a
-plain-HTTP URL. SMOKE_VERSION, when set, is the version the health check must report.
+plain-HTTP URL. Each service whose descriptor carries a "version" (the stack built its image) must report
+it in its health check; against a URL (or the local stack), SMOKE_VERSION, when set, is the version the
+sample's health check must report.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class Deployment:
     version: str | None = None
     ingress: str | None = None  # HttpApi or LoadBalancer (the stack's Ingress output)
     health_paths: dict[str, str] | None = None  # service -> its healthCheckPath (None: the sample's alone)
+    versions: dict[str, str] | None = None  # service -> the version its descriptor says it runs (stack only)
 
     @property
     def health_checks(self) -> dict[str, str]:
@@ -40,20 +43,41 @@ class Deployment:
         return {name: self.frontend_url + path for name, path in (self.health_paths or {"api": SAMPLE_HEALTH}).items()}
 
     @property
+    def expected_versions(self) -> dict[str, str]:
+        """health check URL -> the version it must report: each service's from its descriptor (a stack), or
+        SMOKE_VERSION for the sample's (a URL); empty when nothing is known."""
+        if self.versions is not None:
+            return {self.health_checks[name]: v for name, v in self.versions.items() if v}
+        return {self.frontend_url + SAMPLE_HEALTH: self.version} if self.version else {}
+
+    @property
     def https(self) -> bool:
         return self.frontend_url.startswith("https://")
 
 
-def from_stack(stack: dict, version: str | None = None, service: str | None = None) -> Deployment:
-    """The deployment a parent stack's description names (every service, or the one SMOKE_SERVICE names)."""
+def from_stack(stack: dict, service: str | None = None) -> Deployment:
+    """The deployment a parent stack's description names (every service, or the one SMOKE_SERVICE names),
+    with the version each service's descriptor says its image was built from."""
     out = ParentOutputs.parse(stack.get("Outputs", []), f"stack {stack.get('StackName', '')}")
     stray = [f"{s.key} ({s.health_check_path} outside {s.path_prefix})" for s in out.select(service)
              if not s.health_check_is_its_own]
     if stray:
         raise ValueError(f"health check outside the service's prefix, so another service would answer it: "
                          f"{', '.join(stray)}; set HealthCheckPath under PathPrefix (docs/services.md)")
-    return Deployment(out.frontend_url.rstrip("/"), out.api_url.rstrip("/") or None, out.bucket_name, version,
-                      out.ingress, {s.short: s.health_check_path for s in out.select(service)})
+    chosen = out.select(service)
+    return Deployment(out.frontend_url.rstrip("/"), out.api_url.rstrip("/") or None, out.bucket_name, None,
+                      out.ingress, {s.short: s.health_check_path for s in chosen}, {s.short: s.version for s in chosen})
+
+
+def wrong_versions(deployment: Deployment, get) -> list[str]:
+    """One line per health check that does not report the version it must (Deployment.expected_versions);
+    `get(url)` answers like requests.get."""
+    wrong = []
+    for url, version in deployment.expected_versions.items():
+        reported = get(url).json().get("version")
+        if reported != version:
+            wrong.append(f"GET {url}: version {reported}, the stack built {version}")
+    return wrong
 
 
 def local_mode() -> bool:
@@ -101,7 +125,7 @@ def deployment(tmp_path_factory):
     elif os.environ.get("SMOKE_STACK"):
         cfn = boto3.client("cloudformation", region_name=os.environ.get("AWS_REGION"))
         stack = cfn.describe_stacks(StackName=os.environ["SMOKE_STACK"])["Stacks"][0]
-        d = from_stack(stack, version, os.environ.get("SMOKE_SERVICE"))
+        d = from_stack(stack, os.environ.get("SMOKE_SERVICE"))
         for url in d.health_checks.values():
             wait_ready(url, wait_seconds())
         yield d
