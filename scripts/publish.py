@@ -12,7 +12,7 @@ import uuid
 from scripts import outputs as stack_outputs
 from scripts.common import Target, aws_errors, log, wait
 from scripts.outputs import ParentOutputs
-from scripts.site import SiteFile, build
+from functions.site_files import SiteFile, build, invalidation_paths, plan
 
 
 def remote_etags(s3, bucket: str) -> dict[str, str]:
@@ -24,24 +24,11 @@ def remote_etags(s3, bucket: str) -> dict[str, str]:
     return etags
 
 
-def plan(site: dict[str, SiteFile], remote: dict[str, str]) -> tuple[list[SiteFile], list[str]]:
-    upload = [f for key, f in sorted(site.items()) if remote.get(key) != f.md5]
-    stale = sorted(set(remote) - set(site))
-    return upload, stale
-
-
-def invalidation_paths(upload: list[SiteFile], stale: list[str]) -> list[str]:
-    paths = {f"/{f.key}" for f in upload if not f.immutable} | {f"/{k}" for k in stale}
-    if "/index.html" in paths:
-        paths.add("/")  # the default root object
-    return sorted(paths)
-
-
 def publish(t: Target, site: dict[str, SiteFile] | None = None, timeout: float = 900, delay: float = 10,
             outputs: ParentOutputs | None = None) -> dict:
     outputs = outputs or stack_outputs.read(t)
     bucket, distribution = outputs.bucket_name, outputs.distribution_id
-    site = site if site is not None else build()
+    site = site if site is not None else build(log=log)
     s3, cloudfront = t.client("s3"), t.client("cloudfront")
     upload, stale = plan(site, remote_etags(s3, bucket))
     with aws_errors():

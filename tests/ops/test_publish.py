@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from scripts import publish
-from scripts.site import IMMUTABLE, NO_CACHE, SOURCE, SiteFile, build, publishable
+from functions.site_files import IMMUTABLE, NO_CACHE, SOURCE, SiteFile, build, publishable
 
 
 def objects(t, bucket):
