@@ -2,12 +2,13 @@
 
 Create/Update: the site's layer (parent.yml's SiteSource, the frontend/ folder `sam deploy` zipped) is
 downloaded from the fresh presigned URL Lambda's GetLayerVersion returns (Content.Location, valid 10
-minutes; GetLayerVersion takes the layer's ARN and the version, answers as GetLayerVersionByArn does and
-needs the same lambda:GetLayerVersion permission, and moto implements it), read in memory with functions/site_files.py (the allow-list, the hashed asset names and
-the cache headers `make publish` uses), and only what differs from the bucket (by ETag) is uploaded;
-keys that left the site are deleted (the bucket's versioning keeps them 30 days); ONE invalidation of
-the changed paths that are not content-hashed is created and not waited for. Answers SUCCESS with
-PhysicalResourceId = the bucket name and Data {Uploaded, Removed} (counts).
+minutes; GetLayerVersion takes the layer's ARN and version, answers as GetLayerVersionByArn does, needs
+the same lambda:GetLayerVersion permission, and moto implements it), read in memory with
+functions/site_files.py (the allow-list, hashed asset names and cache headers of `make publish`), and
+only what differs from the bucket (by ETag) is uploaded; keys that left the site are deleted (the
+bucket's versioning keeps them 30 days); ONE invalidation of the changed paths that are not
+content-hashed is created and not waited for. Answers SUCCESS with PhysicalResourceId = the bucket name
+and Data {Uploaded, Removed} (counts).
 
 Delete: only when the PhysicalResourceId is the bucket name of the request's properties (a publish
 that succeeded there), the bucket is emptied, every object version and delete marker, 1,000 per call,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import uuid
 
+from functions.site_files import SiteFile, build, invalidation_paths, plan
 from scripts import outputs as stack_outputs
 from scripts.common import Target, aws_errors, log, wait
 from scripts.outputs import ParentOutputs
-from functions.site_files import SiteFile, build, invalidation_paths, plan
 
 
 def remote_etags(s3, bucket: str) -> dict[str, str]:

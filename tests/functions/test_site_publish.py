@@ -14,10 +14,9 @@ import zipfile
 
 import boto3
 import pytest
-from moto import mock_aws
-
 import site_files
 import site_publish
+from moto import mock_aws
 
 FRONTEND = {
     "index.html": b'<!doctype html><link rel="stylesheet" href="/assets/app.css"><script src="/assets/app.js"></script>',

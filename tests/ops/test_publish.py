@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from scripts import publish
 from functions.site_files import IMMUTABLE, NO_CACHE, SOURCE, SiteFile, build, publishable
+from scripts import publish
 
 
 def objects(t, bucket):
