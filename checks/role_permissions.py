@@ -61,14 +61,29 @@ SCHEMA_REGION = "us-east-1"
 PASSED_TO = {
     "AWS::ECS::TaskDefinition": "ecs-tasks.amazonaws.com",
     "AWS::CloudFormation::Stack": "cloudformation.amazonaws.com",
+    "AWS::Lambda::Function": "lambda.amazonaws.com",  # its execution role (Role)
 }
+
+# A custom resource (Custom::Name, or AWS::CloudFormation::CustomResource) has no registry schema: its
+# "handler" is the function its ServiceToken names, which CloudFormation invokes with the stack's service role
+# when the stack has one (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html:
+# CloudFormation makes every call of the stack operation with the role's credentials;
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-custom-resources-lambda.html).
+CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
+CUSTOM_RESOURCE_PERMISSIONS = frozenset({"lambda:InvokeFunction"})
+
+
+def schema_type(resource_type: str) -> str:
+    """The type whose permissions `resource_type`'s handler has: every Custom::Name is a custom resource."""
+    return CUSTOM_RESOURCE if resource_type.startswith("Custom::") else resource_type
 
 # Placeholders that name one resource existing before the stack operation, and the types that act on it.
 PINNED = {
     "HOSTED_ZONE_ID": {"AWS::Route53::RecordSet"},  # the custom domain's alias records
     "DISTRIBUTION_ID": {"AWS::CloudFront::Distribution"},  # the stack's distribution, after the first deploy
     "CLOUDFORMATION_ROLE": {"AWS::CloudFormation::Stack"},  # the role itself, passed on to the nested stacks
-    "SAM_BUCKET": {"AWS::CloudFormation::Stack"},  # the nested templates `sam deploy` uploaded
+    # what `sam deploy` uploaded: the nested templates, the functions' code, the layers' content
+    "SAM_BUCKET": {"AWS::CloudFormation::Stack", "AWS::Lambda::Function", "AWS::Lambda::LayerVersion"},
 }
 
 
@@ -91,6 +106,7 @@ OWN_TYPES = {
     "AWS::IAM::ManagedPolicy": {"iam:policy"},
     "AWS::S3::Bucket": {"s3:bucket", "s3:object"},  # its handlers also list calls on its objects (s3:DeleteObject)
     "AWS::S3::BucketPolicy": {"s3:bucket"},  # a bucket policy is the bucket's own configuration
+    "AWS::Lambda::LayerVersion": {"lambda:layer", "lambda:layerVersion"},  # a version is published on its layer
     "AWS::ServiceDiscovery::PrivateDnsNamespace": {"servicediscovery:namespace"},
 }
 
@@ -113,6 +129,13 @@ ACTS_ON = {
     "AWS::IAM::ManagedPolicy": {"iam:AttachRolePolicy": "iam:role", "iam:DetachRolePolicy": "iam:role"},
     # the service role, passed on to the nested stacks
     "AWS::CloudFormation::Stack": {"iam:PassRole": "iam:role"},
+    # the function's execution role, and its code as `sam deploy` uploaded it
+    "AWS::Lambda::Function": {"iam:PassRole": "iam:role", "s3:GetObject": "s3:object",
+                              "s3:GetObjectVersion": "s3:object"},
+    # the layer's content as `sam deploy` uploaded it
+    "AWS::Lambda::LayerVersion": {"s3:GetObject": "s3:object", "s3:GetObjectVersion": "s3:object"},
+    # the function the ServiceToken names
+    CUSTOM_RESOURCE: {"lambda:InvokeFunction": "lambda:function"},
 }
 
 
@@ -171,7 +194,7 @@ def own_arn_formats(resource_type: str) -> frozenset[str]:
 def works_on(resource_type: str, action: str) -> frozenset[str]:
     """The ARN formats of the resources the handler of `resource_type` calls `action` on: the type's own,
     and the other type ACTS_ON names for that call."""
-    other = {names[a] for names in (ACTS_ON.get("*", {}), ACTS_ON.get(resource_type, {}))
+    other = {names[a] for names in (ACTS_ON.get("*", {}), ACTS_ON.get(schema_type(resource_type), {}))
              for a in names if a.lower() == action.lower()}
     return own_arn_formats(resource_type) | frozenset(_formats(other))
 
@@ -198,7 +221,7 @@ def _passes_to(statement: dict, resource_type: str) -> bool:
     for keys in statement.get("Condition", {}).values():
         for key, values in keys.items():
             if key.lower() == "iam:passedtoservice":
-                service = PASSED_TO.get(resource_type)
+                service = PASSED_TO.get(schema_type(resource_type))
                 if service is None or not any(fnmatch.fnmatchcase(service, v) for v in as_list(values)):
                     return False
     return True
@@ -246,6 +269,8 @@ def refusal(doc: dict, resource_type: str, action: str) -> str | None:
 
 def handler_permissions(resource_type: str) -> set[str]:
     """Every permission the type's create, read, update and delete handlers list."""
+    if schema_type(resource_type) == CUSTOM_RESOURCE:
+        return set(CUSTOM_RESOURCE_PERMISSIONS)
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
     schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, resource_type).schema
     handlers = schema.get("handlers", {})
@@ -298,11 +323,30 @@ print(json.dumps([sorted({r["Type"] for r in transform(t, {}, NoManagedPolicies(
 """
 
 
+# The SAM properties that name a local folder `sam package` zips and uploads, replacing the path with the
+# object's s3:// URI (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-cli-command-reference-sam-package.html);
+# the translator accepts only the URI.
+LOCAL_PATHS = {"AWS::Serverless::LayerVersion": "ContentUri", "AWS::Serverless::Function": "CodeUri"}
+
+
+def as_packaged(template: dict) -> dict:
+    """`template` with each local folder of LOCAL_PATHS replaced by an s3:// URI, as `sam package` leaves it."""
+    out = json.loads(json.dumps(template))
+    for resource in out.get("Resources", {}).values():
+        name = LOCAL_PATHS.get(resource.get("Type"))
+        value = resource.get("Properties", {}).get(name)
+        if isinstance(value, str) and not value.startswith("s3://"):
+            resource["Properties"][name] = f"s3://sam-bucket/{value.strip('/').replace('/', '-')}.zip"
+    return out
+
+
 def transformed_types(templates: list[dict], python: Path | str = ROOT / ".venv-sam" / "bin" / "python") -> set[str]:
     """The resource types CloudFormation creates for SAM templates (AWS::Serverless::Application becomes
-    AWS::CloudFormation::Stack), by the SAM translator itself (in .venv-sam, with the SAM CLI)."""
+    AWS::CloudFormation::Stack, a layer of a local folder AWS::Lambda::LayerVersion), by the SAM translator
+    itself (in .venv-sam, with the SAM CLI), on the templates as `sam package` leaves them."""
     import os
     import subprocess
+    templates = [as_packaged(t) for t in templates]
     result = subprocess.run([str(python), "-c", SAM_TRANSFORM], input=json.dumps(templates), capture_output=True,
                             text=True, timeout=120, check=False, env={**os.environ, "AWS_DEFAULT_REGION": SCHEMA_REGION})
     if result.returncode != 0:

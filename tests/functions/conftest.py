@@ -7,6 +7,8 @@ CloudFormation reads a custom resource's answer from the presigned S3 URL it gav
 `responses` is a local HTTP server on 127.0.0.1 that keeps every PUT (path, headers, body) so a test
 reads exactly what the handler sent, and can check that nothing was sent. A path ending in
 /status/<code> answers with that HTTP status, as S3 does for an expired URL (403) or a fault (5xx).
+A GET answers the body a test put in `served` (a presigned layer URL's zip), 404 otherwise.
+`cloudformation` is the same server under the site tests' name, with `event` making requests to it.
 """
 from __future__ import annotations
 
@@ -37,16 +39,21 @@ class Response:
 class ResponseServer:
     url: str
     received: list[Response] = field(default_factory=list)
+    served: dict[str, bytes] = field(default_factory=dict)  # path -> body a GET returns
 
     def only(self) -> Response:
         """The one response sent since the test began (fails when there were none or several)."""
         assert len(self.received) == 1, f"expected one response, got {len(self.received)}"
         return self.received[0]
 
+    def answers(self) -> list[dict]:
+        return [r.body for r in self.received]
+
 
 @pytest.fixture(scope="session")
 def response_server():
-    received: list[Response] = []
+    endpoint = ResponseServer("")
+    received = endpoint.received
 
     class Handler(BaseHTTPRequestHandler):
         def do_PUT(self):  # noqa: N802 (http.server's name)
@@ -57,13 +64,21 @@ def response_server():
             self.send_header("Content-Length", "0")
             self.end_headers()
 
+        def do_GET(self):  # noqa: N802
+            body = endpoint.served.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
         def log_message(self, *args):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield ResponseServer(f"http://127.0.0.1:{server.server_address[1]}", received)
+    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield endpoint
     server.shutdown()
     server.server_close()
 
@@ -74,3 +89,25 @@ def responses(response_server):
     response_server.received.clear()
     yield response_server
     response_server.received.clear()
+
+
+@pytest.fixture
+def cloudformation(responses):
+    """The response server under the name the site tests use, its served bodies emptied too."""
+    responses.served.clear()
+    yield responses
+    responses.served.clear()
+
+
+@pytest.fixture
+def event(cloudformation):
+    """A custom resource request as CloudFormation sends it: event(RequestType, properties, physical id)."""
+    def make(kind: str, properties: dict, physical: str | None = None, logical: str = "Site") -> dict:
+        out = {"RequestType": kind, "ResponseURL": f"{cloudformation.url}/response?signed=1",
+               "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s-FrontendStack-X/guid",
+               "RequestId": f"req-{len(cloudformation.received)}-{kind}", "LogicalResourceId": logical,
+               "ResourceType": "Custom::Test", "ResourceProperties": {"ServiceToken": "arn:fn", **properties}}
+        if physical is not None:
+            out["PhysicalResourceId"] = physical
+        return out
+    return make

@@ -65,7 +65,24 @@ def stale(gaps: dict[tuple[str, str], str], entries: list[rp.NotNeeded]) -> list
 def test_the_types_are_what_cloudformation_creates(types):
     assert not [t for t in types if t.startswith("AWS::Serverless::")], "the SAM transform's output, not its input"
     assert {"AWS::CloudFormation::Stack", "AWS::ServiceDiscovery::PrivateDnsNamespace", "AWS::ECS::TaskDefinition",
-            "AWS::CloudFront::Distribution", "AWS::PricingPlanManager::Subscription", "AWS::Budgets::Budget"} <= types
+            "AWS::CloudFront::Distribution", "AWS::PricingPlanManager::Subscription", "AWS::Budgets::Budget",
+            # the site's layer (the parent's, after the transform), its publisher and the custom resource
+            "AWS::Lambda::LayerVersion", "AWS::Lambda::Function", "Custom::SitePublish"} <= types
+
+
+def test_cloudformation_may_invoke_the_custom_resources_functions_and_only_the_stacks(policy, types):
+    """A custom resource's handler is its ServiceToken's function, which CloudFormation invokes with the service
+    role (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html): every
+    Custom:: type asks lambda:InvokeFunction on a function, and the role grants it on the stack's functions only."""
+    custom = sorted(t for t in types if t.startswith("Custom::"))
+    assert custom and all(rp.handler_permissions(t) == {"lambda:InvokeFunction"} for t in custom)
+    for resource_type in custom:
+        assert rp.refusal(policy, resource_type, "lambda:InvokeFunction") is None
+    (invoke,) = [s for s in rp.statements(policy) if "lambda:InvokeFunction" in rp.as_list(s["Action"])]
+    assert invoke["Resource"] == "arn:aws:lambda:REGION:ACCOUNT_ID:function:STACK-*"
+    without = {**policy, "Statement": [s for s in rp.statements(policy) if s is not invoke]}
+    assert unlisted(rp.gaps(set(custom), without), NOT_NEEDED) == [
+        f"{t} lambda:InvokeFunction: no statement allows it" for t in custom]
 
 
 def test_the_service_role_grants_every_handler_permission_or_lists_it_as_not_needed(gaps):

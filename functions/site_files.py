@@ -5,18 +5,24 @@ point at them (and is never cached). No bundler: this is the whole build.
 Only what a browser needs is uploaded: an allow-list of file types, never a dotfile or a
 dot-directory (.git, .env, .DS_Store, .idea, vim's .x.swp), nor editor or OS litter (x~,
 Thumbs.db, desktop.ini: not on the list). Everything else is skipped and named, so a
-forgotten secret or backup in frontend/ never becomes a public URL."""
+forgotten secret or backup in frontend/ never becomes a public URL.
+
+Two readers feed the same build: read_folder (`make publish`, from a clone) and read_zip (the stack's
+publisher, functions/site_publish.py, from the zip `sam deploy` packaged). Standard library only: this
+module runs in Lambda too, so it imports nothing of scripts/ (the log is a parameter)."""
 from __future__ import annotations
 
 import hashlib
+import io
 import mimetypes
 import re
+import stat
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.common import ROOT, log
-
-SOURCE = ROOT / "frontend"
+SOURCE = Path(__file__).resolve().parent.parent / "frontend"  # in a clone; the publisher reads a zip instead
 HASHED_DIR = "assets/"
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
@@ -73,7 +79,11 @@ def publishable(key: str) -> bool:
     return bool(dot and stem) and ext.lower() in PUBLISHED_TYPES
 
 
-def build(source: Path = SOURCE, log=log) -> dict[str, SiteFile]:
+NOT_A_SITE_TYPE = "not a published file type: see PUBLISHED_TYPES in functions/site_files.py"
+
+
+def read_folder(source: Path, log: Callable[[str], None] = print) -> dict[str, bytes]:
+    """The publishable files under `source` (key -> bytes); a link out of it is skipped."""
     files = {}
     root = source.resolve()
     for path in sorted(source.rglob("*")):
@@ -85,17 +95,62 @@ def build(source: Path = SOURCE, log=log) -> dict[str, SiteFile]:
         elif publishable(key):
             files[key] = path.read_bytes()
         else:
-            log(f"  skipped {key} (not a published file type: see PUBLISHED_TYPES in scripts/site.py)")
+            log(f"  skipped {key} ({NOT_A_SITE_TYPE})")
+    return files
+
+
+def read_zip(data: bytes, log: Callable[[str], None] = print) -> dict[str, bytes]:
+    """The publishable files of a zip of the site (key -> bytes), read in memory. A link stored as a link
+    is skipped; a name out of the archive (/x, ../x, an empty part) is not publishable (publishable's
+    dot and empty-part rule). `sam package` follows links when it zips a folder and stores the
+    target's content, so a link out of frontend/ is caught only where the folder is read (read_folder)."""
+    files = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in sorted(archive.infolist(), key=lambda i: i.filename):
+            key = info.filename
+            if info.is_dir():
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                log(f"  skipped {key} (a link)")
+            elif publishable(key):
+                files[key] = archive.read(info)
+            else:
+                log(f"  skipped {key} ({NOT_A_SITE_TYPE})")
+    return files
+
+
+def site(files: dict[str, bytes]) -> dict[str, SiteFile]:
+    """The files as uploaded: assets renamed with their hash, the HTML pointing at the new names."""
     renamed = {key: hashed_name(key, body) for key, body in files.items() if key.startswith(HASHED_DIR)}
-    site: dict[str, SiteFile] = {}
+    out: dict[str, SiteFile] = {}
     for key, body in files.items():
         if key.endswith(".html"):
             text = body.decode()
             for old, new in renamed.items():
                 text = text.replace(f'"/{old}"', f'"/{new}"')
-            site[key] = SiteFile(key, text.encode(), content_type(key), NO_CACHE)
+            out[key] = SiteFile(key, text.encode(), content_type(key), NO_CACHE)
         elif key in renamed:
-            site[renamed[key]] = SiteFile(renamed[key], body, content_type(key), IMMUTABLE)
+            out[renamed[key]] = SiteFile(renamed[key], body, content_type(key), IMMUTABLE)
         else:
-            site[key] = SiteFile(key, body, content_type(key), SHORT)
-    return site
+            out[key] = SiteFile(key, body, content_type(key), SHORT)
+    return out
+
+
+def build(source: Path = SOURCE, log: Callable[[str], None] = print) -> dict[str, SiteFile]:
+    return site(read_folder(source, log))
+
+
+def plan(built: dict[str, SiteFile], remote: dict[str, str]) -> tuple[list[SiteFile], list[str]]:
+    """(files to upload, keys to delete) given the bucket's key -> ETag. A single-part upload's ETag is
+    its MD5 under SSE-S3 (the bucket's encryption), so an unchanged file is not sent again."""
+    upload = [f for key, f in sorted(built.items()) if remote.get(key) != f.md5]
+    stale = sorted(set(remote) - set(built))
+    return upload, stale
+
+
+def invalidation_paths(upload: list[SiteFile], stale: list[str]) -> list[str]:
+    """What CloudFront must forget: changed files that are not content-hashed, and removed ones."""
+    paths = {f"/{f.key}" for f in upload if not f.immutable} | {f"/{k}" for k in stale}
+    if "/index.html" in paths:
+        paths.add("/")  # the default root object
+    return sorted(paths)

@@ -1,11 +1,11 @@
-"""The site the stack publishes (frontend/ built as scripts/site.py builds it: hashed assets, cache headers,
+"""The site the stack publishes (frontend/ built as functions/site_files.py builds it: hashed assets, cache headers,
 the file-type allow-list). Publishing it is the stack's site custom resource (tests/functions)."""
 import re
 import shutil
 
 import pytest
 
-from scripts.site import IMMUTABLE, NO_CACHE, SOURCE, build, publishable
+from functions.site_files import IMMUTABLE, NO_CACHE, SOURCE, build, publishable
 
 
 def test_build_hashes_assets_and_points_index_at_them():

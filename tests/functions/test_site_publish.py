@@ -1,0 +1,228 @@
+"""Custom::SitePublish (functions/site_publish.py) against moto: what a deploy leaves in the bucket and
+asks of CloudFront, and the answer CloudFormation always gets.
+
+moto keeps a layer's content but returns no URL that serves it (Content.Location is "s3://"), so each
+test gives the handler a `fetch` that returns the zip it published as the layer, after checking the
+handler asked for the location the layer reports; the real download (urllib) is tested on its own
+against the local HTTP server."""
+from __future__ import annotations
+
+import io
+import re
+import stat
+import zipfile
+
+import boto3
+import pytest
+import site_files
+import site_publish
+from moto import mock_aws
+
+FRONTEND = {
+    "index.html": b'<!doctype html><link rel="stylesheet" href="/assets/app.css"><script src="/assets/app.js"></script>',
+    "assets/app.css": b"body{margin:0}",
+    "assets/app.js": b"console.log(1)",
+    "robots.txt": b"User-agent: *",
+}
+
+
+def zipped(files: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        for key, body in files.items():
+            archive.writestr(key, body)
+        for key, target in (links or {}).items():
+            info = zipfile.ZipInfo(key)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+    return data.getvalue()
+
+
+class Deployment:
+    """A bucket, a distribution and the site's layer, as frontend.yml and parent.yml make them."""
+
+    def __init__(self, event):
+        self.event = event
+        self.s3, self.cloudfront, self.awslambda = (boto3.client(n) for n in ("s3", "cloudfront", "lambda"))
+        self.bucket = "stack-frontend-bucket-abc"
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        self.distribution = self.cloudfront.create_distribution(DistributionConfig={
+            "CallerReference": "site", "Comment": "", "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [{"Id": "site", "DomainName": f"{self.bucket}.s3.amazonaws.com",
+                                                  "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+            "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
+        })["Distribution"]["Id"]
+        self.zips: dict[str, bytes] = {}
+
+    def layer(self, files: dict[str, bytes], links: dict[str, str] | None = None) -> str:
+        data = zipped(files, links)
+        arn = self.awslambda.publish_layer_version(LayerName="stack-source-site", Content={"ZipFile": data})[
+            "LayerVersionArn"]
+        self.zips[arn] = data
+        return arn
+
+    def properties(self, arn: str, **changes) -> dict:
+        return {"SiteSourceArn": arn, "BucketName": self.bucket, "DistributionId": self.distribution, **changes}
+
+    def run(self, kind: str, properties: dict, physical: str | None = None) -> None:
+        def fetch(url: str) -> bytes:
+            arn = properties["SiteSourceArn"]
+            layer, _, version = arn.rpartition(":")
+            assert url == self.awslambda.get_layer_version(LayerName=layer, VersionNumber=int(version))[
+                "Content"]["Location"]
+            return self.zips[arn]
+        site_publish.answer(self.event(kind, properties, physical), fetch)
+
+    def publish(self, files: dict[str, bytes], kind: str = "Create", **kwargs) -> None:
+        self.run(kind, self.properties(self.layer(files, **kwargs)),
+                 None if kind == "Create" else self.bucket)
+
+    def stored(self) -> dict[str, dict]:
+        """key -> its current version, content type and cache control."""
+        heads = {o["Key"]: self.s3.head_object(Bucket=self.bucket, Key=o["Key"])
+                 for o in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])}
+        return {k: {n: h[n] for n in ("VersionId", "ContentType", "CacheControl")} for k, h in heads.items()}
+
+    def invalidations(self) -> list[list[str]]:
+        ids = [i["Id"] for i in self.cloudfront.list_invalidations(DistributionId=self.distribution)[
+            "InvalidationList"].get("Items", [])]
+        return [sorted(self.cloudfront.get_invalidation(DistributionId=self.distribution, Id=i)["Invalidation"][
+            "InvalidationBatch"]["Paths"]["Items"]) for i in ids]
+
+
+@pytest.fixture
+def deployment(event):
+    with mock_aws():
+        yield Deployment(event)
+
+
+def test_create_uploads_the_site_with_its_headers_and_invalidates_the_page(deployment, cloudformation):
+    deployment.publish(FRONTEND)
+    stored = deployment.stored()
+    (css,), (js,) = ([k for k in stored if k.startswith("assets/") and k.endswith(ext)] for ext in (".css", ".js"))
+    assert re.fullmatch(r"assets/app\.[0-9a-f]{10}\.css", css) and re.fullmatch(r"assets/app\.[0-9a-f]{10}\.js", js)
+    assert set(stored) == {"index.html", "robots.txt", css, js}
+    assert (stored["index.html"]["ContentType"], stored["index.html"]["CacheControl"]) == (
+        "text/html; charset=utf-8", site_files.NO_CACHE)
+    assert (stored[js]["ContentType"], stored[js]["CacheControl"]) == ("text/javascript; charset=utf-8",
+                                                                      site_files.IMMUTABLE)
+    assert stored["robots.txt"]["CacheControl"] == site_files.SHORT
+    page = deployment.s3.get_object(Bucket=deployment.bucket, Key="index.html")["Body"].read().decode()
+    assert f'"/{css}"' in page and f'"/{js}"' in page and '"/assets/app.js"' not in page
+    assert deployment.invalidations() == [["/", "/index.html", "/robots.txt"]]
+    (answer,) = cloudformation.received
+    assert answer.body["Status"] == "SUCCESS" and answer.body["PhysicalResourceId"] == deployment.bucket
+    assert answer.body["Data"] == {"Uploaded": 4, "Removed": 0}
+    assert answer.path == "/response?signed=1" and answer.headers["content-type"] == ""
+    assert answer.body["RequestId"] == "req-0-Create" and answer.body["LogicalResourceId"] == "Site"
+
+
+def test_an_update_uploads_and_invalidates_only_the_changed_file(deployment, cloudformation):
+    deployment.publish(FRONTEND)
+    before = deployment.stored()
+    deployment.publish({**FRONTEND, "robots.txt": b"User-agent: *\nDisallow: /private"}, kind="Update")
+    after = deployment.stored()
+    assert [k for k in after if after[k]["VersionId"] != before[k]["VersionId"]] == ["robots.txt"]
+    assert deployment.invalidations()[1:] == [["/robots.txt"]]
+    assert cloudformation.answers()[-1]["Data"] == {"Uploaded": 1, "Removed": 0}
+
+
+def test_a_file_that_left_the_site_is_deleted(deployment, cloudformation):
+    deployment.publish(FRONTEND)
+    deployment.publish({k: v for k, v in FRONTEND.items() if k != "robots.txt"}, kind="Update")
+    assert "robots.txt" not in deployment.stored()
+    assert deployment.invalidations()[1:] == [["/robots.txt"]]
+    assert cloudformation.answers()[-1]["Data"] == {"Uploaded": 0, "Removed": 1}
+
+
+def test_an_unchanged_site_uploads_and_invalidates_nothing(deployment, cloudformation):
+    deployment.publish(FRONTEND)
+    before = deployment.stored()
+    deployment.publish(FRONTEND, kind="Update")
+    assert deployment.stored() == before
+    assert len(deployment.invalidations()) == 1
+    assert cloudformation.answers()[-1]["Status"] == "SUCCESS"
+    assert cloudformation.answers()[-1]["Data"] == {"Uploaded": 0, "Removed": 0}
+
+
+def test_files_a_site_does_not_serve_and_links_are_skipped_and_named(deployment, cloudformation, capsys):
+    litter = {".env": b"API_KEY=secret", "assets/app.js.map": b"{}", ".git/config": b"[core]",
+              "node_modules/x/index.js": b"1", "../outside.txt": b"x", "/etc/passwd.txt": b"x"}
+    deployment.publish({**FRONTEND, **litter}, links={"linked.txt": "/etc/passwd"})
+    assert set(deployment.stored()) == set(site_files.site(FRONTEND))
+    printed = capsys.readouterr().out
+    for key in [*litter, "linked.txt"]:
+        assert f"skipped {key} " in printed
+    assert cloudformation.answers()[-1]["Status"] == "SUCCESS"
+
+
+def test_delete_empties_the_bucket_of_every_version_and_delete_marker(deployment, cloudformation):
+    deployment.publish(FRONTEND)
+    deployment.publish({"index.html": b"<p>two</p>"}, kind="Update")  # old versions and delete markers now
+    s3 = deployment.s3
+    listed = s3.list_object_versions(Bucket=deployment.bucket)
+    assert listed.get("DeleteMarkers") and len(listed["Versions"]) > 1
+    deployment.run("Delete", deployment.properties(deployment.layer(FRONTEND)), deployment.bucket)
+    listed = s3.list_object_versions(Bucket=deployment.bucket)
+    assert not listed.get("Versions") and not listed.get("DeleteMarkers")
+    s3.delete_bucket(Bucket=deployment.bucket)  # what CloudFormation does next
+    assert cloudformation.answers()[-1]["Status"] == "SUCCESS"
+    assert cloudformation.answers()[-1]["PhysicalResourceId"] == deployment.bucket
+
+
+@pytest.mark.parametrize("physical", ["Site-unpublished", "another-bucket"])
+def test_delete_with_another_physical_id_leaves_the_bucket_alone(deployment, cloudformation, physical):
+    deployment.publish(FRONTEND)
+    before = deployment.stored()
+    deployment.run("Delete", deployment.properties(deployment.layer(FRONTEND)), physical)
+    assert deployment.stored() == before
+    assert cloudformation.answers()[-1]["Status"] == "SUCCESS"
+    assert cloudformation.answers()[-1]["PhysicalResourceId"] == physical
+
+
+@pytest.mark.parametrize("name, value", [("SiteSourceArn", "not-an-arn"), ("BucketName", ["a", "b"]),
+                                         ("DistributionId", None)])
+def test_a_missing_or_malformed_property_fails_naming_it(deployment, cloudformation, name, value):
+    properties = deployment.properties(deployment.layer(FRONTEND))
+    properties = {k: v for k, v in properties.items() if k != name} | ({} if value is None else {name: value})
+    deployment.run("Create", properties)
+    (answer,) = cloudformation.answers()
+    assert answer["Status"] == "FAILED" and f"property {name} is missing or malformed" in answer["Reason"]
+    assert answer["PhysicalResourceId"] == "Site-unpublished", "its rollback Delete must not empty the bucket"
+    assert deployment.stored() == {}
+
+
+def test_a_failed_create_rolls_back_without_touching_the_bucket(deployment, cloudformation):
+    deployment.publish(FRONTEND)
+    before = deployment.stored()
+    deployment.run("Create", {"BucketName": deployment.bucket})
+    failed = cloudformation.answers()[-1]
+    deployment.run("Delete", {"BucketName": deployment.bucket}, failed["PhysicalResourceId"])
+    assert deployment.stored() == before and cloudformation.answers()[-1]["Status"] == "SUCCESS"
+
+
+def test_an_aws_error_fails_the_resource_with_it_in_one_line(deployment, cloudformation):
+    deployment.run("Update", deployment.properties(deployment.layer(FRONTEND), BucketName="no-such-bucket"),
+                   "no-such-bucket")
+    (answer,) = cloudformation.answers()
+    assert answer["Status"] == "FAILED" and "NoSuchBucket" in answer["Reason"] and "\n" not in answer["Reason"]
+    assert answer["PhysicalResourceId"] == "no-such-bucket"
+
+
+def test_a_layer_without_a_site_fails(deployment, cloudformation):
+    deployment.publish({".env": b"x", "notes.md": b"todo"})
+    (answer,) = cloudformation.answers()
+    assert answer["Status"] == "FAILED" and "holds no publishable file" in answer["Reason"]
+    assert deployment.stored() == {}
+
+
+def test_the_download_reads_the_presigned_url(cloudformation):
+    cloudformation.served["/layer.zip?X-Amz-Signature=abc"] = zipped(FRONTEND)
+    data = site_publish.download(f"{cloudformation.url}/layer.zip?X-Amz-Signature=abc")
+    assert site_files.read_zip(data) == FRONTEND
+
+
+def test_a_failed_download_is_an_error(cloudformation):
+    with pytest.raises(OSError, match="404"):
+        site_publish.download(f"{cloudformation.url}/expired.zip")
