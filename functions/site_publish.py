@@ -133,16 +133,16 @@ def answer(event: dict, fetch=download) -> None:
             bucket = (event.get("ResourceProperties") or {}).get("BucketName")
             if physical == bucket:
                 print(f"emptied {bucket}: {empty(bucket)} versions and delete markers")
-            custom_resource.send(event, custom_resource.SUCCESS, "", physical)
+            custom_resource.send(event, "SUCCESS", "", physical)
             return
         if kind not in ("Create", "Update"):
             raise BadProperty(f"unknown RequestType {kind!r}")
         given = properties(event)
         data = publish(event, given, fetch)
-        custom_resource.send(event, custom_resource.SUCCESS, "", given["BucketName"], data)
+        custom_resource.send(event, "SUCCESS", "", given["BucketName"], data)
     except Exception as error:  # noqa: BLE001 (CloudFormation gets every failure as a FAILED answer)
         print(f"failed: {type(error).__name__}: {error}")
-        custom_resource.send(event, custom_resource.FAILED, f"site publish failed: {type(error).__name__}: {error}",
+        custom_resource.send(event, "FAILED", f"site publish failed: {type(error).__name__}: {error}",
                              physical)
 
 
