@@ -18,6 +18,9 @@ BAD = {
     "bad/desired_count.yml": "E9105",
     "bad/spa_fallback.yml": "E9106",
     "bad/listener_race.yml": "E9107",
+    "bad/custom_resource_timeout.yml": "E9108",
+    "bad/ecr_repository.yml": "E9109",
+    "bad/function_log_group.yml": "E9110",
 }
 
 
