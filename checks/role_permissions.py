@@ -88,6 +88,7 @@ REVIEWED_HANDLERS = {
                                 "codebuild:BatchGetProjects", "iam:PassRole"},
     "Custom::*": {"lambda:InvokeFunction"},
     "AWS::CloudFormation::CustomResource": {"lambda:InvokeFunction"},
+    "AWS::CloudFormation::WaitConditionHandle": set(),  # CloudFormation's own presigned URL: no AWS call
 }
 
 
@@ -282,14 +283,23 @@ def refusal(doc: dict, resource_type: str, action: str) -> str | None:
 
 # ---------------------------------------------------------------- what the handlers call
 
-def handler_permissions(resource_type: str) -> set[str]:
-    """Every permission the type's create, read, update and delete handlers list (REVIEWED_HANDLERS for a type
-    whose schema lists none)."""
+def schema_permissions(resource_type: str) -> set[str]:
+    """The permissions the type's registry schema lists for its create, read, update and delete handlers."""
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
     schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, resource_type).schema
     handlers = schema.get("handlers", {})
-    listed = {p for h in HANDLERS for p in handlers.get(h, {}).get("permissions", [])}
-    return listed or {p for entry in reviewed(REVIEWED_HANDLERS, resource_type) for p in entry}
+    return {p for h in HANDLERS for p in handlers.get(h, {}).get("permissions", [])}
+
+
+def unknown_types(types: set[str]) -> list[str]:
+    """Types whose calls the check cannot know: no handler permissions in their schema, no REVIEWED_HANDLERS entry."""
+    return sorted(t for t in types if not schema_permissions(t) and not reviewed(REVIEWED_HANDLERS, t))
+
+
+def handler_permissions(resource_type: str) -> set[str]:
+    """Every permission the type's create, read, update and delete handlers list (REVIEWED_HANDLERS for a type
+    whose schema lists none)."""
+    return schema_permissions(resource_type) or {p for entry in reviewed(REVIEWED_HANDLERS, resource_type) for p in entry}
 
 
 def gaps(types: set[str], doc: dict) -> dict[tuple[str, str], str]:
