@@ -34,9 +34,10 @@ SERVICES_DIR = "services"
 IMAGE_PARAMETER = "ImageUri"
 # A prefix CloudFront sends to the ingress (/api/*) that a route key and the descriptor's JSON can carry.
 PATH_PREFIX = re.compile(r"^/api(/[A-Za-z0-9._~-]+)*$")
-# Lowercase letters and digits, starting with a letter: the directory, the ECR repository
-# (<stack>-services-<name>) and, capitalized, the logical id <Name>Service. 24 characters keep the nested
-# stack's name (<stack>-<Name>Service-<13 random>, at most 128) within bounds for a stack name up to 80.
+# Lowercase letters and digits, starting with a letter: the directory, the source layer
+# (<stack>-source-services-<name>, at most 140) and, capitalized, the logical ids <Name>Service and
+# <Name>Source. 24 characters keep the nested stack's name (<stack>-<Name>Service-<13 random>, at most 128)
+# and the layer's name within bounds for a stack name up to 80.
 NAME = re.compile(r"^[a-z][a-z0-9]*$")
 MAX_NAME = 24
 TOP_PRIORITY = 50000  # service.yml's ListenerRulePriority maximum: the catch-all /api service's
@@ -77,7 +78,7 @@ def check_name(name: str, parent: dict, root: Path) -> None:
         raise ServiceError(f"service name {name!r}: use lowercase letters and digits, starting with a letter")
     if len(name) > MAX_NAME:
         raise ServiceError(f"service name {name!r} is {len(name)} characters: at most {MAX_NAME} "
-                           "(it names the nested stack and the image repository)")
+                           "(it names the nested stack and the source layer)")
     for key in (key_of(name), source_key(name)):
         if key in parent.get("Resources", {}) or key in parent.get("Outputs", {}):
             raise ServiceError(f"parent.yml already has {key}: pick another name")

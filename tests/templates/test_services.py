@@ -59,7 +59,7 @@ def test_every_service_is_named_key_service_and_has_a_build_recipe_and_an_output
         build = resource["Metadata"]["Build"]
         assert (ROOT / build["Context"] / "Dockerfile").exists()
         assert build["ImageParameter"] in parent["Parameters"]
-        assert image_of(parent, name, "") == "", "no image given: no task"
+        assert image_of(parent, name, "") == "", "no image given: the stack builds it"
         everyone = {r["Metadata"]["Build"]["Context"]: f"{r['Metadata']['Build']['Context']}@sha256:{'0' * 64}"
                     for r in service_resources(parent).values()}
         assert image_of(parent, name, image_value(everyone)) == everyone[build["Context"]]
