@@ -10,6 +10,7 @@ https://docs.aws.amazon.com/codebuild/latest/userguide/sample-build-notification
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requests.html (ServiceTimeout)."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from blueprint.templates import service_resources
+from checks.render import PARENT as PARENT_FILE
 from checks.render import TWO_SERVICES, parents, template
 from tests.templates.conftest import service, stack
 
@@ -174,3 +176,38 @@ def test_the_descriptor_reports_the_built_version_and_nothing_for_a_given_image(
 
 def test_the_second_service_builds_for_its_own_architecture():
     assert service("SecondService", TWO_SERVICES)["Image"]["Properties"]["Architecture"] == "X86_64"
+
+
+SAM_PACKAGES = """
+import json
+from samcli.lib.package.packageable_resources import RESOURCES_EXPORT_LIST
+print(json.dumps(sorted({(r.RESOURCE_TYPE, r.PROPERTY_NAME) for r in RESOURCES_EXPORT_LIST})))
+"""
+
+
+def local_paths(doc: dict) -> list[tuple[str, str, str]]:
+    """(type, property, value) of each top-level property that names a path in the repository (a directory or
+    file beside the template, or a value ending in "/"): what `sam deploy` must upload for CloudFormation."""
+    from checks.render import ROOT
+    out = []
+    for resource in doc.get("Resources", {}).values():
+        for prop, value in (resource.get("Properties") or {}).items():
+            if isinstance(value, str) and "://" not in value and re.fullmatch(r"[A-Za-z0-9_./-]+", value) \
+                    and (value.endswith("/") or (ROOT / value).exists()) and not value.startswith("/"):
+                out.append((resource["Type"], prop, value))
+    return out
+
+
+def test_every_local_path_in_the_templates_is_one_sam_deploy_uploads():
+    """`sam deploy` (sam package) uploads a local path only for the properties SAM CLI lists
+    (samcli/lib/package/packageable_resources.py); any other would reach CloudFormation as a bare string. The
+    build contexts (layers), the functions' code and the nested templates all qualify, by SAM CLI's own list."""
+    from checks.render import CHILD_TEMPLATES
+    from tests.templates.conftest import run, venv_tool
+    result = run([venv_tool(".venv-sam", "python"), "-c", SAM_PACKAGES])
+    packaged = {tuple(pair) for pair in json.loads(result.stdout)} | {("AWS::Serverless::Application", "Location")}
+    found = [p for name in (PARENT_FILE, *CHILD_TEMPLATES) for p in local_paths(template(name))]
+    assert {("AWS::Serverless::LayerVersion", "ContentUri", "app"), ("AWS::Lambda::Function", "Code", "functions/"),
+            ("AWS::Serverless::Application", "Location", "build.yml")} <= set(found)
+    assert [p for p in found if p[:2] not in packaged] == []
+    assert ("AWS::ECS::TaskDefinition", "Family") not in packaged  # the list is SAM CLI's, not everything
