@@ -1,0 +1,1 @@
+"""The custom resources' Lambda code: one directory, the CodeUri of every function (flat modules)."""

@@ -1,0 +1,308 @@
+"""Custom::ImageBuild: the stack builds the image its service runs, in CodeBuild, and CloudFormation
+learns the outcome from CodeBuild's own events.
+
+One function, two callers:
+
+* CloudFormation sends Create/Update/Delete requests for the `Image` resource of a service stack.
+  Create/Update validates the properties, names the image by its source (the first 12 hex digits of the
+  source layer's CodeSha256, plus the architecture), and answers SUCCESS at once when the repository
+  already holds that tag: an unchanged context, a retry, or a rollback to the previous source builds
+  nothing. Otherwise it starts a CodeBuild build and returns WITHOUT answering; the request's
+  ResponseURL, StackId, RequestId and LogicalResourceId travel with the build as CFN_* environment
+  variables. Delete stops this resource's running builds (a rollback leaves no build pushing into a
+  repository being deleted) and answers SUCCESS.
+* EventBridge sends CodeBuild's "Build State Change" events for the project. A finished build started by
+  a request (one with CFN_* variables) is answered from here: SUCCEEDED -> SUCCESS with the image by
+  digest; FAILED, FAULT, STOPPED or TIMED_OUT -> FAILED with the phase, the last lines of the build log
+  and the link to the whole log.
+
+Why completion comes from the events and not from a waiting Lambda: a Docker build can outlast a
+Lambda's 15 minutes, and a poller (CDK's provider framework with isComplete) costs a state machine
+and a polling loop. Why not answer from inside the build, as tmokmss/deploy-time-build and
+CloudSnorkel/cdk-github-runners do: a build that fails before its buildspec runs (no capacity, an image
+pull or a source download failing, a queue timeout) runs no command at all, so it never answers, and
+CloudFormation waits out its timeout ("Sometimes CodeBuild build fails before running buildspec,
+without calling the CFn callback", deploy-time-build's lambda/trigger-codebuild/index.ts;
+cdk-github-runners#540 is a user waiting an hour for such a response). CodeBuild emits a Build State
+Change when a build ends, whatever phase it ended in, so every build started here is answered.
+
+What still ends in CloudFormation's ServiceTimeout (the template sets it): an event that never arrives
+(the rule or its Lambda permission missing) or an answer that cannot be delivered. On a request the
+handler never raises: an exception becomes a FAILED answer with the error in one line. On a build
+event it raises only when it could not read the build or deliver the answer: EventBridge invokes the
+function asynchronously, and Lambda runs a failed asynchronous invocation twice more, one and then two
+minutes later (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html);
+answering the same event twice is harmless.
+
+https://docs.aws.amazon.com/codebuild/latest/userguide/sample-build-notifications.html (the events)
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref.html (requests and answers)
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import logging
+import os
+import re
+
+import boto3
+from custom_resource import one_line, send
+
+logger = logging.getLogger(__name__)
+logger.setLevel(logging.INFO)
+
+# Architecture property -> CodeBuild environment type, curated image, and the tag's suffix. Amazon Linux
+# 2023 images with Docker; an ARM build runs natively on Graviton (no QEMU), and ARM_CONTAINER takes
+# BUILD_GENERAL1_SMALL. https://docs.aws.amazon.com/codebuild/latest/userguide/ec2-compute-images.html
+ENVIRONMENTS = {
+    "ARM64": ("ARM_CONTAINER", "aws/codebuild/amazonlinux-aarch64-standard:3.0", "arm64"),
+    "X86_64": ("LINUX_CONTAINER", "aws/codebuild/amazonlinux-x86_64-standard:5.0", "amd64"),
+}
+COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"
+EVENT_TYPE = "CodeBuild Build State Change"
+REQUEST_FIELDS = {"CFN_RESPONSE_URL": "ResponseURL", "CFN_STACK_ID": "StackId",
+                  "CFN_REQUEST_ID": "RequestId", "CFN_LOGICAL_ID": "LogicalResourceId"}
+LOG_EVENTS = 40  # the last build log events read for a failure's reason
+LOG_BYTES = 2000  # of which at most this much goes into the reason, as JSON (the answer must stay under 4 KB)
+LINE_CHARS = 300  # per log line
+# A build of ours that still runs started within the project's timeouts (30 min running, 20 queued):
+# it is among the newest 100 builds of the project (one ListBuildsForProject page).
+RECENT_BUILDS = 100
+
+LAYER_ARN = re.compile(r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}):([1-9]\d*)$")
+REPOSITORY_URI = re.compile(
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)$")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class BadProperty(ValueError):
+    """A missing or malformed resource property: the message names it."""
+
+
+class NotAnswered(RuntimeError):
+    """A finished build whose answer could not be delivered: raised so that Lambda runs the event again."""
+
+
+@functools.cache
+def aws(service: str):
+    """One client per service for the life of the execution environment (created on first use)."""
+    return boto3.client(service)
+
+
+def handler(event: dict, context=None) -> None:
+    """Entry point for both callers (see the module's docstring for when it raises)."""
+    if event.get("detail-type") == EVENT_TYPE:
+        on_build_event(event)
+    elif "RequestType" in event:
+        on_request(event)
+    else:
+        logger.warning("ignored an event that is neither a custom resource request nor a build state change")
+
+
+# --- CloudFormation requests ---------------------------------------------------------------------------
+
+def on_request(event: dict) -> None:
+    logger.info("%s request %s for %s", event.get("RequestType"), event.get("RequestId"),
+                event.get("LogicalResourceId"))
+    # A failed Create has no physical id of its own; CloudFormation's Delete for it still stops our builds.
+    physical_id = event.get("PhysicalResourceId") or event.get("RequestId") or "none"
+    if event.get("RequestType") == "Delete":
+        stop_running_builds(event)
+        send(event, "SUCCESS", "deleted (the images go with the repository)", physical_id)
+        return
+    try:
+        create_or_update(event)
+    except Exception as error:
+        logger.exception("request %s failed", event.get("RequestId"))
+        send(event, "FAILED", f"image build not started: {one_line(error)}", physical_id)
+
+
+def properties(event: dict) -> tuple[str, str, str, str]:
+    """(layer ARN, repository URI, repository name, architecture) from the request, or BadProperty."""
+    props = event.get("ResourceProperties") or {}
+
+    def text(name: str, pattern: str) -> str:
+        value = props.get(name)
+        if value is None or value == "":
+            raise BadProperty(f"property {name} is missing (expected {pattern})")
+        if not isinstance(value, str):
+            raise BadProperty(f"property {name} must be a string (expected {pattern}), got {type(value).__name__}")
+        return value
+
+    layer = text("SourceLayerArn", "a Lambda layer version ARN")
+    if not LAYER_ARN.match(layer):
+        raise BadProperty(f"property SourceLayerArn is not a layer version ARN: {layer[:200]!r}")
+    repository = text("RepositoryUri", "an ECR repository URI")
+    match = REPOSITORY_URI.match(repository)
+    if not match:
+        raise BadProperty(f"property RepositoryUri is not an ECR repository URI: {repository[:200]!r}")
+    architecture = text("Architecture", " or ".join(ENVIRONMENTS))
+    if architecture not in ENVIRONMENTS:
+        raise BadProperty(f"property Architecture must be {' or '.join(ENVIRONMENTS)}, got {architecture[:50]!r}")
+    return layer, repository, match["name"], architecture
+
+
+def source_version(layer_arn: str) -> str:
+    """The first 12 hex digits of the layer's CodeSha256: the same source, the same version.
+
+    GetLayerVersion with the layer's ARN and number is the same call (and the same IAM action,
+    lambda:GetLayerVersion) as GetLayerVersionByArn, and returns the same document."""
+    layer, number = LAYER_ARN.match(layer_arn).groups()
+    content = aws("lambda").get_layer_version(LayerName=layer, VersionNumber=int(number))["Content"]
+    return base64.b64decode(content["CodeSha256"]).hex()[:12]
+
+
+def image_digest(repository_name: str, tag: str) -> str | None:
+    """The digest of the image tagged `tag`, or None when the repository has no such tag."""
+    ecr = aws("ecr")
+    try:
+        found = ecr.describe_images(repositoryName=repository_name, imageIds=[{"imageTag": tag}])
+    except ecr.exceptions.ImageNotFoundException:
+        return None
+    details = found.get("imageDetails") or []
+    return details[0]["imageDigest"] if details else None
+
+
+def create_or_update(event: dict) -> None:
+    layer, repository, name, architecture = properties(event)
+    environment_type, image, suffix = ENVIRONMENTS[architecture]
+    version = source_version(layer)
+    tag = f"{version}-{suffix}"
+    physical_id = f"{repository}:{tag}"
+    digest = image_digest(name, tag)
+    if digest:
+        logger.info("%s already holds %s: no build", repository, tag)
+        send(event, "SUCCESS", f"image {tag} already built", physical_id,
+             {"ImageUri": f"{repository}@{digest}", "Version": version})
+        return
+    variables = {
+        "SOURCE_LAYER_ARN": layer, "REPOSITORY_URI": repository, "IMAGE_TAG": tag, "APP_VERSION": version,
+        "CFN_RESPONSE_URL": event["ResponseURL"], "CFN_STACK_ID": event["StackId"],
+        "CFN_REQUEST_ID": event["RequestId"], "CFN_LOGICAL_ID": event["LogicalResourceId"],
+        "CFN_PHYSICAL_ID": physical_id,
+    }
+    build = aws("codebuild").start_build(
+        projectName=os.environ["PROJECT_NAME"],
+        environmentTypeOverride=environment_type,
+        imageOverride=image,
+        computeTypeOverride=COMPUTE_TYPE,
+        environmentVariablesOverride=[{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()],
+    )["build"]
+    # No answer here: the build's state change event answers (on_build_event).
+    logger.info("started build %s of %s for request %s", build["id"], tag, event["RequestId"])
+
+
+def build_variables(build: dict) -> dict[str, str]:
+    return {v["name"]: v.get("value", "") for v in build.get("environment", {}).get("environmentVariables", [])}
+
+
+def stop_running_builds(event: dict) -> None:
+    """Stop the builds this resource started that still run. A failure here is logged, not answered:
+    a FAILED Delete would leave the stack in DELETE_FAILED, while a build left running stops at the
+    project's timeout and its answer goes to a request nobody waits for any more."""
+    try:
+        codebuild = aws("codebuild")
+        ids = codebuild.list_builds_for_project(projectName=os.environ["PROJECT_NAME"],
+                                                sortOrder="DESCENDING")["ids"][:RECENT_BUILDS]
+        builds = codebuild.batch_get_builds(ids=ids)["builds"] if ids else []
+        for build in builds:
+            variables = build_variables(build)
+            if (build.get("buildStatus") == "IN_PROGRESS"
+                    and variables.get("CFN_STACK_ID") == event["StackId"]
+                    and variables.get("CFN_LOGICAL_ID") == event["LogicalResourceId"]):
+                codebuild.stop_build(id=build["id"])
+                logger.info("stopped build %s", build["id"])
+    except Exception:
+        logger.exception("could not stop the running builds of %s; they stop at the project's timeout",
+                         event.get("LogicalResourceId"))
+
+
+# --- CodeBuild state changes ------------------------------------------------------------------------------
+
+def on_build_event(event: dict) -> None:
+    detail = event.get("detail") or {}
+    status, build_id = detail.get("build-status"), detail.get("build-id")
+    if not build_id or status in (None, "IN_PROGRESS"):
+        logger.info("ignored state %s of build %s", status, build_id)
+        return
+    # Unreadable (throttled, say): raise, and Lambda runs the event again.
+    builds = aws("codebuild").batch_get_builds(ids=[build_id])["builds"]
+    variables = build_variables(builds[0]) if builds else {}
+    missing = [name for name in (*REQUEST_FIELDS, "CFN_PHYSICAL_ID") if not variables.get(name)]
+    if missing:
+        logger.info("ignored build %s: not started by a custom resource request (no %s)", build_id, missing[0])
+        return
+    build = builds[0]
+    # The build's own record names a timeout or a fault even where the event's status is coarser.
+    if build.get("buildStatus") not in (None, "IN_PROGRESS"):
+        status = build["buildStatus"]
+    request = {field: variables[name] for name, field in REQUEST_FIELDS.items()}
+    physical_id = variables["CFN_PHYSICAL_ID"]
+    logger.info("build %s %s for request %s", build_id, status, request["RequestId"])
+    try:
+        answer = success(variables) if status == "SUCCEEDED" else ("FAILED", failure_reason(build, status), None)
+    except Exception as error:
+        logger.exception("reading the result of build %s failed", build_id)
+        answer = ("FAILED", f"image build {status}, but its result could not be read: {one_line(error)}", None)
+    if not send(request, answer[0], answer[1], physical_id, answer[2]):
+        raise NotAnswered(f"the answer to request {request['RequestId']} for build {build_id} was not delivered")
+
+
+def success(variables: dict[str, str]) -> tuple[str, str, dict | None]:
+    """(status, reason, data) for a build that SUCCEEDED: SUCCESS only when its image is in the repository."""
+    repository, tag = variables["REPOSITORY_URI"], variables["IMAGE_TAG"]
+    match = REPOSITORY_URI.match(repository)
+    digest = image_digest(match["name"], tag) if match else None
+    if not digest:
+        return "FAILED", f"image build SUCCEEDED but {repository} has no image tagged {tag}", None
+    return "SUCCESS", f"image {tag} built", {"ImageUri": f"{repository}@{digest}", "Version": variables["APP_VERSION"]}
+
+
+def failure_reason(build: dict, status: str) -> str:
+    """"image build <status> in <phase> (<phase message>): <last log lines> (full log: <link>)"."""
+    failed = next((p for p in build.get("phases", []) if p.get("phaseStatus") not in (None, "SUCCEEDED")), None)
+    phase = (failed or {}).get("phaseType") or build.get("currentPhase") or "an unknown phase"
+    contexts = [" ".join(f"{c.get('statusCode', '')}: {c.get('message', '')}".strip(": ").split())
+                for c in (failed or {}).get("contexts", []) if c.get("message") or c.get("statusCode")]
+    where = f"{phase} ({clip('; '.join(contexts), LINE_CHARS)})" if contexts else phase
+    logs = build.get("logs") or {}
+    link = logs.get("deepLink") or f"aws codebuild batch-get-builds --ids {build.get('id', '')}"
+    return f"image build {status} in {where}: {last_log_lines(logs)} (full log: {link})"
+
+
+def last_log_lines(logs: dict) -> str:
+    """The newest lines of the build log, oldest first, joined with " | " (the deploy's root cause
+    prints a reason on one line), within LOG_BYTES once JSON-encoded."""
+    group, stream = logs.get("groupName"), logs.get("streamName")
+    if not group or not stream:
+        return "(no build log: the build stopped before it wrote one)"
+    cloudwatch = aws("logs")
+    try:
+        events = cloudwatch.get_log_events(logGroupName=group, logStreamName=stream, limit=LOG_EVENTS,
+                                           startFromHead=False)["events"]
+    except cloudwatch.exceptions.ResourceNotFoundException:
+        return "(no build log: the build stopped before it wrote one)"
+    except Exception as error:
+        return f"(build log unreadable: {one_line(error)[:LINE_CHARS]})"
+    lines, size = [], 0
+    for log_event in reversed(events):
+        line = clip(" ".join(ANSI.sub("", log_event.get("message", "")).split()), LINE_CHARS)
+        if not line:
+            continue
+        cost = len(json.dumps(line)) + 1  # its escaped size and the separator's
+        if size + cost > LOG_BYTES:
+            break
+        lines.append(line)
+        size += cost
+    return " | ".join(reversed(lines)) if lines else "(the build log is empty)"
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` within `limit` bytes once JSON-encoded (non-ASCII and control characters are escaped)."""
+    text = text[:limit]
+    while len(json.dumps(text)) - 2 > limit:  # a character escapes to at most 12 bytes (a surrogate pair)
+        text = text[: len(text) - (len(json.dumps(text)) - 2 - limit) // 12 - 1]
+    return text
+

@@ -1,0 +1,1 @@
+"""Tests of the custom resources' Lambda code (functions/) against moto."""

@@ -1,0 +1,44 @@
+"""The IAM actions the custom resources' code needs, read from the code (aws_calls.py).
+
+Pinned here so that a call added to a handler shows up in review with the grant it needs: the image
+builder's role (build.yml, ISSUE18.md) must allow each one, on the resources the handler names."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.functions.aws_calls import actions, module_actions
+
+FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
+
+
+def test_the_image_builder_makes_exactly_these_calls():
+    assert module_actions(FUNCTIONS / "image_build.py") == {
+        "lambda:GetLayerVersion",  # the source layer's CodeSha256 (the image's version)
+        "ecr:DescribeImages",  # an existing tag, and the pushed image's digest
+        "codebuild:StartBuild", "codebuild:ListBuildsForProject", "codebuild:BatchGetBuilds",
+        "codebuild:StopBuild",  # the build, its completion, and stopping it on Delete
+        "logs:GetLogEvents",  # the failed build's last lines
+    }
+
+
+def test_answering_cloudformation_needs_no_permission():
+    """The response goes to a presigned URL: no AWS call, no grant."""
+    assert module_actions(FUNCTIONS / "custom_resource.py") == set()
+
+
+def test_the_reader_follows_aliases_and_paginators_and_refuses_unknown_methods():
+    source = '''
+import boto3
+s3 = boto3.client("s3")
+def f():
+    codebuild = aws("codebuild")
+    codebuild.stop_build(id="x")
+    aws("logs").get_log_events(logGroupName="g", logStreamName="s")
+    s3.get_paginator("list_object_versions").paginate(Bucket="b")
+    codebuild.exceptions.ResourceNotFoundException
+'''
+    assert actions(source) == {"codebuild:StopBuild", "logs:GetLogEvents", "s3:ListObjectVersions"}
+    with pytest.raises(ValueError, match="codebuild has no operation stop_builds"):
+        actions('aws("codebuild").stop_builds(id="x")')
