@@ -211,3 +211,45 @@ def test_every_local_path_in_the_templates_is_one_sam_deploy_uploads():
             ("AWS::Serverless::Application", "Location", "build.yml")} <= set(found)
     assert [p for p in found if p[:2] not in packaged] == []
     assert ("AWS::ECS::TaskDefinition", "Family") not in packaged  # the list is SAM CLI's, not everything
+
+
+# What Lambda's runtime itself writes with the function's role, beyond the calls of its code.
+RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def functions_of(doc: dict) -> list[tuple[str, dict, dict]]:
+    """(name, properties, role's properties) of each function with code in the repository and a role of its template."""
+    out = []
+    for name, resource in doc.get("Resources", {}).items():
+        props = resource.get("Properties") or {}
+        if resource["Type"] in ("AWS::Lambda::Function", "AWS::Serverless::Function"):
+            role = props.get("Role", {}).get("Fn::GetAtt", [None])[0]
+            out.append((name, props, doc["Resources"][role]["Properties"] if role else {}))
+    return out
+
+
+def granted(role: dict) -> set[str]:
+    return {a for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]
+            for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]) if s["Effect"] == "Allow"}
+
+
+def test_every_function_runs_a_handler_in_the_repository_and_its_role_allows_exactly_what_its_code_calls():
+    """Each function's Code (or CodeUri) directory holds its Handler's module and function; its role allows every
+    IAM action the module calls (tests/functions/aws_calls.py reads them from the source) and nothing else but
+    what Lambda's runtime writes. A call added to a handler without its grant fails here, before any deploy."""
+    import ast
+
+    from checks.render import CHILD_TEMPLATES, ROOT
+    from tests.functions.aws_calls import module_actions
+    found = [f for name in CHILD_TEMPLATES for f in functions_of(template(name))]
+    assert "Builder" in [name for name, _, _ in found]
+    for name, props, role in found:
+        code = props.get("Code", props.get("CodeUri"))
+        module, function = props["Handler"].rsplit(".", 1)
+        source = ROOT / str(code) / f"{module}.py"
+        assert source.is_file(), f"{name}: no {source.relative_to(ROOT)}"
+        defined = {n.name for n in ast.parse(source.read_text()).body if isinstance(n, ast.FunctionDef)}
+        assert function in defined, f"{name}: {module}.py defines no {function}"
+        calls = module_actions(source)
+        assert calls and calls <= granted(role), f"{name}: its role lacks {sorted(calls - granted(role))}"
+        assert granted(role) - calls <= RUNTIME_ACTIONS, f"{name}: its role allows {sorted(granted(role) - calls)}"
