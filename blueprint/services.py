@@ -9,10 +9,13 @@ resource before the frontend's section, its line in FrontendStack's DependsOn, i
 The starter is app/ copied without the sample (the steps docs/services.md's removal takes), its API
 prefix set to the service's, plus the files in blueprint/starter/ (one example endpoint and its test).
 
-Images: every service's image comes from the one ImageUri parameter, `context=image,context=image`
-(`make deploy` writes it, scripts/deploy.py): a block picks its own entry with Fn::Split and Fn::Select on
-a string that always holds the key, so every index exists whatever ImageUri holds (an out-of-range
-Fn::Select fails a stack even in an untaken branch). A missing entry is "": that service runs no task.
+Images: the stack builds every service's image from its build context, which the block's own source
+layer (`<Name>Source`, an AWS::Serverless::LayerVersion `sam deploy` packages) holds; service.yml's
+Custom::ImageBuild builds it with the build stack (build.yml). The one ImageUri parameter,
+`context=image,context=image`, may name a prebuilt image instead: a block picks its own entry with
+Fn::Split and Fn::Select on a string that always holds the key, so every index exists whatever ImageUri
+holds (an out-of-range Fn::Select fails a stack even in an untaken branch). A missing entry is "": the
+stack builds that service's image.
 """
 from __future__ import annotations
 
@@ -31,9 +34,10 @@ SERVICES_DIR = "services"
 IMAGE_PARAMETER = "ImageUri"
 # A prefix CloudFront sends to the ingress (/api/*) that a route key and the descriptor's JSON can carry.
 PATH_PREFIX = re.compile(r"^/api(/[A-Za-z0-9._~-]+)*$")
-# Lowercase letters and digits, starting with a letter: the directory, the ECR repository
-# (<stack>-services-<name>) and, capitalized, the logical id <Name>Service. 24 characters keep the nested
-# stack's name (<stack>-<Name>Service-<13 random>, at most 128) within bounds for a stack name up to 80.
+# Lowercase letters and digits, starting with a letter: the directory, the source layer
+# (<stack>-source-services-<name>, at most 140) and, capitalized, the logical ids <Name>Service and
+# <Name>Source. 24 characters keep the nested stack's name (<stack>-<Name>Service-<13 random>, at most 128)
+# and the layer's name within bounds for a stack name up to 80.
 NAME = re.compile(r"^[a-z][a-z0-9]*$")
 MAX_NAME = 24
 TOP_PRIORITY = 50000  # service.yml's ListenerRulePriority maximum: the catch-all /api service's
@@ -74,9 +78,10 @@ def check_name(name: str, parent: dict, root: Path) -> None:
         raise ServiceError(f"service name {name!r}: use lowercase letters and digits, starting with a letter")
     if len(name) > MAX_NAME:
         raise ServiceError(f"service name {name!r} is {len(name)} characters: at most {MAX_NAME} "
-                           "(it names the nested stack and the image repository)")
-    if key_of(name) in parent.get("Resources", {}) or key_of(name) in parent.get("Outputs", {}):
-        raise ServiceError(f"parent.yml already has {key_of(name)}: pick another name")
+                           "(it names the nested stack and the source layer)")
+    for key in (key_of(name), source_key(name)):
+        if key in parent.get("Resources", {}) or key in parent.get("Outputs", {}):
+            raise ServiceError(f"parent.yml already has {key}: pick another name")
     if (root / SERVICES_DIR / name).exists():
         raise ServiceError(f"{SERVICES_DIR}/{name}/ already exists: pick another name")
 
@@ -116,6 +121,31 @@ def image_value(images: dict[str, str]) -> str:
     return ",".join(image_entry(c, i) for c, i in images.items())
 
 
+def source_key(name: str) -> str:
+    """The logical id of a service's source layer (its build context, packaged by `sam deploy`)."""
+    return name[0].upper() + name[1:] + "Source"
+
+
+def layer_suffix(context: str) -> str:
+    """The part of the layer name after "<stack>-source-": the context with "/" as "-" (a layer name holds
+    letters, digits, "-" and "_"); build.yml's grants match "<stack>-source-*"."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", context)
+
+
+def source_block(name: str, context: str) -> str:
+    """The service's source layer: its build context, which `sam deploy` zips and uploads (an unchanged
+    context is the same layer version, so nothing is rebuilt)."""
+    return "\n".join([
+        f"  # The {name} service's build context ({context}/), packaged by `sam deploy`; its image is built from it.",
+        f"  {source_key(name)}:",
+        "    Type: AWS::Serverless::LayerVersion",
+        "    Properties:",
+        f'      LayerName: !Sub "${{AWS::StackName}}-source-{layer_suffix(context)}"',
+        f"      ContentUri: {context}",
+        "      RetentionPolicy: Delete",
+    ]) + "\n"
+
+
 def image_expression(context: str) -> str:
     """The block's ImageUri: its Context's entry of the parent's ImageUri, "" when there is none."""
     key = f",{context}="
@@ -152,10 +182,11 @@ def block(name: str, prefix: str, priority: int, context: str, settings: dict | 
     for k in list(profiled):
         if k in settings:
             profiled[k] = scalar(settings.pop(k))
-    comments = {"Architecture": "  # ARM64 (Graviton, 20 % less) or X86_64; `make deploy` builds for it",
+    comments = {"Architecture": "  # ARM64 (Graviton, 20 % less) or X86_64; the stack builds its image for it",
                 "Cpu": "  # 0.25 vCPU; with Memory, a Fargate pair (service.yml's Rules)", "Memory": "  # MiB",
                 "CpuTarget": "  # average CPU % target tracking keeps"}
     lines = [
+        source_block(name, context),
         f"  # The {name} service ({context}/) under {prefix}, written by `python -m scripts new-service`.",
         "  # Its size, scaling, environment and secrets below are code you own (docs/services.md lists every",
         "  # property service.yml takes). Its listener rule priority is below that of any service whose",
@@ -170,14 +201,16 @@ def block(name: str, prefix: str, priority: int, context: str, settings: dict | 
         "      Location: service.yml",
         "      Parameters:",
         *(f"        {k}: {scalar(v)}" for k, v in own.items()),
-        f"        # Its image: the {context}= entry of {IMAGE_PARAMETER} (`make deploy` sets it; none: zero tasks).",
+        f"        # Its image: the {context}= entry of {IMAGE_PARAMETER} when a pipeline gives one; else the stack builds "
+        f"{source_key(name)}.",
         f"        ImageUri: {image_expression(context)}",
         *(f"        {k}: {scalar(v)}{comments.get(k, '')}" for k, v in sized.items()),
         *(f"        {k}: {v}" for k, v in profiled.items()),
         *(f"        {k}: {scalar(v)}" for k, v in settings.items()),
         "        # Its environment and secrets: names and values in the same order, comma-separated (empty: none).",
         *(f"        {k}: {scalar(v)}" for k, v in env.items()),
-        "        # wiring: the same for every service",
+        "        # wiring: the same for every service (but its own source layer)",
+        f"        SourceLayerArn: !Ref {source_key(name)}",
         *(f"        {line}" for line in WIRING),
     ]
     return "\n".join(lines) + "\n"
@@ -186,6 +219,8 @@ def block(name: str, prefix: str, priority: int, context: str, settings: dict | 
 # What every service's block passes from the environment's stacks (tests/templates/test_services.py holds
 # the sample's block to the same lines).
 WIRING = (
+    "ImageBuilderArn: !GetAtt BuildStack.Outputs.ImageBuilderArn",
+    "BuildRoleArn: !GetAtt BuildStack.Outputs.BuildRoleArn",
     "PermissionsBoundaryArn: !Ref PermissionsBoundaryArn",
     "VpcId: !GetAtt VpcStack.Outputs.VpcId",
     "TaskSubnetIds: !GetAtt VpcStack.Outputs.TaskSubnetIds",
@@ -225,8 +260,9 @@ def add_to_parent(text: str, name: str, prefix: str, context: str | None = None,
     the parent cannot take."""
     parent = decode(text)
     context = context or f"{SERVICES_DIR}/{name}"
-    if key_of(name) in parent.get("Resources", {}):
-        raise ServiceError(f"parent.yml already has {key_of(name)}: pick another name")
+    for key in (key_of(name), source_key(name)):
+        if key in parent.get("Resources", {}):
+            raise ServiceError(f"parent.yml already has {key}: pick another name")
     check_prefix(prefix, parent)
     priority = priority if priority is not None else priority_for(prefix, parent)
     lines = text.splitlines(keepends=True)

@@ -33,9 +33,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PIN_FILE = ROOT / "requirements" / "cfnguard.txt"
 CACHE = ROOT / ".cache" / "cfn-guard"
-# The services the templates use (the Security Hub FSBP controls map onto these).
+# The services the templates use (the Security Hub FSBP controls map onto these); tests/templates/test_linters.py
+# checks that every service with Control Tower rules whose types the renderings hold is here (rule_dirs_for).
 SERVICES = ("ecs", "cloudfront", "s3", "apigateway", "elasticloadbalancing", "cloudwatch", "ec2",
-            "identityandaccessmanagement", "dynamodb")
+            "identityandaccessmanagement", "dynamodb", "ecr", "codebuild", "lambda", "waf")
+# A CloudFormation service name (AWS::<Name>::...) whose Control Tower rules folder has another name.
+RULE_FOLDERS = {"iam": "identityandaccessmanagement", "logs": "cloudwatch", "elasticloadbalancingv2": "elasticloadbalancing",
+                "wafv2": "waf", "apigatewayv2": "apigateway"}
 _CT_ID = re.compile(r"\[(CT\.[A-Z0-9]+\.PR\.\d+)\]")
 _RESOURCE = re.compile(r"^/Resources/([^/]+)")
 
@@ -76,6 +80,13 @@ def ensure_tool() -> tuple[Path, Path]:
             tf.extractall(home, members=members, filter="data")
     binary.chmod(0o755)
     return binary, rules
+
+
+def rule_dirs_for(types: set[str]) -> set[str]:
+    """The Control Tower rules folders that judge some of `types` (CloudFormation resource types)."""
+    _, rules = ensure_tool()
+    names = {t.split("::")[1].lower() for t in types if t.startswith("AWS::")}
+    return {RULE_FOLDERS.get(n, n) for n in names} & {p.name for p in rules.iterdir() if p.is_dir()}
 
 
 def run(data: Path, services=SERVICES) -> list[dict]:

@@ -74,7 +74,8 @@ WIRED = {"OriginVerifySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012
 
 def every_image() -> str:
     """An ImageUri with an image for every build context parent.yml's services (and the generated second
-    service) name, as `make deploy` passes it: then every service runs tasks."""
+    service) name, as a pipeline that builds its own images passes it: then no service builds one (the
+    variants without it cover the stack's own builds)."""
     from blueprint.services import image_value
     from blueprint.templates import service_resources
     contexts = [str(r["Metadata"]["Build"]["Context"]) for r in service_resources(template(PARENT)).values()]
@@ -83,8 +84,8 @@ def every_image() -> str:
 
 
 def variants() -> dict[str, dict[str, str]]:
-    """Every Ingress x NetworkMode x Profile, plus each ingress with custom domains, an image (so the
-    service runs tasks) and the options that add resources (prod's NAT per AZ and web ACL, a budget,
+    """Every Ingress x NetworkMode x Profile (each service's image built by the stack), plus each ingress with
+    custom domains, given images (no build) and the options that add resources (prod's NAT per AZ and web ACL, a budget,
     the Free plan, an adopted table on one)."""
     out = {}
     for ingress, network, profile in itertools.product(("HttpApi", "LoadBalancer"),

@@ -61,29 +61,34 @@ SCHEMA_REGION = "us-east-1"
 PASSED_TO = {
     "AWS::ECS::TaskDefinition": "ecs-tasks.amazonaws.com",
     "AWS::CloudFormation::Stack": "cloudformation.amazonaws.com",
-    "AWS::Lambda::Function": "lambda.amazonaws.com",  # its execution role (Role)
+    # a function's execution role, a build project's service role
+    "AWS::Lambda::Function": "lambda.amazonaws.com",
+    "AWS::CodeBuild::Project": "codebuild.amazonaws.com",
 }
-
-# A custom resource (Custom::Name, or AWS::CloudFormation::CustomResource) has no registry schema: its
-# "handler" is the function its ServiceToken names, which CloudFormation invokes with the stack's service role
-# when the stack has one (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html:
-# CloudFormation makes every call of the stack operation with the role's credentials;
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-custom-resources-lambda.html).
-CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
-CUSTOM_RESOURCE_PERMISSIONS = frozenset({"lambda:InvokeFunction"})
-
-
-def schema_type(resource_type: str) -> str:
-    """The type whose permissions `resource_type`'s handler has: every Custom::Name is a custom resource."""
-    return CUSTOM_RESOURCE if resource_type.startswith("Custom::") else resource_type
 
 # Placeholders that name one resource existing before the stack operation, and the types that act on it.
 PINNED = {
     "HOSTED_ZONE_ID": {"AWS::Route53::RecordSet"},  # the custom domain's alias records
     "DISTRIBUTION_ID": {"AWS::CloudFront::Distribution"},  # the stack's distribution, after the first deploy
     "CLOUDFORMATION_ROLE": {"AWS::CloudFormation::Stack"},  # the role itself, passed on to the nested stacks
-    # what `sam deploy` uploaded: the nested templates, the functions' code, the layers' content
+    # the nested templates, the functions' code and the build contexts' layers `sam deploy` uploaded
     "SAM_BUCKET": {"AWS::CloudFormation::Stack", "AWS::Lambda::Function", "AWS::Lambda::LayerVersion"},
+}
+
+# The calls of types whose registry schema lists no handler permissions (legacy resource providers), from
+# their service's API reference, reviewed like ACTS_ON. AWS::CodeBuild::Project: CreateProject,
+# UpdateProject, DeleteProject, BatchGetProjects, and passing its service role
+# (https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-permissions-reference.html).
+# A custom resource (Custom::*, AWS::CloudFormation::CustomResource): CloudFormation invokes its ServiceToken
+# function with the stack's credentials, the service role when one is used
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html).
+# tests/templates/test_handler_permissions.py fails on a type that has neither schema data nor an entry here.
+REVIEWED_HANDLERS = {
+    "AWS::CodeBuild::Project": {"codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject",
+                                "codebuild:BatchGetProjects", "iam:PassRole"},
+    "Custom::*": {"lambda:InvokeFunction"},
+    "AWS::CloudFormation::CustomResource": {"lambda:InvokeFunction"},
+    "AWS::CloudFormation::WaitConditionHandle": set(),  # CloudFormation's own presigned URL: no AWS call
 }
 
 
@@ -106,8 +111,9 @@ OWN_TYPES = {
     "AWS::IAM::ManagedPolicy": {"iam:policy"},
     "AWS::S3::Bucket": {"s3:bucket", "s3:object"},  # its handlers also list calls on its objects (s3:DeleteObject)
     "AWS::S3::BucketPolicy": {"s3:bucket"},  # a bucket policy is the bucket's own configuration
-    "AWS::Lambda::LayerVersion": {"lambda:layer", "lambda:layerVersion"},  # a version is published on its layer
     "AWS::ServiceDiscovery::PrivateDnsNamespace": {"servicediscovery:namespace"},
+    "AWS::Events::Rule": {"events:rule-on-default-event-bus"},  # build.yml's rule is on the default bus
+    "AWS::Lambda::LayerVersion": {"lambda:layer", "lambda:layerVersion"},  # published to a layer, as a version
 }
 
 # Calls a type's handler makes on a resource of ANOTHER type, and that type: a statement scoped to that type's
@@ -129,14 +135,24 @@ ACTS_ON = {
     "AWS::IAM::ManagedPolicy": {"iam:AttachRolePolicy": "iam:role", "iam:DetachRolePolicy": "iam:role"},
     # the service role, passed on to the nested stacks
     "AWS::CloudFormation::Stack": {"iam:PassRole": "iam:role"},
-    # the function's execution role, and its code as `sam deploy` uploaded it
-    "AWS::Lambda::Function": {"iam:PassRole": "iam:role", "s3:GetObject": "s3:object",
-                              "s3:GetObjectVersion": "s3:object"},
-    # the layer's content as `sam deploy` uploaded it
+    # the code `sam deploy` uploaded; the execution role passed to Lambda
+    "AWS::Lambda::Function": {"s3:GetObject": "s3:object", "s3:GetObjectVersion": "s3:object",
+                              "iam:PassRole": "iam:role"},
     "AWS::Lambda::LayerVersion": {"s3:GetObject": "s3:object", "s3:GetObjectVersion": "s3:object"},
-    # the function the ServiceToken names
-    CUSTOM_RESOURCE: {"lambda:InvokeFunction": "lambda:function"},
+    # a permission is part of the function's resource policy
+    "AWS::Lambda::Permission": {"lambda:AddPermission": "lambda:function", "lambda:RemovePermission": "lambda:function",
+                                "lambda:GetPolicy": "lambda:function"},
+    # the service role passed to CodeBuild
+    "AWS::CodeBuild::Project": {"iam:PassRole": "iam:role"},
+    # a custom resource invokes its provider function (ServiceToken)
+    "Custom::*": {"lambda:InvokeFunction": "lambda:function"},
+    "AWS::CloudFormation::CustomResource": {"lambda:InvokeFunction": "lambda:function"},
 }
+
+
+def reviewed(table: dict, resource_type: str) -> list:
+    """The entries of `table` (REVIEWED_HANDLERS, ACTS_ON) for `resource_type`: its own and a pattern's (Custom::*)."""
+    return [value for key, value in table.items() if fnmatch.fnmatchcase(resource_type, key)]
 
 
 # ---------------------------------------------------------------- the Service Authorization Reference
@@ -194,7 +210,7 @@ def own_arn_formats(resource_type: str) -> frozenset[str]:
 def works_on(resource_type: str, action: str) -> frozenset[str]:
     """The ARN formats of the resources the handler of `resource_type` calls `action` on: the type's own,
     and the other type ACTS_ON names for that call."""
-    other = {names[a] for names in (ACTS_ON.get("*", {}), ACTS_ON.get(schema_type(resource_type), {}))
+    other = {names[a] for names in (ACTS_ON.get("*", {}), *reviewed(ACTS_ON, resource_type))
              for a in names if a.lower() == action.lower()}
     return own_arn_formats(resource_type) | frozenset(_formats(other))
 
@@ -221,7 +237,7 @@ def _passes_to(statement: dict, resource_type: str) -> bool:
     for keys in statement.get("Condition", {}).values():
         for key, values in keys.items():
             if key.lower() == "iam:passedtoservice":
-                service = PASSED_TO.get(schema_type(resource_type))
+                service = PASSED_TO.get(resource_type)
                 if service is None or not any(fnmatch.fnmatchcase(service, v) for v in as_list(values)):
                     return False
     return True
@@ -267,14 +283,23 @@ def refusal(doc: dict, resource_type: str, action: str) -> str | None:
 
 # ---------------------------------------------------------------- what the handlers call
 
-def handler_permissions(resource_type: str) -> set[str]:
-    """Every permission the type's create, read, update and delete handlers list."""
-    if schema_type(resource_type) == CUSTOM_RESOURCE:
-        return set(CUSTOM_RESOURCE_PERMISSIONS)
+def schema_permissions(resource_type: str) -> set[str]:
+    """The permissions the type's registry schema lists for its create, read, update and delete handlers."""
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
     schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, resource_type).schema
     handlers = schema.get("handlers", {})
     return {p for h in HANDLERS for p in handlers.get(h, {}).get("permissions", [])}
+
+
+def unknown_types(types: set[str]) -> list[str]:
+    """Types whose calls the check cannot know: no handler permissions in their schema, no REVIEWED_HANDLERS entry."""
+    return sorted(t for t in types if not schema_permissions(t) and not reviewed(REVIEWED_HANDLERS, t))
+
+
+def handler_permissions(resource_type: str) -> set[str]:
+    """Every permission the type's create, read, update and delete handlers list (REVIEWED_HANDLERS for a type
+    whose schema lists none)."""
+    return schema_permissions(resource_type) or {p for entry in reviewed(REVIEWED_HANDLERS, resource_type) for p in entry}
 
 
 def gaps(types: set[str], doc: dict) -> dict[tuple[str, str], str]:
@@ -323,27 +348,26 @@ print(json.dumps([sorted({r["Type"] for r in transform(t, {}, NoManagedPolicies(
 """
 
 
-# The SAM properties that name a local folder `sam package` zips and uploads, replacing the path with the
-# object's s3:// URI (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-cli-command-reference-sam-package.html);
-# the translator accepts only the URI.
-LOCAL_PATHS = {"AWS::Serverless::LayerVersion": "ContentUri", "AWS::Serverless::Function": "CodeUri"}
+# The SAM properties `sam deploy` (sam package) uploads from a local path and replaces with an S3 URI, which is
+# all the translator accepts (samcli/lib/package/packageable_resources.py).
+PACKAGED = {"AWS::Serverless::LayerVersion": "ContentUri", "AWS::Serverless::Function": "CodeUri"}
 
 
 def as_packaged(template: dict) -> dict:
-    """`template` with each local folder of LOCAL_PATHS replaced by an s3:// URI, as `sam package` leaves it."""
+    """`template` as `sam package` leaves it: each local path of a PACKAGED property an S3 URI."""
     out = json.loads(json.dumps(template))
     for resource in out.get("Resources", {}).values():
-        name = LOCAL_PATHS.get(resource.get("Type"))
-        value = resource.get("Properties", {}).get(name)
+        prop = PACKAGED.get(resource.get("Type"))
+        value = resource.get("Properties", {}).get(prop) if prop else None
         if isinstance(value, str) and not value.startswith("s3://"):
-            resource["Properties"][name] = f"s3://sam-bucket/{value.strip('/').replace('/', '-')}.zip"
+            resource["Properties"][prop] = f"s3://SAM_BUCKET/{value.strip('/')}.zip"
     return out
 
 
 def transformed_types(templates: list[dict], python: Path | str = ROOT / ".venv-sam" / "bin" / "python") -> set[str]:
     """The resource types CloudFormation creates for SAM templates (AWS::Serverless::Application becomes
-    AWS::CloudFormation::Stack, a layer of a local folder AWS::Lambda::LayerVersion), by the SAM translator
-    itself (in .venv-sam, with the SAM CLI), on the templates as `sam package` leaves them."""
+    AWS::CloudFormation::Stack), by the SAM translator itself (in .venv-sam, with the SAM CLI), on the
+    templates as `sam package` leaves them (as_packaged)."""
     import os
     import subprocess
     templates = [as_packaged(t) for t in templates]

@@ -285,3 +285,89 @@ class ServiceWaitsForListeners(CloudFormationLintRule):
                             f"{name} can be created before {listener}, which forwards to {group}: "
                             "make the service depend on it")))
         return matches
+
+
+CUSTOM_TYPES = ("AWS::CloudFormation::CustomResource",)
+MAX_SERVICE_TIMEOUT = 3600  # CloudFormation's maximum (and its default)
+
+
+class CustomResourceTimeout(CloudFormationLintRule):
+    id = "E9108"
+    shortdesc = "Every custom resource states a ServiceTimeout"
+    description = (
+        "CloudFormation waits up to an hour for a custom resource's answer unless ServiceTimeout says how long: "
+        "a provider that never answers (a crash, a missing permission) holds the deploy and its rollback. "
+        "Each custom resource states it, at most 3600 seconds."
+    )
+    source_url = "https://github.com/aws-cloudformation/cfn-lint/issues/3834"
+    tags = ["project", "custom-resources"]
+
+    def match(self, cfn):
+        matches = []
+        for name, resource in cfn.template.get("Resources", {}).items():
+            kind = str(resource.get("Type", "")) if isinstance(resource, dict) else ""
+            if not (kind.startswith("Custom::") or kind in CUSTOM_TYPES):
+                continue
+            timeout = (resource.get("Properties") or {}).get("ServiceTimeout")
+            if timeout is None:
+                matches.append(RuleMatch(["Resources", name, "Properties"], f"{name} has no ServiceTimeout"))
+            elif isinstance(timeout, (int, str)) and str(timeout).isdigit() \
+                    and not 1 <= int(timeout) <= MAX_SERVICE_TIMEOUT:
+                matches.append(RuleMatch(["Resources", name, "Properties", "ServiceTimeout"],
+                                         f"{name}: ServiceTimeout {timeout} is not between 1 and {MAX_SERVICE_TIMEOUT}"))
+        return matches
+
+
+class RepositoryHygiene(CloudFormationLintRule):
+    id = "E9109"
+    shortdesc = "Every ECR repository is immutable, scanned, bounded and emptied with its stack"
+    description = (
+        "A stack's image repository: immutable tags (a tag names one image for good), scan on push, a lifecycle "
+        "policy (storage does not grow forever) and EmptyOnDelete (deleting the stack, or rolling back its "
+        "first deploy, does not fail on a repository that holds images and leave it behind)."
+    )
+    source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecr-repository.html"
+    tags = ["project", "ecr", "cost"]
+
+    def match(self, cfn):
+        matches = []
+        for name, resource in cfn.get_resources(["AWS::ECR::Repository"]).items():
+            props = resource.get("Properties") or {}
+            lacks = []
+            if props.get("ImageTagMutability") != "IMMUTABLE":
+                lacks.append("ImageTagMutability IMMUTABLE")
+            if (props.get("ImageScanningConfiguration") or {}).get("ScanOnPush") not in (True, "true"):
+                lacks.append("ImageScanningConfiguration ScanOnPush true")
+            if not (props.get("LifecyclePolicy") or {}).get("LifecyclePolicyText"):
+                lacks.append("a LifecyclePolicy")
+            if props.get("EmptyOnDelete") not in (True, "true"):
+                lacks.append("EmptyOnDelete true")
+            if lacks:
+                matches.append(RuleMatch(["Resources", name, "Properties"], f"{name} lacks {', '.join(lacks)}"))
+        return matches
+
+
+FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
+
+
+class FunctionLogGroup(CloudFormationLintRule):
+    id = "E9110"
+    shortdesc = "Every Lambda function logs to a log group of its own stack"
+    description = (
+        "Without LoggingConfig.LogGroup a function writes to /aws/lambda/<name>, which Lambda creates on first "
+        "use with no retention and which outlives the stack. Name a log group of the same template in "
+        "LoggingConfig (!Ref); E9104 holds that group to a retention."
+    )
+    source_url = "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html"
+    tags = ["project", "lambda", "logs", "cost"]
+
+    def match(self, cfn):
+        matches = []
+        groups = cfn.get_resources(["AWS::Logs::LogGroup"])
+        for name, resource in cfn.get_resources(list(FUNCTION_TYPES)).items():
+            target = ((resource.get("Properties") or {}).get("LoggingConfig") or {}).get("LogGroup")
+            group = target.get("Ref") if isinstance(target, dict) else None
+            if group not in groups:
+                matches.append(RuleMatch(["Resources", name, "Properties"],
+                                         f"{name}: LoggingConfig.LogGroup names no log group of this template"))
+        return matches

@@ -281,9 +281,10 @@ def test_the_cloudformation_role_manages_only_the_stacks_own_roles_buckets_and_t
             assert s["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
             continue
         assert s["Resource"] == "arn:aws:iam::ACCOUNT_ID:role/STACK-*", s["Sid"]
-        if "iam:PassRole" in iam:  # to ECS tasks (the task roles) or Lambda (the custom resources' functions)
-            assert s["Condition"] in ({"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-                                      {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}})
+        if "iam:PassRole" in iam:  # to ECS tasks, the image-build function and its CodeBuild project (build.yml)
+            assert list(s["Condition"]) == ["StringEquals"] and list(s["Condition"]["StringEquals"]) == ["iam:PassedToService"]
+            assert set(as_list(s["Condition"]["StringEquals"]["iam:PassedToService"])) == {
+                "ecs-tasks.amazonaws.com", "lambda.amazonaws.com", "codebuild.amazonaws.com"}
     assert (json.loads(CFN_TRUST.read_text())["Statement"][0]["Principal"]
             == {"Service": "cloudformation.amazonaws.com"})
 
@@ -300,8 +301,9 @@ def test_the_cloudformation_role_covers_every_service_in_the_templates():
     types = {r["Type"] for name in ("parent.yml", *CHILD_TEMPLATES)
              for r in load(ROOT / name).get("Resources", {}).values()}
     for kind in sorted(types):
-        service = "Lambda" if kind.startswith("Custom::") else kind.split("::")[1]  # CloudFormation invokes it
-        prefix = CFN_SERVICE.get(service, service.lower())
+        service = kind.split("::")[1]
+        # a custom resource is CloudFormation invoking its provider function (checks/role_permissions.py)
+        prefix = "lambda" if kind.startswith("Custom::") else CFN_SERVICE.get(service, service.lower())
         granted = [a for st in statements(doc) for a in as_list(st["Action"]) if a.startswith(f"{prefix}:")]
         assert granted, f"{kind}: add {prefix}:* (or the actions it needs) to {CFN_ROLE.name}"
 

@@ -17,6 +17,19 @@ import botocore.session
 
 NOT_CALLS = {"exceptions", "meta", "can_paginate", "get_waiter", "close"}
 
+# Operations whose IAM action is not named like them: IAM authorizes them as these actions (S3's API
+# reference, "Permissions" of each operation: https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html,
+# API_ListObjectVersions.html, API_DeleteObjects.html: each key is authorized as DeleteObject, and as
+# DeleteObjectVersion when it names a version). Reviewed by hand: a call of an operation listed here grants
+# nothing by its own name.
+IAM_ACTIONS = {
+    "s3:ListObjectsV2": {"s3:ListBucket"},
+    "s3:ListObjectVersions": {"s3:ListBucketVersions"},
+    "s3:DeleteObjects": {"s3:DeleteObject", "s3:DeleteObjectVersion"},
+    "s3:HeadObject": {"s3:GetObject"},
+    "s3:HeadBucket": {"s3:ListBucket"},
+}
+
 
 @cache
 def operations(service: str) -> tuple[str, dict[str, str]]:
@@ -57,7 +70,8 @@ def actions(source: str) -> set[str]:
         prefix, methods = operations(service)
         if method not in methods:
             raise ValueError(f"{service} has no operation {method} (line {node.lineno})")
-        found.add(f"{prefix}:{methods[method]}")
+        operation = f"{prefix}:{methods[method]}"
+        found |= IAM_ACTIONS.get(operation, {operation})
     return found
 
 

@@ -66,8 +66,23 @@ def test_the_types_are_what_cloudformation_creates(types):
     assert not [t for t in types if t.startswith("AWS::Serverless::")], "the SAM transform's output, not its input"
     assert {"AWS::CloudFormation::Stack", "AWS::ServiceDiscovery::PrivateDnsNamespace", "AWS::ECS::TaskDefinition",
             "AWS::CloudFront::Distribution", "AWS::PricingPlanManager::Subscription", "AWS::Budgets::Budget",
-            # the site's layer (the parent's, after the transform), its publisher and the custom resource
-            "AWS::Lambda::LayerVersion", "AWS::Lambda::Function", "Custom::SitePublish"} <= types
+            "AWS::Lambda::LayerVersion", "AWS::CodeBuild::Project", "Custom::ImageBuild", "AWS::Lambda::Function", "Custom::SitePublish"} <= types
+
+
+def test_every_type_says_what_its_handlers_call(types):
+    """A type whose schema lists no handler permissions (a legacy provider such as AWS::CodeBuild::Project, a
+    custom resource) would pass unchecked: checks/role_permissions.py's REVIEWED_HANDLERS must name its calls."""
+    assert rp.unknown_types(types) == []
+    assert rp.unknown_types({"AWS::CloudFormation::WaitCondition"}) == ["AWS::CloudFormation::WaitCondition"]  # live
+    assert rp.handler_permissions("Custom::Anything") == {"lambda:InvokeFunction"}
+
+
+def test_cloudformation_may_invoke_the_stacks_custom_resource_providers(policy):
+    """CloudFormation invokes a custom resource's ServiceToken with the stack's credentials, the service role
+    when one is used (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html):
+    the role may invoke the stack's functions, and that grant is no grant for another type."""
+    assert rp.refusal(policy, "Custom::ImageBuild", "lambda:InvokeFunction") is None
+    assert rp.refusal(policy, "AWS::ECS::Service", "lambda:InvokeFunction") is not None
 
 
 def test_cloudformation_may_invoke_the_custom_resources_functions_and_only_the_stacks(policy, types):

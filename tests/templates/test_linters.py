@@ -118,6 +118,14 @@ def test_cfn_guard_control_tower_rules(rendered):
             assert key in used, f"{key} suppresses nothing any more"
 
 
+def test_cfn_guard_runs_the_rules_of_every_service_the_templates_use():
+    """A resource type added to a template brings its Control Tower rules into the run (checks/guard.py's SERVICES)."""
+    types = {r["Type"] for stacks in all_renderings().values() for _, t in stacks.values()
+             for r in t.get("Resources", {}).values()}
+    assert guard.rule_dirs_for(types) <= set(guard.SERVICES)
+    assert {"ecr", "codebuild", "lambda"} <= guard.rule_dirs_for(types)  # build.yml's and service.yml's
+
+
 def test_cfn_guard_catches_a_violation(rendered, tmp_path):
     """The harness is live: an unencrypted bucket with no suppression fails."""
     template = json.loads((rendered / "HttpApi-PublicSubnets-dev" / "FrontendStack.json").read_text())

@@ -1,10 +1,12 @@
 """What each parameter combination really deploys, and the parent's wiring."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from checks.render import SECOND, TWO_SERVICES, template
-from tests.templates.conftest import CHILDREN, IMAGE, ROOT, render, service, stack
+from tests.templates.conftest import CHILDREN, IMAGE, ROOT, container, render, service, stack
 
 PARENT = template("parent.yml")
 REQUIRED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName",
@@ -115,16 +117,27 @@ def test_each_blocks_architecture_reaches_its_task_definition(name, arch):
     assert platform == {"CpuArchitecture": arch, "OperatingSystemFamily": "LINUX"}
 
 
-def test_no_image_means_zero_tasks_and_an_image_hands_over_to_autoscaling():
-    empty = service()
-    assert empty["Service"]["Properties"]["DesiredCount"] == 0
-    assert empty["ScalableTarget"]["Properties"]["MaxCapacity"] == 0
-    image = service(ImageUri=IMAGE)
-    assert "DesiredCount" not in image["Service"]["Properties"]
-    assert image["ScalableTarget"]["Properties"]["MinCapacity"] == 1
-    assert service(ImageUri=IMAGE, Profile="prod")["ScalableTarget"]["Properties"]["MinCapacity"] == 2
-    forced = service(SECOND, TWO_SERVICES, ImageUri=IMAGE)  # its block sets DesiredCount: "2"
+@pytest.mark.parametrize("image", ["", IMAGE], ids=["built", "given"])
+def test_a_service_always_runs_its_image_and_autoscaling_owns_the_count(image):
+    """No zero-task mode: with ImageUri empty the stack builds the image (Custom::ImageBuild, by digest), with
+    a pair the service runs that; either way DesiredCount is left out (a deploy never resets what autoscaling
+    chose) unless the block sets it."""
+    resources = service(ImageUri=image)
+    assert "DesiredCount" not in resources["Service"]["Properties"]
+    assert resources["ScalableTarget"]["Properties"]["MinCapacity"] == 1
+    assert resources["ScalableTarget"]["Properties"]["MaxCapacity"] == 2
+    assert service(ImageUri=image, Profile="prod")["ScalableTarget"]["Properties"]["MinCapacity"] == 2
+    forced = service(SECOND, TWO_SERVICES, ImageUri=image)  # its block sets DesiredCount: "2"
     assert forced["Service"]["Properties"]["DesiredCount"] == "2"
+    shown = container(resources)["Image"]
+    if image:
+        assert shown == "x@sha256:" + "0" * 64 and "Image" not in resources and "Repository" not in resources
+    else:
+        assert shown == {"Fn::GetAtt": ["Image", "ImageUri"]}
+        assert resources["Image"]["Type"] == "Custom::ImageBuild"
+        assert resources["Image"]["Properties"]["RepositoryUri"] == {"Fn::GetAtt": ["Repository", "RepositoryUri"]}
+        assert resources["Image"]["Properties"]["Architecture"] == "ARM64"
+    assert "busybox" not in json.dumps(resources)
 
 
 def test_a_schedule_pins_the_service_to_zero_outside_working_hours():
@@ -146,9 +159,10 @@ def test_spot_by_default_and_an_on_demand_base_in_prod():
 def test_parent_passes_everything_through_and_exports_nothing():
     # Nested stacks, and the sources `sam deploy` packages for them (layers of a local folder, such as the site).
     resources = PARENT["Resources"]
+    # Nested stacks, and the source layers `sam deploy` packages (build contexts: test_services.py).
     assert {r["Type"] for r in resources.values()} == {"AWS::Serverless::Application", "AWS::Serverless::LayerVersion"}
-    assert sorted({r["Properties"]["Location"] for r in resources.values()
-                   if r["Type"] == "AWS::Serverless::Application"}) == sorted(CHILDREN)
+    stacks = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Application"]
+    assert sorted({r["Properties"]["Location"] for r in stacks}) == sorted(CHILDREN)
     assert REQUIRED_OUTPUTS <= set(PARENT["Outputs"])
     for name in ["parent.yml", *CHILDREN]:
         text = (ROOT / name).read_text()
@@ -173,7 +187,11 @@ NAME_PROPERTIES = {
     "AWS::ECS::Cluster": "ClusterName", "AWS::DynamoDB::Table": "TableName", "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::ECS::TaskDefinition": "Family", "AWS::EC2::SecurityGroup": "GroupName",
     "AWS::ElasticLoadBalancingV2::LoadBalancer": "Name", "AWS::ElasticLoadBalancingV2::TargetGroup": "Name",
+    "AWS::ECR::Repository": "RepositoryName", "AWS::Lambda::Function": "FunctionName", "AWS::Events::Rule": "Name",
 }
+# Named after the stack where CI's roles need the stack's name in the ARN (CloudFormation's generated name
+# lacks it): unique per stack all the same.
+STACK_NAMED = {"AWS::CodeBuild::Project": "Name"}
 
 
 def test_no_fixed_resource_names():
@@ -182,6 +200,9 @@ def test_no_fixed_resource_names():
         for name, resource in template(source)["Resources"].items():
             prop = NAME_PROPERTIES.get(resource["Type"])
             assert prop not in resource.get("Properties", {}), f"{source}: {name} sets {prop}"
+            given = resource.get("Properties", {}).get(STACK_NAMED.get(resource["Type"]))
+            assert given is None or str(given.get("Fn::Sub", "")).startswith("${AWS::StackName}-"), \
+                f"{source}: {name} names itself other than after its stack"
 
 
 def test_the_cloudfront_certificate_must_come_from_us_east_1():

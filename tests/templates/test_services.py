@@ -19,7 +19,8 @@ PARENT = template("parent.yml")
 SHARED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "ClusterName", "Ingress",
                   "Profile"}  # TableName: the sample's (tests/templates/notes/)
 GONE = {"ServiceName", "ContainerName", "LogGroupName", "ScalableTargetId"}
-DESCRIPTOR_KEYS = {"name", "container", "logGroup", "scalableTarget", "pathPrefix", "healthCheckPath", "architecture"}
+DESCRIPTOR_KEYS = {"name", "container", "logGroup", "scalableTarget", "pathPrefix", "healthCheckPath", "architecture",
+                   "version"}
 BOTH_PARENTS = pytest.mark.parametrize("parent", list(parents().values()), ids=["parent", "two-services"])
 
 
@@ -41,9 +42,14 @@ def test_the_second_service_is_the_one_new_service_writes():
     assert SECOND in two["Outputs"] and SECOND in two["Resources"]["FrontendStack"]["DependsOn"]
     first, second = (two["Resources"][n]["Properties"]["Parameters"] for n in ("NotesService", SECOND))
     wiring = {k for k, v in first.items() if isinstance(v, dict) and ("Fn::GetAtt" in v or "Ref" in v)}
-    assert {k: second[k] for k in wiring - {"PolicyArns", "EnvironmentValues"}} == \
-        {k: first[k] for k in wiring - {"PolicyArns", "EnvironmentValues"}}
+    own = {"PolicyArns", "EnvironmentValues", "SourceLayerArn"}
+    assert {k: second[k] for k in wiring - own} == {k: first[k] for k in wiring - own}
     assert "PolicyArns" not in second
+    # Each its own build context: a source layer of its own (its Context) that the block passes.
+    for name, params in (("NotesService", first), (SECOND, second)):
+        layer = two["Resources"][params["SourceLayerArn"]["Ref"]]
+        assert layer["Type"] == "AWS::Serverless::LayerVersion"
+        assert layer["Properties"]["ContentUri"] == two["Resources"][name]["Metadata"]["Build"]["Context"]
 
 
 @BOTH_PARENTS
@@ -53,7 +59,7 @@ def test_every_service_is_named_key_service_and_has_a_build_recipe_and_an_output
         build = resource["Metadata"]["Build"]
         assert (ROOT / build["Context"] / "Dockerfile").exists()
         assert build["ImageParameter"] in parent["Parameters"]
-        assert image_of(parent, name, "") == "", "no image given: no task"
+        assert image_of(parent, name, "") == "", "no image given: the stack builds it"
         everyone = {r["Metadata"]["Build"]["Context"]: f"{r['Metadata']['Build']['Context']}@sha256:{'0' * 64}"
                     for r in service_resources(parent).values()}
         assert image_of(parent, name, image_value(everyone)) == everyone[build["Context"]]
@@ -114,7 +120,8 @@ def test_the_descriptor_is_one_json_object_with_the_contracts_fields():
     sample = re.sub(r"\$\{[^}]+\}", "x", text)
     assert set(json.loads(sample)) == DESCRIPTOR_KEYS
     assert "${Service.Name}" in text and "service/${ClusterName}/${Service.Name}" in text
-    assert variables == {"Container": {"Fn::FindInMap": ["App", "Container", "Name"]}}
+    assert variables == {"Container": {"Fn::FindInMap": ["App", "Container", "Name"]},
+                         "Version": {"Fn::If": ["BuildsImage", {"Fn::GetAtt": ["Image", "Version"]}, ""]}}
 
 
 # An /api path segment: what a route key and the descriptor's !Sub JSON can carry (no slash at the end,
