@@ -15,6 +15,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8080
 PYTEST_ARGS ?=
+# Bytecode outside the source tree: `sam deploy` uploads app/, services/*, frontend/ and functions/ as they
+# are, named by a hash of every file in them, so a __pycache__ left by `make run` or `make test` would make
+# the next deploy build the image again for nothing (docs/deploy.md, "What the stack builds").
+export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 
 .DEFAULT_GOAL := help
 .PHONY: help python venv run system-deps test test-unit test-templates lint-templates lock clean \

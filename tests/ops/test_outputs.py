@@ -5,6 +5,7 @@ service (review/contract11.md)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,7 +59,8 @@ def service_resources(template: dict) -> set[str]:
 
 def check_parent(template: dict) -> None:
     shared, services = declared(template)
-    assert shared == set(ParentOutputs.OUTPUT_NAMES), "ParentOutputs' fields are parent.yml's shared outputs"
+    names = set(ParentOutputs.OUTPUT_NAMES)
+    assert names - ParentOutputs.OPTIONAL <= shared <= names, "ParentOutputs' fields are parent.yml's shared outputs"
     assert services == service_resources(template), "one <Key>Service output per service, named like it"
     for name in services:
         assert template["Outputs"][name]["Value"] == {"Fn::GetAtt": [name, "Outputs.Descriptor"]}
@@ -77,6 +79,7 @@ def test_the_contracts_parent_is_what_the_ops_code_reads(tmp_path):
 def test_parent_yml_outputs_are_the_typed_outputs():
     """Fails until parent.yml has the per-service outputs of issue 11 (the templates' branch)."""
     check_parent(load(PARENT))
+    assert declared(load(PARENT))[0] == set(ParentOutputs.OUTPUT_NAMES)  # the optional ones too
 
 
 def test_outputs_round_trip_through_a_stack(aws):
@@ -121,3 +124,16 @@ def test_service_selection_is_by_key_or_short_name_any_case():
     with pytest.raises(UnknownService) as info:
         out.select("billing")
     assert info.value.code == "unknown_service"
+
+
+def test_the_smoke_test_output_is_a_command_that_reaches_this_stack():
+    """After `sam deploy --guided`, the stack's SmokeTest output is what a person runs: `make smoke` with the
+    stack and region it was deployed as, variables the Makefile passes on to the smoke command."""
+    value = load(PARENT)["Outputs"]["SmokeTest"]["Value"]["Fn::Sub"]
+    command = value.replace("${AWS::StackName}", "my-stack").replace("${AWS::Region}", "eu-west-1").split()
+    assert command[:2] == ["make", "smoke"]
+    given = dict(word.split("=", 1) for word in command[2:])
+    assert given == {"STACK": "my-stack", "REGION": "eu-west-1"}
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    exported = {name for line in makefile.splitlines() if line.startswith("export ") for name in line.split()[1:]}
+    assert set(given) <= exported and "\nsmoke:" in makefile

@@ -66,7 +66,8 @@ def test_the_types_are_what_cloudformation_creates(types):
     assert not [t for t in types if t.startswith("AWS::Serverless::")], "the SAM transform's output, not its input"
     assert {"AWS::CloudFormation::Stack", "AWS::ServiceDiscovery::PrivateDnsNamespace", "AWS::ECS::TaskDefinition",
             "AWS::CloudFront::Distribution", "AWS::PricingPlanManager::Subscription", "AWS::Budgets::Budget",
-            "AWS::Lambda::LayerVersion", "AWS::CodeBuild::Project", "Custom::ImageBuild", "AWS::Lambda::Function", "Custom::SitePublish"} <= types
+            "AWS::Lambda::LayerVersion", "AWS::CodeBuild::Project", "Custom::ImageBuild", "AWS::Lambda::Function",
+            "Custom::SitePublish"} <= types
 
 
 def test_every_type_says_what_its_handlers_call(types):
