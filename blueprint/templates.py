@@ -9,6 +9,7 @@ read parent.yml's parameters and rules (scripts/), the template checks render an
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -121,4 +122,56 @@ def nested_parameters(template: dict, stack: str, values: dict) -> dict[str, str
     out = {name: None if spec.get("Default") is None else str(spec["Default"]) for name, spec in spec_of.items()}
     for name, expr in resource["Properties"].get("Parameters", {}).items():
         out[name] = resolve(expr, values, template)
+    return out
+
+
+# ---------------------------------------------------------------- what `sam deploy` uploads
+# The properties `sam package` (and so `sam deploy`) zips from a local folder and uploads, by resource type
+# (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-cli-command-reference-sam-package.html).
+# It follows symbolic links (samcli/lib/package/utils.py walks with followlinks=True) and stores the target's
+# content: a link in one of these folders would upload a file from outside it, which the local builders
+# (functions/site_files.py, docker build) never see. Their checks: tests/templates/test_packaged_folders.py
+# (tracked files) and `make preflight` (the folder as it is on disk, untracked files too).
+PACKAGED = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri",
+            "AWS::Lambda::Function": "Code", "AWS::Lambda::LayerVersion": "Content"}
+NESTED = ("AWS::Serverless::Application", "AWS::CloudFormation::Stack")
+
+
+def packaged_folders(root: Path = ROOT) -> list[Path]:
+    """Every local folder `sam deploy` uploads for `root`/parent.yml: each PACKAGED property that is a path
+    (not an S3 location) in the parent and in every template it nests (a path relative to its template), and
+    each service's Metadata.Build Context (its image's build context, which the stack packages as a layer).
+    Sorted, each once."""
+    found: set[Path] = set()
+    pending, seen = [root / "parent.yml"], set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for resource in load(path).get("Resources", {}).values():
+            props = resource.get("Properties") or {}
+            local = props.get(PACKAGED.get(resource.get("Type"), ""))
+            if isinstance(local, str) and local and "://" not in local:
+                found.add(path.parent / local)
+            context = ((resource.get("Metadata") or {}).get("Build") or {}).get("Context")
+            if isinstance(context, str) and context:
+                found.add(path.parent / context)
+            location = props.get("Location", props.get("TemplateURL")) if resource.get("Type") in NESTED else None
+            if isinstance(location, str) and "://" not in location:
+                pending.append(path.parent / location)
+    return sorted(Path(os.path.normpath(p)) for p in found)
+
+
+def links_in(folder: Path, root: Path = ROOT) -> list[str]:
+    """What `sam package` would take from outside `folder`: the folder itself lying outside `root` or being a
+    link, and every symbolic link in it (file or folder, wherever it points), as paths relative to `root`."""
+    folder = Path(os.path.normpath(folder))
+    where = os.path.relpath(folder, root)
+    if not folder.resolve().is_relative_to(root.resolve()):
+        return [f"{where} (outside the repository)"]
+    out = [where] if folder.is_symlink() else []
+    for parent, dirs, files in os.walk(folder):  # followlinks=False: a linked folder is listed, not entered
+        out += [os.path.relpath(os.path.join(parent, n), root) for n in sorted(dirs + files)
+                if os.path.islink(os.path.join(parent, n))]
     return out

@@ -10,10 +10,26 @@ bucket's versioning keeps them 30 days); ONE invalidation of the changed paths t
 content-hashed is created and not waited for. Answers SUCCESS with PhysicalResourceId = the bucket name
 and Data {Uploaded, Removed} (counts).
 
-Delete: only when the PhysicalResourceId is the bucket name of the request's properties (a publish
-that succeeded there), the bucket is emptied, every object version and delete marker, 1,000 per call,
-so the stack can delete it. Any other Delete (a failed Create's rollback, whose physical id says
-"unpublished") touches nothing: an existing site bucket is never emptied because a publish failed.
+Delete: only when the bucket is going away with it is the bucket emptied, every object version and
+delete marker, 1,000 per call, so CloudFormation can delete it. CloudFormation sends Delete when a stack
+is deleted or a resource removed from it, and also in the cleanup after an update: the old resource of a
+replacement (update succeeded), and a resource the failed update created (update rolled back)
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requesttypes-delete.html,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-monitor-stack.html:
+"if CloudFormation needs to replace an existing resource, it first creates a new resource and then deletes
+the old resource"; the stack statuses UPDATE_COMPLETE_CLEANUP_IN_PROGRESS and
+UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS of
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html; CDK's auto-delete fix, below).
+So the Delete of the upgrade that first adds Site to a stack, rolled back, carries the bucket name as its
+physical id while the old stack keeps serving that bucket. The bucket is emptied only when
+- the physical id is the bucket name of the request's properties (a publish succeeded there; a failed
+  Create's physical id says "unpublished"), and
+- the stack (the event's StackId: frontend.yml's nested stack) is DELETE_IN_PROGRESS or
+  ROLLBACK_IN_PROGRESS (a failed create: the bucket goes next), or the stack holds no AWS::S3::Bucket of
+  that name any more (DescribeStackResources: the bucket was replaced and this is the old one's cleanup).
+Any other Delete answers SUCCESS and leaves the bucket alone, saying why in the log: the publisher may
+read its own stack only (frontend.yml grants cloudformation:DescribeStacks and DescribeStackResources on
+AWS::StackId). DescribeStackResources lists up to 100 resources, more than frontend.yml holds.
 
 Every request is answered (functions/custom_resource.py), with the error in one line on failure.
 
@@ -32,7 +48,10 @@ What CDK's BucketDeployment users hit (aws/aws-cdk issues), and what this takes 
   #33762): Delete calls CloudFront not at all, and the role's policy is inline in the role, which the
   function (and so the resource) depends on: it is deleted after them.
 - A replaced bucket (#15019): the physical id is the bucket name, so a new bucket is a new physical id and
-  CloudFormation's cleanup Delete of the old one (its name) empties the old bucket it then deletes.
+  CloudFormation's cleanup Delete of the old one (its name, no longer in the stack) empties the old bucket
+  it then deletes.
+- Objects deleted by a rollback (#27199, fixed in aws/aws-cdk#29581): the Delete of a resource that a
+  failed update created empties nothing while the stack still holds the bucket.
 """
 from __future__ import annotations
 
@@ -123,16 +142,41 @@ def empty(bucket: str) -> int:
         deleted += len(objects)
 
 
-def answer(event: dict, fetch=download) -> None:
+GOING_AWAY = ("DELETE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")  # the stack's resources are being deleted
+
+
+def kept_because(cloudformation, stack_id: str, bucket: str) -> str | None:
+    """Why a Delete must leave `bucket` alone (the stack keeps it), or None when the bucket goes away."""
+    status = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+    if status in GOING_AWAY:
+        return None
+    held = [r for r in cloudformation.describe_stack_resources(StackName=stack_id)["StackResources"]
+            if r["ResourceType"] == "AWS::S3::Bucket" and r.get("PhysicalResourceId") == bucket]
+    if not held:
+        return None
+    return f"the stack ({status}) still holds {bucket} as {held[0]['LogicalResourceId']}"
+
+
+def answer(event: dict, fetch=download, cloudformation=None) -> None:
     """Do what the request asks and answer CloudFormation, whatever happens. `fetch` reads the layer's
-    URL (download; the tests give the zip's bytes, since moto serves no layer content)."""
+    URL (download; the tests give the zip's bytes, since moto serves no layer content); `cloudformation`
+    is the client that reads the stack (boto3's; the tests give one stubbed with a status moto never
+    holds, such as DELETE_IN_PROGRESS)."""
     kind = event.get("RequestType")
     physical = event.get("PhysicalResourceId") or f"{event.get('LogicalResourceId', 'Site')}-unpublished"
     try:
         if kind == "Delete":
             bucket = (event.get("ResourceProperties") or {}).get("BucketName")
-            if physical == bucket:
-                print(f"emptied {bucket}: {empty(bucket)} versions and delete markers")
+            if physical != bucket:
+                print(f"left {bucket} alone: the resource's physical id {physical!r} is not the bucket")
+            else:
+                if cloudformation is None:
+                    cloudformation = boto3.client("cloudformation", config=CLIENTS)
+                why = kept_because(cloudformation, event["StackId"], bucket)
+                if why:
+                    print(f"left {bucket} alone: {why} (an update's cleanup or rollback, not the bucket's delete)")
+                else:
+                    print(f"emptied {bucket}: {empty(bucket)} versions and delete markers")
             custom_resource.send(event, "SUCCESS", "", physical)
             return
         if kind not in ("Create", "Update"):

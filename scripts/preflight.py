@@ -11,7 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from blueprint.templates import load, nested_parameters, parent, service_resources
+from blueprint.templates import links_in, load, nested_parameters, packaged_folders, parent, service_resources
 from scripts import free_plan, image, origin_secret, service_roles
 from scripts.common import ROOT, OpsError, Target, aws_errors, check_task_range
 from scripts.errors import AwsCallFailed, AwsUnreachable, CredentialsRejected, NoCredentials, PreflightFailed, ToolMissing, UsageError
@@ -165,10 +165,23 @@ def check_images(t: Target, params: dict) -> str:
                      for b in image.builds(params=params))
 
 
+def check_packaged_folders(t: Target, params: dict, root=ROOT) -> str:
+    """No symbolic link in a folder `sam deploy` zips and uploads (blueprint/templates.py, PACKAGED): SAM CLI
+    follows links and uploads what they point to, from anywhere on this machine. On disk, untracked files too."""
+    folders = packaged_folders(root)
+    found = [link for folder in folders for link in links_in(folder, root)]
+    if found:
+        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+        raise OpsError(f"{found[0]}{more}: a symbolic link where sam deploy uploads, which would upload what it "
+                       "points to; replace it with the file itself or remove it")
+    return ", ".join(f"{f.relative_to(root)}/" for f in folders) + ": no links"
+
+
 CHECKS = {
     "credentials": check_credentials,
     "region": check_region,
     "images": check_images,
+    "packaged folders": check_packaged_folders,
     "availability zones": check_zones,
     "certificates": check_certificates,
     "task counts": check_task_counts,

@@ -23,6 +23,17 @@ def test_the_image_builder_makes_exactly_these_calls():
     }
 
 
+def test_the_site_publisher_makes_exactly_these_calls():
+    """frontend.yml's PublisherRole grants each (tests/templates/test_build.py compares them)."""
+    assert module_actions(FUNCTIONS / "site_publish.py") == {
+        "lambda:GetLayerVersion",  # the site's layer
+        "s3:ListBucket", "s3:PutObject", "s3:DeleteObject",  # publish: list the ETags, upload, remove
+        "s3:ListBucketVersions", "s3:DeleteObjectVersion",  # empty the bucket on delete
+        "cloudfront:CreateInvalidation",  # the changed pages
+        "cloudformation:DescribeStacks", "cloudformation:DescribeStackResources",  # does the bucket go away?
+    }
+
+
 def test_answering_cloudformation_needs_no_permission():
     """The response goes to a presigned URL: no AWS call, no grant."""
     assert module_actions(FUNCTIONS / "custom_resource.py") == set()

@@ -4,7 +4,12 @@ asks of CloudFront, and the answer CloudFormation always gets.
 moto keeps a layer's content but returns no URL that serves it (Content.Location is "s3://"), so each
 test gives the handler a `fetch` that returns the zip it published as the layer, after checking the
 handler asked for the location the layer reports; the real download (urllib) is tested on its own
-against the local HTTP server."""
+against the local HTTP server.
+
+The bucket is a resource of a stack in moto's CloudFormation, the stack a Delete names, so the handler
+reads the stack's real resources; moto's stacks are only ever in a stable state (CREATE_COMPLETE and
+the like), so a Delete during the stack's own delete or a failed create's rollback gets a client whose
+DescribeStacks botocore's Stubber answers with that status."""
 from __future__ import annotations
 
 import io
@@ -12,10 +17,14 @@ import re
 import stat
 import zipfile
 
+import json
+
 import boto3
+import botocore.session
 import pytest
 import site_files
 import site_publish
+from botocore.stub import Stubber
 from moto import mock_aws
 
 FRONTEND = {
@@ -43,9 +52,11 @@ class Deployment:
 
     def __init__(self, event):
         self.event = event
-        self.s3, self.cloudfront, self.awslambda = (boto3.client(n) for n in ("s3", "cloudfront", "lambda"))
-        self.bucket = "stack-frontend-bucket-abc"
-        self.s3.create_bucket(Bucket=self.bucket)
+        self.s3, self.cloudfront, self.awslambda, self.cfn = (
+            boto3.client(n) for n in ("s3", "cloudfront", "lambda", "cloudformation"))
+        self.stack_id = self.cfn.create_stack(StackName="s-FrontendStack-X", TemplateBody=json.dumps(
+            {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}}))["StackId"]
+        self.bucket = self.held_bucket()
         self.s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
         self.distribution = self.cloudfront.create_distribution(DistributionConfig={
             "CallerReference": "site", "Comment": "", "Enabled": True,
@@ -54,6 +65,10 @@ class Deployment:
             "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
         })["Distribution"]["Id"]
         self.zips: dict[str, bytes] = {}
+
+    def held_bucket(self) -> str:
+        (resource,) = self.cfn.describe_stack_resources(StackName=self.stack_id)["StackResources"]
+        return resource["PhysicalResourceId"]
 
     def layer(self, files: dict[str, bytes], links: dict[str, str] | None = None) -> str:
         data = zipped(files, links)
@@ -65,14 +80,25 @@ class Deployment:
     def properties(self, arn: str, **changes) -> dict:
         return {"SiteSourceArn": arn, "BucketName": self.bucket, "DistributionId": self.distribution, **changes}
 
-    def run(self, kind: str, properties: dict, physical: str | None = None) -> None:
+    def run(self, kind: str, properties: dict, physical: str | None = None, status: str | None = None) -> None:
+        """The request, in a stack whose status is moto's or, given `status`, that one (Stubber)."""
         def fetch(url: str) -> bytes:
             arn = properties["SiteSourceArn"]
             layer, _, version = arn.rpartition(":")
             assert url == self.awslambda.get_layer_version(LayerName=layer, VersionNumber=int(version))[
                 "Content"]["Location"]
             return self.zips[arn]
-        site_publish.answer(self.event(kind, properties, physical), fetch)
+        request = {**self.event(kind, properties, physical), "StackId": self.stack_id}
+        if status is None:
+            site_publish.answer(request, fetch)
+            return
+        client = boto3.client("cloudformation")
+        with Stubber(client) as stub:
+            stub.add_response("describe_stacks", {"Stacks": [{
+                "StackName": "s-FrontendStack-X", "StackId": self.stack_id, "CreationTime": "2026-12-07T00:00:00Z",
+                "StackStatus": status}]}, {"StackName": self.stack_id})
+            site_publish.answer(request, fetch, client)
+            stub.assert_no_pending_responses()
 
     def publish(self, files: dict[str, bytes], kind: str = "Create", **kwargs) -> None:
         self.run(kind, self.properties(self.layer(files, **kwargs)),
@@ -157,18 +183,69 @@ def test_files_a_site_does_not_serve_and_links_are_skipped_and_named(deployment,
     assert cloudformation.answers()[-1]["Status"] == "SUCCESS"
 
 
-def test_delete_empties_the_bucket_of_every_version_and_delete_marker(deployment, cloudformation):
+@pytest.mark.parametrize("status", site_publish.GOING_AWAY)
+def test_delete_with_the_stack_empties_the_bucket_of_every_version_and_delete_marker(deployment, cloudformation,
+                                                                                     status):
+    """The stack's delete, or a failed create's rollback: the bucket is deleted next and must be empty."""
     deployment.publish(FRONTEND)
     deployment.publish({"index.html": b"<p>two</p>"}, kind="Update")  # old versions and delete markers now
     s3 = deployment.s3
     listed = s3.list_object_versions(Bucket=deployment.bucket)
     assert listed.get("DeleteMarkers") and len(listed["Versions"]) > 1
-    deployment.run("Delete", deployment.properties(deployment.layer(FRONTEND)), deployment.bucket)
+    deployment.run("Delete", deployment.properties(deployment.layer(FRONTEND)), deployment.bucket, status=status)
     listed = s3.list_object_versions(Bucket=deployment.bucket)
     assert not listed.get("Versions") and not listed.get("DeleteMarkers")
     s3.delete_bucket(Bucket=deployment.bucket)  # what CloudFormation does next
     assert cloudformation.answers()[-1]["Status"] == "SUCCESS"
     assert cloudformation.answers()[-1]["PhysicalResourceId"] == deployment.bucket
+
+
+def test_a_rolled_back_upgrade_leaves_the_site_the_stack_still_serves(deployment, cloudformation, capsys):
+    """The update that first adds Site to a stack publishes into the bucket the stack already serves, then
+    fails later and rolls back: CloudFormation deletes the Site it created, with the bucket name as its
+    physical id, while the stack keeps the bucket (moto's stack, settled, stands for
+    UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS). The page stays."""
+    deployment.publish(FRONTEND)
+    before = deployment.stored()
+    deployment.run("Delete", deployment.properties(deployment.layer(FRONTEND)), deployment.bucket)
+    assert deployment.stored() == before
+    assert cloudformation.answers()[-1]["Status"] == "SUCCESS"
+    assert cloudformation.answers()[-1]["PhysicalResourceId"] == deployment.bucket
+    bucket = deployment.bucket
+    assert f"left {bucket} alone: the stack (CREATE_COMPLETE) still holds {bucket} as Bucket" in capsys.readouterr().out
+
+
+def test_the_cleanup_of_a_replaced_bucket_empties_the_old_one(deployment, cloudformation):
+    """A replaced bucket: Site published into the new one (a new physical id), and CloudFormation's cleanup
+    deletes the old Site, naming the old bucket, which the stack no longer holds and deletes next."""
+    old = "s-frontendstack-x-bucket-old"
+    deployment.s3.create_bucket(Bucket=old)
+    deployment.s3.put_object(Bucket=old, Key="index.html", Body=b"<p>old</p>")
+    deployment.publish(FRONTEND)
+    kept = deployment.stored()
+    deployment.run("Delete", deployment.properties(deployment.layer(FRONTEND), BucketName=old), old)
+    assert not deployment.s3.list_object_versions(Bucket=old).get("Versions")
+    assert deployment.stored() == kept, "the stack's own bucket is untouched"
+    assert cloudformation.answers()[-1]["Status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("status", botocore.session.get_session().get_service_model("cloudformation")
+                         .shape_for("StackStatus").enum)
+def test_only_a_stack_deleting_its_resources_lets_go_of_a_bucket_it_holds(status):
+    """Every status DescribeStacks can answer (botocore's model of the API): the bucket the stack holds is
+    given up only while the stack deletes its resources."""
+    stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/s-FrontendStack-X/guid"
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response("describe_stacks", {"Stacks": [{"StackName": "s", "CreationTime": "2026-12-07T00:00:00Z",
+                                                          "StackStatus": status}]}, {"StackName": stack})
+        if status not in site_publish.GOING_AWAY:
+            stub.add_response("describe_stack_resources", {"StackResources": [{
+                "LogicalResourceId": "Bucket", "PhysicalResourceId": "b-1", "ResourceType": "AWS::S3::Bucket",
+                "Timestamp": "2026-12-07T00:00:00Z", "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": stack})
+        why = site_publish.kept_because(client, stack, "b-1")
+    assert (why is None) == (status in site_publish.GOING_AWAY), why
+    assert site_publish.GOING_AWAY == ("DELETE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
 
 
 @pytest.mark.parametrize("physical", ["Site-unpublished", "another-bucket"])

@@ -275,3 +275,43 @@ def test_a_name_parent_yml_no_longer_declares_is_refused_before_anything_happens
         deploy.deploy(make_target(aws), {"Cpu": "512"}, run=tools, checks={}, skip_smoke=True, delay=0,
                       interactive=False)
     assert tools.named("docker") == [] and tools.named("sam") == [], "nothing was built or deployed"
+
+
+PACKAGING_PARENT = """
+Resources:
+  SiteSource: {Type: AWS::Serverless::LayerVersion, Properties: {ContentUri: site}}
+  Uploaded: {Type: AWS::Serverless::LayerVersion, Properties: {ContentUri: s3://bucket/key.zip}}
+  Service:
+    Type: AWS::Serverless::Application
+    Metadata: {Build: {Context: services/reports, ImageParameter: ImageUri}}
+    Properties: {Location: nested/child.yml}
+"""
+
+
+def test_preflight_refuses_a_symbolic_link_where_sam_deploy_uploads(aws, tmp_path):
+    """sam deploy follows links and uploads their targets: a link in any packaged folder (a layer's
+    ContentUri, a nested template's function Code, relative to that template, a service's build Context)
+    stops the deploy in one line before anything is uploaded; the repository's own folders have none."""
+    assert preflight.CHECKS["packaged folders"] is preflight.check_packaged_folders
+    assert preflight.check_packaged_folders(make_target(aws), {}) == "app/, frontend/, functions/: no links"
+    (tmp_path / "parent.yml").write_text(PACKAGING_PARENT)
+    (tmp_path / "nested" / "code").mkdir(parents=True)
+    (tmp_path / "nested" / "child.yml").write_text(
+        "Resources:\n  Fn: {Type: AWS::Lambda::Function, Properties: {Code: code/}}\n")
+    for folder in ("site", "services/reports"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "index.html").write_text("<p>hi</p>")
+    assert preflight.check_packaged_folders(make_target(aws), {}, root=tmp_path) == (
+        "nested/code/, services/reports/, site/: no links")
+    outside = tmp_path.parent / "secret.txt"
+    outside.write_text("API_KEY=1")
+    (tmp_path / "services/reports/.env").symlink_to(outside)
+    with pytest.raises(OpsError) as refused:
+        preflight.check_packaged_folders(make_target(aws), {}, root=tmp_path)
+    assert str(refused.value) == ("services/reports/.env: a symbolic link where sam deploy uploads, which would "
+                                  "upload what it points to; replace it with the file itself or remove it")
+    (tmp_path / "nested/code/lib").symlink_to(tmp_path / "site")  # a folder, even one inside the repository
+    (tmp_path / "site/copy.html").symlink_to("index.html")
+    with pytest.raises(OpsError, match=r"^nested/code/lib and 2 more: a symbolic link") as refused:
+        preflight.check_packaged_folders(make_target(aws), {}, root=tmp_path)
+    assert "\n" not in str(refused.value)
