@@ -200,6 +200,15 @@ def test_delete_with_the_stack_empties_the_bucket_of_every_version_and_delete_ma
     assert cloudformation.answers()[-1]["PhysicalResourceId"] == deployment.bucket
 
 
+def test_delete_of_a_bucket_deleted_by_hand_succeeds(deployment, cloudformation, capsys):
+    """Someone emptied and deleted the bucket in the console: the stack's delete must not end in DELETE_FAILED."""
+    deployment.s3.delete_bucket(Bucket=deployment.bucket)
+    deployment.run("Delete", deployment.properties(deployment.layer(FRONTEND)), deployment.bucket,
+                   status="DELETE_IN_PROGRESS")
+    assert cloudformation.answers()[-1]["Status"] == "SUCCESS", cloudformation.answers()[-1]["Reason"]
+    assert f"{deployment.bucket} no longer exists" in capsys.readouterr().out
+
+
 def test_a_rolled_back_upgrade_leaves_the_site_the_stack_still_serves(deployment, cloudformation, capsys):
     """The update that first adds Site to a stack publishes into the bucket the stack already serves, then
     fails later and rolls back: CloudFormation deletes the Site it created, with the bucket name as its
