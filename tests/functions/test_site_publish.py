@@ -154,6 +154,23 @@ def test_an_update_uploads_and_invalidates_only_the_changed_file(deployment, clo
     assert cloudformation.answers()[-1]["Data"] == {"Uploaded": 1, "Removed": 0}
 
 
+@pytest.mark.parametrize(("pages", "invalidated"), [
+    (site_files.MAX_INVALIDATION_PATHS - 1, None),  # with "/": exactly the cap, each path named
+    (site_files.MAX_INVALIDATION_PATHS, ["/*"]),
+])
+def test_many_changed_pages_are_invalidated_as_one_wildcard(deployment, cloudformation, pages, invalidated):
+    """CloudFront bills each path past 1,000 a month and refuses more than 3,000 in one invalidation;
+    "/*" is one path (https://aws.amazon.com/cloudfront/pricing/, "Invalidation requests")."""
+    site = {"index.html": b"<p>one</p>", **{f"page{i}.html": b"<p>one</p>" for i in range(pages - 1)}}
+    deployment.publish(site)
+    changed = {key: b"<p>two</p>" for key in site}
+    deployment.publish(changed, kind="Update")
+    expected = invalidated or sorted(["/", *(f"/{k}" for k in site)])
+    assert deployment.invalidations()[-1] == expected
+    assert len(expected) <= site_files.MAX_INVALIDATION_PATHS
+    assert cloudformation.answers()[-1]["Data"] == {"Uploaded": pages, "Removed": 0}
+
+
 def test_a_file_that_left_the_site_is_deleted(deployment, cloudformation):
     deployment.publish(FRONTEND)
     deployment.publish({k: v for k, v in FRONTEND.items() if k != "robots.txt"}, kind="Update")
