@@ -45,10 +45,11 @@ Change when a build ends, whatever phase it ended in, so every build started her
 What still ends in CloudFormation's ServiceTimeout (the template sets it): an event that never arrives
 (the rule or its Lambda permission missing) or an answer that cannot be delivered. On a request the
 handler never raises: an exception becomes a FAILED answer with the error in one line. On a build
-event it raises only when it could not read the build or deliver the answer: EventBridge invokes the
-function asynchronously, and Lambda runs a failed asynchronous invocation twice more, one and then two
-minutes later (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html);
-answering the same event twice is harmless.
+event it raises only when it could not read the build or its waiting request, or deliver the answer:
+EventBridge invokes the function asynchronously, and Lambda runs a failed asynchronous invocation twice
+more, one and then two minutes later (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html);
+the request is deleted only once answered, so a retry answers it, and an event delivered again finds it
+gone and answers nothing.
 
 https://docs.aws.amazon.com/codebuild/latest/userguide/sample-build-notifications.html (the events)
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref.html (requests and answers)

@@ -510,6 +510,7 @@ def test_an_undelivered_answer_is_raised_for_lambda_to_retry(responses, codebuil
     with pytest.raises(image_build.NotAnswered):
         image_build.handler(state_change(build_id, "FAILED"), None)
     assert len(responses.received) == custom_resource.ATTEMPTS
+    assert parameter(next(v["value"] for v in variables if v["name"] == "CFN_REQUEST")), "kept for the retry"
 
 
 def test_an_in_progress_event_is_ignored(responses, codebuild, caplog):
