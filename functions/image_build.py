@@ -7,14 +7,30 @@ One function, two callers:
   Create/Update validates the properties, names the image by its source (the first 12 hex digits of the
   source layer's CodeSha256, plus the architecture), and answers SUCCESS at once when the repository
   already holds that tag: an unchanged context, a retry, or a rollback to the previous source builds
-  nothing. Otherwise it starts a CodeBuild build and returns WITHOUT answering; the request's
-  ResponseURL, StackId, RequestId and LogicalResourceId travel with the build as CFN_* environment
-  variables. Delete stops this resource's running builds (a rollback leaves no build pushing into a
-  repository being deleted) and answers SUCCESS.
+  nothing. Otherwise it keeps the request waiting (below), starts a CodeBuild build and returns WITHOUT
+  answering. Delete stops this resource's running builds (a rollback leaves no build pushing into a
+  repository being deleted), deletes their waiting requests, and answers SUCCESS.
 * EventBridge sends CodeBuild's "Build State Change" events for the project. A finished build started by
-  a request (one with CFN_* variables) is answered from here: SUCCEEDED -> SUCCESS with the image by
+  a request (one with a CFN_REQUEST variable) is answered from here: SUCCEEDED -> SUCCESS with the image by
   digest; FAILED, FAULT, STOPPED or TIMED_OUT -> FAILED with the phase, the last lines of the build log
   and the link to the whole log.
+
+Where the request waits: the ResponseURL is a bearer credential (whoever holds it can answer SUCCESS with
+an image of their choosing), so it never travels with the build. A build's environment variables are
+readable with codebuild:BatchGetBuilds (in AWS's ReadOnlyAccess) and go out in every CodeBuild
+state-change event to any EventBridge rule of the account, and CodeBuild's API reference "strongly
+discourage[s] the use of PLAINTEXT environment variables to store sensitive values"
+(https://docs.aws.amazon.com/codebuild/latest/APIReference/API_EnvironmentVariable.html). Before the build
+starts, {ResponseURL, StackId, RequestId, LogicalResourceId, PhysicalResourceId} is stored as a Parameter
+Store SecureString named /<project>/requests/<RequestId> (standard tier: free; encrypted with the AWS
+managed key aws/ssm, which "grants Decrypt permission to all IAM principals in the AWS account", so the
+role needs no KMS grant: https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html).
+The build gets only that name (CFN_REQUEST), plus the stack and logical ids Delete finds its builds by
+(no secrets). The completion reads the parameter (decrypted), answers, then deletes it; a parameter
+already gone means the request was answered (a repeated event) or deleted with its stopped build, and the
+event is ignored. A parameter left behind (the function stopped between answering and deleting) holds an
+answered request's URL and stops nothing: a retry of the same request overwrites it. Reading a parameter
+still takes ssm:GetParameter on it: no event carries it and the build record only names it.
 
 Why completion comes from the events and not from a waiting Lambda: a Docker build can outlast a
 Lambda's 15 minutes, and a poller (CDK's provider framework with isComplete) costs a state machine
@@ -29,10 +45,11 @@ Change when a build ends, whatever phase it ended in, so every build started her
 What still ends in CloudFormation's ServiceTimeout (the template sets it): an event that never arrives
 (the rule or its Lambda permission missing) or an answer that cannot be delivered. On a request the
 handler never raises: an exception becomes a FAILED answer with the error in one line. On a build
-event it raises only when it could not read the build or deliver the answer: EventBridge invokes the
-function asynchronously, and Lambda runs a failed asynchronous invocation twice more, one and then two
-minutes later (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html);
-answering the same event twice is harmless.
+event it raises only when it could not read the build or its waiting request, or deliver the answer:
+EventBridge invokes the function asynchronously, and Lambda runs a failed asynchronous invocation twice
+more, one and then two minutes later (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html);
+the request is deleted only once answered, so a retry answers it, and an event delivered again finds it
+gone and answers nothing.
 
 https://docs.aws.amazon.com/codebuild/latest/userguide/sample-build-notifications.html (the events)
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref.html (requests and answers)
@@ -61,8 +78,10 @@ ENVIRONMENTS = {
 }
 COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"
 EVENT_TYPE = "CodeBuild Build State Change"
-REQUEST_FIELDS = {"CFN_RESPONSE_URL": "ResponseURL", "CFN_STACK_ID": "StackId",
-                  "CFN_REQUEST_ID": "RequestId", "CFN_LOGICAL_ID": "LogicalResourceId"}
+# What a waiting request keeps (its parameter's value, JSON): what the answer needs and nothing else.
+REQUEST_FIELDS = ("ResponseURL", "StackId", "RequestId", "LogicalResourceId", "PhysicalResourceId")
+# The build's variable naming its request's parameter; and the two Delete finds this resource's builds by.
+REQUEST_VARIABLE = "CFN_REQUEST"
 LOG_EVENTS = 40  # the last build log events read for a failure's reason
 LOG_BYTES = 2000  # of which at most this much goes into the reason, as JSON (the answer must stay under 4 KB)
 LINE_CHARS = 300  # per log line
@@ -165,6 +184,35 @@ def image_digest(repository_name: str, tag: str) -> str | None:
     return details[0]["imageDigest"] if details else None
 
 
+def request_prefix() -> str:
+    """Where this function's waiting requests live: /<project>/requests/ (the role may touch nothing else)."""
+    return f"/{os.environ['PROJECT_NAME']}/requests/"
+
+
+def keep_request(event: dict, physical_id: str) -> str:
+    """Store the request's answer fields as a SecureString parameter; its name. Overwritten when a retry of
+    the same request (its RequestId) finds one left by an attempt that stopped before its build started."""
+    name = request_prefix() + event["RequestId"]
+    document = {field: event[field] for field in REQUEST_FIELDS if field != "PhysicalResourceId"}
+    aws("ssm").put_parameter(
+        Name=name, Type="SecureString", Tier="Standard", Overwrite=True,
+        Value=json.dumps({**document, "PhysicalResourceId": physical_id}),
+        Description=f"CloudFormation request waiting for image build: {event['LogicalResourceId']}"[:1024])
+    return name
+
+
+def forget_request(name: str) -> None:
+    """Delete a waiting request's parameter; one already gone is fine. Never raises: a parameter left
+    behind is an answered request's, harmless (see the module's docstring)."""
+    ssm = aws("ssm")
+    try:
+        ssm.delete_parameter(Name=name)
+    except ssm.exceptions.ParameterNotFound:
+        pass
+    except Exception:
+        logger.exception("could not delete %s; it stays, holding an answered request", name)
+
+
 def create_or_update(event: dict) -> None:
     layer, repository, name, architecture = properties(event)
     environment_type, image, suffix = ENVIRONMENTS[architecture]
@@ -177,19 +225,22 @@ def create_or_update(event: dict) -> None:
         send(event, "SUCCESS", f"image {tag} already built", physical_id,
              {"ImageUri": f"{repository}@{digest}", "Version": version})
         return
+    waiting = keep_request(event, physical_id)
     variables = {
         "SOURCE_LAYER_ARN": layer, "REPOSITORY_URI": repository, "IMAGE_TAG": tag, "APP_VERSION": version,
-        "CFN_RESPONSE_URL": event["ResponseURL"], "CFN_STACK_ID": event["StackId"],
-        "CFN_REQUEST_ID": event["RequestId"], "CFN_LOGICAL_ID": event["LogicalResourceId"],
-        "CFN_PHYSICAL_ID": physical_id,
+        REQUEST_VARIABLE: waiting, "CFN_STACK_ID": event["StackId"], "CFN_LOGICAL_ID": event["LogicalResourceId"],
     }
-    build = aws("codebuild").start_build(
-        projectName=os.environ["PROJECT_NAME"],
-        environmentTypeOverride=environment_type,
-        imageOverride=image,
-        computeTypeOverride=COMPUTE_TYPE,
-        environmentVariablesOverride=[{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()],
-    )["build"]
+    try:
+        build = aws("codebuild").start_build(
+            projectName=os.environ["PROJECT_NAME"],
+            environmentTypeOverride=environment_type,
+            imageOverride=image,
+            computeTypeOverride=COMPUTE_TYPE,
+            environmentVariablesOverride=[{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables.items()],
+        )["build"]
+    except Exception:
+        forget_request(waiting)  # no build will answer it: the caller answers FAILED
+        raise
     # No answer here: the build's state change event answers (on_build_event).
     logger.info("started build %s of %s for request %s", build["id"], tag, event["RequestId"])
 
@@ -199,7 +250,8 @@ def build_variables(build: dict) -> dict[str, str]:
 
 
 def stop_running_builds(event: dict) -> None:
-    """Stop the builds this resource started that still run. A failure here is logged, not answered:
+    """Stop the builds this resource started that still run, and delete their waiting requests (their
+    STOPPED events then find none and answer nothing). A failure here is logged, not answered:
     a FAILED Delete would leave the stack in DELETE_FAILED, while a build left running stops at the
     project's timeout and its answer goes to a request nobody waits for any more."""
     try:
@@ -214,6 +266,8 @@ def stop_running_builds(event: dict) -> None:
                     and variables.get("CFN_LOGICAL_ID") == event["LogicalResourceId"]):
                 codebuild.stop_build(id=build["id"])
                 logger.info("stopped build %s", build["id"])
+                if variables.get(REQUEST_VARIABLE, "").startswith(request_prefix()):
+                    forget_request(variables[REQUEST_VARIABLE])
     except Exception:
         logger.exception("could not stop the running builds of %s; they stop at the project's timeout",
                          event.get("LogicalResourceId"))
@@ -230,16 +284,20 @@ def on_build_event(event: dict) -> None:
     # Unreadable (throttled, say): raise, and Lambda runs the event again.
     builds = aws("codebuild").batch_get_builds(ids=[build_id])["builds"]
     variables = build_variables(builds[0]) if builds else {}
-    missing = [name for name in (*REQUEST_FIELDS, "CFN_PHYSICAL_ID") if not variables.get(name)]
-    if missing:
-        logger.info("ignored build %s: not started by a custom resource request (no %s)", build_id, missing[0])
+    waiting = variables.get(REQUEST_VARIABLE, "")
+    if not waiting.startswith(request_prefix()):  # none, or a name outside ours: nothing of ours to answer
+        logger.info("ignored build %s: not started by a custom resource request (no %s under %s)",
+                    build_id, REQUEST_VARIABLE, request_prefix())
+        return
+    request = waiting_request(waiting)
+    if request is None:
+        logger.info("ignored build %s: its request %s was answered or deleted already", build_id, waiting)
         return
     build = builds[0]
     # The build's own record names a timeout or a fault even where the event's status is coarser.
     if build.get("buildStatus") not in (None, "IN_PROGRESS"):
         status = build["buildStatus"]
-    request = {field: variables[name] for name, field in REQUEST_FIELDS.items()}
-    physical_id = variables["CFN_PHYSICAL_ID"]
+    physical_id = request["PhysicalResourceId"]
     logger.info("build %s %s for request %s", build_id, status, request["RequestId"])
     try:
         answer = success(variables) if status == "SUCCEEDED" else ("FAILED", failure_reason(build, status), None)
@@ -248,6 +306,21 @@ def on_build_event(event: dict) -> None:
         answer = ("FAILED", f"image build {status}, but its result could not be read: {one_line(error)}", None)
     if not send(request, answer[0], answer[1], physical_id, answer[2]):
         raise NotAnswered(f"the answer to request {request['RequestId']} for build {build_id} was not delivered")
+    forget_request(waiting)
+
+
+def waiting_request(name: str) -> dict | None:
+    """The request kept under `name`, or None when it is gone. Unreadable otherwise: raise (Lambda retries)."""
+    ssm = aws("ssm")
+    try:
+        value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+    request = json.loads(value)
+    missing = [field for field in REQUEST_FIELDS if not request.get(field)]
+    if missing:
+        raise ValueError(f"{name} lacks {missing[0]}")
+    return request
 
 
 def success(variables: dict[str, str]) -> tuple[str, str, dict | None]:

@@ -148,9 +148,19 @@ def plan(built: dict[str, SiteFile], remote: dict[str, str]) -> tuple[list[SiteF
     return upload, stale
 
 
+# Above this many paths one invalidation of "/*" replaces them. CloudFront refuses more than 3,000 paths in
+# one CreateInvalidation, and bills $0.005 per path beyond 1,000 a month, where "/*" counts as one path
+# (https://aws.amazon.com/cloudfront/pricing/, "Invalidation requests";
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-invalidations).
+# Hashed assets are never invalidated, so a site past 15 un-hashed changes is a rare, large change: emptying
+# the whole cache once costs origin requests of a few seconds, not a bill.
+MAX_INVALIDATION_PATHS = 15
+
+
 def invalidation_paths(upload: list[SiteFile], stale: list[str]) -> list[str]:
-    """What CloudFront must forget: changed files that are not content-hashed, and removed ones."""
+    """What CloudFront must forget: changed files that are not content-hashed, and removed ones; ["/*"]
+    when they are more than MAX_INVALIDATION_PATHS."""
     paths = {f"/{f.key}" for f in upload if not f.immutable} | {f"/{k}" for k in stale}
     if "/index.html" in paths:
         paths.add("/")  # the default root object
-    return sorted(paths)
+    return sorted(paths) if len(paths) <= MAX_INVALIDATION_PATHS else ["/*"]

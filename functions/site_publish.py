@@ -127,11 +127,17 @@ def publish(event: dict, given: dict[str, str], fetch=download) -> dict:
 
 
 def empty(bucket: str) -> int:
-    """Delete every object version and delete marker of `bucket`, 1,000 per call; how many."""
+    """Delete every object version and delete marker of `bucket`, 1,000 per call; how many. A bucket that
+    no longer exists (deleted by hand) is as empty as it gets: 0, so the stack's delete goes on instead of
+    ending in DELETE_FAILED (CloudFormation then finds the bucket gone and deletes it from the stack)."""
     s3 = boto3.client("s3", config=CLIENTS)
     deleted = 0
     while True:  # the first page again each time: what was deleted is no longer listed
-        page = s3.list_object_versions(Bucket=bucket, MaxKeys=1000)
+        try:
+            page = s3.list_object_versions(Bucket=bucket, MaxKeys=1000)
+        except s3.exceptions.NoSuchBucket:
+            print(f"{bucket} no longer exists: nothing to empty")
+            return deleted
         objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
         if not objects:

@@ -10,7 +10,8 @@ each request the handler makes against the expected parameters and CodeBuild's s
 each canned build record against the model's output shape. Lambda is called as GetLayerVersion (the
 same action and answer as GetLayerVersionByArn, which moto does not implement).
 
-The answers go to a local HTTP server standing in for the presigned S3 URL (conftest.py).
+The answers go to a local HTTP server standing in for the presigned S3 URL (conftest.py). The request
+waits for its build in Parameter Store (moto's SSM), never in the build's variables.
 """
 from __future__ import annotations
 
@@ -101,14 +102,28 @@ def request(responses, kind: str = "Create", **properties) -> dict:
     return event
 
 
+def waiting(event: dict) -> str:
+    """The parameter a request waits in while its build runs."""
+    return f"/{PROJECT}/requests/{event['RequestId']}"
+
+
 def build_variables(event: dict, layer: str, repository_uri: str, version: str, architecture: str) -> list[dict]:
-    """The environment variables ISSUE18.md fixes for a build started by `event`."""
+    """The environment variables of a build started by `event`: what the buildspec uses, the name of the
+    parameter the request waits in, and the ids Delete finds the build by. No response URL."""
     tag = f"{version}-{IMAGES[architecture][2]}"
     values = {"SOURCE_LAYER_ARN": layer, "REPOSITORY_URI": repository_uri, "IMAGE_TAG": tag, "APP_VERSION": version,
-              "CFN_RESPONSE_URL": event["ResponseURL"], "CFN_STACK_ID": event["StackId"],
-              "CFN_REQUEST_ID": event["RequestId"], "CFN_LOGICAL_ID": event["LogicalResourceId"],
-              "CFN_PHYSICAL_ID": f"{repository_uri}:{tag}"}
+              "CFN_REQUEST": waiting(event), "CFN_STACK_ID": event["StackId"],
+              "CFN_LOGICAL_ID": event["LogicalResourceId"]}
     return [{"name": name, "value": value, "type": "PLAINTEXT"} for name, value in values.items()]
+
+
+def parameter(name: str) -> dict | None:
+    """The parameter `name` (its value decrypted), or None."""
+    ssm = image_build.aws("ssm")
+    try:
+        return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
 
 
 def expect_start(codebuild: Stubber, variables: list[dict], architecture: str = "ARM64") -> str:
@@ -195,6 +210,22 @@ def test_create_with_a_new_source_starts_a_build_and_leaves_the_answer_to_it(res
     assert responses.received == []
 
 
+def test_the_response_url_never_travels_with_the_build_but_waits_encrypted(responses, codebuild):
+    """The ResponseURL answers the resource: a build's variables are readable with BatchGetBuilds and sent in
+    every state-change event, so none holds it (nor any URL); it waits in a SecureString parameter under the
+    project's path (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_EnvironmentVariable.html)."""
+    event, variables, _, repository_uri, version = started(responses, codebuild)
+    for variable in variables:
+        assert not variable["value"].startswith("https://") and event["ResponseURL"] not in variable["value"]
+        assert "://" not in variable["value"], variable
+    stored = image_build.aws("ssm").describe_parameters()["Parameters"]
+    assert [(p["Name"], p["Type"], p["Tier"]) for p in stored] == [(waiting(event), "SecureString", "Standard")]
+    assert stored[0]["KeyId"] == "alias/aws/ssm"  # AWS's managed key: no KMS grant, no $1/month key
+    assert json.loads(parameter(waiting(event))["Value"]) == {
+        "ResponseURL": event["ResponseURL"], "StackId": STACK, "RequestId": event["RequestId"],
+        "LogicalResourceId": "Image", "PhysicalResourceId": f"{repository_uri}:{version}-arm64"}
+
+
 def test_a_succeeded_build_answers_the_create_with_the_image_by_digest(responses, codebuild):
     event, variables, build_id, repository_uri, version = started(responses, codebuild)
     digest = push(repository_uri, f"{version}-arm64")
@@ -210,6 +241,13 @@ def test_a_succeeded_build_answers_the_create_with_the_image_by_digest(responses
     assert answer.body["PhysicalResourceId"] == f"{repository_uri}:{version}-arm64"
     assert (answer.body["StackId"], answer.body["RequestId"], answer.body["LogicalResourceId"]) == (
         event["StackId"], event["RequestId"], "Image")
+    assert parameter(waiting(event)) is None, "an answered request stops waiting"
+
+    # EventBridge or Lambda delivering the event again: the request is gone, nothing is answered twice.
+    codebuild.add_response("batch_get_builds", {"builds": [build_record(build_id, "SUCCEEDED", variables)]},
+                           {"ids": [build_id]})
+    image_build.handler(state_change(build_id, "SUCCEEDED"), None)
+    assert len(responses.received) == 1
 
 
 def test_a_succeeded_build_whose_image_is_missing_fails_the_resource(responses, codebuild):
@@ -252,7 +290,7 @@ def test_an_update_or_rollback_to_a_built_source_answers_at_once_without_a_build
 # --- builds that fail ----------------------------------------------------------------------------------
 
 def test_a_failed_build_fails_the_resource_with_the_log_tail_and_the_link(responses, codebuild):
-    _, variables, build_id, _, _ = started(responses, codebuild)
+    _, variables, build_id, repository_uri, version = started(responses, codebuild)
     lines = [f"#{i} step {i:02} of the docker build" for i in range(60)] + ["ERROR: failed to solve: exit code: 1"]
     logs = build_log(lines)
     codebuild.add_response("batch_get_builds", {"builds": [build_record(
@@ -268,7 +306,7 @@ def test_a_failed_build_fails_the_resource_with_the_log_tail_and_the_link(respon
     assert reason.endswith(f"#59 step 59 of the docker build | ERROR: failed to solve: exit code: 1 "
                            f"(full log: {logs['deepLink']})")
     assert "step 00 " not in reason  # the tail, not the whole log
-    assert answer["PhysicalResourceId"] == next(v["value"] for v in variables if v["name"] == "CFN_PHYSICAL_ID")
+    assert answer["PhysicalResourceId"] == f"{repository_uri}:{version}-arm64"
 
 
 @pytest.mark.parametrize(("event_status", "build_status"), [
@@ -326,17 +364,22 @@ def test_delete_stops_this_resources_running_build_and_no_other(responses, codeb
     event = request(responses, "Delete", SourceLayerArn="x", RepositoryUri="y", Architecture="ARM64")
     ours, theirs, sibling, finished = (f"{PROJECT}:{uuid.uuid4()}" for _ in range(4))
 
-    def variables(stack: str, logical_id: str = "Image") -> list[dict]:
+    requests = {build: f"/{PROJECT}/requests/{uuid.uuid4()}" for build in (ours, theirs, sibling, finished)}
+    for name in requests.values():
+        image_build.aws("ssm").put_parameter(Name=name, Type="SecureString", Value="{}")
+
+    def variables(stack: str, logical_id: str = "Image", build: str = "") -> list[dict]:
         return [{"name": "CFN_STACK_ID", "value": stack, "type": "PLAINTEXT"},
-                {"name": "CFN_LOGICAL_ID", "value": logical_id, "type": "PLAINTEXT"}]
+                {"name": "CFN_LOGICAL_ID", "value": logical_id, "type": "PLAINTEXT"},
+                {"name": "CFN_REQUEST", "value": requests[build], "type": "PLAINTEXT"}]
 
     codebuild.add_response("list_builds_for_project", {"ids": [finished, theirs, sibling, ours]},
                            {"projectName": PROJECT, "sortOrder": "DESCENDING"})
     codebuild.add_response("batch_get_builds", {"builds": [
-        build_record(finished, "FAILED", variables(STACK)),
-        build_record(theirs, "IN_PROGRESS", variables(OTHER_STACK)),
-        build_record(sibling, "IN_PROGRESS", variables(STACK, "WorkerImage")),
-        build_record(ours, "IN_PROGRESS", variables(STACK)),
+        build_record(finished, "FAILED", variables(STACK, build=finished)),
+        build_record(theirs, "IN_PROGRESS", variables(OTHER_STACK, build=theirs)),
+        build_record(sibling, "IN_PROGRESS", variables(STACK, "WorkerImage", build=sibling)),
+        build_record(ours, "IN_PROGRESS", variables(STACK, build=ours)),
     ]}, {"ids": [finished, theirs, sibling, ours]})
     codebuild.add_response("stop_build", {"build": {"id": ours, "buildStatus": "STOPPED"}}, {"id": ours})
     with caplog.at_level(logging.INFO, logger="image_build"):
@@ -346,6 +389,9 @@ def test_delete_stops_this_resources_running_build_and_no_other(responses, codeb
     answer = responses.only().body
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "previous-physical-id"
+    # the stopped build's request goes with it (its STOPPED event then answers nothing); the others wait on
+    assert {b: parameter(n) is not None for b, n in requests.items()} == {
+        ours: False, theirs: True, sibling: True, finished: True}
 
 
 def test_delete_answers_success_even_when_codebuild_refuses(responses, codebuild):
@@ -395,6 +441,46 @@ def test_a_refused_build_fails_the_resource(responses, codebuild):
     answer = responses.only().body
     assert answer["Status"] == "FAILED"
     assert "AccountLimitExceededException" in answer["Reason"]
+    assert image_build.aws("ssm").describe_parameters()["Parameters"] == [], "no build: no request waits"
+
+
+def test_a_request_left_by_a_crashed_attempt_is_overwritten_by_its_retry(responses, codebuild):
+    """Lambda retries an invocation that crashed after storing the request but before starting the build."""
+    layer, version = source_layer("FROM python:3.13-slim\n")
+    repository_uri = repository()
+    event = request(responses, SourceLayerArn=layer, RepositoryUri=repository_uri, Architecture="ARM64")
+    image_build.aws("ssm").put_parameter(Name=waiting(event), Type="SecureString", Value='{"left": "by a crash"}')
+    expect_start(codebuild, build_variables(event, layer, repository_uri, version, "ARM64"))
+    image_build.handler(event, None)
+    assert responses.received == []
+    assert json.loads(parameter(waiting(event))["Value"])["ResponseURL"] == event["ResponseURL"]
+
+
+def test_a_request_that_cannot_be_deleted_after_its_answer_is_left_without_failing(responses, codebuild, caplog):
+    """The answer is what counts: a parameter left behind is logged, and the event is not retried."""
+    event, variables, build_id, _, _ = started(responses, codebuild)
+    codebuild.add_response("batch_get_builds", {"builds": [build_record(build_id, "FAILED", variables)]},
+                           {"ids": [build_id]})
+    ssm = image_build.aws("ssm")
+    stored = parameter(waiting(event))
+    with Stubber(ssm) as stub, caplog.at_level(logging.INFO, logger="image_build"):
+        stub.add_response("get_parameter", {"Parameter": stored}, {"Name": waiting(event), "WithDecryption": True})
+        stub.add_client_error("delete_parameter", "ThrottlingException", "Rate exceeded")
+        image_build.handler(state_change(build_id, "FAILED"), None)
+    assert responses.only().body["Status"] == "FAILED"
+    assert f"could not delete {waiting(event)}" in caplog.text
+
+
+def test_a_build_naming_a_parameter_outside_the_projects_requests_is_ignored(responses, codebuild, caplog):
+    """Someone who may start the project's builds points CFN_REQUEST elsewhere: nothing is read or answered."""
+    build_id = f"{PROJECT}:{uuid.uuid4()}"
+    elsewhere = [{"name": "CFN_REQUEST", "value": "/other-project/requests/x", "type": "PLAINTEXT"}]
+    codebuild.add_response("batch_get_builds", {"builds": [build_record(build_id, "FAILED", elsewhere)]},
+                           {"ids": [build_id]})
+    with Stubber(image_build.aws("ssm")), caplog.at_level(logging.INFO, logger="image_build"):  # any SSM call fails
+        image_build.handler(state_change(build_id, "FAILED"), None)
+    assert responses.received == []
+    assert f"ignored build {build_id}" in caplog.text
 
 
 def test_a_build_without_cfn_variables_is_ignored(responses, codebuild, caplog):
@@ -424,6 +510,7 @@ def test_an_undelivered_answer_is_raised_for_lambda_to_retry(responses, codebuil
     with pytest.raises(image_build.NotAnswered):
         image_build.handler(state_change(build_id, "FAILED"), None)
     assert len(responses.received) == custom_resource.ATTEMPTS
+    assert parameter(next(v["value"] for v in variables if v["name"] == "CFN_REQUEST")), "kept for the retry"
 
 
 def test_an_in_progress_event_is_ignored(responses, codebuild, caplog):

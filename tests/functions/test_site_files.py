@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from functions.site_files import IMMUTABLE, NO_CACHE, SOURCE, build, publishable
+from functions.site_files import IMMUTABLE, MAX_INVALIDATION_PATHS, NO_CACHE, SOURCE, SiteFile, build, invalidation_paths, publishable
 
 
 def test_build_hashes_assets_and_points_index_at_them():
@@ -63,3 +63,14 @@ def test_the_site_is_only_the_allow_list_and_says_what_it_skipped(littered, caps
     printed = capsys.readouterr().out
     for key in [*LITTER, "linked.txt"]:
         assert f"skipped {key} " in printed
+
+
+def test_past_the_cap_one_wildcard_replaces_the_paths_even_beyond_what_cloudfront_accepts():
+    """More than 3,000 paths fail CreateInvalidation; each past 1,000 a month costs $0.005, "/*" counts once
+    (https://aws.amazon.com/cloudfront/pricing/). Hashed assets are never invalidated, however many."""
+    pages = [SiteFile(f"p{i}.html", b"x", "text/html", NO_CACHE) for i in range(3001)]
+    assets = [SiteFile(f"assets/a{i}.0123456789.js", b"x", "text/javascript", IMMUTABLE) for i in range(40)]
+    assert invalidation_paths(pages, []) == ["/*"]
+    assert invalidation_paths([], [f"gone{i}.html" for i in range(MAX_INVALIDATION_PATHS + 1)]) == ["/*"]
+    assert invalidation_paths(pages[:MAX_INVALIDATION_PATHS] + assets, []) == sorted(
+        f"/p{i}.html" for i in range(MAX_INVALIDATION_PATHS))

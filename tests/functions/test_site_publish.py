@@ -154,6 +154,23 @@ def test_an_update_uploads_and_invalidates_only_the_changed_file(deployment, clo
     assert cloudformation.answers()[-1]["Data"] == {"Uploaded": 1, "Removed": 0}
 
 
+@pytest.mark.parametrize(("pages", "invalidated"), [
+    (site_files.MAX_INVALIDATION_PATHS - 1, None),  # with "/": exactly the cap, each path named
+    (site_files.MAX_INVALIDATION_PATHS, ["/*"]),
+])
+def test_many_changed_pages_are_invalidated_as_one_wildcard(deployment, cloudformation, pages, invalidated):
+    """CloudFront bills each path past 1,000 a month and refuses more than 3,000 in one invalidation;
+    "/*" is one path (https://aws.amazon.com/cloudfront/pricing/, "Invalidation requests")."""
+    site = {"index.html": b"<p>one</p>", **{f"page{i}.html": b"<p>one</p>" for i in range(pages - 1)}}
+    deployment.publish(site)
+    changed = {key: b"<p>two</p>" for key in site}
+    deployment.publish(changed, kind="Update")
+    expected = invalidated or sorted(["/", *(f"/{k}" for k in site)])
+    assert deployment.invalidations()[-1] == expected
+    assert len(expected) <= site_files.MAX_INVALIDATION_PATHS
+    assert cloudformation.answers()[-1]["Data"] == {"Uploaded": pages, "Removed": 0}
+
+
 def test_a_file_that_left_the_site_is_deleted(deployment, cloudformation):
     deployment.publish(FRONTEND)
     deployment.publish({k: v for k, v in FRONTEND.items() if k != "robots.txt"}, kind="Update")
@@ -198,6 +215,15 @@ def test_delete_with_the_stack_empties_the_bucket_of_every_version_and_delete_ma
     s3.delete_bucket(Bucket=deployment.bucket)  # what CloudFormation does next
     assert cloudformation.answers()[-1]["Status"] == "SUCCESS"
     assert cloudformation.answers()[-1]["PhysicalResourceId"] == deployment.bucket
+
+
+def test_delete_of_a_bucket_deleted_by_hand_succeeds(deployment, cloudformation, capsys):
+    """Someone emptied and deleted the bucket in the console: the stack's delete must not end in DELETE_FAILED."""
+    deployment.s3.delete_bucket(Bucket=deployment.bucket)
+    deployment.run("Delete", deployment.properties(deployment.layer(FRONTEND)), deployment.bucket,
+                   status="DELETE_IN_PROGRESS")
+    assert cloudformation.answers()[-1]["Status"] == "SUCCESS", cloudformation.answers()[-1]["Reason"]
+    assert f"{deployment.bucket} no longer exists" in capsys.readouterr().out
 
 
 def test_a_rolled_back_upgrade_leaves_the_site_the_stack_still_serves(deployment, cloudformation, capsys):

@@ -25,8 +25,8 @@ from tests.templates.conftest import service, stack
 BUILD = template("build.yml")["Resources"]
 SERVICE = template("service.yml")["Resources"]
 # What the function passes each build (environmentVariablesOverride), and what CodeBuild sets itself.
-PASSED = {"SOURCE_LAYER_ARN", "REPOSITORY_URI", "IMAGE_TAG", "APP_VERSION", "CFN_RESPONSE_URL", "CFN_STACK_ID",
-          "CFN_REQUEST_ID", "CFN_LOGICAL_ID", "CFN_PHYSICAL_ID"}
+PASSED = {"SOURCE_LAYER_ARN", "REPOSITORY_URI", "IMAGE_TAG", "APP_VERSION", "CFN_REQUEST", "CFN_STACK_ID",
+          "CFN_LOGICAL_ID"}
 PUSH_AND_PULL = {"ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage",
                  "ecr:UploadLayerPart", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"}
 BOTH_PARENTS = pytest.mark.parametrize("parent", list(parents().values()), ids=["parent", "two-services"])
@@ -253,3 +253,27 @@ def test_every_function_runs_a_handler_in_the_repository_and_its_role_allows_exa
         calls = module_actions(source)
         assert calls and calls <= granted(role), f"{name}: its role lacks {sorted(calls - granted(role))}"
         assert granted(role) - calls <= RUNTIME_ACTIONS, f"{name}: its role allows {sorted(granted(role) - calls)}"
+
+
+def test_the_function_keeps_waiting_requests_under_the_projects_path_only_and_the_boundary_allows_it():
+    """functions/image_build.py stores a request as /<project>/requests/<RequestId>; a parameter's ARN is
+    parameter/ and its name without the leading slash (parameter/MyFolder/MyParameter for /MyFolder/MyParameter:
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html). The permissions
+    boundary (deploy/, STACK standing for the parent's stack name) allows the same ARNs: the project is named
+    after the nested stack, "<parent>-BuildStack-<id>-images"."""
+    import fnmatch
+    from pathlib import Path
+
+    builder = statements("BuilderRole")
+    path = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${Project}/requests/*"}
+    assert {a: builder[a] for a in builder if a.startswith("ssm:")} == {
+        "ssm:PutParameter": path, "ssm:GetParameter": path, "ssm:DeleteParameter": path}
+    assert BUILD["Project"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-images"}
+    arn = "arn:aws:ssm:REGION:ACCOUNT_ID:parameter/STACK-BuildStack-1A2B3C4D5E6F-images/requests/0f3e6d10-uuid"
+    boundary = json.loads((Path(__file__).resolve().parents[2] / "deploy/permissions-boundary-policy.json").read_text())
+    for action in ("ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"):
+        resources = [r for s in boundary["Statement"] if action in s["Action"]
+                     for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+        assert any(fnmatch.fnmatchcase(arn, r) for r in resources), action
+        assert not any(fnmatch.fnmatchcase("arn:aws:ssm:REGION:ACCOUNT_ID:parameter/STACK-x/secrets/db", r)
+                       for r in resources), f"{action}: the requests' path only"

@@ -66,3 +66,34 @@ def test_the_parent_passes_its_boundary_to_every_stack_that_creates_a_role(paren
             assert params.get("PermissionsBoundaryArn") == {"Ref": "PermissionsBoundaryArn"}, stack
             passed += 1
     assert passed >= (3 if parent_name == TWO_SERVICES else 2)
+
+
+def trust_problems(template: dict) -> list[str]:
+    """Each statement of a role's trust policy that lets an AWS service assume the role without
+    aws:SourceAccount = this account (StringEquals): a service acting for another account could use it."""
+    problems = []
+    for name, resource in roles(template).items():
+        for statement in resource.get("Properties", {}).get("AssumeRolePolicyDocument", {}).get("Statement", []):
+            if "Service" not in (statement.get("Principal") or {}):
+                continue
+            condition = (statement.get("Condition") or {}).get("StringEquals", {})
+            if condition.get("aws:SourceAccount") != {"Ref": "AWS::AccountId"}:
+                problems.append(f"{name} trusts {statement['Principal']['Service']} without aws:SourceAccount")
+    return problems
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_role_a_service_assumes_is_limited_to_this_account(source):
+    """Confused-deputy prevention, alike on every role. Lambda's developer guide on execution roles: "When a
+    service assumes a role in your account, you can include the aws:SourceAccount and aws:SourceArn global
+    condition context keys in your role trust policy"
+    (https://docs.aws.amazon.com/lambda/latest/dg/permissions-managed-policies.html); CodeBuild and ECS
+    document the same (https://docs.aws.amazon.com/codebuild/latest/userguide/cross-service-confused-deputy-prevention.html,
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/cross-service-confused-deputy-prevention.html)."""
+    assert trust_problems(template(source)) == []
+
+
+def test_the_trust_check_sees_a_role_without_the_condition():
+    bare = {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}}}}
+    assert trust_problems(bare) == ["R trusts lambda.amazonaws.com without aws:SourceAccount"]
