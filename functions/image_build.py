@@ -22,7 +22,7 @@ state-change event to any EventBridge rule of the account, and CodeBuild's API r
 discourage[s] the use of PLAINTEXT environment variables to store sensitive values"
 (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_EnvironmentVariable.html). Before the build
 starts, {ResponseURL, StackId, RequestId, LogicalResourceId, PhysicalResourceId} is stored as a Parameter
-Store SecureString named /<project>/requests/<RequestId> (standard tier: free; encrypted with the AWS
+Store SecureString named /image-builds/<project>/requests/<RequestId> (standard tier: free; encrypted with the AWS
 managed key aws/ssm, which "grants Decrypt permission to all IAM principals in the AWS account", so the
 role needs no KMS grant: https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html).
 The build gets only that name (CFN_REQUEST), plus the stack and logical ids Delete finds its builds by
@@ -185,8 +185,10 @@ def image_digest(repository_name: str, tag: str) -> str | None:
 
 
 def request_prefix() -> str:
-    """Where this function's waiting requests live: /<project>/requests/ (the role may touch nothing else)."""
-    return f"/{os.environ['PROJECT_NAME']}/requests/"
+    """Where this function's waiting requests live: /image-builds/<project>/requests/ (the role may touch nothing else; the
+    fixed first segment, because a name may not start with "aws" or "ssm", which a stack name may:
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-parameter-name-constraints.html)."""
+    return f"/image-builds/{os.environ['PROJECT_NAME']}/requests/"
 
 
 def keep_request(event: dict, physical_id: str) -> str:

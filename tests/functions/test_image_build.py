@@ -104,7 +104,7 @@ def request(responses, kind: str = "Create", **properties) -> dict:
 
 def waiting(event: dict) -> str:
     """The parameter a request waits in while its build runs."""
-    return f"/{PROJECT}/requests/{event['RequestId']}"
+    return f"/image-builds/{PROJECT}/requests/{event['RequestId']}"
 
 
 def build_variables(event: dict, layer: str, repository_uri: str, version: str, architecture: str) -> list[dict]:
@@ -364,7 +364,7 @@ def test_delete_stops_this_resources_running_build_and_no_other(responses, codeb
     event = request(responses, "Delete", SourceLayerArn="x", RepositoryUri="y", Architecture="ARM64")
     ours, theirs, sibling, finished = (f"{PROJECT}:{uuid.uuid4()}" for _ in range(4))
 
-    requests = {build: f"/{PROJECT}/requests/{uuid.uuid4()}" for build in (ours, theirs, sibling, finished)}
+    requests = {build: f"/image-builds/{PROJECT}/requests/{uuid.uuid4()}" for build in (ours, theirs, sibling, finished)}
     for name in requests.values():
         image_build.aws("ssm").put_parameter(Name=name, Type="SecureString", Value="{}")
 
@@ -474,7 +474,7 @@ def test_a_request_that_cannot_be_deleted_after_its_answer_is_left_without_faili
 def test_a_build_naming_a_parameter_outside_the_projects_requests_is_ignored(responses, codebuild, caplog):
     """Someone who may start the project's builds points CFN_REQUEST elsewhere: nothing is read or answered."""
     build_id = f"{PROJECT}:{uuid.uuid4()}"
-    elsewhere = [{"name": "CFN_REQUEST", "value": "/other-project/requests/x", "type": "PLAINTEXT"}]
+    elsewhere = [{"name": "CFN_REQUEST", "value": "/image-builds/other-project/requests/x", "type": "PLAINTEXT"}]
     codebuild.add_response("batch_get_builds", {"builds": [build_record(build_id, "FAILED", elsewhere)]},
                            {"ids": [build_id]})
     with Stubber(image_build.aws("ssm")), caplog.at_level(logging.INFO, logger="image_build"):  # any SSM call fails

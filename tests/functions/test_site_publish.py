@@ -13,11 +13,10 @@ DescribeStacks botocore's Stubber answers with that status."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import stat
 import zipfile
-
-import json
 
 import boto3
 import botocore.session

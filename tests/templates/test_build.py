@@ -256,7 +256,7 @@ def test_every_function_runs_a_handler_in_the_repository_and_its_role_allows_exa
 
 
 def test_the_function_keeps_waiting_requests_under_the_projects_path_only_and_the_boundary_allows_it():
-    """functions/image_build.py stores a request as /<project>/requests/<RequestId>; a parameter's ARN is
+    """functions/image_build.py stores a request as /image-builds/<project>/requests/<RequestId>; a parameter's ARN is
     parameter/ and its name without the leading slash (parameter/MyFolder/MyParameter for /MyFolder/MyParameter:
     https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html). The permissions
     boundary (deploy/, STACK standing for the parent's stack name) allows the same ARNs: the project is named
@@ -265,11 +265,11 @@ def test_the_function_keeps_waiting_requests_under_the_projects_path_only_and_th
     from pathlib import Path
 
     builder = statements("BuilderRole")
-    path = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${Project}/requests/*"}
+    path = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/image-builds/${Project}/requests/*"}
     assert {a: builder[a] for a in builder if a.startswith("ssm:")} == {
         "ssm:PutParameter": path, "ssm:GetParameter": path, "ssm:DeleteParameter": path}
     assert BUILD["Project"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-images"}
-    arn = "arn:aws:ssm:REGION:ACCOUNT_ID:parameter/STACK-BuildStack-1A2B3C4D5E6F-images/requests/0f3e6d10-uuid"
+    arn = "arn:aws:ssm:REGION:ACCOUNT_ID:parameter/image-builds/STACK-BuildStack-1A2B3C4D5E6F-images/requests/0f3e6d10-uuid"
     boundary = json.loads((Path(__file__).resolve().parents[2] / "deploy/permissions-boundary-policy.json").read_text())
     for action in ("ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"):
         resources = [r for s in boundary["Statement"] if action in s["Action"]
