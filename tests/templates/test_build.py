@@ -72,6 +72,18 @@ def test_the_build_fetches_a_fresh_source_url_builds_with_the_version_and_pushes
     assert build[-1] == 'docker push "$REPOSITORY_URI:$IMAGE_TAG"'
 
 
+def test_the_build_signs_in_to_ecr_public_before_it_pulls_the_base_image():
+    """An anonymous pull from ECR Public is limited to 1 a second per address, which CodeBuild's shared
+    addresses exceed ("toomanyrequests: Rate exceeded": aws/aws-lambda-web-adapter#429, aws/aws-cdk#23923);
+    signed in, 10. The token comes from us-east-1 whatever the region, and needs both actions, which take no
+    resource ARN: https://docs.aws.amazon.com/AmazonECR/latest/public/public-registries.html#public-registry-auth"""
+    pre = buildspec()["phases"]["pre_build"]["commands"]
+    assert ("aws ecr-public get-login-password --region us-east-1 | docker login --username AWS --password-stdin "
+            "public.ecr.aws") in pre
+    build = statements("BuildRole")
+    assert build["ecr-public:GetAuthorizationToken"] == "*" == build["sts:GetServiceBearerToken"]
+
+
 def test_the_project_is_created_in_every_region_with_docker_and_ends_before_cloudformation_gives_up():
     """The project's own environment is LINUX_CONTAINER with the Amazon Linux x86_64 standard image, which
     every CodeBuild region offers: ARM_CONTAINER is listed in some regions only
