@@ -159,6 +159,7 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
         interactive = sys.stdin.isatty() and not yes
     extra = extra or {}
     params = {**t.parameters, **extra}
+    preflight.check_stack_name(t, params)  # before anything else: no other check can pass it under CI's roles
     refuse_unknown_parameters(t, extra)
     refuse_dropped_values(t, params, set(accept))
     computed = prefix_list.origin_parameters(t, params)  # Ingress=LoadBalancer admits only CloudFront

@@ -315,3 +315,25 @@ def test_preflight_refuses_a_symbolic_link_where_sam_deploy_uploads(aws, tmp_pat
     with pytest.raises(OpsError, match=r"^nested/code/lib and 2 more: a symbolic link") as refused:
         preflight.check_packaged_folders(make_target(aws), {}, root=tmp_path)
     assert "\n" not in str(refused.value)
+
+
+def test_a_stack_name_with_upper_case_is_refused_when_deployed_as_ci_does(aws, monkeypatch):
+    """deploy/'s policies scope repositories and buckets by `STACK-*`; CloudFormation names them in lower case
+    and IAM matches ARNs case-sensitively (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html),
+    so under CI's roles (CLOUDFORMATION_ROLE_ARN or PERMISSIONS_BOUNDARY_ARN set) `Notes-dev` could create no
+    repository: `make preflight` and `make deploy` refuse it in one line, before sam deploy runs."""
+    assert preflight.CHECKS["stack name"] is preflight.check_stack_name
+    upper, lower = make_target(aws, stack="Notes-dev"), make_target(aws, stack="notes-dev")
+    assert preflight.check_stack_name(upper, {}, environ={}) == "Notes-dev", "no CI roles: nothing scopes by name"
+    for variable in preflight.CI_VARIABLES:
+        environ = {variable: "arn:aws:iam::123456789012:role/x"}
+        with pytest.raises(OpsError) as refused:
+            preflight.check_stack_name(upper, {}, environ=environ)
+        assert str(refused.value).startswith(f"stack name Notes-dev has upper case, and {variable} is set:")
+        assert "(notes-dev)" in str(refused.value) and "\n" not in str(refused.value)
+        assert preflight.check_stack_name(lower, {}, environ=environ).startswith("notes-dev")
+    monkeypatch.setenv("PERMISSIONS_BOUNDARY_ARN", "arn:aws:iam::123456789012:policy/permissions-boundary-notes-dev")
+    tools = FakeTools(aws)
+    with pytest.raises(OpsError, match="^stack name Notes-dev has upper case"):
+        deploy.deploy(upper, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
+    assert tools.commands == []
