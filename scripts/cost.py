@@ -862,12 +862,14 @@ def readme_section() -> str:
 
 def deploy_bullet(d: DeployCost) -> str:
     invoke = d.lines[1]
-    return (f"- **Building the images** (the stack does it, in CodeBuild) is not in the table: none of it bills at "
-            f"rest, so the totals above are the same as when `make deploy` built them with Docker. A deploy that "
+    return (f"- **Building the images** (the stack does it, in CodeBuild) is not in the table: builds and "
+            f"invocations bill per deploy and nothing of them runs at rest, so the totals above are the same as when "
+            f"`make deploy` built them with Docker. A deploy that "
             f"changes the build context costs **${money(d.per_deploy)}**: {d.builds} build(s) of ~{d.minutes:g} min on "
             f"the service's architecture (the first build minutes of each month are free: {d.free_deploys} such "
             f"deploys), and its custom resources' invocations ${money(invoke.variable)} (within Lambda's always-free "
-            f"tier); an unchanged context builds nothing. The repositories keep the last images: "
+            f"tier); an unchanged context builds nothing. The repositories keep the last images, the one part "
+            f"billed at rest: "
             f"**${money(d.storage.fixed)} a month** at most ({d.storage.detail.split(': ', 1)[1]}).")
 
 
