@@ -16,8 +16,9 @@ apart, then the same traffic on the other ingress and network mode, and the
 request volume at which switching ingress pays off. Then what a deploy that
 builds the images costs (`deploy` in --json): the stack builds them in
 CodeBuild, driven by custom resources, and keeps the last ones in its
-repositories; none of it runs at rest, so the monthly estimate (the idle total)
-is the same as before the stack built its images. Last, the ceiling: the most
+repositories; nothing of it runs at rest, so the monthly estimate (the idle total)
+is the same as before the stack built its images, and the images kept bill
+storage (ECR, per GB-month), shown beside it. Last, the ceiling: the most
 the configuration can cost in a month with every throttle saturated (`ceiling`
 in --json).
 """
@@ -103,9 +104,9 @@ class Estimate:
 
 @dataclass
 class DeployCost:
-    """What one deploy that builds every service's image costs, beside the monthly estimate (nothing of it
-    bills at rest): build minutes and the custom resources' invocations per deploy, before the free tiers; and
-    the images the repositories keep, a month, at most."""
+    """What one deploy that builds every service's image costs, beside the monthly estimate: build minutes and
+    the custom resources' invocations per deploy, before the free tiers (nothing of them runs at rest); and
+    the storage of the images the repositories keep, a month, at most (the one part that bills at rest)."""
 
     lines: list[Line]  # per deploy: Line.variable
     storage: Line  # the images kept: Line.fixed, a month
@@ -569,6 +570,16 @@ def built_services(config: dict, parent: dict) -> list[str]:
     return [name for name in services(parent) if contexts.get(name) not in given]
 
 
+def function_memory(location: str, module: str) -> int:
+    """MemorySize (MB) of the function in a child template whose Handler is in `module` (what Lambda bills
+    GB-seconds by)."""
+    for resource in child(location)["Resources"].values():
+        props = resource.get("Properties") or {}
+        if str(props.get("Handler", "")).startswith(module + "."):
+            return int(props["MemorySize"])
+    raise KeyError(f"{location}: no function with a handler in {module}")
+
+
 def deploy_cost(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
                 parent: dict | None = None) -> DeployCost:
     """A deploy that changes every build context: one CodeBuild build per service on its Architecture's small
@@ -584,18 +595,21 @@ def deploy_cost(config: dict, region: str = "us-east-1", prices_path: Path = PRI
         arm = per_service[name]["Architecture"] == "ARM64"
         price = p["codebuild_arm_small_minute" if arm else "codebuild_x86_small_minute"]
         build_cost += minutes * price
-        details.append(f"{name} {minutes:g} min x ${price:g} ({'arm1' if arm else 'general1'}.small)")
+        details.append(f"{name} {minutes:g} min x ${price:g} ({'arm1' if arm else 'general1'}.small"
+                       + (", price to verify: not found on aws.amazon.com/codebuild/pricing)" if arm else ")"))
     per_deploy_minutes = minutes * len(built)
     free = int(p["codebuild_free_minutes"] // per_deploy_minutes) if built else 0
     invocations = 2 * len(built) + 1
-    gb_seconds = invocations * a["custom_resource_seconds"] * 128 / 1024
+    builder_mb, publisher_mb = function_memory("build.yml", "image_build"), function_memory("frontend.yml", "site_publish")
+    gb_seconds = (2 * len(built) * builder_mb + publisher_mb) / 1024 * a["custom_resource_seconds"]
     lines = [
         Line("CodeBuild", variable=build_cost,
              detail=("; ".join(details) + f"; the first {p['codebuild_free_minutes']} build minutes a month are free "
                      f"({free} such deploys)") if built else "ImageUri gives every image: nothing is built"),
         Line("Lambda (custom resources)", variable=invocations / 1e6 * p["lambda_per_million"]
              + gb_seconds * p["lambda_arm_gb_second"],
-             detail=f"{invocations} invocations, {gb_seconds:g} GB-s: within the always-free "
+             detail=f"{invocations} invocations ({builder_mb} MB builder, {publisher_mb} MB publisher), "
+                    f"{gb_seconds:g} GB-s: within the always-free "
                     f"{p['lambda_free_requests'] / 1e6:g} M requests and {p['lambda_free_gb_seconds']:,} GB-s a month"),
     ]
     gb = len(built) * a["images_kept"] * a["image_mb"] / 1024
@@ -723,7 +737,8 @@ def money(x: float) -> str:
 
 
 def deploy_table(d: DeployCost) -> list[str]:
-    lines = ["", "Each deploy that builds the images (not in the total above: none of it bills at rest)"]
+    lines = ["", "Each deploy that builds the images (not in the total above: builds and invocations bill per "
+             "deploy; the images kept bill storage, the last line)"]
     for line in d.lines:
         lines.append(f"  {line.item:<26}{money(line.variable):>8}  {line.detail}")
     lines.append(f"  {'= a deploy':<26}{money(d.per_deploy):>8}  before the free tiers")
@@ -847,12 +862,14 @@ def readme_section() -> str:
 
 def deploy_bullet(d: DeployCost) -> str:
     invoke = d.lines[1]
-    return (f"- **Building the images** (the stack does it, in CodeBuild) is not in the table: none of it bills at "
-            f"rest, so the totals above are the same as when `make deploy` built them with Docker. A deploy that "
+    return (f"- **Building the images** (the stack does it, in CodeBuild) is not in the table: builds and "
+            f"invocations bill per deploy and nothing of them runs at rest, so the totals above are the same as when "
+            f"`make deploy` built them with Docker. A deploy that "
             f"changes the build context costs **${money(d.per_deploy)}**: {d.builds} build(s) of ~{d.minutes:g} min on "
             f"the service's architecture (the first build minutes of each month are free: {d.free_deploys} such "
             f"deploys), and its custom resources' invocations ${money(invoke.variable)} (within Lambda's always-free "
-            f"tier); an unchanged context builds nothing. The repositories keep the last images: "
+            f"tier); an unchanged context builds nothing. The repositories keep the last images, the one part "
+            f"billed at rest: "
             f"**${money(d.storage.fixed)} a month** at most ({d.storage.detail.split(': ', 1)[1]}).")
 
 

@@ -21,8 +21,10 @@ import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from blueprint.services import IMAGE_PARAMETER
+from blueprint.templates import packaged_folders
 from scripts import outputs as stack_outputs
 from scripts import prefix_list, preflight, scale, stack_failures, upgrade
 from scripts.common import (
@@ -51,6 +53,23 @@ def sam_binary() -> str:
 COMPUTED = "computed by make deploy"
 
 
+def remove_bytecode(root: Path = ROOT) -> str:
+    """Remove every __pycache__ folder (never tracked: .gitignore) from the folders `sam deploy` uploads: each
+    is zipped as it is on disk and named by a hash of every file in it, so bytecode a plain `python` or
+    `pytest` run left in app/ would change the hash and build the image again for nothing. One line, or ""."""
+    removed, where = 0, []
+    for folder in packaged_folders(root):
+        caches = [c for c in folder.rglob("__pycache__") if c.is_dir() and not c.is_symlink()]
+        for cache in caches:
+            shutil.rmtree(cache, ignore_errors=True)
+        removed += len(caches)
+        where += [f"{folder.relative_to(root)}/"] if caches else []
+    if not removed:
+        return ""
+    return (f"removed {removed} __pycache__ folder{'s' if removed > 1 else ''} from {', '.join(where)} "
+            "(sam deploy uploads them; bytecode would change the hash and rebuild for nothing)")
+
+
 def sam_deploy(t: Target, params: dict, run=subprocess.run, yes: bool = False) -> None:
     # --parameter-overrides on the command line replaces samconfig's whole set, so pass all of it.
     # Parameters not passed keep their deployed value (SAM sends UsePreviousValue for them).
@@ -61,6 +80,9 @@ def sam_deploy(t: Target, params: dict, run=subprocess.run, yes: bool = False) -
     # (docs/security.md, "Deploying from GitHub": the deploy role may pass this role and no other).
     if os.environ.get("CLOUDFORMATION_ROLE_ARN"):
         args += ["--role-arn", os.environ["CLOUDFORMATION_ROLE_ARN"]]
+    removed = remove_bytecode(ROOT)
+    if removed:
+        log(removed)
     log("sam deploy " + " ".join(args[2:]))
     started = datetime.now(UTC) - timedelta(seconds=5)  # clock skew: events are stamped by AWS
     result = run(args, cwd=ROOT, env={**os.environ, "SAM_CLI_TELEMETRY": "0"}, check=False)
@@ -159,6 +181,7 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
         interactive = sys.stdin.isatty() and not yes
     extra = extra or {}
     params = {**t.parameters, **extra}
+    preflight.check_stack_name(t, params)  # before anything else: no other check can pass it under CI's roles
     refuse_unknown_parameters(t, extra)
     refuse_dropped_values(t, params, set(accept))
     computed = prefix_list.origin_parameters(t, params)  # Ingress=LoadBalancer admits only CloudFront

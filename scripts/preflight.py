@@ -5,6 +5,7 @@ The one thing it creates: the service-linked roles a brand-new account lacks
 (ECS's and Application Auto Scaling's), which the first deploy would race."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -177,7 +178,25 @@ def check_packaged_folders(t: Target, params: dict, root=ROOT) -> str:
     return ", ".join(f"{f.relative_to(root)}/" for f in folders) + ": no links"
 
 
+# Set by CI (and anyone deploying as CI does): the stack's roles then get deploy/'s policies, which name it.
+CI_VARIABLES = ("CLOUDFORMATION_ROLE_ARN", "PERMISSIONS_BOUNDARY_ARN")
+
+
+def check_stack_name(t: Target, params: dict, environ=os.environ) -> str:
+    """deploy/'s policies scope repositories and buckets by `STACK-*`, but CloudFormation names those in lower
+    case and IAM matches ARNs case-sensitively: under CI's roles a stack named with upper case could not create
+    its repository, push, pull or publish. Without those roles nothing scopes by the name."""
+    ci = [name for name in CI_VARIABLES if environ.get(name, "").strip()]
+    if ci and t.stack_name != t.stack_name.lower():
+        raise OpsError(f"stack name {t.stack_name} has upper case, and {ci[0]} is set: CloudFormation names the "
+                       "stack's repositories and buckets in lower case, which deploy/'s STACK-* policies "
+                       f"(case-sensitive) would not match; use a lower-case name ({t.stack_name.lower()}) and "
+                       "put it in the policies (docs/security.md)")
+    return f"{t.stack_name}" + (f" (lower case, as {ci[0]} needs)" if ci else "")
+
+
 CHECKS = {
+    "stack name": check_stack_name,
     "credentials": check_credentials,
     "region": check_region,
     "images": check_images,

@@ -40,6 +40,11 @@ HINTS = [
      "the image build in CodeBuild failed: its last log lines are above and the whole log at the link; fix the "
      "build context (its Dockerfile, its requirements), check it builds with make image if you have Docker, "
      "then run make deploy again (the rollback kept the image that was running)"),
+    # StartBuild refused: a new account's CodeBuild quota can be 0 concurrent builds until AWS raises it.
+    (re.compile(r"Cannot have more than \d+ builds? in queue|AccountLimitExceededException.*StartBuild", re.I),
+     "CodeBuild's build quota for this account is reached (a new account's may be 0): request an increase in "
+     "Service Quotas (AWS CodeBuild > concurrently running builds of the service's fleet, ARM/Small or "
+     "Linux/Small), or open a case with AWS Support if it is not adjustable there, then run make deploy again"),
     (re.compile(r"did not receive a response from your Custom Resource|Custom Resource failed to stabilize", re.I),
      "a custom resource did not answer within its ServiceTimeout: its function's log group (build.yml, "
      "frontend.yml) says why; run make deploy again"),

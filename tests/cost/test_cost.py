@@ -285,7 +285,8 @@ def test_cli_table_and_json():
     assert set(data["alternatives"]) == {"HttpApi + PublicSubnets", "HttpApi + PrivateSubnets",
                                          "LoadBalancer + PublicSubnets", "LoadBalancer + PrivateSubnets"}
     deploy = cost.deploy_cost(dev)
-    assert "Each deploy that builds the images (not in the total above: none of it bills at rest)" in table.stdout
+    assert ("Each deploy that builds the images (not in the total above: builds and invocations bill per deploy; "
+            "the images kept bill storage, the last line)") in table.stdout
     assert f"  {'= a deploy':<26}{cost.money(deploy.per_deploy):>8}  before the free tiers" in table.stdout
     assert data["deploy"]["perDeploy"] == pytest.approx(deploy.per_deploy, abs=1e-4)
     assert data["deploy"]["storagePerMonth"] == pytest.approx(deploy.storage.fixed, abs=1e-4)
@@ -528,8 +529,10 @@ def test_a_deploy_builds_each_image_on_its_architectures_small_fleet():
     (build, invoke) = one.lines
     assert build.variable == pytest.approx(3 * 0.0034)                       # 0.0102
     assert one.free_deploys == 33                                             # 100 free minutes // 3
-    # 3 invocations: 3 / 1e6 x 0.20 + 3 x 2 s x 0.125 GB x 0.0000133334
-    assert invoke.variable == pytest.approx(3 * 0.2e-6 + 0.75 * 0.0000133334)
+    # 3 invocations: 3 / 1e6 x 0.20 + 2 s x (2 x 0.125 GB, the builder + 1 GB, the publisher) x 0.0000133334
+    assert invoke.variable == pytest.approx(3 * 0.2e-6 + 2.5 * 0.0000133334)
+    assert "(128 MB builder, 1024 MB publisher), 2.5 GB-s" in invoke.detail
+    assert "arm1.small, price to verify: not found on aws.amazon.com/codebuild/pricing)" in build.detail
     assert one.storage.fixed == pytest.approx(10 * 60 / 1024 * 0.10)          # 0.05859375 a month
     two = cost.deploy_cost(DEFAULT, parent=two_services())
     assert two.builds == 2 and two.free_deploys == 16                         # 100 // 6
@@ -542,7 +545,7 @@ def test_an_image_uri_given_builds_nothing_for_its_context():
     """ImageUri=app=... (a pipeline's own image): the services built from app/ cost no build and keep no image."""
     given = {**DEFAULT, "ImageUri": "app=123456789012.dkr.ecr.us-east-1.amazonaws.com/x@sha256:" + "a" * 64}
     none = cost.deploy_cost(given, parent=ONE)
-    assert (none.builds, none.per_deploy, none.storage.fixed) == (0, pytest.approx(1e-6 * 0.2 + 0.25 * 0.0000133334), 0)
+    assert (none.builds, none.per_deploy, none.storage.fixed) == (0, pytest.approx(1e-6 * 0.2 + 2 * 0.0000133334), 0)
     assert none.lines[0].detail == "ImageUri gives every image: nothing is built"
     from checks.render import SECOND
     parent = two_services()

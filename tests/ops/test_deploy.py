@@ -1,4 +1,6 @@
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -315,3 +317,71 @@ def test_preflight_refuses_a_symbolic_link_where_sam_deploy_uploads(aws, tmp_pat
     with pytest.raises(OpsError, match=r"^nested/code/lib and 2 more: a symbolic link") as refused:
         preflight.check_packaged_folders(make_target(aws), {}, root=tmp_path)
     assert "\n" not in str(refused.value)
+
+
+def test_a_stack_name_with_upper_case_is_refused_when_deployed_as_ci_does(aws, monkeypatch):
+    """deploy/'s policies scope repositories and buckets by `STACK-*`; CloudFormation names them in lower case
+    and IAM matches ARNs case-sensitively (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html),
+    so under CI's roles (CLOUDFORMATION_ROLE_ARN or PERMISSIONS_BOUNDARY_ARN set) `Notes-dev` could create no
+    repository: `make preflight` and `make deploy` refuse it in one line, before sam deploy runs."""
+    assert preflight.CHECKS["stack name"] is preflight.check_stack_name
+    upper, lower = make_target(aws, stack="Notes-dev"), make_target(aws, stack="notes-dev")
+    assert preflight.check_stack_name(upper, {}, environ={}) == "Notes-dev", "no CI roles: nothing scopes by name"
+    for variable in preflight.CI_VARIABLES:
+        environ = {variable: "arn:aws:iam::123456789012:role/x"}
+        with pytest.raises(OpsError) as refused:
+            preflight.check_stack_name(upper, {}, environ=environ)
+        assert str(refused.value).startswith(f"stack name Notes-dev has upper case, and {variable} is set:")
+        assert "(notes-dev)" in str(refused.value) and "\n" not in str(refused.value)
+        assert preflight.check_stack_name(lower, {}, environ=environ).startswith("notes-dev")
+    monkeypatch.setenv("PERMISSIONS_BOUNDARY_ARN", "arn:aws:iam::123456789012:policy/permissions-boundary-notes-dev")
+    tools = FakeTools(aws)
+    with pytest.raises(OpsError, match="^stack name Notes-dev has upper case"):
+        deploy.deploy(upper, run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0)
+    assert tools.commands == []
+
+
+def test_deploy_removes_bytecode_from_the_folders_sam_deploy_uploads(aws, tmp_path, capsys):
+    """sam deploy zips each packaged folder as it is and names the layer by a hash of every file in it
+    (docs/deploy.md, "What the stack builds"): a __pycache__ a plain python run left in app/ would rebuild the
+    image for nothing. make deploy removes them there (never tracked), says so in one line, and nowhere else."""
+    (tmp_path / "parent.yml").write_text(PACKAGING_PARENT)
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "child.yml").write_text(
+        "Resources:\n  Fn: {Type: AWS::Lambda::Function, Properties: {Code: code/}}\n")
+    strays = [tmp_path / "services/reports/api/__pycache__", tmp_path / "site/__pycache__",
+              tmp_path / "nested/code/__pycache__"]
+    kept = tmp_path / "scripts/__pycache__"  # not uploaded: left alone
+    for cache in (*strays, kept):
+        cache.mkdir(parents=True)
+        (cache / "x.cpython-313.pyc").write_bytes(b"\0")
+    assert deploy.remove_bytecode(tmp_path) == (
+        "removed 3 __pycache__ folders from nested/code/, services/reports/, site/ (sam deploy uploads them; "
+        "bytecode would change the hash and rebuild for nothing)")
+    assert not any(c.exists() for c in strays) and kept.exists()
+    assert (tmp_path / "services/reports/api").is_dir(), "only the bytecode goes"
+    assert deploy.remove_bytecode(tmp_path) == ""
+
+    stray = deploy.ROOT / "app" / "api" / "__pycache__"  # what a plain `python -c 'import api'` leaves
+    stray.mkdir(exist_ok=True)
+    try:
+        deploy.sam_deploy(make_target(aws), {}, run=lambda *a, **k: subprocess.CompletedProcess(a, 0))
+        assert not stray.exists()
+        assert "removed 1 __pycache__ folder from app/ " in capsys.readouterr().out
+    finally:
+        if stray.exists():
+            stray.rmdir()
+
+
+def test_the_tests_keep_bytecode_out_of_the_source_tree_without_make():
+    """A plain `pytest` (no make, so no PYTHONPYCACHEPREFIX) still writes no app/api/__pycache__: the root
+    conftest sets sys.pycache_prefix before any test imports the app, and the variable for the subprocesses
+    (gunicorn, copies); a prefix already set is kept."""
+    from scripts.common import ROOT
+    probe = "import sys, os, tests.conftest; print(sys.pycache_prefix); print(os.environ['PYTHONPYCACHEPREFIX'])"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"}
+    ran = subprocess.run([sys.executable, "-B", "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert ran.stdout.split() == [str(ROOT / ".cache" / "pycache")] * 2, ran.stderr
+    ran = subprocess.run([sys.executable, "-B", "-c", probe], cwd=ROOT, env={**env, "PYTHONPYCACHEPREFIX": "/tmp/own"},
+                         capture_output=True, text=True)
+    assert ran.stdout.split() == ["/tmp/own"] * 2, ran.stderr

@@ -381,6 +381,9 @@ def test_a_failed_image_build_prints_its_log_lines_and_link_in_full(aws, monkeyp
     ("Received response status [FAILED] from custom resource. Message returned: image build FAILED in POST_BUILD: "
      "denied: User: arn:aws:sts::1:assumed-role/b/x is not authorized to perform: ecr:PutImage (full log: https://x)",
      "the image build in CodeBuild failed"),
+    ("Received response status [FAILED] from custom resource. Message returned: image build not started: ClientError: "
+     "An error occurred (AccountLimitExceededException) when calling the StartBuild operation: Cannot have more than "
+     "0 builds in queue for the account (RequestId: 9a8b)", "CodeBuild's build quota for this account is reached"),
     ("CloudFormation did not receive a response from your Custom Resource. Please check your logs for requestId "
      "[0e1f].", "did not answer within its ServiceTimeout"),
     ("Resource handler returned message: \"The maximum number of VPCs has been reached. (Service: Ec2, Status Code: "

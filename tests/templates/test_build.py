@@ -72,13 +72,28 @@ def test_the_build_fetches_a_fresh_source_url_builds_with_the_version_and_pushes
     assert build[-1] == 'docker push "$REPOSITORY_URI:$IMAGE_TAG"'
 
 
-def test_the_project_builds_arm64_natively_with_docker_and_ends_before_cloudformation_gives_up():
-    """ARM_CONTAINER with the Amazon Linux aarch64 standard image (the function overrides both for X86_64),
-    privileged for the Docker daemon; its running and queued limits together end a build before any
-    custom resource's ServiceTimeout, so the deploy fails with the build's reason, not CloudFormation's."""
+def test_the_build_signs_in_to_ecr_public_before_it_pulls_the_base_image():
+    """An anonymous pull from ECR Public is limited to 1 a second per address, which CodeBuild's shared
+    addresses exceed ("toomanyrequests: Rate exceeded": aws/aws-lambda-web-adapter#429, aws/aws-cdk#23923);
+    signed in, 10. The token comes from us-east-1 whatever the region, and needs both actions, which take no
+    resource ARN: https://docs.aws.amazon.com/AmazonECR/latest/public/public-registries.html#public-registry-auth"""
+    pre = buildspec()["phases"]["pre_build"]["commands"]
+    assert ("aws ecr-public get-login-password --region us-east-1 | docker login --username AWS --password-stdin "
+            "public.ecr.aws") in pre
+    build = statements("BuildRole")
+    assert build["ecr-public:GetAuthorizationToken"] == "*" == build["sts:GetServiceBearerToken"]
+
+
+def test_the_project_is_created_in_every_region_with_docker_and_ends_before_cloudformation_gives_up():
+    """The project's own environment is LINUX_CONTAINER with the Amazon Linux x86_64 standard image, which
+    every CodeBuild region offers: ARM_CONTAINER is listed in some regions only
+    (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ProjectEnvironment.html), and CreateProject
+    with it elsewhere would fail the whole build stack. Each build overrides type and image per architecture
+    (tests/functions). Privileged for the Docker daemon; its running and queued limits together end a build
+    before any custom resource's ServiceTimeout, so the deploy fails with the build's reason, not CloudFormation's."""
     props = BUILD["Project"]["Properties"]
     env = props["Environment"]
-    assert env == {"Type": "ARM_CONTAINER", "Image": "aws/codebuild/amazonlinux-aarch64-standard:3.0",
+    assert env == {"Type": "LINUX_CONTAINER", "Image": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
                    "ComputeType": "BUILD_GENERAL1_SMALL", "PrivilegedMode": True}
     assert props["Source"]["Type"] == "NO_SOURCE" and props["Artifacts"] == {"Type": "NO_ARTIFACTS"}
     assert props["LogsConfig"]["CloudWatchLogs"] == {"Status": "ENABLED", "GroupName": {"Ref": "BuildLogGroup"}}
