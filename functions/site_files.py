@@ -7,7 +7,7 @@ dot-directory (.git, .env, .DS_Store, .idea, vim's .x.swp), nor editor or OS lit
 Thumbs.db, desktop.ini: not on the list). Everything else is skipped and named, so a
 forgotten secret or backup in frontend/ never becomes a public URL.
 
-Two readers feed the same build: read_folder (`make publish`, from a clone) and read_zip (the stack's
+Two readers feed the same build: read_folder (a clone's frontend/, as the tests read it) and read_zip (the stack's
 publisher, functions/site_publish.py, from the zip `sam deploy` packaged). Standard library only: this
 module runs in Lambda too, so it imports nothing of scripts/ (the log is a parameter)."""
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Custom::SitePublish (frontend.yml's Site): the stack publishes its own site, as `make publish` does.
+"""Custom::SitePublish (frontend.yml's Site): the stack publishes its own site.
 
 Create/Update: the site's layer (parent.yml's SiteSource, the frontend/ folder `sam deploy` zipped) is
 downloaded from the fresh presigned URL Lambda's GetLayerVersion returns (Content.Location, valid 10
 minutes; GetLayerVersion takes the layer's ARN and version, answers as GetLayerVersionByArn does, needs
 the same lambda:GetLayerVersion permission, and moto implements it), read in memory with
-functions/site_files.py (the allow-list, hashed asset names and cache headers of `make publish`), and
+functions/site_files.py (the allow-list, hashed asset names and cache headers), and
 only what differs from the bucket (by ETag) is uploaded; keys that left the site are deleted (the
 bucket's versioning keeps them 30 days); ONE invalidation of the changed paths that are not
 content-hashed is created and not waited for. Answers SUCCESS with PhysicalResourceId = the bucket name

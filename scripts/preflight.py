@@ -162,8 +162,8 @@ def check_adopted_table(t: Target, params: dict) -> str:
 def check_images(t: Target, params: dict) -> str:
     """parent.yml names, for each service, a Context with a Dockerfile (what the stack's CodeBuild project
     builds) and the parameter that can take an image built elsewhere instead; one architecture per Context."""
-    return "; ".join(f"{b.context}/ -> {', '.join(b.parameters)} ({', '.join(b.services)})"
-                     for b in image.builds(params=params))
+    return "; ".join(f"{b.context}/ has a Dockerfile, built for {', '.join(b.services)} unless "
+                     f"{' or '.join(b.parameters)} gives an image" for b in image.builds(params=params))
 
 
 def check_packaged_folders(t: Target, params: dict, root=ROOT) -> str:

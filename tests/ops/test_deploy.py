@@ -256,7 +256,8 @@ def test_a_two_service_deploy_waits_for_both_and_names_what_each_runs(aws, paren
 
 
 def test_preflight_reads_the_build_recipes_before_anything_is_created(aws, parent_template):
-    assert preflight.check_images(make_target(aws), {}) == "app/ -> ImageUri (NotesService)"
+    assert preflight.check_images(make_target(aws), {}) == \
+        "app/ has a Dockerfile, built for NotesService unless ImageUri gives an image"
     assert "images" in preflight.CHECKS
     parent_template.write_text(TWO_CONTEXTS)  # reports/ has no Dockerfile in this repository
     with pytest.raises(OpsError, match="service ReportsService builds reports/, which has no Dockerfile"):

@@ -73,14 +73,19 @@ def test_make_image_builds_a_new_services_context_locally(monkeypatch):
     tag = image.build_locally("services/reports/", run=lambda args, **kw: ran.append(args) or
                               subprocess.CompletedProcess(args, 0))
     assert tag == "services-reports:local"
-    assert ran == [["docker", "build", "--build-arg", "APP_VERSION=local", "--tag", "services-reports:local",
+    assert ran == [["docker", "info", "--format", "{{.ServerVersion}}"],
+                   ["docker", "build", "--build-arg", "APP_VERSION=local", "--tag", "services-reports:local",
                     str(ROOT / "services/reports")]]
     with pytest.raises(UsageError, match=r"^parent.yml names 2 build contexts: pick one with CONTEXT= "
                                          r"\(app, services/reports\)$"):
         image.build_locally(None, run=lambda args, **kw: ran.append(args))
-    assert len(ran) == 1
-    from scripts.errors import BuildFailed
+    assert len(ran) == 2
+    from scripts.errors import BuildFailed, ToolMissing
     with pytest.raises(BuildFailed, match=r"^docker build of app/ failed \(exit 1\); see its output above$"):
+        image.build_locally("app", run=lambda args, **kw: subprocess.CompletedProcess(args, int(args[1] == "build")))
+    # Docker installed but its engine not running: one line, before docker build prints its own half-dozen.
+    with pytest.raises(ToolMissing, match=r"^the Docker engine is not running: make image needs it \(make deploy "
+                                          r"and sam deploy do not\)$"):
         image.build_locally("app", run=lambda args, **kw: subprocess.CompletedProcess(args, 1))
 
 
