@@ -84,7 +84,8 @@ def build_locally(context: str | None, run=subprocess.run) -> str:
     # One line when the engine is not running (docker build would print its own half-dozen, buildx hints included).
     if run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
            check=False).returncode != 0:
-        raise ToolMissing("the Docker engine is not running: make image needs it (make deploy and sam deploy do not)")
+        raise ToolMissing("the Docker engine is not running or not reachable: make image needs it (make deploy and "
+                          "sam deploy do not)")
     tag = local_tag(context)
     log(f"docker build {context}/ -> {tag}")
     result = run(["docker", "build", "--build-arg", f"APP_VERSION={LOCAL_TAG}", "--tag", tag, str(ROOT / context)],

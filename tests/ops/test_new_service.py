@@ -84,7 +84,7 @@ def test_make_image_builds_a_new_services_context_locally(monkeypatch):
     with pytest.raises(BuildFailed, match=r"^docker build of app/ failed \(exit 1\); see its output above$"):
         image.build_locally("app", run=lambda args, **kw: subprocess.CompletedProcess(args, int(args[1] == "build")))
     # Docker installed but its engine not running: one line, before docker build prints its own half-dozen.
-    with pytest.raises(ToolMissing, match=r"^the Docker engine is not running: make image needs it \(make deploy "
+    with pytest.raises(ToolMissing, match=r"^the Docker engine is not running or not reachable: make image needs it \(make deploy "
                                           r"and sam deploy do not\)$"):
         image.build_locally("app", run=lambda args, **kw: subprocess.CompletedProcess(args, 1))
 

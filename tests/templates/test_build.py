@@ -76,10 +76,13 @@ def test_the_build_signs_in_to_ecr_public_before_it_pulls_the_base_image():
     """An anonymous pull from ECR Public is limited to 1 a second per address, which CodeBuild's shared
     addresses exceed ("toomanyrequests: Rate exceeded": aws/aws-lambda-web-adapter#429, aws/aws-cdk#23923);
     signed in, 10. The token comes from us-east-1 whatever the region, and needs both actions, which take no
-    resource ARN: https://docs.aws.amazon.com/AmazonECR/latest/public/public-registries.html#public-registry-auth"""
+    resource ARN: https://docs.aws.amazon.com/AmazonECR/latest/public/public-registries.html#public-registry-auth
+    The sign-in is best effort: an organization's SCP denying us-east-1 would otherwise fail every build, where
+    an anonymous pull works (only more slowly allowed)."""
     pre = buildspec()["phases"]["pre_build"]["commands"]
-    assert ("aws ecr-public get-login-password --region us-east-1 | docker login --username AWS --password-stdin "
-            "public.ecr.aws") in pre
+    (login,) = [c for c in pre if "ecr-public get-login-password" in c]
+    assert login.startswith("(aws ecr-public get-login-password --region us-east-1 | docker login --username AWS "
+                            "--password-stdin public.ecr.aws) || echo ")
     build = statements("BuildRole")
     assert build["ecr-public:GetAuthorizationToken"] == "*" == build["sts:GetServiceBearerToken"]
 
