@@ -130,7 +130,9 @@ PLATFORM_TIERS = ["tests/unit", "tests/server", "tests/templates", "tests/cost"]
 # pass. And what the sample's removal cannot reach, each a file the removal leaves as it is: the server's own
 # endurance tests, load, a killed worker, fuzzing and slow clients (~2 min), its drain after SIGTERM and the
 # datastore client's pool (~25 s), which hold gunicorn's settings, the entrypoint and app/api/dynamodb.py to
-# account; and the project's cfn-lint rules on their own fixture templates (~10 s). The copy's gunicorn.conf.py,
+# account; the project's cfn-lint rules on their own fixture templates (~10 s); and what `sam package` uploads
+# (tests/templates/test_packaging.py, two SAM CLI runs, ~12 s: the removal deletes files inside app/ and edits
+# parent.yml's blocks, but leaves every layer and function path, which test_build.py checks here). The copy's gunicorn.conf.py,
 # entrypoint and app start and answer in the tests that do run here (every request shape and error, a datastore
 # outage), and its templates pass every rule. Their place in make test's 15 minutes is worth more than a second
 # run. And any test marked own_copy, which makes a copy of its own to run tests this copy runs itself.
@@ -140,7 +142,8 @@ NOT_IN_THE_COPY = ["tests/server/test_app_recipes.py::", "tests/server/test_new_
                    *(f"tests/server/test_lifecycle.py::{name}" for name in (
                        "test_sigterm_drains", "test_drain_delay", "test_a_hung_request", "test_a_request_on_a_kept_alive")),
                    "tests/templates/test_project_rules.py::test_rule_fires_on_its_bad_fixture",
-                   "tests/templates/test_project_rules.py::test_rules_are_quiet_on_good_fixtures"]
+                   "tests/templates/test_project_rules.py::test_rules_are_quiet_on_good_fixtures",
+                   "tests/templates/test_packaging.py::"]
 
 
 @pytest.mark.timeout(600)  # four tiers in the copy: ~3 min alone, more on a busy machine
