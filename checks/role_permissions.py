@@ -109,6 +109,7 @@ def read_policy(path: Path = CFN_ROLE) -> dict:
 # CloudFormation types whose name differs from their IAM resource type's, so the match by name misses them.
 OWN_TYPES = {
     "AWS::IAM::ManagedPolicy": {"iam:policy"},
+    "AWS::IAM::RolePolicy": {"iam:role"},  # an inline policy is its role's own configuration (PutRolePolicy on the role)
     "AWS::S3::Bucket": {"s3:bucket", "s3:object"},  # its handlers also list calls on its objects (s3:DeleteObject)
     "AWS::S3::BucketPolicy": {"s3:bucket"},  # a bucket policy is the bucket's own configuration
     "AWS::ServiceDiscovery::PrivateDnsNamespace": {"servicediscovery:namespace"},

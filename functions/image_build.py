@@ -21,16 +21,23 @@ readable with codebuild:BatchGetBuilds (in AWS's ReadOnlyAccess) and go out in e
 state-change event to any EventBridge rule of the account, and CodeBuild's API reference "strongly
 discourage[s] the use of PLAINTEXT environment variables to store sensitive values"
 (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_EnvironmentVariable.html). Before the build
-starts, {ResponseURL, StackId, RequestId, LogicalResourceId, PhysicalResourceId} is stored as a Parameter
-Store SecureString named /image-builds/<project>/requests/<RequestId> (standard tier: free; encrypted with the AWS
-managed key aws/ssm, which "grants Decrypt permission to all IAM principals in the AWS account", so the
-role needs no KMS grant: https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html).
-The build gets only that name (CFN_REQUEST), plus the stack and logical ids Delete finds its builds by
-(no secrets). The completion reads the parameter (decrypted), answers, then deletes it; a parameter
-already gone means the request was answered (a repeated event) or deleted with its stopped build, and the
-event is ignored. A parameter left behind (the function stopped between answering and deleting) holds an
-answered request's URL and stops nothing: a retry of the same request overwrites it. Reading a parameter
-still takes ssm:GetParameter on it: no event carries it and the build record only names it.
+starts, {ResponseURL, StackId, RequestId, LogicalResourceId, PhysicalResourceId} is stored as an item of
+the build stack's own DynamoDB table (REQUESTS_TABLE; key: the RequestId), and the build gets only that key
+(CFN_REQUEST), plus the stack and logical ids Delete finds its builds by (no secrets). The table's
+resource-based policy (build.yml) denies reading or writing its items to every principal but this
+function's role: AmazonDynamoDBReadOnlyAccess or ReadOnlyAccess do not reach them
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/access-control-resource-based.html).
+Not a Parameter Store SecureString: under the AWS managed key aws/ssm, which "grants Decrypt permission to
+all IAM principals in the AWS account", any principal with ssm:GetParameter* (AWS's
+AmazonSSMReadOnlyAccess grants ssm:Get* on *) reads it decrypted
+(https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html), and a parameter
+left by a crash outlives the stack. The table is encrypted with the AWS owned key (no KMS grant), deleted
+with the stack, and each item carries `expires` (TimeToLive, two hours on: longer than a build may queue
+and run), so an item left by a crash goes by itself. The completion reads the item, answers, then deletes
+it; an item already gone means the request was answered (a repeated event) or deleted with its stopped
+build, and the event is ignored. An item left behind (the function stopped between answering and
+deleting) holds an answered request's URL and stops nothing: a retry of the same request overwrites it,
+and its TimeToLive removes it.
 
 Why completion comes from the events and not from a waiting Lambda: a Docker build can outlast a
 Lambda's 15 minutes, and a poller (CDK's provider framework with isComplete) costs a state machine
@@ -62,6 +69,7 @@ import json
 import logging
 import os
 import re
+import time
 
 import boto3
 from custom_resource import one_line, send
@@ -78,10 +86,16 @@ ENVIRONMENTS = {
 }
 COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"
 EVENT_TYPE = "CodeBuild Build State Change"
-# What a waiting request keeps (its parameter's value, JSON): what the answer needs and nothing else.
+# What a waiting request keeps (its item's `request`, JSON): what the answer needs and nothing else.
 REQUEST_FIELDS = ("ResponseURL", "StackId", "RequestId", "LogicalResourceId", "PhysicalResourceId")
-# The build's variable naming its request's parameter; and the two Delete finds this resource's builds by.
+# The build's variable holding its request's key (the RequestId); and the two Delete finds this resource's builds by.
 REQUEST_VARIABLE = "CFN_REQUEST"
+# The requests table's key and TimeToLive attributes (build.yml's RequestsTable), and how long an item lives:
+# two hours, more than a build may wait and run (the project's 20 + 30 minutes) and than CloudFormation waits
+# for an answer (the resource's ServiceTimeout, 3600 s). DynamoDB deletes an expired item within days, and
+# reads still return it until then, so the completion does not check it: an item is deleted once answered.
+KEY, EXPIRES = "request_id", "expires"
+REQUEST_LIFETIME = 2 * 3600
 LOG_EVENTS = 40  # the last build log events read for a failure's reason
 LOG_BYTES = 2000  # of which at most this much goes into the reason, as JSON (the answer must stay under 4 KB)
 LINE_CHARS = 300  # per log line
@@ -184,35 +198,25 @@ def image_digest(repository_name: str, tag: str) -> str | None:
     return details[0]["imageDigest"] if details else None
 
 
-def request_prefix() -> str:
-    """Where this function's waiting requests live: /image-builds/<project>/requests/ (the role may touch nothing else; the
-    fixed first segment, because a name may not start with "aws" or "ssm", which a stack name may:
-    https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-parameter-name-constraints.html)."""
-    return f"/image-builds/{os.environ['PROJECT_NAME']}/requests/"
-
-
 def keep_request(event: dict, physical_id: str) -> str:
-    """Store the request's answer fields as a SecureString parameter; its name. Overwritten when a retry of
-    the same request (its RequestId) finds one left by an attempt that stopped before its build started."""
-    name = request_prefix() + event["RequestId"]
+    """Store the request's answer fields; its key. Overwritten when a retry of the same request (its
+    RequestId) finds one left by an attempt that stopped before its build started."""
     document = {field: event[field] for field in REQUEST_FIELDS if field != "PhysicalResourceId"}
-    aws("ssm").put_parameter(
-        Name=name, Type="SecureString", Tier="Standard", Overwrite=True,
-        Value=json.dumps({**document, "PhysicalResourceId": physical_id}),
-        Description=f"CloudFormation request waiting for image build: {event['LogicalResourceId']}"[:1024])
-    return name
+    aws("dynamodb").put_item(TableName=os.environ["REQUESTS_TABLE"], Item={
+        KEY: {"S": event["RequestId"]},
+        "request": {"S": json.dumps({**document, "PhysicalResourceId": physical_id})},
+        EXPIRES: {"N": str(int(time.time()) + REQUEST_LIFETIME)},
+    })
+    return event["RequestId"]
 
 
-def forget_request(name: str) -> None:
-    """Delete a waiting request's parameter; one already gone is fine. Never raises: a parameter left
-    behind is an answered request's, harmless (see the module's docstring)."""
-    ssm = aws("ssm")
+def forget_request(key: str) -> None:
+    """Delete a waiting request; one already gone is fine. Never raises: an item left behind is an answered
+    request's, harmless, and its TimeToLive removes it (see the module's docstring)."""
     try:
-        ssm.delete_parameter(Name=name)
-    except ssm.exceptions.ParameterNotFound:
-        pass
+        aws("dynamodb").delete_item(TableName=os.environ["REQUESTS_TABLE"], Key={KEY: {"S": key}})
     except Exception:
-        logger.exception("could not delete %s; it stays, holding an answered request", name)
+        logger.exception("could not delete waiting request %s; it stays until it expires", key)
 
 
 def create_or_update(event: dict) -> None:
@@ -268,7 +272,7 @@ def stop_running_builds(event: dict) -> None:
                     and variables.get("CFN_LOGICAL_ID") == event["LogicalResourceId"]):
                 codebuild.stop_build(id=build["id"])
                 logger.info("stopped build %s", build["id"])
-                if variables.get(REQUEST_VARIABLE, "").startswith(request_prefix()):
+                if variables.get(REQUEST_VARIABLE):
                     forget_request(variables[REQUEST_VARIABLE])
     except Exception:
         logger.exception("could not stop the running builds of %s; they stop at the project's timeout",
@@ -287,9 +291,8 @@ def on_build_event(event: dict) -> None:
     builds = aws("codebuild").batch_get_builds(ids=[build_id])["builds"]
     variables = build_variables(builds[0]) if builds else {}
     waiting = variables.get(REQUEST_VARIABLE, "")
-    if not waiting.startswith(request_prefix()):  # none, or a name outside ours: nothing of ours to answer
-        logger.info("ignored build %s: not started by a custom resource request (no %s under %s)",
-                    build_id, REQUEST_VARIABLE, request_prefix())
+    if not waiting:  # run by hand: nothing of ours to answer
+        logger.info("ignored build %s: not started by a custom resource request (no %s)", build_id, REQUEST_VARIABLE)
         return
     request = waiting_request(waiting)
     if request is None:
@@ -311,17 +314,17 @@ def on_build_event(event: dict) -> None:
     forget_request(waiting)
 
 
-def waiting_request(name: str) -> dict | None:
-    """The request kept under `name`, or None when it is gone. Unreadable otherwise: raise (Lambda retries)."""
-    ssm = aws("ssm")
-    try:
-        value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-    except ssm.exceptions.ParameterNotFound:
+def waiting_request(key: str) -> dict | None:
+    """The request kept under `key`, or None when it is gone. Unreadable otherwise: raise (Lambda retries).
+    Strongly consistent: a build CodeBuild ends at once (a queue refused) may follow its item's write closely."""
+    item = aws("dynamodb").get_item(TableName=os.environ["REQUESTS_TABLE"], Key={KEY: {"S": key}},
+                                    ConsistentRead=True).get("Item")
+    if item is None:
         return None
-    request = json.loads(value)
+    request = json.loads(item["request"]["S"])
     missing = [field for field in REQUEST_FIELDS if not request.get(field)]
     if missing:
-        raise ValueError(f"{name} lacks {missing[0]}")
+        raise ValueError(f"waiting request {key} lacks {missing[0]}")
     return request
 
 

@@ -20,7 +20,7 @@ def test_the_image_builder_makes_exactly_these_calls():
         "codebuild:StartBuild", "codebuild:ListBuildsForProject", "codebuild:BatchGetBuilds",
         "codebuild:StopBuild",  # the build, its completion, and stopping it on Delete
         "logs:GetLogEvents",  # the failed build's last lines
-        "ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter",  # the request waiting for its build
+        "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem",  # the request waiting for its build
     }
 
 

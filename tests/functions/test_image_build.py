@@ -11,7 +11,9 @@ each canned build record against the model's output shape. Lambda is called as G
 same action and answer as GetLayerVersionByArn, which moto does not implement).
 
 The answers go to a local HTTP server standing in for the presigned S3 URL (conftest.py). The request
-waits for its build in Parameter Store (moto's SSM), never in the build's variables.
+waits for its build in build.yml's requests table (moto's DynamoDB, created with the template's key schema),
+never in the build's variables. moto does not enforce the table's resource-based policy:
+tests/templates/test_build.py pins it.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import time
 import uuid
 import zipfile
@@ -26,6 +29,7 @@ import zipfile
 import custom_resource
 import image_build
 import pytest
+from checks.render import template
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
@@ -40,12 +44,20 @@ IMAGES = {"ARM64": ("ARM_CONTAINER", "aws/codebuild/amazonlinux-aarch64-standard
           "X86_64": ("LINUX_CONTAINER", "aws/codebuild/amazonlinux-x86_64-standard:5.0", "amd64")}
 
 
+TABLE = template("build.yml")["Resources"]["RequestsTable"]["Properties"]
+
+
 @pytest.fixture
 def aws(monkeypatch):
-    """moto for Lambda, ECR and Logs; the handler's clients made inside it."""
+    """moto for Lambda, ECR, Logs and DynamoDB (the requests table as build.yml declares its key); the
+    handler's clients made inside it."""
     monkeypatch.setenv("PROJECT_NAME", PROJECT)
+    monkeypatch.setenv("REQUESTS_TABLE", "notes-BuildStack-1A2B-RequestsTable-3C4D")
     with mock_aws():
         image_build.aws.cache_clear()
+        image_build.aws("dynamodb").create_table(
+            TableName="notes-BuildStack-1A2B-RequestsTable-3C4D", BillingMode=TABLE["BillingMode"],
+            KeySchema=TABLE["KeySchema"], AttributeDefinitions=TABLE["AttributeDefinitions"])
         yield
     image_build.aws.cache_clear()
 
@@ -103,13 +115,13 @@ def request(responses, kind: str = "Create", **properties) -> dict:
 
 
 def waiting(event: dict) -> str:
-    """The parameter a request waits in while its build runs."""
-    return f"/image-builds/{PROJECT}/requests/{event['RequestId']}"
+    """The key a request waits under while its build runs: its RequestId."""
+    return event["RequestId"]
 
 
 def build_variables(event: dict, layer: str, repository_uri: str, version: str, architecture: str) -> list[dict]:
-    """The environment variables of a build started by `event`: what the buildspec uses, the name of the
-    parameter the request waits in, and the ids Delete finds the build by. No response URL."""
+    """The environment variables of a build started by `event`: what the buildspec uses, the key the
+    request waits under, and the ids Delete finds the build by. No response URL."""
     tag = f"{version}-{IMAGES[architecture][2]}"
     values = {"SOURCE_LAYER_ARN": layer, "REPOSITORY_URI": repository_uri, "IMAGE_TAG": tag, "APP_VERSION": version,
               "CFN_REQUEST": waiting(event), "CFN_STACK_ID": event["StackId"],
@@ -117,13 +129,16 @@ def build_variables(event: dict, layer: str, repository_uri: str, version: str, 
     return [{"name": name, "value": value, "type": "PLAINTEXT"} for name, value in values.items()]
 
 
-def parameter(name: str) -> dict | None:
-    """The parameter `name` (its value decrypted), or None."""
-    ssm = image_build.aws("ssm")
-    try:
-        return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
-    except ssm.exceptions.ParameterNotFound:
-        return None
+def kept(key: str) -> dict | None:
+    """The waiting request's item under `key`, or None."""
+    return image_build.aws("dynamodb").get_item(TableName=os.environ["REQUESTS_TABLE"],
+                                                Key={"request_id": {"S": key}}).get("Item")
+
+
+def keep(key: str, document: dict) -> None:
+    """An item as something other than this request's Create left it."""
+    image_build.aws("dynamodb").put_item(TableName=os.environ["REQUESTS_TABLE"], Item={
+        "request_id": {"S": key}, "request": {"S": json.dumps(document)}, "expires": {"N": "1"}})
 
 
 def expect_start(codebuild: Stubber, variables: list[dict], architecture: str = "ARM64") -> str:
@@ -210,18 +225,21 @@ def test_create_with_a_new_source_starts_a_build_and_leaves_the_answer_to_it(res
     assert responses.received == []
 
 
-def test_the_response_url_never_travels_with_the_build_but_waits_encrypted(responses, codebuild):
+def test_the_response_url_never_travels_with_the_build_but_waits_in_the_requests_table(responses, codebuild):
     """The ResponseURL answers the resource: a build's variables are readable with BatchGetBuilds and sent in
-    every state-change event, so none holds it (nor any URL); it waits in a SecureString parameter under the
-    project's path (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_EnvironmentVariable.html)."""
+    every state-change event, so none holds it (nor any URL); it waits in the build stack's table, whose policy
+    only the function's role gets past (tests/templates/test_build.py), and expires two hours on
+    (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_EnvironmentVariable.html)."""
+    before = int(time.time())
     event, variables, _, repository_uri, version = started(responses, codebuild)
     for variable in variables:
         assert not variable["value"].startswith("https://") and event["ResponseURL"] not in variable["value"]
         assert "://" not in variable["value"], variable
-    stored = image_build.aws("ssm").describe_parameters()["Parameters"]
-    assert [(p["Name"], p["Type"], p["Tier"]) for p in stored] == [(waiting(event), "SecureString", "Standard")]
-    assert stored[0]["KeyId"] == "alias/aws/ssm"  # AWS's managed key: no KMS grant, no $1/month key
-    assert json.loads(parameter(waiting(event))["Value"]) == {
+    stored = image_build.aws("dynamodb").scan(TableName=os.environ["REQUESTS_TABLE"])["Items"]
+    assert [item["request_id"]["S"] for item in stored] == [event["RequestId"]]
+    assert set(stored[0]) == {"request_id", "request", TABLE["TimeToLiveSpecification"]["AttributeName"]}
+    assert before + 7200 <= int(stored[0]["expires"]["N"]) <= int(time.time()) + 7200  # TimeToLive: seconds
+    assert json.loads(kept(waiting(event))["request"]["S"]) == {
         "ResponseURL": event["ResponseURL"], "StackId": STACK, "RequestId": event["RequestId"],
         "LogicalResourceId": "Image", "PhysicalResourceId": f"{repository_uri}:{version}-arm64"}
 
@@ -241,7 +259,7 @@ def test_a_succeeded_build_answers_the_create_with_the_image_by_digest(responses
     assert answer.body["PhysicalResourceId"] == f"{repository_uri}:{version}-arm64"
     assert (answer.body["StackId"], answer.body["RequestId"], answer.body["LogicalResourceId"]) == (
         event["StackId"], event["RequestId"], "Image")
-    assert parameter(waiting(event)) is None, "an answered request stops waiting"
+    assert kept(waiting(event)) is None, "an answered request stops waiting"
 
     # EventBridge or Lambda delivering the event again: the request is gone, nothing is answered twice.
     codebuild.add_response("batch_get_builds", {"builds": [build_record(build_id, "SUCCEEDED", variables)]},
@@ -364,9 +382,9 @@ def test_delete_stops_this_resources_running_build_and_no_other(responses, codeb
     event = request(responses, "Delete", SourceLayerArn="x", RepositoryUri="y", Architecture="ARM64")
     ours, theirs, sibling, finished = (f"{PROJECT}:{uuid.uuid4()}" for _ in range(4))
 
-    requests = {build: f"/image-builds/{PROJECT}/requests/{uuid.uuid4()}" for build in (ours, theirs, sibling, finished)}
-    for name in requests.values():
-        image_build.aws("ssm").put_parameter(Name=name, Type="SecureString", Value="{}")
+    requests = {build: str(uuid.uuid4()) for build in (ours, theirs, sibling, finished)}
+    for key in requests.values():
+        keep(key, {})
 
     def variables(stack: str, logical_id: str = "Image", build: str = "") -> list[dict]:
         return [{"name": "CFN_STACK_ID", "value": stack, "type": "PLAINTEXT"},
@@ -390,7 +408,7 @@ def test_delete_stops_this_resources_running_build_and_no_other(responses, codeb
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "previous-physical-id"
     # the stopped build's request goes with it (its STOPPED event then answers nothing); the others wait on
-    assert {b: parameter(n) is not None for b, n in requests.items()} == {
+    assert {b: kept(k) is not None for b, k in requests.items()} == {
         ours: False, theirs: True, sibling: True, finished: True}
 
 
@@ -441,7 +459,8 @@ def test_a_refused_build_fails_the_resource(responses, codebuild):
     answer = responses.only().body
     assert answer["Status"] == "FAILED"
     assert "AccountLimitExceededException" in answer["Reason"]
-    assert image_build.aws("ssm").describe_parameters()["Parameters"] == [], "no build: no request waits"
+    assert image_build.aws("dynamodb").scan(TableName=os.environ["REQUESTS_TABLE"])["Items"] == [], \
+        "no build: no request waits"
 
 
 def test_a_request_left_by_a_crashed_attempt_is_overwritten_by_its_retry(responses, codebuild):
@@ -449,38 +468,42 @@ def test_a_request_left_by_a_crashed_attempt_is_overwritten_by_its_retry(respons
     layer, version = source_layer("FROM python:3.13-slim\n")
     repository_uri = repository()
     event = request(responses, SourceLayerArn=layer, RepositoryUri=repository_uri, Architecture="ARM64")
-    image_build.aws("ssm").put_parameter(Name=waiting(event), Type="SecureString", Value='{"left": "by a crash"}')
+    keep(waiting(event), {"left": "by a crash"})
     expect_start(codebuild, build_variables(event, layer, repository_uri, version, "ARM64"))
     image_build.handler(event, None)
     assert responses.received == []
-    assert json.loads(parameter(waiting(event))["Value"])["ResponseURL"] == event["ResponseURL"]
+    assert json.loads(kept(waiting(event))["request"]["S"])["ResponseURL"] == event["ResponseURL"]
+    assert int(kept(waiting(event))["expires"]["N"]) > time.time(), "and its expiry moves on"
 
 
 def test_a_request_that_cannot_be_deleted_after_its_answer_is_left_without_failing(responses, codebuild, caplog):
-    """The answer is what counts: a parameter left behind is logged, and the event is not retried."""
+    """The answer is what counts: an item left behind is logged (its TimeToLive removes it), and the event is
+    not retried."""
     event, variables, build_id, _, _ = started(responses, codebuild)
     codebuild.add_response("batch_get_builds", {"builds": [build_record(build_id, "FAILED", variables)]},
                            {"ids": [build_id]})
-    ssm = image_build.aws("ssm")
-    stored = parameter(waiting(event))
-    with Stubber(ssm) as stub, caplog.at_level(logging.INFO, logger="image_build"):
-        stub.add_response("get_parameter", {"Parameter": stored}, {"Name": waiting(event), "WithDecryption": True})
-        stub.add_client_error("delete_parameter", "ThrottlingException", "Rate exceeded")
+    dynamodb, table = image_build.aws("dynamodb"), os.environ["REQUESTS_TABLE"]
+    key = {"request_id": {"S": waiting(event)}}
+    stored = kept(waiting(event))
+    with Stubber(dynamodb) as stub, caplog.at_level(logging.INFO, logger="image_build"):
+        stub.add_response("get_item", {"Item": stored}, {"TableName": table, "Key": key, "ConsistentRead": True})
+        stub.add_client_error("delete_item", "ThrottlingException", "Rate exceeded")
         image_build.handler(state_change(build_id, "FAILED"), None)
     assert responses.only().body["Status"] == "FAILED"
-    assert f"could not delete {waiting(event)}" in caplog.text
+    assert f"could not delete waiting request {waiting(event)}" in caplog.text
 
 
-def test_a_build_naming_a_parameter_outside_the_projects_requests_is_ignored(responses, codebuild, caplog):
-    """Someone who may start the project's builds points CFN_REQUEST elsewhere: nothing is read or answered."""
+def test_a_build_naming_no_waiting_request_is_ignored(responses, codebuild, caplog):
+    """Someone who may start the project's builds sets CFN_REQUEST to a key of their own: the table holds no
+    such request (only the function's role may write it), so nothing is answered."""
     build_id = f"{PROJECT}:{uuid.uuid4()}"
-    elsewhere = [{"name": "CFN_REQUEST", "value": "/image-builds/other-project/requests/x", "type": "PLAINTEXT"}]
+    elsewhere = [{"name": "CFN_REQUEST", "value": str(uuid.uuid4()), "type": "PLAINTEXT"}]
     codebuild.add_response("batch_get_builds", {"builds": [build_record(build_id, "FAILED", elsewhere)]},
                            {"ids": [build_id]})
-    with Stubber(image_build.aws("ssm")), caplog.at_level(logging.INFO, logger="image_build"):  # any SSM call fails
+    with caplog.at_level(logging.INFO, logger="image_build"):
         image_build.handler(state_change(build_id, "FAILED"), None)
     assert responses.received == []
-    assert f"ignored build {build_id}" in caplog.text
+    assert f"ignored build {build_id}: its request" in caplog.text
 
 
 def test_a_build_without_cfn_variables_is_ignored(responses, codebuild, caplog):
@@ -510,7 +533,7 @@ def test_an_undelivered_answer_is_raised_for_lambda_to_retry(responses, codebuil
     with pytest.raises(image_build.NotAnswered):
         image_build.handler(state_change(build_id, "FAILED"), None)
     assert len(responses.received) == custom_resource.ATTEMPTS
-    assert parameter(next(v["value"] for v in variables if v["name"] == "CFN_REQUEST")), "kept for the retry"
+    assert kept(next(v["value"] for v in variables if v["name"] == "CFN_REQUEST")), "kept for the retry"
 
 
 def test_an_in_progress_event_is_ignored(responses, codebuild, caplog):

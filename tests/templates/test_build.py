@@ -120,7 +120,7 @@ def test_the_function_is_the_one_functions_module_the_design_names():
     props = BUILD["Builder"]["Properties"]
     assert props["Code"] == "functions/" and props["Handler"] == "image_build.handler"
     assert props["Runtime"] == "python3.13" and props["Architectures"] == ["arm64"]
-    assert props["Environment"] == {"Variables": {"PROJECT_NAME": {"Ref": "Project"}}}
+    assert props["Environment"] == {"Variables": {"PROJECT_NAME": {"Ref": "Project"}, "REQUESTS_TABLE": {"Ref": "RequestsTable"}}}
     assert props["LoggingConfig"] == {"LogGroup": {"Ref": "BuilderLogGroup"}}
 
 
@@ -235,19 +235,26 @@ def test_every_local_path_in_the_templates_is_one_sam_deploy_uploads():
 RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 
-def functions_of(doc: dict) -> list[tuple[str, dict, dict]]:
-    """(name, properties, role's properties) of each function with code in the repository and a role of its template."""
+def functions_of(doc: dict) -> list[tuple[str, dict, list[dict]]]:
+    """(name, properties, its role's policies) of each function with code in the repository and a role of its template."""
     out = []
     for name, resource in doc.get("Resources", {}).items():
         props = resource.get("Properties") or {}
         if resource["Type"] in ("AWS::Lambda::Function", "AWS::Serverless::Function"):
             role = props.get("Role", {}).get("Fn::GetAtt", [None])[0]
-            out.append((name, props, doc["Resources"][role]["Properties"] if role else {}))
+            out.append((name, props, role_policies(doc, role) if role else []))
     return out
 
 
-def granted(role: dict) -> set[str]:
-    return {a for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]
+def role_policies(doc: dict, role: str) -> list[dict]:
+    """The policies a role of `doc` gets: its inline Policies and each AWS::IAM::RolePolicy naming it."""
+    inline = doc["Resources"][role]["Properties"].get("Policies", [])
+    return [*inline, *(r["Properties"] for r in doc["Resources"].values() if r["Type"] == "AWS::IAM::RolePolicy"
+                       and r["Properties"].get("RoleName") == {"Ref": role})]
+
+
+def granted(policies: list[dict]) -> set[str]:
+    return {a for policy in policies for s in policy["PolicyDocument"]["Statement"]
             for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]) if s["Effect"] == "Allow"}
 
 
@@ -261,7 +268,7 @@ def test_every_function_runs_a_handler_in_the_repository_and_its_role_allows_exa
     from tests.functions.aws_calls import module_actions
     found = [f for name in CHILD_TEMPLATES for f in functions_of(template(name))]
     assert "Builder" in [name for name, _, _ in found]
-    for name, props, role in found:
+    for name, props, policies in found:
         code = props.get("Code", props.get("CodeUri"))
         module, function = props["Handler"].rsplit(".", 1)
         source = ROOT / str(code) / f"{module}.py"
@@ -269,29 +276,55 @@ def test_every_function_runs_a_handler_in_the_repository_and_its_role_allows_exa
         defined = {n.name for n in ast.parse(source.read_text()).body if isinstance(n, ast.FunctionDef)}
         assert function in defined, f"{name}: {module}.py defines no {function}"
         calls = module_actions(source)
-        assert calls and calls <= granted(role), f"{name}: its role lacks {sorted(calls - granted(role))}"
-        assert granted(role) - calls <= RUNTIME_ACTIONS, f"{name}: its role allows {sorted(granted(role) - calls)}"
+        assert calls and calls <= granted(policies), f"{name}: its role lacks {sorted(calls - granted(policies))}"
+        assert granted(policies) - calls <= RUNTIME_ACTIONS, f"{name}: its role allows {sorted(granted(policies) - calls)}"
 
 
-def test_the_function_keeps_waiting_requests_under_the_projects_path_only_and_the_boundary_allows_it():
-    """functions/image_build.py stores a request as /image-builds/<project>/requests/<RequestId>; a parameter's ARN is
-    parameter/ and its name without the leading slash (parameter/MyFolder/MyParameter for /MyFolder/MyParameter:
-    https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html). The permissions
-    boundary (deploy/, STACK standing for the parent's stack name) allows the same ARNs: the project is named
-    after the nested stack, "<parent>-BuildStack-<id>-images"."""
+def test_the_waiting_requests_table_is_the_functions_alone_and_forgets_them():
+    """functions/image_build.py keeps each request (its ResponseURL answers the resource) in RequestsTable.
+    Its resource-based policy denies every item action, reads and writes, to every principal whose
+    aws:PrincipalArn is not the function's role: an explicit deny overrides an identity policy's allow, so
+    ReadOnlyAccess or AmazonDynamoDBReadOnlyAccess read nothing there
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/access-control-resource-based.html,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html). Not
+    NotPrincipal, which denies a role with a permissions boundary whatever it names
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html); not the
+    control-plane actions, which CloudFormation needs to update and delete the table. No KMS key of its own
+    (the AWS owned key: no grant), on-demand, an item's `expires` its TimeToLive, no fixed name. moto does
+    not enforce resource policies: only a deploy proves the deny (docs/checks.md)."""
+    table = BUILD["RequestsTable"]
+    props = table["Properties"]
+    assert "TableName" not in props and "SSESpecification" not in props and props["BillingMode"] == "PAY_PER_REQUEST"
+    assert table.get("DeletionPolicy", "Delete") == "Delete"
+    assert props["KeySchema"] == [{"AttributeName": "request_id", "KeyType": "HASH"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+    (deny,) = props["ResourcePolicy"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Principal"], deny["Resource"]) == ("Deny", "*", "*")
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["BuilderRole", "Arn"]}}}
+    items = {"GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
+             "ConditionCheckItem", "PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"}
+    assert set(deny["Action"]) == {f"dynamodb:{a}" for a in items}
+    # the function's grant, the actions its code calls, on this table only, outside the role (no cycle)
+    (access,) = [p for p in role_policies(template("build.yml"), "BuilderRole") if "RoleName" in p]
+    (statement,) = access["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["RequestsTable", "Arn"]}
+    assert set(statement["Action"]) == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"} < set(deny["Action"])
+    assert BUILD["Builder"]["Properties"]["Environment"]["Variables"]["REQUESTS_TABLE"] == {"Ref": "RequestsTable"}
+    assert not [a for a in granted(role_policies(template("build.yml"), "BuilderRole")) if a.startswith("ssm:")]
+
+
+def test_the_permissions_boundary_lets_the_function_use_its_table_and_no_parameter():
+    """CloudFormation names the table "<nested stack>-RequestsTable-<id>", the nested stack "<parent>-BuildStack-<id>":
+    the boundary (deploy/, STACK standing for the parent's stack name) allows its item actions there, and no
+    longer Parameter Store's."""
     import fnmatch
     from pathlib import Path
 
-    builder = statements("BuilderRole")
-    path = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/image-builds/${Project}/requests/*"}
-    assert {a: builder[a] for a in builder if a.startswith("ssm:")} == {
-        "ssm:PutParameter": path, "ssm:GetParameter": path, "ssm:DeleteParameter": path}
-    assert BUILD["Project"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-images"}
-    arn = "arn:aws:ssm:REGION:ACCOUNT_ID:parameter/image-builds/STACK-BuildStack-1A2B3C4D5E6F-images/requests/0f3e6d10-uuid"
+    arn = "arn:aws:dynamodb:REGION:ACCOUNT_ID:table/STACK-BuildStack-1A2B3C4D5E6F-RequestsTable-0F1E2D3C4B5A"
     boundary = json.loads((Path(__file__).resolve().parents[2] / "deploy/permissions-boundary-policy.json").read_text())
-    for action in ("ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"):
+    for action in ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"):
         resources = [r for s in boundary["Statement"] if action in s["Action"]
                      for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
         assert any(fnmatch.fnmatchcase(arn, r) for r in resources), action
-        assert not any(fnmatch.fnmatchcase("arn:aws:ssm:REGION:ACCOUNT_ID:parameter/STACK-x/secrets/db", r)
-                       for r in resources), f"{action}: the requests' path only"
+    assert not [a for s in boundary["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+                if a in ("ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter")]

@@ -265,3 +265,18 @@ def test_the_free_plan_grants_only_what_the_subscriptions_handlers_call(policy):
                for a in rp.as_list(s["Action"]) if a.lower().startswith("pricingplanmanager:")}
     assert granted == {p for p in rp.handler_permissions(subscription) if p.startswith("pricingplanmanager:")}
     assert rp.refusal(policy, subscription, "pricingplanmanager:ApprovePaidSubscription") is not None
+
+
+def test_cloudformation_may_manage_the_requests_table_its_ttl_and_its_resource_policy(policy, types):
+    """build.yml's RequestsTable: its handler creates the table, turns on TimeToLive and puts the resource-based
+    policy that denies its items to all but the image builder; the builder's grant is an AWS::IAM::RolePolicy.
+    The table's policy denies item actions only, never these
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/access-control-resource-based.html)."""
+    assert {"AWS::DynamoDB::Table", "AWS::IAM::RolePolicy"} <= types
+    table = rp.handler_permissions("AWS::DynamoDB::Table")
+    for action in ("dynamodb:CreateTable", "dynamodb:UpdateTimeToLive", "dynamodb:DescribeTimeToLive",
+                   "dynamodb:PutResourcePolicy", "dynamodb:GetResourcePolicy", "dynamodb:DeleteResourcePolicy",
+                   "dynamodb:DeleteTable"):
+        assert action in table and rp.refusal(policy, "AWS::DynamoDB::Table", action) is None, action
+    for action in ("iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"):
+        assert rp.refusal(policy, "AWS::IAM::RolePolicy", action) is None, action
