@@ -29,10 +29,11 @@ import zipfile
 import custom_resource
 import image_build
 import pytest
-from checks.render import template
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
+
+from checks.render import template
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -290,16 +290,21 @@ def test_the_waiting_requests_table_is_the_functions_alone_and_forgets_them():
     NotPrincipal, which denies a role with a permissions boundary whatever it names
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html); not the
     control-plane actions, which CloudFormation needs to update and delete the table. No KMS key of its own
-    (the AWS owned key: no grant), on-demand, an item's `expires` its TimeToLive, no fixed name. moto does
-    not enforce resource policies: only a deploy proves the deny (docs/checks.md)."""
+    (the AWS owned key: no grant), on-demand, an item's `expires` its TimeToLive. Named after its stack, so the
+    policy names its own ARN (the examples of
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-create-table.html do) without a cycle.
+    moto does not enforce resource policies: only a deploy proves the deny (docs/checks.md)."""
     table = BUILD["RequestsTable"]
     props = table["Properties"]
-    assert "TableName" not in props and "SSESpecification" not in props and props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TableName"] == {"Fn::Sub": "${AWS::StackName}-requests"}
+    assert "SSESpecification" not in props and props["BillingMode"] == "PAY_PER_REQUEST"
     assert table.get("DeletionPolicy", "Delete") == "Delete"
     assert props["KeySchema"] == [{"AttributeName": "request_id", "KeyType": "HASH"}]
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
     (deny,) = props["ResourcePolicy"]["PolicyDocument"]["Statement"]
-    assert (deny["Effect"], deny["Principal"], deny["Resource"]) == ("Deny", "*", "*")
+    assert (deny["Effect"], deny["Principal"]) == ("Deny", "*")
+    assert deny["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"
+                                           "${AWS::StackName}-requests"}
     assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["BuilderRole", "Arn"]}}}
     items = {"GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
              "ConditionCheckItem", "PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"}
