@@ -132,11 +132,7 @@ PLATFORM_TIERS = ["tests/unit", "tests/server", "tests/templates", "tests/cost"]
 # datastore client's pool (~25 s), which hold gunicorn's settings, the entrypoint and app/api/dynamodb.py to
 # account; the project's cfn-lint rules on their own fixture templates (~10 s); and what `sam package` uploads
 # (tests/templates/test_packaging.py, two SAM CLI runs, ~12 s: the removal deletes files inside app/ and edits
-# parent.yml's blocks, but leaves every layer and function path, which test_build.py checks here); and the deep
-# template checks (test_branches.py, test_rehearsal.py: every branch and every switch, about a minute), which walk
-# the repository's own templates in make test, while the removal's change to them, one nested stack and one
-# parameter fewer, is what the linters, renders, plan and handler-permission checks running here take in (a fork
-# that removes the sample runs the deep checks on its next make test). The copy's gunicorn.conf.py,
+# parent.yml's blocks, but leaves every layer and function path, which test_build.py checks here). The copy's gunicorn.conf.py,
 # entrypoint and app start and answer in the tests that do run here (every request shape and error, a datastore
 # outage), and its templates pass every rule. Their place in make test's 15 minutes is worth more than a second
 # run. And any test marked own_copy, which makes a copy of its own to run tests this copy runs itself.
@@ -147,8 +143,7 @@ NOT_IN_THE_COPY = ["tests/server/test_app_recipes.py::", "tests/server/test_new_
                        "test_sigterm_drains", "test_drain_delay", "test_a_hung_request", "test_a_request_on_a_kept_alive")),
                    "tests/templates/test_project_rules.py::test_rule_fires_on_its_bad_fixture",
                    "tests/templates/test_project_rules.py::test_rules_are_quiet_on_good_fixtures",
-                   "tests/templates/test_packaging.py::", "tests/templates/test_branches.py::",
-                   "tests/templates/test_rehearsal.py::"]
+                   "tests/templates/test_packaging.py::"]
 
 
 @pytest.mark.timeout(600)  # four tiers in the copy: ~3 min alone, more on a busy machine
