@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from blueprint.templates import PACKAGED as UPLOADED_PATHS
 from blueprint.templates import ROOT
 
 CFN_ROLE = ROOT / "deploy" / "cloudformation-service-role-policy.json"
@@ -350,8 +351,9 @@ print(json.dumps([sorted({r["Type"] for r in transform(t, {}, NoManagedPolicies(
 
 
 # The SAM properties `sam deploy` (sam package) uploads from a local path and replaces with an S3 URI, which is
-# all the translator accepts (samcli/lib/package/packageable_resources.py).
-PACKAGED = {"AWS::Serverless::LayerVersion": "ContentUri", "AWS::Serverless::Function": "CodeUri"}
+# all the translator accepts: the SAM types of blueprint/templates.py's table of uploaded paths (the plain
+# CloudFormation ones the translator leaves alone).
+PACKAGED = {kind: prop for kind, prop in UPLOADED_PATHS.items() if kind.startswith("AWS::Serverless::")}
 
 
 def as_packaged(template: dict) -> dict:
