@@ -3,19 +3,16 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import pytest
 
-# Bytecode outside the source tree, as the Makefile does for make's commands: `sam deploy` uploads app/,
-# frontend/ and functions/ as they are, named by a hash of every file, so the app/api/__pycache__ a plain
-# `pytest` would write changes the hash and rebuilds the image for nothing (docs/deploy.md). Set before any
-# test imports the app; the variable carries it to the subprocesses (gunicorn, copies of the repository).
-PYCACHE = Path(__file__).resolve().parent.parent / ".cache" / "pycache"
-if not os.environ.get("PYTHONPYCACHEPREFIX"):
-    os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
-if sys.pycache_prefix is None:
-    sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
+# No bytecode written, as the Makefile does for make's commands: `sam deploy` uploads app/, frontend/ and
+# functions/ as they are, named by a hash of every file, so the app/api/__pycache__ a plain `pytest` would
+# write changes the hash and rebuilds the image for nothing (docs/deploy.md). Set before any test imports the
+# app; the variable carries it to the subprocesses (gunicorn, the tools, copies of the repository). The venvs'
+# own bytecode, which pip compiled, is still read (the Makefile says why not PYTHONPYCACHEPREFIX).
+sys.dont_write_bytecode = True
+os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 
 # No test may reach real AWS: fake credentials and a fixed region for boto3.
 for _name, _value in {

@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 
@@ -374,15 +375,20 @@ def test_deploy_removes_bytecode_from_the_folders_sam_deploy_uploads(aws, tmp_pa
             stray.rmdir()
 
 
-def test_the_tests_keep_bytecode_out_of_the_source_tree_without_make():
-    """A plain `pytest` (no make, so no PYTHONPYCACHEPREFIX) still writes no app/api/__pycache__: the root
-    conftest sets sys.pycache_prefix before any test imports the app, and the variable for the subprocesses
-    (gunicorn, copies); a prefix already set is kept."""
+def test_the_tests_keep_bytecode_out_of_the_source_tree_without_make(tmp_path):
+    """A plain `pytest` (no make, nothing in the environment) writes no __pycache__ next to what it imports, in
+    its own process or in the ones it starts (gunicorn, the tools, copies): the root conftest turns writing off
+    before any test imports the app. Without it, this same probe writes one (the control)."""
     from scripts.common import ROOT
-    probe = "import sys, os, tests.conftest; print(sys.pycache_prefix); print(os.environ['PYTHONPYCACHEPREFIX'])"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"}
-    ran = subprocess.run([sys.executable, "-B", "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert ran.stdout.split() == [str(ROOT / ".cache" / "pycache")] * 2, ran.stderr
-    ran = subprocess.run([sys.executable, "-B", "-c", probe], cwd=ROOT, env={**env, "PYTHONPYCACHEPREFIX": "/tmp/own"},
+    (tmp_path / "probe_module.py").write_text("X = 1\n")
+    child = "import probe_module"
+    probe = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); {{}}import probe_module, subprocess; "
+             f"subprocess.run([sys.executable, '-c', {child!r}], check=True, cwd={str(tmp_path)!r})")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    control = subprocess.run([sys.executable, "-c", probe.format("")], cwd=ROOT, env=env, capture_output=True,
+                             text=True)
+    assert control.returncode == 0 and (tmp_path / "__pycache__").is_dir(), control.stderr
+    shutil.rmtree(tmp_path / "__pycache__")
+    ran = subprocess.run([sys.executable, "-c", probe.format("import tests.conftest; ")], cwd=ROOT, env=env,
                          capture_output=True, text=True)
-    assert ran.stdout.split() == ["/tmp/own"] * 2, ran.stderr
+    assert ran.returncode == 0 and not (tmp_path / "__pycache__").exists(), ran.stderr
