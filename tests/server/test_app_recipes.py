@@ -132,7 +132,9 @@ PLATFORM_TIERS = ["tests/unit", "tests/server", "tests/templates", "tests/cost"]
 # datastore client's pool (~25 s), which hold gunicorn's settings, the entrypoint and app/api/dynamodb.py to
 # account; the project's cfn-lint rules on their own fixture templates (~10 s); and what `sam package` uploads
 # (tests/templates/test_packaging.py, two SAM CLI runs, ~12 s: the removal deletes files inside app/ and edits
-# parent.yml's blocks, but leaves every layer and function path, which test_build.py checks here). The copy's gunicorn.conf.py,
+# parent.yml's blocks, but leaves every layer and function path, which test_build.py checks here); whether each
+# checkov suppression still suppresses something (a second checkov run, ~12 s: the suppressions live in the child
+# templates the removal leaves as they are, and the one template it deletes takes its own with it). The copy's gunicorn.conf.py,
 # entrypoint and app start and answer in the tests that do run here (every request shape and error, a datastore
 # outage), and its templates pass every rule. Their place in make test's 15 minutes is worth more than a second
 # run. And any test marked own_copy, which makes a copy of its own to run tests this copy runs itself.
@@ -143,7 +145,8 @@ NOT_IN_THE_COPY = ["tests/server/test_app_recipes.py::", "tests/server/test_new_
                        "test_sigterm_drains", "test_drain_delay", "test_a_hung_request", "test_a_request_on_a_kept_alive")),
                    "tests/templates/test_project_rules.py::test_rule_fires_on_its_bad_fixture",
                    "tests/templates/test_project_rules.py::test_rules_are_quiet_on_good_fixtures",
-                   "tests/templates/test_packaging.py::"]
+                   "tests/templates/test_packaging.py::",
+                   "tests/templates/test_linters.py::test_checkov_suppressions_are_reasoned_and_needed"]
 
 
 @pytest.mark.timeout(600)  # four tiers in the copy: ~3 min alone, more on a busy machine
