@@ -8,12 +8,14 @@ here too; only a deploy proves that AWS publishes and ECS reads what the documen
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
 from checks.alarm_metrics import alarms, deployment, problems
 from checks.render import PARENT, TWO_SERVICES, renderings, template
 from tests.templates.conftest import nested, service
+from tests.unit.conftest import log_lines  # noqa: F401 (a fixture)
 
 VARIANTS = renderings()
 
@@ -100,6 +102,25 @@ def test_each_service_saves_its_logs_insights_queries_over_its_own_log_group():
             for query in queries.values():
                 assert query["Name"]["Fn::Sub"].startswith("${AWS::StackName}/")
                 assert query["LogGroupNames"] == [{"Ref": "LogGroup"}]
+
+
+def test_the_saved_queries_read_fields_the_app_writes(log_lines):  # noqa: F811 (the fixture)
+    """A query filtering on a field the app never writes finds nothing at 3 a.m.: each field a query names
+    is in the lines the app writes for a request that fails (its access line and its ERROR line)."""
+    from tests.unit.conftest import PROBE, make_app
+    make_app().test_client().get(f"{PROBE}/boom")
+    lines = log_lines()
+    written = set().union(*lines)
+    assert {line["logger"] for line in lines} >= {"api.access"} and any(line["level"] == "ERROR" for line in lines)
+    for name, resource in template("service.yml")["Resources"].items():
+        if resource["Type"] != "AWS::Logs::QueryDefinition":
+            continue
+        text = re.sub(r'"[^"]*"|/[^/]*/', "", resource["Properties"]["QueryString"])  # strings and patterns out
+        named = set(re.findall(r"^fields (.+)$", text, re.M)[0].replace(" ", "").split(","))
+        named |= set(re.findall(r"(\w+)\s*(?:=|>=|<=|>|<|\bin\b|\blike\b)", text))
+        named |= set(re.findall(r"\b(?:sort|by)\s+(\w+)", text))
+        named = {n for n in named if not n.startswith("@") and n not in {"count", "last_request_id"}}
+        assert named <= written, (name, named - written)
 
 
 # ---------------------------------------------------------------- the check fails on each kind of mistake
