@@ -14,6 +14,7 @@ each service, linked there):
 - each dimension's value comes from the attribute CloudWatch keys the metric by, of a resource of the
   right type: followed through Fn::If (the conditions of that deployment), Ref and Fn::GetAtt, a nested
   stack's parameter to what the parent passes it, and another stack's output to its value there;
+- its period is a whole number of minutes (AWS's metrics are per minute);
 - a namespace published in one region only (CloudFront's, us-east-1) has no alarm elsewhere.
 
 A value it cannot follow (a Join, a Select, a Sub of more than one value) fails too: a dimension value
@@ -183,20 +184,21 @@ def deployment(parent: dict, values: dict, region: str, load: Callable[[str], di
     return root
 
 
-def read_metrics(properties: dict) -> list[tuple[str, dict, str]]:
-    """(where, the metric {Namespace, MetricName, Dimensions}, its statistic) of each metric an alarm reads."""
+def read_metrics(properties: dict) -> list[tuple[str, dict, str, object]]:
+    """(where, the metric {Namespace, MetricName, Dimensions}, its statistic, its period) of each metric an
+    alarm reads."""
     if "Metrics" in properties:
-        return [(f"Metrics/{q.get('Id')}", q["MetricStat"]["Metric"], q["MetricStat"].get("Stat", ""))
-                for q in properties["Metrics"] if "MetricStat" in q]
+        return [(f"Metrics/{q.get('Id')}", q["MetricStat"]["Metric"], q["MetricStat"].get("Stat", ""),
+                 q["MetricStat"].get("Period")) for q in properties["Metrics"] if "MetricStat" in q]
     return [("", {k: properties.get(k) for k in ("Namespace", "MetricName", "Dimensions")},
-             properties.get("ExtendedStatistic") or properties.get("Statistic", ""))]
+             properties.get("ExtendedStatistic") or properties.get("Statistic", ""), properties.get("Period"))]
 
 
 def statistic_fits(statistic: str, allowed: frozenset[str]) -> bool:
     return statistic in allowed or ("p" in allowed and re.fullmatch(r"p\d{1,2}(\.\d+)?", statistic) is not None)
 
 
-def metric_problems(stack: Stack, metric: dict, statistic: str, region: str) -> list[str]:
+def metric_problems(stack: Stack, metric: dict, statistic: str, period, region: str) -> list[str]:
     namespace, name = metric.get("Namespace"), metric.get("MetricName")
     published = PUBLISHED.get(namespace)
     if published is None:
@@ -207,6 +209,10 @@ def metric_problems(stack: Stack, metric: dict, statistic: str, region: str) -> 
     if name not in published.metrics:
         return [f"{namespace} publishes no metric {name!r} ({published.url})"]
     problems = []
+    # AWS's metrics are per minute: a 10 or 30 s period makes a high-resolution alarm (three times the
+    # price, https://aws.amazon.com/cloudwatch/pricing/) that finds no data in most of its periods.
+    if not str(period).isdigit() or int(period) % 60:
+        problems.append(f"{namespace} {name}: period {period!r} is not a whole number of minutes")
     if not statistic_fits(statistic, published.metrics[name]):
         problems.append(f"{namespace} {name}: statistic {statistic!r} is not one of "
                         f"{sorted(published.metrics[name])} ('p': a percentile)")
@@ -236,9 +242,9 @@ def problems(parent: dict, values: dict, region: str = "us-east-1",
             if resource.get("Type") != ALARM or not stack.exists(resource):
                 continue
             properties = stack.shaped(resource.get("Properties", {}))
-            for place, metric, statistic in read_metrics(properties):
+            for place, metric, statistic, period in read_metrics(properties):
                 found += [f"{where} {name}{'/' + place if place else ''}: {p}"
-                          for p in metric_problems(stack, metric, statistic, region)]
+                          for p in metric_problems(stack, metric, statistic, period, region)]
     return found
 
 

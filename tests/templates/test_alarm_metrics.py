@@ -178,6 +178,9 @@ MUTATIONS = {
     "CloudFront region": ("frontend.yml", "HttpApi-PublicSubnets-dev",
                           lambda b: set_value(b["Resources"]["SiteErrorAlarm"]["Properties"], "Region", "us-east-1"),
                           "dimension Region comes from literal 'us-east-1'"),
+    "a high-resolution period": ("notes-data.yml", "HttpApi-PublicSubnets-dev",
+                                 lambda b: b["Resources"]["ThrottleAlarm"]["Properties"]["Metrics"][1]["MetricStat"]
+                                 .update(Period=30), "period 30 is not a whole number of minutes"),
     "a joined value": ("frontend.yml", "HttpApi-PublicSubnets-dev",
                        lambda b: set_value(b["Resources"]["SiteErrorAlarm"]["Properties"], "DistributionId",
                                            {"Fn::Sub": "${Distribution}-x"}),
