@@ -119,6 +119,14 @@ class Stack:
         self.body, self.evaluator, self.parent, self.logical_id = body, evaluator, parent, logical_id
         self.children: dict[str, Stack] = {}
 
+    def condition(self, name: str) -> bool:
+        """A condition of this stack for this deployment; one the values cannot decide is an error, never
+        a silently skipped alarm."""
+        taken = self.evaluator.condition(name)
+        if taken is None:
+            raise ValueError(f"{self.logical_id or PARENT}: condition {name} cannot be decided for these values")
+        return taken
+
     def shaped(self, node):
         """`node` with each Fn::If replaced by the branch this deployment takes (AWS::NoValue dropped)."""
         if isinstance(node, list):
@@ -126,7 +134,7 @@ class Stack:
         if isinstance(node, dict):
             if len(node) == 1 and "Fn::If" in node:
                 name, if_true, if_false = node["Fn::If"]
-                return self.shaped(if_true if self.evaluator.condition(name) else if_false)
+                return self.shaped(if_true if self.condition(name) else if_false)
             return {k: v for k, v in ((k, self.shaped(v)) for k, v in node.items()) if v != {"Ref": "AWS::NoValue"}}
         return node
 
@@ -170,7 +178,7 @@ class Stack:
         return Source(kind, attribute) if kind else Source("expression", f"GetAtt {resource}.{attribute}")
 
     def exists(self, resource: dict) -> bool:
-        return "Condition" not in resource or bool(self.evaluator.condition(resource["Condition"]))
+        return "Condition" not in resource or self.condition(resource["Condition"])
 
 
 def deployment(parent: dict, values: dict, region: str, load: Callable[[str], dict]) -> Stack:
