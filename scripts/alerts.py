@@ -69,7 +69,12 @@ def _since(alarm: dict) -> str:
 
 def subscription_line(s: dict) -> str:
     endpoint, protocol = s.get("Endpoint", "?"), s.get("Protocol", "?")
-    what = f"e-mail {endpoint}" if protocol in ("email", "email-json") else f"{protocol} {endpoint}"
+    if protocol in ("email", "email-json"):
+        what = f"e-mail {endpoint}"
+    elif "chatbot.amazonaws.com" in endpoint:  # AWS Chatbot subscribes its own HTTPS endpoint for a channel
+        what = "AWS Chatbot (a Slack or Teams channel)"
+    else:
+        what = f"{protocol} {endpoint}"
     if s.get("SubscriptionArn") == PENDING:
         return (f"alerts     {what}: pending: click the link in the mail AWS sent to it (\"AWS Notification - "
                 f"Subscription Confirmation\"); nothing reaches it until then")

@@ -74,10 +74,15 @@ def test_status_says_a_subscription_waits_for_its_confirmation_and_that_no_subsc
     sns, stub = stubbed("sns")
     stub.add_response("list_subscriptions_by_topic", {"Subscriptions": [
         {"SubscriptionArn": "PendingConfirmation", "Protocol": "email", "Endpoint": "ops@example.com",
-         "TopicArn": outputs.alert_topic_arn, "Owner": "123456789012"}]})
+         "TopicArn": outputs.alert_topic_arn, "Owner": "123456789012"},
+        {"SubscriptionArn": f"{outputs.alert_topic_arn}:1a2b", "Protocol": "https",
+         "Endpoint": "https://global.sns-api.chatbot.amazonaws.com", "TopicArn": outputs.alert_topic_arn,
+         "Owner": "123456789012"}]})
     use_clients(monkeypatch, t, sns=sns)
-    (pending,) = [line for line in ops.status(t)["alerts"] if "ops@example.com" in line]
+    lines = ops.status(t)["alerts"]
+    (pending,) = [line for line in lines if "ops@example.com" in line]
     assert pending.startswith("alerts     e-mail ops@example.com: pending: click the link in the mail AWS sent")
+    assert "alerts     AWS Chatbot (a Slack or Teams channel): confirmed" in lines
 
     real = t.session.client("sns")
     for s in real.list_subscriptions_by_topic(TopicArn=outputs.alert_topic_arn)["Subscriptions"]:
