@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from scripts.common import Target, aws_errors, log
-from scripts.errors import NoAlerts, UnknownAlarm
+from scripts.errors import NoAlerts, ServiceNotReady, UnknownAlarm
 from scripts.outputs import ParentOutputs
 
 PENDING = "PendingConfirmation"
@@ -109,16 +109,26 @@ def alert_test(t: Target, outputs: ParentOutputs, alarm: str | None = None) -> d
     if not topic:
         raise NoAlerts(f"stack {t.stack_name} predates alerts (no AlertTopicArn output): make deploy adds them")
     alarms = {a["AlarmName"]: a for a in stack_alarms(t, topic)}
+    with aws_errors():
+        described = t.client("ecs").describe_services(
+            cluster=outputs.cluster_name, services=[s.name for s in outputs.services.values()])["services"]
+    watched = deployment_alarms(t, outputs, described)
     if alarm is None:
         first = outputs.select(t.service)[0]
-        names = deployment_alarms(t, outputs).get(first.name, [])
-        if not names:
+        if not watched.get(first.name):
             raise UnknownAlarm(f"service {first.short} has no deployment alarm: name one with ALARM= "
                                f"(make status lists the stack's alarms)")
-        alarm = names[0]
+        alarm = watched[first.name][0]
     if alarm not in alarms:
         known = ", ".join(alarms) or "none"
         raise UnknownAlarm(f"no alarm {alarm} notifies this stack's topic: use ALARM= with one of {known}")
+    # A deployment alarm set off during a deployment fails it, and rolls it back (ECS_ALARM_RULE): not for a test.
+    for service in described:
+        deploying = [d for d in service.get("deployments", []) if d.get("rolloutState") == "IN_PROGRESS"]
+        if alarm in watched.get(service["serviceName"], []) and deploying:
+            raise ServiceNotReady(f"{service['serviceName']} is deploying and {alarm} is its deployment alarm: set "
+                                  "off now, it would roll that deploy back; wait until make status shows the "
+                                  "deployment COMPLETED, or name another alarm with ALARM=")
     chosen = alarms[alarm]
     with aws_errors():
         t.client("cloudwatch").set_alarm_state(

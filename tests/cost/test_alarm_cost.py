@@ -112,11 +112,12 @@ def test_the_estimate_prices_every_alarm_metric_and_notes_the_free_tier(with_fix
     assert idle.total == pytest.approx(sum(x.total for x in idle.lines))
 
 
-def rendered_alarm_metrics(config: dict, region: str = "us-east-1") -> int:
-    """The alarm metrics of every nested stack checks/render.py renders for `config`: each alarm's MetricStats, or
-    1 for an alarm on one metric (its rendering has dropped the resources whose condition is false)."""
+def rendered_alarm_metrics(config: dict, parent: dict | None = None, region: str = "us-east-1") -> int:
+    """The alarm metrics of every nested stack checks/render.py renders for `config` (and `parent`, default
+    parent.yml): each alarm's MetricStats, or 1 for an alarm on one metric (its rendering has dropped the
+    resources whose condition is false)."""
     from checks.render import nested_renderings
-    parent = cost.parent_template()
+    parent = parent if parent is not None else cost.parent_template()
     values = {k: v for k, v in config.items() if k in parent["Parameters"]}
     count = 0
     for _location, rendered in nested_renderings(parent, values, region).values():

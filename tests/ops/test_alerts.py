@@ -10,7 +10,7 @@ import pytest
 
 from scripts import __main__ as cli
 from scripts import alerts, deploy, ops
-from scripts.errors import NoAlerts, UnknownAlarm
+from scripts.errors import NoAlerts, ServiceNotReady, UnknownAlarm
 from tests.ops.conftest import create_deployment, make_target, stubbed, use_clients
 from tests.ops.fake_tools import FakeTools
 from tests.ops.test_deploy import ONLY_AWS_CHECKS
@@ -26,9 +26,10 @@ def put_alarm(session, name: str, topic: str | None, state: str = "OK") -> None:
         cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
 
 
-def watching(session, t, alarms_of: dict[str, list[str]]):
+def watching(session, t, alarms_of: dict[str, list[str]], rollout: str | None = None):
     """moto's ECS client, its DescribeServices answering each service's deployment alarms as ECS does
-    (deploymentConfiguration.alarms: alarmNames, enable, rollback), through botocore's after-call event."""
+    (deploymentConfiguration.alarms: alarmNames, enable, rollback), through botocore's after-call event;
+    `rollout`: its primary deployment's rolloutState (moto gives none)."""
     ecs = session.client("ecs")
 
     def add_alarms(parsed, **_):
@@ -36,6 +37,8 @@ def watching(session, t, alarms_of: dict[str, list[str]]):
             if service["serviceName"] in alarms_of:
                 service.setdefault("deploymentConfiguration", {})["alarms"] = {
                     "alarmNames": alarms_of[service["serviceName"]], "enable": True, "rollback": True}
+            for deployment in service.get("deployments", [])[:1] if rollout else []:
+                deployment["rolloutState"] = rollout
     ecs.meta.events.register("after-call.ecs.DescribeServices", add_alarms)
     return ecs
 
@@ -115,6 +118,19 @@ def test_alert_test_defaults_to_the_first_services_deployment_alarm(alerting, mo
     t, outputs = alerting
     use_clients(monkeypatch, t, ecs=watching(t.session, t, {"api": ["stack-NotesService-ApiLatencyAlarm"]}))
     assert alerts.alert_test(t, outputs)["alarm"] == "stack-NotesService-ApiLatencyAlarm"
+
+
+def test_alert_test_will_not_roll_a_running_deploy_back(alerting, monkeypatch):
+    """A deployment alarm in ALARM fails the deployment in progress and rolls it back
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-alarm-failure.html)."""
+    t, outputs = alerting
+    alarm = "stack-NotesService-ApiLatencyAlarm"
+    use_clients(monkeypatch, t, ecs=watching(t.session, t, {"api": [alarm]}, rollout="IN_PROGRESS"))
+    with pytest.raises(ServiceNotReady, match=f"^api is deploying and {alarm} is its deployment alarm"):
+        alerts.alert_test(t, outputs)
+    assert alerts.alert_test(t, outputs, "stack-NotesService-ErrorRateAlarm")["alarm"].endswith("ErrorRateAlarm")
+    (state,) = t.client("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+    assert state["StateValue"] == "OK"
 
 
 def test_alert_test_refuses_an_alarm_of_another_stack_a_service_without_one_and_a_stack_without_alerts(alerting,
