@@ -25,7 +25,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help python venv run system-deps test test-unit test-templates lint-templates lock clean \
-	deploy preflight plan publish image smoke status logs exec stop start cost bench destroy service
+	deploy preflight plan publish image smoke status alert-test logs exec stop start cost bench destroy service
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}' \
@@ -108,7 +108,7 @@ OPS := $(PY) -m scripts
 ENV ?= dev
 # SERVICE=notes: one service of the stack (status, logs, exec, stop, start, smoke); default every service.
 # `python -m scripts --help` lists the commands by group, `python -m scripts COMMAND --help` their flags.
-export ENV STACK PARAMS YES DELETE_TABLE FOLLOW MINUTES URL REGION REQUESTS TASKS SERVICE CONTEXT
+export ENV STACK PARAMS YES DELETE_TABLE FOLLOW MINUTES URL REGION REQUESTS TASKS SERVICE CONTEXT ALARM
 
 deploy: $(VENV)/.installed $(CHECKERS) ## sam deploy (the stack builds its images, publishes the site), wait, smoke test
 	$(OPS) deploy
@@ -123,8 +123,10 @@ image: $(VENV)/.installed ## Optional, needs Docker: docker build one build cont
 	$(OPS) image
 smoke: $(VENV)/.installed ## Smoke tests against the stack (STACK=, SERVICE=) or any URL (URL=)
 	$(OPS) smoke
-status: $(VENV)/.installed ## URLs, services, deployments, recent events (SERVICE= for one)
+status: $(VENV)/.installed ## URLs, services, deployments, recent events, alerts and alarms (SERVICE= for one)
 	$(OPS) status
+alert-test: $(VENV)/.installed ## Put one alarm in ALARM to prove alerts reach you (ALARM=name; default the first service's)
+	$(OPS) alert-test
 logs: $(VENV)/.installed ## The services' recent logs (SERVICE= for one, FOLLOW=1 to keep tailing)
 	$(OPS) logs
 exec: $(VENV)/.installed ## A shell in a running task of SERVICE= (EnableExecuteCommand "true" in its block)

@@ -2,7 +2,7 @@
 
 Each command reads the parent stack's outputs once (scripts/outputs.py) and acts on every service of
 the stack, or on one with --service (SERVICE=notes in make). The flags default to the variables the
-Makefile passes (ENV, STACK, REGION, PARAMS, SERVICE, YES, DELETE_TABLE, FOLLOW, URL, ...), so
+Makefile passes (ENV, STACK, REGION, PARAMS, SERVICE, YES, DELETE_TABLE, FOLLOW, URL, ALARM, ...), so
 `make logs SERVICE=notes FOLLOW=1` and `python -m scripts logs --service notes --follow` are the same.
 `python -m scripts COMMAND --help` lists a command's flags.
 
@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 
-from scripts import cost, deploy, destroy, image, new_service, ops, plan, preflight, scale, upgrade
+from scripts import alerts, cost, deploy, destroy, image, new_service, ops, plan, preflight, scale, upgrade
 from scripts import outputs as stack_outputs
 from scripts import smoke as smoke_runner
 from scripts.common import (
@@ -234,6 +234,12 @@ def do_status(args) -> int:
     return 0
 
 
+def do_alert_test(args) -> int:
+    t, outputs = ready(args, deployed=True)
+    alerts.alert_test(t, outputs, args.alarm)
+    return 0
+
+
 def do_logs(args) -> int:
     t, outputs = ready(args, deployed=True)
     ops.logs(t, minutes=args.minutes, follow=args.follow, outputs=outputs)
@@ -285,6 +291,12 @@ def setup_smoke(p):
     p.add_argument("--url", default=_env("URL"), help="any base URL instead of the stack (URL=)")
 
 
+def setup_alert_test(p):
+    setup_services(p)
+    p.add_argument("--alarm", default=_env("ALARM"), metavar="NAME",
+                   help="the alarm to set off (ALARM=; default the first service's, or SERVICE='s, deployment alarm)")
+
+
 def setup_logs(p):
     setup_services(p)
     p.add_argument("--follow", action="store_true", default=_flag("FOLLOW"), help="keep tailing (FOLLOW=1)")
@@ -307,7 +319,10 @@ COMMANDS = [
     ("operate", "exec", "a shell in a running task of one service", setup_exec, do_exec),
     ("operate", "smoke", "the smoke tests against the stack (each service's health check) or --url",
      setup_smoke, do_smoke),
-    ("inspect", "status", "URLs, services, deployments, recent events, VPC link warnings", setup_services, do_status),
+    ("operate", "alert-test", "put one alarm in ALARM to prove the alerts reach you (CloudWatch resets it)",
+     setup_alert_test, do_alert_test),
+    ("inspect", "status", "URLs, services, deployments, recent events, VPC link warnings, alerts and alarms",
+     setup_services, do_status),
     ("inspect", "logs", "the services' recent log lines", setup_logs, do_logs),
     ("inspect", "cost", "the monthly estimate, a deploy's build and the ceiling of a configuration (offline)",
      cost.add_arguments,

@@ -37,7 +37,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from blueprint.templates import child, load, nested_parameters, parent, resolve, service_resources
+from blueprint.templates import NESTED, child, condition, load, nested_parameters, parent, resolve, service_resources
 from scripts import generated
 from scripts.common import (
     DEFAULT_REGION,
@@ -244,6 +244,89 @@ def data_bounds(parent: dict, values: dict) -> dict[str, str]:
                 days = int(resolve(output["Value"], given, data))
                 ttl = days if ttl is None else min(ttl, days)
     return {"TableMaxReadUnits": str(reads), "TableMaxWriteUnits": str(writes), "ItemTtlDays": str(ttl or 0)}
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One AWS::CloudWatch::Alarm a configuration creates, as CloudWatch bills it."""
+
+    stack: str  # the nested stack's logical id in the parent ("" for the parent's own)
+    name: str  # its logical id
+    metrics: int  # alarm metrics it is billed for: 1, or each MetricStat of a metric math alarm
+    high_resolution: bool  # a period under 60 s
+
+
+def _alarm(stack: str, name: str, props: dict, values: dict, template: dict) -> Alarm:
+    def taken(node):
+        """The branch of an Fn::If this configuration takes (the first when only a deployment knows)."""
+        while isinstance(node, dict) and list(node) == ["Fn::If"]:
+            name, yes, no = node["Fn::If"]
+            node = no if condition(template, name, values) is False else yes
+        return node
+
+    def short(period) -> bool:
+        seconds = resolve(period, values, template) if period is not None else None
+        return seconds is not None and int(seconds) < 60
+    metrics = taken(props.get("Metrics"))
+    if isinstance(metrics, list):  # metric math: every MetricStat it reads is billed, the expressions are not
+        stats = [m["MetricStat"] for m in map(taken, metrics) if isinstance(m, dict) and "MetricStat" in m]
+        return Alarm(stack, name, len(stats), any(short(stat.get("Period")) for stat in stats))
+    return Alarm(stack, name, 1, short(props.get("Period")))
+
+
+def alarms(config: dict, region: str = "us-east-1", parent: dict | None = None,
+           per_service: dict[str, dict] | None = None) -> list[Alarm]:
+    """Every AWS::CloudWatch::Alarm this configuration creates: the parent's own and each nested stack's, each
+    counted where its Condition (and its stack's, in the parent) is not false for the values the parent passes
+    that stack (a service's: its block, with what-if overrides; see settings()). A condition only a deployment
+    can decide counts the alarm: an estimate that errs, errs high. `per_service`: settings()'s, if read."""
+    parent = parent if parent is not None else parent_template()
+    values = {**{k: v for k, v in config.items() if k in parent["Parameters"]}, "AWS::Region": region}
+    per_service = per_service if per_service is not None else settings(config, region, parent)[1]
+    found = []
+
+    def created(template: dict, resource: dict, given: dict) -> bool:
+        return "Condition" not in resource or condition(template, resource["Condition"], given) is not False
+
+    for stack, resource in parent["Resources"].items():
+        if resource.get("Type") == "AWS::CloudWatch::Alarm" and created(parent, resource, values):
+            found.append(_alarm("", stack, resource.get("Properties", {}), values, parent))
+        location = resource.get("Properties", {}).get("Location")
+        if resource.get("Type") not in NESTED or not isinstance(location, str) or not created(parent, resource, values):
+            continue
+        template, declared = child(location), alarms_in(location)
+        if not declared:  # what the parent passes is read only for a stack that has alarms (estimate runs often)
+            continue
+        given = {**(per_service.get(stack) or nested_parameters(parent, stack, values)), "AWS::Region": region}
+        for name in declared:
+            r = template["Resources"][name]
+            if created(template, r, given):
+                found.append(_alarm(stack, name, r.get("Properties", {}), given, template))
+    return found
+
+
+@lru_cache(maxsize=32)
+def alarms_in(location: str) -> tuple[str, ...]:
+    """The logical ids of a child template's alarms (child() reads each template once a process)."""
+    return tuple(name for name, r in child(location).get("Resources", {}).items()
+                 if r.get("Type") == "AWS::CloudWatch::Alarm")
+
+
+def alarm_line(found: list[Alarm], p: dict) -> Line:
+    """What the alarms cost a month: per alarm metric, standard or high resolution; the free tier only noted."""
+    standard = sum(a.metrics for a in found if not a.high_resolution)
+    high = sum(a.metrics for a in found if a.high_resolution)
+    by_stack: dict[str, list[str]] = {}
+    for a in found:
+        by_stack.setdefault(a.stack or "parent", []).append(f"{a.name} ({a.metrics})")
+    listed = "; ".join(f"{stack} {', '.join(names)}" for stack, names in by_stack.items())
+    price = f"{standard} x ${p['cloudwatch_alarm_metric_month']:.2f}" + (
+        f" + {high} high-resolution x ${p['cloudwatch_alarm_metric_high_resolution_month']:.2f}" if high else "")
+    return Line("CloudWatch alarms", standard * p["cloudwatch_alarm_metric_month"]
+                + high * p["cloudwatch_alarm_metric_high_resolution_month"],
+                detail=f"{len(found)} alarms reading {standard + high} alarm metrics: {price} ({listed}); the "
+                       f"account's first {p['cloudwatch_free_alarm_metrics']} alarm metrics a month are free "
+                       "(not subtracted: other stacks use them too)")
 
 
 def list_items(expr) -> int | None:
@@ -552,6 +635,10 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
         add(Line("DynamoDB", variable=reads / 1e6 * p["dynamodb_read_per_million"]
                  + writes / 1e6 * p["dynamodb_write_per_million"],
                  detail=f"{reads / 1e6:g} M reads, {writes / 1e6:g} M writes, on demand"))
+
+    found = alarms(config, region, parent, per_service)
+    if found:
+        add(alarm_line(found, p))
 
     if config.get("ContainerInsights", "disabled") != "disabled":
         add(Line("Container Insights", p["container_insights_month"], detail="estimate; custom metrics"))

@@ -25,11 +25,12 @@ from pathlib import Path
 
 from blueprint.services import IMAGE_PARAMETER
 from blueprint.templates import packaged_folders
+from scripts import alerts, prefix_list, preflight, scale, stack_failures, upgrade
 from scripts import outputs as stack_outputs
-from scripts import prefix_list, preflight, scale, stack_failures, upgrade
 from scripts.common import (
     ENVIRONMENTS,
     ROOT,
+    OpsError,
     Target,
     check_parameters,
     format_overrides,
@@ -172,6 +173,21 @@ def refuse_dropped_values(t: Target, params: dict, accept: set[str]) -> None:
                                    "(docs/deploy.md, \"Updating a stack deployed with the old parameters\")")
 
 
+def warn_unwatched_deploys(t: Target) -> list[str]:
+    """Before the change set runs: one line per service whose deployment alarm is in ALARM (scripts/alerts.py:
+    ECS then watches no alarm for this deployment). A warning, not a question: a deploy is often the fix. Reading
+    the alarms is advisory: a stack not created yet has none, and a refused call is one line, not a stop."""
+    if not_created(stack_failures.stack_or_none(t.client("cloudformation"), t.stack_name)):
+        return []
+    try:
+        lines = alerts.deploy_warnings(t, stack_outputs.read(t))
+    except OpsError as exc:
+        lines = [f"note: could not read the deployment alarms' states ({exc}): deploying anyway"]
+    for line in lines:
+        log(line)
+    return lines
+
+
 def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None, skip_smoke: bool = False,
            service_timeout: float = 1200, delay: float = 15, yes: bool = False, ask=input,
            interactive: bool | None = None, accept: set[str] = frozenset()) -> dict:
@@ -192,6 +208,7 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
     stack_failures.clear_failed_create(t, interactive, ask, delay=delay)
     confirm_parameter_changes(t, [(f"samconfig.toml [{ENVIRONMENTS[t.env]}]", t.parameters), ("PARAMS", extra),
                                   (COMPUTED, computed)], interactive, ask)
+    warn_unwatched_deploys(t)
     sam_deploy(t, params, run, yes=yes)
     outputs = stack_outputs.read(t)  # read once: the deploy is done, nothing below changes them
     wait_for_services(t, outputs, service_timeout, delay)

@@ -28,6 +28,8 @@ scripts and tests. Callers tell failures apart by class (or `code`), never by th
     ServiceNotActive       service_not_active     the stack's ECS service is missing or draining
     ServiceNotReady        service_not_ready      exec cannot reach a task (ECS Exec off, nothing running)
     SmokeFailed            smoke_failed           the smoke tests failed against the deployment
+    NoAlerts               no_alerts              the stack predates alerts (no AlertTopicArn output)
+    UnknownAlarm           unknown_alarm          ALARM= names no alarm of the stack (or a service has none)
 """
 from __future__ import annotations
 
@@ -152,3 +154,10 @@ class ServiceNotReady(OpsError):
 class SmokeFailed(OpsError):
     code = "smoke_failed"
 
+
+class NoAlerts(OpsError):
+    code = "no_alerts"
+
+
+class UnknownAlarm(OpsError):
+    code = "unknown_alarm"

@@ -7,6 +7,7 @@ import shutil
 import time
 from datetime import UTC, datetime
 
+from scripts import alerts
 from scripts import outputs as stack_outputs
 from scripts.common import Target, aws_errors, log
 from scripts.errors import ServiceNotReady, ToolMissing
@@ -76,7 +77,10 @@ def status(t: Target, outputs: ParentOutputs | None = None) -> dict:
     warnings = vpc_link_warnings(t) if outputs.ingress == "HttpApi" else []
     for warning in warnings:
         log(warning)
-    return {"outputs": outputs, "services": services, "warnings": warnings}
+    alert_lines = alerts.status_lines(t, outputs, described)
+    for line in alert_lines:
+        log(line)
+    return {"outputs": outputs, "services": services, "warnings": warnings, "alerts": alert_lines}
 
 
 def logs(t: Target, minutes: int = 10, follow: bool = False, poll: float = 5, clock=time.time,

@@ -62,6 +62,9 @@ IMAGE_PUSH_ACTIONS = ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailabil
 SITE_PUBLISH_ACTIONS = ["s3:ListBucket", "s3:DeleteObject", "cloudfront:CreateInvalidation"]
 # boto3 calls whose IAM action is not named after the operation.
 IAM_ACTION = {"s3:ListObjectsV2": "s3:ListBucket", "s3:DeleteObjects": "s3:DeleteObject", "s3:HeadObject": "s3:GetObject"}
+# Services whose IAM prefix is not botocore's signing name (CloudWatch signs as "monitoring"; its actions are
+# cloudwatch:*: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+IAM_PREFIX = {"monitoring": "cloudwatch"}
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 # Calls on the deploy path the CI role is refused on purpose, and what happens instead.
 DENIED_AND_HANDLED = {
@@ -416,6 +419,7 @@ def iam_actions(service: str, operation: str) -> str:
     names = {xform_name(op): op for op in model.operation_names}
     assert operation in names, f"{service}.{operation} is not a boto3 operation"
     prefix = model.metadata.get("signingName") or model.endpoint_prefix
+    prefix = IAM_PREFIX.get(prefix, prefix)
     action = f"{prefix}:{names[operation]}"
     return IAM_ACTION.get(action, action)
 

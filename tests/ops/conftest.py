@@ -2,6 +2,7 @@
 paths, on a fake deployment shaped like the parent stack's outputs."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import boto3
@@ -95,9 +96,10 @@ def sample_outputs(stack: str = STACK, frontend: str = "https://d111.cloudfront.
 
 
 def create_deployment(session, stack: str = STACK, desired: int = 0, parameters: dict | None = None,
-                      services: tuple[str, ...] = ("Notes",)) -> ParentOutputs:
+                      services: tuple[str, ...] = ("Notes",), alerts: bool = False) -> ParentOutputs:
     """The resources a deployed stack has, and a parent stack whose outputs name them (built from a
-    ParentOutputs, as the ops commands read it back)."""
+    ParentOutputs, as the ops commands read it back). `alerts`: with the alert topic (AlertTopicArn); without
+    it, a stack deployed before alerts."""
     s3, ecs, cf = session.client("s3"), session.client("ecs"), session.client("cloudfront")
     bucket = f"{stack}-site"
     s3.create_bucket(Bucket=bucket)
@@ -109,6 +111,9 @@ def create_deployment(session, stack: str = STACK, desired: int = 0, parameters:
         "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
     })["Distribution"]
     outputs = sample_outputs(stack, f"https://{distribution['DomainName']}", bucket, distribution["Id"], services)
+    if alerts:
+        topic = session.client("sns").create_topic(Name=f"{stack}-AlertsStack-Topic")["TopicArn"]
+        outputs = dataclasses.replace(outputs, alert_topic_arn=topic)
     ecs.create_cluster(clusterName=outputs.cluster_name)
     logs = session.client("logs")
     for svc in outputs.services.values():

@@ -27,7 +27,7 @@ from tests.ops.conftest import create_stack, make_target, sample_outputs
 
 DEPLOYED_STACK = "fargate-blueprint-dev"  # samconfig.toml's dev stack: what the commands act on by default
 MAKE_VARIABLES = ("ENV", "STACK", "PARAMS", "YES", "DELETE_TABLE", "FOLLOW", "MINUTES", "URL", "REGION",
-                  "REQUESTS", "TASKS", "SERVICE", "ACCEPT")
+                  "REQUESTS", "TASKS", "SERVICE", "ACCEPT", "ALARM")
 # A wrong value for the variable behind each flag, and what the one line must name.
 WRONG_VALUES = {
     "--env": ("ENV", "staging", "ENV=staging"),
