@@ -236,6 +236,8 @@ WIRING = (
     "ApiId: !GetAtt IngressStack.Outputs.ApiId",
     "VpcLinkId: !GetAtt IngressStack.Outputs.VpcLinkId",
     "ListenerArn: !GetAtt IngressStack.Outputs.ListenerArn",
+    "LoadBalancerFullName: !GetAtt IngressStack.Outputs.LoadBalancerFullName",
+    "AlertTopicArn: !GetAtt AlertsStack.Outputs.TopicArn",
 )
 
 

@@ -76,7 +76,7 @@ def test_load_balancer_with_a_certificate_redirects_http_to_https():
 def test_both_ingresses_give_the_same_outputs(ingress_name):
     outputs = stack("IngressStack", Ingress=ingress_name)["Outputs"]
     assert {"ApiUrl", "ApiOriginDomain", "ApiOriginProtocol", "IngressSecurityGroupId", "ApiId", "VpcLinkId",
-            "ListenerArn"} == set(outputs)
+            "ListenerArn", "LoadBalancerFullName"} == set(outputs)
 
 
 def test_origin_protocol_is_https_except_an_alb_without_certificate():
