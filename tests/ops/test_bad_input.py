@@ -549,12 +549,10 @@ WHAT = {"plan": "the new values (samconfig.toml [default] with PARAMS)", "cost":
     ("plan", "af-south-1", "Profile=prod", "ZonesKnownInThisRegion: This region has no default AZs"),
     ("cost", "me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
     ("cost", "af-south-1", "", "ZonesKnownInThisRegion: This region has no default AZs"),
-    ("cost", "eu-south-2", "AlertEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
     # preflight and deploy, before credentials (none here) and before any image is built: what the change set
     # would refuse after the build and push.
     ("preflight", "me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
     ("deploy", "cn-north-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
-    ("preflight", "eu-south-2", "AlertEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
     # DomainName and CertificateArn both sent: no deployed value can change the answer
     ("deploy", "us-east-1", "DomainName=example.com CertificateArn=", "DomainNeedsCertificate: DomainName needs CertificateArn"),
 ])
