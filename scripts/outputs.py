@@ -79,12 +79,14 @@ class ParentOutputs:
     services: dict[str, ServiceOutputs]
     table_name: str | None = None  # the sample's data stack; a fork without it has no table
     smoke_test: str | None = None  # the command for a person after `sam deploy --guided` (older stacks lack it)
+    alert_topic_arn: str | None = None  # the topic every alarm notifies (stacks before issue 19 lack it)
 
     # parent.yml output name -> field (services apart)
     OUTPUT_NAMES = {"FrontendUrl": "frontend_url", "ApiUrl": "api_url", "BucketName": "bucket_name",
                     "DistributionId": "distribution_id", "ClusterName": "cluster_name", "Ingress": "ingress",
-                    "Profile": "profile", "TableName": "table_name", "SmokeTest": "smoke_test"}
-    OPTIONAL = frozenset({"TableName", "SmokeTest"})
+                    "Profile": "profile", "TableName": "table_name", "SmokeTest": "smoke_test",
+                    "AlertTopicArn": "alert_topic_arn"}
+    OPTIONAL = frozenset({"TableName", "SmokeTest", "AlertTopicArn"})
 
     @classmethod
     def parse(cls, outputs: list[dict], stack: str = "the stack") -> ParentOutputs:
