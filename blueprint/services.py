@@ -237,8 +237,7 @@ WIRING = (
     "VpcLinkId: !GetAtt IngressStack.Outputs.VpcLinkId",
     "ListenerArn: !GetAtt IngressStack.Outputs.ListenerArn",
     "LoadBalancerFullName: !GetAtt IngressStack.Outputs.LoadBalancerFullName",
-    # PLACEHOLDER (issue 19, H2): the merge makes it !GetAtt AlertsStack.Outputs.TopicArn.
-    'AlertTopicArn: !Sub "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:placeholder"',
+    "AlertTopicArn: !GetAtt AlertsStack.Outputs.TopicArn",
 )
 
 

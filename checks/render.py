@@ -96,7 +96,7 @@ def variants() -> dict[str, dict[str, str]]:
         out[f"{ingress}-domains-options"] = {
             "Ingress": ingress, "NetworkMode": "PrivateSubnets", "Profile": "prod",
             "ImageUri": every_image(),
-            "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS, "BudgetEmail": "ops@example.com",
+            "AvailabilityZoneIds": "euw1-az1,euw1-az2", **DOMAINS, "AlertEmail": "ops@example.com",
             "CloudFrontPlan": "Free", **WIRED,
             # One variant adopts a retained table instead of creating one (while the sample is there).
             **({"ExistingTableName": "notes-retained"} if ingress == "LoadBalancer" and "ExistingTableName" in

@@ -116,6 +116,7 @@ OWN_TYPES = {
     "AWS::ServiceDiscovery::PrivateDnsNamespace": {"servicediscovery:namespace"},
     "AWS::Events::Rule": {"events:rule-on-default-event-bus"},  # build.yml's rule is on the default bus
     "AWS::Lambda::LayerVersion": {"lambda:layer", "lambda:layerVersion"},  # published to a layer, as a version
+    "AWS::SNS::TopicPolicy": {"sns:topic"},  # a topic policy is the topic's own attribute (SetTopicAttributes)
 }
 
 # Calls a type's handler makes on a resource of ANOTHER type, and that type: a statement scoped to that type's
@@ -146,6 +147,8 @@ ACTS_ON = {
                                 "lambda:GetPolicy": "lambda:function"},
     # the service role passed to CodeBuild
     "AWS::CodeBuild::Project": {"iam:PassRole": "iam:role"},
+    # a subscription is made on its topic (Subscribe takes the topic's ARN)
+    "AWS::SNS::Subscription": {"sns:Subscribe": "sns:topic"},
     # a custom resource invokes its provider function (ServiceToken)
     "Custom::*": {"lambda:InvokeFunction": "lambda:function"},
     "AWS::CloudFormation::CustomResource": {"lambda:InvokeFunction": "lambda:function"},

@@ -200,7 +200,10 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
     preflight.check_stack_name(t, params)  # before anything else: no other check can pass it under CI's roles
     refuse_unknown_parameters(t, extra)
     refuse_dropped_values(t, params, set(accept))
-    computed = prefix_list.origin_parameters(t, params)  # Ingress=LoadBalancer admits only CloudFront
+    computed = upgrade.carry_renamed(t, params)  # BudgetEmail's value, now AlertEmail's
+    for line in upgrade.carried_lines(computed):
+        log(line)
+    computed.update(prefix_list.origin_parameters(t, params))  # Ingress=LoadBalancer admits only CloudFront
     computed.update(boundary_parameter())
     computed.update(image_parameter(params))
     params.update(computed)

@@ -27,7 +27,7 @@ from scripts.common import (
     target,
 )
 from scripts.errors import UsageError
-from scripts.upgrade import dropped
+from scripts.upgrade import RENAMED, carried, carried_lines, dropped
 
 DEFAULT_REGION = "us-east-1"
 
@@ -113,6 +113,7 @@ def sides(env: str, stack: str | None, region: str | None, params: str, session=
             # value set once with PARAMS and not in samconfig would go back), then PARAMS.
             deployed_values = stack_parameters(deployed)
             change = {**{k: v for k, v in before.items() if deployed_values.get(k) != v}, **change}
+            change = {**carried(deployed_values, change), **change}  # as make deploy carries them
             before = deployed_values
     else:
         region = region or config.get("region") or os.environ.get("AWS_REGION") or DEFAULT_REGION
@@ -143,6 +144,11 @@ def run(env: str, stack: str | None, region: str | None, params: str, session=No
             "its first create failed and make deploy deletes it first"
         out(f"note: {s.source} is {s.status}, not created yet ({why}): the next deploy creates it, so this is the plan "
             "of a first deploy of samconfig's values with PARAMS")
+    given = parse_change(params) if params else {}
+    moved = {new: change[new] for old, new in RENAMED.items() if t and not s.status and new in change
+             and new not in given and new not in before and change[new] == before.get(old)}
+    for line in carried_lines(moved):  # what sides() carried, as make deploy says it
+        out(line)
     first = bool(s.unborn or s.status)
     # A deployed parameter parent.yml no longer declares is not in the plan (it renders this parent): say
     # which of their values the update would lose, as `make deploy` refuses them (scripts/upgrade.py).

@@ -7,6 +7,11 @@ replaced). `make deploy` and `make plan STACK=` read the deployed stack's parame
 a value that differs from its old default AND from what the code gives now, one line per key, until it
 is moved into code (then the values agree and nothing is said) or acknowledged with ACCEPT=Key.
 
+A renamed parameter (RENAMED: BudgetEmail is now AlertEmail) keeps its value instead: both commands send the
+deployed stack's value under the new name, unless the new name is given, and say so in one line. A bare
+`sam deploy` cannot: it drops an override the template does not declare (samcli's
+deploy_context.merge_parameters), so the stack would take the new parameter's default.
+
 REMOVED is the one table: docs/deploy.md's "what used to be a parameter" block is generated from it
 (`.venv/bin/python -m scripts.upgrade` rewrites it; tests/ops/test_upgrade.py fails when it is stale).
 """
@@ -74,6 +79,29 @@ REMOVED: dict[str, Removed] = {
 }
 
 
+# Parameters renamed since, {old: new}: the value moves with the name (carried()).
+RENAMED = {"BudgetEmail": "AlertEmail"}
+
+
+def carried(deployed: dict[str, str], params: dict) -> dict[str, str]:
+    """{new: value} for each renamed parameter the deployed stack set under its old name and `params` (what
+    this update sends) does not give under the new one."""
+    return {new: deployed[old] for old, new in RENAMED.items()
+            if deployed.get(old) and new not in params and new not in deployed}
+
+
+def carried_lines(values: dict[str, str]) -> list[str]:
+    old = {new: name for name, new in RENAMED.items()}
+    return [f"{new}={value}: carried from the deployed stack's {old[new]} ({old[new]} is now {new}; docs/deploy.md)"
+            for new, value in values.items()]
+
+
+def carry_renamed(t: Target, params: dict) -> dict[str, str]:
+    """carried() for the deployed stack `t` (none yet: nothing to carry)."""
+    stack = stack_failures.stack_or_none(t.client("cloudformation"), t.stack_name)
+    return {} if not_created(stack) else carried(stack_parameters(stack), params)
+
+
 def _service_stack(template: dict) -> str | None:
     """The block the old parameters sized: NotesService, or the first service if a fork renamed it."""
     services = list(service_resources(template))
@@ -101,7 +129,7 @@ def dropped(deployed: dict[str, str], values: dict, accept: set[str] = frozenset
     template = template or parent()
     declared = set(template["Parameters"])
     lines = []
-    for key in sorted(set(deployed) - declared - set(accept)):
+    for key in sorted(set(deployed) - declared - set(accept) - set(RENAMED)):  # a renamed one's value is carried
         value = deployed[key]
         entry = REMOVED.get(key)
         if entry is None:  # a parameter of the fork's own that its parent.yml dropped
@@ -137,6 +165,8 @@ def where_now(keys, parameters: dict | None = None) -> str:
     def home(key: str) -> str:
         if key in REMOVED:
             return REMOVED[key].home
+        if key in RENAMED:
+            return f"renamed {RENAMED[key]}: set {RENAMED[key]} instead"
         close = difflib.get_close_matches(key, list(parameters or {}), n=1, cutoff=0.75)
         return f"did you mean {close[0]}?" if close else "not a parameter of this blueprint"
     return "; ".join(f"{k}: {home(k)}" for k in keys)

@@ -165,7 +165,7 @@ def test_spot_split_follows_the_capacity_provider_strategy():
 COST_PARAMETERS = {"Ingress": "LoadBalancer", "NetworkMode": "PrivateSubnets", "Profile": "prod",
                    "CloudFrontPlan": "Free"}
 NO_COST = {"ImageUri", "AvailabilityZoneIds", "DomainName", "CertificateArn", "ApiDomainName", "ApiCertificateArn",
-           "BudgetEmail",  # the first two budgets are free
+           "AlertEmail",  # the first two budgets are free; SNS mails its first 1,000 a month free
            "WebAclArn",  # billed where that web ACL lives
            "CloudFrontPrefixListId",
            *({"ExistingTableName"} & set(DEFAULT)),  # the sample's: an adopted table bills like a created one

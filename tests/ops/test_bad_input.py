@@ -549,12 +549,10 @@ WHAT = {"plan": "the new values (samconfig.toml [default] with PARAMS)", "cost":
     ("plan", "af-south-1", "Profile=prod", "ZonesKnownInThisRegion: This region has no default AZs"),
     ("cost", "me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
     ("cost", "af-south-1", "", "ZonesKnownInThisRegion: This region has no default AZs"),
-    ("cost", "eu-south-2", "BudgetEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
     # preflight and deploy, before credentials (none here) and before any image is built: what the change set
     # would refuse after the build and push.
     ("preflight", "me-central-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
     ("deploy", "cn-north-1", "", "DeploysInThisRegion: This blueprint deploys only to the regions"),
-    ("preflight", "eu-south-2", "BudgetEmail=ops@example.com", "BudgetInThisRegion: CloudFormation has no AWS::Budgets::Budget"),
     # DomainName and CertificateArn both sent: no deployed value can change the answer
     ("deploy", "us-east-1", "DomainName=example.com CertificateArn=", "DomainNeedsCertificate: DomainName needs CertificateArn"),
 ])
@@ -714,9 +712,9 @@ def test_a_value_outside_a_pattern_is_refused_with_its_constraint_description(co
 def test_a_constraint_the_rules_check_meets_is_the_parameters_refusal_not_a_rules():
     """What reaches parent.yml's Rules unchecked (a deployed stack's values, samconfig's) says the same."""
     from scripts.plan import check_rules
-    with pytest.raises(UsageError, match=r"^parent.yml refuses these values in us-east-1: BudgetEmail: 'x' is not "
+    with pytest.raises(UsageError, match=r"^parent.yml refuses these values in us-east-1: AlertEmail: 'x' is not "
                                          r"allowed: empty, or one email address \(name@example.com\)$"):
-        check_rules({"BudgetEmail": "x"}, "us-east-1", "these values")
+        check_rules({"AlertEmail": "x"}, "us-east-1", "these values")
 
 
 @pytest.mark.parametrize("command", ["plan", "cost", "preflight", "deploy"])

@@ -93,7 +93,7 @@ def test_without_a_first_step_the_refusal_says_how_to_cancel_the_plan_alone():
     ({}, {"Profile": "prod"}, "us-east-1"),                                # PayAsYouGo: a web ACL comes
     ({"Profile": "prod"}, {"Profile": "dev"}, "us-east-1"),                # and goes, no plan to mind
     ({}, FREE, "us-east-1"),                                               # subscribing, alone
-    ({"BudgetEmail": "me@example.com"}, FREE, "us-east-1"),               # beside a budget that stays as it is
+    ({"AlertEmail": "me@example.com"}, FREE, "us-east-1"),               # beside a budget that stays as it is
     ({"WebAclArn": ACL}, {"WebAclArn": ""}, "eu-west-1"),
 ])
 def test_changes_that_leave_a_subscribed_distributions_web_acl_alone_pass(before, change, region):
@@ -112,7 +112,7 @@ def test_the_subscription_is_the_last_resource_of_its_stack():
     rollback after it would have to delete the subscribed
     distribution or put its web ACL back, which CloudFront refuses (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html)."""
     domain = {"DomainName": "www.example.com", "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/1"}
-    stacks = free_plan.renderings({**FREE, "BudgetEmail": "me@example.com"}, "us-east-1")
+    stacks = free_plan.renderings({**FREE, "AlertEmail": "me@example.com"}, "us-east-1")
     parent = stacks["parent"]["Resources"]  # and its stack the last of the parent: nothing waits for it
     assert not [n for n in parent if "FrontendStack" in dependencies(parent, n)]
     variants = [stacks["FrontendStack"],
@@ -148,7 +148,7 @@ def test_turning_the_plan_on_with_another_change_of_its_stack_is_refused(before,
 
 
 @pytest.mark.parametrize("before, change, besides", [
-    ({}, {**FREE, "BudgetEmail": "me@example.com"}, "BudgetEmail"),     # BudgetStack runs beside FrontendStack
+    ({}, {**FREE, "AlertEmail": "me@example.com"}, "AlertEmail"),     # BudgetStack runs beside FrontendStack
     ({}, {**FREE, "ExistingTableName": "notes", "NetworkMode": "PrivateSubnets"}, "ExistingTableName, NetworkMode"),
 ])
 def test_turning_the_plan_on_with_a_change_of_another_stack_is_refused(before, change, besides):
@@ -296,7 +296,7 @@ def test_what_a_delete_cannot_remove_while_the_distribution_stays():
     subscribed to a pricing plan": https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToDeleteDistribution.html):
     the distribution, what it uses, and every stack the frontend depends on stay; the subscription (its delete
     schedules the cancellation), the budget and the bucket policy go."""
-    left = free_plan.kept(free_plan.renderings({**FREE, "BudgetEmail": "me@example.com"}, "us-east-1"))
+    left = free_plan.kept(free_plan.renderings({**FREE, "AlertEmail": "me@example.com"}, "us-east-1"))
     assert {"FrontendStack", "NotesService", "IngressStack", "ClusterStack", "VpcStack"} <= set(left)
     assert "BudgetStack" not in left
     assert {"Distribution", "WebAcl", "Bucket"} <= set(left["FrontendStack"])
@@ -364,7 +364,7 @@ def test_the_refusals_commands_carry_any_value_through_the_shell_and_make(value,
     """The two deploys are written for a shell and for make (which expands a $ once more, and exports PARAMS as
     the Makefile does): run as printed, each reaches the command with exactly the values planned."""
     import subprocess
-    message = refused({}, {**FREE, "BudgetEmail": value})
+    message = refused({}, {**FREE, "AlertEmail": value})
     (tmp_path / "Makefile").write_text("export PARAMS\ndeploy:\n\t@printf '%s\\n' \"$$PARAMS\"\n")
     commands = re.findall(r'make deploy PARAMS="(?:[^"\\]|\\.)*"', message)
     assert len(commands) == 2, message
@@ -372,4 +372,4 @@ def test_the_refusals_commands_carry_any_value_through_the_shell_and_make(value,
                                capture_output=True, text=True, check=True, timeout=30).stdout.strip()
                 for command in commands]
     assert [parse_overrides(r, "PARAMS") for r in received] == [
-        {"BudgetEmail": value}, {"BudgetEmail": value, "CloudFrontPlan": "Free"}]
+        {"AlertEmail": value}, {"AlertEmail": value, "CloudFrontPlan": "Free"}]

@@ -14,7 +14,7 @@ from scripts.common import Target
 from scripts.errors import DeployedValueDropped, UsageError
 from tests.ops.conftest import REGION, STACK, create_deployment, make_target
 from tests.ops.fake_tools import FakeTools
-from tests.ops.test_deploy import ONLY_AWS_CHECKS
+from tests.ops.test_deploy import ONLY_AWS_CHECKS, sent_parameters
 
 OLD_VALUES = {"Ingress": "HttpApi", "VpcCidr": "10.0.0.0/16", "HostedZoneId": "Z0123456789ABC", "Cpu": "1024",
               "Memory": "2048", "WafRateLimit": "500", "AppVersion": "abc1234"}
@@ -139,3 +139,38 @@ def test_the_table_is_every_old_parameter_and_each_home_exists():
 
 def test_the_doc_table_is_the_code_table():
     generated.assert_current(upgrade.DOC, upgrade.BLOCK, upgrade.doc_table(), "python -m scripts.upgrade")
+
+
+def test_a_deployed_budget_email_is_carried_to_alert_email_with_one_line(aws, capsys):
+    """BudgetEmail is now AlertEmail: `sam deploy` drops the old name (SAM CLI sends only the template's
+    parameters), so without the carry an upgraded stack would lose its budget and its alert address."""
+    create_deployment(aws, parameters={"Ingress": "HttpApi", "BudgetEmail": "ops@example.com"})
+    tools, result = run_deploy(aws)
+    assert sent_parameters(tools)["AlertEmail"] == "ops@example.com"
+    assert "BudgetEmail" not in sent_parameters(tools)
+    assert ("AlertEmail=ops@example.com: carried from the deployed stack's BudgetEmail (BudgetEmail is now "
+            "AlertEmail; docs/deploy.md)") in capsys.readouterr().out.splitlines()
+
+
+def test_an_alert_email_given_wins_over_the_deployed_budget_email(aws, capsys):
+    create_deployment(aws, parameters={"Ingress": "HttpApi", "BudgetEmail": "old@example.com"})
+    tools, _ = run_deploy(aws, extra={"AlertEmail": "new@example.com"})
+    assert sent_parameters(tools)["AlertEmail"] == "new@example.com"
+    assert "carried" not in capsys.readouterr().out
+
+
+def test_plan_from_a_stack_with_budget_email_plans_it_as_alert_email(aws):
+    create_deployment(aws, parameters={"Ingress": "HttpApi", "BudgetEmail": "ops@example.com"})
+    lines = []
+    assert plan.run("dev", STACK, REGION, "NetworkMode=PublicSubnets", session=aws, out=lines.append) == 0
+    assert "AlertEmail=ops@example.com" in lines[0].split(" -> ", 1)[1]
+    assert lines[1] == ("AlertEmail=ops@example.com: carried from the deployed stack's BudgetEmail (BudgetEmail is "
+                        "now AlertEmail; docs/deploy.md)")
+
+
+def test_budget_email_in_samconfig_or_params_names_its_new_name(aws):
+    old = Target("dev", "old-stack", REGION, {"Profile": "dev", "BudgetEmail": "ops@example.com"}, aws)
+    with pytest.raises(UsageError) as raised:
+        deploy.refuse_unknown_parameters(old, {})
+    assert str(raised.value) == ("samconfig.toml [default] sets BudgetEmail, which parent.yml does not declare "
+                                 "(BudgetEmail: renamed AlertEmail: set AlertEmail instead)")

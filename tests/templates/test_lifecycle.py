@@ -90,7 +90,6 @@ BAD = {
     "FreePlanNeedsWebAcl": {"region": "eu-west-1", "CloudFrontPlan": "Free"},
     "LoadBalancerAdmitsOnlyCloudFront": {"Ingress": "LoadBalancer", "CloudFrontPrefixListId": ""},
     "DeploysInThisRegion": {"region": "us-gov-west-1"},
-    "BudgetInThisRegion": {"region": "eu-north-1", "BudgetEmail": "ops@example.com"},
 }
 # service.yml's own Rules: a service's size and capacity are code in its block, checked by CloudFormation
 # when that nested stack's change set is made (and by `make test` and `make preflight` before).

@@ -23,7 +23,7 @@ CONSTRAINTS = ("AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "Const
 # own pattern: a sample the parent refuses would prove nothing).
 PATTERN_SAMPLES = {
     "AvailabilityZoneIds": ["", "use1-az1,use1-az2"],
-    "BudgetEmail": ["", "ops@example.com"],
+    "AlertEmail": ["", "ops@example.com"],
     "DomainName": ["", "app.example.com"],
     "CertificateArn": ["", "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-0000-0000-000000000000"],
     "ApiDomainName": ["", "api.example.com"],

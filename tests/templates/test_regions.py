@@ -75,16 +75,27 @@ def test_every_parameter_set_a_region_accepts_has_every_type_it_creates(every_ve
 
 def test_the_check_finds_what_this_layout_fixed(lacks):
     """The layout before: none of the regional Rules. The check names each region it could not deploy to."""
-    rules = ("DeploysInThisRegion", "BudgetInThisRegion")
+    rules = ("DeploysInThisRegion",)
     found = {}
     for verdict in verdicts(lacks, claimed_regions(), without=rules):
         for types in verdict.missing.values():
             found.setdefault(verdict.region, set()).update(types)
     assert "AWS::PricingPlanManager::Subscription" in found["me-central-1"]
-    assert "AWS::Budgets::Budget" in found["ca-west-1"] and "AWS::Budgets::Budget" in found["eu-north-1"]
     assert "AWS::CloudFront::Distribution" in found["us-gov-west-1"]
     assert "AWS::CloudFront::OriginAccessControl" in found["cn-north-1"]
     assert "us-east-1" not in found
+
+
+def test_the_budget_is_made_exactly_where_its_type_exists(lacks, every_verdict):
+    """parent.yml's BudgetsInThisRegion, a Condition (a Rule refusing AlertEmail would refuse the alerts too),
+    lists exactly the regions the stack deploys to where budget.yml has every type: with AlertEmail, eu-north-1 deploys
+    without the budget, us-east-1 with it."""
+    condition = template(PARENT)["Conditions"]["BudgetsInThisRegion"]
+    listed = {equals["Fn::Equals"][1] for group in condition["Fn::Or"] for equals in group["Fn::Or"]}
+    deployed = region_rules(template(PARENT))["DeploysInThisRegion"]
+    assert listed == {r for r in deployed if r not in lacks["budget.yml"]}
+    with_email = {v.region for v in every_verdict if not v.refused and v.variant == "AlertEmail=ops@example.com"}
+    assert {"eu-north-1", "us-east-1"} <= with_email
 
 
 @pytest.mark.parametrize("rule", sorted(set(region_rules(template(PARENT))) - set(VPC_LINK_RULES)))

@@ -27,7 +27,7 @@ def switches() -> dict[str, dict[str, str]]:
         for value in others:
             out[f"{name}={value}"] = {name: value}
     options = variants()["HttpApi-domains-options"]
-    groups = {"domains": list(DOMAINS), "budget": ["BudgetEmail"], "image": ["ImageUri"],
+    groups = {"domains": list(DOMAINS), "budget": ["AlertEmail"], "image": ["ImageUri"],
               "pinned AZs": ["AvailabilityZoneIds"]}
     for group, names in groups.items():
         out[group] = {n: options[n] for n in names}
