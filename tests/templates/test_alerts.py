@@ -119,16 +119,16 @@ SENTENCES = {
         f"Task {TASK_ARN} of {GROUP} stopped (EssentialContainerExited): Essential container in task exited. Its "
         "first container: exit code 137, OutOfMemoryError: Container killed due to memory usage (137 with "
         "OutOfMemoryError: give it more Memory in parent.yml). ECS starts a replacement; `make logs` shows its last "
-        "lines (docs/operate.md)."),
+        "lines (docs/operate.md#task-stopped)."),
     "Spot reclaimed it": (
         f"Fargate Spot reclaimed task {TASK_ARN} of {GROUP}: Your Spot Task was interrupted.. ECS starts a replacement "
-        "when Spot has capacity; Profile=prod keeps the first task on demand (docs/operate.md)."),
+        "when Spot has capacity; Profile=prod keeps the first task on demand (docs/operate.md#spot-interruption)."),
     "a failed deployment": (
         f"Deployment ecs-svc/123 of {SERVICE_ARN} failed: ECS deployment circuit breaker: task failed to start.. ECS "
-        "rolls back to the last deployment that worked; `make logs` shows why the new tasks failed (docs/operate.md)."),
+        "rolls back to the last deployment that worked; `make logs` shows why the new tasks failed (docs/operate.md#deployment-failed)."),
     "no capacity to place a task": (
         f"{SERVICE_ARN} cannot run its desired tasks (SERVICE_TASK_PLACEMENT_FAILURE): it stays below its desired count "
-        "until ECS can place them. `make status` shows its tasks; docs/operate.md says what to do."),
+        "until ECS can place them. `make status` shows its tasks; docs/operate.md#cannot-place-tasks says what to do."),
 }
 
 
