@@ -76,8 +76,11 @@ def subscription_line(s: dict) -> str:
     else:
         what = f"{protocol} {endpoint}"
     if s.get("SubscriptionArn") == PENDING:
+        # Also what an address that was confirmed turns back into when SNS suspends it (more than 10 messages a
+        # second: https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html).
         return (f"alerts     {what}: pending: click the link in the mail AWS sent to it (\"AWS Notification - "
-                f"Subscription Confirmation\"); nothing reaches it until then")
+                f"Subscription Confirmation\"); nothing reaches it until then (an address confirmed before was "
+                f"suspended for receiving too many at once: confirm it again)")
     return f"alerts     {what}: confirmed"
 
 
