@@ -15,6 +15,7 @@ each service, linked there):
   right type: followed through Fn::If (the conditions of that deployment), Ref and Fn::GetAtt, a nested
   stack's parameter to what the parent passes it, and another stack's output to its value there;
 - its period is a whole number of minutes (AWS's metrics are per minute);
+- a count published only in periods with an event is FILLed wherever a metric-math expression uses it;
 - a namespace published in one region only (CloudFront's, us-east-1) has no alarm elsewhere.
 
 A value it cannot follow (a Join, a Select, a Sub of more than one value) fails too: a dimension value
@@ -95,6 +96,17 @@ class Source:
     def __str__(self) -> str:
         return f"{self.kind}.{self.detail}" if self.kind.startswith("AWS::") else f"{self.kind} {self.detail!r}"
 
+
+# Counts AWS publishes only for a period in which the event happened (none at all in a quiet one): in a
+# metric-math expression such a series must be filled (FILL(id, 0)), because arithmetic on series yields a
+# value only where every operand has one, so `reads + writes` says nothing in a minute with throttled writes
+# and no throttled reads (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+SPARSE = frozenset({
+    ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"), ("AWS/ApplicationELB", "HTTPCode_Target_4XX_Count"),
+    ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"),
+    ("AWS/DynamoDB", "ReadThrottleEvents"), ("AWS/DynamoDB", "WriteThrottleEvents"),
+    ("AWS/DynamoDB", "ThrottledRequests"), ("AWS/DynamoDB", "SystemErrors"), ("AWS/DynamoDB", "UserErrors"),
+})
 
 # Dimension -> where its value may come from: the attribute CloudWatch keys the metric by.
 SOURCES: dict[str, frozenset[Source]] = {
@@ -238,6 +250,21 @@ def metric_problems(stack: Stack, metric: dict, statistic: str, period, region: 
     return problems
 
 
+def unfilled(properties: dict) -> list[str]:
+    """The ids of SPARSE metrics a metric-math alarm's expressions use outside FILL(id, ...)."""
+    queries = properties.get("Metrics") or []
+    expressions = " ".join(str(q["Expression"]) for q in queries if "Expression" in q)
+    out = []
+    for q in queries:
+        metric = q.get("MetricStat", {}).get("Metric", {})
+        if (metric.get("Namespace"), metric.get("MetricName")) in SPARSE:
+            uses = len(re.findall(rf"\b{re.escape(q['Id'])}\b", expressions))
+            if uses > len(re.findall(rf"FILL\(\s*{re.escape(q['Id'])}\b", expressions)):
+                out.append(f"Metrics/{q['Id']}: {metric['Namespace']} {metric['MetricName']} is published only "
+                           "in periods with an event: use it as FILL(" + q["Id"] + ", 0) in the expression")
+    return out
+
+
 def problems(parent: dict, values: dict, region: str = "us-east-1",
              load: Callable[[str], dict] = template) -> list[str]:
     """What is wrong with the metrics of every alarm the parent's stacks create for `values` in `region`
@@ -250,6 +277,7 @@ def problems(parent: dict, values: dict, region: str = "us-east-1",
             if resource.get("Type") != ALARM or not stack.exists(resource):
                 continue
             properties = stack.shaped(resource.get("Properties", {}))
+            found += [f"{where} {name}/{p}" for p in unfilled(properties)]
             for place, metric, statistic, period in read_metrics(properties):
                 found += [f"{where} {name}{'/' + place if place else ''}: {p}"
                           for p in metric_problems(stack, metric, statistic, period, region)]

@@ -294,7 +294,8 @@ def setup_smoke(p):
 def setup_alert_test(p):
     setup_services(p)
     p.add_argument("--alarm", default=_env("ALARM"), metavar="NAME",
-                   help="the alarm to set off (ALARM=; default the first service's, or SERVICE='s, deployment alarm)")
+                   help="the alarm to set off (ALARM=); default: the deployment alarm of SERVICE=, or of the "
+                        "first service")
 
 
 def setup_logs(p):

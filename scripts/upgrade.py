@@ -166,7 +166,7 @@ def where_now(keys, parameters: dict | None = None) -> str:
         if key in REMOVED:
             return REMOVED[key].home
         if key in RENAMED:
-            return f"renamed {RENAMED[key]}: set {RENAMED[key]} instead"
+            return f"now {RENAMED[key]}: set {RENAMED[key]} instead"
         close = difflib.get_close_matches(key, list(parameters or {}), n=1, cutoff=0.75)
         return f"did you mean {close[0]}?" if close else "not a parameter of this blueprint"
     return "; ".join(f"{k}: {home(k)}" for k in keys)

@@ -7,7 +7,7 @@ one only in us-east-1, one whose metrics an Fn::If picks, one at high resolution
 holds the counting to known answers whatever the templates have today; and against the real default (dev, one
 service, us-east-1), whose alarm line must equal the alarm metrics of the rendered templates (checks/render.py:
 conditions evaluated, false resources dropped: another reader than make cost's) at $0.10 each, and stay within
-the $0.50 a month issue 19 allows."""
+the $0.60 a month the alarms issue 19 asks for need (its $0.50 priced an alarm, not an alarm metric)."""
 from __future__ import annotations
 
 import copy

@@ -173,4 +173,4 @@ def test_budget_email_in_samconfig_or_params_names_its_new_name(aws):
     with pytest.raises(UsageError) as raised:
         deploy.refuse_unknown_parameters(old, {})
     assert str(raised.value) == ("samconfig.toml [default] sets BudgetEmail, which parent.yml does not declare "
-                                 "(BudgetEmail: renamed AlertEmail: set AlertEmail instead)")
+                                 "(BudgetEmail: now AlertEmail: set AlertEmail instead)")

@@ -171,6 +171,16 @@ MUTATIONS = {
         lambda b: b["Outputs"]["LoadBalancerFullName"].update(
             Value={"Fn::If": ["UseLoadBalancer", {"Ref": "LoadBalancer"}, ""]}),
         "dimension LoadBalancer comes from AWS::ElasticLoadBalancingV2::LoadBalancer.Ref"),
+    # A sparse count unfilled in an expression: no value in a minute where the other operand has none.
+    "an unfilled throttle count": ("notes-data.yml", "HttpApi-PublicSubnets-dev",
+                                   lambda b: b["Resources"]["ThrottleAlarm"]["Properties"]["Metrics"][0].update(
+                                       Expression="reads + writes"),
+                                   "ThrottleAlarm/Metrics/reads: AWS/DynamoDB ReadThrottleEvents is published only"),
+    "an unfilled 5xx count": ("service.yml", "LoadBalancer-PublicSubnets-dev",
+                              lambda b: [q for q in b["Resources"]["ErrorRateAlarm"]["Properties"]["Metrics"]
+                                         if q["Id"] == "rate"][0].update(
+                                  Expression="IF(requests >= 10, 100 * errors / requests, 0)"),
+                              "ErrorRateAlarm/Metrics/errors: AWS/ApplicationELB HTTPCode_Target_5XX_Count"),
     "table ARN": ("notes-data.yml", "HttpApi-PublicSubnets-dev",
                   lambda b: [set_value(q["MetricStat"]["Metric"], "TableName", {"Fn::GetAtt": ["NotesTable", "Arn"]})
                              for q in b["Resources"]["ThrottleAlarm"]["Properties"]["Metrics"] if "MetricStat" in q],
