@@ -16,6 +16,7 @@ each service, linked there):
   stack's parameter to what the parent passes it, and another stack's output to its value there;
 - its period is a whole number of minutes (AWS's metrics are per minute);
 - a count published only in periods with an event is FILLed wherever a metric-math expression uses it;
+- a percentile alarm is evaluated however few samples a period has;
 - a namespace published in one region only (CloudFront's, us-east-1) has no alarm elsewhere.
 
 A value it cannot follow (a Join, a Select, a Sub of more than one value) fails too: a dimension value
@@ -101,12 +102,20 @@ class Source:
 # metric-math expression such a series must be filled (FILL(id, 0)), because arithmetic on series yields a
 # value only where every operand has one, so `reads + writes` says nothing in a minute with throttled writes
 # and no throttled reads (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+# Every load balancer HTTPCode_* count is such a count. RequestCount is too, but it is exempt: used as a
+# divisor or a minimum, a missing one makes the result missing, which the alarm takes as not breaching; do not
+# add two of them.
 SPARSE = frozenset({
-    ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"), ("AWS/ApplicationELB", "HTTPCode_Target_4XX_Count"),
-    ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"),
+    ("AWS/ApplicationELB", "RejectedConnectionCount"), ("AWS/ApplicationELB", "TargetConnectionErrorCount"),
     ("AWS/DynamoDB", "ReadThrottleEvents"), ("AWS/DynamoDB", "WriteThrottleEvents"),
     ("AWS/DynamoDB", "ThrottledRequests"), ("AWS/DynamoDB", "SystemErrors"), ("AWS/DynamoDB", "UserErrors"),
+    ("AWS/DynamoDB", "ConditionalCheckFailedRequests"), ("AWS/DynamoDB", "TransactionConflict"),
+    ("AWS/DynamoDB", "OnlineIndexThrottleEvents"),
 })
+
+
+def sparse(namespace: str, name: str) -> bool:
+    return (namespace, name) in SPARSE or (namespace == "AWS/ApplicationELB" and str(name).startswith("HTTPCode_"))
 
 # Dimension -> where its value may come from: the attribute CloudWatch keys the metric by.
 SOURCES: dict[str, frozenset[Source]] = {
@@ -257,7 +266,7 @@ def unfilled(properties: dict) -> list[str]:
     out = []
     for q in queries:
         metric = q.get("MetricStat", {}).get("Metric", {})
-        if (metric.get("Namespace"), metric.get("MetricName")) in SPARSE:
+        if sparse(metric.get("Namespace"), metric.get("MetricName")):
             uses = len(re.findall(rf"\b{re.escape(q['Id'])}\b", expressions))
             if uses > len(re.findall(rf"FILL\(\s*{re.escape(q['Id'])}\b", expressions)):
                 out.append(f"Metrics/{q['Id']}: {metric['Namespace']} {metric['MetricName']} is published only "
@@ -278,6 +287,12 @@ def problems(parent: dict, values: dict, region: str = "us-east-1",
                 continue
             properties = stack.shaped(resource.get("Properties", {}))
             found += [f"{where} {name}/{p}" for p in unfilled(properties)]
+            # With `ignore`, a percentile alarm keeps its state through every period with fewer than
+            # 10 / (1 - p) samples (1,000 for p99): at a small service's traffic it could neither fire nor
+            # return to OK (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/percentiles-with-low-samples.html).
+            if properties.get("EvaluateLowSampleCountPercentile") == "ignore":
+                found.append(f"{where} {name}: EvaluateLowSampleCountPercentile ignore leaves a percentile alarm "
+                             "unchanged below 10 / (1 - p) samples a period: use evaluate")
             for place, metric, statistic, period in read_metrics(properties):
                 found += [f"{where} {name}{'/' + place if place else ''}: {p}"
                           for p in metric_problems(stack, metric, statistic, period, region)]

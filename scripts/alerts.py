@@ -79,8 +79,8 @@ def subscription_line(s: dict) -> str:
         # Also what an address that was confirmed turns back into when SNS suspends it (more than 10 messages a
         # second: https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html).
         return (f"alerts     {what}: pending: click the link in the mail AWS sent to it (\"AWS Notification - "
-                f"Subscription Confirmation\"); nothing reaches it until then (an address confirmed before was "
-                f"suspended for receiving too many at once: confirm it again)")
+                f"Subscription Confirmation\"); nothing reaches it until then (if it was confirmed before, SNS "
+                f"suspended it: docs/operate.md#task-stopped)")
     return f"alerts     {what}: confirmed"
 
 

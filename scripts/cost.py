@@ -34,7 +34,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from blueprint.templates import NESTED, child, condition, load, nested_parameters, parent, resolve, service_resources
@@ -305,9 +305,14 @@ def alarms(config: dict, region: str = "us-east-1", parent: dict | None = None,
     return found
 
 
-@lru_cache(maxsize=32)
 def alarms_in(location: str) -> tuple[str, ...]:
-    """The logical ids of a child template's alarms (child() reads each template once a process)."""
+    """The logical ids of a child template's alarms (child() reads each template once a process); keyed on the
+    plain string, as child() is (a Location may be cfn-lint's str subclass)."""
+    return _alarms_in(str(location))
+
+
+@cache
+def _alarms_in(location: str) -> tuple[str, ...]:
     return tuple(name for name, r in child(location).get("Resources", {}).items()
                  if r.get("Type") == "AWS::CloudWatch::Alarm")
 

@@ -181,6 +181,10 @@ MUTATIONS = {
                                          if q["Id"] == "rate"][0].update(
                                   Expression="IF(requests >= 10, 100 * errors / requests, 0)"),
                               "ErrorRateAlarm/Metrics/errors: AWS/ApplicationELB HTTPCode_Target_5XX_Count"),
+    "a percentile that ignores quiet periods": ("service.yml", "HttpApi-PublicSubnets-dev",
+                                                lambda b: b["Resources"]["LatencyAlarm"]["Properties"].update(
+                                                    EvaluateLowSampleCountPercentile="ignore"),
+                                                "LatencyAlarm: EvaluateLowSampleCountPercentile ignore"),
     "table ARN": ("notes-data.yml", "HttpApi-PublicSubnets-dev",
                   lambda b: [set_value(q["MetricStat"]["Metric"], "TableName", {"Fn::GetAtt": ["NotesTable", "Arn"]})
                              for q in b["Resources"]["ThrottleAlarm"]["Properties"]["Metrics"] if "MetricStat" in q],

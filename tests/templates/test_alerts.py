@@ -119,7 +119,7 @@ CASES = {
 SENTENCES = {
     "out of memory": (
         f"Task {TASK_ARN} of {GROUP} stopped | stop code: EssentialContainerExited | reason: Essential container in "
-        "task exited | first container: exit code 137, OutOfMemoryError: Container killed due to memory usage | ECS "
+        "task exited | first container: exit code 137 OutOfMemoryError: Container killed due to memory usage | ECS "
         "starts a replacement; exit code 137 with OutOfMemoryError: give it more Memory in parent.yml; `make logs` "
         "shows its last lines (docs/operate.md#task-stopped)"),
     "Spot reclaimed it": (
