@@ -45,11 +45,11 @@ def per_service(found: dict) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("variant", ["HttpApi-PublicSubnets-dev", "LoadBalancer-PublicSubnets-prod",
                                      f"{TWO_SERVICES}-LoadBalancer"])
-def test_each_service_the_table_and_the_site_have_their_alarms_and_all_notify_the_topic(variant):
+def test_each_service_and_the_site_have_their_alarms_and_all_notify_the_topic(variant):
     """Error rate and p99 latency for every service; below-minimum only where MinTasks >= 2 (with one task,
-    zero tasks publish nothing and missing data is not an alarm); throttling for the table; 5xx for the
-    site. Each notifies the topic on ALARM and on OK, treats missing data as fine (a stopped service stays
-    quiet) and has no fixed name (two stacks coexist)."""
+    zero tasks publish nothing and missing data is not an alarm); 5xx for the site. Each notifies the topic
+    on ALARM and on OK, treats missing data as fine (a stopped service stays quiet) and has no fixed name
+    (two stacks coexist)."""
     parent, values = VARIANTS[variant]
     found = alarms(parent, values)
     stacks = per_service(found)
@@ -60,7 +60,7 @@ def test_each_service_the_table_and_the_site_have_their_alarms_and_all_notify_th
         several = int(stack.evaluator.params["MinTasks"]) >= 2
         assert stacks[name] == {"ErrorRateAlarm", "LatencyAlarm"} | ({"BelowMinimumAlarm"} if several else set())
     assert "BelowMinimumAlarm" in stacks["NotesService"] if values["Profile"] == "prod" else True
-    assert stacks["NotesDataStack"] == {"ThrottleAlarm"} and stacks["FrontendStack"] == {"SiteErrorAlarm"}
+    assert stacks["FrontendStack"] == {"SiteErrorAlarm"}  # the table's: tests/templates/notes/
     for name, properties in found.items():
         assert properties["AlarmActions"] == properties["OKActions"] == [{"Ref": "AlertTopicArn"}], name
         assert properties["TreatMissingData"] == "notBreaching", name
@@ -171,11 +171,6 @@ MUTATIONS = {
         lambda b: b["Outputs"]["LoadBalancerFullName"].update(
             Value={"Fn::If": ["UseLoadBalancer", {"Ref": "LoadBalancer"}, ""]}),
         "dimension LoadBalancer comes from AWS::ElasticLoadBalancingV2::LoadBalancer.Ref"),
-    # A sparse count unfilled in an expression: no value in a minute where the other operand has none.
-    "an unfilled throttle count": ("notes-data.yml", "HttpApi-PublicSubnets-dev",
-                                   lambda b: b["Resources"]["ThrottleAlarm"]["Properties"]["Metrics"][0].update(
-                                       Expression="reads + writes"),
-                                   "ThrottleAlarm/Metrics/reads: AWS/DynamoDB ReadThrottleEvents is published only"),
     "an unfilled 5xx count": ("service.yml", "LoadBalancer-PublicSubnets-dev",
                               lambda b: [q for q in b["Resources"]["ErrorRateAlarm"]["Properties"]["Metrics"]
                                          if q["Id"] == "rate"][0].update(
@@ -185,16 +180,13 @@ MUTATIONS = {
                                                 lambda b: b["Resources"]["LatencyAlarm"]["Properties"].update(
                                                     EvaluateLowSampleCountPercentile="ignore"),
                                                 "LatencyAlarm: EvaluateLowSampleCountPercentile ignore"),
-    "table ARN": ("notes-data.yml", "HttpApi-PublicSubnets-dev",
-                  lambda b: [set_value(q["MetricStat"]["Metric"], "TableName", {"Fn::GetAtt": ["NotesTable", "Arn"]})
-                             for q in b["Resources"]["ThrottleAlarm"]["Properties"]["Metrics"] if "MetricStat" in q],
-                  "dimension TableName comes from AWS::DynamoDB::Table.Arn"),
     "CloudFront region": ("frontend.yml", "HttpApi-PublicSubnets-dev",
                           lambda b: set_value(b["Resources"]["SiteErrorAlarm"]["Properties"], "Region", "us-east-1"),
                           "dimension Region comes from literal 'us-east-1'"),
-    "a high-resolution period": ("notes-data.yml", "HttpApi-PublicSubnets-dev",
-                                 lambda b: b["Resources"]["ThrottleAlarm"]["Properties"]["Metrics"][1]["MetricStat"]
-                                 .update(Period=30), "period 30 is not a whole number of minutes"),
+    "a high-resolution period": ("service.yml", "HttpApi-PublicSubnets-dev",
+                                 lambda b: [q for q in b["Resources"]["ErrorRateAlarm"]["Properties"]["Metrics"]
+                                            if q["Id"] == "requests"][0]["MetricStat"].update(Period=30),
+                                 "period 30 is not a whole number of minutes"),
     "a joined value": ("frontend.yml", "HttpApi-PublicSubnets-dev",
                        lambda b: set_value(b["Resources"]["SiteErrorAlarm"]["Properties"], "DistributionId",
                                            {"Fn::Sub": "${Distribution}-x"}),

@@ -228,5 +228,8 @@ def test_the_parent_wires_the_topic_into_every_stack_with_alarms():
              and copy.deepcopy(r["Properties"].get("Parameters", {})).get("AlertTopicArn") == topic}
     services = {name for name, r in parent.items()
                 if str(r.get("Properties", {}).get("Location", "")).endswith("service.yml")}
-    assert services and wired == services | {"NotesDataStack", "FrontendStack"}
+    # Every nested stack whose template takes the topic gets it (the services, the frontend, a data stack).
+    takes = {name for name, r in parent.items() if r["Type"] == "AWS::Serverless::Application"
+             and "AlertTopicArn" in template(str(r["Properties"]["Location"])).get("Parameters", {})}
+    assert services and services | {"FrontendStack"} <= takes and wired == takes
     assert template("parent.yml")["Outputs"]["AlertTopicArn"]["Value"] == topic
