@@ -194,13 +194,17 @@ MUTATIONS = {
 }
 
 
-@pytest.mark.parametrize("mutation", list(MUTATIONS))
-def test_the_check_fails_on_each_kind_of_mistake(mutation):
-    location, variant, change, expected = MUTATIONS[mutation]
+def assert_caught(location: str, variant: str, change, expected: str) -> None:
+    """The check, run on `variant` with `location` changed by `change`, reports `expected`."""
     parent, values = VARIANTS[variant]
     changed = altered(location, change)
     found = problems(parent, values, load=lambda name: changed if name == location else template(name))
     assert any(expected in problem for problem in found), found
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_the_check_fails_on_each_kind_of_mistake(mutation):
+    assert_caught(*MUTATIONS[mutation])
 
 
 def test_the_check_follows_the_parent_wiring_and_the_region():
