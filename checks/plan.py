@@ -428,21 +428,13 @@ def _cause(before: dict, after: dict, edited: bool) -> str:
     return " and ".join(parts + (["the template edit"] if edited or not parts else []))
 
 
-def with_deploy_values(values: dict) -> dict:
-    """The parameters `make deploy` looks up and passes itself (scripts/prefix_list.py), with a stand-in
-    value, so an offline plan shows what the change does instead of the Rule that asks for them."""
-    if values.get("Ingress") == "LoadBalancer" and not values.get("CloudFrontPrefixListId"):
-        return {**values, "CloudFrontPrefixListId": WIRED["CloudFrontPrefixListId"]}
-    return values
-
-
 def rule_refusals(values: dict, region: str, parent_file: str = PARENT) -> list[str]:
     """Why CloudFormation would refuse parameter set `values` in `region` before changing anything, as
     "Rule: its AssertDescription" (or a value outside its parameter's bounds), with what `make deploy` passes
     itself filled in. A Rule without a RuleCondition (one no parameter satisfies, e.g. the region's) comes
     first: the one to fix before the others matter. `make plan` asks it of each side, `make cost` of its one."""
     parent = template(parent_file)
-    failures = Evaluator(parent, with_deploy_values(values), region, parent_file).rule_failures()
+    failures = Evaluator(parent, values, region, parent_file).rule_failures()
     always = {name for name, rule in parent.get("Rules", {}).items() if "RuleCondition" not in rule}
     return sorted(failures, key=lambda failure: failure.split(":", 1)[0] not in always)
 
@@ -475,8 +467,7 @@ def plan(before: dict | None, after: dict, region: str = "us-east-1", parent: st
     old = {"parent": empty}
     if before is not None:
         with rendering_of(sides[0]):
-            _, old = render_stacks(with_deploy_values(before), region, parent_file=before_parent)
-    after = with_deploy_values(after)
+            _, old = render_stacks(before, region, parent_file=before_parent)
     changes: list[Change] = []
     changed_outputs: set[str] = set()
     behind: dict[str, str] = {}  # a changed output -> the replaced resource it names

@@ -65,11 +65,10 @@ DOMAINS = {
     "ApiCertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000001",
 }
 
-# What the parent always wires in (the cluster stack's secret) and `make deploy` passes for
-# Ingress=LoadBalancer (CloudFront's origin-facing prefix list in us-east-1).
+# What the parent always wires in (the cluster stack's secret).
 WIRED = {"OriginVerifySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:origin-verify-AbCdEf",
          "OriginVerifySecretArnPattern": "arn:aws:secretsmanager:us-east-1:123456789012:secret:origin-verify-*",
-         "OriginVerifySecretKey": "v1", "CloudFrontPrefixListId": "pl-3b927c52"}
+         "OriginVerifySecretKey": "v1"}
 
 
 def every_image() -> str:

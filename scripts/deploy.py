@@ -25,7 +25,7 @@ from pathlib import Path
 
 from blueprint.services import IMAGE_PARAMETER
 from blueprint.templates import packaged_folders
-from scripts import alerts, prefix_list, preflight, scale, stack_failures, upgrade
+from scripts import alerts, preflight, scale, stack_failures, upgrade
 from scripts import outputs as stack_outputs
 from scripts.common import (
     ENVIRONMENTS,
@@ -203,7 +203,6 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
     computed = upgrade.carry_renamed(t, params)  # BudgetEmail's value, now AlertEmail's
     for line in upgrade.carried_lines(computed):
         log(line)
-    computed.update(prefix_list.origin_parameters(t, params))  # Ingress=LoadBalancer admits only CloudFront
     computed.update(boundary_parameter())
     computed.update(image_parameter(params))
     params.update(computed)

@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime
 
 from blueprint.templates import parent
 from checks.cfnlint.project_rules import dependencies, references
-from checks.plan import children, diff_stack, render_stacks, with_deploy_values
+from checks.plan import children, diff_stack, render_stacks
 from checks.render import PARENT, template
 from scripts.common import Target, aws_errors, describe_stack, not_created, stack_parameters
 from scripts.errors import AwsCallFailed, OneWayDoor
@@ -59,7 +59,7 @@ def billing_period_end(now: datetime) -> date:
 def renderings(values: dict, region: str) -> dict[str, dict]:
     """{stack: rendered template} for these parent parameter values (the ones parent.yml declares)."""
     declared = set(parent()["Parameters"])
-    return render_stacks(with_deploy_values({k: v for k, v in values.items() if k in declared}), region)[1]
+    return render_stacks({k: v for k, v in values.items() if k in declared}, region)[1]
 
 
 def _at(properties: dict, path: tuple[str, ...]):

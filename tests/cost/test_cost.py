@@ -167,7 +167,6 @@ COST_PARAMETERS = {"Ingress": "LoadBalancer", "NetworkMode": "PrivateSubnets", "
 NO_COST = {"ImageUri", "AvailabilityZoneIds", "DomainName", "CertificateArn", "ApiDomainName", "ApiCertificateArn",
            "AlertEmail",  # the first two budgets are free; SNS mails its first 1,000 a month free
            "WebAclArn",  # billed where that web ACL lives
-           "CloudFrontPrefixListId",
            *({"ExistingTableName"} & set(DEFAULT)),  # the sample's: an adopted table bills like a created one
            "PermissionsBoundaryArn"}  # an IAM permissions boundary is free
 # What a block (code) sets, as a what-if for every service: each changes the estimate.

@@ -249,7 +249,6 @@ def test_the_deploy_role_acts_on_aws_only_through_the_cloudformation_role():
             assert s["Condition"] == {"ArnEquals": {"cloudformation:RoleArn": role_arn}}
         if s["Resource"] == "*":
             assert set(actions) <= {"ec2:DescribeRegions", "ec2:DescribeAvailabilityZones",
-                                    "ec2:DescribeManagedPrefixLists",
                                     "application-autoscaling:DescribeScalableTargets",
                                     "application-autoscaling:DescribeScheduledActions",
                                     # a list of the account's plans: no resource type

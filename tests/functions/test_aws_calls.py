@@ -35,6 +35,11 @@ def test_the_site_publisher_makes_exactly_these_calls():
     }
 
 
+def test_the_prefix_list_lookup_makes_exactly_this_call():
+    """ingress.yml's PrefixListRole grants it (tests/templates/test_build.py compares them)."""
+    assert module_actions(FUNCTIONS / "prefix_list.py") == {"ec2:DescribeManagedPrefixLists"}
+
+
 def test_answering_cloudformation_needs_no_permission():
     """The response goes to a presigned URL: no AWS call, no grant."""
     assert module_actions(FUNCTIONS / "custom_resource.py") == set()

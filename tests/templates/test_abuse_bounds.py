@@ -119,12 +119,15 @@ def test_only_the_execution_roles_read_the_secret_and_every_version_of_it():
 
 @pytest.mark.parametrize("certificate,port", [("", 80), (CERT, 443)])
 def test_the_load_balancer_admits_only_cloudfront_on_one_port(certificate, port):
-    values = {"Ingress": "LoadBalancer", "ApiCertificateArn": certificate, "CloudFrontPrefixListId": "pl-3b927c52",
+    values = {"Ingress": "LoadBalancer", "ApiCertificateArn": certificate,
               **({"ApiDomainName": "api.example.com"} if certificate else {})}
     r = stack("IngressStack", **values)["Resources"]
     (rule,) = r["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
     assert "SecurityGroupIngress" not in r["IngressSecurityGroup"]["Properties"], "the shared group admits nothing"
-    assert rule["SourcePrefixListId"] == "pl-3b927c52" and "CidrIp" not in rule and "CidrIpv6" not in rule
+    # the stack's own lookup of com.amazonaws.global.cloudfront.origin-facing (functions/prefix_list.py)
+    assert rule["SourcePrefixListId"] == {"Fn::GetAtt": ["CloudFrontPrefixList", "PrefixListId"]}
+    assert r["CloudFrontPrefixList"]["Type"] == "Custom::CloudFrontPrefixList"
+    assert "CidrIp" not in rule and "CidrIpv6" not in rule
     assert rule["FromPort"] == rule["ToPort"] == port
     # The port CloudFront uses is the one open: https-only with a certificate, else http-only.
     protocol = stack("IngressStack", **values)["Outputs"]["ApiOriginProtocol"]["Value"]
@@ -208,7 +211,7 @@ def test_prod_in_us_east_1_gets_the_waf_rate_rule_and_dev_none():
 
 
 # What stays a parameter among the bounds: a choice that differs between deployments.
-ABUSE_PARAMETERS = {"CloudFrontPrefixListId": "IngressStack", "WebAclArn": "FrontendStack",
+ABUSE_PARAMETERS = {"WebAclArn": "FrontendStack",
                     "CloudFrontPlan": "FrontendStack"}
 
 
@@ -230,8 +233,7 @@ def failing_rules(region="us-east-1", **overrides) -> list[str]:
     ("us-east-1", {"CloudFrontPlan": "Free"}, []),                    # the stack creates the plan's web ACL
     ("eu-west-1", {"CloudFrontPlan": "Free"}, ["FreePlanNeedsWebAcl"]),
     ("eu-west-1", {"CloudFrontPlan": "Free", "WebAclArn": ACL}, []),
-    ("eu-west-1", {"Ingress": "LoadBalancer"}, ["LoadBalancerAdmitsOnlyCloudFront"]),
-    ("eu-west-1", {"Ingress": "LoadBalancer", "CloudFrontPrefixListId": "pl-4fa04526"}, []),
+    ("eu-west-1", {"Ingress": "LoadBalancer"}, []),                   # the stack looks CloudFront's prefix list up
 ])
 def test_parent_rules_refuse_the_combinations_that_cannot_deploy(region, overrides, failed):
     assert failing_rules(region, **overrides) == failed

@@ -67,7 +67,7 @@ def test_the_types_are_what_cloudformation_creates(types):
     assert {"AWS::CloudFormation::Stack", "AWS::ServiceDiscovery::PrivateDnsNamespace", "AWS::ECS::TaskDefinition",
             "AWS::CloudFront::Distribution", "AWS::PricingPlanManager::Subscription", "AWS::Budgets::Budget",
             "AWS::Lambda::LayerVersion", "AWS::CodeBuild::Project", "Custom::ImageBuild", "AWS::Lambda::Function",
-            "Custom::SitePublish"} <= types
+            "Custom::SitePublish", "Custom::CloudFrontPrefixList"} <= types
 
 
 def test_every_type_says_what_its_handlers_call(types):

@@ -88,7 +88,6 @@ BAD = {
     "ZonesKnownInThisRegion": {"region": "af-south-1", "Ingress": "LoadBalancer"},
     "HttpApiNeedsVpcLinks": {"region": "af-south-1", "AvailabilityZoneIds": "afs1-az1,afs1-az2"},
     "FreePlanNeedsWebAcl": {"region": "eu-west-1", "CloudFrontPlan": "Free"},
-    "LoadBalancerAdmitsOnlyCloudFront": {"Ingress": "LoadBalancer", "CloudFrontPrefixListId": ""},
     "DeploysInThisRegion": {"region": "us-gov-west-1"},
 }
 # service.yml's own Rules: a service's size and capacity are code in its block, checked by CloudFormation

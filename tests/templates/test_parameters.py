@@ -29,7 +29,6 @@ PATTERN_SAMPLES = {
     "ApiDomainName": ["", "api.example.com"],
     "ApiCertificateArn": ["", "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-0000-0000-000000000001"],
     "WebAclArn": ["", "arn:aws:wafv2:us-east-1:123456789012:global/webacl/shared/0000"],
-    "CloudFrontPrefixListId": ["", "pl-3b927c52"],
     "ExistingTableName": ["", "notes-stack-NotesTable-1A2B3C4D5E6F"],
     "PermissionsBoundaryArn": ["", "arn:aws:iam::123456789012:policy/permissions-boundary-notes-dev"],
 }

@@ -21,7 +21,6 @@ from checks.plan import (
     name_clashes,
     plan,
     rollback_access,
-    with_deploy_values,
 )
 from checks.render import TWO_SERVICES, Renderer, load, template
 
@@ -55,7 +54,7 @@ def test_switching_ingress_keeps_cloudfront_admitted_until_the_frontend_has_move
     So no security group's inbound rules may change in place (or by a replacement the ALB moves to) on a
     switch: CloudFront's prefix-list rule lives in the ALB's own group, which a switch adds or removes."""
     for before, after in (({}, {"Ingress": "LoadBalancer"}), ({"Ingress": "LoadBalancer"}, {})):
-        result = plan(with_deploy_values(before), with_deploy_values(after), parent=parent)
+        result = plan(before, after, parent=parent)
         groups = [c for c in result.changes if c.type == "AWS::EC2::SecurityGroup"]
         assert not [c for c in groups if c.action in ("update", "replace")], groups
         (alb_group,) = [c for c in groups if c.resource == "LoadBalancerSecurityGroup"]

@@ -1,0 +1,53 @@
+"""Custom::CloudFrontPrefixList (ingress.yml's CloudFrontPrefixList): the id of CloudFront's origin-facing
+managed prefix list in the stack's region, for the load balancer's security group (Ingress=LoadBalancer).
+
+The id differs per region and CloudFormation cannot look a managed prefix list up by name, so the stack
+asks EC2 itself (ec2:DescribeManagedPrefixLists, filtered by the list's name) instead of a parameter a
+`sam deploy --guided` user would have to find by hand.
+https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/LocationsOfEdgeServers.html
+https://docs.aws.amazon.com/vpc/latest/userguide/working-with-aws-managed-prefix-lists.html
+
+Create/Update: answers SUCCESS with PhysicalResourceId and Data {PrefixListId} = the list's id; a region
+without the list answers FAILED in one line. Delete: nothing to undo, SUCCESS. Every request is answered
+(functions/custom_resource.py).
+"""
+from __future__ import annotations
+
+import boto3
+import custom_resource
+from botocore.config import Config
+
+NAME = "com.amazonaws.global.cloudfront.origin-facing"
+CLIENTS = Config(retries={"mode": "standard", "max_attempts": 10})
+
+
+def lookup() -> str:
+    """The list's id in this region; LookupError when the region has none."""
+    lists = boto3.client("ec2", config=CLIENTS).describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [NAME]}])["PrefixLists"]
+    if not lists:
+        raise LookupError(f"this region has no managed prefix list {NAME}: Ingress=LoadBalancer cannot be "
+                          "limited to CloudFront here; use Ingress=HttpApi")
+    return lists[0]["PrefixListId"]
+
+
+def answer(event: dict) -> None:
+    """Do what the request asks and answer CloudFormation, whatever happens."""
+    kind = event.get("RequestType")
+    physical = event.get("PhysicalResourceId") or f"{event.get('LogicalResourceId', 'PrefixList')}-unresolved"
+    try:
+        if kind == "Delete":
+            custom_resource.send(event, "SUCCESS", "", physical)
+            return
+        if kind not in ("Create", "Update"):
+            raise ValueError(f"unknown RequestType {kind!r}")
+        found = lookup()
+        custom_resource.send(event, "SUCCESS", "", found, {"PrefixListId": found})
+    except Exception as error:  # noqa: BLE001 (CloudFormation gets every failure as a FAILED answer)
+        print(f"failed: {type(error).__name__}: {error}")
+        custom_resource.send(event, "FAILED", f"prefix list lookup failed: {custom_resource.one_line(error)}",
+                             physical)
+
+
+def handler(event: dict, context) -> None:
+    answer(event)
