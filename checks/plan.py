@@ -49,7 +49,7 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from checks.cfnlint.project_rules import references  # one reader of Ref, GetAtt and Sub
 from checks.evaluate import NESTED, Evaluator, Opaque, nested_stacks
-from checks.render import PARENT, WIRED, Renderer, RenderError, nested_parameters, render_nested, template
+from checks.render import PARENT, Renderer, RenderError, nested_parameters, render_nested, template
 
 SCHEMA_REGION = "us-east-1"
 

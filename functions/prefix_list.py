@@ -32,21 +32,22 @@ def lookup() -> str:
 
 
 def answer(event: dict) -> None:
-    """Do what the request asks and answer CloudFormation, whatever happens."""
+    """Do what the request asks and answer CloudFormation, whatever happens (send never raises)."""
     kind = event.get("RequestType")
     physical = event.get("PhysicalResourceId") or f"{event.get('LogicalResourceId', 'PrefixList')}-unresolved"
+    if kind == "Delete":  # a lookup made nothing: nothing to undo
+        custom_resource.send(event, "SUCCESS", "", physical)
+        return
     try:
-        if kind == "Delete":
-            custom_resource.send(event, "SUCCESS", "", physical)
-            return
         if kind not in ("Create", "Update"):
             raise ValueError(f"unknown RequestType {kind!r}")
         found = lookup()
-        custom_resource.send(event, "SUCCESS", "", found, {"PrefixListId": found})
     except Exception as error:  # noqa: BLE001 (CloudFormation gets every failure as a FAILED answer)
-        print(f"failed: {type(error).__name__}: {error}")
-        custom_resource.send(event, "FAILED", f"prefix list lookup failed: {custom_resource.one_line(error)}",
-                             physical)
+        reason = f"prefix list lookup failed: {custom_resource.one_line(error)}"
+        print(reason)
+        custom_resource.send(event, "FAILED", reason, physical)
+        return
+    custom_resource.send(event, "SUCCESS", "", found, {"PrefixListId": found})
 
 
 def handler(event: dict, context) -> None:
