@@ -3,7 +3,11 @@ managed prefix list in the stack's region, for the load balancer's security grou
 
 The id differs per region and CloudFormation cannot look a managed prefix list up by name, so the stack
 asks EC2 itself (ec2:DescribeManagedPrefixLists, filtered by the list's name) instead of a parameter a
-`sam deploy --guided` user would have to find by hand.
+`sam deploy --guided` user would have to find by hand. CloudFormation has no lookup of its own (aws/aws-cdk#15115:
+"There is no current CloudFormation support for this", a custom resource is the guidance; CDK's
+PrefixList.fromLookup, aws/aws-cdk#33619, resolves it at synth time, which a SAM template has not). A Mapping
+of ids per region (as widdix/aws-cf-templates#612 keeps) was rejected: AWS publishes no such table, so each
+id would be copied by hand and a new region would have none.
 https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/LocationsOfEdgeServers.html
 https://docs.aws.amazon.com/vpc/latest/userguide/working-with-aws-managed-prefix-lists.html
 

@@ -17,7 +17,8 @@ from tests.ops.fake_tools import FakeTools
 from tests.ops.test_deploy import ONLY_AWS_CHECKS, sent_parameters
 
 OLD_VALUES = {"Ingress": "HttpApi", "VpcCidr": "10.0.0.0/16", "HostedZoneId": "Z0123456789ABC", "Cpu": "1024",
-              "Memory": "2048", "WafRateLimit": "500", "AppVersion": "abc1234"}
+              "Memory": "2048", "WafRateLimit": "500", "AppVersion": "abc1234",
+              "CloudFrontPrefixListId": "pl-3b927c52"}  # what make deploy looked up; ingress.yml looks it up now
 REFUSALS = [
     "the deployed stack has Cpu=1024; Cpu is now code: set it in parent.yml's NotesService block (Cpu), then run "
     "again with ACCEPT=Cpu",
@@ -45,7 +46,7 @@ def test_old_values_the_code_does_not_give_are_refused_one_line_each_and_nothing
     with pytest.raises(DeployedValueDropped, match=r"^5 deployed value\(s\) above would be lost; nothing was deployed"):
         deploy.deploy(make_target(aws), run=tools, checks=ONLY_AWS_CHECKS, skip_smoke=True, delay=0,
                       interactive=False)
-    assert capsys.readouterr().err.splitlines() == REFUSALS  # AppVersion: set by make deploy, never refused
+    assert capsys.readouterr().err.splitlines() == REFUSALS  # AppVersion, CloudFrontPrefixListId: set by make deploy, never refused
     assert tools.named("sam") == [] and tools.named("docker") == [], "nothing was built or deployed"
     assert aws.client("ecr").describe_repositories()["repositories"] == []
 
