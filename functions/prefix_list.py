@@ -17,18 +17,39 @@ without the list answers FAILED in one line. Delete: nothing to undo, SUCCESS. E
 """
 from __future__ import annotations
 
+import time
+
 import boto3
 import custom_resource
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 NAME = "com.amazonaws.global.cloudfront.origin-facing"
-CLIENTS = Config(retries={"mode": "standard", "max_attempts": 10})
+# A bounded budget, so the answer is always sent inside the function's Timeout (ingress.yml: 120 s): a call
+# that outlived it would leave CloudFormation waiting its whole ServiceTimeout without a reason.
+CLIENTS = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
+# The function runs seconds after its role is created; a policy not yet visible to EC2 is denied, which the
+# standard retry mode does not retry (aws/aws-cdk#31429): a few waits, then FAILED.
+DENIED = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException")
+DENIED_WAITS = (5, 5, 5, 5)
 
 
 def lookup() -> str:
     """The list's id in this region; LookupError when the region has none."""
-    lists = boto3.client("ec2", config=CLIENTS).describe_managed_prefix_lists(
-        Filters=[{"Name": "prefix-list-name", "Values": [NAME]}])["PrefixLists"]
+    for wait in (*DENIED_WAITS, None):
+        try:
+            return first_match()
+        except ClientError as error:
+            if wait is None or error.response.get("Error", {}).get("Code") not in DENIED:
+                raise
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def first_match() -> str:
+    pages = boto3.client("ec2", config=CLIENTS).get_paginator("describe_managed_prefix_lists").paginate(
+        Filters=[{"Name": "prefix-list-name", "Values": [NAME]}])
+    lists = [found for page in pages for found in page.get("PrefixLists", [])]
     if not lists:
         raise LookupError(f"this region has no managed prefix list {NAME}: Ingress=LoadBalancer cannot be "
                           "limited to CloudFront here; use Ingress=HttpApi")
