@@ -161,11 +161,11 @@ def refuse_unknown_parameters(t: Target, extra: dict) -> None:
         check_parameters(values, source)
 
 
-def refuse_dropped_values(t: Target, params: dict, accept: set[str]) -> None:
+def refuse_dropped_values(t: Target, params: dict, accept: set[str], stack=upgrade.UNREAD) -> None:
     """The deployed stack's values of parameters parent.yml no longer declares: `sam deploy` drops them and
     the stack takes the code's value (a non-default VpcCidr: a new VPC). Refuse each one that differs from
     both its old default and the code, one line each, until it is in code or named in ACCEPT=."""
-    lines = upgrade.check_deployed(t, params, accept)
+    lines = upgrade.check_deployed(t, params, accept, stack)
     for line in lines:
         print(line, file=sys.stderr, flush=True)
     if lines:
@@ -199,8 +199,9 @@ def deploy(t: Target, extra: dict | None = None, run=subprocess.run, checks=None
     params = {**t.parameters, **extra}
     preflight.check_stack_name(t, params)  # before anything else: no other check can pass it under CI's roles
     refuse_unknown_parameters(t, extra)
-    refuse_dropped_values(t, params, set(accept))
-    computed = upgrade.carry_renamed(t, params)  # BudgetEmail's value, now AlertEmail's
+    deployed = upgrade.deployed_stack(t)  # one read for both checks of the deployed parameters
+    refuse_dropped_values(t, params, set(accept), deployed)
+    computed = upgrade.carry_renamed(t, params, deployed)  # BudgetEmail's value, now AlertEmail's
     for line in upgrade.carried_lines(computed):
         log(line)
     computed.update(boundary_parameter())

@@ -100,9 +100,17 @@ def carried_lines(values: dict[str, str]) -> list[str]:
             for new, value in values.items()]
 
 
-def carry_renamed(t: Target, params: dict) -> dict[str, str]:
-    """carried() for the deployed stack `t` (none yet: nothing to carry)."""
-    stack = stack_failures.stack_or_none(t.client("cloudformation"), t.stack_name)
+UNREAD = object()  # a `stack` argument not given: read it
+
+
+def deployed_stack(t: Target) -> dict | None:
+    """The deployed stack's DescribeStacks entry (None: no stack), read once by a command that checks it twice."""
+    return stack_failures.stack_or_none(t.client("cloudformation"), t.stack_name)
+
+
+def carry_renamed(t: Target, params: dict, stack: dict | None = UNREAD) -> dict[str, str]:
+    """carried() for the deployed stack `t` (none yet: nothing to carry); `stack`: deployed_stack(t), if read."""
+    stack = deployed_stack(t) if stack is UNREAD else stack
     return {} if not_created(stack) else carried(stack_parameters(stack), params)
 
 
@@ -147,9 +155,10 @@ def dropped(deployed: dict[str, str], values: dict, accept: set[str] = frozenset
     return lines
 
 
-def check_deployed(t: Target, params: dict, accept: set[str] = frozenset()) -> list[str]:
-    """dropped() for the deployed stack `t` (none yet: nothing to lose) with the parameters being sent."""
-    stack = stack_failures.stack_or_none(t.client("cloudformation"), t.stack_name)
+def check_deployed(t: Target, params: dict, accept: set[str] = frozenset(), stack: dict | None = UNREAD) -> list[str]:
+    """dropped() for the deployed stack `t` (none yet: nothing to lose) with the parameters being sent;
+    `stack`: deployed_stack(t), if read."""
+    stack = deployed_stack(t) if stack is UNREAD else stack
     if not_created(stack):  # a change set never run or a failed first create holds nothing
         return []
     deployed = stack_parameters(stack)
