@@ -154,3 +154,17 @@ def test_the_entrypoint_gives_the_server_the_blocks_environment_as_the_function_
     assert {k: server[k] for k in ("A", "B", "C")} == {"A": "1", "B": "two", "C": "3"}
     assert server["PORT"] == "8080"
     assert entrypoint.service_environment({"PORT": "8000"}) == {"PORT": "8000"}  # on Fargate: nothing added
+
+
+def test_every_variable_the_function_sets_is_read_by_the_app_the_entrypoint_or_the_adapter():
+    """As for the task (test_contract.py): a renamed setting on either side would be ignored silently. The
+    adapter's own (AWS_LWA_*) are read by the extension, SERVICE_ENVIRONMENT_* by app/entrypoint.py."""
+    from checks.render import ROOT
+    from tests.templates.test_contract import APP_SETTINGS
+    read = {name.upper() for name in APP_SETTINGS}
+    for field in APP_SETTINGS.values():
+        read |= {a.upper() for a in getattr(field.validation_alias, "choices", []) if isinstance(a, str)}
+    entrypoint = (ROOT / "app" / "entrypoint.py").read_text()
+    for name in variables(lambda_service(SECOND)):
+        assert name in read or name.startswith("AWS_LWA_") or f'"{name}"' in entrypoint, \
+            f"the function sets {name}, which nothing in the image reads"
