@@ -168,3 +168,11 @@ def test_every_variable_the_function_sets_is_read_by_the_app_the_entrypoint_or_t
     for name in variables(lambda_service(SECOND)):
         assert name in read or name.startswith("AWS_LWA_") or f'"{name}"' in entrypoint, \
             f"the function sets {name}, which nothing in the image reads"
+
+
+def test_a_block_may_pin_its_service_to_one_compute():
+    """A fork may run one service on Lambda and another on Fargate: new-service's block takes a literal."""
+    from blueprint.services import add_to_parent, decode
+    from checks.render import ROOT
+    text = add_to_parent((ROOT / "parent.yml").read_text(), "reports", "/api/reports", "app", 100, {"Compute": "Lambda"})
+    assert decode(text)["Resources"]["ReportsService"]["Properties"]["Parameters"]["Compute"] == "Lambda"
