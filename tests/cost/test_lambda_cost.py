@@ -54,11 +54,26 @@ def test_no_task_no_address_no_cloud_map_zone_on_lambda():
     assert line(est, "Secrets Manager").total == pytest.approx(0.40)  # the origin secret stays
 
 
-def test_idle_on_lambda_is_under_fifty_cents_without_the_alarms(capsys):
-    """`make cost PARAMS="Compute=Lambda"` prints the idle total plainly: the origin secret $0.40, the site, the
-    images kept in ECR ($0.06 at most): $0.46; the alarms apart, at $0.10 an alarm metric of the rendered
-    templates (CloudWatch's first 10 a month free, not subtracted)."""
-    assert cost.main(["--params", "Compute=Lambda", "--requests", "0", "--env", "dev"]) == 0
+def readme_recipe() -> dict[str, str]:
+    """The variables of the README's `make cost PARAMS="Compute=Lambda"` recipe, as make exports them to
+    `python -m scripts cost` (the Makefile's `export ... PARAMS ...`)."""
+    import shlex
+    found = re.search(r"`(make cost [^`]*Compute=Lambda[^`]*)`", (cost.ROOT / "README.md").read_text())
+    assert found, "README.md lost its make cost recipe for Compute=Lambda"
+    words = shlex.split(found[1])
+    assert words[:2] == ["make", "cost"] and all("=" in w for w in words[2:]), found[1]
+    return dict(w.split("=", 1) for w in words[2:])
+
+
+def test_idle_on_lambda_is_under_fifty_cents_without_the_alarms(capsys, monkeypatch):
+    """The README's recipe, `make cost PARAMS="Compute=Lambda"`, prints the idle total plainly: the origin secret
+    $0.40, the site, the images kept in ECR ($0.06 at most): $0.46; the alarms apart, at $0.10 an alarm metric of
+    the rendered templates (CloudWatch's first 10 a month free, not subtracted)."""
+    for name in ("ENV", "PARAMS", "REQUESTS", "TASKS", "REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in readme_recipe().items():
+        monkeypatch.setenv(name, value)
+    assert cost.main([]) == 0
     out = capsys.readouterr().out
     found = re.search(r"^Idle \(no requests\): \$([0-9.]+) a month without the alarms \((.*)\); the alarms add "
                       r"\$([0-9.]+) \((\d+) alarm metrics; an account's first 10 alarm metrics a month are free, "
