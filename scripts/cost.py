@@ -1068,7 +1068,9 @@ def as_json(est: Estimate, alts, even, even_ingress, top: Ceiling | None = None,
             deploy: DeployCost | None = None, compute: ComputeBreakEven | None = None,
             idle_cost: dict | None = None) -> dict:
     return {"ceiling": ceiling_json(top) if top else None,
-            "computeBreakEven": asdict(compute) if compute else None,
+            "computeBreakEven": {"switch": compute.switch, "requests": compute.requests,
+                                 "requestsWithoutFreeTier": compute.without_free, "durationMs": compute.duration_ms}
+            if compute else None,
             "idle": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in idle_cost.items()
                      if k != "parts"} | {"parts": {k: round(v, 4) for k, v in idle_cost["parts"].items()}}
             if idle_cost else None,
