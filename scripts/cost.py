@@ -3,6 +3,7 @@
     make cost                                   # dev's configuration, 1 M requests a month
     make cost ENV=prod REQUESTS=20000000
     make cost PARAMS="Ingress=LoadBalancer NetworkMode=PrivateSubnets" TASKS=2
+    make cost PARAMS="Compute=Lambda"           # the services as functions (docs/compute.md)
     python -m scripts cost --json ...        (also python -m scripts.cost)
 
 The configuration is parent.yml's parameter defaults, overridden by the
@@ -13,7 +14,10 @@ stacks' table ceilings. Prices come from
 scripts/prices.toml (one dated file, with sources); traffic assumptions too.
 Fixed costs (what you pay at zero traffic) and per-request costs are shown
 apart, then the same traffic on the other ingress and network mode, and the
-request volume at which switching ingress pays off. Then what a deploy that
+request volumes at which switching ingress pays off and at which Fargate becomes
+cheaper than Lambda (Compute: a service on Lambda bills requests and GB-seconds
+for an assumed duration, prices.toml [assumptions]; with Compute=Lambda the idle
+total is printed without the alarms, and the alarms apart). Then what a deploy that
 builds the images costs (`deploy` in --json): the stack builds them in
 CodeBuild, driven by custom resources, and keeps the last ones in its
 repositories; nothing of it runs at rest, so the monthly estimate (the idle total)
