@@ -149,3 +149,34 @@ def test_a_functions_memory_is_checked_against_lambdas_not_fargates_sizes():
     cost.validate({**LAMBDA, "Memory": "128"})  # no Fargate size, a Lambda one
     with pytest.raises(cost.OpsError, match=r"Memory=20480 is not a Lambda function's memory \(128 to 10240 MB\)"):
         cost.validate({**LAMBDA, "Cpu": "4096", "Memory": "20480"})
+
+
+def test_a_fork_mixing_both_keeps_the_namespace_and_splits_the_requests():
+    """Decision 3: a block that writes `Compute: Fargate` under Compute=Lambda still needs Cloud Map's namespace.
+    The two-service parent: the notes service on Lambda (its block's `!Ref Compute`), the generated second pinned
+    to Fargate. Each service takes half of the API's requests (make cost's traffic shape for several services)."""
+    from checks.render import SECOND
+    from tests.cost.test_cost import SECOND_SPOT_TASK, two_services
+    parent = two_services()
+    parent["Resources"][SECOND]["Properties"]["Parameters"]["Compute"] = "Fargate"
+    est = cost.estimate(LAMBDA, 20e6, parent=parent)
+    second = 2 * 60 / 168  # its DesiredCount, 60 of the week's 168 hours
+    assert line(est, "Fargate tasks").total == pytest.approx(second * SECOND_SPOT_TASK)
+    assert line(est, "Cloud Map").total == pytest.approx(0.50 + second * 0.10)
+    # the function: 10 M requests - 1 M free = 1.80; 10 M x 0.035 = 350,000 GB-s, within the free 400,000
+    assert line(est, "Lambda").total == pytest.approx(1.80)
+    assert "10 M requests" in line(est, "Lambda").detail
+    assert any("each function taking an equal share of the requests" in n for n in est.notes)
+
+
+def test_make_cost_json_carries_the_idle_total_and_the_break_even(capsys):
+    import json
+    assert cost.main(["--json", "--env", "dev", "--params", "Compute=Lambda", "--requests", "0"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["idle"]["withoutAlarms"] == pytest.approx(0.40 + SITE + ECR, abs=1e-4)
+    assert data["idle"]["withoutAlarms"] < 0.50
+    assert data["idle"]["parts"]["ECR (images kept)"] == pytest.approx(ECR, abs=1e-4)
+    even = cost.compute_break_even(cost.configuration("dev", "Compute=Lambda"))
+    assert data["computeBreakEven"] == {"switch": {"Compute": "Fargate"}, "requests": even.requests,
+                                        "requestsWithoutFreeTier": even.without_free, "durationMs": 50}
+    assert data["breakEvenRequests"] is None  # no ingress switch: an ALB needs Fargate
