@@ -191,3 +191,18 @@ def test_compose_runs_python_from_the_dockerfiles_base_by_digest(dockerfile):
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     pythons = {s["image"] for s in compose["services"].values() if "python" in s.get("image", "")}
     assert pythons == {base} and "@sha256:" in base
+
+
+@pytest.mark.parametrize("writable", [True, False])
+def test_gunicorn_keeps_its_heartbeats_where_the_runtime_lets_it_write(writable, monkeypatch):
+    """Fargate and Docker give the container a tmpfs on /dev/shm; Lambda's environment has none
+    (https://github.com/lambci/docker-lambda/issues/26) and a read-only filesystem but /tmp
+    (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html). gunicorn.conf.py puts the workers'
+    heartbeat files on /dev/shm only when it may write there, else gunicorn's default (the system's
+    temporary directory, /tmp), so the one image boots on both."""
+    import os
+    import runpy
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: writable if path == "/dev/shm" else real_access(path, mode))
+    conf = runpy.run_path(str(APP_DIR / "gunicorn.conf.py"))
+    assert conf["worker_tmp_dir"] == ("/dev/shm" if writable else None)
