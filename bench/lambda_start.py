@@ -34,8 +34,8 @@ POLL_SECONDS = 0.010  # the adapter's readiness interval
 MEMORY_PER_VCPU = 1769  # MB of function memory per vCPU (the Lambda page above)
 INIT_LIMIT_SECONDS = 10  # Lambda's init phase; past it the environment is restarted (the adapter's async-init.md)
 # What the function's Environment sets for the server (service.yml's Function): one request per environment,
-# no hold on SIGTERM (Lambda sends SIGKILL 300 ms after it).
-FUNCTION_SERVER_ENV = {"DRAIN_DELAY": "0", "WEB_CONCURRENCY": "1"}
+# no hold on SIGTERM (Lambda sends SIGKILL 300 ms after it), no worker watchdog across its freezes.
+FUNCTION_SERVER_ENV = {"DRAIN_DELAY": "0", "WEB_CONCURRENCY": "1", "WORKER_TIMEOUT": "0"}
 NOT_MEASURED = ("not measured here, only a deploy shows them: the platform's share of a cold start (image fetch, "
                 "execution environment and adapter start; CloudWatch's REPORT line has the whole as Init Duration) "
                 "and the adapter's per-request overhead (no adapter binary is reachable from this machine)")

@@ -61,5 +61,5 @@ def test_the_table_says_what_only_a_deploy_shows():
     text = lambda_start.format_lambda_start(result)
     assert "our share" in text and "median 1.30 s, worst 1.40 s" in text and "skipped" in text
     assert "only a deploy shows" in text and "platform's share" in text and "per-request overhead" in text
-    assert lambda_start.FUNCTION_SERVER_ENV == {"DRAIN_DELAY": "0", "WEB_CONCURRENCY": "1"}
+    assert lambda_start.FUNCTION_SERVER_ENV == {"DRAIN_DELAY": "0", "WEB_CONCURRENCY": "1", "WORKER_TIMEOUT": "0"}
     assert round(512 / lambda_start.MEMORY_PER_VCPU, 3) == 0.289

@@ -48,10 +48,27 @@ def test_the_function_environment_names_only_settings_the_server_reads():
     ours = {name for name in FUNCTION_ENVIRONMENT if not name.startswith("AWS_LWA_")}
     assert ours <= {name.upper() for name in Settings.model_fields}, ours - {n.upper() for n in Settings.model_fields}
     settings = Settings(**{name.lower(): value for name, value in FUNCTION_ENVIRONMENT.items() if name in ours})
-    assert settings.drain_delay == 0 and settings.web_concurrency == 1
+    assert settings.drain_delay == 0 and settings.web_concurrency == 1 and settings.worker_timeout == 0
     assert FUNCTION_ENVIRONMENT["AWS_LWA_PORT"] == FUNCTION_ENVIRONMENT["PORT"]
     assert int(FUNCTION_ENVIRONMENT["PORT"]) >= 1024 and FUNCTION_ENVIRONMENT["PORT"] not in ("3000", "9001")
     assert FUNCTION_ENVIRONMENT["AWS_LWA_READINESS_CHECK_PATH"] == HEALTH_PATH
+
+
+def test_gunicorn_keeps_no_worker_watchdog_on_lambda_and_keeps_it_elsewhere(monkeypatch):
+    """gunicorn's master kills a worker whose heartbeat is older than `timeout` (gunicorn's arbiter.murder_workers;
+    https://gunicorn.org/reference/settings/#timeout, "Setting it to 0 ... disabling timeouts for all workers").
+    Lambda freezes an idle environment between requests; a process stopped longer than `timeout` (SIGSTOP here,
+    30 s of idle there) finds its worker killed and replaced on the thaw ("WORKER TIMEOUT ... was sent SIGKILL"),
+    the thawing request waiting for a new worker's boot or lost with the old one. So the function sets
+    WORKER_TIMEOUT=0 (its own Timeout bounds every request); a task keeps gunicorn's 30 s."""
+    import runpy
+
+    from local.stack import APP_DIR
+    for name, value in FUNCTION_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    assert runpy.run_path(str(APP_DIR / "gunicorn.conf.py"))["timeout"] == 0
+    monkeypatch.delenv("WORKER_TIMEOUT")
+    assert runpy.run_path(str(APP_DIR / "gunicorn.conf.py"))["timeout"] == 30
 
 
 def test_one_worker_serves_and_the_readiness_check_is_ready_without_the_origin_header(function):

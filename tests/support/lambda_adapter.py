@@ -37,6 +37,7 @@ FUNCTION_ENVIRONMENT = {
     "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS": "200-299",  # the same, in 1.0's name
     "DRAIN_DELAY": "0",  # Lambda gives the runtime 300 ms between SIGTERM and SIGKILL
     "WEB_CONCURRENCY": "1",  # one request per execution environment
+    "WORKER_TIMEOUT": "0",  # no gunicorn watchdog across Lambda's freezes; the function's Timeout bounds requests
     "REQUEST_ID_HEADER": "X-Request-Id",  # as on Fargate behind the HTTP API (service.yml's App mapping)
     "TRUSTED_PROXY_HOPS": "1",
     "LOG_LEVEL": "INFO",
