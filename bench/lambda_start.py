@@ -28,7 +28,7 @@ from local.stack import APP_DIR, free_port
 
 if str(APP_DIR) not in sys.path:
     sys.path.insert(0, str(APP_DIR))
-from api.health import HEALTH_PATH  # noqa: E402
+from api.health import HEALTH_PATH, READY_PATH  # noqa: E402
 
 POLL_SECONDS = 0.010  # the adapter's readiness interval
 MEMORY_PER_VCPU = 1769  # MB of function memory per vCPU (the Lambda page above)
@@ -57,8 +57,20 @@ def first_2xx(url: str, proc: subprocess.Popen, started: float, timeout: float) 
     raise RuntimeError(f"no 2xx from {url} within {timeout:g} s")
 
 
-def start_once(env: dict, group=None, timeout: float = 30) -> tuple[float, float]:
-    """(seconds to the first 2xx, seconds from SIGTERM to exit) of one start of the image's command."""
+def timed_get(url: str) -> float:
+    """Seconds one GET of `url` took (a 2xx, or an error)."""
+    asked = time.monotonic()
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        reply.read()
+        if not 200 <= reply.status < 300:
+            raise RuntimeError(f"{url} answered {reply.status}")
+    return time.monotonic() - asked
+
+
+def start_once(env: dict, group=None, timeout: float = 30) -> tuple[float, float, float, float]:
+    """(seconds to the first 2xx, the first request after it, the second, seconds from SIGTERM to exit) of one
+    start of the image's command. The requests are the readiness endpoint (every readiness check, DynamoDB's
+    included): the first is the one the cold start's caller waits for, its clients made on first use."""
     port = free_port()
     run_env = {**env, **FUNCTION_SERVER_ENV, "PORT": str(port), "HOST": "127.0.0.1"}
 
@@ -70,6 +82,7 @@ def start_once(env: dict, group=None, timeout: float = 30) -> tuple[float, float
                             stderr=subprocess.DEVNULL, preexec_fn=join_group)
     try:
         ready = first_2xx(f"http://127.0.0.1:{port}{HEALTH_PATH}", proc, started, timeout)
+        first, second = (timed_get(f"http://127.0.0.1:{port}{READY_PATH}") for _ in range(2))
     finally:
         stopping = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -78,7 +91,7 @@ def start_once(env: dict, group=None, timeout: float = 30) -> tuple[float, float
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-    return ready, time.monotonic() - stopping
+    return ready, first, second, time.monotonic() - stopping
 
 
 def measure(env: dict, runs: int, memory_mb: int, cpu_quota) -> dict:
@@ -92,8 +105,10 @@ def measure(env: dict, runs: int, memory_mb: int, cpu_quota) -> dict:
                 out[label] = {"skipped": "this machine does not let us create a CPU cgroup"}
                 continue
             starts = [start_once(env, group) for _ in range(runs)]
-        ready, stops = [s[0] for s in starts], [s[1] for s in starts]
+        ready, first, second, stops = zip(*starts, strict=True)
         out[label] = {"ready_median_s": round(median(ready), 3), "ready_max_s": round(max(ready), 3),
+                      "first_request_median_ms": round(median(first) * 1000, 1),
+                      "second_request_median_ms": round(median(second) * 1000, 1),
                       "stop_median_s": round(median(stops), 3)}
     return out
 
@@ -108,7 +123,9 @@ def format_lambda_start(result: dict) -> str:
             lines.append(f"  {label:<24} skipped ({row['skipped']})")
             continue
         lines.append(f"  {label:<24} median {row['ready_median_s']:.2f} s, worst {row['ready_max_s']:.2f} s "
-                     f"(Lambda's init limit: {INIT_LIMIT_SECONDS} s); SIGTERM to exit {row['stop_median_s']:.2f} s "
-                     "(Lambda sends SIGKILL after 300 ms, to an idle environment: nothing in flight is lost)")
+                     f"(Lambda's init limit: {INIT_LIMIT_SECONDS} s); then the first {READY_PATH} "
+                     f"{row['first_request_median_ms']:.0f} ms, the second {row['second_request_median_ms']:.0f} ms; "
+                     f"SIGTERM to exit {row['stop_median_s']:.2f} s (Lambda sends SIGKILL after 300 ms, to an idle "
+                     "environment: nothing in flight is lost)")
     lines.append(f"  {NOT_MEASURED}")
     return "\n".join(lines)

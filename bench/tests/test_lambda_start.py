@@ -56,10 +56,12 @@ def test_a_server_that_exits_before_it_is_ready_is_reported(late_server):
 
 def test_the_table_says_what_only_a_deploy_shows():
     result = {"memory_mb": 512, "runs": 5, "poll_ms": 10.0,
-              "whole core": {"ready_median_s": 1.3, "ready_max_s": 1.4, "stop_median_s": 1.5},
+              "whole core": {"ready_median_s": 1.3, "ready_max_s": 1.4, "first_request_median_ms": 40.0,
+                             "second_request_median_ms": 3.0, "stop_median_s": 1.5},
               "512 MB (0.289 vCPU)": {"skipped": "this machine does not let us create a CPU cgroup"}}
     text = lambda_start.format_lambda_start(result)
     assert "our share" in text and "median 1.30 s, worst 1.40 s" in text and "skipped" in text
+    assert "the first /api/ready 40 ms, the second 3 ms" in text
     assert "only a deploy shows" in text and "platform's share" in text and "per-request overhead" in text
     assert lambda_start.FUNCTION_SERVER_ENV == {"DRAIN_DELAY": "0", "WEB_CONCURRENCY": "1", "WORKER_TIMEOUT": "0"}
     assert round(512 / lambda_start.MEMORY_PER_VCPU, 3) == 0.289
