@@ -25,23 +25,26 @@ import json
 import time
 import uuid
 
-# The function's Environment (ISSUE20-DECISIONS's interface for service.yml's `Function`), as service.yml
-# renders it for the default service, and the variables Lambda itself sets in every execution environment
+# The function's Environment as service.yml renders it (Compute=Lambda, the parent's first service), read
+# from the template so the server tier runs with exactly what a deploy sets; less the origin secret (a
+# dynamic reference: the test gives its own) and the block's own variables (tokens of other stacks' outputs;
+# tests/templates/test_compute.py checks the entrypoint sets them). Every value as the text Lambda passes.
+# And the variables Lambda itself sets in every execution environment
 # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
 # PORT and AWS_LWA_PORT are ContainerPort (8000); a test gives both a free port instead.
-FUNCTION_ENVIRONMENT = {
-    "PORT": "8000",
-    "AWS_LWA_PORT": "8000",
-    "AWS_LWA_READINESS_CHECK_PATH": "/api/health-check",
-    "AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS": "300",  # 0.9.1: only 2xx is ready
-    "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS": "200-299",  # the same, in 1.0's name
-    "DRAIN_DELAY": "0",  # Lambda gives the runtime 300 ms between SIGTERM and SIGKILL
-    "WEB_CONCURRENCY": "1",  # one request per execution environment
-    "WORKER_TIMEOUT": "0",  # no gunicorn watchdog across Lambda's freezes; the function's Timeout bounds requests
-    "REQUEST_ID_HEADER": "X-Request-Id",  # as on Fargate behind the HTTP API (service.yml's App mapping)
-    "TRUSTED_PROXY_HOPS": "1",
-    "LOG_LEVEL": "INFO",
-}
+NOT_FROM_THE_TEMPLATE = ("ORIGIN_VERIFY_SECRET", "SERVICE_ENVIRONMENT_NAMES", "SERVICE_ENVIRONMENT_VALUES")
+
+
+def function_environment() -> dict[str, str]:
+    from checks.evaluate import nested_stacks
+    from checks.render import PARENT, render_stack, template
+    first = next(name for name, location in nested_stacks(template(PARENT)).items() if location == "service.yml")
+    rendered = render_stack(first, {"Compute": "Lambda", "ImageUri": "app=x@sha256:" + "0" * 64})
+    variables = rendered["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+    return {name: str(value) for name, value in variables.items() if name not in NOT_FROM_THE_TEMPLATE}
+
+
+FUNCTION_ENVIRONMENT = function_environment()
 LAMBDA_RUNTIME_ENVIRONMENT = {
     "AWS_LAMBDA_FUNCTION_NAME": "notes-NotesService-Function-1A2B3C4D",
     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
