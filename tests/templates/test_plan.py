@@ -365,3 +365,34 @@ def test_a_value_mixing_another_stacks_output_with_a_parameter_changes_with_the_
     assert tokens[0] != tokens[1], tokens
     assert "Data.Outputs.Table" in tokens[0]
     assert tokens[0] == _token(Evaluator(source, {"P": "a"}, "us-east-1").ev(make("a"), "x"), set())
+
+
+@pytest.mark.parametrize("parent", [PARENT, TWO_SERVICES])
+def test_switching_compute_both_ways_keeps_the_url_and_the_data(parent):
+    """Compute=Fargate <-> Lambda on a live stack (issue 20), previewed by `make plan`: every service's two
+    routes (the URL) are updated in place (only their Target), never added, removed or replaced; its log group
+    (the history of both modes) and image repository stay; no data-bearing resource of any stack changes
+    but the namespace guard's own log group (the one warning), and the sample's table and CloudFront are untouched. What runs behind the
+    routes is swapped: the ECS service, its Cloud Map service and task resources against the function, its
+    permission and integration; the namespace (and its guard) goes with the last Fargate service."""
+    services = {s for s, loc in children(parent).items() if loc == "service.yml"}
+    for before, after in (({}, {"Compute": "Lambda"}), ({"Compute": "Lambda"}, {})):
+        result = plan(before, after, parent=parent)
+        assert not result.refused
+        changes = {(c.stack, c.resource): c for c in result.changes}
+        to_lambda = "Compute" in after
+        for stack in services:
+            for route in ("HttpApiRoute", "HttpApiPrefixRoute"):
+                assert changes[(stack, route)].action == "update" and changes[(stack, route)].properties == ["Target"]
+            for kept in ("LogGroup", "Repository", "Image"):
+                assert changes.get((stack, kept), Change(stack, kept, "", "update")).action == "update", kept
+            swapped = {"Function": "add", "FunctionIntegration": "add", "FunctionPermission": "add",
+                       "Service": "remove", "CloudMapService": "remove", "HttpApiIntegration": "remove"}
+            for resource, action in swapped.items():
+                expected = action if to_lambda else {"add": "remove", "remove": "add"}[action]
+                assert changes[(stack, resource)].action == expected, (stack, resource)
+        assert changes[("ClusterStack", "ServiceDiscoveryNamespace")].action == ("remove" if to_lambda else "add")
+        assert not [c for c in result.changes if c.stack in ("FrontendStack", "IngressStack")]
+        data = [(c.stack, c.resource) for c in result.changes if c.type in DATA_BEARING]
+        assert data == [("ClusterStack", "NamespaceGuardLogGroup")], data
+        assert [h.resource for h in result.hazards()] == (["NamespaceGuardLogGroup"] if to_lambda else [])
