@@ -1,0 +1,272 @@
+"""The ops commands on a service that runs on Lambda (Compute=Lambda, issue 20), against moto: its image
+function (moto keeps PackageType Image and the image URI; it cannot invoke one without Docker, so nothing
+here invokes it), its reserved concurrency (Get/Put/DeleteFunctionConcurrency), its log group, its alarms.
+Each test runs a stack with a Fargate service (NotesService, ECS service api) beside the Lambda one
+(ReportsService), so the Fargate side is held to what it did before in the same run."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from scripts import alerts, deploy, destroy, lambda_service, ops, scale, smoke, stack_failures
+from scripts import outputs as stack_outputs
+from scripts.errors import NotABlueprintStack, ServiceNotReady, UnknownAlarm
+from scripts.outputs import ParentOutputs
+from tests.ops.conftest import STACK, create_deployment, make_target, stubbed, use_clients
+
+
+@pytest.fixture
+def mixed(aws):
+    """NotesService on Fargate, ReportsService on Lambda with no reservation; the alert topic."""
+    outputs = create_deployment(aws, lambdas=("Reports",), alerts=True)
+    return make_target(aws), outputs
+
+
+def reports(outputs: ParentOutputs):
+    return outputs.services["ReportsService"]
+
+
+def concurrency(t, svc) -> int | None:
+    return t.client("lambda").get_function_concurrency(FunctionName=svc.function).get("ReservedConcurrentExecutions")
+
+
+# ---------------------------------------------------------------- the descriptor
+
+def test_a_lambda_descriptor_round_trips_and_an_older_one_is_fargate(mixed):
+    t, typed = mixed
+    read = stack_outputs.read(t)
+    assert read == typed
+    assert reports(read).on_lambda and not read.services["NotesService"].on_lambda
+    old = json.loads(typed.services["NotesService"].descriptor())
+    for key in ("compute", "function", "reservedConcurrency"):
+        old.pop(key)  # a stack deployed before Lambda mode
+    assert stack_outputs.parse_service("NotesService", json.dumps(old)).compute == "fargate"
+
+
+@pytest.mark.parametrize("change, says", [({"function": ""}, "lacks function"),
+                                          ({"compute": "ec2"}, "says compute 'ec2'")])
+def test_a_lambda_descriptor_without_its_function_or_an_unknown_compute_is_one_line(mixed, change, says):
+    _, typed = mixed
+    descriptor = {**json.loads(reports(typed).descriptor()), **change}
+    with pytest.raises(NotABlueprintStack, match=says):
+        stack_outputs.parse_service("ReportsService", json.dumps(descriptor))
+
+
+# ---------------------------------------------------------------- status, logs, exec
+
+def test_status_shows_the_function_its_concurrency_and_asks_ecs_only_about_fargate(mixed, capsys, monkeypatch):
+    t, out = mixed
+    asked: list[list[str]] = []
+    real = t.client
+
+    def client(service, region=None):
+        made = real(service, region)
+        if service == "ecs":
+            describe = made.describe_services
+            monkeypatch.setattr(made, "describe_services", lambda **kw: asked.append(kw["services"]) or describe(**kw))
+        return made
+    monkeypatch.setattr(t, "client", client)
+    ops.status(t, out)
+    text = capsys.readouterr().out
+    fn = reports(out).function
+    assert f"service    {fn} (reports, /reports): Lambda function, state Active" in text
+    assert "no reserved concurrency (the account's unreserved pool)" in text
+    assert "512 MiB, arm64, timeout 29 s" in text
+    assert f"logs       {reports(out).log_group}" in text
+    assert "service    api (notes, /api): desired 0, running 0" in text  # Fargate as before
+    assert asked == [["api"]]
+    scale.stop(make_target(t.session, service="reports"), delay=0)
+    ops.status(make_target(t.session, service="reports"), out)
+    assert "reserved concurrency 0: stopped (make start)" in capsys.readouterr().out
+    assert asked == [["api"]], "a Lambda service alone asks ECS nothing (it refuses an empty list)"
+
+
+def test_logs_read_the_functions_log_group_like_a_tasks(mixed, capsys):
+    t, out = mixed
+    svc = reports(out)
+    logs = t.client("logs")
+    logs.create_log_stream(logGroupName=svc.log_group, logStreamName="2026/12/08/[$LATEST]abc")
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    logs.put_log_events(logGroupName=svc.log_group, logStreamName="2026/12/08/[$LATEST]abc",
+                        logEvents=[{"timestamp": now, "message": '{"level": "INFO", "message": "hello"}'}])
+    printed = ops.logs(make_target(t.session, service="reports"), outputs=out)
+    assert len(printed) == 1 and printed[0].endswith('{"level": "INFO", "message": "hello"}')
+
+
+def test_exec_on_a_lambda_service_is_one_line(mixed):
+    t, out = mixed
+    with pytest.raises(ServiceNotReady, match="runs on Lambda .* no task to open a shell in"):
+        ops.exec_shell(make_target(t.session, service="reports"), outputs=out)
+
+
+# ---------------------------------------------------------------- stop and start
+
+def test_stop_sets_reserved_concurrency_0_and_start_removes_it_beside_a_fargate_stop(mixed, capsys):
+    t, out = mixed
+    fn = reports(out)
+    assert concurrency(t, fn) is None
+    recorded = scale.stop(t, delay=0)
+    assert concurrency(t, fn) == 0
+    assert recorded["ReportsService"] == {"reserved": 0}
+    assert recorded["NotesService"] == {"min": 1, "max": 3, "desired": 0}  # the Fargate record, as before
+    assert "answer API Gateway's own 500 until make start" in capsys.readouterr().out
+    scale.stop(t, delay=0)
+    assert f"{fn.function} is already stopped" in capsys.readouterr().out
+    assert [r.split(" (")[0] for r in scale.stopped_reasons(t, out)] == ["service api is stopped", "service reports"]
+    scale.start(t, delay=0)
+    assert concurrency(t, fn) is None, "no reservation in the block: DeleteFunctionConcurrency"
+    assert scale.stopped_reasons(t, out) == []
+    scale.start(t, delay=0)
+    assert "was not stopped (its reserved concurrency is not 0); nothing to restore" in capsys.readouterr().out
+
+
+def test_start_puts_back_the_blocks_reservation(aws):
+    out = create_deployment(aws, lambdas=("Reports",), reserved="5")
+    t = make_target(aws, service="reports")
+    scale.stop(t, delay=0)
+    assert concurrency(t, reports(out)) == 0
+    scale.start(t, delay=0)
+    assert concurrency(t, reports(out)) == 5
+
+
+def test_a_stopped_lambda_service_is_said_and_skips_the_smoke_tests_on_deploy(mixed):
+    t, out = mixed
+    scale.stop(make_target(t.session, service="reports"), delay=0)
+    (reason,) = scale.stopped_reasons(t, out)
+    assert reason.startswith("service reports (function ") and reason.endswith("smoke tests skipped")
+
+
+def test_deploy_waits_for_ecs_on_fargate_and_for_the_function_on_lambda(mixed, capsys):
+    t, out = mixed
+    deploy.wait_for_services(t, out, timeout=5, delay=0)
+    text = capsys.readouterr().out
+    assert "ECS service api: done" in text and f"Lambda function {reports(out).function}: done" in text
+    assert "ECS service api, " not in text, "the function is not waited for as an ECS service"
+
+
+def test_destroy_holds_only_fargate_services_at_zero(mixed):
+    t, out = mixed
+    destroy.hold_at_zero(t, out)  # a Lambda service has no scalable target: asking for "" would be refused
+    target = t.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    assert [(x["ResourceId"], x["MaxCapacity"]) for x in target] == [("service/cluster/api", 0)]
+
+
+# ---------------------------------------------------------------- smoke
+
+def test_smoke_refuses_a_stopped_lambda_service_in_one_line_before_waiting(mixed):
+    t, out = mixed
+    scale.stop(make_target(t.session, service="reports"), delay=0)
+    waited: list[str] = []
+    with pytest.raises(ServiceNotReady, match="service reports is stopped .* make start first"):
+        smoke.smoke(t, outputs=out, wait=lambda url, seconds: waited.append(url), run=lambda *a, **k: None)
+    assert waited == []
+    ran: list = []
+    notes = make_target(t.session, service="notes")  # the Fargate one alone is still smoke-tested
+    smoke.smoke(notes, outputs=out, wait=lambda url, seconds: waited.append(url),
+                run=lambda *a, **k: ran.append(a) or type("R", (), {"returncode": 0})())
+    assert waited == [out.frontend_url + "/api/health-check"] and ran
+
+
+def test_a_wait_ending_on_api_gateways_own_500_says_it_is_not_the_app():
+    class Answer:
+        status_code = 500
+
+        def json(self):
+            return {"message": "Internal Server Error"}
+    clock = iter([0, 0, 100, 100])
+    with pytest.raises(Exception, match="HTTP 500 from API Gateway itself, not the app"):
+        smoke.wait_healthy("https://x/reports/health-check", 10, get=lambda url, timeout: Answer(),
+                           clock=lambda: next(clock), sleep=lambda s: None)
+
+
+# ---------------------------------------------------------------- alerts
+
+def put_alarm(t, name: str, topic: str, function: str | None = None) -> None:
+    """An alarm notifying the topic; with `function`, FunctionAlarm's shape (Errors + Throttles, FILLed)."""
+    cloudwatch = t.client("cloudwatch")
+    common = dict(AlarmName=name, AlarmActions=[topic], OKActions=[topic], EvaluationPeriods=1, Threshold=0,
+                  ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching")
+    if function is None:
+        cloudwatch.put_metric_alarm(**common, Namespace="AWS/ApiGateway", MetricName="5xx", Statistic="Sum",
+                                    Period=60, Dimensions=[{"Name": "ApiId", "Value": "a1"}])
+        return
+    def stat(i, metric):
+        return {"Id": i, "ReturnData": False, "MetricStat": {"Stat": "Sum", "Period": 60, "Metric": {
+            "Namespace": "AWS/Lambda", "MetricName": metric, "Dimensions": [{"Name": "FunctionName", "Value": function}]}}}
+    cloudwatch.put_metric_alarm(**common, Metrics=[stat("errors", "Errors"), stat("throttles", "Throttles"), {
+        "Id": "failed", "Expression": "FILL(errors, 0) + FILL(throttles, 0)", "ReturnData": True}])
+
+
+def nested_resources(stub, alarm: str | None) -> None:
+    """CloudFormation's answers: ReportsService's nested stack, then its ErrorRateAlarm (or none)."""
+    nested = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{STACK}-ReportsService-X/1"
+    detail = {"LastUpdatedTimestamp": datetime(2026, 12, 8, tzinfo=UTC), "ResourceStatus": "CREATE_COMPLETE"}
+    stub.add_response("describe_stack_resource", {"StackResourceDetail": {
+        **detail, "LogicalResourceId": "ReportsService", "ResourceType": "AWS::CloudFormation::Stack",
+        "PhysicalResourceId": nested}}, {"StackName": STACK, "LogicalResourceId": "ReportsService"})
+    if alarm:
+        stub.add_response("describe_stack_resource", {"StackResourceDetail": {
+            **detail, "LogicalResourceId": "ErrorRateAlarm", "ResourceType": "AWS::CloudWatch::Alarm",
+            "PhysicalResourceId": alarm}}, {"StackName": nested, "LogicalResourceId": "ErrorRateAlarm"})
+    else:
+        stub.add_client_error("describe_stack_resource", "ValidationError",
+                              f"Resource ErrorRateAlarm does not exist for stack {nested}", 400)
+
+
+def test_alert_test_on_a_lambda_service_sets_off_its_stacks_error_rate_alarm(mixed, monkeypatch, capsys):
+    t, out = mixed
+    alarm = f"{STACK}-ReportsService-X-ErrorRateAlarm-1A2B"
+    put_alarm(t, alarm, out.alert_topic_arn)
+    cfn, stub = stubbed("cloudformation")
+    nested_resources(stub, alarm)
+    t = make_target(t.session, service="reports")
+    use_clients(monkeypatch, t, cloudformation=cfn)
+    assert alerts.alert_test(t, out)["alarm"] == alarm
+    stub.assert_no_pending_responses()
+    state = t.client("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
+    assert state == "ALARM"
+
+
+def test_alert_test_on_a_lambda_service_without_that_alarm_is_one_line(mixed, monkeypatch):
+    t, out = mixed
+    cfn, stub = stubbed("cloudformation")
+    nested_resources(stub, None)
+    t = make_target(t.session, service="reports")
+    use_clients(monkeypatch, t, cloudformation=cfn)
+    with pytest.raises(UnknownAlarm, match="service reports \\(Lambda\\) has no ErrorRateAlarm .* ALARM="):
+        alerts.alert_test(t, out)
+
+
+def test_status_names_the_function_an_alarm_watches(mixed):
+    t, out = mixed
+    put_alarm(t, "fn-alarm", out.alert_topic_arn, reports(out).function)
+    put_alarm(t, "api-alarm", out.alert_topic_arn)
+    lines = alerts.status_lines(t, out, [])
+    assert any(" fn-alarm (function alarm of reports) since " in line for line in lines), lines
+    assert any(" api-alarm since " in line for line in lines), lines
+
+
+# ---------------------------------------------------------------- deploy's root cause
+
+@pytest.mark.parametrize("reason, says", [
+    ("Resource handler returned message: \"Specified ReservedConcurrentExecutions for function decreases account's "
+     "UnreservedConcurrentExecution below its minimum value of [10]. (Service: Lambda, Status Code: 400)\" "
+     "(HandlerErrorCode: InvalidRequest)", "remove ReservedConcurrency from the service's block"),
+    ("Resource handler returned message: \"The image manifest, config or layer media type for the source image "
+     "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc is not supported.\"", "--provenance=false"),
+    ("Resource handler returned message: \"Lambda does not have permission to access the ECR image. Check the ECR "
+     "permissions. (Service: Lambda, Status Code: 403)\" (HandlerErrorCode: AccessDenied)",
+     "its repository's policy must let lambda.amazonaws.com pull"),
+])
+def test_a_functions_create_failed_gets_its_own_explanation(reason, says):
+    assert says in stack_failures.hint(reason)
+
+
+def test_lambda_service_reads_are_one_line_when_the_function_is_gone(mixed):
+    t, out = mixed
+    t.client("lambda").delete_function(FunctionName=reports(out).function)
+    from scripts.errors import ServiceNotActive
+    with pytest.raises(ServiceNotActive, match="is not there: make deploy creates it again"):
+        lambda_service.status_lines(t.client("lambda"), reports(out))
