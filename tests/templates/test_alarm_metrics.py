@@ -301,3 +301,17 @@ def test_the_check_fails_on_each_kind_of_mistake_in_a_function_alarm(mutation):
     change, expected = LAMBDA_MUTATIONS[mutation]
     found = lambda_problems(change)
     assert any(expected in problem for problem in found), found
+
+
+def test_every_alarms_runbook_anchor_is_a_heading_of_operate_md():
+    """An alarm's message ends with docs/operate.md#<section>: at 3 a.m. that link must land on the section,
+    so each anchor any template's alarm names is the GitHub slug of one of operate.md's headings."""
+    from checks.render import CHILD_TEMPLATES, ROOT
+    headings = re.findall(r"^#+ (.+)$", (ROOT / "docs" / "operate.md").read_text(), re.M)
+    slugs = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+    named = set()
+    for location in CHILD_TEMPLATES:
+        for resource in template(location)["Resources"].values():
+            if resource["Type"] == "AWS::CloudWatch::Alarm":
+                named |= set(re.findall(r"docs/operate\.md#([\w-]+)", str(resource["Properties"]["AlarmDescription"])))
+    assert "function-failing" in named and named <= slugs, named - slugs
