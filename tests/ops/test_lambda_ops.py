@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scripts import alerts, deploy, destroy, lambda_service, ops, scale, smoke, stack_failures
+from scripts import __main__ as cli
+from scripts import alerts, common, deploy, destroy, lambda_service, ops, scale, smoke, stack_failures
 from scripts import outputs as stack_outputs
+from scripts.common import run_cli
 from scripts.errors import NotABlueprintStack, ServiceNotReady, UnknownAlarm
 from scripts.outputs import ParentOutputs
 from tests.ops.conftest import STACK, create_deployment, make_target, stubbed, use_clients
@@ -95,10 +97,28 @@ def test_logs_read_the_functions_log_group_like_a_tasks(mixed, capsys):
     assert len(printed) == 1 and printed[0].endswith('{"level": "INFO", "message": "hello"}')
 
 
-def test_exec_on_a_lambda_service_is_one_line(mixed):
+def cli_run(t, monkeypatch, capsys, *args) -> tuple[int, list[str]]:
+    """python -m scripts ARGS in-process against the moto stack: (exit code, stderr lines)."""
+    monkeypatch.setattr(common, "session_for", lambda session=None: session or t.session)
+    with pytest.raises(SystemExit) as exited:
+        run_cli(lambda: cli.main([*args, "--stack", STACK, "--region", "us-east-1"]))
+    return exited.value.code, capsys.readouterr().err.splitlines()
+
+
+def test_exec_on_a_lambda_service_is_one_line_and_a_non_zero_exit(mixed, monkeypatch, capsys):
+    t, _ = mixed
+    code, lines = cli_run(t, monkeypatch, capsys, "exec", "--service", "reports")
+    assert code == 1 and lines[0].startswith("region: us-east-1") and len(lines) == 2, lines
+    assert lines[1].startswith("error: service reports runs on Lambda (function ") and "no task to open a shell" \
+        in lines[1], lines
+
+
+def test_make_stop_and_start_of_a_lambda_service_through_the_cli(mixed, monkeypatch, capsys):
     t, out = mixed
-    with pytest.raises(ServiceNotReady, match="runs on Lambda .* no task to open a shell in"):
-        ops.exec_shell(make_target(t.session, service="reports"), outputs=out)
+    assert cli_run(t, monkeypatch, capsys, "stop", "--service", "reports")[0] == 0
+    assert concurrency(t, reports(out)) == 0
+    assert cli_run(t, monkeypatch, capsys, "start", "--service", "reports")[0] == 0
+    assert concurrency(t, reports(out)) is None
 
 
 # ---------------------------------------------------------------- stop and start
