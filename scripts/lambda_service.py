@@ -26,28 +26,25 @@ from scripts.outputs import ServiceOutputs
 STOPPED = 0  # reserved concurrency that throttles every invocation
 
 
-def reserved(lam, svc: ServiceOutputs) -> int | None:
-    """The function's reserved concurrency (None: none reserved, it draws on the account's unreserved pool)."""
+def _ask(call, svc: ServiceOutputs) -> dict:
+    """A Lambda call about the service's function; a function that is not there is one line."""
     try:
         with aws_errors():
-            answer = lam.get_function_concurrency(FunctionName=svc.function)
+            return call(FunctionName=svc.function)
     except AwsCallFailed as exc:
         if exc.aws_code == "ResourceNotFoundException":
             raise ServiceNotActive(f"function {svc.function} of service {svc.short} is not there: make deploy "
                                    "creates it again") from None
         raise
-    return answer.get("ReservedConcurrentExecutions")
+
+
+def reserved(lam, svc: ServiceOutputs) -> int | None:
+    """The function's reserved concurrency (None: none reserved, it draws on the account's unreserved pool)."""
+    return _ask(lam.get_function_concurrency, svc).get("ReservedConcurrentExecutions")
 
 
 def configuration(lam, svc: ServiceOutputs) -> dict:
-    try:
-        with aws_errors():
-            return lam.get_function_configuration(FunctionName=svc.function)
-    except AwsCallFailed as exc:
-        if exc.aws_code == "ResourceNotFoundException":
-            raise ServiceNotActive(f"function {svc.function} of service {svc.short} is not there: make deploy "
-                                   "creates it again") from None
-        raise
+    return _ask(lam.get_function_configuration, svc)
 
 
 def block_value(svc: ServiceOutputs) -> int | None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from scripts import alerts, lambda_service
 from scripts import outputs as stack_outputs
 from scripts.common import Target, aws_errors, log
-from scripts.errors import ServiceNotReady, ToolMissing
+from scripts.errors import ServiceNotActive, ServiceNotReady, ToolMissing
 from scripts.outputs import ParentOutputs
 
 
@@ -68,7 +68,10 @@ def status(t: Target, outputs: ParentOutputs | None = None) -> dict:
     lam = t.client("lambda") if any(s.on_lambda for s in selected) else None
     for svc in selected:
         if svc.on_lambda:
-            lines = lambda_service.status_lines(lam, svc)
+            try:
+                lines = lambda_service.status_lines(lam, svc)
+            except ServiceNotActive as exc:  # status goes on to the other services, as for a missing ECS one
+                lines = [f"service    {svc.function} ({svc.short}, {svc.path_prefix}): {exc}"]
             services[svc.key] = {"lines": lines}
             for line in [*lines, f"logs       {svc.log_group}"]:
                 log(line)

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 
 from scripts import __main__ as cli
-from scripts import alerts, common, deploy, destroy, lambda_service, ops, scale, smoke, stack_failures
+from scripts import alerts, common, deploy, destroy, ops, scale, smoke, stack_failures
 from scripts import outputs as stack_outputs
 from scripts.common import run_cli
-from scripts.errors import NotABlueprintStack, ServiceNotReady, UnknownAlarm
+from scripts.errors import NotABlueprintStack, ServiceNotActive, ServiceNotReady, UnknownAlarm
 from scripts.outputs import ParentOutputs
 from tests.ops.conftest import STACK, create_deployment, make_target, stubbed, use_clients
 
@@ -284,9 +284,12 @@ def test_a_functions_create_failed_gets_its_own_explanation(reason, says):
     assert says in stack_failures.hint(reason)
 
 
-def test_lambda_service_reads_are_one_line_when_the_function_is_gone(mixed):
+def test_a_function_that_is_gone_is_one_line_and_status_goes_on(mixed, capsys):
     t, out = mixed
     t.client("lambda").delete_function(FunctionName=reports(out).function)
-    from scripts.errors import ServiceNotActive
     with pytest.raises(ServiceNotActive, match="is not there: make deploy creates it again"):
-        lambda_service.status_lines(t.client("lambda"), reports(out))
+        scale.stop(make_target(t.session, service="reports"), delay=0)
+    ops.status(t, out)
+    text = capsys.readouterr().out
+    assert "(reports, /reports): function " in text and "is not there" in text
+    assert "service    api (notes, /api): desired 0" in text
