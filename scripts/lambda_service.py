@@ -19,6 +19,8 @@ stopped and skips the smoke tests.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from scripts.common import Target, aws_errors, log, wait
 from scripts.errors import AwsCallFailed, ServiceNotActive
 from scripts.outputs import ServiceOutputs
@@ -26,11 +28,13 @@ from scripts.outputs import ServiceOutputs
 STOPPED = 0  # reserved concurrency that throttles every invocation
 
 
-def _ask(call, svc: ServiceOutputs) -> dict:
-    """A Lambda call about the service's function; a function that is not there is one line."""
+@contextmanager
+def function_there(svc: ServiceOutputs):
+    """aws_errors(), and a function that is not there as one line. (Each call below is written out against a
+    client named `lam`: tests/docker/test_github_deploy.py reads them to hold the deploy role to them.)"""
     try:
         with aws_errors():
-            return call(FunctionName=svc.function)
+            yield
     except AwsCallFailed as exc:
         if exc.aws_code == "ResourceNotFoundException":
             raise ServiceNotActive(f"function {svc.function} of service {svc.short} is not there: make deploy "
@@ -40,11 +44,13 @@ def _ask(call, svc: ServiceOutputs) -> dict:
 
 def reserved(lam, svc: ServiceOutputs) -> int | None:
     """The function's reserved concurrency (None: none reserved, it draws on the account's unreserved pool)."""
-    return _ask(lam.get_function_concurrency, svc).get("ReservedConcurrentExecutions")
+    with function_there(svc):
+        return lam.get_function_concurrency(FunctionName=svc.function).get("ReservedConcurrentExecutions")
 
 
 def configuration(lam, svc: ServiceOutputs) -> dict:
-    return _ask(lam.get_function_configuration, svc)
+    with function_there(svc):
+        return lam.get_function_configuration(FunctionName=svc.function)
 
 
 def block_value(svc: ServiceOutputs) -> int | None:
@@ -115,6 +121,9 @@ def wait_ready(t: Target, services: list[ServiceOutputs], timeout: float, delay:
     function_updated_v2 waiters: a function whose image Lambda could not optimise or pull fails here, by name)."""
     lam = t.client("lambda")
     for svc in services:
-        for waiter in ("function_active_v2", "function_updated_v2"):
-            wait(waiter, lam, what=f"Lambda function {svc.function}", timeout=timeout, delay=delay,
-                 describe=lambda s=svc: configuration(lam, s).get("LastUpdateStatus") or "?", FunctionName=svc.function)
+        def state(s=svc):
+            return configuration(lam, s).get("LastUpdateStatus") or "?"
+        wait("function_active_v2", lam, what=f"Lambda function {svc.function}", timeout=timeout, delay=delay,
+             describe=state, FunctionName=svc.function)
+        wait("function_updated_v2", lam, what=f"Lambda function {svc.function}", timeout=timeout, delay=delay,
+             describe=state, FunctionName=svc.function)

@@ -66,9 +66,12 @@ def stopped_reasons(t: Target, outputs: ParentOutputs) -> list[str]:
 def clients(t: Target, services) -> tuple:
     """(ECS, autoscaling, Lambda) clients, each made once and only when a service needs it (else None)."""
     services = list(services)
-    fargate, on_lambda = any(not s.on_lambda for s in services), any(s.on_lambda for s in services)
-    return (t.client("ecs") if fargate else None, t.client("application-autoscaling") if fargate else None,
-            t.client("lambda") if on_lambda else None)
+    ecs = aas = lam = None
+    if any(not s.on_lambda for s in services):
+        ecs, aas = t.client("ecs"), t.client("application-autoscaling")
+    if any(s.on_lambda for s in services):
+        lam = t.client("lambda")
+    return ecs, aas, lam
 
 
 def stopped_reason(ecs, aas, cluster: str, svc: ServiceOutputs) -> str | None:
