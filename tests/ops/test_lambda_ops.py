@@ -293,3 +293,24 @@ def test_a_function_that_is_gone_is_one_line_and_status_goes_on(mixed, capsys):
     text = capsys.readouterr().out
     assert "(reports, /reports): function " in text and "is not there" in text
     assert "service    api (notes, /api): desired 0" in text
+
+
+def test_a_stack_whose_only_service_is_on_lambda_asks_ecs_nothing(aws, monkeypatch, capsys):
+    """status, stop, start, deploy's wait and its alarm warning, alert-test's default and destroy's hold: ECS
+    refuses DescribeServices with no service, and a Lambda service has none to ask about."""
+    out = create_deployment(aws, services=(), lambdas=("Reports",), alerts=True)
+    t = make_target(aws)
+    real = t.client
+
+    def client(service, region=None):
+        assert service not in ("ecs", "application-autoscaling"), f"asked {service}"
+        return real(service, region)
+    monkeypatch.setattr(t, "client", client)
+    ops.status(t, out)
+    scale.stop(t, delay=0)
+    assert scale.stopped_reasons(t, out) and concurrency(t, reports(out)) == 0
+    scale.start(t, delay=0)
+    deploy.wait_for_services(t, out, timeout=5, delay=0)
+    assert alerts.deploy_warnings(t, out) == []
+    destroy.hold_at_zero(t, out)
+    assert "Lambda function" in capsys.readouterr().out
