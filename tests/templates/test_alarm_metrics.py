@@ -44,22 +44,25 @@ def per_service(found: dict) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("variant", ["HttpApi-PublicSubnets-dev", "LoadBalancer-PublicSubnets-prod",
-                                     f"{TWO_SERVICES}-LoadBalancer"])
+                                     f"{TWO_SERVICES}-LoadBalancer", *(v for v in VARIANTS if "Lambda" in v)])
 def test_each_service_and_the_site_have_their_alarms_and_all_notify_the_topic(variant):
-    """Error rate and p99 latency for every service; below-minimum only where MinTasks >= 2 (with one task,
-    zero tasks publish nothing and missing data is not an alarm); 5xx for the site. Each notifies the topic
-    on ALARM and on OK, treats missing data as fine (a stopped service stays quiet) and has no fixed name
-    (two stacks coexist)."""
+    """Error rate and p99 latency for every service; below-minimum only where MinTasks >= 2 on Fargate (with
+    one task, zero tasks publish nothing and missing data is not an alarm; a function has no tasks); the
+    function's errors and throttles on Lambda; 5xx for the site. Each notifies the topic on ALARM and on OK,
+    treats missing data as fine (a stopped service stays quiet) and has no fixed name (two stacks coexist)."""
     parent, values = VARIANTS[variant]
     found = alarms(parent, values)
     stacks = per_service(found)
     services = {name: stack for name, stack in deployment(parent, values, "us-east-1", template).children.items()
                 if stack.body is template("service.yml")}
     assert len(services) == (2 if variant.startswith(TWO_SERVICES) else 1)
+    on_lambda = {name: stack.condition("UseLambda") for name, stack in services.items()}
     for name, stack in services.items():
-        several = int(stack.evaluator.params["MinTasks"]) >= 2
-        assert stacks[name] == {"ErrorRateAlarm", "LatencyAlarm"} | ({"BelowMinimumAlarm"} if several else set())
-    assert "BelowMinimumAlarm" in stacks["NotesService"] if values["Profile"] == "prod" else True
+        several = int(stack.evaluator.params["MinTasks"]) >= 2 and not on_lambda[name]
+        assert stacks[name] == {"ErrorRateAlarm", "LatencyAlarm"} | ({"BelowMinimumAlarm"} if several else set()) \
+            | ({"FunctionAlarm"} if on_lambda[name] else set())
+    assert "BelowMinimumAlarm" in stacks["NotesService"] if values["Profile"] == "prod" \
+        and not on_lambda["NotesService"] else True
     assert stacks["FrontendStack"] == {"SiteErrorAlarm"}  # the table's: tests/templates/notes/
     for name, properties in found.items():
         assert properties["AlarmActions"] == properties["OKActions"] == [{"Ref": "AlertTopicArn"}], name
