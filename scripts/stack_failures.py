@@ -61,6 +61,12 @@ HINTS = [
      "Lambda runs only a single-platform image manifest, and this image is an index (several platforms, or a "
      "build attestation): build it with --provenance=false for the service's one Architecture (the stack's own "
      "build does; an ImageUri given in PARAMS must be such a manifest), then run make deploy again"),
+    # A function's ImageUri with no tag or digest, or naming an image not pushed (aws-amplify/amplify-cli#13673,
+    # aws-samples/bedrock-access-gateway#205).
+    (re.compile(r"Source image .* (does not exist|is not valid)\. Provide a valid source image", re.I),
+     "the function's image is not in its repository (or its URI has no tag or digest): an ImageUri given in PARAMS "
+     "must name an image pushed to this account and region, repository@sha256:<digest>; without one the stack "
+     "builds it; then run make deploy again"),
     # Before the generic AccessDenied below: CloudFormation reports it with HandlerErrorCode AccessDenied
     # (aws-samples/bedrock-access-gateway#127; awsdocs/aws-lambda-developer-guide#286 on the repository policy).
     (re.compile(r"Lambda does not have permission to access the ECR image", re.I),

@@ -279,6 +279,8 @@ def test_status_names_the_function_an_alarm_watches(mixed):
     ("Resource handler returned message: \"Lambda does not have permission to access the ECR image. Check the ECR "
      "permissions. (Service: Lambda, Status Code: 403)\" (HandlerErrorCode: AccessDenied)",
      "its repository's policy must let lambda.amazonaws.com pull"),
+    ("Resource handler returned message: \"Source image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app does not "
+     "exist. Provide a valid source image. (Service: Lambda, Status Code: 400)\"", "repository@sha256:<digest>"),
 ])
 def test_a_functions_create_failed_gets_its_own_explanation(reason, says):
     assert says in stack_failures.hint(reason)
