@@ -13,9 +13,10 @@ invoked by nobody, so it costs nothing; through the HTTP API its routes answer A
 `{"message":"Internal Server Error"}` (not the app's JSON error) until `make start`
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
 
-A deploy leaves a stop in place, as on Fargate: CloudFormation changes ReservedConcurrentExecutions only when
-the template's value changes, so the next deploy of a stopped service deploys the new version, says it is
-stopped and skips the smoke tests.
+A deploy should leave a stop in place, as on Fargate: CloudFormation compares templates, not the live function,
+so it changes ReservedConcurrentExecutions only when the template's value changes, and the next deploy of a
+stopped service deploys the new version, says it is stopped and skips the smoke tests (only a deploy proves
+that the function's update handler does not reset it; docs/operate.md says what to do if it does).
 """
 from __future__ import annotations
 
