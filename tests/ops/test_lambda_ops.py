@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from scripts import __main__ as cli
-from scripts import alerts, common, deploy, destroy, ops, scale, smoke, stack_failures
+from scripts import alerts, common, deploy, destroy, lambda_service, ops, scale, smoke, stack_failures
 from scripts import outputs as stack_outputs
 from scripts.common import run_cli
 from scripts.errors import NotABlueprintStack, ServiceNotActive, ServiceNotReady, UnknownAlarm
@@ -316,3 +316,24 @@ def test_a_stack_whose_only_service_is_on_lambda_asks_ecs_nothing(aws, monkeypat
     assert alerts.deploy_warnings(t, out) == []
     destroy.hold_at_zero(t, out)
     assert "Lambda function" in capsys.readouterr().out
+
+
+def test_a_function_update_that_failed_fails_the_deploys_wait_and_status_says_why(mixed, monkeypatch):
+    """Lambda's LastUpdateStatus Failed (an image it could not pull or optimise): the deploy's wait ends in one
+    line naming the function, and status shows the reason (moto never fails an update: a Stubber answers)."""
+    from scripts.errors import WaitFailed
+    t, out = mixed
+    fn = reports(out).function
+    failed = {"FunctionName": fn, "State": "Active", "LastUpdateStatus": "Failed",
+              "LastUpdateStatusReason": "Lambda does not have permission to access the ECR image.",
+              "MemorySize": 512, "Timeout": 29, "Architectures": ["arm64"]}
+    lam, stub = stubbed("lambda")
+    stub.add_response("get_function", {"Configuration": failed}, {"FunctionName": fn})  # function_active_v2
+    stub.add_response("get_function", {"Configuration": failed}, {"FunctionName": fn})  # function_updated_v2
+    use_clients(monkeypatch, t, **{"lambda": lam})
+    with pytest.raises(WaitFailed, match=f"Lambda function {fn}: .*FunctionUpdatedV2"):
+        lambda_service.wait_ready(t, [reports(out)], timeout=5, delay=0)
+    stub.add_response("get_function_configuration", failed, {"FunctionName": fn})
+    stub.add_response("get_function_concurrency", {}, {"FunctionName": fn})
+    (line, _) = lambda_service.status_lines(lam, reports(out))
+    assert "state Active, last update Failed (Lambda does not have permission to access the ECR image.)" in line
