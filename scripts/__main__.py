@@ -295,7 +295,7 @@ def setup_alert_test(p):
     setup_services(p)
     p.add_argument("--alarm", default=_env("ALARM"), metavar="NAME",
                    help="the alarm to set off (ALARM=); default: the deployment alarm of SERVICE=, or of the "
-                        "first service")
+                        "first service (a service on Lambda has none: its ErrorRateAlarm)")
 
 
 def setup_logs(p):
