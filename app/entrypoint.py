@@ -29,6 +29,20 @@ FORWARDED = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signa
              signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
 
 
+def service_environment(environ) -> dict[str, str]:
+    """The server's environment: this one, plus each name of SERVICE_ENVIRONMENT_NAMES set to the value at the
+    same place in SERVICE_ENVIRONMENT_VALUES (comma-separated). service.yml passes a block's own environment
+    this way with Compute=Lambda, where a function's variables are a map whose names CloudFormation cannot
+    take from a parameter; on Fargate each is a variable of its own and these two are unset."""
+    out = dict(environ)
+    names = environ.get("SERVICE_ENVIRONMENT_NAMES", "").split(",")
+    values = environ.get("SERVICE_ENVIRONMENT_VALUES", "").split(",")
+    for i, name in enumerate(names):
+        if name:
+            out[name] = values[i] if i < len(values) else ""
+    return out
+
+
 def main(argv: list[str]) -> int:
     # The variable is api.config.Settings.drain_delay, which gunicorn.conf.py validates at boot (bounds,
     # and DRAIN_DELAY + GRACEFUL_TIMEOUT within stopTimeout). Read here with the standard library only:
@@ -64,7 +78,8 @@ def main(argv: list[str]) -> int:
     for sig in FORWARDED:
         signal.signal(sig, forward)
     signal.signal(signal.SIGTERM, term)
-    child = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", *argv], cwd=here)
+    child = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", *argv], cwd=here,
+                             env=service_environment(os.environ))
     while pending:
         forward(pending.pop(0), None)
     code = child.wait()

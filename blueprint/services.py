@@ -175,6 +175,8 @@ def block(name: str, prefix: str, priority: int, context: str, settings: dict | 
     profiled = {k: f"!FindInMap [Profile, !Ref Profile, {k}]"
                 for k in ("MinTasks", "MaxTasks", "OnDemandBase", "LogRetentionDays")}
     settings = dict(settings or {})
+    # Fargate or Lambda: the parent's Compute, as the sample's block passes it; a setting pins a literal.
+    compute = scalar(settings.pop("Compute")) if "Compute" in settings else COMPUTE
     for group in (own, sized, env):
         for k in list(group):
             if k in settings:
@@ -201,6 +203,7 @@ def block(name: str, prefix: str, priority: int, context: str, settings: dict | 
         "      Location: service.yml",
         "      Parameters:",
         *(f"        {k}: {scalar(v)}" for k, v in own.items()),
+        f"        Compute: {compute}  # Fargate or Lambda (the parent's parameter); a literal pins this service to one",
         f"        # Its image: the {context}= entry of {IMAGE_PARAMETER} when a pipeline gives one; else the stack builds "
         f"{source_key(name)}.",
         f"        ImageUri: {image_expression(context)}",
@@ -214,6 +217,9 @@ def block(name: str, prefix: str, priority: int, context: str, settings: dict | 
         *(f"        {line}" for line in WIRING),
     ]
     return "\n".join(lines) + "\n"
+
+
+COMPUTE = "!Ref Compute"
 
 
 # What every service's block passes from the environment's stacks (tests/templates/test_services.py holds

@@ -34,7 +34,17 @@ from functools import cache
 from pathlib import Path
 
 from checks.evaluate import Evaluator, nested_stacks
-from checks.render import CHILD_TEMPLATES, PARENT, ROOT, TWO_SERVICES, plain, renderings, template
+from checks.render import (
+    CHILD_TEMPLATES,
+    PARENT,
+    ROOT,
+    TWO_SERVICES,
+    TWO_SERVICES_LAMBDA,
+    parent_name,
+    plain,
+    renderings,
+    template,
+)
 
 # An existing CloudFront web ACL: what a user passes outside us-east-1 (the check needs no real one).
 GIVEN_WEB_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/given/00000000-0000-0000-0000-000000000000"
@@ -88,8 +98,8 @@ def lacking(docs: dict[str, dict], regions: list[str], directory: Path) -> dict[
 
 
 def linted_templates() -> dict[str, dict]:
-    """Both parents and every template they nest, by checks.render.template name."""
-    return {name: template(name) for name in (PARENT, TWO_SERVICES, *CHILD_TEMPLATES)}
+    """The parents and every template they nest, by checks.render.template name."""
+    return {name: template(name) for name in (PARENT, TWO_SERVICES, TWO_SERVICES_LAMBDA, *CHILD_TEMPLATES)}
 
 
 def pinned_zones(region: str) -> str:
@@ -130,8 +140,7 @@ def _options() -> tuple[tuple[str, str], ...]:
 
 @cache
 def _variants() -> tuple[tuple[tuple[str, str], dict[str, str]], ...]:
-    return tuple(((TWO_SERVICES if variant.startswith(TWO_SERVICES) else PARENT, variant), values)
-                 for variant, (_, values) in renderings().items())
+    return tuple(((parent_name(variant), variant), values) for variant, (_, values) in renderings().items())
 
 
 @dataclass

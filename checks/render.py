@@ -13,7 +13,9 @@ output) stays a `Ref` to the child's parameter, and counts as non-empty in the c
 Besides parent.yml, the *two-service parent* is rendered too: parent.yml with a second service
 whose block is generated from the first one's (two_service_parent), with the options a service's
 block can turn on (exec, schedules, a fixed count, its own environment and secrets), so more than
-one service, and every branch of service.yml, stays covered.
+one service, and every branch of service.yml, stays covered. Compute=Lambda is rendered for parent.yml
+(built and given images) and for the *two-service Lambda parent*, whose second block takes the options a
+function can (a reservation, its own environment) and none it refuses (schedules, ECS secrets).
 
     python -m checks.render --out build/rendered      # every variant below, and
                                                       # build/two-services/parent-two-services.yml
@@ -49,6 +51,7 @@ def _children() -> tuple[str, ...]:
 CHILD_TEMPLATES = _children()
 NO_VALUE = {"Ref": "AWS::NoValue"}
 TWO_SERVICES = "two-services"
+TWO_SERVICES_LAMBDA = "two-services-lambda"  # its variant's name too
 SECOND = "SecondService"  # the generated second service's logical id
 
 
@@ -101,6 +104,9 @@ def variants() -> dict[str, dict[str, str]]:
             **({"ExistingTableName": "notes-retained"} if ingress == "LoadBalancer" and "ExistingTableName" in
                load(ROOT / PARENT)["Parameters"] else {}),
         }
+    # Compute=Lambda (which needs Ingress=HttpApi): the stack's own builds, and given images with every option.
+    out["Lambda-PublicSubnets-dev"] = {**out["HttpApi-PublicSubnets-dev"], "Compute": "Lambda"}
+    out["Lambda-domains-options"] = {**out["HttpApi-domains-options"], "Compute": "Lambda"}
     return out
 
 
@@ -122,14 +128,24 @@ SECOND_BLOCK = {
 }
 
 
-def two_service_parent() -> dict:
+# The second service's block under Compute=Lambda: what a function takes (its own size, port, architecture,
+# environment and a reservation), none of what service.yml's Rules refuse there (schedules, ECS secrets).
+LAMBDA_SECOND_BLOCK = {
+    "ListenerRulePriority": 100,
+    "ContainerPort": 8080, "Architecture": "X86_64", "Memory": 1024, "ReservedConcurrency": "5",
+    "EnvironmentNames": "A,B,C", "EnvironmentValues": "1,two,3",
+}
+
+
+def two_service_parent(block: dict | None = None) -> dict:
     """parent.yml with a second service, added by the very generator `new-service` uses
     (blueprint/services.py's add_to_parent: the block's text, its DependsOn line, its output), with the
-    options of SECOND_BLOCK on."""
+    options of `block` (SECOND_BLOCK by default) on."""
     from blueprint.services import add_to_parent, decode
-    settings = {k: v for k, v in SECOND_BLOCK.items() if k != "ListenerRulePriority"}
+    block = block or SECOND_BLOCK
+    settings = {k: v for k, v in block.items() if k != "ListenerRulePriority"}
     text = add_to_parent((ROOT / PARENT).read_text(), SECOND_NAME, SECOND_PREFIX, SECOND_CONTEXT,
-                         SECOND_BLOCK["ListenerRulePriority"], settings)
+                         block["ListenerRulePriority"], settings)
     return decode(text)
 
 
@@ -152,7 +168,9 @@ def write_two_service_parent(directory: Path) -> Path:
 @cache
 def template(name: str) -> dict:
     """A template by file name, decoded once per process (renderings only read it); TWO_SERVICES is
-    parent.yml with its second-service example on."""
+    parent.yml with its second-service example on, TWO_SERVICES_LAMBDA with the Lambda one."""
+    if name == TWO_SERVICES_LAMBDA:
+        return two_service_parent(LAMBDA_SECOND_BLOCK)
     return two_service_parent() if name == TWO_SERVICES else load(ROOT / name)
 
 
@@ -373,13 +391,23 @@ def render_stack(stack: str, values: dict[str, str] | None = None, parent: dict 
 
 
 def renderings() -> dict[str, tuple[dict, dict[str, str]]]:
-    """{variant: (parent template, values)}: parent.yml for every variant, and the two-service
-    parent once per ingress (with the options on): one variant more, not a matrix."""
+    """{variant: (parent template, values)}: parent.yml for every variant, the two-service
+    parent once per ingress (with the options on), and the two-service Lambda parent once (Compute=Lambda,
+    images built): variants more, not a matrix."""
     out = {name: (template(PARENT), values) for name, values in variants().items()}
     two = template(TWO_SERVICES)
     for ingress in ("HttpApi", "LoadBalancer"):
         out[f"{TWO_SERVICES}-{ingress}"] = (two, variants()[f"{ingress}-domains-options"])
+    out[TWO_SERVICES_LAMBDA] = (template(TWO_SERVICES_LAMBDA), {**variants()["Lambda-PublicSubnets-dev"],
+                                                                "Profile": "prod"})
     return out
+
+
+def parent_name(variant: str) -> str:
+    """The template name (for template()) of the parent a renderings() variant renders."""
+    if variant == TWO_SERVICES_LAMBDA:
+        return TWO_SERVICES_LAMBDA
+    return TWO_SERVICES if variant.startswith(TWO_SERVICES) else PARENT
 
 
 def render_all(out_dir: Path) -> list[Path]:

@@ -3,6 +3,7 @@
     make cost                                   # dev's configuration, 1 M requests a month
     make cost ENV=prod REQUESTS=20000000
     make cost PARAMS="Ingress=LoadBalancer NetworkMode=PrivateSubnets" TASKS=2
+    make cost PARAMS="Compute=Lambda"           # the services as functions (docs/compute.md)
     python -m scripts cost --json ...        (also python -m scripts.cost)
 
 The configuration is parent.yml's parameter defaults, overridden by the
@@ -13,7 +14,10 @@ stacks' table ceilings. Prices come from
 scripts/prices.toml (one dated file, with sources); traffic assumptions too.
 Fixed costs (what you pay at zero traffic) and per-request costs are shown
 apart, then the same traffic on the other ingress and network mode, and the
-request volume at which switching ingress pays off. Then what a deploy that
+request volumes at which switching ingress pays off and at which Fargate becomes
+cheaper than Lambda (Compute: a service on Lambda bills requests and GB-seconds
+for an assumed duration, prices.toml [assumptions]; with Compute=Lambda the idle
+total is printed without the alarms, and the alarms apart). Then what a deploy that
 builds the images costs (`deploy` in --json): the stack builds them in
 CodeBuild, driven by custom resources, and keeps the last ones in its
 repositories; nothing of it runs at rest, so the monthly estimate (the idle total)
@@ -215,6 +219,24 @@ def settings(config: dict, region: str = "us-east-1", parent: dict | None = None
     overrides = {k: str(config[k]) for k in SERVICE_KEYS if k in config}
     per_service = {name: {**nested_parameters(parent, name, values), **overrides} for name in services(parent)}
     return env, per_service
+
+
+# Compute=Lambda (docs/compute.md). A service's Compute comes from its block (`Compute: !Ref Compute`, resolved
+# for the configuration, or a literal a fork writes); a block without one runs on Fargate (service.yml's default).
+FUNCTION_TIMEOUT = 29  # seconds: service.yml's Function, one under API Gateway's 30 s integration timeout
+LAMBDA_MEMORY = (128, 10240)  # MB Lambda accepts (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)
+
+
+def on_lambda(service: dict) -> bool:
+    """Whether a service's settings (settings()'s) run it as a function."""
+    return (service.get("Compute") or "Fargate") == "Lambda"
+
+
+def function_timeout() -> int:
+    """The function's Timeout in service.yml (what a request bills at most), FUNCTION_TIMEOUT before it has one."""
+    props = service_template()["Resources"].get("Function", {}).get("Properties", {})
+    timeout = props.get("Timeout", FUNCTION_TIMEOUT)
+    return int(timeout) if isinstance(timeout, (int, str)) and str(timeout).isdigit() else FUNCTION_TIMEOUT
 
 
 def has_tables(config: dict) -> bool:
@@ -431,6 +453,11 @@ def validate(config: dict, parent: dict | None = None, stack: str | None = None)
     check_lists(parent if parent is not None else parent_template(), boundary)
     sizes = fargate_sizes()
     for name, s in settings(config, parent=parent)[1].items():
+        if on_lambda(s):
+            low, high = LAMBDA_MEMORY
+            if not low <= int(s["Memory"]) <= high:
+                raise UsageError(f"{name}: Memory={s['Memory']} is not a Lambda function's memory ({low} to {high} MB)")
+            continue
         if s["Memory"] not in sizes.get(s["Cpu"], set()):
             raise UsageError(f"{name}: Cpu={s['Cpu']} with Memory={s['Memory']} is not a Fargate size "
                              f"(with {s['Cpu']}: {', '.join(sorted(sizes.get(s['Cpu'], []), key=int))})")
@@ -514,8 +541,11 @@ def tasks_needed(config: dict, requests: float, peak_to_average: float, hours: f
 
 # ----------------------------------------------------------------- the model
 def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: float | dict | None = None,
-             prices_path: Path = PRICES, longest_logs: bool = False, parent: dict | None = None) -> Estimate:
-    """`longest_logs`: price every request's log lines at the longest a client can cause (the ceiling).
+             prices_path: Path = PRICES, longest_logs: bool = False, parent: dict | None = None,
+             lambda_free: bool = True) -> Estimate:
+    """`longest_logs`: price every request's log lines at the longest a client can cause, and every function's
+    request at its timeout (the ceiling; Lambda's free tier not applied). `lambda_free`: apply Lambda's
+    always-free tier (per account: False prices an account whose other functions use it up).
     `tasks` is the total running, shared evenly by the services, or {service: tasks}; without it each of the
     parent's services runs its own MinTasks/DesiredCount, as its block says (`parent`: parent.yml, or another parent
     template such as the two-service one)."""
@@ -524,19 +554,26 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
     env, per_service = settings(config, region, parent)
     config = {**config, **env}
     count = len(per_service)
+    functions = {name: s for name, s in per_service.items() if on_lambda(s)}
+    fargate_count = count - len(functions)
     if count > 1 and tasks is None:
-        notes.append(f"{count} services, each running its MinTasks/DesiredCount")
+        notes.append(f"{count} services, each running its MinTasks/DesiredCount" if not functions else
+                     f"{count} services, each on Fargate running its MinTasks/DesiredCount, each function taking an "
+                     "equal share of the requests")
     running = {}
     for name, s in per_service.items():
+        if name in functions:  # no task: the function runs only while a request does
+            running[name] = 0.0
+            continue
         share = running_share(s) if tasks is None else 1.0
-        given = tasks.get(name, 0) if isinstance(tasks, dict) else None if tasks is None else tasks / count
+        given = tasks.get(name, 0) if isinstance(tasks, dict) else None if tasks is None else tasks / fargate_count
         running[name] = (running_tasks(s) if given is None else float(given)) * share
         if share < 1:
             notes.append(f"{name} StopSchedule/StartSchedule: tasks run {share:.0%} of the month")
     n = sum(running.values())
     est = Estimate(config, requests, n, region, price_date, notes=notes)
     for name, s in per_service.items():
-        need = tasks_needed(s, requests, a["peak_to_average"], hours, prices_path)
+        need = None if name in functions else tasks_needed(s, requests, a["peak_to_average"], hours, prices_path)
         if not need:
             continue
         needed, peak, per_task = need
@@ -555,6 +592,8 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
     # Fargate: vCPU and memory per hour, on-demand and Spot, by architecture, service by service.
     fargate, details = 0.0, []
     for name, s in per_service.items():
+        if name in functions:
+            continue
         vcpu, gb = int(s["Cpu"]) / 1024, int(s["Memory"]) / 1024
         arch = "arm" if s["Architecture"] == "ARM64" else "x86"
         on_demand, spot = capacity_split(running[name], int(s["OnDemandBase"]), int(s["OnDemandWeight"]),
@@ -565,7 +604,11 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
         details.append(f"{name if count > 1 else ''}{' ' if count > 1 else ''}{running[name]:.3g} x {vcpu:g} vCPU / "
                        f"{gb:g} GB {s['Architecture']}: {on_demand:.3g} on-demand (${per_task:.2f}), {spot:.3g} Spot "
                        f"(${per_spot:.2f})")
-    add(Line("Fargate tasks", fargate, detail="; ".join(details)))
+    if fargate_count:
+        add(Line("Fargate tasks", fargate, detail="; ".join(details)))
+    if functions:
+        add(lambda_line(functions, requests / count, p, a, worst=longest_logs, free=lambda_free and not longest_logs,
+                        month=hours * 3600))
     ipv4 = p["public_ipv4_hour"] * hours
     if public and n:
         add(Line("Public IPv4 (tasks)", n * ipv4, detail=f"{n:g} x ${ipv4:.2f}"))
@@ -576,12 +619,14 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
         add(Line("API Gateway requests", variable=first * p["apigw_http_per_million"]
                  + max(millions - 300, 0) * p["apigw_http_per_million_over_300m"],
                  detail=f"{millions:g} M x ${p['apigw_http_per_million']:.2f}"))
-        add(Line("Cloud Map", p["route53_zone_month"] + n * p["cloudmap_instance_month"],
-                 detail=f"private DNS zone ${p['route53_zone_month']:.2f} + {n:g} instances"))
+        if fargate_count:  # cluster.yml creates the namespace only for a service on Fargate
+            add(Line("Cloud Map", p["route53_zone_month"] + n * p["cloudmap_instance_month"],
+                     detail=f"private DNS zone ${p['route53_zone_month']:.2f} + {n:g} instances"))
     else:
         # The namespace stays with the ALB (cluster.yml: switching back must not recreate it); nothing registers.
-        add(Line("Cloud Map", p["route53_zone_month"],
-                 detail=f"private DNS zone ${p['route53_zone_month']:.2f}, kept for a switch back; no instances"))
+        if fargate_count:
+            add(Line("Cloud Map", p["route53_zone_month"],
+                     detail=f"private DNS zone ${p['route53_zone_month']:.2f}, kept for a switch back; no instances"))
         add(Line("ALB", p["alb_hour"] * hours, detail=f"{hours} h x ${p['alb_hour']}"))
         add(Line("Public IPv4 (ALB)", 2 * ipv4, detail="internet-facing, one per AZ"))
         per_second = requests * a["connections_per_request"] / (hours * 3600)
@@ -593,7 +638,8 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
     # Logs: the app's access log, plus the HTTP API's access log.
     app_line, stage_line = ((access_log_max_bytes(), a["apigw_log_bytes_max"]) if longest_logs
                             else (a["app_log_bytes_per_request"], a["apigw_log_bytes_per_request"]))
-    log_bytes = requests * (app_line + (stage_line if http_api else 0))
+    platform_line = a["lambda_platform_log_bytes_per_request"] * len(functions) / count  # START, END, REPORT
+    log_bytes = requests * (app_line + (stage_line if http_api else 0) + platform_line)
     log_gb = log_bytes / GIB
     retention = int(config["LogRetentionDays"])
     add(Line("CloudWatch Logs",
@@ -651,6 +697,41 @@ def estimate(config: dict, requests: float, region: str = "us-east-1", tasks: fl
     if zones:
         add(Line("Route 53 hosted zone", zones * p["route53_zone_month"], detail="your domain's zone"))
     return est
+
+
+def lambda_line(functions: dict[str, dict], invocations: float, p: dict, a: dict, worst: bool = False,
+                free: bool = True, month: float = 730 * 3600) -> Line:
+    """What the services on Lambda bill: requests, and GB-seconds at each one's Memory and Architecture. Each
+    function takes `invocations` a month. A request bills its duration (prices.toml's assumed mean; `worst`: the
+    function's timeout, every request), a cold start its INIT phase (the assumed init seconds on the assumed share
+    of requests; none in the worst case, where environments stay busy). `free`: Lambda's always-free 1 M requests
+    and 400,000 GB-s a month, which belong to the account and are shared by every function in it."""
+    seconds = function_timeout() if worst else a["lambda_duration_ms"] / 1000
+    cold = 0 if worst else a["lambda_cold_start_share"]
+    requests = invocations * len(functions)
+    gb_seconds, cost, sizes = 0.0, 0.0, []
+    for name, s in functions.items():
+        gb = int(s["Memory"]) / 1024
+        used = invocations * gb * (seconds + cold * a["lambda_init_seconds"])
+        reserved = str(s.get("ReservedConcurrency") or "")
+        if worst and reserved.isdigit():  # a reservation is also a maximum: that many requests at once, all month
+            used = min(used, int(reserved) * gb * month)
+        price = p["lambda_arm_gb_second" if s["Architecture"] == "ARM64" else "lambda_x86_gb_second"]
+        gb_seconds, cost = gb_seconds + used, cost + used * price
+        sizes.append(f"{s['Memory']} MB {s['Architecture']}")
+    billed_requests, billed_share = requests, 1.0
+    if free:
+        billed_requests = max(requests - p["lambda_free_requests"], 0)
+        billed_share = max(gb_seconds - p["lambda_free_gb_seconds"], 0) / gb_seconds if gb_seconds else 0.0
+    duration = (f"{seconds:g} s (the timeout) a request, the worst case" if worst else
+                f"{seconds * 1000:g} ms mean a request + {a['lambda_init_seconds']:g} s init on "
+                f"{cold:.0%} of requests (cold starts), assumed: prices.toml [assumptions]")
+    allowance = (f"; always-free {p['lambda_free_requests'] / 1e6:g} M requests and {p['lambda_free_gb_seconds']:,} "
+                 "GB-s a month applied (per account, shared by every function in it)" if free else
+                 "; no free tier counted")
+    return Line("Lambda", variable=billed_requests / 1e6 * p["lambda_per_million"] + cost * billed_share,
+                detail=f"{requests / 1e6:g} M requests x ${p['lambda_per_million']:.2f}/M + {gb_seconds:,.0f} GB-s "
+                       f"({', '.join(sizes)}; {duration}){allowance}")
 
 
 def built_services(config: dict, parent: dict) -> list[str]:
@@ -769,6 +850,20 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
              f"{requests / 1e6:g} M requests reach the API (each route has its own throttle)"]
     if has_tables(config) and not ttl_days:
         notes.append("items never expire (TtlDays 0), so storage grows by this line's GB every month")
+    functions = {name: s for name, s in per_service.items() if on_lambda(s)}
+    if functions:
+        each = requests / len(per_service)
+        sizes = " + ".join(f"{each / 1e6:g} M x {int(s['Memory']) / 1024:g} GB x {function_timeout()} s"
+                           for s in functions.values())
+        reserved = [f"{n} ReservedConcurrency={s['ReservedConcurrency']}" for n, s in functions.items()
+                    if str(s.get("ReservedConcurrency") or "").isdigit()]
+        notes.append(f"Lambda is bounded by the stage throttle, the function's Timeout and its Memory: every request "
+                     f"the routes accept billed at the {function_timeout()} s timeout ({sizes} GB-s) plus the requests"
+                     + (f"; capped by {', '.join(reserved)}" if reserved else
+                        "; no reserved concurrency (none by default: a new account's quota of 10 refuses any), so "
+                        "only the account's concurrency quota caps it lower, not counted here (ReservedConcurrency=10 "
+                        f"in a block would cap its function at ${money(10 * reservation_cap(functions, p, seconds))}: "
+                        "10 requests at once all month)"))
     if config["Ingress"] == "LoadBalancer":
         notes.append("Ingress=LoadBalancer has no stage throttle: this is the rate the HTTP API's routes would "
                      "accept, for comparison; an ALB takes whatever arrives (the WAF limits each IP, not the total)")
@@ -799,14 +894,17 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
 def alternatives(config: dict, requests: float, **kwargs) -> list[tuple[str, Estimate]]:
     out = []
     for ingress, network in itertools.product(("HttpApi", "LoadBalancer"), ("PublicSubnets", "PrivateSubnets")):
-        alt = {**config, "Ingress": ingress, "NetworkMode": network}
-        out.append((f"{ingress} + {network}", estimate(alt, requests, **kwargs)))
+        alt, label = {**config, "Ingress": ingress, "NetworkMode": network}, f"{ingress} + {network}"
+        if ingress == "LoadBalancer" and config.get("Compute") == "Lambda":  # parent.yml's Rule: Lambda needs HttpApi
+            alt["Compute"], label = "Fargate", label + " (Fargate)"
+        out.append((label, estimate(alt, requests, **kwargs)))
     return out
 
 
-def break_even(config: dict, items=None, limit: float = 5e9, **kwargs) -> float | None:
-    """Requests a month at which the other ingress costs the same (None: never below `limit`)."""
-    other = {**config, "Ingress": "LoadBalancer" if config["Ingress"] == "HttpApi" else "HttpApi"}
+def break_even(config: dict, items=None, limit: float = 5e9, switch: dict | None = None, **kwargs) -> float | None:
+    """Requests a month at which the other ingress (or the configuration changed by `switch`) costs the same
+    (None: never below `limit`)."""
+    other = {**config, **(switch or {"Ingress": "LoadBalancer" if config["Ingress"] == "HttpApi" else "HttpApi"})}
 
     def diff(r):
         a, b = estimate(config, r, **kwargs), estimate(other, r, **kwargs)
@@ -814,13 +912,78 @@ def break_even(config: dict, items=None, limit: float = 5e9, **kwargs) -> float 
     low, high = 0.0, limit
     if math.copysign(1, diff(low)) == math.copysign(1, diff(high)):
         return None
-    for _ in range(100):
+    while high - low > 1:  # to the request: ~33 halvings of 5,000 M
         mid = (low + high) / 2
         if math.copysign(1, diff(mid)) == math.copysign(1, diff(low)):
             low = mid
         else:
             high = mid
     return (low + high) / 2
+
+
+def reservation_cap(functions: dict[str, dict], p: dict, month: float) -> float:
+    """What one concurrent execution of the largest function bills in a month, running without pause."""
+    def price(s):
+        return p["lambda_arm_gb_second" if s["Architecture"] == "ARM64" else "lambda_x86_gb_second"]
+    return max(int(s["Memory"]) / 1024 * month * price(s) for s in functions.values())
+
+
+def compute_switch(config: dict) -> dict | None:
+    """The parameters that move the blocks of `!Ref Compute` to the other compute (Lambda needs HttpApi), or
+    None for a parent without the Compute parameter."""
+    if "Compute" not in config:
+        return None
+    return {"Compute": "Fargate"} if config["Compute"] == "Lambda" else {"Compute": "Lambda", "Ingress": "HttpApi"}
+
+
+@dataclass
+class ComputeBreakEven:
+    """The monthly requests above which Fargate is the cheaper choice: both models priced whole for the same
+    traffic (the Fargate side at its blocks' MinTasks), Lambda at the assumed mean duration and cold starts
+    (prices.toml), with Lambda's free tier and without it (an account whose other functions use it up)."""
+    switch: dict
+    requests: float | None
+    without_free: float | None
+    duration_ms: float
+
+
+def compute_break_even(config: dict, **kwargs) -> ComputeBreakEven | None:
+    switch = compute_switch(config)
+    if switch is None:
+        return None
+    a = load_prices(kwargs.get("region", "us-east-1"), kwargs.get("prices_path", PRICES))[1]
+    return ComputeBreakEven(switch, break_even(config, switch=switch, **kwargs),
+                            break_even(config, switch=switch, lambda_free=False, **kwargs), a["lambda_duration_ms"])
+
+
+def compute_text(even: ComputeBreakEven) -> str:
+    """One line: where Fargate becomes the cheaper choice, and what it assumes."""
+    to = even.switch["Compute"]
+    where = "above" if to == "Fargate" else "below"
+    found = (f"Switching to Compute={to} pays off {where} {even.requests / 1e6:.1f} M requests/month"
+             if even.requests else f"Switching to Compute={to} pays off at no volume below 5,000 M requests/month")
+    without = f"{even.without_free / 1e6:.1f} M" if even.without_free else "none"
+    return (f"{found} (all costs, the same traffic: Fargate is the cheaper choice above it; Lambda at each block's "
+            f"Memory, {even.duration_ms:g} ms mean a request and cold starts as prices.toml [assumptions] says, its "
+            f"free tier applied: {without} without it; Fargate at its blocks' MinTasks)")
+
+
+def idle(config: dict, deploy: DeployCost, **kwargs) -> dict:
+    """What the configuration costs a month with no request, the alarms apart: every line of the estimate at 0
+    requests and the images the repositories keep (ECR, at most)."""
+    est = estimate(config, 0, **kwargs)
+    alarms_total = sum(line.total for line in est.lines if line.item == "CloudWatch alarms")
+    parts = {line.item: line.total for line in est.lines if line.item != "CloudWatch alarms" and line.total}
+    parts[deploy.storage.item] = deploy.storage.fixed
+    metrics = sum(a.metrics for a in alarms(est.config, est.region, kwargs.get("parent")))
+    return {"withoutAlarms": sum(parts.values()), "parts": parts, "alarms": alarms_total, "alarmMetrics": metrics}
+
+
+def idle_text(i: dict, free_metrics: int) -> str:
+    parts = ", ".join(f"{item} ${money(value)}" for item, value in i["parts"].items())
+    return (f"Idle (no requests): ${money(i['withoutAlarms'])} a month without the alarms ({parts}); the alarms add "
+            f"${money(i['alarms'])} ({i['alarmMetrics']} alarm metrics; an account's first {free_metrics} alarm metrics "
+            "a month are free, not subtracted)")
 
 
 # ----------------------------------------------------------------- output
@@ -839,7 +1002,7 @@ def deploy_table(d: DeployCost) -> list[str]:
 
 
 def table(est: Estimate, alts, even: float | None, even_ingress: float | None,
-          deploy: DeployCost | None = None) -> str:
+          deploy: DeployCost | None = None, compute: ComputeBreakEven | None = None, idle_cost: dict | None = None) -> str:
     c = est.config
     lines = [f"Monthly estimate, {est.region}, prices of {est.price_date} (730 h; USD)",
              f"Profile={c['Profile']} Ingress={c['Ingress']} NetworkMode={c['NetworkMode']} tasks={est.tasks:g} "
@@ -849,11 +1012,20 @@ def table(est: Estimate, alts, even: float | None, even_ingress: float | None,
         lines.append(f"{line.item:<24}{money(line.fixed):>10}{money(line.variable):>13}  {line.detail}")
     lines += ["-" * 96, f"{'total':<24}{money(est.fixed):>10}{money(est.variable):>13}  = {money(est.total)} a month"]
     lines += deploy_table(deploy) if deploy else []
+    if idle_cost is not None:
+        p = load_prices(est.region)[0]
+        lines += ["", idle_text(idle_cost, p["cloudwatch_free_alarm_metrics"])]
     lines += ["", "Same traffic, other choices:"]
+    width = max([32] + [len(label) + 1 for label, _ in alts])
     for label, alt in alts:
-        lines.append(f"  {label:<32}{money(alt.total):>10}  (fixed {money(alt.fixed)})")
+        lines.append(f"  {label:<{width}}{money(alt.total):>10}  (fixed {money(alt.fixed)})")
     other = "LoadBalancer" if c["Ingress"] == "HttpApi" else "HttpApi"
-    for text, value in (("all costs", even), ("ingress prices alone", even_ingress)):
+    if compute:
+        lines.append(compute_text(compute))
+    if c.get("Compute") == "Lambda":  # parent.yml's Rule: an ALB with Lambda is refused
+        lines.append("Ingress=LoadBalancer needs Compute=Fargate (the ALB alone costs more than the task Lambda "
+                     "replaces, and caps a function's bodies at 1 MB): the lines above price it so")
+    for text, value in (() if c.get("Compute") == "Lambda" else (("all costs", even), ("ingress prices alone", even_ingress))):
         lines.append(f"Switching to Ingress={other} pays off " + (
             f"{'above' if c['Ingress'] == 'HttpApi' else 'below'} {value / 1e6:.1f} M requests/month ({text})"
             if value else f"at no volume below 5,000 M requests/month ({text})"))
@@ -897,8 +1069,15 @@ def deploy_json(d: DeployCost) -> dict:
 
 
 def as_json(est: Estimate, alts, even, even_ingress, top: Ceiling | None = None,
-            deploy: DeployCost | None = None) -> dict:
+            deploy: DeployCost | None = None, compute: ComputeBreakEven | None = None,
+            idle_cost: dict | None = None) -> dict:
     return {"ceiling": ceiling_json(top) if top else None,
+            "computeBreakEven": {"switch": compute.switch, "requests": compute.requests,
+                                 "requestsWithoutFreeTier": compute.without_free, "durationMs": compute.duration_ms}
+            if compute else None,
+            "idle": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in idle_cost.items()
+                     if k != "parts"} | {"parts": {k: round(v, 4) for k, v in idle_cost["parts"].items()}}
+            if idle_cost else None,
             "deploy": deploy_json(deploy) if deploy else None, "region": est.region, "priceDate": est.price_date,
             "configuration": est.config,
             "requestsPerMonth": est.requests, "tasks": est.tasks,
@@ -929,8 +1108,13 @@ def readme_section() -> str:
     row("Default, scaled to zero (`make stop`)", base, 0, tasks=0)
     prod = configuration("prod", "")
     row("Profile=prod: 2 tasks, first on demand, a year of logs, the WAF rate rule", prod, 1e6)
+    functions = configuration(None, "Compute=Lambda")
+    for requests in (0, 1e6, 10e6, 100e6):
+        row("`Compute=Lambda`: the same image as a 512 MB ARM64 function", functions, requests)
     even, even_ingress = break_even(base), break_even(base, INGRESS_LINES)
-    p, _, price_date, _ = load_prices("us-east-1")
+    compute = compute_break_even(base)
+    idle_cost = idle(functions, deploy_cost(functions))
+    p, a, price_date, _ = load_prices("us-east-1")
     return "\n".join([
         f"Generated by `python -m scripts cost --readme` from `scripts/prices.toml` (us-east-1 list prices of "
         f"{price_date}; 730 h a month; GB = GiB; always-free allowances of CloudFront and CloudWatch Logs "
@@ -946,6 +1130,21 @@ def readme_section() -> str:
         "access log adds CloudWatch Logs ingestion).",
         "- At high volume the per-request parts dominate: API Gateway, CloudFront beyond its free 10 M "
         "requests, CloudWatch Logs beyond 5 GB, and DynamoDB. Run `make cost REQUESTS=...` for yours.",
+        f"- **`Compute=Lambda` idles at ${money(idle_cost['withoutAlarms'])} a month without the alarms**: the origin "
+        f"secret ${money(idle_cost['parts']['Secrets Manager'])} and the images kept in ECR "
+        f"${money(idle_cost['parts']['ECR (images kept)'])} at most; no task, no public IPv4, no Cloud Map zone. The "
+        f"alarms add ${money(idle_cost['alarms'])} ({idle_cost['alarmMetrics']} alarm metrics at list price; an "
+        f"account's first {p['cloudwatch_free_alarm_metrics']} alarm metrics a month are free, not subtracted). A "
+        f"request bills ${p['lambda_per_million']:.2f} per million and GB-seconds at the block's `Memory` "
+        f"(ARM64 ${p['lambda_arm_gb_second']:.10f}, X86_64 ${p['lambda_x86_gb_second']:.10f} per GB-s) for an assumed "
+        f"{a['lambda_duration_ms']:g} ms mean, plus {a['lambda_init_seconds']:g} s of billed init on "
+        f"{a['lambda_cold_start_share']:.0%} of requests (cold starts), after Lambda's always-free "
+        f"{p['lambda_free_requests'] / 1e6:g} M requests and {p['lambda_free_gb_seconds']:,} GB-s a month (per "
+        "account, shared by all its functions).",
+        f"- **Fargate becomes the cheaper choice above {compute.requests / 1e6:.1f} M requests/month** (both models "
+        f"whole, the same traffic; {compute.without_free / 1e6:.1f} M in an account whose other functions use up "
+        "Lambda's free tier); below it `Compute=Lambda` costs less. The figure moves with the assumed duration: "
+        "`make cost` prints yours, docs/compute.md compares the rest.",
         deploy_bullet(deploy_cost(base)),
         "",
         *ceiling_rows(),
@@ -968,26 +1167,32 @@ def deploy_bullet(d: DeployCost) -> str:
 def ceiling_rows() -> list[str]:
     """docs/cost.md's ceiling table: dev and prod as samconfig.toml configures them, item by item."""
     tops = {env: ceiling(configuration(env, "")) for env in ("dev", "prod")}
+    tops["lambda"] = ceiling(configuration("dev", "Compute=Lambda"))
     items = list(dict.fromkeys(line.item for top in tops.values() for line in top.estimate.lines))
 
     def cell(top, item):
         found = [line.total for line in top.estimate.lines if line.item == item]
         return money(found[0]) if found else "-"
-    dev, prod = tops["dev"], tops["prod"]
+
+    def row(label, value):
+        return f"| {label} | " + " | ".join(value(top) for top in tops.values()) + " |"
     return [
         "**The ceiling**: the most a month can cost with every throttle saturated (the HTTP API stage at "
         "the profile's `ApiRateLimit` on each of its routes all month, two routes per service, each with its own "
         "throttle; the sample's table at its ceilings (notes-data.yml), each service's `MaxTasks` running, "
-        "and the logs and CloudFront that traffic makes). `make cost` prints it for your configuration.",
+        "and the logs and CloudFront that traffic makes). `make cost` prints it for your configuration. With "
+        f"`Compute=Lambda` every request the routes accept is billed at the function's {function_timeout()} s timeout "
+        "and its `Memory`, the worst case: bounded by the throttle, the timeout and the memory, and far above "
+        "Fargate's, whose tasks bill by the hour whatever they serve (docs/compute.md says how a reservation "
+        "caps it).",
         "",
-        "| item | dev | prod |",
-        "|---|---:|---:|",
-        f"| requests/s the stage accepts (`ApiRateLimit` x routes) | {dev.rate:g} x {dev.routes} | "
-        f"{prod.rate:g} x {prod.routes} |",
-        *[f"| {item} | {cell(dev, item)} | {cell(prod, item)} |" for item in items],
-        f"| **ceiling** | **{money(dev.total)}** | **{money(prod.total)}** |",
-        f"| with the WAF rate rule | {money(dev.with_waf)} | {money(prod.with_waf)} |",
-        f"| without it | {money(dev.without_waf)} | {money(prod.without_waf)} |",
+        "| item | dev | prod | dev, `Compute=Lambda` |",
+        "|---|---:|---:|---:|",
+        row("requests/s the stage accepts (`ApiRateLimit` x routes)", lambda top: f"{top.rate:g} x {top.routes}"),
+        *[row(item, lambda top, item=item: cell(top, item)) for item in items],
+        row("**ceiling**", lambda top: f"**{money(top.total)}**"),
+        row("with the WAF rate rule", lambda top: money(top.with_waf)),
+        row("without it", lambda top: money(top.without_waf)),
     ]
 
 
@@ -1100,14 +1305,19 @@ def run(args: argparse.Namespace) -> int:
     kwargs = {"region": region, "tasks": args.tasks}
     est = estimate(config, args.requests, **kwargs)
     alts = alternatives(config, args.requests, **kwargs)
-    even = break_even(config, region=region, tasks=args.tasks)
-    even_ingress = break_even(config, INGRESS_LINES, region=region, tasks=args.tasks)
+    lambda_mode = config.get("Compute") == "Lambda"  # no ingress to switch to: an ALB needs Fargate
+    even = None if lambda_mode else break_even(config, region=region, tasks=args.tasks)
+    even_ingress = None if lambda_mode else break_even(config, INGRESS_LINES, region=region, tasks=args.tasks)
+    compute = compute_break_even(config, region=region, tasks=args.tasks)
     top = ceiling(config, region=region)
     deploy = deploy_cost(config, region=region)
+    functions = any(on_lambda(s) for s in settings(config, region)[1].values())
+    idle_cost = idle(config, deploy, region=region, tasks=args.tasks)
     if args.json:
-        print(json.dumps(as_json(est, alts, even, even_ingress, top, deploy), indent=2))
+        print(json.dumps(as_json(est, alts, even, even_ingress, top, deploy, compute, idle_cost), indent=2))
     else:
-        print(table(est, alts, even, even_ingress, deploy) + "\n\n" + ceiling_table(top))
+        print(table(est, alts, even, even_ingress, deploy, compute, idle_cost if functions else None) + "\n\n"
+              + ceiling_table(top))
     return 0
 
 

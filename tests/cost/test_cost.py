@@ -163,7 +163,7 @@ def test_spot_split_follows_the_capacity_provider_strategy():
 
 # parent.yml's parameters (what `make cost PARAMS=...` can change), and what each costs.
 COST_PARAMETERS = {"Ingress": "LoadBalancer", "NetworkMode": "PrivateSubnets", "Profile": "prod",
-                   "CloudFrontPlan": "Free"}
+                   "CloudFrontPlan": "Free", "Compute": "Lambda"}
 NO_COST = {"ImageUri", "AvailabilityZoneIds", "DomainName", "CertificateArn", "ApiDomainName", "ApiCertificateArn",
            "AlertEmail",  # the first two budgets are free; SNS mails its first 1,000 a month free
            "WebAclArn",  # billed where that web ACL lives

@@ -40,6 +40,11 @@ def test_the_prefix_list_lookup_makes_exactly_this_call():
     assert module_actions(FUNCTIONS / "prefix_list.py") == {"ec2:DescribeManagedPrefixLists"}
 
 
+def test_the_namespace_guard_makes_exactly_this_call():
+    """cluster.yml's NamespaceGuardRole grants it (tests/templates/test_build.py compares them)."""
+    assert module_actions(FUNCTIONS / "namespace_guard.py") == {"servicediscovery:ListServices"}
+
+
 def test_answering_cloudformation_needs_no_permission():
     """The response goes to a presigned URL: no AWS call, no grant."""
     assert module_actions(FUNCTIONS / "custom_resource.py") == set()

@@ -275,8 +275,7 @@ def test_the_function_alarm_watches_its_functions_errors_and_throttles_filled():
     resources = template("service.yml")["Resources"]
     assert resources["FunctionAlarm"]["Condition"] == "UseLambda"
     conditions = template("service.yml")["Conditions"]
-    assert resources["BelowMinimumAlarm"]["Condition"] == "SeveralTasksOnFargate"
-    assert {"Condition": "UseFargate"} in conditions["SeveralTasksOnFargate"]["Fn::And"]
+    assert {"Condition": "UseFargate"} in conditions[resources["BelowMinimumAlarm"]["Condition"]]["Fn::And"]
 
 
 LAMBDA_MUTATIONS = {

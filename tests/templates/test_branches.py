@@ -15,7 +15,7 @@ import pytest
 from checks.all_branches import check_deployment, every_intrinsic
 from checks.evaluate import Evaluator, fargate_regions
 from checks.regions import region_rules
-from checks.render import TWO_SERVICES, WIRED, load, template, variants
+from checks.render import TWO_SERVICES, TWO_SERVICES_LAMBDA, WIRED, load, template, variants
 
 FIXTURES = Path(__file__).parent / "fixtures" / "branches"
 REGIONS = fargate_regions()
@@ -67,7 +67,9 @@ def test_the_az_choice_before_the_fix_is_caught_both_ways():
 
 
 VARIANTS = {**{("parent.yml", v): values for v, values in variants().items()},
-            **{(TWO_SERVICES, v): variants()[v] for v in ("HttpApi-domains-options", "LoadBalancer-domains-options")}}
+            **{(TWO_SERVICES, v): variants()[v] for v in ("HttpApi-domains-options", "LoadBalancer-domains-options")},
+            # the second service's Lambda block (checks/render.py), every service a function
+            (TWO_SERVICES_LAMBDA, "Lambda-domains-options"): variants()["Lambda-domains-options"]}
 
 
 @pytest.mark.parametrize("parent,variant", sorted(VARIANTS))

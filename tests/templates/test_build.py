@@ -236,11 +236,14 @@ RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 
 def functions_of(doc: dict) -> list[tuple[str, dict, list[dict]]]:
-    """(name, properties, its role's policies) of each function with code in the repository and a role of its template."""
+    """(name, properties, its role's policies) of each function with code in the repository and a role of its
+    template. Not an image function (service.yml's Compute=Lambda): it runs the service's image, whose code's
+    grants are the block's PolicyArns, as on Fargate."""
     out = []
     for name, resource in doc.get("Resources", {}).items():
         props = resource.get("Properties") or {}
-        if resource["Type"] in ("AWS::Lambda::Function", "AWS::Serverless::Function"):
+        if resource["Type"] in ("AWS::Lambda::Function", "AWS::Serverless::Function") \
+                and props.get("PackageType") != "Image":
             role = props.get("Role", {}).get("Fn::GetAtt", [None])[0]
             out.append((name, props, role_policies(doc, role) if role else []))
     return out

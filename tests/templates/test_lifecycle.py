@@ -8,7 +8,7 @@ import pytest
 
 from checks.cfnlint.project_rules import LISTENER_TYPES, dependencies, forwards_to
 from checks.evaluate import broken_rules
-from checks.render import SECOND, TWO_SERVICES, WIRED, template, variants
+from checks.render import SECOND, TWO_SERVICES, TWO_SERVICES_LAMBDA, WIRED, template, variants
 from tests.templates.conftest import CHILDREN, all_renderings, container, service, stack, task_definition
 
 PARENT = template("parent.yml")
@@ -80,6 +80,7 @@ GOOD = {
     "prod": {"Profile": "prod"},
     "free plan in us-east-1": {"CloudFrontPlan": "Free"},
     "adopted table": {"ExistingTableName": "notes-retained"},
+    "lambda": {"Compute": "Lambda"},
 }
 BAD = {
     "ApiCertificateNeedsDomain": {"Ingress": "LoadBalancer", "ApiCertificateArn": CERT},
@@ -89,17 +90,46 @@ BAD = {
     "HttpApiNeedsVpcLinks": {"region": "af-south-1", "AvailabilityZoneIds": "afs1-az1,afs1-az2"},
     "FreePlanNeedsWebAcl": {"region": "eu-west-1", "CloudFrontPlan": "Free"},
     "DeploysInThisRegion": {"region": "us-gov-west-1"},
+    # What `sam deploy --guided` answers for Compute=Lambda with the ALB: the reason, before anything changes.
+    "LambdaNeedsHttpApi": {"Compute": "Lambda", "Ingress": "LoadBalancer"},
 }
 # service.yml's own Rules: a service's size and capacity are code in its block, checked by CloudFormation
 # when that nested stack's change set is made (and by `make test` and `make preflight` before).
 SERVICE_GOOD = {"bigger task": {"Cpu": "1024", "Memory": "4096"},
                 "schedule": {"StopSchedule": "cron(0 19 ? * MON-FRI *)", "StartSchedule": "cron(0 7 ? * MON-FRI *)"},
-                "on demand only": {"SpotWeight": "0", "OnDemandWeight": "1"}}
+                "on demand only": {"SpotWeight": "0", "OnDemandWeight": "1"},
+                # A function's memory is no Fargate pair, and its reservation any number.
+                "lambda": {"Compute": "Lambda", "Ingress": "HttpApi", "Cpu": "256", "Memory": "4096",
+                           "ReservedConcurrency": "5", "ContainerPort": "8080"},
+                "fargate with its namespace": {"Ingress": "HttpApi", "NamespaceId": "ns-0123456789abcdef"},
+                "fargate behind the alb needs none": {"Ingress": "LoadBalancer", "NamespaceId": ""}}
 SERVICE_BAD = {
     "ValidFargateSize": {"Cpu": "256", "Memory": "4096"},
     "ScheduleNeedsBothEnds": {"StopSchedule": "cron(0 19 ? * MON-FRI *)"},
     "SomeCapacity": {"SpotWeight": "0", "OnDemandWeight": "0"},
+    # A block that hard-codes Lambda under Ingress=LoadBalancer.
+    "LambdaNeedsHttpApi": {"Compute": "Lambda", "Ingress": "LoadBalancer"},
+    "LambdaFitsTheFunction": {"Compute": "Lambda", "Ingress": "HttpApi", "ContainerPort": "9001"},
+    # A block that hard-codes Fargate under the parent's Compute=Lambda (no namespace made).
+    "FargateNeedsTheNamespace": {"Ingress": "HttpApi", "NamespaceId": ""},
 }
+# Each other assertion of LambdaFitsTheFunction, alone (the rule's name is what CloudFormation reports first;
+# the assertion's description is the reason).
+LAMBDA_BAD = {
+    "a schedule": {"StopSchedule": "cron(0 19 ? * MON-FRI *)", "StartSchedule": "cron(0 7 ? * MON-FRI *)"},
+    "the Lambda Insights port": {"ContainerPort": "3000"},
+    "more memory than a function has": {"Cpu": "4096", "Memory": "16384"},
+    "ECS secrets": {"SecretNames": "API_KEY", "SecretArns": "arn:aws:ssm:us-east-1:123456789012:parameter/k"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAMBDA_BAD))
+def test_a_lambda_block_is_refused_what_a_function_cannot_do(case):
+    broken = broken_rules(template("service.yml"), {"Compute": "Lambda", "Ingress": "HttpApi", **LAMBDA_BAD[case]})
+    assert [r.split(":")[0] for r in broken] == ["LambdaFitsTheFunction"], broken
+    # The same block on Fargate is no Lambda rule's business.
+    assert not [r for r in broken_rules(template("service.yml"), {"Ingress": "HttpApi", "NamespaceId": "ns-1",
+                                                                   **LAMBDA_BAD[case]}) if "Lambda" in r]
 
 
 @pytest.mark.parametrize("case", sorted(SERVICE_GOOD))
@@ -116,9 +146,11 @@ def test_every_service_rule_has_a_bad_case_and_every_block_passes_them():
     from checks.evaluate import Evaluator
     from checks.render import nested_parameters as passed_values
     assert set(SERVICE_BAD) == set(template("service.yml")["Rules"])
-    for parent in (PARENT, template(TWO_SERVICES)):
+    for parent, compute in ((PARENT, "Fargate"), (PARENT, "Lambda"), (template(TWO_SERVICES), "Fargate"),
+                            (template(TWO_SERVICES_LAMBDA), "Lambda")):
         for profile in ("dev", "prod"):
-            for name, location, given in passed_values(Evaluator(parent, {"Profile": profile}, "us-east-1")):
+            values = {"Profile": profile, "Compute": compute}
+            for name, location, given in passed_values(Evaluator(parent, values, "us-east-1")):
                 if location == "service.yml":
                     known = {k: v for k, v in given.items() if isinstance(v, str)}
                     assert broken_rules(template("service.yml"), known) == [], (name, profile)
@@ -169,7 +201,7 @@ def test_ecs_exec_gets_writable_paths_under_a_read_only_root(enabled):
         assert set(volume) == {"Name"}, "bind mounts only (task-local, no host path, no EFS)"
 
 
-@pytest.mark.parametrize("variant", sorted(RENDERS))
+@pytest.mark.parametrize("variant", sorted(v for v, resources in RENDERS.items() if "TaskDefinition" in resources))
 def test_every_mount_has_its_volume_and_every_volume_is_mounted(variant):
     props = task_definition(RENDERS[variant])
     declared = [v["Name"] for v in props["Volumes"]]

@@ -51,7 +51,8 @@ def test_the_roles_exist_where_expected():
     """The general check above is not vacuous: the shared execution role, each service's task role, and the
     execution role of a service with secrets of its own."""
     assert set(roles(template("cluster.yml"))) == {"TaskExecutionRole"}
-    assert set(roles(template("service.yml"))) == {"TaskRole", "ExecutionRole"}
+    # and with Compute=Lambda, the function's role
+    assert set(roles(template("service.yml"))) == {"TaskRole", "ExecutionRole", "FunctionRole"}
 
 
 @pytest.mark.parametrize("parent_name", [PARENT, TWO_SERVICES])

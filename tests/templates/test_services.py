@@ -12,7 +12,7 @@ import pytest
 from blueprint.services import image_value
 from blueprint.templates import service_resources
 from checks.render import PARENT as PARENT_FILE
-from checks.render import ROOT, SECOND, TWO_SERVICES, parents, template
+from checks.render import ROOT, SECOND, TWO_SERVICES, TWO_SERVICES_LAMBDA, parents, template
 from tests.templates.conftest import container, environment, service, stack
 
 PARENT = template("parent.yml")
@@ -20,7 +20,7 @@ SHARED_OUTPUTS = {"FrontendUrl", "ApiUrl", "BucketName", "DistributionId", "Clus
                   "Profile"}  # TableName: the sample's (tests/templates/notes/)
 GONE = {"ServiceName", "ContainerName", "LogGroupName", "ScalableTargetId"}
 DESCRIPTOR_KEYS = {"name", "container", "logGroup", "scalableTarget", "pathPrefix", "healthCheckPath", "architecture",
-                   "version"}
+                   "version", "compute", "function", "reservedConcurrency"}
 BOTH_PARENTS = pytest.mark.parametrize("parent", list(parents().values()), ids=["parent", "two-services"])
 
 
@@ -119,9 +119,30 @@ def test_the_descriptor_is_one_json_object_with_the_contracts_fields():
     text, variables = value
     sample = re.sub(r"\$\{[^}]+\}", "x", text)
     assert set(json.loads(sample)) == DESCRIPTOR_KEYS
-    assert "${Service.Name}" in text and "service/${ClusterName}/${Service.Name}" in text
-    assert variables == {"Container": {"Fn::FindInMap": ["App", "Container", "Name"]},
-                         "Version": {"Fn::If": ["BuildsImage", {"Fn::GetAtt": ["Image", "Version"]}, ""]}}
+    assert variables == {
+        "Kind": {"Fn::If": ["UseLambda", "lambda", "fargate"]},
+        "Name": {"Fn::If": ["UseLambda", {"Ref": "Function"}, {"Fn::GetAtt": ["Service", "Name"]}]},
+        "Container": {"Fn::If": ["UseLambda", "", {"Fn::FindInMap": ["App", "Container", "Name"]}]},
+        "ScalableTarget": {"Fn::If": ["UseLambda", "", {"Fn::Sub": "service/${ClusterName}/${Service.Name}"}]},
+        "FunctionName": {"Fn::If": ["UseLambda", {"Ref": "Function"}, ""]},
+        "Version": {"Fn::If": ["BuildsImage", {"Fn::GetAtt": ["Image", "Version"]}, ""]}}
+    assert '"reservedConcurrency": "${ReservedConcurrency}"' in text
+
+
+@pytest.mark.parametrize("compute", ["Fargate", "Lambda"])
+def test_the_descriptor_says_which_compute_runs_the_service(compute):
+    """The ops commands branch on "compute": a function's name in "name" and "function", the ECS-only fields
+    empty; the ECS service's name, container and scalable target otherwise."""
+    text, variables = stack(SECOND, TWO_SERVICES_LAMBDA if compute == "Lambda" else TWO_SERVICES,
+                            Compute=compute)["Outputs"]["Descriptor"]["Value"]["Fn::Sub"]
+    assert variables["Kind"] == compute.lower()
+    if compute == "Lambda":
+        assert variables["Name"] == variables["FunctionName"] == {"Ref": "Function"}
+        assert variables["Container"] == variables["ScalableTarget"] == ""
+    else:
+        assert variables["Name"] == {"Fn::GetAtt": ["Service", "Name"]} and variables["FunctionName"] == ""
+        assert variables["Container"] == "api"
+        assert variables["ScalableTarget"] == {"Fn::Sub": "service/${ClusterName}/${Service.Name}"}
 
 
 # An /api path segment: what a route key and the descriptor's !Sub JSON can carry (no slash at the end,
@@ -154,15 +175,21 @@ def test_the_frontend_waits_for_every_service(parent):
     assert set(service_resources(parent)) <= set(depends)
 
 
-def test_the_namespace_outlives_an_ingress_switch():
-    """Unconditional: an orphaned namespace (its delete failing in cleanup while the services' Cloud Map
-    services still use it) would make the switch back create the same name in the same VPC and fail.
-    Services register in it only with Ingress=HttpApi."""
-    cluster = template("cluster.yml")["Resources"]["ServiceDiscoveryNamespace"]
-    assert "Condition" not in cluster
+def test_the_namespace_outlives_an_ingress_switch_and_exists_only_for_fargate():
+    """Not conditional on Ingress: an orphaned namespace (its delete failing in cleanup while the services'
+    Cloud Map services still use it) would make the switch back create the same name in the same VPC and
+    fail. Services register in it only with Ingress=HttpApi on Fargate. With Compute=Lambda nothing
+    registers, and its private zone ($0.50/month, https://aws.amazon.com/route53/pricing/) is not made:
+    the services get NamespaceId "" (issue 20's idle goal)."""
+    cluster = template("cluster.yml")
+    assert cluster["Resources"]["ServiceDiscoveryNamespace"]["Condition"] == "HasNamespace"
+    assert cluster["Conditions"]["HasNamespace"] == {"Fn::Equals": [{"Ref": "ServiceDiscovery"}, "true"]}
     for ingress in ("HttpApi", "LoadBalancer"):
         assert stack("ClusterStack", Ingress=ingress)["Resources"]["ServiceDiscoveryNamespace"]
-    assert template("service.yml")["Resources"]["CloudMapService"]["Condition"] == "UseHttpApi"
+    lambda_cluster = stack("ClusterStack", Compute="Lambda")
+    assert "ServiceDiscoveryNamespace" not in lambda_cluster["Resources"]
+    assert lambda_cluster["Outputs"]["NamespaceId"]["Value"] == ""
+    assert template("service.yml")["Resources"]["CloudMapService"]["Condition"] == "FargateHttpApi"
 
 
 # ---------------------------------------------------------------- environment and secrets
