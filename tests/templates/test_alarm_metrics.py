@@ -44,7 +44,7 @@ def per_service(found: dict) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("variant", ["HttpApi-PublicSubnets-dev", "LoadBalancer-PublicSubnets-prod",
-                                     f"{TWO_SERVICES}-LoadBalancer", *(v for v in VARIANTS if "Lambda" in v)])
+                                     f"{TWO_SERVICES}-LoadBalancer", *(v for v in VARIANTS if "lambda" in v.lower())])
 def test_each_service_and_the_site_have_their_alarms_and_all_notify_the_topic(variant):
     """Error rate and p99 latency for every service; below-minimum only where MinTasks >= 2 on Fargate (with
     one task, zero tasks publish nothing and missing data is not an alarm; a function has no tasks); the
