@@ -13,10 +13,10 @@ invoked by nobody, so it costs nothing; through the HTTP API its routes answer A
 `{"message":"Internal Server Error"}` (not the app's JSON error) until `make start`
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
 
-A deploy should leave a stop in place, as on Fargate: CloudFormation compares templates, not the live function,
-so it changes ReservedConcurrentExecutions only when the template's value changes, and the next deploy of a
-stopped service deploys the new version, says it is stopped and skips the smoke tests (only a deploy proves
-that the function's update handler does not reset it; docs/operate.md says what to do if it does).
+A deploy keeps a stop when the block reserves nothing (nothing in the template touches the reservation); with
+a ReservedConcurrency the stop is drift a deploy may reset (docs/compute.md; only a deploy shows whether an
+image-only update does). The deploy reads the live value either way (stopped_reason): stopped, it says so and
+skips the smoke tests.
 """
 from __future__ import annotations
 
