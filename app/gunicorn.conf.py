@@ -50,9 +50,12 @@ preload_app = False
 keepalive = settings.keepalive
 # The master's budget from the SIGTERM it receives (after the entrypoint's DRAIN_DELAY) to SIGKILL.
 graceful_timeout = settings.graceful_timeout
-timeout = 30  # a worker whose main loop is silent this long is killed and replaced
-# Heartbeat files on tmpfs: works with a read-only root filesystem, and never blocks on a slow disk.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# A worker whose main loop is silent this long is killed and replaced (0: never, as on Lambda: api/config.py).
+timeout = settings.worker_timeout
+# Heartbeat files on tmpfs: works with a read-only root filesystem, and never blocks on a slow disk. Where
+# /dev/shm is missing or not ours to write (Lambda mounts no tmpfs there, lambci/docker-lambda#26; its one
+# writable path is /tmp), gunicorn's default: the system's temporary directory.
+worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else None
 
 # Logs: JSON on stdout. The app writes its own access log (with request ids, without health checks),
 # so gunicorn's is off.

@@ -450,6 +450,9 @@ def table(report: dict) -> str:
     if report.get("profile"):
         from bench.profile import format_profile
         lines += ["", format_profile(report["profile"])]
+    if report.get("lambda_start"):
+        from bench.lambda_start import format_lambda_start
+        lines += ["", format_lambda_start(report["lambda_start"])]
     lines += ["", "targets:"]
     for name, value, ok in report["verdict"]:
         lines.append(f"  {'met ' if ok else 'MISS'} {name}: {value}")
@@ -481,6 +484,9 @@ def run(args) -> dict:
                                             args.quota or 0.25, cpu_quota, wrk, rss_mb, free_port, SERVER_CPUS)
         from bench.profile import profile
         report["profile"] = profile(standin.url, args.profile_requests)
+        if args.lambda_starts:
+            from bench.lambda_start import measure as lambda_start
+            report["lambda_start"] = lambda_start(server_env(standin), args.lambda_starts, args.lambda_memory, cpu_quota)
     finally:
         standin.stop()
     report["capacity"] = capacity(report["quota"], cpu_target())
@@ -500,12 +506,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the side-by-side servers and slow clients (bench/servers.py)")
     parser.add_argument("--profile", action="store_true", help="only where a notes request's CPU goes")
     parser.add_argument("--profile-requests", type=int, default=1000, help="requests per endpoint profiled")
+    parser.add_argument("--lambda-starts", type=int, default=5,
+                        help="starts timed for our share of a Lambda cold start (bench/lambda_start.py); 0 skips")
+    parser.add_argument("--lambda-memory", type=int, default=512, help="the function's memory (MB): its CPU share")
+    parser.add_argument("--lambda", dest="lambda_only", action="store_true",
+                        help="only our share of a Lambda cold start")
     parser.add_argument("--publish", type=Path, metavar="REPORT",
                         help="write docs/performance.md's figures (and bench/published.json) from a report")
     args = parser.parse_args(argv)
     if args.publish:
         from bench.publish import publish
         publish(args.publish)
+        return 0
+    if args.lambda_only:
+        from bench.lambda_start import format_lambda_start, measure
+        standin = StandIn().start()
+        try:
+            print(format_lambda_start(measure(server_env(standin), args.lambda_starts or 5, args.lambda_memory,
+                                              cpu_quota)))
+        finally:
+            standin.stop()
         return 0
     if args.profile:
         from bench.profile import format_profile, profile

@@ -12,8 +12,8 @@ One function, two callers:
   repository being deleted), deletes their waiting requests, and answers SUCCESS.
 * EventBridge sends CodeBuild's "Build State Change" events for the project. A finished build started by
   a request (one with a CFN_REQUEST variable) is answered from here: SUCCEEDED -> SUCCESS with the image by
-  digest; FAILED, FAULT, STOPPED or TIMED_OUT -> FAILED with the phase, the last lines of the build log
-  and the link to the whole log.
+  digest (FAILED if the tag names an image index, which Lambda refuses); FAILED, FAULT, STOPPED or
+  TIMED_OUT -> FAILED with the phase, the last lines of the build log and the link to the whole log.
 
 Where the request waits: the ResponseURL is a bearer credential (whoever holds it can answer SUCCESS with
 an image of their choosing), so it never travels with the build. A build's environment variables are
@@ -102,6 +102,14 @@ LINE_CHARS = 300  # per log line
 # A build of ours that still runs started within the project's timeouts (30 min running, 20 queued):
 # it is among the newest 100 builds of the project (one ListBuildsForProject page).
 RECENT_BUILDS = 100
+
+# What a tag may name: one platform's image manifest (Docker's or OCI's), or an index of several (Docker's
+# manifest list, OCI's image index), which Lambda refuses (index_media_type).
+IMAGE_MANIFEST_MEDIA_TYPES = ["application/vnd.docker.distribution.manifest.v2+json",
+                              "application/vnd.oci.image.manifest.v1+json"]
+INDEX_MEDIA_TYPES = ["application/vnd.docker.distribution.manifest.list.v2+json",
+                     "application/vnd.oci.image.index.v1+json"]
+MANIFEST_MEDIA_TYPES = IMAGE_MANIFEST_MEDIA_TYPES + INDEX_MEDIA_TYPES
 
 LAYER_ARN = re.compile(r"^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}):([1-9]\d*)$")
 REPOSITORY_URI = re.compile(
@@ -328,13 +336,36 @@ def waiting_request(key: str) -> dict | None:
     return request
 
 
+def index_media_type(repository_name: str, tag: str) -> str | None:
+    """The media type of the manifest tagged `tag` when it is an image index (a manifest list), else None.
+
+    Lambda runs only one platform's image manifest: "Lambda does not support functions that use
+    multi-architecture container images" (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html),
+    and it refuses the single-platform index BuildKit pushes when it attaches provenance or an SBOM ("The image
+    manifest, config or layer media type for the source image ... is not supported": docker/buildx#1533,
+    aws/aws-lambda-roadmap#82). The build passes --provenance=false --sbom=false (build.yml); this check makes
+    a build that still pushed an index fail the deploy with that reason instead of the function's create."""
+    image = aws("ecr").batch_get_image(repositoryName=repository_name, imageIds=[{"imageTag": tag}],
+                                       acceptedMediaTypes=MANIFEST_MEDIA_TYPES)["images"][0]
+    manifest = json.loads(image["imageManifest"])
+    media_type = image.get("imageManifestMediaType") or manifest.get("mediaType") or ""
+    is_index = media_type in INDEX_MEDIA_TYPES or "manifests" in manifest
+    return (media_type or "an image index") if is_index else None
+
+
 def success(variables: dict[str, str]) -> tuple[str, str, dict | None]:
-    """(status, reason, data) for a build that SUCCEEDED: SUCCESS only when its image is in the repository."""
+    """(status, reason, data) for a build that SUCCEEDED: SUCCESS only when its image is in the repository,
+    as one platform's image manifest (its digest is what a task or a function then runs)."""
     repository, tag = variables["REPOSITORY_URI"], variables["IMAGE_TAG"]
     match = REPOSITORY_URI.match(repository)
     digest = image_digest(match["name"], tag) if match else None
     if not digest:
         return "FAILED", f"image build SUCCEEDED but {repository} has no image tagged {tag}", None
+    index = index_media_type(match["name"], tag)
+    if index:
+        return "FAILED", (f"image build SUCCEEDED but pushed {tag} as an image index ({index}: several platforms, or "
+                          "provenance or SBOM attestations), which Lambda refuses: the build must push one platform's "
+                          "image manifest (docker build --provenance=false --sbom=false, build.yml)"), None
     return "SUCCESS", f"image {tag} built", {"ImageUri": f"{repository}@{digest}", "Version": variables["APP_VERSION"]}
 
 

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Container port; must match service.yml.")
     web_concurrency: int = Field(1, ge=1, le=32, description="gunicorn worker processes.")
     graceful_timeout: int = Field(20, ge=1, le=110, description="Seconds to drain on SIGTERM; below ECS stopTimeout.")
+    # gunicorn's `timeout`: its master kills a worker whose heartbeat is older than this. 0 turns the watchdog
+    # off, which the Lambda function does (service.yml): Lambda freezes an idle environment between requests,
+    # so a heartbeat can look stale on the thaw and the request that thawed it would lose its worker; there the
+    # function's own Timeout bounds every request and ends the environment.
+    worker_timeout: int = Field(30, ge=0, le=600,
+                                description="Seconds a silent worker lives before gunicorn replaces it; 0: never.")
     keepalive: int = Field(
         75, ge=1, le=600,
         description="Idle keep-alive seconds, above the upstream idle timeout; also the time a client has to "

@@ -13,7 +13,7 @@ from api.config import Settings
 from api.health import HEALTH_PATH
 
 from local.stack import APP_DIR, ROOT
-from tests.support.dockerfile import DOCKERFILE
+from tests.support.dockerfile import DOCKERFILE, Dockerfile
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
@@ -31,26 +31,79 @@ def test_base_image_is_slim_python_from_ecr_public_pinned_by_tag_and_digest(dock
     assert re.fullmatch(r"public\.ecr\.aws/docker/library/python:3\.\d+\.\d+-slim-\w+@sha256:[0-9a-f]{64}", image)
     froms = [value.split() for value in dockerfile.values("FROM")]
     assert froms[0] == [image, "AS", "base"]
-    assert all(f[0] == "base" for f in froms[1:]) and len(froms) >= 3
+    built = [f for f in froms[1:] if f[-1] != "lambda-adapter"]  # the adapter's stage only supplies a file
+    assert all(f[0] == "base" for f in built) and len(built) >= 2
     assert not any("$" in part for f in froms for part in f), "no ARG in a FROM line"
 
 
-def test_every_image_the_build_pulls_is_pinned_by_digest(dockerfile):
-    """The base (above) and any Dockerfile frontend: a `# syntax=` line makes BuildKit pull that image."""
-    frontend = dockerfile.frontend
+def project_dockerfiles() -> list[Path]:
+    """Every Dockerfile the repository holds: the sample's (app/) and any a fork adds (services/<name>/, ...)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--", ":(glob)**/Dockerfile", ":(glob)**/*.Dockerfile",
+                             ":(glob)**/Containerfile"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30)
+    return sorted({ROOT / name for name in listed.stdout.split("\0") if name} | {DOCKERFILE})
+
+
+@pytest.mark.parametrize("path", project_dockerfiles(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_image_a_build_pulls_is_pinned_by_digest(path):
+    """Every image a build pulls, in every Dockerfile of the project: each FROM, each COPY --from that names
+    an image rather than a stage (the Lambda Web Adapter's, say), and a `# syntax=` frontend. A tag can be
+    re-pushed; a digest names the very same bytes."""
+    parsed = Dockerfile(path)
+    frontend = parsed.frontend
     assert not frontend or re.search(r"@sha256:[0-9a-f]{64}$", frontend), f"unpinned frontend: {frontend}"
-    pulled = [stage.base for stage in dockerfile.stages]
-    copied = re.findall(r"--from=(\S+)", " ".join(dockerfile.values("COPY")))
-    stages = {stage.name for stage in dockerfile.stages if stage.name}
+    pulled = [stage.base for stage in parsed.stages]
+    copied = re.findall(r"--from=(\S+)", " ".join(parsed.values("COPY")))
+    stages = {stage.name for stage in parsed.stages if stage.name}
+    assert pulled
     for image in [*pulled, *copied]:
-        assert image in stages or re.search(r"@sha256:[0-9a-f]{64}$", image), f"{image} is not pinned by digest"
+        assert image in stages or re.search(r"@sha256:[0-9a-f]{64}$", image), f"{path}: {image} is not pinned by digest"
+
+
+def test_the_lambda_web_adapter_is_pinned_and_copied_into_the_extensions_directory(dockerfile):
+    """What lets the same image run on Lambda (service.yml, Compute=Lambda): the adapter's binary in
+    /opt/extensions, where Lambda starts every executable as an extension
+    (https://github.com/aws/aws-lambda-web-adapter#quick-start), from the release whose AWS_LWA_* names the
+    function's Environment uses (0.9.1: AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS), by tag and digest, in
+    a FROM line of its own, the only place Dependabot reads an image reference (dependabot-core#5103). No
+    AWS_LWA_* in the image: those are each service's, set on its function."""
+    adapter = dockerfile.stage("lambda-adapter")
+    assert re.fullmatch(r"public\.ecr\.aws/awsguru/aws-lambda-adapter:0\.9\.1@sha256:[0-9a-f]{64}", adapter.base)
+    assert [i for i in adapter.instructions if i["instruction"] != "COMMENT"] == [], "the stage only supplies the binary"
+    copies = [value for value in dockerfile.values("COPY") if "lambda-adapter" in value]
+    assert copies == ["--from=lambda-adapter /lambda-adapter /opt/extensions/lambda-adapter"]
+    assert copies[0] in dockerfile.values("COPY", dockerfile.final)
+    assert "docker buildx imagetools inspect public.ecr.aws/awsguru/aws-lambda-adapter:0.9.1" in DOCKERFILE.read_text()
+    assert not [name for name in dockerfile.envs if name.startswith(("AWS_LWA_", "READINESS_CHECK_"))]
+
+
+def test_the_image_is_usable_by_lambdas_own_user_on_a_read_only_filesystem(dockerfile):
+    """Lambda runs an image as a least-privileged user of its own, whatever USER says, on a read-only
+    filesystem with /tmp writable, and the adapter's app may not listen below 1024 nor on 3000 or 9001
+    (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html; the adapter's README, "Inside Lambda
+    execution environment ... not allowed to listen on ports lower than 1024"). So: nothing in the final
+    stage takes read access from others (a --chown or --chmod on a COPY, a chmod go-r / 0700, a umask), the
+    only path the image declares writable is /tmp, and the port qualifies."""
+    stage = dockerfile.final
+    for value in dockerfile.values("COPY", stage):
+        assert "--chown" not in value and "--chmod" not in value, value
+    for command in dockerfile.runs(stage):
+        assert "umask" not in command, command
+        for mode in re.findall(r"chmod\s+(?:-\S+\s+)*(\S+)", command):
+            takes_read = (int(mode[-1]) & 4 == 0 if mode.isdigit()
+                          else re.fullmatch(r"[ugoa]*[-=][rwxXst]*", mode) and ("r" in mode.split("-")[-1] or "=" in mode)
+                          and not re.match(r"[ug]+[-=]", mode))
+            assert not takes_read, f"`{command}` takes read access from other users"
+    assert dockerfile.volumes == {"/tmp"}
+    port = int(dockerfile.envs["PORT"])
+    assert port >= 1024 and port not in (3000, 9001)
 
 
 def test_multi_stage_and_the_runtime_copies_only_the_venv_and_code(dockerfile):
     assert len(dockerfile.values("FROM")) >= 3  # base, build, runtime
     stage = dockerfile.final
     copies = dockerfile.values("COPY", stage)
-    assert copies == ["--from=build /opt/venv /opt/venv", "gunicorn.conf.py entrypoint.py healthcheck.py ./", "api ./api"]
+    assert [c for c in copies if "lambda-adapter" not in c] == [
+        "--from=build /opt/venv /opt/venv", "gunicorn.conf.py entrypoint.py healthcheck.py ./", "api ./api"]
     runs = " ".join(dockerfile.values("RUN", stage))
     for tool in ("apt-get", "curl", "wget", "gcc", "pip install"):
         assert tool not in runs, f"{tool} in the runtime stage"
@@ -142,3 +195,18 @@ def test_compose_runs_python_from_the_dockerfiles_base_by_digest(dockerfile):
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     pythons = {s["image"] for s in compose["services"].values() if "python" in s.get("image", "")}
     assert pythons == {base} and "@sha256:" in base
+
+
+@pytest.mark.parametrize("writable", [True, False])
+def test_gunicorn_keeps_its_heartbeats_where_the_runtime_lets_it_write(writable, monkeypatch):
+    """Fargate and Docker give the container a tmpfs on /dev/shm; Lambda's environment has none
+    (https://github.com/lambci/docker-lambda/issues/26) and a read-only filesystem but /tmp
+    (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html). gunicorn.conf.py puts the workers'
+    heartbeat files on /dev/shm only when it may write there, else gunicorn's default (the system's
+    temporary directory, /tmp), so the one image boots on both."""
+    import os
+    import runpy
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: writable if path == "/dev/shm" else real_access(path, mode))
+    conf = runpy.run_path(str(APP_DIR / "gunicorn.conf.py"))
+    assert conf["worker_tmp_dir"] == ("/dev/shm" if writable else None)

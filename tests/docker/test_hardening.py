@@ -43,7 +43,7 @@ def test_the_venv_is_made_without_pip_and_the_final_stage_removes_the_base_image
 
 
 def test_the_runtime_stage_copies_only_the_venv_from_the_build_stage(dockerfile):
-    copies = [value for value in dockerfile.values("COPY", dockerfile.final) if "--from=" in value]
+    copies = [value for value in dockerfile.values("COPY", dockerfile.final) if "--from=build" in value]
     assert copies == ["--from=build /opt/venv /opt/venv"]
 
 

@@ -17,6 +17,7 @@ def test_the_image_builder_makes_exactly_these_calls():
     assert module_actions(FUNCTIONS / "image_build.py") == {
         "lambda:GetLayerVersion",  # the source layer's CodeSha256 (the image's version)
         "ecr:DescribeImages",  # an existing tag, and the pushed image's digest
+        "ecr:BatchGetImage",  # the pushed tag's manifest: an image index is refused (Lambda runs none)
         "codebuild:StartBuild", "codebuild:ListBuildsForProject", "codebuild:BatchGetBuilds",
         "codebuild:StopBuild",  # the build, its completion, and stopping it on Delete
         "logs:GetLogEvents",  # the failed build's last lines

@@ -279,6 +279,38 @@ def test_a_succeeded_build_whose_image_is_missing_fails_the_resource(responses, 
     assert f"no image tagged {version}-arm64" in answer["Reason"]
 
 
+INDEXES = [
+    ("application/vnd.oci.image.index.v1+json",  # BuildKit's provenance: the image and an attestation "platform"
+     [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "platform": {"architecture": "arm64", "os": "linux"}},
+      {"mediaType": "application/vnd.oci.image.manifest.v1+json", "platform": {"architecture": "unknown", "os": "unknown"},
+       "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}]),
+    ("application/vnd.docker.distribution.manifest.list.v2+json",  # two platforms
+     [{"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "platform": {"architecture": arch, "os": "linux"}}
+      for arch in ("arm64", "amd64")]),
+]
+
+
+@pytest.mark.parametrize("media_type,manifests", INDEXES, ids=["oci-index-with-provenance", "docker-manifest-list"])
+def test_a_succeeded_build_that_pushed_an_image_index_fails_the_resource(responses, codebuild, media_type, manifests):
+    """Lambda runs one platform's image manifest only (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html;
+    an index with BuildKit's attestations is refused too: docker/buildx#1533). A build that pushed an index (the
+    build's --provenance=false --sbom=false ignored) fails the deploy here, saying so, rather than at the
+    function's create with "media type ... not supported"."""
+    event, variables, build_id, repository_uri, version = started(responses, codebuild)
+    index = json.dumps({"schemaVersion": 2, "mediaType": media_type,
+                        "manifests": [{**m, "size": 500, "digest": f"sha256:{i}" + "0" * 63} for i, m in enumerate(manifests)]})
+    image_build.aws("ecr").put_image(repositoryName=repository_uri.split("/", 1)[1], imageManifest=index,
+                                     imageTag=f"{version}-arm64", imageDigest="sha256:" + "1" * 64)
+    codebuild.add_response("batch_get_builds", {"builds": [build_record(build_id, "SUCCEEDED", variables)]},
+                           {"ids": [build_id]})
+    image_build.handler(state_change(build_id, "SUCCEEDED"), None)
+    answer = responses.only().body
+    assert answer["Status"] == "FAILED" and not answer.get("Data"), answer
+    assert f"pushed {version}-arm64 as an image index ({media_type}" in answer["Reason"]
+    assert "--provenance=false --sbom=false" in answer["Reason"]
+    assert kept(waiting(event)) is None, "a FAILED answer is an answer: the request stops waiting"
+
+
 def test_update_with_a_changed_source_builds_the_new_one(responses, codebuild):
     old_layer, old_version = source_layer("FROM python:3.13-slim\n")
     new_layer, new_version = source_layer("FROM python:3.13-slim\nRUN true\n")

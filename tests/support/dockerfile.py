@@ -56,9 +56,8 @@ class Dockerfile:
 
     @property
     def base_image(self) -> str:
-        """The one FROM that names a registry image; the other stages build FROM it."""
-        (image,) = [s.base for s in self.stages if "/" in s.base]
-        return image
+        """The image the `base` stage is FROM; the stages that build the image start FROM that stage."""
+        return self.stage("base").base
 
     @property
     def frontend(self) -> str | None:

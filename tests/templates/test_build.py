@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 
 import pytest
@@ -70,6 +71,22 @@ def test_the_build_fetches_a_fresh_source_url_builds_with_the_version_and_pushes
     assert '--build-arg APP_VERSION="$APP_VERSION"' in docker_build
     assert '"$REPOSITORY_URI:$IMAGE_TAG"' in docker_build
     assert build[-1] == 'docker push "$REPOSITORY_URI:$IMAGE_TAG"'
+
+
+def test_the_build_pushes_one_platforms_image_manifest_without_attestations():
+    """Lambda runs one platform's image manifest and refuses an image index, which BuildKit pushes even for one
+    platform when it attaches provenance (on by default since buildx 0.10) or an SBOM ("The image manifest,
+    config or layer media type for the source image ... is not supported": https://github.com/docker/buildx/issues/1533,
+    https://github.com/aws/aws-lambda-roadmap/issues/82; "Lambda does not support functions that use
+    multi-architecture container images": https://docs.aws.amazon.com/lambda/latest/dg/images-create.html).
+    So the build turns both off and names no second platform; it builds on its own architecture's fleet
+    (functions/image_build.py picks it). Only a deploy proves CodeBuild's Docker honours the flags; the image
+    custom resource refuses an index if it did not (tests/functions/test_image_build.py)."""
+    (docker_build,) = [c for c in buildspec()["phases"]["build"]["commands"] if c.startswith("docker build")]
+    words = shlex.split(docker_build)
+    assert "--provenance=false" in words and "--sbom=false" in words
+    assert not [w for w in words if w.startswith(("--platform", "--attest"))]
+    assert not [c for c in commands() if "buildx" in c or "imagetools" in c or "manifest" in c]
 
 
 def test_the_build_signs_in_to_ecr_public_before_it_pulls_the_base_image():
@@ -148,8 +165,8 @@ def test_the_roles_grant_what_the_function_and_the_build_call_and_no_push():
     for action in ("codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild",
                    "codebuild:ListBuildsForProject"):
         assert builder[action] == {"Fn::GetAtt": ["Project", "Arn"]}
-    assert "ecr:DescribeImages" in builder and "logs:GetLogEvents" in builder
-    assert not [a for a in builder if a.startswith("ecr:") and a != "ecr:DescribeImages"]
+    assert "ecr:DescribeImages" in builder and "ecr:BatchGetImage" in builder and "logs:GetLogEvents" in builder
+    assert not [a for a in builder if a.startswith("ecr:") and a not in ("ecr:DescribeImages", "ecr:BatchGetImage")]
 
 
 @BOTH_PARENTS

@@ -50,6 +50,21 @@ def test_the_routes_keep_their_logical_ids_and_only_their_target_switches():
         assert after["Target"] == {"Fn::Sub": "integrations/${FunctionIntegration}"}
 
 
+def test_the_routes_move_only_once_what_answers_behind_them_is_ready():
+    """A switch updates the routes' Target; CloudFormation updates a resource as soon as what it references
+    exists, so without more the routes would point at the VPC link's integration while the ECS service is still
+    starting its first task (503s for minutes), or at the function before API Gateway may invoke it. The routes
+    depend on RoutesReady, which references the ECS service (created stable) on Fargate and the function's
+    permission on Lambda: a dependency CloudFormation orders by
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html)."""
+    for resources, ready in ((service("NotesService"), {"Ref": "Service"}),
+                             (lambda_service(parent="parent.yml"), {"Ref": "FunctionPermission"})):
+        assert resources["RoutesReady"]["Metadata"]["Ready"] == ready
+        assert ready["Ref"] in resources
+        for route in ROUTES:
+            assert resources[route]["DependsOn"] == "RoutesReady", route
+
+
 def test_the_function_runs_the_image_by_digest_for_the_blocks_architecture_and_memory():
     """Same-tag image URIs do not redeploy a function (aws/aws-sam-cli#3870): the built image's digest URI
     (the Image resource's answer) or the given one. An image for one architecture on a function of the other
