@@ -78,6 +78,15 @@ PUBLISHED = {
          "ThrottledRequests": COUNT, "SystemErrors": COUNT, "UserErrors": COUNT,
          "ConsumedReadCapacityUnits": COUNT, "ConsumedWriteCapacityUnits": COUNT},
         dims(("TableName",), ("TableName", "GlobalSecondaryIndexName"), ("TableName", "Operation"))),
+    # A function's metrics, per function (FunctionName: Ref of the function); Resource (a version or alias)
+    # and ExecutedVersion (an alias's invocations) narrow it: the sets aws-cdk-lib's generated
+    # aws-lambda/lib/lambda-canned-metrics names (its account-wide set of none is not a service's).
+    "AWS/Lambda": Namespace(
+        "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html",
+        {"Invocations": COUNT, "Errors": COUNT, "Throttles": COUNT, "DeadLetterErrors": COUNT,
+         "Duration": DURATION, "PostRuntimeExtensionsDuration": DURATION, "ConcurrentExecutions": LEVEL,
+         "ProvisionedConcurrencySpilloverInvocations": COUNT},
+        dims(("FunctionName",), ("FunctionName", "Resource"), ("FunctionName", "Resource", "ExecutedVersion"))),
     # Published only in us-east-1, under Region=Global (an alarm reads only its own region's metrics).
     "AWS/CloudFront": Namespace(
         "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/programming-cloudwatch-metrics.html",
@@ -111,6 +120,8 @@ SPARSE = frozenset({
     ("AWS/DynamoDB", "ThrottledRequests"), ("AWS/DynamoDB", "SystemErrors"), ("AWS/DynamoDB", "UserErrors"),
     ("AWS/DynamoDB", "ConditionalCheckFailedRequests"), ("AWS/DynamoDB", "TransactionConflict"),
     ("AWS/DynamoDB", "OnlineIndexThrottleEvents"),
+    # Lambda sends a function's counts only for minutes with invocations (nonzero values).
+    ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/Lambda", "DeadLetterErrors"),
 })
 
 
@@ -128,6 +139,7 @@ SOURCES: dict[str, frozenset[Source]] = {
     # The created table, or one a deployment adopts by name (parent.yml's ExistingTableName).
     "TableName": frozenset({Source("AWS::DynamoDB::Table", "Ref"), Source("parameter", "ExistingTableName")}),
     "DistributionId": frozenset({Source("AWS::CloudFront::Distribution", "Ref")}),  # Ref: the distribution id
+    "FunctionName": frozenset({Source("AWS::Lambda::Function", "Ref")}),             # Ref: the function's name
     "Region": frozenset({Source("literal", "Global")}),
 }
 ALARM = "AWS::CloudWatch::Alarm"

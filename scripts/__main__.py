@@ -295,7 +295,7 @@ def setup_alert_test(p):
     setup_services(p)
     p.add_argument("--alarm", default=_env("ALARM"), metavar="NAME",
                    help="the alarm to set off (ALARM=); default: the deployment alarm of SERVICE=, or of the "
-                        "first service")
+                        "first service (a service on Lambda has none: its ErrorRateAlarm)")
 
 
 def setup_logs(p):
@@ -315,8 +315,10 @@ COMMANDS = [
      setup_plan, do_plan),
     ("deploy", "destroy", "delete the stack (its bucket, image repositories and logs go with it); the table is kept",
      setup_destroy, do_destroy),
-    ("operate", "stop", "scale every service (or --service) to zero, remembering its scale", setup_services, do_stop),
-    ("operate", "start", "scale back to what stop recorded", setup_services, do_start),
+    ("operate", "stop", "scale every service (or --service) to zero, remembering its scale (Lambda: reserved "
+     "concurrency 0)", setup_services, do_stop),
+    ("operate", "start", "scale back to what stop recorded (Lambda: the block's reserved concurrency, or none)",
+     setup_services, do_start),
     ("operate", "exec", "a shell in a running task of one service", setup_exec, do_exec),
     ("operate", "smoke", "the smoke tests against the stack (each service's health check) or --url",
      setup_smoke, do_smoke),

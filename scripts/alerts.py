@@ -4,6 +4,9 @@ Everything starts from one parent output, AlertTopicArn (the stack's SNS topic),
   - the stack's alarms are the alarms that notify the topic (DescribeAlarms' ActionPrefix, then an exact match
     on AlarmActions): an alarm a fork adds that notifies the topic shows up too;
   - a service's deployment alarms are its deploymentConfiguration.alarms (DescribeServices);
+  - a Lambda service has none (nothing rolls a function back on an alarm): its alarms are found by what they
+    watch (a FunctionName dimension naming its function), and alert-test's default for it is its stack's
+    ErrorRateAlarm, which CloudFormation names (DescribeStackResource on the service's nested stack);
   - who gets the alerts is the topic's subscriptions: an e-mail address AWS is still waiting on has the
     SubscriptionArn "PendingConfirmation" (https://docs.aws.amazon.com/sns/latest/api/API_Subscription.html).
 A stack deployed before alerts has no AlertTopicArn output: status says so in one line, alert-test refuses.
@@ -13,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from scripts.common import Target, aws_errors, log
-from scripts.errors import NoAlerts, ServiceNotReady, UnknownAlarm
+from scripts.errors import AwsCallFailed, NoAlerts, ServiceNotReady, UnknownAlarm
 from scripts.outputs import ParentOutputs
 
 PENDING = "PendingConfirmation"
@@ -51,15 +54,45 @@ def deployment_alarms(t: Target, outputs: ParentOutputs, described: list[dict] |
     """{ECS service name: its deployment alarms' names} for the selected services (those ECS watches during a
     deploy: deploymentConfiguration.alarms with enable true); `described`: DescribeServices' answer, if read."""
     if described is None:
-        with aws_errors():
-            described = t.client("ecs").describe_services(
-                cluster=outputs.cluster_name, services=[s.name for s in outputs.select(t.service)])["services"]
+        described = describe_fargate(t, outputs, outputs.select(t.service))
     out = {}
     for service in described:
         alarms = service.get("deploymentConfiguration", {}).get("alarms", {})
         if alarms.get("enable") and alarms.get("alarmNames"):
             out[service["serviceName"]] = list(alarms["alarmNames"])
     return out
+
+
+def describe_fargate(t: Target, outputs: ParentOutputs, services) -> list[dict]:
+    """DescribeServices for the Fargate ones of `services` (none: no call; ECS refuses an empty list)."""
+    names = [s.name for s in services if not s.on_lambda]
+    if not names:
+        return []
+    with aws_errors():
+        return t.client("ecs").describe_services(cluster=outputs.cluster_name, services=names)["services"]
+
+
+def watched_functions(alarm: dict) -> set[str]:
+    """The Lambda functions an alarm watches: each FunctionName dimension of its metric, or of its metric-math
+    alarm's metrics (DescribeAlarms returns both shapes)."""
+    metrics = [alarm] + [q.get("MetricStat", {}).get("Metric", {}) for q in alarm.get("Metrics", [])]
+    return {d["Value"] for m in metrics if m.get("Namespace") == "AWS/Lambda"
+            for d in m.get("Dimensions", []) if d.get("Name") == "FunctionName"}
+
+
+def service_alarm(t: Target, svc, logical_id: str = "ErrorRateAlarm") -> str | None:
+    """The name of `logical_id` in the service's nested stack, as CloudFormation created it (None: not there)."""
+    cfn = t.client("cloudformation")
+    try:
+        with aws_errors():
+            nested = cfn.describe_stack_resource(StackName=t.stack_name, LogicalResourceId=svc.key)
+            nested_id = nested["StackResourceDetail"]["PhysicalResourceId"]
+            alarm = cfn.describe_stack_resource(StackName=nested_id, LogicalResourceId=logical_id)
+    except AwsCallFailed as exc:
+        if exc.aws_code == "ValidationError":  # "Resource ... does not exist for stack ..."
+            return None
+        raise
+    return alarm["StackResourceDetail"].get("PhysicalResourceId") or None
 
 
 def _since(alarm: dict) -> str:
@@ -96,9 +129,12 @@ def status_lines(t: Target, outputs: ParentOutputs, described: list[dict]) -> li
         lines.append("alerts     no AlertEmail: alerts go nowhere until you subscribe (AlertEmail in samconfig.toml "
                      "and make deploy, or a chat channel: docs/operate.md)")
     watched = {name: service for service, names in deployment_alarms(t, outputs, described).items() for name in names}
+    functions = {s.function: s.short for s in outputs.services.values() if s.on_lambda}
     alarms = stack_alarms(t, topic)
     for alarm in alarms:
         role = f" (deployment alarm of {watched[alarm['AlarmName']]})" if alarm["AlarmName"] in watched else ""
+        on = sorted(functions[f] for f in watched_functions(alarm) if f in functions)
+        role += f" (function alarm of {', '.join(on)})" if on else ""
         lines.append(f"alarm      {alarm.get('StateValue', '?'):<17} {alarm['AlarmName']}{role} {_since(alarm)}".rstrip())
     if not alarms:
         lines.append("alarms     none notify the topic")
@@ -112,10 +148,14 @@ def alert_test(t: Target, outputs: ParentOutputs, alarm: str | None = None) -> d
     if not topic:
         raise NoAlerts(f"stack {t.stack_name} predates alerts (no AlertTopicArn output): make deploy adds them")
     alarms = {a["AlarmName"]: a for a in stack_alarms(t, topic)}
-    with aws_errors():
-        described = t.client("ecs").describe_services(
-            cluster=outputs.cluster_name, services=[s.name for s in outputs.services.values()])["services"]
+    described = describe_fargate(t, outputs, outputs.services.values())
     watched = deployment_alarms(t, outputs, described)
+    if alarm is None and outputs.select(t.service)[0].on_lambda:
+        first = outputs.select(t.service)[0]  # no deployment alarm on Lambda: the stack's own error-rate alarm
+        alarm = service_alarm(t, first)
+        if alarm is None:
+            raise UnknownAlarm(f"service {first.short} (Lambda) has no ErrorRateAlarm in its stack: name one with "
+                               "ALARM= (make status lists the stack's alarms)")
     if alarm is None:
         first = outputs.select(t.service)[0]
         if not watched.get(first.name):
@@ -147,8 +187,11 @@ def alert_test(t: Target, outputs: ParentOutputs, alarm: str | None = None) -> d
             f"(e-mail, or the Chatbot channel) within a minute")
     else:
         log("alert-test: nothing will arrive: the topic has no confirmed subscription (make status says why)")
-    log(f"alert-test: CloudWatch puts it back at its next evaluation (its period is {period} s); do not deploy "
-        "until then: ECS ignores the deployment alarms of a deploy that starts while one is in ALARM")
+    if described:
+        log(f"alert-test: CloudWatch puts it back at its next evaluation (its period is {period} s); do not deploy "
+            "until then: ECS ignores the deployment alarms of a deploy that starts while one is in ALARM")
+    else:  # only Lambda services: no deployment alarms to ignore
+        log(f"alert-test: CloudWatch puts it back at its next evaluation (its period is {period} s)")
     return {"alarm": alarm, "period": period, "confirmed": len(confirmed)}
 
 

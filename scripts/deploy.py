@@ -25,7 +25,7 @@ from pathlib import Path
 
 from blueprint.services import IMAGE_PARAMETER
 from blueprint.templates import packaged_folders
-from scripts import alerts, preflight, scale, stack_failures, upgrade
+from scripts import alerts, lambda_service, preflight, scale, stack_failures, upgrade
 from scripts import outputs as stack_outputs
 from scripts.common import (
     ENVIRONMENTS,
@@ -147,9 +147,12 @@ def confirm_parameter_changes(t: Target, sources: list[tuple[str, dict]], intera
 
 
 def wait_for_services(t: Target, outputs: ParentOutputs, timeout: float = 1200, delay: float = 15) -> None:
-    """Until every service of the stack is stable (its new tasks healthy, the old ones drained)."""
-    scale.wait_stable(t.client("ecs"), outputs.cluster_name, [s.name for s in outputs.services.values()],
-                      timeout, delay)
+    """Until every Fargate service of the stack is stable (its new tasks healthy, the old ones drained) and
+    every Lambda one's function is Active with its last update done."""
+    on_fargate = [s.name for s in outputs.services.values() if not s.on_lambda]
+    if on_fargate:
+        scale.wait_stable(t.client("ecs"), outputs.cluster_name, on_fargate, timeout, delay)
+    lambda_service.wait_ready(t, [s for s in outputs.services.values() if s.on_lambda], timeout, delay)
 
 
 def refuse_unknown_parameters(t: Target, extra: dict) -> None:

@@ -78,10 +78,12 @@ def free_plan_notice(t: Target, end: date) -> str:
 
 
 def hold_at_zero(t: Target, outputs) -> None:
-    """Suspend every service's scaling at 0 tasks: StartSchedule would otherwise restore MinTasks each day."""
-    aas = t.client("application-autoscaling")
+    """Suspend every Fargate service's scaling at 0 tasks: StartSchedule would otherwise restore MinTasks each
+    day (a Lambda service has no scaling: stop's reserved concurrency 0 holds it)."""
+    on_fargate = [s for s in outputs.services.values() if not s.on_lambda]
+    aas = t.client("application-autoscaling") if on_fargate else None
     with aws_errors():
-        for svc in outputs.services.values():
+        for svc in on_fargate:
             aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=svc.scalable_target,
                                          ScalableDimension=scale.DIMENSION, MinCapacity=0, MaxCapacity=0,
                                          SuspendedState=SUSPENDED)

@@ -7,10 +7,10 @@ import shutil
 import time
 from datetime import UTC, datetime
 
-from scripts import alerts
+from scripts import alerts, lambda_service
 from scripts import outputs as stack_outputs
 from scripts.common import Target, aws_errors, log
-from scripts.errors import ServiceNotReady, ToolMissing
+from scripts.errors import ServiceNotActive, ServiceNotReady, ToolMissing
 from scripts.outputs import ParentOutputs
 
 
@@ -52,9 +52,11 @@ def vpc_link_warnings(t: Target) -> list[str]:
 def status(t: Target, outputs: ParentOutputs | None = None) -> dict:
     outputs = outputs or stack_outputs.read(t)
     selected = outputs.select(t.service)
-    ecs = t.client("ecs")
-    with aws_errors():
-        described = ecs.describe_services(cluster=outputs.cluster_name, services=[s.name for s in selected])["services"]
+    on_fargate = [s.name for s in selected if not s.on_lambda]
+    described = []
+    if on_fargate:  # ECS refuses an empty list
+        with aws_errors():
+            described = t.client("ecs").describe_services(cluster=outputs.cluster_name, services=on_fargate)["services"]
     log(f"stack      {t.stack_name} ({t.region})")
     for label, value in (("FrontendUrl", outputs.frontend_url), ("ApiUrl", outputs.api_url),
                          ("Ingress", outputs.ingress), ("Profile", outputs.profile),
@@ -63,7 +65,17 @@ def status(t: Target, outputs: ParentOutputs | None = None) -> dict:
             log(f"{label:<10} {value}" if len(label) <= 10 else f"{label} {value}")
     by_name = {s["serviceName"]: s for s in described}
     services = {}
+    lam = t.client("lambda") if any(s.on_lambda for s in selected) else None
     for svc in selected:
+        if svc.on_lambda:
+            try:
+                lines = lambda_service.status_lines(lam, svc)
+            except ServiceNotActive as exc:  # status goes on to the other services, as for a missing ECS one
+                lines = [f"service    {svc.function} ({svc.short}, {svc.path_prefix}): {exc}"]
+            services[svc.key] = {"lines": lines}
+            for line in [*lines, f"logs       {svc.log_group}"]:
+                log(line)
+            continue
         service = by_name.get(svc.name, {"desiredCount": "?", "runningCount": "?", "pendingCount": "?"})
         services[svc.key] = service
         log(f"service    {svc.name} ({svc.short}, {svc.path_prefix}): desired {service['desiredCount']}, "
@@ -122,6 +134,9 @@ def exec_shell(t: Target, command: str = "/bin/sh", outputs: ParentOutputs | Non
     Returns the command it runs, after replacing this process."""
     outputs = outputs or stack_outputs.read(t)
     svc = outputs.one(t.service, ask)
+    if svc.on_lambda:
+        raise ServiceNotReady(f"service {svc.short} runs on Lambda (function {svc.function}): there is no task to open "
+                              f"a shell in; make logs SERVICE={svc.short} shows what it does")
     cluster, service_name = outputs.cluster_name, svc.name
     ecs = t.client("ecs")
     with aws_errors():

@@ -9,6 +9,11 @@ builds (review/contract11.md):
      "scalableTarget": "service/<cluster>/<service>", "pathPrefix": "/api",
      "healthCheckPath": "/api/health-check", "architecture": "ARM64", "version": "3f2a9c1b0d4e"}
 
+A service that runs on Lambda (its block's Compute, issue 20) says so: "compute": "lambda", "function":
+its function's name (also its "name"), "container" and "scalableTarget" "" (no task, no autoscaling), and
+"reservedConcurrency": its block's ReservedConcurrency ("" : none), which `make start` restores. A
+descriptor without "compute" is from a stack deployed before Lambda mode: Fargate.
+
 "version" is what the stack built the service's image from (the first 12 hex digits of its source
 layer's SHA-256, which the image reports in its health check); "" when the stack runs an ImageUri given
 to it (nothing to compare), and absent in a stack deployed before the stack built its images.
@@ -27,6 +32,7 @@ from scripts.errors import NotABlueprintStack, ServiceNotChosen, UnknownService
 
 SERVICE_SUFFIX = "Service"  # the logical id of a service in parent.yml, and of its output: <Key>Service
 SERVICE_DESCRIPTION = "Service:"
+FARGATE, LAMBDA = "fargate", "lambda"  # the descriptor's "compute"
 
 
 @dataclass(frozen=True)
@@ -34,20 +40,30 @@ class ServiceOutputs:
     """One service, from its descriptor output."""
 
     key: str  # the output's (and parent.yml resource's) name, e.g. NotesService
-    name: str  # the ECS service name
-    container: str
+    name: str  # the ECS service name (Lambda: the function's name)
+    container: str  # "" on Lambda
     log_group: str
-    scalable_target: str  # Application Auto Scaling resource id: service/<cluster>/<service>
+    scalable_target: str  # Application Auto Scaling resource id: service/<cluster>/<service> ("" on Lambda)
     path_prefix: str
     health_check_path: str
     architecture: str = "ARM64"  # its block's Architecture (what its image must be built for)
     version: str = ""  # the version its health check must report ("" : not known, not compared)
+    compute: str = FARGATE  # FARGATE or LAMBDA
+    function: str = ""  # the Lambda function's name ("" on Fargate)
+    reserved_concurrency: str = ""  # its block's ReservedConcurrency ("" : none reserved)
 
     # descriptor JSON key -> field
     DESCRIPTOR = {"name": "name", "container": "container", "logGroup": "log_group",
                   "scalableTarget": "scalable_target", "pathPrefix": "path_prefix",
-                  "healthCheckPath": "health_check_path", "architecture": "architecture", "version": "version"}
-    OPTIONAL = frozenset({"version"})  # "" with an explicit ImageUri; absent in an older stack
+                  "healthCheckPath": "health_check_path", "architecture": "architecture", "version": "version",
+                  "compute": "compute", "function": "function", "reservedConcurrency": "reserved_concurrency"}
+    # "" with an explicit ImageUri, or absent in an older stack (version; compute, function, reservedConcurrency)
+    OPTIONAL = frozenset({"version", "compute", "function", "reservedConcurrency"})
+    FARGATE_ONLY = frozenset({"container", "scalableTarget"})  # "" on Lambda
+
+    @property
+    def on_lambda(self) -> bool:
+        return self.compute == LAMBDA
 
     @property
     def short(self) -> str:
@@ -147,11 +163,20 @@ def parse_service(key: str, value: str, stack: str = "the stack") -> ServiceOutp
     except json.JSONDecodeError:
         raise NotABlueprintStack(f"{stack}: output {key} is not a service descriptor (JSON): "
                                  "is it a stack of this blueprint?") from None
-    missing = [k for k in ServiceOutputs.DESCRIPTOR if k not in ServiceOutputs.OPTIONAL
-               and (not isinstance(descriptor, dict) or not descriptor.get(k))]
+    if not isinstance(descriptor, dict):
+        descriptor = {}
+    compute = str(descriptor.get("compute") or FARGATE)
+    if compute not in (FARGATE, LAMBDA):
+        raise NotABlueprintStack(f"{stack}: output {key} says compute {compute!r}, neither {FARGATE} nor {LAMBDA}: "
+                                 "is it a stack of a newer version of this blueprint?")
+    required = set(ServiceOutputs.DESCRIPTOR) - ServiceOutputs.OPTIONAL
+    if compute == LAMBDA:
+        required = (required - ServiceOutputs.FARGATE_ONLY) | {"function"}
+    missing = [k for k in ServiceOutputs.DESCRIPTOR if k in required and not descriptor.get(k)]
     if missing:
         raise NotABlueprintStack(f"{stack}: output {key} lacks {', '.join(missing)}: is it a stack of this blueprint?")
-    return ServiceOutputs(key=key, **{f: str(descriptor.get(k) or "") for k, f in ServiceOutputs.DESCRIPTOR.items()})
+    values = {f: str(descriptor.get(k) or "") for k, f in ServiceOutputs.DESCRIPTOR.items()}
+    return ServiceOutputs(key=key, **{**values, "compute": compute})
 
 
 def read(t: Target) -> ParentOutputs:

@@ -12,9 +12,13 @@ and an image-only deploy does not touch the scalable target anyway. The deploy
 says so and skips the smoke tests, which could only fail. The same inside a
 StopSchedule window, where scheduled actions hold autoscaling at 0/0 until the
 StartSchedule. https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-scheduled-scaling.html
+
+A service on Lambda has no tasks: stop sets its function's reserved concurrency to 0 and start puts back its
+block's (scripts/lambda_service.py).
 """
 from __future__ import annotations
 
+from scripts import lambda_service
 from scripts import outputs as stack_outputs
 from scripts.common import Target, aws_errors, log, wait
 from scripts.errors import OpsError, ServiceNotActive
@@ -53,9 +57,21 @@ def _tags(ecs, service: dict) -> dict[str, str]:
 def stopped_reasons(t: Target, outputs: ParentOutputs) -> list[str]:
     """stopped_reason of every service of the stack that cannot run tasks (one ECS and one autoscaling
     client serve all of them)."""
-    ecs, aas = t.client("ecs"), t.client("application-autoscaling")
+    ecs, aas, lam = clients(t, outputs.services.values())
     return [reason for svc in outputs.services.values()
-            if (reason := stopped_reason(ecs, aas, outputs.cluster_name, svc))]
+            if (reason := lambda_service.stopped_reason(lam, svc) if svc.on_lambda
+                else stopped_reason(ecs, aas, outputs.cluster_name, svc))]
+
+
+def clients(t: Target, services) -> tuple:
+    """(ECS, autoscaling, Lambda) clients, each made once and only when a service needs it (else None)."""
+    services = list(services)
+    ecs = aas = lam = None
+    if any(not s.on_lambda for s in services):
+        ecs, aas = t.client("ecs"), t.client("application-autoscaling")
+    if any(s.on_lambda for s in services):
+        lam = t.client("lambda")
+    return ecs, aas, lam
 
 
 def stopped_reason(ecs, aas, cluster: str, svc: ServiceOutputs) -> str | None:
@@ -103,10 +119,12 @@ def wait_stable(ecs, cluster: str, names: list[str], timeout: float, delay: floa
          delay=delay, cluster=cluster, services=names)
 
 
-def _each(t: Target, outputs: ParentOutputs | None, act, timeout: float, delay: float) -> dict[str, dict]:
+def _each(t: Target, outputs: ParentOutputs | None, act, on_lambda, timeout: float, delay: float) -> dict[str, dict]:
+    """`act` on each Fargate service, `on_lambda` on each Lambda one; then wait for the Fargate ones it changed."""
     outputs = outputs or stack_outputs.read(t)
-    ecs, aas = t.client("ecs"), t.client("application-autoscaling")
-    done = {svc.key: act(ecs, aas, outputs.cluster_name, svc) for svc in outputs.select(t.service)}
+    ecs, aas, lam = clients(t, outputs.select(t.service))
+    done = {svc.key: on_lambda(lam, svc) if svc.on_lambda else act(ecs, aas, outputs.cluster_name, svc)
+            for svc in outputs.select(t.service)}
     changed = [outputs.services[key].name for key, result in done.items() if result.get("changed")]
     if changed:
         wait_stable(ecs, outputs.cluster_name, changed, timeout, delay)
@@ -151,9 +169,9 @@ def _start_one(ecs, aas, cluster: str, svc: ServiceOutputs) -> dict:
 
 def stop(t: Target, timeout: float = 600, delay: float = 10, outputs: ParentOutputs | None = None) -> dict[str, dict]:
     """Stop every service (or t.service); per service key, what was recorded (or the earlier record)."""
-    return _each(t, outputs, _stop_one, timeout, delay)
+    return _each(t, outputs, _stop_one, lambda_service.stop_one, timeout, delay)
 
 
 def start(t: Target, timeout: float = 600, delay: float = 10, outputs: ParentOutputs | None = None) -> dict[str, dict]:
     """Start what `make stop` recorded; per service key, what was restored ({} when it was not stopped)."""
-    return _each(t, outputs, _start_one, timeout, delay)
+    return _each(t, outputs, _start_one, lambda_service.start_one, timeout, delay)

@@ -6,7 +6,11 @@ built the image from); against a URL, from SMOKE_VERSION when the caller sets it
 
 Before the suite starts, the runner waits for every health check it will call (bounded by SMOKE_WAIT
 seconds, default 300; 20 for a plain-HTTP URL), printing a progress line per attempt as it happens. No
-answer in time is one line and a non-zero exit, not a pytest report of every test that needed it."""
+answer in time is one line and a non-zero exit, not a pytest report of every test that needed it.
+
+A service on Lambda that `make stop` stopped (reserved concurrency 0) cannot answer: its routes give API
+Gateway's own 500 `{"message":"Internal Server Error"}`, not the app's JSON. Against a stack, such a service
+is refused in one line before any wait; against a URL, a wait that ends on that answer says whose it is."""
 from __future__ import annotations
 
 import math
@@ -19,12 +23,15 @@ from urllib.parse import urlsplit
 import requests
 
 from scripts.common import ROOT, Target, log
-from scripts.errors import SmokeFailed, UsageError, WaitTimedOut
+from scripts.errors import ServiceNotReady, SmokeFailed, UsageError, WaitTimedOut
 
 SUITE = "tests/smoke"
 SAMPLE_HEALTH = "/api/health-check"  # the sample service's: the one a bare URL is checked on
 WAIT_AWS = 300.0  # the minutes after a deploy: tasks registering, DNS
 WAIT_LOCAL = 20.0  # a plain-HTTP URL: the local stack, up in seconds
+# An HTTP API's own answer when its Lambda integration fails (throttled, timed out, crashed), not the app's:
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html
+API_GATEWAY_500 = {"message": "Internal Server Error"}
 
 
 def command() -> list[str]:
@@ -73,6 +80,9 @@ def wait_healthy(url: str, timeout: float, get=requests.get, clock=time.monotoni
             if r.status_code == 200:
                 return
             last = f"HTTP {r.status_code}"
+            if r.status_code == 500 and _json(r) == API_GATEWAY_500:
+                last += (" from API Gateway itself, not the app: a Lambda function that is stopped (make status), "
+                         "timed out or failed (make logs)")
         except requests.RequestException as exc:
             last = type(exc).__name__
         elapsed = clock() - start
@@ -80,6 +90,24 @@ def wait_healthy(url: str, timeout: float, get=requests.get, clock=time.monotoni
             raise WaitTimedOut(f"no answer from {url} within {timeout:.0f} s (last: {last})")
         log(f"  [{elapsed:4.0f}s] waiting for {url}: {last}")
         sleep(min(10.0, max(1.0, timeout / 30), max(0.0, timeout - elapsed)))
+
+
+def _json(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def refuse_stopped_functions(t: Target, outputs) -> None:
+    """A Lambda service `make stop` stopped: one line, before a wait that could only time out."""
+    from scripts import lambda_service
+    chosen = [s for s in outputs.select(t.service) if s.on_lambda]
+    lam = t.client("lambda") if chosen else None
+    stopped = [s.short for s in chosen if lambda_service.reserved(lam, s) == lambda_service.STOPPED]
+    if stopped:
+        raise ServiceNotReady(f"service {', '.join(stopped)} is stopped (Lambda, reserved concurrency 0): its routes "
+                              f"answer API Gateway's own 500; make start first (or smoke another with SERVICE=)")
 
 
 def health_urls(t: Target | None, url: str | None, outputs=None) -> list[str]:
@@ -105,6 +133,11 @@ def smoke(t: Target | None = None, url: str | None = None, run=subprocess.run, o
         env.update(SMOKE_STACK=t.stack_name, AWS_REGION=t.region)
         if t.service:
             env["SMOKE_SERVICE"] = t.service
+    if t is not None and not url:
+        if outputs is None:
+            from scripts import outputs as stack_outputs
+            outputs = stack_outputs.read(t)
+        refuse_stopped_functions(t, outputs)
     if url or t is not None:
         for health in health_urls(t, url, outputs):
             (wait or wait_healthy)(health, wait_seconds(url))

@@ -48,6 +48,31 @@ HINTS = [
     (re.compile(r"did not receive a response from your Custom Resource|Custom Resource failed to stabilize", re.I),
      "a custom resource did not answer within its ServiceTimeout: its function's log group (build.yml, "
      "frontend.yml) says why; run make deploy again"),
+    # A service on Lambda (Compute=Lambda). Lambda keeps 100 (a new account: its whole quota, e.g. 10) of the
+    # account's concurrency unreserved, so a new account refuses any ReservedConcurrency
+    # (https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html; aws-samples/alarm-context-tool#2).
+    (re.compile(r"ReservedConcurrentExecutions .*below its minimum value", re.I),
+     "this account's Lambda concurrency quota leaves nothing to reserve (a new account's can be 10): remove "
+     "ReservedConcurrency from the service's block in parent.yml (the API's throttle still bounds the bill), or "
+     "request more in Service Quotas (AWS Lambda > Concurrent executions), then run make deploy again"),
+    # An image pushed as an OCI index (BuildKit's provenance attestation, or several platforms): Lambda takes
+    # one platform's manifest only (docker/buildx#1533, aws/aws-lambda-roadmap#82).
+    (re.compile(r"image manifest, config or layer media type .* is not supported", re.I),
+     "Lambda runs only a single-platform image manifest, and this image is an index (several platforms, or a "
+     "build attestation): build it with --provenance=false for the service's one Architecture (the stack's own "
+     "build does; an ImageUri given in PARAMS must be such a manifest), then run make deploy again"),
+    # A function's ImageUri with no tag or digest, or naming an image not pushed (aws-amplify/amplify-cli#13673,
+    # aws-samples/bedrock-access-gateway#205).
+    (re.compile(r"Source image .* (does not exist|is not valid)\. Provide a valid source image", re.I),
+     "the function's image is not in its repository (or its URI has no tag or digest): an ImageUri given in PARAMS "
+     "must name an image pushed to this account and region, repository@sha256:<digest>; without one the stack "
+     "builds it; then run make deploy again"),
+    # Before the generic AccessDenied below: CloudFormation reports it with HandlerErrorCode AccessDenied
+    # (aws-samples/bedrock-access-gateway#127; awsdocs/aws-lambda-developer-guide#286 on the repository policy).
+    (re.compile(r"Lambda does not have permission to access the ECR image", re.I),
+     "Lambda could not pull the image: its repository's policy must let lambda.amazonaws.com pull "
+     "(ecr:BatchGetImage, ecr:GetDownloadUrlForLayer; service.yml's Repository does), and an ImageUri given in "
+     "PARAMS must be in this account and region; then run make deploy again"),
     (re.compile(r"account must be verified before you can add new CloudFront", re.I),
      "AWS has not verified this account for CloudFront yet: open a case with AWS Support "
      "(https://console.aws.amazon.com/support/home#/) quoting this message, then run make deploy again"),

@@ -78,11 +78,23 @@ def make_target(session, stack: str = STACK, service: str | None = None) -> Targ
     return Target("dev", stack, REGION, {"Profile": "dev"}, session, service)
 
 
+def lambda_service(key: str, stack: str = STACK, reserved: str = "") -> ServiceOutputs:
+    """A service on Lambda (Compute=Lambda) as its descriptor has it: the function's name is its name, no
+    container, no scalable target; `reserved`: its block's ReservedConcurrency ("" : none)."""
+    function = f"{stack}-{key}Service-Function-ABC123"
+    return ServiceOutputs(key=f"{key}Service", name=function, container="", log_group=f"{stack}-{key.lower()}-logs",
+                          scalable_target="", path_prefix=f"/{key.lower()}",
+                          health_check_path=f"/{key.lower()}/health-check", version="", compute="lambda",
+                          function=function, reserved_concurrency=reserved)
+
+
 def sample_outputs(stack: str = STACK, frontend: str = "https://d111.cloudfront.net", bucket: str = "",
-                   distribution: str = "E1", services: tuple[str, ...] = ("Notes",)) -> ParentOutputs:
+                   distribution: str = "E1", services: tuple[str, ...] = ("Notes",),
+                   lambdas: tuple[str, ...] = (), reserved: str = "") -> ParentOutputs:
     """The outputs a deployed parent has, typed; `services`: their keys without "Service". The first
     service's ECS name is "api" (the sample's container name), the others' their lower-case key; the first
-    runs an image the stack built (its descriptor has a version), the others an ImageUri given (version "")."""
+    runs an image the stack built (its descriptor has a version), the others an ImageUri given (version "").
+    `lambdas`: more services, on Lambda (lambda_service), after those."""
     def service(key: str, first: bool) -> ServiceOutputs:
         name = "api" if first else key.lower()
         return ServiceOutputs(key=f"{key}Service", name=name, container=name, log_group=f"{stack}-{name}-logs",
@@ -92,14 +104,17 @@ def sample_outputs(stack: str = STACK, frontend: str = "https://d111.cloudfront.
     return ParentOutputs(frontend_url=frontend, api_url="https://api.example.com", bucket_name=bucket or f"{stack}-site",
                          distribution_id=distribution, cluster_name="cluster", ingress="HttpApi", profile="dev",
                          table_name=f"{stack}-notes",
-                         services={s.key: s for s in (service(k, i == 0) for i, k in enumerate(services))})
+                         services={s.key: s for s in [*(service(k, i == 0) for i, k in enumerate(services)),
+                                                      *(lambda_service(k, stack, reserved) for k in lambdas)]})
 
 
 def create_deployment(session, stack: str = STACK, desired: int = 0, parameters: dict | None = None,
-                      services: tuple[str, ...] = ("Notes",), alerts: bool = False) -> ParentOutputs:
+                      services: tuple[str, ...] = ("Notes",), alerts: bool = False, lambdas: tuple[str, ...] = (),
+                      reserved: str = "") -> ParentOutputs:
     """The resources a deployed stack has, and a parent stack whose outputs name them (built from a
     ParentOutputs, as the ops commands read it back). `alerts`: with the alert topic (AlertTopicArn); without
-    it, a stack deployed before alerts."""
+    it, a stack deployed before alerts. `lambdas`: services on Lambda (an image function each, as moto keeps
+    it: it cannot invoke one without Docker); `reserved`: their blocks' ReservedConcurrency, also reserved."""
     s3, ecs, cf = session.client("s3"), session.client("ecs"), session.client("cloudfront")
     bucket = f"{stack}-site"
     s3.create_bucket(Bucket=bucket)
@@ -110,13 +125,18 @@ def create_deployment(session, stack: str = STACK, desired: int = 0, parameters:
                                               "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
         "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
     })["Distribution"]
-    outputs = sample_outputs(stack, f"https://{distribution['DomainName']}", bucket, distribution["Id"], services)
+    outputs = sample_outputs(stack, f"https://{distribution['DomainName']}", bucket, distribution["Id"], services,
+                             lambdas, reserved)
     if alerts:
         topic = session.client("sns").create_topic(Name=f"{stack}-AlertsStack-Topic")["TopicArn"]
         outputs = dataclasses.replace(outputs, alert_topic_arn=topic)
     ecs.create_cluster(clusterName=outputs.cluster_name)
     logs = session.client("logs")
     for svc in outputs.services.values():
+        if svc.on_lambda:
+            create_function(session, svc, reserved)
+            logs.create_log_group(logGroupName=svc.log_group)
+            continue
         ecs.register_task_definition(family=svc.name, containerDefinitions=[
             {"name": svc.container, "image": "x", "memory": 512}])
         ecs.create_service(cluster=outputs.cluster_name, serviceName=svc.name, taskDefinition=svc.name,
@@ -131,6 +151,21 @@ def create_deployment(session, stack: str = STACK, desired: int = 0, parameters:
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
     create_stack(session, stack, outputs.as_outputs(), parameters)
     return outputs
+
+
+def create_function(session, svc: ServiceOutputs, reserved: str = "") -> None:
+    """The service's image function (arm64, by digest), with the block's reservation when it has one."""
+    iam = session.client("iam")
+    try:
+        role = iam.get_role(RoleName="function-role")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="function-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = session.client("lambda")
+    lam.create_function(FunctionName=svc.function, Role=role, PackageType="Image", Architectures=["arm64"],
+                        Code={"ImageUri": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/app@sha256:{'0' * 64}"},
+                        MemorySize=512, Timeout=29)
+    if reserved:
+        lam.put_function_concurrency(FunctionName=svc.function, ReservedConcurrentExecutions=int(reserved))
 
 
 def service_arn(session, outputs: ParentOutputs, key: str = "NotesService") -> str:

@@ -5,6 +5,7 @@ service (review/contract11.md)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,25 @@ def test_the_smoke_test_output_is_a_command_that_reaches_this_stack():
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     exported = {name for line in makefile.splitlines() if line.startswith("export ") for name in line.split()[1:]}
     assert set(given) <= exported and "\nsmoke:" in makefile
+
+
+@pytest.mark.parametrize("compute", ["Lambda", "Fargate"])
+def test_service_yml_descriptor_reads_back_as_the_compute_it_runs_on(compute):
+    """service.yml's Descriptor, each variable given the branch Compute takes (a Ref or GetAtt: a stand-in
+    name), is what parse_service reads: a function on Lambda (no container, no scalable target), an ECS
+    service on Fargate."""
+    text, variables = load(Path(PARENT).parent / "service.yml")["Outputs"]["Descriptor"]["Value"]["Fn::Sub"]
+
+    def value(name: str) -> str:
+        node = variables.get(name, f"<{name}>")
+        while isinstance(node, dict) and "Fn::If" in node:
+            condition, yes, no = node["Fn::If"]
+            node = yes if condition == "UseLambda" and compute == "Lambda" or condition == "BuildsImage" else no
+        return node if isinstance(node, str) else f"<{name}>"
+    filled = re.sub(r"\$\{([^}]+)\}", lambda m: value(m.group(1)) if m.group(1) in variables else "3", text)
+    svc = outputs.parse_service("NotesService", filled)
+    assert svc.on_lambda == (compute == "Lambda")
+    if svc.on_lambda:
+        assert (svc.name, svc.function, svc.container, svc.scalable_target) == ("<Name>", "<FunctionName>", "", "")
+    else:
+        assert svc.container and svc.scalable_target and not svc.function

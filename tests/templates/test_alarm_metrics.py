@@ -44,22 +44,25 @@ def per_service(found: dict) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("variant", ["HttpApi-PublicSubnets-dev", "LoadBalancer-PublicSubnets-prod",
-                                     f"{TWO_SERVICES}-LoadBalancer"])
+                                     f"{TWO_SERVICES}-LoadBalancer", *(v for v in VARIANTS if "lambda" in v.lower())])
 def test_each_service_and_the_site_have_their_alarms_and_all_notify_the_topic(variant):
-    """Error rate and p99 latency for every service; below-minimum only where MinTasks >= 2 (with one task,
-    zero tasks publish nothing and missing data is not an alarm); 5xx for the site. Each notifies the topic
-    on ALARM and on OK, treats missing data as fine (a stopped service stays quiet) and has no fixed name
-    (two stacks coexist)."""
+    """Error rate and p99 latency for every service; below-minimum only where MinTasks >= 2 on Fargate (with
+    one task, zero tasks publish nothing and missing data is not an alarm; a function has no tasks); the
+    function's errors and throttles on Lambda; 5xx for the site. Each notifies the topic on ALARM and on OK,
+    treats missing data as fine (a stopped service stays quiet) and has no fixed name (two stacks coexist)."""
     parent, values = VARIANTS[variant]
     found = alarms(parent, values)
     stacks = per_service(found)
     services = {name: stack for name, stack in deployment(parent, values, "us-east-1", template).children.items()
                 if stack.body is template("service.yml")}
     assert len(services) == (2 if variant.startswith(TWO_SERVICES) else 1)
+    on_lambda = {name: stack.condition("UseLambda") for name, stack in services.items()}
     for name, stack in services.items():
-        several = int(stack.evaluator.params["MinTasks"]) >= 2
-        assert stacks[name] == {"ErrorRateAlarm", "LatencyAlarm"} | ({"BelowMinimumAlarm"} if several else set())
-    assert "BelowMinimumAlarm" in stacks["NotesService"] if values["Profile"] == "prod" else True
+        several = int(stack.evaluator.params["MinTasks"]) >= 2 and not on_lambda[name]
+        assert stacks[name] == {"ErrorRateAlarm", "LatencyAlarm"} | ({"BelowMinimumAlarm"} if several else set()) \
+            | ({"FunctionAlarm"} if on_lambda[name] else set())
+    assert "BelowMinimumAlarm" in stacks["NotesService"] if values["Profile"] == "prod" \
+        and not on_lambda["NotesService"] else True
     assert stacks["FrontendStack"] == {"SiteErrorAlarm"}  # the table's: tests/templates/notes/
     for name, properties in found.items():
         assert properties["AlarmActions"] == properties["OKActions"] == [{"Ref": "AlertTopicArn"}], name
@@ -115,12 +118,14 @@ def test_the_saved_queries_read_fields_the_app_writes(log_lines):  # noqa: F811 
     for name, resource in template("service.yml")["Resources"].items():
         if resource["Type"] != "AWS::Logs::QueryDefinition":
             continue
-        text = re.sub(r'"[^"]*"|/[^/]*/', "", resource["Properties"]["QueryString"])  # strings and patterns out
-        named = set(re.findall(r"^fields (.+)$", text, re.M)[0].replace(" ", "").split(","))
-        named |= set(re.findall(r"(\w+)\s*(?:=|>=|<=|>|<|\bin\b|\blike\b)", text))
-        named |= set(re.findall(r"\b(?:sort|by)\s+(\w+)", text))
-        named = {n for n in named if not n.startswith("@") and n not in {"count", "last_request_id"}}
-        assert named <= written, (name, named - written)
+        query = resource["Properties"]["QueryString"]  # one text, or one per Compute (Fn::If)
+        for branch in (query["Fn::If"][1:] if isinstance(query, dict) else [query]):
+            text = re.sub(r'"[^"]*"|/[^/]*/', "", branch)  # strings and patterns out
+            named = set(re.findall(r"^fields (.+)$", text, re.M)[0].replace(" ", "").split(","))
+            named |= set(re.findall(r"(?<!@)\b(\w+)\s*(?:=|>=|<=|>|<|\bin\b|\blike\b)", text))
+            named |= set(re.findall(r"\b(?:sort|by)\s+(\w+)", text))
+            named = {n for n in named if not n.startswith("@") and n not in {"count", "last_request_id"}}
+            assert named <= written, (name, named - written)
 
 
 # ---------------------------------------------------------------- the check fails on each kind of mistake
@@ -220,3 +225,95 @@ def test_the_check_follows_the_parent_wiring_and_the_region():
     found = problems(template(PARENT), {}, "eu-west-1",
                      load=lambda name: everywhere if name == "frontend.yml" else template(name))
     assert any("AWS/CloudFront publishes only in us-east-1" in p for p in found), found
+
+
+# ---------------------------------------------------------------- Compute=Lambda: the function's alarm
+# service.yml's FunctionAlarm as it is, in a fixture stack beside a function and what it refers to, so the
+# check runs on the alarm before the rendered variants include Compute=Lambda (once they do, the first test
+# of this file checks it in every Lambda variant too).
+LAMBDA_PARENT = {"Resources": {
+    "Topic": {"Type": "AWS::SNS::Topic"},
+    "ReportsService": {"Type": "AWS::Serverless::Application",
+                       "Properties": {"Location": "lambda-fixture.yml", "Parameters": {"AlertTopicArn": {"Ref": "Topic"}}}}}}
+
+
+def lambda_stack(change=None) -> dict:
+    body = {"Parameters": {"AlertTopicArn": {"Type": "String"}, "Compute": {"Type": "String", "Default": "Lambda"}},
+            "Conditions": {"UseLambda": {"Fn::Equals": [{"Ref": "Compute"}, "Lambda"]}},
+            "Resources": {"LogGroup": {"Type": "AWS::Logs::LogGroup"},
+                          "Function": {"Type": "AWS::Lambda::Function", "Properties": {"PackageType": "Image"}},
+                          "FunctionAlarm": copy.deepcopy(template("service.yml")["Resources"]["FunctionAlarm"])}}
+    if change:
+        change(body)
+    return body
+
+
+def lambda_problems(change=None) -> list[str]:
+    body = lambda_stack(change)
+    return problems(LAMBDA_PARENT, {}, load=lambda name: body if name == "lambda-fixture.yml" else template(name))
+
+
+def function_metric(body: dict, query: str) -> dict:
+    (stat,) = [q for q in body["Resources"]["FunctionAlarm"]["Properties"]["Metrics"] if q["Id"] == query]
+    return stat["MetricStat"]["Metric"]
+
+
+def test_the_function_alarm_watches_its_functions_errors_and_throttles_filled():
+    """Errors + Throttles of the service's own function (FunctionName = Ref Function, the function's name),
+    each FILLed (Lambda sends them only for minutes with invocations), notifying the topic on ALARM and OK,
+    quiet on missing data, no fixed name, a runbook anchor; only with Compute=Lambda, and BelowMinimumAlarm
+    (ECS tasks) only without it (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html)."""
+    assert lambda_problems() == []
+    found = alarms(LAMBDA_PARENT, {}, load=lambda name: lambda_stack() if name == "lambda-fixture.yml" else
+                   template(name))
+    properties = found["ReportsService FunctionAlarm"]
+    body = lambda_stack()
+    assert {function_metric(body, q)["MetricName"] for q in ("errors", "throttles")} == {"Errors", "Throttles"}
+    assert properties["AlarmActions"] == properties["OKActions"] == [{"Ref": "AlertTopicArn"}]
+    assert properties["TreatMissingData"] == "notBreaching" and "AlarmName" not in properties
+    assert "docs/operate.md#function-failing" in str(properties["AlarmDescription"])
+    resources = template("service.yml")["Resources"]
+    assert resources["FunctionAlarm"]["Condition"] == "UseLambda"
+    conditions = template("service.yml")["Conditions"]
+    assert {"Condition": "UseFargate"} in conditions[resources["BelowMinimumAlarm"]["Condition"]]["Fn::And"]
+
+
+LAMBDA_MUTATIONS = {
+    "the function's ARN, not its name": (
+        lambda b: function_metric(b, "errors")["Dimensions"][0].update(Value={"Fn::GetAtt": ["Function", "Arn"]}),
+        "dimension FunctionName comes from AWS::Lambda::Function.Arn"),
+    "a dimension Lambda does not publish under": (
+        lambda b: function_metric(b, "throttles")["Dimensions"][0].update(Name="Function"),
+        "dimensions ['Function'] are not a set it is published under"),
+    "the log group's name as the function's": (
+        lambda b: function_metric(b, "errors")["Dimensions"][0].update(Value={"Ref": "LogGroup"}),
+        "dimension FunctionName comes from AWS::Logs::LogGroup.Ref"),
+    "an unfilled throttle count": (
+        lambda b: [q for q in b["Resources"]["FunctionAlarm"]["Properties"]["Metrics"] if q["Id"] == "failed"][0]
+        .update(Expression="FILL(errors, 0) + throttles"),
+        "Metrics/throttles: AWS/Lambda Throttles is published only in periods with an event"),
+    "a metric Lambda does not publish": (
+        lambda b: function_metric(b, "errors").update(MetricName="FunctionErrors"),
+        "AWS/Lambda publishes no metric 'FunctionErrors'"),
+}
+
+
+@pytest.mark.parametrize("mutation", list(LAMBDA_MUTATIONS))
+def test_the_check_fails_on_each_kind_of_mistake_in_a_function_alarm(mutation):
+    change, expected = LAMBDA_MUTATIONS[mutation]
+    found = lambda_problems(change)
+    assert any(expected in problem for problem in found), found
+
+
+def test_every_alarms_runbook_anchor_is_a_heading_of_operate_md():
+    """An alarm's message ends with docs/operate.md#<section>: at 3 a.m. that link must land on the section,
+    so each anchor any template's alarm names is the GitHub slug of one of operate.md's headings."""
+    from checks.render import CHILD_TEMPLATES, ROOT
+    headings = re.findall(r"^#+ (.+)$", (ROOT / "docs" / "operate.md").read_text(), re.M)
+    slugs = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+    named = set()
+    for location in CHILD_TEMPLATES:
+        for resource in template(location)["Resources"].values():
+            if resource["Type"] == "AWS::CloudWatch::Alarm":
+                named |= set(re.findall(r"docs/operate\.md#([\w-]+)", str(resource["Properties"]["AlarmDescription"])))
+    assert "function-failing" in named and named <= slugs, named - slugs
