@@ -93,13 +93,17 @@ def test_idle_on_lambda_is_under_fifty_cents_without_the_alarms(capsys, monkeypa
 
 def test_the_break_even_of_both_models_by_hand():
     """Fargate's fixed part against Lambda's per-request part, the same traffic (both log more than 5 GB there):
-    Fargate: Spot task 2.295242275 + its IPv4 3.65 + Cloud Map 0.60 = 6.545242275 a month.
+    Fargate: Spot task 2.295242275 + its IPv4 3.65 + Cloud Map 0.60 = 6.545242275 a month, less the alarm metrics
+    only the function has ($0.10 each, counted from the renderings: FunctionAlarm's Errors and Throttles, 2, today:
+    6.345242275).
     Lambda a million: 0.20 + 35,000 GB-s x 0.0000133334 = 0.666669, + 300 bytes of platform log lines
     (0.27940 GB x (0.50 + 0.014)) = 0.143613: 0.810282.
-    Without the free tier: 6.545242275 / 0.810282 = 8.0777 M. With it (1 M requests = 0.20; 400,000 GB-s = the
-    GB-s of 11.43 M requests = 5.33336): (6.545242275 + 0.20 + 5.33336) / 0.810282 = 14.907 M."""
+    Without the free tier: 6.345242275 / 0.810282 = 7.8309 M. With it (1 M requests = 0.20; 400,000 GB-s = the
+    GB-s of 11.43 M requests = 5.33336): (6.345242275 + 0.20 + 5.33336) / 0.810282 = 14.660 M."""
     per_million = 0.20 + 35_000 * 0.0000133334 + 300e6 / GIB * (0.50 + 14 / 30 * 0.03)
-    fixed = 2.295242275 + 3.65 + 0.60
+    function_alarms = 0.10 * (rendered_alarm_metrics(cost.configuration("dev", "Compute=Lambda"))
+                              - rendered_alarm_metrics(cost.configuration("dev", "")))
+    fixed = 2.295242275 + 3.65 + 0.60 - function_alarms
     even = cost.compute_break_even(DEFAULT, parent=ONE)
     assert even.switch == {"Compute": "Lambda", "Ingress": "HttpApi"}
     assert even.without_free == pytest.approx(fixed / per_million * 1e6, rel=1e-4)
