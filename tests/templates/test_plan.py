@@ -107,7 +107,7 @@ def test_plan_describes_each_change_and_warns_once_per_hazard():
     describe(plan({}, {"Ingress": "LoadBalancer"}), out=lines.append)
     assert "VpcStack (vpc.yml): no change" in lines
     assert any(line.startswith("  ~ update   Service ") and "LoadBalancers" in line for line in lines)
-    assert "NotesService (service.yml): 11 change(s)" in lines  # with its alarms and the routes' RoutesReady
+    assert "NotesService (service.yml): 10 change(s)" in lines  # with its error and latency alarms
     assert any(line.startswith("  + add      LoadBalancer ") for line in lines)
     assert [line for line in lines if line.startswith("WARNING")] == [
         "WARNING: IngressStack/HttpApiAccessLogs (AWS::Logs::LogGroup) would be DELETED with its log history"]
