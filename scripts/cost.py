@@ -981,9 +981,11 @@ def idle(config: dict, deploy: DeployCost, **kwargs) -> dict:
 
 def idle_text(i: dict, free_metrics: int) -> str:
     parts = ", ".join(f"{item} ${money(value)}" for item, value in i["parts"].items())
-    return (f"Idle (no requests): ${money(i['withoutAlarms'])} a month without the alarms ({parts}); the alarms add "
-            f"${money(i['alarms'])} ({i['alarmMetrics']} alarm metrics; an account's first {free_metrics} alarm metrics "
-            "a month are free, not subtracted)")
+    billed = max(0, i["alarmMetrics"] - free_metrics) * 0.10 if i["alarmMetrics"] else 0.0
+    return (f"Idle (no requests): ${money(i['withoutAlarms'] + i['alarms'])} a month at list price: "
+            f"${money(i['withoutAlarms'])} without the alarms ({parts}) and the alarms ${money(i['alarms'])} "
+            f"({i['alarmMetrics']} alarm metrics); ${money(i['withoutAlarms'] + billed)} while the account's first "
+            f"{free_metrics} alarm metrics a month, free, are not used elsewhere")
 
 
 # ----------------------------------------------------------------- output

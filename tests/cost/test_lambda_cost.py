@@ -75,15 +75,16 @@ def test_idle_on_lambda_is_under_fifty_cents_without_the_alarms(capsys, monkeypa
         monkeypatch.setenv(name, value)
     assert cost.main([]) == 0
     out = capsys.readouterr().out
-    found = re.search(r"^Idle \(no requests\): \$([0-9.]+) a month without the alarms \((.*)\); the alarms add "
-                      r"\$([0-9.]+) \((\d+) alarm metrics; an account's first 10 alarm metrics a month are free, "
-                      r"not subtracted\)$", out, re.M)
+    found = re.search(r"^Idle \(no requests\): \$([0-9.]+) a month at list price: \$([0-9.]+) without the alarms "
+                      r"\((.*)\) and the alarms \$([0-9.]+) \((\d+) alarm metrics\); \$([0-9.]+) while the account's "
+                      r"first 10 alarm metrics a month, free, are not used elsewhere$", out, re.M)
     assert found, out
-    idle, alarms = float(found[1]), float(found[3])
+    listed, idle, alarms = float(found[1]), float(found[2]), float(found[4])
+    assert listed == pytest.approx(idle + alarms) and float(found[6]) == idle  # 8 alarm metrics: within the free 10
     assert idle == round(0.40 + SITE + ECR, 2) == 0.46 and idle < 0.50
-    assert found[2] == "Secrets Manager $0.40, S3 (frontend) $0.00, ECR (images kept) $0.06"
+    assert found[3] == "Secrets Manager $0.40, S3 (frontend) $0.00, ECR (images kept) $0.06"
     metrics = rendered_alarm_metrics(cost.configuration("dev", "Compute=Lambda"))
-    assert int(found[4]) == metrics and alarms == pytest.approx(round(metrics * 0.10, 2))
+    assert int(found[5]) == metrics and alarms == pytest.approx(round(metrics * 0.10, 2))
     assert "Fargate tasks" not in out.split("Ceiling:")[0] and "Cloud Map" not in out
     # The break-even, and no ingress switch an ALB would refuse: it needs Fargate
     assert re.search(r"^Switching to Compute=Fargate pays off above \d+\.\d M requests/month \(all costs", out, re.M)
