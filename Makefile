@@ -131,9 +131,9 @@ logs: $(VENV)/.installed ## The services' recent logs (SERVICE= for one, FOLLOW=
 	$(OPS) logs
 exec: $(VENV)/.installed ## A shell in a running task of SERVICE= (EnableExecuteCommand "true" in its block)
 	$(OPS) exec
-stop: $(VENV)/.installed ## Scale every service (or SERVICE=) to zero, remembering the previous scale
+stop: $(VENV)/.installed ## Scale every service (or SERVICE=) to zero, remembering the previous scale (Lambda: reserved concurrency 0)
 	$(OPS) stop
-start: $(VENV)/.installed ## Scale back to what `make stop` recorded
+start: $(VENV)/.installed ## Scale back to what `make stop` recorded (Lambda: the block's reservation again)
 	$(OPS) start
 bench: $(VENV)/.installed ## Notes API and health check vs boto3/bare baselines, whole core and 0.25 vCPU (installs wrk)
 	@$(PY) tests/system_deps.py wrk
