@@ -322,7 +322,8 @@ def test_status_names_the_function_an_alarm_watches(mixed):
 @pytest.mark.parametrize("reason, says", [
     ("Resource handler returned message: \"Specified ReservedConcurrentExecutions for function decreases account's "
      "UnreservedConcurrentExecution below its minimum value of [10]. (Service: Lambda, Status Code: 400)\" "
-     "(HandlerErrorCode: InvalidRequest)", "remove ReservedConcurrency from the service's block"),
+     "(HandlerErrorCode: InvalidRequest)", "remove it from that function and let a service's block set "
+     "ReservedConcurrency (service.yml's ConcurrencyCap applies it only where the account allows it)"),
     ("Resource handler returned message: \"The image manifest, config or layer media type for the source image "
      "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc is not supported.\"", "--provenance=false"),
     ("Resource handler returned message: \"Lambda does not have permission to access the ECR image. Check the ECR "
