@@ -436,7 +436,36 @@ def rule_refusals(values: dict, region: str, parent_file: str = PARENT) -> list[
     parent = template(parent_file)
     failures = Evaluator(parent, values, region, parent_file).rule_failures()
     always = {name for name, rule in parent.get("Rules", {}).items() if "RuleCondition" not in rule}
+    if not failures:  # a nested stack is created only with values its parent accepts
+        failures = nested_refusals(values, region, parent_file)
     return sorted(failures, key=lambda failure: failure.split(":", 1)[0] not in always)
+
+
+def nested_refusals(values: dict, region: str, parent_file: str = PARENT) -> list[str]:
+    """Each nested stack's own refusals, with the values its block in the parent passes it: a value outside its
+    parameter's AllowedValues or bounds, or one of its Rules (service.yml's hold what a block may set: a Fargate
+    size, what a function cannot do). CloudFormation checks them when it creates or updates that nested stack,
+    mid-deploy; here they come first, as "Stack.Rule: its AssertDescription". A value only a deployment knows
+    (another stack's output) decides nothing. A stack whose values cannot be worked out offline is skipped."""
+    parent = Evaluator(template(parent_file), values, region, parent_file)
+    locations = children(parent_file)
+    found, known = [], {}  # "GetAtt Stack.Outputs.Name" -> an earlier stack's output that needs no deployment
+    try:
+        for stack, _, given in nested_parameters(parent):
+            if given is None:
+                continue
+            given = {name: known.get(value.origin, value) if isinstance(value, Opaque) else value
+                     for name, value in given.items()}
+            child = Evaluator(template(locations[stack]), given, region, locations[stack])
+            found += [f"{stack}.{failure}" for failure in child.rule_failures()]
+            for name, output in child.template.get("Outputs", {}).items():
+                if "Condition" not in output or child.condition(output["Condition"]) is True:
+                    value = child.ev(output["Value"], f"Outputs/{name}")
+                    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                        known[f"GetAtt {stack}.Outputs.{name}"] = str(value)
+    except (RenderError, LookupError, TypeError, ValueError):
+        pass
+    return found
 
 
 class Unrenderable(Exception):

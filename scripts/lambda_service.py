@@ -148,6 +148,16 @@ def wait_ready(t: Target, services: list[ServiceOutputs], timeout: float, delay:
     function_updated_v2 waiters: a function whose image Lambda could not optimise or pull fails here, by name)."""
     lam = t.client("lambda")
     for svc in services:
+        now = configuration(lam, svc)
+        if now.get("State") == "Inactive" and now.get("LastUpdateStatus") == "Successful":
+            # A function idle long enough goes Inactive, and only an invocation wakes it (minutes, while the
+            # first requests fail): no waiter ends on it (function_active_v2 knows Active, Pending, Failed), so
+            # a deploy that did not update it would wait its whole timeout
+            # (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
+            log(f"Lambda function {svc.function}: inactive after idling, its last update done; the first request "
+                "wakes it (API Gateway's own 500 until then, for minutes)")
+            continue
+
         def state(s=svc):
             return configuration(lam, s).get("LastUpdateStatus") or "?"
         wait("function_active_v2", lam, what=f"Lambda function {svc.function}", timeout=timeout, delay=delay,

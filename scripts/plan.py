@@ -59,7 +59,13 @@ def rule_inputs(failure: str) -> set[str]:
     outside its bounds that parameter alone."""
     name = failure.split(":", 1)[0]
     rules = template(PARENT).get("Rules", {})
-    return {r for r in references(rules[name]) if not r.startswith("AWS::")} if name in rules else {name}
+    if name in rules:
+        return {r for r in references(rules[name]) if not r.startswith("AWS::")}
+    stack = name.split(".", 1)[0]
+    resources = template(PARENT).get("Resources", {})
+    if "." in name and stack in resources:  # a nested stack's refusal: the parent's parameters its block passes
+        return references(resources[stack].get("Properties", {}).get("Parameters", {})) & set(parent()["Parameters"])
+    return {name}
 
 
 def check_rules(values: dict, region: str, what: str, source: str = "", settled: set[str] | None = None) -> None:
@@ -70,8 +76,9 @@ def check_rules(values: dict, region: str, what: str, source: str = "", settled:
     credentials: an update keeps the deployed value of every parameter it does not send)."""
     failures = [f for f in rule_refusals(values, region) if settled is None or rule_inputs(f) <= settled]
     if failures:  # a value outside its parameter's constraints is the parameter's refusal, not a Rule's
-        who = "parent.yml refuses" if failures[0].split(":", 1)[0] in parent()["Parameters"] else \
-            "parent.yml's Rules refuse"
+        first = failures[0].split(":", 1)[0]
+        who = "parent.yml refuses" if first in parent()["Parameters"] else \
+            f"the {first.split('.', 1)[0]} stack's template refuses" if "." in first else "parent.yml's Rules refuse"
         raise UsageError(f"{who} {what} in {region}{f' (from {source})' if source else ''}: {refused_by(failures)}")
     if settled is None or "AvailabilityZoneIds" in settled:  # what only the subnets would refuse
         zones.check_zone_ids(values.get("AvailabilityZoneIds", ""), region)

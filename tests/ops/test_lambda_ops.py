@@ -378,6 +378,7 @@ def test_a_function_update_that_failed_fails_the_deploys_wait_and_status_says_wh
               "LastUpdateStatusReason": "Lambda does not have permission to access the ECR image.",
               "MemorySize": 512, "Timeout": 29, "Architectures": ["arm64"]}
     lam, stub = stubbed("lambda")
+    stub.add_response("get_function_configuration", failed, {"FunctionName": fn})  # not Inactive: wait
     stub.add_response("get_function", {"Configuration": failed}, {"FunctionName": fn})  # function_active_v2
     stub.add_response("get_function", {"Configuration": failed}, {"FunctionName": fn})  # function_updated_v2
     use_clients(monkeypatch, t, **{"lambda": lam})
@@ -387,3 +388,19 @@ def test_a_function_update_that_failed_fails_the_deploys_wait_and_status_says_wh
     stub.add_response("get_function_concurrency", {}, {"FunctionName": fn})
     (line, _) = lambda_service.status_lines(lam, reports(out))
     assert "state Active, last update Failed (Lambda does not have permission to access the ECR image.)" in line
+
+
+def test_a_function_gone_inactive_after_idling_does_not_hold_the_deploys_wait(mixed, monkeypatch, capsys):
+    """A function idle for long goes Inactive (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html):
+    no waiter state ends on it, so a deploy that did not touch the function would wait its whole timeout. The
+    wait says so in one line and goes on (moto never deactivates a function: a Stubber answers)."""
+    t, out = mixed
+    fn = reports(out).function
+    idle = {"FunctionName": fn, "State": "Inactive", "StateReasonCode": "Idle", "LastUpdateStatus": "Successful",
+            "MemorySize": 512, "Timeout": 29, "Architectures": ["arm64"]}
+    lam, stub = stubbed("lambda")
+    stub.add_response("get_function_configuration", idle, {"FunctionName": fn})
+    use_clients(monkeypatch, t, **{"lambda": lam})
+    lambda_service.wait_ready(t, [reports(out)], timeout=5, delay=0)
+    stub.assert_no_pending_responses()
+    assert f"Lambda function {fn}: inactive after idling" in capsys.readouterr().out

@@ -51,18 +51,18 @@ def test_the_routes_keep_their_logical_ids_and_only_their_target_switches():
 
 
 def test_the_routes_move_only_once_what_answers_behind_them_is_ready():
-    """A switch updates the routes' Target; CloudFormation updates a resource as soon as what it references
-    exists, so without more the routes would point at the VPC link's integration while the ECS service is still
-    starting its first task (503s for minutes), or at the function before API Gateway may invoke it. The routes
-    depend on RoutesReady, which references the ECS service (created stable) on Fargate and the function's
-    permission on Lambda: a dependency CloudFormation orders by
-    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html)."""
-    for resources, ready in ((service("NotesService"), {"Ref": "Service"}),
-                             (lambda_service(parent="parent.yml"), {"Ref": "FunctionPermission"})):
-        assert resources["RoutesReady"]["Metadata"]["Ready"] == ready
-        assert ready["Ref"] in resources
+    """A switch updates the routes' Target to an integration the same update creates; CloudFormation creates a
+    resource once what it depends on is created, so each integration depends on what answers behind it: the
+    ECS service (created stable) on Fargate, the function's permission on Lambda
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html). Without it,
+    Lambda -> Fargate would point the routes at the VPC link's 503s until the first task registers. No
+    WaitConditionHandle in between: AWS documents that type as not updatable."""
+    for resources, integration, behind in ((service("NotesService"), "HttpApiIntegration", "Service"),
+                                           (lambda_service(parent="parent.yml"), "FunctionIntegration",
+                                            "FunctionPermission")):
+        assert resources[integration]["DependsOn"] == behind and behind in resources
         for route in ROUTES:
-            assert resources[route]["DependsOn"] == "RoutesReady", route
+            assert resources[route]["Properties"]["Target"] == {"Fn::Sub": f"integrations/${{{integration}}}"}
 
 
 def test_the_function_runs_the_image_by_digest_for_the_blocks_architecture_and_memory():

@@ -107,7 +107,7 @@ def test_plan_describes_each_change_and_warns_once_per_hazard():
     describe(plan({}, {"Ingress": "LoadBalancer"}), out=lines.append)
     assert "VpcStack (vpc.yml): no change" in lines
     assert any(line.startswith("  ~ update   Service ") and "LoadBalancers" in line for line in lines)
-    assert "NotesService (service.yml): 11 change(s)" in lines  # with its alarms and the routes' RoutesReady
+    assert "NotesService (service.yml): 10 change(s)" in lines  # with its error and latency alarms
     assert any(line.startswith("  + add      LoadBalancer ") for line in lines)
     assert [line for line in lines if line.startswith("WARNING")] == [
         "WARNING: IngressStack/HttpApiAccessLogs (AWS::Logs::LogGroup) would be DELETED with its log history"]
@@ -407,3 +407,37 @@ def test_switching_compute_both_ways_keeps_the_url_and_the_data(parent):
         assert data == sorted([("ClusterStack", "NamespaceGuardLogGroup"), *caps]), data
         assert sorted(h.resource for h in result.hazards()) == (
             ["NamespaceGuardLogGroup"] if to_lambda else [r for _, r in caps])
+
+
+def parent_with(tmp_path, **block: str) -> str:
+    """parent.yml as a file in tmp_path (its nested templates by absolute path) with the first service's block
+    given `block`'s values: a fork's edit."""
+    from checks.render import ROOT, plain
+    source = plain(template(PARENT))
+    first = next(s for s, loc in children(PARENT).items() if loc.endswith("service.yml"))
+    for resource in source["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Application":
+            resource["Properties"]["Location"] = str(ROOT / resource["Properties"]["Location"])
+    source["Resources"][first]["Properties"]["Parameters"].update(block)
+    path = tmp_path / "parent.json"
+    path.write_text(__import__("json").dumps(source))
+    return str(path)
+
+
+@pytest.mark.parametrize(("block", "params", "refused"), [
+    ({"Compute": "Fargate"}, {"Compute": "Lambda"}, "FargateNeedsTheNamespace"),  # pinned Fargate, no namespace
+    ({"SecretNames": "API_KEY", "SecretArns": "arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf"},
+     {"Compute": "Lambda"}, "LambdaFitsTheFunction"),
+    ({"Memory": "256"}, {}, "Memory"),  # outside the child's AllowedValues
+])
+def test_a_nested_stacks_own_rules_refuse_before_anything_changes(tmp_path, block, params, refused):
+    """CloudFormation checks a nested stack's Rules and parameter constraints when it creates or updates that
+    stack, mid-deploy, after the stacks before it changed; `make plan`, `make cost` and `make deploy` ask
+    rule_refusals first, which evaluates every nested stack with the values its block passes."""
+    from checks.plan import rule_refusals
+    parent = parent_with(tmp_path, **block)
+    if params:
+        assert rule_refusals({}, "us-east-1", parent) == [], "the edit alone is accepted, the switch is not"
+    failures = rule_refusals(params, "us-east-1", parent)
+    assert [f for f in failures if f.split(":", 1)[0].split(".")[-1] == refused], failures
+    assert rule_refusals(params, "us-east-1") == [], "the unedited parent is accepted"
