@@ -33,8 +33,10 @@ from botocore.exceptions import ClientError
 # A bounded budget, so the answer is always sent inside the function's Timeout (service.yml: 120 s).
 CLIENTS = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
 # The function runs seconds after its role is created; a policy not yet visible to Lambda is denied, which the
-# standard retry mode does not retry (aws/aws-cdk#31429): a few waits, then FAILED.
-DENIED = ("AccessDeniedException", "AccessDenied")
+# standard retry mode does not retry (aws/aws-cdk#31429): a few waits, then FAILED. The same for a service
+# function still being updated (ResourceConflictException; CloudFormation waits for it first, so only a deploy
+# shows whether this happens).
+DENIED = ("AccessDeniedException", "AccessDenied", "ResourceConflictException")
 DENIED_WAITS = (5, 5, 5, 5)
 NO_ROOM = re.compile(r"UnreservedConcurrentExecution below its minimum value of \[(\d+)\]")
 SETTINGS = ("FunctionName", "ReservedConcurrency")

@@ -107,8 +107,10 @@ def test_an_unknown_request_or_value_fails_in_one_line(event, responses, kind, v
     assert answer["Status"] == "FAILED" and says in answer["Reason"] and "\n" not in answer["Reason"]
 
 
-def test_a_role_not_yet_visible_is_waited_for(lam, event, responses, monkeypatch):
-    """Denied seconds after the role's creation, then allowed: a few bounded waits, then the reservation."""
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ResourceConflictException"])
+def test_a_role_not_yet_visible_or_a_function_still_updating_is_waited_for(lam, event, responses, monkeypatch, code):
+    """Denied seconds after the role's creation (or the function mid-update), then allowed: a few bounded waits,
+    then the reservation."""
     from botocore.exceptions import ClientError
     real, denials, waits = concurrency_cap.boto3.client, [1, 1], []
 
@@ -119,7 +121,7 @@ def test_a_role_not_yet_visible_is_waited_for(lam, event, responses, monkeypatch
         def denied_first(**kw):
             if denials:
                 denials.pop()
-                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "PutFunctionConcurrency")
+                raise ClientError({"Error": {"Code": code, "Message": "no"}}, "PutFunctionConcurrency")
             return put(**kw)
         made.put_function_concurrency = denied_first
         return made
@@ -128,3 +130,20 @@ def test_a_role_not_yet_visible_is_waited_for(lam, event, responses, monkeypatch
     cap(event, "Create", "10")
     assert waits == [5, 5] and reserved(lam) == 10
     assert responses.only().body["Status"] == "SUCCESS"
+
+
+def test_a_denial_that_lasts_fails_in_one_line_after_bounded_waits(event, responses, monkeypatch):
+    """The answer is sent inside the function's Timeout: four waits of 5 s, then FAILED with Lambda's reason."""
+    from botocore.exceptions import ClientError
+
+    class Denied:
+        def put_function_concurrency(self, **kw):
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+                              "PutFunctionConcurrency")
+    waits = []
+    monkeypatch.setattr(concurrency_cap.boto3, "client", lambda *a, **k: Denied())
+    monkeypatch.setattr(concurrency_cap.time, "sleep", waits.append)
+    cap(event, "Create", "10")
+    assert waits == list(concurrency_cap.DENIED_WAITS) and sum(waits) < 120
+    answer = responses.only().body
+    assert answer["Status"] == "FAILED" and "AccessDeniedException" in answer["Reason"] and "\n" not in answer["Reason"]
