@@ -173,7 +173,7 @@ def block(name: str, prefix: str, priority: int, context: str, settings: dict | 
     env = {"EnvironmentNames": "", "EnvironmentValues": "", "SecretNames": "", "SecretArns": ""}
     # The profile's values (parent.yml's Profile mapping), as the sample's block passes them.
     profiled = {k: f"!FindInMap [Profile, !Ref Profile, {k}]"
-                for k in ("MinTasks", "MaxTasks", "OnDemandBase", "LogRetentionDays")}
+                for k in ("MinTasks", "MaxTasks", "OnDemandBase", "ReservedConcurrency", "LogRetentionDays")}
     settings = dict(settings or {})
     # Fargate or Lambda: the parent's Compute, as the sample's block passes it; a setting pins a literal.
     compute = scalar(settings.pop("Compute")) if "Compute" in settings else COMPUTE

@@ -714,11 +714,12 @@ def lambda_line(functions: dict[str, dict], invocations: float, p: dict, a: dict
         gb = int(s["Memory"]) / 1024
         used = invocations * gb * (seconds + cold * a["lambda_init_seconds"])
         reserved = str(s.get("ReservedConcurrency") or "")
-        if worst and reserved.isdigit():  # a reservation is also a maximum: that many requests at once, all month
-            used = min(used, int(reserved) * gb * month)
+        capped = worst and reserved.isdigit() and int(reserved) * gb * month < used
+        if capped:  # a reservation is also a maximum: that many requests at once, all month
+            used = int(reserved) * gb * month
         price = p["lambda_arm_gb_second" if s["Architecture"] == "ARM64" else "lambda_x86_gb_second"]
         gb_seconds, cost = gb_seconds + used, cost + used * price
-        sizes.append(f"{s['Memory']} MB {s['Architecture']}")
+        sizes.append(f"{s['Memory']} MB {s['Architecture']}" + (f", {reserved} at once all month" if capped else ""))
     billed_requests, billed_share = requests, 1.0
     if free:
         billed_requests = max(requests - p["lambda_free_requests"], 0)
@@ -859,11 +860,14 @@ def ceiling(config: dict, region: str = "us-east-1", prices_path: Path = PRICES,
                     if str(s.get("ReservedConcurrency") or "").isdigit()]
         notes.append(f"Lambda is bounded by the stage throttle, the function's Timeout and its Memory: every request "
                      f"the routes accept billed at the {function_timeout()} s timeout ({sizes} GB-s) plus the requests"
-                     + (f"; capped by {', '.join(reserved)}" if reserved else
-                        "; no reserved concurrency (none by default: a new account's quota of 10 refuses any), so "
-                        "only the account's concurrency quota caps it lower, not counted here (ReservedConcurrency=10 "
-                        f"in a block would cap its function at ${money(10 * reservation_cap(functions, p, seconds))}: "
-                        "10 requests at once all month)"))
+                     + (f"; capped by {', '.join(reserved)} (the Profile mapping's, by default), where the account "
+                        "allows the reservation (service.yml's ConcurrencyCap); where it does not, the account's own "
+                        "concurrency quota caps it instead (10 on a new account), shared with its other functions"
+                        if reserved else
+                        "; no reserved concurrency (the block's ReservedConcurrency is empty), so only the account's "
+                        "concurrency quota caps it lower, not counted here (ReservedConcurrency=10 in a block caps its "
+                        f"function at ${money(10 * reservation_cap(functions, p, seconds))}: 10 requests at once "
+                        "all month)"))
     if config["Ingress"] == "LoadBalancer":
         notes.append("Ingress=LoadBalancer has no stage throttle: this is the rate the HTTP API's routes would "
                      "accept, for comparison; an ALB takes whatever arrives (the WAF limits each IP, not the total)")
@@ -1184,9 +1188,10 @@ def ceiling_rows() -> list[str]:
         "throttle; the sample's table at its ceilings (notes-data.yml), each service's `MaxTasks` running, "
         "and the logs and CloudFront that traffic makes). `make cost` prints it for your configuration. With "
         f"`Compute=Lambda` every request the routes accept is billed at the function's {function_timeout()} s timeout "
-        "and its `Memory`, the worst case: bounded by the throttle, the timeout and the memory, and far above "
-        "Fargate's, whose tasks bill by the hour whatever they serve (docs/compute.md says how a reservation "
-        "caps it).",
+        "and its `Memory`, the worst case, as many at once as the block's `ReservedConcurrency` (the Profile "
+        "mapping's: dev 10, prod 50) allows: the cap holds where the account allows the reservation, and "
+        "elsewhere the account's own concurrency quota (10 on a new account) caps the function instead "
+        "(docs/compute.md). Fargate's tasks bill by the hour whatever they serve, `MaxTasks` of them.",
         "",
         "| item | dev | prod | dev, `Compute=Lambda` |",
         "|---|---:|---:|---:|",

@@ -8,15 +8,17 @@ https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html, as 
 https://devops.stackexchange.com/questions/16674), so `make stop` is
 PutFunctionConcurrency 0, and `make start` puts back the block's ReservedConcurrency (the descriptor's
 "reservedConcurrency"), or, when the block reserves none, DeleteFunctionConcurrency (back to the account's
-unreserved pool). Nothing needs recording: what start restores is in the descriptor. A stopped function is
+unreserved pool). Where the account's quota leaves no room for the block's value (Lambda keeps a minimum
+unreserved; a new account's quota can be 10), the deploy's ConcurrencyCap left the function without a
+reservation (functions/concurrency_cap.py), and start does the same: it removes the stop's reservation and
+says so in one line. Nothing needs recording: what start restores is in the descriptor. A stopped function is
 invoked by nobody, so it costs nothing; through the HTTP API its routes answer API Gateway's own 500
 `{"message":"Internal Server Error"}` (not the app's JSON error) until `make start`
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
 
-A deploy keeps a stop when the block reserves nothing (nothing in the template touches the reservation); with
-a ReservedConcurrency the stop is drift a deploy may reset (docs/compute.md; only a deploy shows whether an
-image-only update does). The deploy reads the live value either way (stopped_reason): stopped, it says so and
-skips the smoke tests.
+A deploy keeps a stop: only service.yml's ConcurrencyCap sets the reservation, and CloudFormation runs it only
+when its properties change (the block's ReservedConcurrency, or a new function, which starts unstopped). The
+deploy reads the live value either way (stopped_reason): stopped, it says so and skips the smoke tests.
 """
 from __future__ import annotations
 
@@ -59,6 +61,16 @@ def block_value(svc: ServiceOutputs) -> int | None:
     return int(svc.reserved_concurrency) if svc.reserved_concurrency.strip().isdigit() else None
 
 
+# Lambda's refusal of a reservation that leaves the account fewer than its minimum unreserved
+# (https://docs.aws.amazon.com/lambda/latest/dg/API_PutFunctionConcurrency.html; functions/concurrency_cap.py).
+NO_ROOM = "UnreservedConcurrentExecution below its minimum"
+NOT_APPLIED = "not applied: the account's quota leaves no room (aws lambda get-account-settings)"
+
+
+def no_room(exc: AwsCallFailed) -> bool:
+    return exc.aws_code == "InvalidParameterValueException" and NO_ROOM in exc.aws_message
+
+
 def concurrency_words(value: int | None) -> str:
     if value is None:
         return "no reserved concurrency (the account's unreserved pool)"
@@ -75,9 +87,12 @@ def status_lines(lam, svc: ServiceOutputs) -> list[str]:
     update = config.get("LastUpdateStatus")
     update_reason = f" ({config['LastUpdateStatusReason']})" if config.get("LastUpdateStatusReason") and \
         update != "Successful" else ""
+    live, wanted = reserved(lam, svc), block_value(svc)
+    # The block caps it, the function has no reservation and is not stopped: the deploy's ConcurrencyCap was refused.
+    unapplied = f"; ReservedConcurrency {wanted} {NOT_APPLIED}" if live is None and wanted else ""
     lines = [f"service    {svc.function} ({svc.short}, {svc.path_prefix}): Lambda function, state {state}{reason}"
              + (f", last update {update}{update_reason}" if update else "")
-             + f"; {concurrency_words(reserved(lam, svc))}",
+             + f"; {concurrency_words(live)}" + unapplied,
              f"function   {config.get('MemorySize', '?')} MiB, {','.join(config.get('Architectures', []))}, "
              f"timeout {config.get('Timeout', '?')} s, image {config.get('CodeSha256', '?')[:12] or '?'}"]
     return lines
@@ -108,10 +123,21 @@ def start_one(lam, svc: ServiceOutputs) -> dict:
         log(f"{svc.function} was not stopped (its reserved concurrency is not 0); nothing to restore")
         return {"record": {}}
     wanted = block_value(svc)
-    with aws_errors():
-        if wanted:
-            lam.put_function_concurrency(FunctionName=svc.function, ReservedConcurrentExecutions=wanted)
-        else:  # none in the block (or 0, which would keep it stopped): back to the unreserved pool
+    if wanted:
+        try:
+            with aws_errors():
+                lam.put_function_concurrency(FunctionName=svc.function, ReservedConcurrentExecutions=wanted)
+        except AwsCallFailed as exc:
+            if not no_room(exc):
+                raise
+            # As the deploy's ConcurrencyCap did: no reservation, the account's own quota caps the function.
+            with aws_errors():
+                lam.delete_function_concurrency(FunctionName=svc.function)
+            log(f"starting {svc.function}: reserved concurrency {wanted} {NOT_APPLIED}; the stop's reservation is "
+                "removed instead (the account's unreserved pool)")
+            return {"record": {"reserved": None}}
+    else:  # none in the block (or 0, which would keep it stopped): back to the unreserved pool
+        with aws_errors():
             lam.delete_function_concurrency(FunctionName=svc.function)
     log(f"starting {svc.function}: {concurrency_words(wanted or None)}")
     return {"record": {"reserved": wanted or None}}

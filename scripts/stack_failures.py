@@ -48,13 +48,17 @@ HINTS = [
     (re.compile(r"did not receive a response from your Custom Resource|Custom Resource failed to stabilize", re.I),
      "a custom resource did not answer within its ServiceTimeout: its function's log group (build.yml, "
      "frontend.yml) says why; run make deploy again"),
-    # A service on Lambda (Compute=Lambda). Lambda keeps 100 (a new account: its whole quota, e.g. 10) of the
-    # account's concurrency unreserved, so a new account refuses any ReservedConcurrency
+    # A function's own ReservedConcurrentExecutions. Lambda keeps 100 (a new account: its whole quota, e.g. 10) of
+    # the account's concurrency unreserved, so a new account refuses any reservation
     # (https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html; aws-samples/alarm-context-tool#2).
+    # service.yml's functions set none: its ConcurrencyCap applies the block's ReservedConcurrency and takes this
+    # refusal for an answer, so only a function a fork gives the property itself fails here.
     (re.compile(r"ReservedConcurrentExecutions .*below its minimum value", re.I),
-     "this account's Lambda concurrency quota leaves nothing to reserve (a new account's can be 10): remove "
-     "ReservedConcurrency from the service's block in parent.yml (the API's throttle still bounds the bill), or "
-     "request more in Service Quotas (AWS Lambda > Concurrent executions), then run make deploy again"),
+     "this account's Lambda concurrency quota leaves nothing to reserve (a new account's can be 10), and a "
+     "function's own ReservedConcurrentExecutions fails the deploy there: remove it from that function and let a "
+     "service's block set ReservedConcurrency (service.yml's ConcurrencyCap applies it only where the account "
+     "allows it), or request more in Service Quotas (AWS Lambda > Concurrent executions), then run make deploy "
+     "again"),
     # An image pushed as an OCI index (BuildKit's provenance attestation, or several platforms): Lambda takes
     # one platform's manifest only (docker/buildx#1533, aws/aws-lambda-roadmap#82).
     (re.compile(r"image manifest, config or layer media type .* is not supported", re.I),

@@ -134,20 +134,37 @@ def test_a_block_without_compute_runs_on_fargate_and_the_fargate_output_is_uncha
     assert "Lambda" in items(cost.estimate(DEFAULT, 1e6, parent=literal))
 
 
-def test_the_ceiling_on_lambda_is_bounded_by_the_throttle_the_timeout_and_the_memory():
-    """2 routes x 10 requests/s x 2,628,000 s = 52.56 M requests, each billed at the 29 s timeout and 0.5 GB:
-    762,120,000 GB-s x 0.0000133334 = 10,161.65 + 52.56 M x 0.20 = 10.512 (no free tier in a ceiling)."""
+def test_the_ceiling_on_lambda_is_capped_by_the_blocks_reservation():
+    """The sample's block reserves the Profile mapping's ReservedConcurrency (dev 10, prod 50), applied where the
+    account allows it (service.yml's ConcurrencyCap). A reservation is also a maximum: that many requests at once,
+    all month, each billed its memory. dev: 10 x 0.5 GB x 2,628,000 s = 13,140,000 GB-s x 0.0000133334 = 175.20
+    + the 52.56 M requests the 2 routes x 10/s accept x $0.20/M = 10.512: 185.71 (no free tier in a ceiling).
+    prod: 50 x 0.5 x 2,628,000 = 65,700,000 GB-s x 0.0000133334 = 876.00 + 262.8 M x 0.20 = 52.56: 928.56."""
     top = cost.ceiling(LAMBDA, parent=ONE)
+    assert line(top.estimate, "Lambda").total == pytest.approx(10 * 0.5 * SECONDS * 0.0000133334 + 52.56 * 0.20)
+    assert line(top.estimate, "Lambda").total == pytest.approx(185.71, abs=0.005)
+    assert "13,140,000 GB-s (512 MB ARM64, 10 at once all month;" in line(top.estimate, "Lambda").detail
+    (note,) = [n for n in top.notes if "bounded by the stage throttle, the function's Timeout and its Memory" in n]
+    assert "capped by NotesService ReservedConcurrency=10 (the Profile mapping's, by default), where the account " \
+           "allows the reservation" in note
+    assert "the account's own concurrency quota caps it instead (10 on a new account)" in note
+    prod = cost.ceiling({**LAMBDA, "Profile": "prod"}, parent=ONE)
+    assert line(prod.estimate, "Lambda").total == pytest.approx(50 * 0.5 * SECONDS * 0.0000133334 + 262.8 * 0.20)
+    assert line(prod.estimate, "Lambda").total == pytest.approx(928.56, abs=0.005)
+
+
+def test_without_a_reservation_the_ceiling_is_bounded_by_the_throttle_the_timeout_and_the_memory():
+    """A block with ReservedConcurrency "": 2 routes x 10 requests/s x 2,628,000 s = 52.56 M requests, each billed at
+    the 29 s timeout and 0.5 GB: 762,120,000 GB-s x 0.0000133334 = 10,161.65 + 52.56 M x 0.20 = 10.512."""
+    unreserved = copy.deepcopy(ONE)
+    unreserved["Resources"][cost.services(ONE)[0]]["Properties"]["Parameters"]["ReservedConcurrency"] = ""
+    top = cost.ceiling(LAMBDA, parent=unreserved)
     assert line(top.estimate, "Lambda").total == pytest.approx(52.56e6 * 0.5 * 29 * 0.0000133334 + 52.56 * 0.20)
-    assert any("bounded by the stage throttle, the function's Timeout and its Memory" in n for n in top.notes)
+    assert any("no reserved concurrency (the block's ReservedConcurrency is empty)" in n for n in top.notes)
     for name, value in (("ApiRateLimit", "20"), ("Memory", "1024")):
-        assert cost.ceiling({**LAMBDA, name: value}, parent=ONE).total > top.total
-    # A reservation is also a maximum: 10 at once all month = 10 x 0.5 GB x 2,628,000 s
-    reserved = copy.deepcopy(ONE)
-    reserved["Resources"][cost.services(ONE)[0]]["Properties"]["Parameters"]["ReservedConcurrency"] = "10"
-    capped = cost.ceiling(LAMBDA, parent=reserved)
-    assert line(capped.estimate, "Lambda").total == pytest.approx(10 * 0.5 * SECONDS * 0.0000133334 + 52.56 * 0.20)
-    assert any("capped by NotesService ReservedConcurrency=10" in n for n in capped.notes)
+        assert cost.ceiling({**LAMBDA, name: value}, parent=unreserved).total > top.total
+    # The reservation bounds the same configuration far lower.
+    assert cost.ceiling(LAMBDA, parent=ONE).total < top.total / 20
 
 
 def test_a_functions_memory_is_checked_against_lambdas_not_fargates_sizes():

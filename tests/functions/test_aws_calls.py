@@ -46,6 +46,14 @@ def test_the_namespace_guard_makes_exactly_this_call():
     assert module_actions(FUNCTIONS / "namespace_guard.py") == {"servicediscovery:ListServices"}
 
 
+def test_the_concurrency_cap_makes_exactly_these_calls():
+    """service.yml's ConcurrencyCapRole grants them on the service's function (tests/templates/test_build.py)."""
+    assert module_actions(FUNCTIONS / "concurrency_cap.py") == {
+        "lambda:PutFunctionConcurrency",  # the block's ReservedConcurrency
+        "lambda:DeleteFunctionConcurrency",  # the block reserves none
+    }
+
+
 def test_answering_cloudformation_needs_no_permission():
     """The response goes to a presigned URL: no AWS call, no grant."""
     assert module_actions(FUNCTIONS / "custom_resource.py") == set()

@@ -151,6 +151,55 @@ def test_start_puts_back_the_blocks_reservation(aws):
     assert concurrency(t, reports(out)) == 5
 
 
+def test_start_on_an_account_without_room_removes_the_stop_and_says_so_in_one_line(aws, monkeypatch, capsys):
+    """A new account (a quota of 10: moto enforces Lambda's minimum unreserved with MOTO_LAMBDA_CONCURRENCY_QUOTA)
+    refuses the block's 10 (https://docs.aws.amazon.com/lambda/latest/dg/API_PutFunctionConcurrency.html): start
+    does what the deploy's ConcurrencyCap did, no reservation, instead of leaving the service stopped."""
+    out = create_deployment(aws, lambdas=("Reports",), reserved="10")  # the block's 10 (moto has no quota yet)
+    t = make_target(aws, service="reports")
+    scale.stop(t, delay=0)
+    monkeypatch.setenv("MOTO_LAMBDA_CONCURRENCY_QUOTA", "10")
+    capsys.readouterr()
+    lambda_service.start_one(t.client("lambda"), reports(out))
+    assert concurrency(t, reports(out)) is None
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "reserved concurrency 10 not applied: the account's quota leaves no room (aws lambda " \
+           "get-account-settings); the stop's reservation is removed instead" in line
+
+
+def test_start_fails_in_one_line_for_any_other_refusal(aws, monkeypatch):
+    out = create_deployment(aws, lambdas=("Reports",), reserved="5")
+    t = make_target(aws, service="reports")
+    scale.stop(t, delay=0)
+    lam = t.client("lambda")
+
+    def refused(**kw):
+        from botocore.exceptions import ClientError
+        raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}},
+                          "PutFunctionConcurrency")
+    monkeypatch.setattr(lam, "put_function_concurrency", refused)
+    with pytest.raises(common.AwsCallFailed, match="PutFunctionConcurrency failed: TooManyRequestsException"):
+        lambda_service.start_one(lam, reports(out))
+    assert concurrency(t, reports(out)) == 0, "still stopped: nothing removed"
+
+
+def test_status_says_when_the_blocks_cap_is_not_applied(aws, capsys):
+    """The block sets 10, the function has none and is not stopped: the deploy's ConcurrencyCap was refused."""
+    out = create_deployment(aws, lambdas=("Reports",), reserved="10")
+    t = make_target(aws)
+    t.client("lambda").delete_function_concurrency(FunctionName=reports(out).function)  # as ConcurrencyCap left it
+    ops.status(t, out)
+    assert ("no reserved concurrency (the account's unreserved pool); ReservedConcurrency 10 not applied: the "
+            "account's quota leaves no room (aws lambda get-account-settings)") in capsys.readouterr().out
+    t.client("lambda").put_function_concurrency(FunctionName=reports(out).function, ReservedConcurrentExecutions=0)
+    ops.status(t, out)
+    assert "not applied" not in capsys.readouterr().out, "stopped is not 'not applied'"
+    t.client("lambda").put_function_concurrency(FunctionName=reports(out).function, ReservedConcurrentExecutions=10)
+    ops.status(t, out)
+    text = capsys.readouterr().out
+    assert "reserved concurrency 10" in text and "not applied" not in text
+
+
 def test_a_stopped_lambda_service_is_said_and_skips_the_smoke_tests_on_deploy(mixed):
     t, out = mixed
     scale.stop(make_target(t.session, service="reports"), delay=0)
@@ -273,7 +322,8 @@ def test_status_names_the_function_an_alarm_watches(mixed):
 @pytest.mark.parametrize("reason, says", [
     ("Resource handler returned message: \"Specified ReservedConcurrentExecutions for function decreases account's "
      "UnreservedConcurrentExecution below its minimum value of [10]. (Service: Lambda, Status Code: 400)\" "
-     "(HandlerErrorCode: InvalidRequest)", "remove ReservedConcurrency from the service's block"),
+     "(HandlerErrorCode: InvalidRequest)", "remove it from that function and let a service's block set "
+     "ReservedConcurrency (service.yml's ConcurrencyCap applies it only where the account allows it)"),
     ("Resource handler returned message: \"The image manifest, config or layer media type for the source image "
      "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc is not supported.\"", "--provenance=false"),
     ("Resource handler returned message: \"Lambda does not have permission to access the ECR image. Check the ECR "

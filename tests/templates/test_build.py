@@ -287,7 +287,8 @@ def test_every_function_runs_a_handler_in_the_repository_and_its_role_allows_exa
     from checks.render import CHILD_TEMPLATES, ROOT
     from tests.functions.aws_calls import module_actions
     found = [f for name in CHILD_TEMPLATES for f in functions_of(template(name))]
-    assert {"Builder", "Publisher", "PrefixListFunction"} <= {name for name, _, _ in found}
+    assert {"Builder", "Publisher", "PrefixListFunction", "NamespaceGuardFunction", "ConcurrencyCapFunction"} <= {
+        name for name, _, _ in found}
     for name, props, policies in found:
         code = props.get("Code", props.get("CodeUri"))
         module, function = props["Handler"].rsplit(".", 1)

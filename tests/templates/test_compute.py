@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.evaluate import Evaluator, broken_rules
+from checks.evaluate import Evaluator, broken_rules, child_values
 from checks.render import SECOND, TWO_SERVICES, TWO_SERVICES_LAMBDA, WIRED, template
 from tests.templates.conftest import IMAGE, service, stack
 
@@ -74,12 +74,45 @@ def test_the_function_runs_the_image_by_digest_for_the_blocks_architecture_and_m
     assert built["Code"] == {"ImageUri": {"Fn::GetAtt": ["Image", "ImageUri"]}}
     assert built["Architectures"] == ["arm64"] and built["MemorySize"] == 512
     assert "Handler" not in built and "Runtime" not in built
-    second = lambda_service(SECOND)["Function"]["Properties"]  # X86_64, 1024 MiB, a reservation of 5
+    second = lambda_service(SECOND)["Function"]["Properties"]  # X86_64, 1024 MiB
     assert second["Architectures"] == ["x86_64"] and second["MemorySize"] == 1024
-    assert second["ReservedConcurrentExecutions"] == "5"
-    assert "ReservedConcurrentExecutions" not in built, "no reservation unless the block asks"
     given = lambda_service(parent="parent.yml", ImageUri=IMAGE)["Function"]["Properties"]
     assert given["Code"] == {"ImageUri": "x@sha256:" + "0" * 64}
+
+
+@pytest.mark.parametrize("name, profile, reserved", [("NotesService", "dev", "10"), ("NotesService", "prod", "50"),
+                                                     (SECOND, "dev", "5")])
+def test_the_cap_owns_the_reservation_and_passes_the_blocks_value(name, profile, reserved):
+    """A reservation on the Function would fail and roll back the stack on an account whose quota leaves no room
+    (a new account's 10: https://docs.aws.amazon.com/lambda/latest/dg/API_PutFunctionConcurrency.html), so the
+    Function sets none and ConcurrencyCap (functions/concurrency_cap.py) sets the block's: the sample's from the
+    Profile mapping (dev 10, prod 50), the second service's literal 5. It names the Function, and exists only
+    with Compute=Lambda."""
+    resources = lambda_service(name, Profile=profile)
+    assert "ReservedConcurrentExecutions" not in resources["Function"]["Properties"]
+    cap = resources["ConcurrencyCap"]
+    assert cap["Type"] == "Custom::ConcurrencyCap"
+    assert cap["Properties"]["FunctionName"] == {"Ref": "Function"}
+    assert str(cap["Properties"]["ReservedConcurrency"]) == reserved
+    assert cap["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["ConcurrencyCapFunction", "Arn"]}
+    assert not {"ConcurrencyCap", "ConcurrencyCapFunction", "ConcurrencyCapRole", "ConcurrencyCapLogGroup"} & set(
+        service(name, TWO_SERVICES)), "a Fargate service has no cap"
+
+
+def test_an_empty_reservation_in_a_block_still_means_none():
+    """ReservedConcurrency "" in a block reaches the cap as "", which removes any reservation
+    (DeleteFunctionConcurrency)."""
+    import copy
+
+    from checks.render import nested_renderings
+    parent = copy.deepcopy(template("parent.yml"))
+    parent["Resources"]["NotesService"]["Properties"]["Parameters"]["ReservedConcurrency"] = ""
+    values = {**WIRED, "Compute": "Lambda"}
+    resources = nested_renderings(parent, values)["NotesService"][1]["Resources"]
+    # (the rendering keeps a Ref to an empty value as the Ref; the value the block passes is "")
+    assert resources["ConcurrencyCap"]["Properties"]["ReservedConcurrency"] == {"Ref": "ReservedConcurrency"}
+    assert child_values(Evaluator(parent, values, "us-east-1"), "NotesService")["ReservedConcurrency"] == ""
+    assert "ReservedConcurrentExecutions" not in resources["Function"]["Properties"]
 
 
 def test_the_function_stops_before_api_gateway_gives_up():

@@ -51,8 +51,8 @@ def test_the_roles_exist_where_expected():
     """The general check above is not vacuous: the shared execution role and the namespace guard's role, each
     service's task role, and the execution role of a service with secrets of its own."""
     assert set(roles(template("cluster.yml"))) == {"TaskExecutionRole", "NamespaceGuardRole"}
-    # and with Compute=Lambda, the function's role
-    assert set(roles(template("service.yml"))) == {"TaskRole", "ExecutionRole", "FunctionRole"}
+    # and with Compute=Lambda, the function's role and its concurrency cap's
+    assert set(roles(template("service.yml"))) == {"TaskRole", "ExecutionRole", "FunctionRole", "ConcurrencyCapRole"}
 
 
 @pytest.mark.parametrize("parent_name", [PARENT, TWO_SERVICES])

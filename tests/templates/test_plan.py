@@ -372,7 +372,7 @@ def test_switching_compute_both_ways_keeps_the_url_and_the_data(parent):
     """Compute=Fargate <-> Lambda on a live stack (issue 20), previewed by `make plan`: every service's two
     routes (the URL) are updated in place (only their Target), never added, removed or replaced; its log group
     (the history of both modes) and image repository stay; no data-bearing resource of any stack changes
-    but the namespace guard's own log group (the one warning), and the sample's table and CloudFront are untouched. What runs behind the
+    but the namespace guard's and the concurrency cap's own log groups (the one warning each way), and the sample's table and CloudFront are untouched. What runs behind the
     routes is swapped: the ECS service, its Cloud Map service and task resources against the function, its
     permission and integration; the namespace (and its guard) goes with the last Fargate service."""
     services = {s for s, loc in children(parent).items() if loc == "service.yml"}
@@ -387,15 +387,26 @@ def test_switching_compute_both_ways_keeps_the_url_and_the_data(parent):
             for kept in ("LogGroup", "Repository", "Image"):
                 assert changes.get((stack, kept), Change(stack, kept, "", "update")).action == "update", kept
             swapped = {"Function": "add", "FunctionIntegration": "add", "FunctionPermission": "add",
+                       # the reservation's owner (functions/concurrency_cap.py), with its code, role and logs
+                       "ConcurrencyCap": "add", "ConcurrencyCapFunction": "add", "ConcurrencyCapRole": "add",
+                       "ConcurrencyCapLogGroup": "add",
                        "Service": "remove", "CloudMapService": "remove", "HttpApiIntegration": "remove"}
             for resource, action in swapped.items():
                 expected = action if to_lambda else {"add": "remove", "remove": "add"}[action]
                 assert changes[(stack, resource)].action == expected, (stack, resource)
+            # What the function brings is exactly this, both ways: nothing else new comes or goes with it.
+            lambda_side = {(c.resource) for c in result.changes if c.stack == stack
+                           and c.action == ("add" if to_lambda else "remove")}
+            assert lambda_side == {r for r, a in swapped.items() if a == "add"} | {"FunctionRole", "FunctionAlarm"}
         assert changes[("ClusterStack", "ServiceDiscoveryNamespace")].action == ("remove" if to_lambda else "add")
         assert not [c for c in result.changes if c.stack in ("FrontendStack", "IngressStack")]
-        data = [(c.stack, c.resource) for c in result.changes if c.type in DATA_BEARING]
-        assert data == [("ClusterStack", "NamespaceGuardLogGroup")], data
-        assert [h.resource for h in result.hazards()] == (["NamespaceGuardLogGroup"] if to_lambda else [])
+        data = sorted((c.stack, c.resource) for c in result.changes if c.type in DATA_BEARING)
+        # The two guards' own log groups, nothing else: the namespace guard's goes with the namespace (to
+        # Lambda), the concurrency cap's with the function (to Fargate); each is the one warning of its way.
+        caps = sorted((stack, "ConcurrencyCapLogGroup") for stack in services)
+        assert data == sorted([("ClusterStack", "NamespaceGuardLogGroup"), *caps]), data
+        assert sorted(h.resource for h in result.hazards()) == (
+            ["NamespaceGuardLogGroup"] if to_lambda else [r for _, r in caps])
 
 
 def parent_with(tmp_path, **block: str) -> str:
