@@ -710,7 +710,7 @@ def lambda_line(functions: dict[str, dict], invocations: float, p: dict, a: dict
     cold = 0 if worst else a["lambda_cold_start_share"]
     requests = invocations * len(functions)
     gb_seconds, cost, sizes = 0.0, 0.0, []
-    for name, s in functions.items():
+    for s in functions.values():
         gb = int(s["Memory"]) / 1024
         used = invocations * gb * (seconds + cold * a["lambda_init_seconds"])
         reserved = str(s.get("ReservedConcurrency") or "")

@@ -372,9 +372,10 @@ def test_switching_compute_both_ways_keeps_the_url_and_the_data(parent):
     """Compute=Fargate <-> Lambda on a live stack (issue 20), previewed by `make plan`: every service's two
     routes (the URL) are updated in place (only their Target), never added, removed or replaced; its log group
     (the history of both modes) and image repository stay; no data-bearing resource of any stack changes
-    but the namespace guard's and the concurrency cap's own log groups (the one warning each way), and the sample's table and CloudFront are untouched. What runs behind the
-    routes is swapped: the ECS service, its Cloud Map service and task resources against the function, its
-    permission and integration; the namespace (and its guard) goes with the last Fargate service."""
+    but the namespace guard's and the concurrency cap's own log groups (the one warning each way), and the
+    sample's table and CloudFront are untouched. What runs behind the routes is swapped: the ECS service, its
+    Cloud Map service and task resources against the function, its permission, integration and concurrency cap;
+    the namespace (and its guard) goes with the last Fargate service."""
     services = {s for s, loc in children(parent).items() if loc == "service.yml"}
     for before, after in (({}, {"Compute": "Lambda"}), ({"Compute": "Lambda"}, {})):
         result = plan(before, after, parent=parent)
