@@ -430,6 +430,7 @@ def parent_with(tmp_path, **block: str) -> str:
     ({"SecretNames": "API_KEY", "SecretArns": "arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf"},
      {"Compute": "Lambda"}, "LambdaFitsTheFunction"),
     ({"Memory": "256"}, {}, "Memory"),  # outside the child's AllowedValues
+    ({"ReservedConcurrency": "0"}, {}, "ReservedConcurrency"),  # outside its AllowedPattern: a stopped function
 ])
 def test_a_nested_stacks_own_rules_refuse_before_anything_changes(tmp_path, block, params, refused):
     """CloudFormation checks a nested stack's Rules and parameter constraints when it creates or updates that
