@@ -107,8 +107,8 @@ def test_the_break_even_of_both_models_by_hand():
     Without the free tier: 6.345242275 / 0.810282 = 7.8309 M. With it (1 M requests = 0.20; 400,000 GB-s = the
     GB-s of 11.43 M requests = 5.33336): (6.345242275 + 0.20 + 5.33336) / 0.810282 = 14.660 M."""
     per_million = 0.20 + 35_000 * 0.0000133334 + 300e6 / GIB * (0.50 + 14 / 30 * 0.03)
-    function_alarms = 0.10 * (rendered_alarm_metrics(cost.configuration("dev", "Compute=Lambda"))
-                              - rendered_alarm_metrics(cost.configuration("dev", "")))
+    function_alarms = 0.10 * (rendered_alarm_metrics(cost.configuration("dev", "Compute=Lambda"), parent=ONE)
+                              - rendered_alarm_metrics(cost.configuration("dev", ""), parent=ONE))
     fixed = 2.295242275 + 3.65 + 0.60 - function_alarms
     even = cost.compute_break_even(DEFAULT, parent=ONE)
     assert even.switch == {"Compute": "Lambda", "Ingress": "HttpApi"}
