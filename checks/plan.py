@@ -450,10 +450,10 @@ def nested_refusals(values: dict, region: str, parent_file: str = PARENT) -> lis
     parent = Evaluator(template(parent_file), values, region, parent_file)
     locations = children(parent_file)
     found, known = [], {}  # "GetAtt Stack.Outputs.Name" -> an earlier stack's output that needs no deployment
-    try:
-        for stack, _, given in nested_parameters(parent):
-            if given is None:
-                continue
+    for stack, _, given in nested_parameters(parent):
+        if given is None:
+            continue
+        try:
             given = {name: known.get(value.origin, value) if isinstance(value, Opaque) else value
                      for name, value in given.items()}
             child = Evaluator(template(locations[stack]), given, region, locations[stack])
@@ -461,10 +461,13 @@ def nested_refusals(values: dict, region: str, parent_file: str = PARENT) -> lis
             for name, output in child.template.get("Outputs", {}).items():
                 if "Condition" not in output or child.condition(output["Condition"]) is True:
                     value = child.ev(output["Value"], f"Outputs/{name}")
-                    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                    # Known offline: a plain value, not one made of the placeholder account or stack name
+                    text = json.dumps(output["Value"])
+                    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and not any(
+                            pseudo in text for pseudo in ("AWS::AccountId", "AWS::StackName", "AWS::StackId")):
                         known[f"GetAtt {stack}.Outputs.{name}"] = str(value)
-    except (RenderError, LookupError, TypeError, ValueError):
-        pass
+        except (RenderError, LookupError, TypeError, ValueError):
+            continue  # this stack cannot be worked out offline; the others still can
     return found
 
 

@@ -13,7 +13,10 @@ So the stack asks Lambda itself and takes no for an answer.
 
 Create/Update: PutFunctionConcurrency(FunctionName, ReservedConcurrency). Refused for the minimum unreserved:
 SUCCESS with Data {Applied: "false", Reason}, and one line in the log (the account's own concurrency quota then
-caps the function, shared with its other functions). Any other error: FAILED in one line. ReservedConcurrency ""
+caps the function, shared with its other functions). Any other error: FAILED in one line on Create (its rollback
+is a Delete), SUCCESS "not applied" with the reason on Update (its rollback would be an Update meeting the same
+error: UPDATE_ROLLBACK_FAILED). A stopped function (reserved concurrency 0, `make stop`) is left stopped: Data
+{Applied: "stopped"}; `make start` sets the block's value. ReservedConcurrency ""
 (the block reserves none): DeleteFunctionConcurrency, back to the unreserved pool. CloudFormation sends Update
 only when the resource's properties change (a new value, or a new function), so a deploy that changes neither
 leaves a `make stop` (reserved concurrency 0) in place; an Update whose properties equal the old ones (a
@@ -50,16 +53,20 @@ def no_room(error: ClientError) -> str | None:
     return found.group(1) if found else None
 
 
-def apply(function: str, wanted: str) -> None:
-    """Reserve `wanted` for `function` ("" : remove its reservation); ClientError as Lambda refuses it."""
+def apply(function: str, wanted: str) -> bool:
+    """Reserve `wanted` for `function` ("" : remove its reservation); ClientError as Lambda refuses it. False,
+    calling nothing more, when the function is stopped (`make stop`: reserved concurrency 0): `make start` restores
+    the block's value, so an upgrade that adds this resource, or a deploy that changes the value, keeps the stop."""
     lam = boto3.client("lambda", config=CLIENTS)
     for wait in (*DENIED_WAITS, None):
         try:
+            if lam.get_function_concurrency(FunctionName=function).get("ReservedConcurrentExecutions") == 0:
+                return False
             if wanted == "":
                 lam.delete_function_concurrency(FunctionName=function)
             else:
                 lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=int(wanted))
-            return
+            return True
         except ClientError as error:
             if wait is None or error.response.get("Error", {}).get("Code") not in DENIED:
                 raise
@@ -86,9 +93,16 @@ def answer(event: dict) -> None:
         if not function or not (wanted == "" or wanted.isdigit()):
             raise ValueError(f"FunctionName and ReservedConcurrency (a number, or empty) are needed, got "
                              f"{function!r} and {wanted!r}")
-        apply(function, wanted)
+        applied = apply(function, wanted)
     except ClientError as error:
         minimum = no_room(error)
+        if minimum is None and kind == "Update":
+            # An Update that failed is rolled back by another Update, which would meet the same refusal and leave
+            # the stack UPDATE_ROLLBACK_FAILED; the cap is a bound, not the service: say it, and go on.
+            reason = f"reserved concurrency {wanted or 'none'} not applied to {function}: {custom_resource.one_line(error)}"
+            print(reason)
+            custom_resource.send(event, "SUCCESS", "", physical, {"Applied": "false", "Reason": reason})
+            return
         if minimum is None:
             fail(event, physical, error)
             return
@@ -100,6 +114,10 @@ def answer(event: dict) -> None:
         return
     except Exception as error:  # noqa: BLE001 (CloudFormation gets every failure as a FAILED answer)
         fail(event, physical, error)
+        return
+    if not applied:
+        print(f"{function}: stopped (reserved concurrency 0): left so; make start sets {wanted or 'none'}")
+        custom_resource.send(event, "SUCCESS", "", physical, {"Applied": "stopped"})
         return
     print(f"{function}: reserved concurrency {wanted or 'none (the unreserved pool)'}")
     custom_resource.send(event, "SUCCESS", "", physical, {"Applied": "true"})

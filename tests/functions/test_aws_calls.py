@@ -49,6 +49,7 @@ def test_the_namespace_guard_makes_exactly_this_call():
 def test_the_concurrency_cap_makes_exactly_these_calls():
     """service.yml's ConcurrencyCapRole grants them on the service's function (tests/templates/test_build.py)."""
     assert module_actions(FUNCTIONS / "concurrency_cap.py") == {
+        "lambda:GetFunctionConcurrency",  # a stopped function (0) is left stopped
         "lambda:PutFunctionConcurrency",  # the block's ReservedConcurrency
         "lambda:DeleteFunctionConcurrency",  # the block reserves none
     }

@@ -90,6 +90,32 @@ def test_an_update_that_changes_neither_setting_keeps_a_stop(lam, event, respons
     assert responses.only().body["Data"] == {"Applied": "unchanged"}
 
 
+@pytest.mark.parametrize("kind", ["Create", "Update"])
+def test_a_stopped_function_stays_stopped_when_the_cap_comes_or_changes(lam, event, responses, kind):
+    """`make stop` (reserved concurrency 0) before the upgrade that adds the cap (its Create), or before a deploy
+    that changes the block's value (an Update): the function stays stopped; `make start` sets the value."""
+    lam.put_function_concurrency(FunctionName=FUNCTION, ReservedConcurrentExecutions=0)
+    cap(event, kind, "10", f"concurrency-cap-{FUNCTION}" if kind == "Update" else None,
+        old={"FunctionName": FUNCTION, "ReservedConcurrency": "5"} if kind == "Update" else None)
+    assert reserved(lam) == 0
+    answer = responses.only().body
+    assert answer["Status"] == "SUCCESS" and answer["Data"] == {"Applied": "stopped"}
+
+
+def test_an_updates_refusal_is_not_applied_so_its_rollback_cannot_fail(lam, event, responses, monkeypatch):
+    """CloudFormation rolls a failed Update back with another Update, which would meet the same refusal and leave the
+    stack UPDATE_ROLLBACK_FAILED (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ContinueUpdateRollback.html):
+    on Update a lasting refusal is SUCCESS "not applied" with the reason; on Create (rolled back by a Delete) FAILED."""
+    monkeypatch.setattr(concurrency_cap, "DENIED_WAITS", ())
+    request = event("Update", {"FunctionName": "not-there", "ReservedConcurrency": "10"}, "concurrency-cap-x",
+                    logical="ConcurrencyCap")
+    request["OldResourceProperties"] = {"FunctionName": "not-there", "ReservedConcurrency": "5"}
+    concurrency_cap.handler(request, None)
+    answer = responses.only().body
+    assert answer["Status"] == "SUCCESS" and answer["Data"]["Applied"] == "false"
+    assert answer["Data"]["Reason"].startswith("reserved concurrency 10 not applied to not-there: ResourceNotFoundException")
+
+
 def test_delete_calls_nothing_and_succeeds(lam, event, responses, monkeypatch):
     lam.put_function_concurrency(FunctionName=FUNCTION, ReservedConcurrentExecutions=10)
     monkeypatch.setattr(concurrency_cap, "apply", lambda *a: pytest.fail("called Lambda on Delete"))
@@ -137,6 +163,9 @@ def test_a_denial_that_lasts_fails_in_one_line_after_bounded_waits(event, respon
     from botocore.exceptions import ClientError
 
     class Denied:
+        def get_function_concurrency(self, **kw):
+            return {}
+
         def put_function_concurrency(self, **kw):
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
                               "PutFunctionConcurrency")
