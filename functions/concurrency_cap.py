@@ -26,7 +26,6 @@ replaced). Every request is answered (functions/custom_resource.py); nothing rai
 from __future__ import annotations
 
 import re
-import time
 
 import boto3
 import custom_resource
@@ -58,19 +57,16 @@ def apply(function: str, wanted: str) -> bool:
     calling nothing more, when the function is stopped (`make stop`: reserved concurrency 0): `make start` restores
     the block's value, so an upgrade that adds this resource, or a deploy that changes the value, keeps the stop."""
     lam = boto3.client("lambda", config=CLIENTS)
-    for wait in (*DENIED_WAITS, None):
-        try:
-            if lam.get_function_concurrency(FunctionName=function).get("ReservedConcurrentExecutions") == 0:
-                return False
-            if wanted == "":
-                lam.delete_function_concurrency(FunctionName=function)
-            else:
-                lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=int(wanted))
-            return True
-        except ClientError as error:
-            if wait is None or error.response.get("Error", {}).get("Code") not in DENIED:
-                raise
-            time.sleep(wait)
+
+    def once() -> bool:
+        if lam.get_function_concurrency(FunctionName=function).get("ReservedConcurrentExecutions") == 0:
+            return False
+        if wanted == "":
+            lam.delete_function_concurrency(FunctionName=function)
+        else:
+            lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=int(wanted))
+        return True
+    return custom_resource.patiently(once, DENIED, DENIED_WAITS)
 
 
 def answer(event: dict) -> None:

@@ -94,6 +94,23 @@ def send(request: dict, status: str, reason: str, physical_id: str, data: dict |
     return False
 
 
+def patiently(call, codes: tuple[str, ...], waits: tuple[float, ...]):
+    """call(), again after each of `waits` seconds while it fails with an AWS error whose code is in `codes`; the
+    last failure raises. A function runs seconds after CloudFormation created its role, and a policy not yet
+    visible to the service is denied, which botocore's retry modes do not retry (aws/aws-cdk#31429); a resource
+    still being updated answers a conflict the same way. Bounded by `waits`, so the answer still goes out inside
+    the function's Timeout."""
+    for wait in (*waits, None):
+        try:
+            return call()
+        except Exception as error:  # a botocore ClientError carries .response (this module imports no botocore)
+            code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
+            if wait is None or code not in codes:
+                raise
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
 def one_line(error: BaseException) -> str:
     """An exception as one line: its class and message, whitespace collapsed."""
     return " ".join(f"{type(error).__name__}: {error}".split())

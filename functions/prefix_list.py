@@ -17,12 +17,9 @@ without the list answers FAILED in one line. Delete: nothing to undo, SUCCESS. E
 """
 from __future__ import annotations
 
-import time
-
 import boto3
 import custom_resource
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 NAME = "com.amazonaws.global.cloudfront.origin-facing"
 # A bounded budget, so the answer is always sent inside the function's Timeout (ingress.yml: 120 s): a call
@@ -36,14 +33,7 @@ DENIED_WAITS = (5, 5, 5, 5)
 
 def lookup() -> str:
     """The list's id in this region; LookupError when the region has none."""
-    for wait in (*DENIED_WAITS, None):
-        try:
-            return first_match()
-        except ClientError as error:
-            if wait is None or error.response.get("Error", {}).get("Code") not in DENIED:
-                raise
-            time.sleep(wait)
-    raise AssertionError("unreachable")
+    return custom_resource.patiently(first_match, DENIED, DENIED_WAITS)
 
 
 def first_match() -> str:

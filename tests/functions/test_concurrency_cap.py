@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import boto3
 import concurrency_cap
+import custom_resource
 import pytest
 from moto import mock_aws
 
@@ -152,7 +153,7 @@ def test_a_role_not_yet_visible_or_a_function_still_updating_is_waited_for(lam, 
         made.put_function_concurrency = denied_first
         return made
     monkeypatch.setattr(concurrency_cap.boto3, "client", client)
-    monkeypatch.setattr(concurrency_cap.time, "sleep", waits.append)
+    monkeypatch.setattr(custom_resource.time, "sleep", waits.append)
     cap(event, "Create", "10")
     assert waits == [5, 5] and reserved(lam) == 10
     assert responses.only().body["Status"] == "SUCCESS"
@@ -171,7 +172,7 @@ def test_a_denial_that_lasts_fails_in_one_line_after_bounded_waits(event, respon
                               "PutFunctionConcurrency")
     waits = []
     monkeypatch.setattr(concurrency_cap.boto3, "client", lambda *a, **k: Denied())
-    monkeypatch.setattr(concurrency_cap.time, "sleep", waits.append)
+    monkeypatch.setattr(custom_resource.time, "sleep", waits.append)
     cap(event, "Create", "10")
     assert waits == list(concurrency_cap.DENIED_WAITS) and sum(waits) < 120
     answer = responses.only().body

@@ -3,6 +3,7 @@ com.amazonaws.global.cloudfront.origin-facing list in every region: the answer C
 from __future__ import annotations
 
 import boto3
+import custom_resource
 import prefix_list
 from botocore.stub import Stubber
 from moto import mock_aws
@@ -60,7 +61,7 @@ def stubbed(monkeypatch, *answers) -> Stubber:
             stub.add_response("describe_managed_prefix_lists", answer)
     stub.activate()
     monkeypatch.setattr(prefix_list.boto3, "client", lambda service, **kwargs: ec2)
-    monkeypatch.setattr(prefix_list.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(custom_resource.time, "sleep", lambda seconds: None)
     return stub
 
 
